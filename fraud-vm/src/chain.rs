@@ -1,0 +1,167 @@
+//! The chain's fixed parameters and its genesis.
+//!
+//! The genesis file is geth-style JSON (parsed with `alloy-genesis`): `config.chainId`,
+//! `timestamp`, `gasLimit`, `baseFeePerGas`, `coinbase`, `extraData` and `alloc`.
+//! Execution rules are Cancun from block 0; later upgrades are explicit forks.
+
+use alloy_consensus::{Header, EMPTY_OMMER_ROOT_HASH};
+use alloy_eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
+use alloy_genesis::Genesis;
+use alloy_primitives::{keccak256, Address, B256, KECCAK256_EMPTY, U256};
+use revm::primitives::hardfork::SpecId;
+
+use crate::execute::BuiltBlock;
+use crate::smt::{self, MemoryNodes};
+use crate::state::{code_root, AccountLeaf, StateDiff};
+use crate::Error;
+
+/// The L2 chain id used by the bundled dev genesis (`testdata/genesis.json`).
+pub const DEV_CHAIN_ID: u64 = 42069;
+
+/// The chain's consensus parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSpec {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// EVM rules.
+    pub spec: SpecId,
+    /// EIP-1559 base fee dynamics (Ethereum's: elasticity 2, max change 1/8).
+    pub base_fee_params: BaseFeeParams,
+    /// Receives the priority fees (the base fee is burned, as on Ethereum).
+    pub fee_recipient: Address,
+}
+
+/// A parsed genesis: the chain's parameters, the state and the block-0 header.
+#[derive(Clone, Debug)]
+pub struct ChainGenesis {
+    /// The parameters.
+    pub spec: ChainSpec,
+    /// The initial state as a diff against the empty state.
+    pub state: StateDiff,
+    /// Block 0 without its state root (filled in once the state is committed).
+    pub header: Header,
+}
+
+impl ChainGenesis {
+    /// Parses a geth-style genesis JSON.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let genesis: Genesis =
+            serde_json::from_str(json).map_err(|e| Error::Genesis(e.to_string()))?;
+        Self::from_genesis(&genesis)
+    }
+
+    /// Builds the chain's genesis from a parsed [`Genesis`].
+    pub fn from_genesis(genesis: &Genesis) -> Result<Self, Error> {
+        let chain_id = genesis.config.chain_id;
+        if chain_id == 0 {
+            return Err(Error::Genesis("config.chainId must be set".into()));
+        }
+        let mut state = StateDiff::default();
+        for (address, account) in &genesis.alloc {
+            let code = account.code.clone().unwrap_or_default();
+            let (code_hash, root) = if code.is_empty() {
+                (KECCAK256_EMPTY, B256::ZERO)
+            } else {
+                let hash = keccak256(&code);
+                state.codes.insert(hash, code.clone());
+                (hash, code_root(&code))
+            };
+            state.accounts.insert(
+                *address,
+                Some(AccountLeaf {
+                    nonce: account.nonce.unwrap_or(0),
+                    balance: account.balance,
+                    code_hash,
+                    code_root: root,
+                }),
+            );
+            for (slot, value) in account.storage.iter().flatten() {
+                let value = U256::from_be_bytes(value.0);
+                if !value.is_zero() {
+                    state
+                        .storage
+                        .insert((*address, U256::from_be_bytes(slot.0)), value);
+                }
+            }
+        }
+        let spec = ChainSpec {
+            chain_id,
+            spec: SpecId::CANCUN,
+            base_fee_params: BaseFeeParams::ethereum(),
+            fee_recipient: genesis.coinbase,
+        };
+        let header = Header {
+            parent_hash: B256::ZERO,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: genesis.coinbase,
+            state_root: B256::ZERO,
+            transactions_root: B256::ZERO,
+            receipts_root: B256::ZERO,
+            number: 0,
+            gas_limit: genesis.gas_limit,
+            gas_used: 0,
+            timestamp: genesis.timestamp,
+            extra_data: genesis.extra_data.clone(),
+            mix_hash: genesis.mix_hash,
+            nonce: genesis.nonce.into(),
+            base_fee_per_gas: Some(genesis.base_fee_per_gas.map_or(INITIAL_BASE_FEE, |f| f as u64)),
+            withdrawals_root: Some(alloy_consensus::EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            ..Default::default()
+        };
+        Ok(Self {
+            spec,
+            state,
+            header,
+        })
+    }
+}
+
+impl ChainGenesis {
+    /// Commits the genesis state and returns block 0, ready to store.
+    pub fn build(&self) -> Result<BuiltBlock, Error> {
+        let update = smt::update(&MemoryNodes::default(), B256::ZERO, self.state.tree_changes())?;
+        let mut header = self.header.clone();
+        header.state_root = update.root;
+        let hash = header.hash_slow();
+        Ok(BuiltBlock {
+            header,
+            hash,
+            transactions: Vec::new(),
+            senders: Vec::new(),
+            receipts: Vec::new(),
+            outcomes: Vec::new(),
+            diff: self.state.clone(),
+            code_roots: self
+                .state
+                .codes
+                .iter()
+                .map(|(hash, code)| (*hash, code_root(code)))
+                .collect(),
+            new_nodes: update.new_nodes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_genesis_parses() {
+        let json = include_str!("../../testdata/genesis.json");
+        let genesis = ChainGenesis::from_json(json).expect("dev genesis");
+        assert_eq!(genesis.spec.chain_id, DEV_CHAIN_ID);
+        assert_eq!(genesis.state.accounts.len(), 10);
+        assert_eq!(genesis.header.number, 0);
+        assert!(genesis.header.base_fee_per_gas.is_some());
+    }
+
+    #[test]
+    fn garbage_genesis_is_an_error() {
+        assert!(ChainGenesis::from_json("{").is_err());
+        assert!(ChainGenesis::from_json(r#"{"config":{},"alloc":{}}"#).is_err());
+    }
+}

@@ -1,0 +1,479 @@
+//! The block state transition on revm.
+//!
+//! A [`BlockBuilder`] opens a block on top of a parent header and a [`StateProvider`] holding the
+//! parent's state, executes transactions one at a time (the sequencer offers candidates and skips
+//! the ones that do not fit; a replica replays a block and requires every one to apply), and
+//! [`BlockBuilder::finish`] commits the block: the state diff goes into the state tree as one
+//! batched update, and the header gets the new state root, the transaction and receipt
+//! accumulators ([`crate::block`]) and the logs bloom.
+//!
+//! Fees follow Ethereum: the base fee is burned and the priority fee goes to the chain's fee
+//! recipient.
+
+use std::collections::{hash_map::Entry, HashMap, HashSet};
+
+use alloy_consensus::{Header, Transaction as _, TxReceipt as _, EMPTY_OMMER_ROOT_HASH};
+use alloy_eips::{eip2718::Encodable2718, eip7840::BlobParams};
+use alloy_evm::FromRecoveredTx;
+use alloy_primitives::{map::AddressMap, Address, Bloom, Bytes, B256, U256};
+use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope, OpTxType};
+use revm::{
+    context::{result::EVMError, BlockEnv, TxEnv},
+    context_interface::block::BlobExcessGasAndPrice,
+    database_interface::{Database, DatabaseCommit, DatabaseRef},
+    handler::MainnetContext,
+    state::{Account, AccountInfo, Bytecode},
+    ExecuteCommitEvm, MainBuilder, MainnetEvm,
+};
+use tracing::trace;
+
+use crate::{
+    block::Accumulator,
+    chain::ChainSpec,
+    smt::{self, Node, NodeReader},
+    state::{code_root, AccountLeaf, StateDiff},
+    Error, ProviderError,
+};
+
+/// Read access to the state a block executes on: accounts, storage, code and recent block
+/// hashes through revm's [`DatabaseRef`], plus what the state commitment needs.
+pub trait StateProvider: DatabaseRef<Error = ProviderError> + NodeReader {
+    /// The [`code_root`] of code already in the state.
+    fn code_root(&self, code_hash: &B256) -> Result<B256, ProviderError>;
+}
+
+/// The attributes of a block to build, chosen by the sequencer (or read from a batch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockAttributes {
+    /// Seconds since the epoch; never below the parent's.
+    pub timestamp: u64,
+    /// Block gas limit.
+    pub gas_limit: u64,
+    /// `mixHash` / `PREVRANDAO`.
+    pub prevrandao: B256,
+    /// `extraData`.
+    pub extra_data: Bytes,
+}
+
+/// A transaction with its sender, ready to execute.
+#[derive(Clone, Debug)]
+pub struct ExecutableTx {
+    /// The signed (or deposit) transaction.
+    pub tx: OpTxEnvelope,
+    /// The recovered sender.
+    pub sender: Address,
+}
+
+/// Why a transaction could not be included in the block being built.
+#[derive(Debug, thiserror::Error)]
+pub enum TxRejection {
+    /// The block has no room for the transaction's gas limit; it may fit a later block.
+    #[error("block gas limit reached")]
+    BlockFull,
+    /// The transaction is invalid on this state (nonce, balance, fee, gas, type...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The storage failed: building must stop.
+    #[error(transparent)]
+    Fatal(#[from] Error),
+}
+
+/// The outcome of one included transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxOutcome {
+    /// Gas the transaction used.
+    pub gas_used: u64,
+    /// The address created by a contract-creating transaction.
+    pub contract_address: Option<Address>,
+    /// Output data (return data, or the revert payload).
+    pub output: Bytes,
+}
+
+/// A sealed block with everything the store needs to persist it.
+#[derive(Clone, Debug)]
+pub struct BuiltBlock {
+    /// The header, with the new state root.
+    pub header: Header,
+    /// `keccak256(rlp(header))`.
+    pub hash: B256,
+    /// The transactions, in order.
+    pub transactions: Vec<OpTxEnvelope>,
+    /// Their senders.
+    pub senders: Vec<Address>,
+    /// Their receipts.
+    pub receipts: Vec<OpReceiptEnvelope>,
+    /// Per-transaction outcome details (not part of consensus data).
+    pub outcomes: Vec<TxOutcome>,
+    /// The state changes.
+    pub diff: StateDiff,
+    /// The code roots of code deployed in this block.
+    pub code_roots: Vec<(B256, B256)>,
+    /// The state-tree nodes created by this block.
+    pub new_nodes: Vec<(B256, Node)>,
+}
+
+/// Builds one block (see the module docs).
+pub struct BlockBuilder<'a, P: StateProvider> {
+    evm: MainnetEvm<MainnetContext<BlockState<'a, P>>>,
+    provider: &'a P,
+    parent_state_root: B256,
+    header: Header,
+    transactions: Vec<OpTxEnvelope>,
+    senders: Vec<Address>,
+    receipts: Vec<OpReceiptEnvelope>,
+    outcomes: Vec<TxOutcome>,
+    tx_acc: Accumulator,
+    receipt_acc: Accumulator,
+    bloom: Bloom,
+}
+
+impl<'a, P: StateProvider> BlockBuilder<'a, P> {
+    /// Opens the block after `parent` (whose hash is `parent_hash`) on `provider`, which must
+    /// hold the parent's state.
+    pub fn new(
+        chain: &ChainSpec,
+        provider: &'a P,
+        parent: &Header,
+        parent_hash: B256,
+        attributes: BlockAttributes,
+    ) -> Self {
+        let base_fee = parent
+            .next_block_base_fee(chain.base_fee_params)
+            .unwrap_or_default();
+        let header = Header {
+            parent_hash,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: chain.fee_recipient,
+            number: parent.number + 1,
+            gas_limit: attributes.gas_limit,
+            timestamp: attributes.timestamp.max(parent.timestamp),
+            extra_data: attributes.extra_data,
+            mix_hash: attributes.prevrandao,
+            base_fee_per_gas: Some(base_fee),
+            withdrawals_root: Some(alloy_consensus::EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            ..Default::default()
+        };
+        let block_env = block_env(&header);
+        let state = BlockState::new(provider);
+        let evm = MainnetContext::new(state, chain.spec)
+            .modify_cfg_chained(|cfg| cfg.chain_id = chain.chain_id)
+            .with_block(block_env)
+            .build_mainnet();
+        Self {
+            evm,
+            provider,
+            parent_state_root: parent.state_root,
+            header,
+            transactions: Vec::new(),
+            senders: Vec::new(),
+            receipts: Vec::new(),
+            outcomes: Vec::new(),
+            tx_acc: Accumulator::default(),
+            receipt_acc: Accumulator::default(),
+            bloom: Bloom::default(),
+        }
+    }
+
+    /// The header being built (state root and accumulators not yet final).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Gas still available in the block.
+    pub fn gas_left(&self) -> u64 {
+        self.header.gas_limit.saturating_sub(self.header.gas_used)
+    }
+
+    /// Number of transactions included so far.
+    pub fn len(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// Whether no transaction was included yet.
+    pub fn is_empty(&self) -> bool {
+        self.transactions.is_empty()
+    }
+
+    /// Executes `tx` and includes it, or says why it cannot be included (the state is then
+    /// unchanged).
+    pub fn execute(&mut self, tx: ExecutableTx) -> Result<&TxOutcome, TxRejection> {
+        let ExecutableTx { tx, sender } = tx;
+        if tx.gas_limit() > self.gas_left() {
+            return Err(TxRejection::BlockFull);
+        }
+        let tx_env = tx_env(&tx, sender)?;
+        let result = match self.evm.transact_commit(tx_env) {
+            Ok(result) => result,
+            Err(EVMError::Database(e)) => return Err(TxRejection::Fatal(e.into())),
+            Err(EVMError::Transaction(e)) => return Err(TxRejection::Invalid(e.to_string())),
+            Err(EVMError::Header(e)) => return Err(TxRejection::Invalid(e.to_string())),
+            Err(e) => return Err(TxRejection::Invalid(e.to_string())),
+        };
+        let gas_used = result.tx_gas_used();
+        self.header.gas_used += gas_used;
+        let tx_type = tx.tx_type();
+        let receipt = OpReceiptEnvelope::from_parts(
+            result.is_success(),
+            self.header.gas_used,
+            result.logs(),
+            tx_type,
+            None,
+            None,
+        );
+        self.bloom.accrue_bloom(&receipt.bloom());
+        let outcome = TxOutcome {
+            gas_used,
+            contract_address: result.created_address(),
+            output: match &result {
+                revm::context::result::ExecutionResult::Success { output, .. } => {
+                    output.data().clone()
+                }
+                revm::context::result::ExecutionResult::Revert { output, .. } => output.clone(),
+                revm::context::result::ExecutionResult::Halt { .. } => Bytes::new(),
+            },
+        };
+        trace!(target: "fraud_vm::execute", tx = %tx.tx_hash(), gas_used, success = result.is_success(), "executed");
+        self.tx_acc.push(tx.tx_hash());
+        self.receipt_acc.push(alloy_primitives::keccak256(receipt.encoded_2718()));
+        self.transactions.push(tx);
+        self.senders.push(sender);
+        self.receipts.push(receipt);
+        self.outcomes.push(outcome);
+        Ok(self.outcomes.last().expect("just pushed"))
+    }
+
+    /// Seals the block: commits the state diff to the state tree and completes the header.
+    pub fn finish(self) -> Result<BuiltBlock, Error> {
+        let Self {
+            mut evm,
+            provider,
+            parent_state_root,
+            mut header,
+            transactions,
+            senders,
+            receipts,
+            outcomes,
+            tx_acc,
+            receipt_acc,
+            bloom,
+        } = self;
+        let state = std::mem::replace(
+            &mut evm.ctx.journaled_state.database,
+            BlockState::new(provider),
+        );
+        let (diff, code_roots) = state.into_diff()?;
+        let update = smt::update(provider, parent_state_root, diff.tree_changes())?;
+        header.state_root = update.root;
+        header.transactions_root = tx_acc.root();
+        header.receipts_root = receipt_acc.root();
+        header.logs_bloom = bloom;
+        let hash = header.hash_slow();
+        Ok(BuiltBlock {
+            header,
+            hash,
+            transactions,
+            senders,
+            receipts,
+            outcomes,
+            diff,
+            code_roots,
+            new_nodes: update.new_nodes,
+        })
+    }
+}
+
+/// The revm block environment of a header.
+pub fn block_env(header: &Header) -> BlockEnv {
+    BlockEnv {
+        number: U256::from(header.number),
+        beneficiary: header.beneficiary,
+        timestamp: U256::from(header.timestamp),
+        gas_limit: header.gas_limit,
+        basefee: header.base_fee_per_gas.unwrap_or_default(),
+        difficulty: U256::ZERO,
+        prevrandao: Some(header.mix_hash),
+        blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(
+            0,
+            BlobParams::cancun().update_fraction as u64,
+        )),
+        ..Default::default()
+    }
+}
+
+/// The revm transaction environment of an L2 transaction.
+pub fn tx_env(tx: &OpTxEnvelope, sender: Address) -> Result<TxEnv, TxRejection> {
+    Ok(match tx {
+        OpTxEnvelope::Legacy(t) => TxEnv::from_recovered_tx(t.tx(), sender),
+        OpTxEnvelope::Eip2930(t) => TxEnv::from_recovered_tx(t.tx(), sender),
+        OpTxEnvelope::Eip1559(t) => TxEnv::from_recovered_tx(t.tx(), sender),
+        other => {
+            return Err(TxRejection::Invalid(format!(
+                "transaction type {} not supported",
+                other.tx_type() as u8
+            )))
+        }
+    })
+}
+
+/// Whether the L2 accepts this transaction type from users (legacy, EIP-2930, EIP-1559).
+pub fn is_user_tx_type(ty: OpTxType) -> bool {
+    matches!(ty, OpTxType::Legacy | OpTxType::Eip2930 | OpTxType::Eip1559)
+}
+
+/// The working state of a block: the parent's state plus this block's writes.
+pub struct BlockState<'a, P> {
+    base: &'a P,
+    /// Current view of every account read or written (`None`: does not exist).
+    accounts: HashMap<Address, Option<AccountInfo>>,
+    dirty_accounts: HashSet<Address>,
+    /// Current view of storage; the flag marks slots written in this block.
+    storage: HashMap<Address, HashMap<U256, (U256, bool)>>,
+    /// Accounts whose storage was wiped (created or destroyed) in this block.
+    cleared: HashSet<Address>,
+    codes: HashMap<B256, Bytecode>,
+}
+
+impl<'a, P: StateProvider> BlockState<'a, P> {
+    /// An empty overlay on `base`.
+    pub fn new(base: &'a P) -> Self {
+        Self {
+            base,
+            accounts: HashMap::new(),
+            dirty_accounts: HashSet::new(),
+            storage: HashMap::new(),
+            cleared: HashSet::new(),
+            codes: HashMap::new(),
+        }
+    }
+
+    fn into_diff(self) -> Result<(StateDiff, Vec<(B256, B256)>), Error> {
+        let mut diff = StateDiff::default();
+        let mut new_roots: HashMap<B256, B256> = HashMap::new();
+        for (hash, code) in &self.codes {
+            let bytes = code.original_bytes();
+            new_roots.insert(*hash, code_root(&bytes));
+            diff.codes.insert(*hash, bytes);
+        }
+        for address in &self.dirty_accounts {
+            let info = self.accounts.get(address).cloned().flatten();
+            let leaf = match info {
+                None => None,
+                Some(info) => {
+                    let code_root = if info.code_hash == alloy_primitives::KECCAK256_EMPTY {
+                        B256::ZERO
+                    } else if let Some(root) = new_roots.get(&info.code_hash) {
+                        *root
+                    } else {
+                        self.base.code_root(&info.code_hash)?
+                    };
+                    let leaf = AccountLeaf {
+                        nonce: info.nonce,
+                        balance: info.balance,
+                        code_hash: info.code_hash,
+                        code_root,
+                    };
+                    (!leaf.is_empty()).then_some(leaf)
+                }
+            };
+            diff.accounts.insert(*address, leaf);
+        }
+        for (address, slots) in self.storage {
+            let gone = matches!(self.accounts.get(&address), Some(None));
+            for (slot, (value, dirty)) in slots {
+                if dirty {
+                    let value = if gone { U256::ZERO } else { value };
+                    diff.storage.insert((address, slot), value);
+                }
+            }
+        }
+        Ok((diff, new_roots.into_iter().collect()))
+    }
+}
+
+impl<P: StateProvider> Database for BlockState<'_, P> {
+    type Error = ProviderError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        match self.accounts.entry(address) {
+            Entry::Occupied(e) => Ok(e.get().clone()),
+            Entry::Vacant(e) => Ok(e.insert(self.base.basic_ref(address)?).clone()),
+        }
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        if let Some(code) = self.codes.get(&code_hash) {
+            return Ok(code.clone());
+        }
+        self.base.code_by_hash_ref(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        let cleared = self.cleared.contains(&address);
+        let slots = self.storage.entry(address).or_default();
+        match slots.entry(index) {
+            Entry::Occupied(e) => Ok(e.get().0),
+            Entry::Vacant(e) => {
+                let value = if cleared {
+                    U256::ZERO
+                } else {
+                    self.base.storage_ref(address, index)?
+                };
+                Ok(e.insert((value, false)).0)
+            }
+        }
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        self.base.block_hash_ref(number)
+    }
+}
+
+impl<P: StateProvider> DatabaseCommit for BlockState<'_, P> {
+    fn commit(&mut self, changes: AddressMap<Account>) {
+        for (address, account) in changes {
+            if !account.is_touched() {
+                continue;
+            }
+            self.dirty_accounts.insert(address);
+            if account.is_selfdestructed() || account.is_empty() {
+                // EIP-6780 destruction, or EIP-161: touched empty accounts are removed.
+                if account.is_selfdestructed() {
+                    self.cleared.insert(address);
+                    if let Some(slots) = self.storage.get_mut(&address) {
+                        for (value, dirty) in slots.values_mut() {
+                            *value = U256::ZERO;
+                            *dirty = true;
+                        }
+                    }
+                }
+                self.accounts.insert(address, None);
+                continue;
+            }
+            let mut info = account.info;
+            if account.status.contains(revm::state::AccountStatus::Created) {
+                self.cleared.insert(address);
+                if let Some(slots) = self.storage.get_mut(&address) {
+                    for (value, dirty) in slots.values_mut() {
+                        *value = U256::ZERO;
+                        *dirty = true;
+                    }
+                }
+            }
+            if let Some(code) = info.code.take() {
+                if !code.is_empty() {
+                    self.codes.entry(info.code_hash).or_insert(code);
+                }
+            }
+            self.accounts.insert(address, Some(info));
+            let slots = self.storage.entry(address).or_default();
+            for (slot, value) in account.storage {
+                if value.is_changed() {
+                    slots.insert(slot, (value.present_value(), true));
+                }
+            }
+        }
+    }
+}

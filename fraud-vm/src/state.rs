@@ -1,0 +1,230 @@
+//! How the world state is laid out in the state tree.
+//!
+//! One [`crate::smt`] tree holds every account and every storage slot of the L2:
+//!
+//! | leaf | key | value |
+//! |---|---|---|
+//! | account | `keccak256(address)` (20-byte preimage) | `keccak256(abi.encode(nonce, balance, codeHash, codeRoot))` |
+//! | storage slot | `keccak256(address ‖ slot)` (52-byte preimage) | the slot's 32-byte value |
+//!
+//! The two preimage lengths differ, so an account key can never equal a storage key.
+//! Absent leaves are empty accounts (EIP-161: nonce 0, balance 0, no code) and zero slots.
+//!
+//! `codeRoot` commits to the code in 32-byte chunks, so a one-step proof can show the one chunk
+//! an instruction is read from: the chunks (the last one zero-padded) are the leaves of a binary
+//! keccak Merkle tree padded with zero leaves to a power of two (`node = keccak256(left ‖ right)`),
+//! and `codeRoot = keccak256(uint256(codeLength) ‖ chunkRoot)`; empty code has `codeRoot = 0`.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{keccak256, Address, Bytes, B256, KECCAK256_EMPTY, U256};
+
+/// The state-tree key of an account.
+pub fn account_key(address: &Address) -> B256 {
+    keccak256(address)
+}
+
+/// The state-tree key of a storage slot.
+pub fn storage_key(address: &Address, slot: &U256) -> B256 {
+    let mut preimage = [0u8; 52];
+    preimage[..20].copy_from_slice(address.as_slice());
+    preimage[20..].copy_from_slice(&slot.to_be_bytes::<32>());
+    keccak256(preimage)
+}
+
+/// The fields of an account leaf.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountLeaf {
+    /// Transaction count (or contract creation count).
+    pub nonce: u64,
+    /// Balance in wei.
+    pub balance: U256,
+    /// `keccak256(code)`, [`KECCAK256_EMPTY`] for no code.
+    pub code_hash: B256,
+    /// [`code_root`] of the code.
+    pub code_root: B256,
+}
+
+impl AccountLeaf {
+    /// Length of [`AccountLeaf::encode`].
+    pub const ENCODED_LEN: usize = 128;
+
+    /// `abi.encode(nonce, balance, codeHash, codeRoot)`.
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0u8; Self::ENCODED_LEN];
+        out[24..32].copy_from_slice(&self.nonce.to_be_bytes());
+        out[32..64].copy_from_slice(&self.balance.to_be_bytes::<32>());
+        out[64..96].copy_from_slice(self.code_hash.as_slice());
+        out[96..128].copy_from_slice(self.code_root.as_slice());
+        out
+    }
+
+    /// Inverse of [`AccountLeaf::encode`]; `None` if the bytes are not a canonical encoding.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::ENCODED_LEN || bytes[..24].iter().any(|b| *b != 0) {
+            return None;
+        }
+        let mut nonce = [0u8; 8];
+        nonce.copy_from_slice(&bytes[24..32]);
+        Some(Self {
+            nonce: u64::from_be_bytes(nonce),
+            balance: U256::from_be_slice(&bytes[32..64]),
+            code_hash: B256::from_slice(&bytes[64..96]),
+            code_root: B256::from_slice(&bytes[96..128]),
+        })
+    }
+
+    /// The leaf value stored in the tree.
+    pub fn value_hash(&self) -> B256 {
+        keccak256(self.encode())
+    }
+
+    /// EIP-161 emptiness: such an account is absent from the tree.
+    pub fn is_empty(&self) -> bool {
+        self.nonce == 0 && self.balance.is_zero() && self.code_hash == KECCAK256_EMPTY
+    }
+}
+
+/// Merkle commitment to a contract's code in 32-byte chunks (see the module docs).
+pub fn code_root(code: &[u8]) -> B256 {
+    if code.is_empty() {
+        return B256::ZERO;
+    }
+    let mut level: Vec<B256> = code
+        .chunks(32)
+        .map(|chunk| {
+            let mut word = [0u8; 32];
+            word[..chunk.len()].copy_from_slice(chunk);
+            B256::from(word)
+        })
+        .collect();
+    level.resize(level.len().next_power_of_two(), B256::ZERO);
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| keccak_pair(&pair[0], &pair[1]))
+            .collect();
+    }
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(&U256::from(code.len()).to_be_bytes::<32>());
+    preimage[32..].copy_from_slice(level[0].as_slice());
+    keccak256(preimage)
+}
+
+fn keccak_pair(left: &B256, right: &B256) -> B256 {
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(left.as_slice());
+    preimage[32..].copy_from_slice(right.as_slice());
+    keccak256(preimage)
+}
+
+/// What one block changed in the world state, relative to its parent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateDiff {
+    /// Changed accounts; `None` means the account no longer exists (empty or destroyed).
+    pub accounts: BTreeMap<Address, Option<AccountLeaf>>,
+    /// Changed storage slots; zero means the slot is cleared.
+    pub storage: BTreeMap<(Address, U256), U256>,
+    /// Code deployed in this block, by code hash.
+    pub codes: BTreeMap<B256, Bytes>,
+}
+
+impl StateDiff {
+    /// The changes to apply to the state tree (`None` deletes a leaf).
+    pub fn tree_changes(&self) -> Vec<(B256, Option<B256>)> {
+        let mut changes = Vec::with_capacity(self.accounts.len() + self.storage.len());
+        for (address, account) in &self.accounts {
+            let value = account
+                .filter(|a| !a.is_empty())
+                .map(|a| a.value_hash());
+            changes.push((account_key(address), value));
+        }
+        for ((address, slot), value) in &self.storage {
+            let value = (!value.is_zero()).then(|| B256::from(value.to_be_bytes::<32>()));
+            changes.push((storage_key(address, slot), value));
+        }
+        changes
+    }
+
+    /// Whether the block left the state untouched.
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty() && self.storage.is_empty() && self.codes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_leaf_roundtrip_and_canonical() {
+        let leaf = AccountLeaf {
+            nonce: 7,
+            balance: U256::from(123_456u64),
+            code_hash: B256::repeat_byte(1),
+            code_root: B256::repeat_byte(2),
+        };
+        assert_eq!(AccountLeaf::decode(&leaf.encode()), Some(leaf));
+        let mut bad = leaf.encode();
+        bad[0] = 1;
+        assert_eq!(AccountLeaf::decode(&bad), None);
+        assert_eq!(AccountLeaf::decode(&bad[1..]), None);
+    }
+
+    #[test]
+    fn account_and_storage_keys_are_distinct() {
+        let a = Address::repeat_byte(9);
+        assert_ne!(account_key(&a), storage_key(&a, &U256::ZERO));
+        assert_ne!(storage_key(&a, &U256::from(1)), storage_key(&a, &U256::from(2)));
+    }
+
+    #[test]
+    fn code_root_commits_to_length_and_chunks() {
+        assert_eq!(code_root(&[]), B256::ZERO);
+        // One chunk: the chunk itself is the chunk root.
+        let one = code_root(&[0x60, 0x00]);
+        let mut word = [0u8; 32];
+        word[..2].copy_from_slice(&[0x60, 0x00]);
+        let mut pre = [0u8; 64];
+        pre[31] = 2;
+        pre[32..].copy_from_slice(&word);
+        assert_eq!(one, keccak256(pre));
+        // Trailing zero bytes change the length, so the root.
+        assert_ne!(code_root(&[0x60, 0x00]), code_root(&[0x60, 0x00, 0x00]));
+        // Three chunks are padded to four.
+        let code = vec![0xabu8; 70];
+        let c = |i: usize| {
+            let mut w = [0u8; 32];
+            let s = &code[i * 32..code.len().min(i * 32 + 32)];
+            w[..s.len()].copy_from_slice(s);
+            B256::from(w)
+        };
+        let root = keccak_pair(&keccak_pair(&c(0), &c(1)), &keccak_pair(&c(2), &B256::ZERO));
+        let mut pre = [0u8; 64];
+        pre[31] = 70;
+        pre[32..].copy_from_slice(root.as_slice());
+        assert_eq!(code_root(&code), keccak256(pre));
+    }
+
+    #[test]
+    fn empty_accounts_and_zero_slots_are_deletions() {
+        let mut diff = StateDiff::default();
+        let a = Address::repeat_byte(1);
+        diff.accounts.insert(
+            a,
+            Some(AccountLeaf {
+                code_hash: KECCAK256_EMPTY,
+                ..Default::default()
+            }),
+        );
+        diff.storage.insert((a, U256::from(1)), U256::ZERO);
+        diff.storage.insert((a, U256::from(2)), U256::from(5));
+        let changes = diff.tree_changes();
+        assert_eq!(changes[0], (account_key(&a), None));
+        assert_eq!(changes[1], (storage_key(&a, &U256::from(1)), None));
+        assert_eq!(
+            changes[2],
+            (storage_key(&a, &U256::from(2)), Some(B256::with_last_byte(5)))
+        );
+    }
+}

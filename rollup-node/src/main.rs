@@ -1,0 +1,161 @@
+//! `rollup-node`: the L2 node. With no flags it runs a dev chain.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use rollup_node::{
+    mempool::PoolConfig,
+    node::{Node, NodeConfig, DEV_GENESIS},
+    rpc::RpcConfig,
+};
+use tracing_subscriber::EnvFilter;
+
+/// The L2 execution node of the rollup: a sequencer that executes transactions with revm
+/// (Cancun rules), commits every block's state to a binary sparse Merkle tree, stores the
+/// chain in sled and serves the Ethereum JSON-RPC over HTTP and WebSocket.
+///
+/// With no flags it runs a dev chain: data in ./rollup-data, the bundled dev genesis (chain id
+/// 42069; the `test test ... junk` mnemonic's first 10 accounts hold 10000 ETH each), JSON-RPC
+/// on 127.0.0.1:8545 (HTTP+WS) and 127.0.0.1:8546 (WS), one block per second.
+///
+/// Example: rollup-node --datadir /tmp/l2 --block-time 250ms --http.port 9545
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Directory for the chain database (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "./rollup-data")]
+    datadir: PathBuf,
+    /// Genesis file (geth-style JSON). Default: the bundled dev genesis.
+    #[arg(long, value_name = "FILE")]
+    genesis: Option<PathBuf>,
+    /// Address the JSON-RPC servers listen on.
+    #[arg(long = "http.addr", value_name = "IP", default_value = "127.0.0.1")]
+    http_addr: IpAddr,
+    /// HTTP JSON-RPC port (also accepts WebSocket). 0 picks a free port.
+    #[arg(long = "http.port", value_name = "PORT", default_value_t = 8545)]
+    http_port: u16,
+    /// WebSocket JSON-RPC port (also accepts HTTP). Same as --http.port to serve one port only.
+    #[arg(long = "ws.port", value_name = "PORT", default_value_t = 8546)]
+    ws_port: u16,
+    /// Time between blocks: "1s", "250ms", or plain seconds. A block is sealed at once when the
+    /// previous one was full.
+    #[arg(long = "block-time", value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    block_time: Duration,
+    /// Gas limit of new blocks. Default: the genesis gas limit.
+    #[arg(long = "gas-limit", value_name = "GAS")]
+    gas_limit: Option<u64>,
+    /// Log filter: error, warn, info, debug, trace, or a RUST_LOG-style directive list.
+    /// RUST_LOG overrides it.
+    #[arg(long = "log.level", value_name = "FILTER", default_value = "info")]
+    log_level: String,
+    /// Largest JSON-RPC request body, in bytes.
+    #[arg(long = "rpc.max-request-size", value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_request_bytes: u32,
+    /// Largest JSON-RPC response body, in bytes.
+    #[arg(long = "rpc.max-response-size", value_name = "BYTES", default_value_t = 100 * 1024 * 1024)]
+    max_response_bytes: u32,
+    /// Most calls in one JSON-RPC batch.
+    #[arg(long = "rpc.max-batch", value_name = "N", default_value_t = 1000)]
+    max_batch_len: u32,
+    /// Most simultaneous RPC connections.
+    #[arg(long = "rpc.max-connections", value_name = "N", default_value_t = 500)]
+    max_connections: u32,
+    /// Widest block range of one eth_getLogs.
+    #[arg(long = "rpc.max-logs-range", value_name = "BLOCKS", default_value_t = 10_000)]
+    max_logs_range: u64,
+    /// Gas cap of eth_call and eth_estimateGas.
+    #[arg(long = "rpc.gas-cap", value_name = "GAS", default_value_t = 50_000_000)]
+    gas_cap: u64,
+    /// Most transactions in the pool.
+    #[arg(long = "txpool.max", value_name = "N", default_value_t = 200_000)]
+    pool_max: usize,
+    /// Most pooled transactions of one sender.
+    #[arg(long = "txpool.max-per-sender", value_name = "N", default_value_t = 4096)]
+    pool_max_per_sender: usize,
+    /// Largest accepted nonce gap above the sender's next nonce.
+    #[arg(long = "txpool.max-nonce-gap", value_name = "N", default_value_t = 1024)]
+    pool_max_gap: u64,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 1s, 250ms, 2"))?;
+    let secs = match unit {
+        "s" => value,
+        "ms" => value / 1000.0,
+        _ => return Err(format!("invalid duration unit {unit:?}: use s or ms")),
+    };
+    if !(0.001..=3600.0).contains(&secs) {
+        return Err("block time must be between 1ms and 1h".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&cli.log_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let genesis = match &cli.genesis {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read genesis {}: {e}", path.display()))?,
+        None => DEV_GENESIS.to_string(),
+    };
+    let config = NodeConfig {
+        datadir: cli.datadir,
+        genesis,
+        block_time: cli.block_time,
+        gas_limit: cli.gas_limit,
+        pool: PoolConfig {
+            max_txs: cli.pool_max,
+            max_per_sender: cli.pool_max_per_sender,
+            max_nonce_gap: cli.pool_max_gap,
+            ..Default::default()
+        },
+        rpc: RpcConfig {
+            http: (cli.http_addr, cli.http_port).into(),
+            ws: Some((cli.http_addr, cli.ws_port).into()),
+            max_request_bytes: cli.max_request_bytes,
+            max_response_bytes: cli.max_response_bytes,
+            max_batch_len: cli.max_batch_len,
+            max_connections: cli.max_connections,
+            max_logs_range: cli.max_logs_range,
+            gas_cap: cli.gas_cap,
+            ..Default::default()
+        },
+    };
+    let node = Node::start(config).await?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    node.run(rx).await?;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! `eth_call` and `eth_estimateGas`: a transaction executed on a copy of a block's state.
+
+use alloy_eips::BlockId;
+use alloy_evm::{overrides::apply_state_overrides, rpc::TryIntoTxEnv, EvmEnv};
+use alloy_primitives::Bytes;
+use alloy_rpc_types_eth::{state::StateOverride, TransactionRequest};
+use fraud_vm::execute::{block_env, StateProvider};
+use jsonrpsee::types::ErrorObjectOwned;
+use revm::{
+    context::{
+        result::{EVMError, ExecutionResult, InvalidTransaction},
+        CfgEnv, TxEnv,
+    },
+    database::CacheDB,
+    database_interface::WrapDatabaseRef,
+    handler::MainnetContext,
+    ExecuteEvm, MainBuilder,
+};
+
+use super::{error, RpcContext};
+
+/// Runs `request` on the state of `block` and returns its output.
+pub fn call(
+    ctx: &RpcContext,
+    request: TransactionRequest,
+    block: Option<BlockId>,
+    overrides: Option<StateOverride>,
+) -> Result<Bytes, ErrorObjectOwned> {
+    let (result, _) = run(ctx, request, block, overrides, None)?;
+    match result {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        ExecutionResult::Revert { output, .. } => Err(error::reverted(&output)),
+        ExecutionResult::Halt { reason, .. } => Err(error::server(format!(
+            "execution halted: {reason:?}"
+        ))),
+    }
+}
+
+/// The smallest gas limit with which `request` succeeds on the state of `block`.
+pub fn estimate_gas(
+    ctx: &RpcContext,
+    request: TransactionRequest,
+    block: Option<BlockId>,
+    overrides: Option<StateOverride>,
+) -> Result<u64, ErrorObjectOwned> {
+    let (result, cap) = run(ctx, request.clone(), block, overrides.clone(), None)?;
+    let used = match result {
+        ExecutionResult::Success { .. } => result.tx_gas_used(),
+        ExecutionResult::Revert { output, .. } => return Err(error::reverted(&output)),
+        ExecutionResult::Halt { reason, .. } => {
+            return Err(error::server(format!(
+                "gas required exceeds allowance ({cap}): {reason:?}"
+            )))
+        }
+    };
+    // Binary search between what was used (refunds make the need larger than the use, and
+    // the 63/64 rule makes it larger still) and the cap.
+    let mut lo = used.saturating_sub(1);
+    let mut hi = cap;
+    let optimistic = (used + 2_300) * 64 / 63;
+    if optimistic < hi {
+        if succeeds(ctx, &request, block, &overrides, optimistic)? {
+            hi = optimistic;
+        } else {
+            lo = optimistic;
+        }
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if succeeds(ctx, &request, block, &overrides, mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
+}
+
+fn succeeds(
+    ctx: &RpcContext,
+    request: &TransactionRequest,
+    block: Option<BlockId>,
+    overrides: &Option<StateOverride>,
+    gas: u64,
+) -> Result<bool, ErrorObjectOwned> {
+    match run(ctx, request.clone(), block, overrides.clone(), Some(gas)) {
+        Ok((result, _)) => Ok(result.is_success()),
+        Err(e) if e.code() == error::SERVER => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Executes the request; returns the result and the gas limit used.
+fn run(
+    ctx: &RpcContext,
+    mut request: TransactionRequest,
+    block: Option<BlockId>,
+    overrides: Option<StateOverride>,
+    gas: Option<u64>,
+) -> Result<(ExecutionResult, u64), ErrorObjectOwned> {
+    let header = ctx.state_header(block)?;
+    let state = ctx.store.at_root(header.state_root);
+    let mut cfg = CfgEnv::new_with_spec(ctx.chain.spec);
+    cfg.chain_id = ctx.chain.chain_id;
+    cfg.disable_nonce_check = true;
+    let no_fee = request.gas_price.is_none()
+        && request.max_fee_per_gas.is_none()
+        && request.max_priority_fee_per_gas.is_none();
+    if no_fee {
+        cfg.disable_base_fee = true;
+    }
+    let mut env = block_env(&header);
+    env.gas_limit = env.gas_limit.max(ctx.config.gas_cap);
+    let evm_env = EvmEnv {
+        cfg_env: cfg.clone(),
+        block_env: env.clone(),
+    };
+    let cap = request
+        .gas
+        .unwrap_or(ctx.config.gas_cap)
+        .min(ctx.config.gas_cap);
+    request.gas = Some(gas.unwrap_or(cap));
+    let tx: TxEnv = request
+        .try_into_tx_env(&evm_env)
+        .map_err(|e| error::invalid_params(e.to_string()))?;
+    let result = execute(&state, overrides, cfg, env, tx)?;
+    Ok((result, cap))
+}
+
+fn execute<P: StateProvider>(
+    state: &P,
+    overrides: Option<StateOverride>,
+    cfg: CfgEnv,
+    block: revm::context::BlockEnv,
+    tx: TxEnv,
+) -> Result<ExecutionResult, ErrorObjectOwned> {
+    let mut db = CacheDB::new(WrapDatabaseRef(state));
+    if let Some(overrides) = overrides {
+        apply_state_overrides(overrides, &mut db)
+            .map_err(|e| error::invalid_params(format!("invalid state override: {e}")))?;
+    }
+    let mut evm = MainnetContext::new(db, cfg.spec)
+        .with_cfg(cfg)
+        .with_block(block)
+        .build_mainnet();
+    match evm.transact(tx) {
+        Ok(r) => Ok(r.result),
+        Err(EVMError::Transaction(InvalidTransaction::LackOfFundForMaxFee { fee, balance })) => {
+            Err(error::server(format!(
+                "insufficient funds for gas * price + value: balance {balance}, tx cost {fee}"
+            )))
+        }
+        Err(EVMError::Transaction(e)) => Err(error::server(e.to_string())),
+        Err(EVMError::Database(e)) => Err(error::internal(e)),
+        Err(e) => Err(error::server(e.to_string())),
+    }
+}

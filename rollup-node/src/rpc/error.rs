@@ -1,0 +1,44 @@
+//! JSON-RPC error objects, with the codes and messages Ethereum clients use.
+
+use alloy_primitives::Bytes;
+use alloy_sol_types::decode_revert_reason;
+use jsonrpsee::types::ErrorObjectOwned;
+
+/// Invalid method parameters (-32602).
+pub const INVALID_PARAMS: i32 = -32602;
+/// Internal error (-32603).
+pub const INTERNAL: i32 = -32603;
+/// Server error: transaction refused, resource missing, limit exceeded (-32000).
+pub const SERVER: i32 = -32000;
+/// Execution reverted (3), with the revert data in `data`.
+pub const REVERTED: i32 = 3;
+
+/// A -32602 error.
+pub fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INVALID_PARAMS, msg.into(), None::<()>)
+}
+
+/// A -32000 error.
+pub fn server(msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(SERVER, msg.into(), None::<()>)
+}
+
+/// A -32603 error.
+pub fn internal(msg: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INTERNAL, format!("internal error: {msg}"), None::<()>)
+}
+
+/// An `execution reverted` error carrying the revert data (and the decoded reason in the
+/// message when the data is an `Error(string)` or `Panic(uint256)`).
+pub fn reverted(data: &Bytes) -> ErrorObjectOwned {
+    let message = match decode_revert_reason(data) {
+        Some(reason) => format!("execution reverted: {reason}"),
+        None => "execution reverted".to_string(),
+    };
+    ErrorObjectOwned::owned(REVERTED, message, Some(data.to_string()))
+}
+
+/// The block a request names does not exist (yet).
+pub fn unknown_block() -> ErrorObjectOwned {
+    server("header not found")
+}

@@ -1,0 +1,203 @@
+//! The Ethereum JSON-RPC server (HTTP and WebSocket, JSON-RPC 2.0 batches).
+//!
+//! Handlers read through [`RpcContext`], which resolves block tags and hands out state views;
+//! the sequencer never waits on RPC. Limits (request and response size, batch length,
+//! connections, log ranges) are configurable and answered with proper JSON-RPC errors.
+//!
+//! ## Block tags
+//! `latest`, `pending`, `safe` and `finalized` all name the head block for reads (the sequencer's
+//! blocks are final once written; L1 finality arrives with derivation). `pending` additionally
+//! counts pool transactions in `eth_getTransactionCount`. `earliest` is block 0.
+//!
+//! ## `eth_getProof`
+//! The state is one binary sparse Merkle tree (see `fraud_vm::smt`), so proofs are not MPT node
+//! lists. The response keeps the EIP-1186 shape with these meanings:
+//! - `accountProof`: the sibling hashes along the account key's path, root first (32 bytes each),
+//!   followed by one 64-byte element `key ‖ value` when the path ends at a leaf (for a proof of
+//!   absence that leaf belongs to another key);
+//! - `storageHash`: the state root the proofs are against (there is no per-account storage trie);
+//! - `storageProof[i].proof`: the same encoding for the slot's key in the same tree.
+//! Keys and values are laid out as `fraud_vm::state` documents.
+
+mod call;
+mod convert;
+pub mod error;
+mod eth;
+mod filters;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use alloy_consensus::Header;
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::B256;
+use fraud_vm::chain::ChainSpec;
+use jsonrpsee::{
+    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
+    types::ErrorObjectOwned,
+    RpcModule,
+};
+use tracing::info;
+
+pub use eth::EthApiServer;
+
+use crate::{
+    events::ChainEvents,
+    mempool::Mempool,
+    store::{Store, StoredBlock},
+    NodeError,
+};
+
+/// Server limits and addresses.
+#[derive(Clone, Debug)]
+pub struct RpcConfig {
+    /// HTTP (and WebSocket) listen address.
+    pub http: SocketAddr,
+    /// Extra WebSocket listen address (also serves HTTP).
+    pub ws: Option<SocketAddr>,
+    /// Largest request body, bytes.
+    pub max_request_bytes: u32,
+    /// Largest response body, bytes.
+    pub max_response_bytes: u32,
+    /// Most calls in one JSON-RPC batch.
+    pub max_batch_len: u32,
+    /// Most simultaneous connections.
+    pub max_connections: u32,
+    /// Widest `eth_getLogs` block range.
+    pub max_logs_range: u64,
+    /// Most logs returned by one `eth_getLogs`.
+    pub max_logs: usize,
+    /// Gas cap for `eth_call` and `eth_estimateGas`.
+    pub gas_cap: u64,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            http: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            ws: Some(SocketAddr::from(([127, 0, 0, 1], 8546))),
+            max_request_bytes: 10 * 1024 * 1024,
+            max_response_bytes: 100 * 1024 * 1024,
+            max_batch_len: 1000,
+            max_connections: 500,
+            max_logs_range: 10_000,
+            max_logs: 20_000,
+            gas_cap: 50_000_000,
+        }
+    }
+}
+
+/// What the handlers read from.
+pub struct RpcContext {
+    /// Chain parameters.
+    pub chain: ChainSpec,
+    /// The chain store.
+    pub store: Store,
+    /// The pool.
+    pub pool: Arc<Mempool>,
+    /// New blocks and pending transactions.
+    pub events: ChainEvents,
+    /// Limits.
+    pub config: RpcConfig,
+    /// Gas limit of the blocks the sequencer builds.
+    pub block_gas_limit: u64,
+    filters: filters::Filters,
+}
+
+impl RpcContext {
+    /// A context over the node's parts.
+    pub fn new(
+        chain: ChainSpec,
+        store: Store,
+        pool: Arc<Mempool>,
+        events: ChainEvents,
+        config: RpcConfig,
+        block_gas_limit: u64,
+    ) -> Self {
+        Self {
+            chain,
+            store,
+            pool,
+            events,
+            config,
+            block_gas_limit,
+            filters: filters::Filters::default(),
+        }
+    }
+
+    fn head(&self) -> Result<(B256, Header), ErrorObjectOwned> {
+        self.store
+            .head()
+            .map(|h| (h.hash, h.header))
+            .ok_or_else(|| error::internal("no genesis"))
+    }
+
+    /// The number a tag resolves to (None: a number above the head).
+    fn resolve_number(&self, tag: BlockNumberOrTag) -> Result<Option<u64>, ErrorObjectOwned> {
+        let head = self.store.head_number();
+        Ok(match tag {
+            BlockNumberOrTag::Earliest => Some(0),
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+            _ => Some(head),
+        })
+    }
+
+    fn resolve_id(&self, id: BlockId) -> Result<Option<u64>, ErrorObjectOwned> {
+        match id {
+            BlockId::Number(tag) => self.resolve_number(tag),
+            BlockId::Hash(h) => self
+                .store
+                .number_by_hash(&h.block_hash)
+                .map_err(error::internal),
+        }
+    }
+
+    fn stored_block(&self, number: u64) -> Result<Option<StoredBlock>, ErrorObjectOwned> {
+        self.store.block_by_number(number).map_err(error::internal)
+    }
+
+    /// The header a state query names, or "header not found".
+    fn state_header(&self, id: Option<BlockId>) -> Result<Header, ErrorObjectOwned> {
+        let number = self
+            .resolve_id(id.unwrap_or_default())?
+            .ok_or_else(error::unknown_block)?;
+        self.store
+            .header_by_number(number)
+            .map_err(error::internal)?
+            .map(|(_, h)| h)
+            .ok_or_else(error::unknown_block)
+    }
+}
+
+/// Starts the servers; they run until their handles are stopped.
+pub async fn start(ctx: Arc<RpcContext>) -> Result<Vec<ServerHandle>, NodeError> {
+    let mut module = RpcModule::new(());
+    module
+        .merge(eth::EthApiServer::into_rpc(eth::EthRpc::new(ctx.clone())))
+        .map_err(|e| NodeError::Internal(e.to_string()))?;
+    let mut handles = Vec::new();
+    let mut addrs = vec![ctx.config.http];
+    if let Some(ws) = ctx.config.ws {
+        if ws != ctx.config.http {
+            addrs.push(ws);
+        }
+    }
+    for addr in addrs {
+        let config = ServerConfig::builder()
+            .max_request_body_size(ctx.config.max_request_bytes)
+            .max_response_body_size(ctx.config.max_response_bytes)
+            .max_connections(ctx.config.max_connections)
+            .set_batch_request_config(BatchRequestConfig::Limit(ctx.config.max_batch_len))
+            .build();
+        let server = Server::builder()
+            .set_config(config)
+            .build(addr)
+            .await
+            .map_err(|e| NodeError::Rpc(format!("cannot listen on {addr}: {e}")))?;
+        let local = server
+            .local_addr()
+            .map_err(|e| NodeError::Rpc(e.to_string()))?;
+        info!(%local, "JSON-RPC listening (HTTP and WebSocket)");
+        handles.push(server.start(module.clone()));
+    }
+    Ok(handles)
+}
