@@ -5,6 +5,7 @@ pub mod block;
 pub mod chain;
 mod error;
 pub mod execute;
+pub mod memory;
 pub mod smt;
 pub mod state;
 

@@ -714,5 +714,8 @@ fn proof_nodes(proof: &Proof) -> Vec<Bytes> {
         leaf.extend_from_slice(value.as_slice());
         nodes.push(leaf.into());
     }
+    if let Some(node) = &proof.sibling_node {
+        nodes.push(node.encode().into());
+    }
     nodes
 }

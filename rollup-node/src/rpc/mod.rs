@@ -14,7 +14,10 @@
 //! lists. The response keeps the EIP-1186 shape with these meanings:
 //! - `accountProof`: the sibling hashes along the account key's path, root first (32 bytes each),
 //!   followed by one 64-byte element `key ‖ value` when the path ends at a leaf (for a proof of
-//!   absence that leaf belongs to another key);
+//!   absence that leaf belongs to another key), and for a membership proof one 65-byte element:
+//!   the deepest sibling's node encoding (`fraud_vm::smt::Node::encode`), which a verifier needs
+//!   to recompute the root after deleting the key. The element lengths (32, 64, 65) tell them
+//!   apart;
 //! - `storageHash`: the state root the proofs are against (there is no per-account storage trie);
 //! - `storageProof[i].proof`: the same encoding for the slot's key in the same tree.
 //! Keys and values are laid out as `fraud_vm::state` documents.

@@ -1,0 +1,245 @@
+//! Block execution on revm: balances, fees, receipts, contract creation, reverts, storage
+//! deletion, EIP-6780 self-destruct, rejections — and after every block, the incrementally
+//! maintained state root equals a root rebuilt from scratch from the flat state.
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxLegacy},
+    network::TxSignerSync,
+    primitives::{hex, keccak256, Address, Bytes, TxKind, B256, U256},
+    signers::local::PrivateKeySigner,
+};
+use alloy_consensus::Header;
+use fraud_vm::{
+    chain::ChainGenesis,
+    execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, TxRejection},
+    memory::MemoryState,
+    smt::{self, MemoryNodes},
+};
+use op_alloy_consensus::OpTxEnvelope;
+
+const CHAIN_ID: u64 = 42069;
+const ONE_ETH: u128 = 1_000_000_000_000_000_000;
+/// Runtime: `sstore(0, calldataload(0))`.
+const STORE_RUNTIME: &str = "60003560005500";
+/// Initcode: `sstore(1, 42)`, then return STORE_RUNTIME.
+const STORE_INIT: &str = "602a6001556007601160003960076000f360003560005500";
+/// Initcode: `sstore(1, 42)`, then `selfdestruct(caller)`.
+const SELFDESTRUCT_INIT: &str = "602a60015533ff";
+/// Initcode: `revert(0, 0)`.
+const REVERT_INIT: &str = "60006000fd";
+
+fn key(i: u8) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&keccak256([i])).expect("valid key")
+}
+
+struct Chain {
+    genesis: ChainGenesis,
+    state: MemoryState,
+    head: Header,
+    head_hash: B256,
+}
+
+impl Chain {
+    fn new(funded: &[Address]) -> Self {
+        let alloc: serde_json::Map<String, serde_json::Value> = funded
+            .iter()
+            .map(|a| (a.to_string(), serde_json::json!({ "balance": "0x3635c9adc5dea00000" })))
+            .collect();
+        let json = serde_json::json!({
+            "config": { "chainId": CHAIN_ID },
+            "gasLimit": "0x1c9c380",
+            "baseFeePerGas": "0x3b9aca00",
+            "timestamp": "0x0",
+            "coinbase": "0x4200000000000000000000000000000000000011",
+            "alloc": alloc,
+        });
+        let genesis = ChainGenesis::from_json(&json.to_string()).expect("genesis");
+        let block0 = genesis.build().expect("block 0");
+        let mut state = MemoryState::new();
+        state.apply(&block0);
+        let chain = Self {
+            genesis,
+            state,
+            head: block0.header.clone(),
+            head_hash: block0.hash,
+        };
+        chain.check_root();
+        chain
+    }
+
+    /// Builds a block from `txs`; returns it and the per-tx rejections.
+    fn block(&mut self, txs: Vec<(OpTxEnvelope, Address)>) -> (BuiltBlock, Vec<Option<String>>) {
+        let attrs = BlockAttributes {
+            timestamp: self.head.timestamp + 1,
+            gas_limit: 30_000_000,
+            prevrandao: keccak256(self.head_hash),
+            extra_data: Bytes::new(),
+        };
+        let mut builder = BlockBuilder::new(
+            &self.genesis.spec,
+            &self.state,
+            &self.head,
+            self.head_hash,
+            attrs,
+        );
+        let mut outcomes = Vec::new();
+        for (tx, sender) in txs {
+            match builder.execute(ExecutableTx { tx, sender }) {
+                Ok(_) => outcomes.push(None),
+                Err(TxRejection::Fatal(e)) => panic!("fatal: {e}"),
+                Err(e) => outcomes.push(Some(e.to_string())),
+            }
+        }
+        let block = builder.finish().expect("finish");
+        self.state.apply(&block);
+        self.head = block.header.clone();
+        self.head_hash = block.hash;
+        self.check_root();
+        (block, outcomes)
+    }
+
+    /// The root kept up to date block by block equals the root of the whole state built at once.
+    fn check_root(&self) {
+        let scratch = smt::update(&MemoryNodes::default(), B256::ZERO, self.state.leaves())
+            .expect("scratch root");
+        assert_eq!(scratch.root, self.state.state_root, "incremental root != scratch root");
+    }
+
+    fn balance(&self, a: &Address) -> U256 {
+        self.state.account(a).map(|a| a.balance).unwrap_or_default()
+    }
+
+    fn nonce(&self, a: &Address) -> u64 {
+        self.state.account(a).map(|a| a.nonce).unwrap_or_default()
+    }
+}
+
+fn eip1559(signer: &PrivateKeySigner, nonce: u64, to: TxKind, value: u128, input: &str) -> (OpTxEnvelope, Address) {
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 1_000_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 2_000_000_000,
+        to,
+        value: U256::from(value),
+        input: hex::decode(input).expect("hex").into(),
+        ..Default::default()
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).expect("sign");
+    (OpTxEnvelope::Eip1559(tx.into_signed(sig)), signer.address())
+}
+
+#[test]
+fn transfer_pays_value_and_fees() {
+    let alice = key(1);
+    let bob = Address::repeat_byte(0xb0);
+    let mut chain = Chain::new(&[alice.address()]);
+    let before = chain.balance(&alice.address());
+    let base_fee = chain.head.next_block_base_fee(chain.genesis.spec.base_fee_params).unwrap();
+    let (block, rejected) = chain.block(vec![eip1559(&alice, 0, TxKind::Call(bob), ONE_ETH, "")]);
+    assert_eq!(rejected, vec![None]);
+    assert_eq!(block.header.gas_used, 21_000);
+    assert_eq!(block.header.base_fee_per_gas, Some(base_fee));
+    assert!(block.receipts[0].status());
+    assert_eq!(chain.balance(&bob), U256::from(ONE_ETH));
+    let tip = 2_000_000_000u128.min(10_000_000_000 - base_fee as u128);
+    let fee = U256::from(21_000u128 * (base_fee as u128 + tip));
+    assert_eq!(chain.balance(&alice.address()), before - U256::from(ONE_ETH) - fee);
+    assert_eq!(chain.nonce(&alice.address()), 1);
+    let recipient = chain.genesis.spec.fee_recipient;
+    assert_eq!(chain.balance(&recipient), U256::from(21_000u128 * tip));
+    assert_ne!(block.header.transactions_root, B256::ZERO);
+    assert_ne!(block.header.receipts_root, B256::ZERO);
+}
+
+#[test]
+fn contract_creation_storage_and_deletion() {
+    let alice = key(2);
+    let mut chain = Chain::new(&[alice.address()]);
+    let (block, rejected) = chain.block(vec![eip1559(&alice, 0, TxKind::Create, 0, STORE_INIT)]);
+    assert_eq!(rejected, vec![None]);
+    let contract = alice.address().create(0);
+    assert_eq!(block.outcomes[0].contract_address, Some(contract));
+    let account = chain.state.account(&contract).expect("contract exists");
+    let runtime = hex::decode(STORE_RUNTIME).unwrap();
+    assert_eq!(account.code_hash, keccak256(&runtime));
+    assert_eq!(account.code_root, fraud_vm::state::code_root(&runtime));
+    assert_eq!(account.nonce, 1, "EIP-161: contracts start at nonce 1");
+    assert_eq!(chain.state.storage(&contract, &U256::from(1)), U256::from(42));
+
+    let five = format!("{:064x}", 5);
+    let zero = format!("{:064x}", 0);
+    chain.block(vec![eip1559(&alice, 1, TxKind::Call(contract), 0, &five)]);
+    assert_eq!(chain.state.storage(&contract, &U256::ZERO), U256::from(5));
+    let leaves_before = chain.state.leaves().len();
+    chain.block(vec![eip1559(&alice, 2, TxKind::Call(contract), 0, &zero)]);
+    assert_eq!(chain.state.storage(&contract, &U256::ZERO), U256::ZERO);
+    assert_eq!(chain.state.leaves().len(), leaves_before - 1, "zeroed slot leaves the tree");
+}
+
+#[test]
+fn revert_keeps_state_but_charges_gas() {
+    let alice = key(3);
+    let mut chain = Chain::new(&[alice.address()]);
+    let before = chain.balance(&alice.address());
+    let (block, rejected) = chain.block(vec![eip1559(&alice, 0, TxKind::Create, 0, REVERT_INIT)]);
+    assert_eq!(rejected, vec![None]);
+    assert!(!block.receipts[0].status());
+    assert!(chain.state.account(&alice.address().create(0)).is_none());
+    assert_eq!(chain.nonce(&alice.address()), 1);
+    assert!(chain.balance(&alice.address()) < before);
+}
+
+#[test]
+fn selfdestruct_in_creating_tx_removes_account_and_storage() {
+    let alice = key(4);
+    let mut chain = Chain::new(&[alice.address()]);
+    let (_, rejected) = chain.block(vec![eip1559(&alice, 0, TxKind::Create, ONE_ETH, SELFDESTRUCT_INIT)]);
+    assert_eq!(rejected, vec![None]);
+    let created = alice.address().create(0);
+    assert!(chain.state.account(&created).is_none());
+    assert_eq!(chain.state.storage(&created, &U256::from(1)), U256::ZERO);
+}
+
+#[test]
+fn invalid_transactions_are_rejected_without_effect() {
+    let alice = key(5);
+    let poor = key(6);
+    let mut chain = Chain::new(&[alice.address()]);
+    let root = chain.state.state_root;
+    let mut legacy = TxLegacy {
+        chain_id: Some(1),
+        nonce: 0,
+        gas_price: 10_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::ZERO),
+        ..Default::default()
+    };
+    let sig = alice.sign_transaction_sync(&mut legacy).unwrap();
+    let wrong_chain = (OpTxEnvelope::Legacy(legacy.into_signed(sig)), alice.address());
+    let (block, rejected) = chain.block(vec![
+        eip1559(&alice, 5, TxKind::Call(Address::ZERO), 0, ""),
+        eip1559(&poor, 0, TxKind::Call(Address::ZERO), 1, ""),
+        wrong_chain,
+    ]);
+    assert!(rejected.iter().all(|r| r.is_some()), "{rejected:?}");
+    assert!(block.transactions.is_empty());
+    assert_eq!(block.header.state_root, root, "an empty block leaves the state root");
+}
+
+#[test]
+fn block_gas_limit_is_enforced() {
+    let alice = key(7);
+    let mut chain = Chain::new(&[alice.address()]);
+    let mut txs = Vec::new();
+    for nonce in 0..40 {
+        // An endless loop: burns its whole 1M gas limit.
+        txs.push(eip1559(&alice, nonce, TxKind::Create, 0, "5b600056"));
+    }
+    // 30M gas limit, 1M gas used per tx: 30 fit.
+    let (block, rejected) = chain.block(txs);
+    assert_eq!(block.transactions.len(), 30);
+    assert_eq!(block.header.gas_used, 30_000_000);
+    assert!(rejected[30..].iter().all(|r| r.as_deref() == Some("block gas limit reached")));
+}
