@@ -45,8 +45,14 @@ pub struct ChainGenesis {
 impl ChainGenesis {
     /// Parses a geth-style genesis JSON.
     pub fn from_json(json: &str) -> Result<Self, Error> {
-        let genesis: Genesis =
+        let value: serde_json::Value =
             serde_json::from_str(json).map_err(|e| Error::Genesis(e.to_string()))?;
+        // alloy-genesis defaults a missing chain id to 1 (Ethereum mainnet): require it.
+        if value.pointer("/config/chainId").is_none() {
+            return Err(Error::Genesis("config.chainId must be set".into()));
+        }
+        let genesis: Genesis =
+            serde_json::from_value(value).map_err(|e| Error::Genesis(e.to_string()))?;
         Self::from_genesis(&genesis)
     }
 
@@ -104,7 +110,11 @@ impl ChainGenesis {
             extra_data: genesis.extra_data.clone(),
             mix_hash: genesis.mix_hash,
             nonce: genesis.nonce.into(),
-            base_fee_per_gas: Some(genesis.base_fee_per_gas.map_or(INITIAL_BASE_FEE, |f| f as u64)),
+            base_fee_per_gas: Some(
+                genesis
+                    .base_fee_per_gas
+                    .map_or(INITIAL_BASE_FEE, |f| f as u64),
+            ),
             withdrawals_root: Some(alloy_consensus::EMPTY_ROOT_HASH),
             blob_gas_used: Some(0),
             excess_blob_gas: Some(0),
@@ -122,7 +132,11 @@ impl ChainGenesis {
 impl ChainGenesis {
     /// Commits the genesis state and returns block 0, ready to store.
     pub fn build(&self) -> Result<BuiltBlock, Error> {
-        let update = smt::update(&MemoryNodes::default(), B256::ZERO, self.state.tree_changes())?;
+        let update = smt::update(
+            &MemoryNodes::default(),
+            B256::ZERO,
+            self.state.tree_changes(),
+        )?;
         let mut header = self.header.clone();
         header.state_root = update.root;
         let hash = header.hash_slow();

@@ -237,7 +237,8 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
         };
         trace!(target: "fraud_vm::execute", tx = %tx.tx_hash(), gas_used, success = result.is_success(), "executed");
         self.tx_acc.push(tx.tx_hash());
-        self.receipt_acc.push(alloy_primitives::keccak256(receipt.encoded_2718()));
+        self.receipt_acc
+            .push(alloy_primitives::keccak256(receipt.encoded_2718()));
         self.transactions.push(tx);
         self.senders.push(sender);
         self.receipts.push(receipt);

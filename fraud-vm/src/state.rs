@@ -134,9 +134,7 @@ impl StateDiff {
     pub fn tree_changes(&self) -> Vec<(B256, Option<B256>)> {
         let mut changes = Vec::with_capacity(self.accounts.len() + self.storage.len());
         for (address, account) in &self.accounts {
-            let value = account
-                .filter(|a| !a.is_empty())
-                .map(|a| a.value_hash());
+            let value = account.filter(|a| !a.is_empty()).map(|a| a.value_hash());
             changes.push((account_key(address), value));
         }
         for ((address, slot), value) in &self.storage {
@@ -175,7 +173,10 @@ mod tests {
     fn account_and_storage_keys_are_distinct() {
         let a = Address::repeat_byte(9);
         assert_ne!(account_key(&a), storage_key(&a, &U256::ZERO));
-        assert_ne!(storage_key(&a, &U256::from(1)), storage_key(&a, &U256::from(2)));
+        assert_ne!(
+            storage_key(&a, &U256::from(1)),
+            storage_key(&a, &U256::from(2))
+        );
     }
 
     #[test]
@@ -224,7 +225,10 @@ mod tests {
         assert_eq!(changes[1], (storage_key(&a, &U256::from(1)), None));
         assert_eq!(
             changes[2],
-            (storage_key(&a, &U256::from(2)), Some(B256::with_last_byte(5)))
+            (
+                storage_key(&a, &U256::from(2)),
+                Some(B256::with_last_byte(5))
+            )
         );
     }
 }

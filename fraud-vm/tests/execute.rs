@@ -43,7 +43,12 @@ impl Chain {
     fn new(funded: &[Address]) -> Self {
         let alloc: serde_json::Map<String, serde_json::Value> = funded
             .iter()
-            .map(|a| (a.to_string(), serde_json::json!({ "balance": "0x3635c9adc5dea00000" })))
+            .map(|a| {
+                (
+                    a.to_string(),
+                    serde_json::json!({ "balance": "0x3635c9adc5dea00000" }),
+                )
+            })
             .collect();
         let json = serde_json::json!({
             "config": { "chainId": CHAIN_ID },
@@ -102,7 +107,10 @@ impl Chain {
     fn check_root(&self) {
         let scratch = smt::update(&MemoryNodes::default(), B256::ZERO, self.state.leaves())
             .expect("scratch root");
-        assert_eq!(scratch.root, self.state.state_root, "incremental root != scratch root");
+        assert_eq!(
+            scratch.root, self.state.state_root,
+            "incremental root != scratch root"
+        );
     }
 
     fn balance(&self, a: &Address) -> U256 {
@@ -114,7 +122,13 @@ impl Chain {
     }
 }
 
-fn eip1559(signer: &PrivateKeySigner, nonce: u64, to: TxKind, value: u128, input: &str) -> (OpTxEnvelope, Address) {
+fn eip1559(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    to: TxKind,
+    value: u128,
+    input: &str,
+) -> (OpTxEnvelope, Address) {
     let mut tx = TxEip1559 {
         chain_id: CHAIN_ID,
         nonce,
@@ -136,7 +150,10 @@ fn transfer_pays_value_and_fees() {
     let bob = Address::repeat_byte(0xb0);
     let mut chain = Chain::new(&[alice.address()]);
     let before = chain.balance(&alice.address());
-    let base_fee = chain.head.next_block_base_fee(chain.genesis.spec.base_fee_params).unwrap();
+    let base_fee = chain
+        .head
+        .next_block_base_fee(chain.genesis.spec.base_fee_params)
+        .unwrap();
     let (block, rejected) = chain.block(vec![eip1559(&alice, 0, TxKind::Call(bob), ONE_ETH, "")]);
     assert_eq!(rejected, vec![None]);
     assert_eq!(block.header.gas_used, 21_000);
@@ -145,7 +162,10 @@ fn transfer_pays_value_and_fees() {
     assert_eq!(chain.balance(&bob), U256::from(ONE_ETH));
     let tip = 2_000_000_000u128.min(10_000_000_000 - base_fee as u128);
     let fee = U256::from(21_000u128 * (base_fee as u128 + tip));
-    assert_eq!(chain.balance(&alice.address()), before - U256::from(ONE_ETH) - fee);
+    assert_eq!(
+        chain.balance(&alice.address()),
+        before - U256::from(ONE_ETH) - fee
+    );
     assert_eq!(chain.nonce(&alice.address()), 1);
     let recipient = chain.genesis.spec.fee_recipient;
     assert_eq!(chain.balance(&recipient), U256::from(21_000u128 * tip));
@@ -166,7 +186,10 @@ fn contract_creation_storage_and_deletion() {
     assert_eq!(account.code_hash, keccak256(&runtime));
     assert_eq!(account.code_root, fraud_vm::state::code_root(&runtime));
     assert_eq!(account.nonce, 1, "EIP-161: contracts start at nonce 1");
-    assert_eq!(chain.state.storage(&contract, &U256::from(1)), U256::from(42));
+    assert_eq!(
+        chain.state.storage(&contract, &U256::from(1)),
+        U256::from(42)
+    );
 
     let five = format!("{:064x}", 5);
     let zero = format!("{:064x}", 0);
@@ -175,7 +198,11 @@ fn contract_creation_storage_and_deletion() {
     let leaves_before = chain.state.leaves().len();
     chain.block(vec![eip1559(&alice, 2, TxKind::Call(contract), 0, &zero)]);
     assert_eq!(chain.state.storage(&contract, &U256::ZERO), U256::ZERO);
-    assert_eq!(chain.state.leaves().len(), leaves_before - 1, "zeroed slot leaves the tree");
+    assert_eq!(
+        chain.state.leaves().len(),
+        leaves_before - 1,
+        "zeroed slot leaves the tree"
+    );
 }
 
 #[test]
@@ -195,7 +222,13 @@ fn revert_keeps_state_but_charges_gas() {
 fn selfdestruct_in_creating_tx_removes_account_and_storage() {
     let alice = key(4);
     let mut chain = Chain::new(&[alice.address()]);
-    let (_, rejected) = chain.block(vec![eip1559(&alice, 0, TxKind::Create, ONE_ETH, SELFDESTRUCT_INIT)]);
+    let (_, rejected) = chain.block(vec![eip1559(
+        &alice,
+        0,
+        TxKind::Create,
+        ONE_ETH,
+        SELFDESTRUCT_INIT,
+    )]);
     assert_eq!(rejected, vec![None]);
     let created = alice.address().create(0);
     assert!(chain.state.account(&created).is_none());
@@ -217,7 +250,10 @@ fn invalid_transactions_are_rejected_without_effect() {
         ..Default::default()
     };
     let sig = alice.sign_transaction_sync(&mut legacy).unwrap();
-    let wrong_chain = (OpTxEnvelope::Legacy(legacy.into_signed(sig)), alice.address());
+    let wrong_chain = (
+        OpTxEnvelope::Legacy(legacy.into_signed(sig)),
+        alice.address(),
+    );
     let (block, rejected) = chain.block(vec![
         eip1559(&alice, 5, TxKind::Call(Address::ZERO), 0, ""),
         eip1559(&poor, 0, TxKind::Call(Address::ZERO), 1, ""),
@@ -225,7 +261,10 @@ fn invalid_transactions_are_rejected_without_effect() {
     ]);
     assert!(rejected.iter().all(|r| r.is_some()), "{rejected:?}");
     assert!(block.transactions.is_empty());
-    assert_eq!(block.header.state_root, root, "an empty block leaves the state root");
+    assert_eq!(
+        block.header.state_root, root,
+        "an empty block leaves the state root"
+    );
 }
 
 #[test]
@@ -241,5 +280,7 @@ fn block_gas_limit_is_enforced() {
     let (block, rejected) = chain.block(txs);
     assert_eq!(block.transactions.len(), 30);
     assert_eq!(block.header.gas_used, 30_000_000);
-    assert!(rejected[30..].iter().all(|r| r.as_deref() == Some("block gas limit reached")));
+    assert!(rejected[30..]
+        .iter()
+        .all(|r| r.as_deref() == Some("block gas limit reached")));
 }

@@ -98,8 +98,8 @@ pub fn admit(
     if raw.len() > MAX_TX_SIZE {
         return Err(AdmissionError::Oversized(raw.len()));
     }
-    let tx = OpTxEnvelope::decode_2718_exact(raw)
-        .map_err(|e| AdmissionError::Decode(e.to_string()))?;
+    let tx =
+        OpTxEnvelope::decode_2718_exact(raw).map_err(|e| AdmissionError::Decode(e.to_string()))?;
     let ty = tx.tx_type();
     if !matches!(ty, OpTxType::Legacy | OpTxType::Eip2930 | OpTxType::Eip1559) {
         return Err(AdmissionError::UnsupportedType(ty as u8));
@@ -125,7 +125,8 @@ pub fn admit(
     }
     let env = tx_env(&tx, sender).map_err(|e| AdmissionError::Decode(e.to_string()))?;
     let intrinsic = calculate_initial_tx_gas_for_tx(&env, chain.spec, None);
-    let want = (intrinsic.initial_regular_gas + intrinsic.initial_state_gas).max(intrinsic.floor_gas);
+    let want =
+        (intrinsic.initial_regular_gas + intrinsic.initial_state_gas).max(intrinsic.floor_gas);
     if tx.gas_limit() < want {
         return Err(AdmissionError::IntrinsicGas {
             have: tx.gas_limit(),
@@ -156,6 +157,11 @@ pub fn admit(
         });
     }
     let hash = tx.tx_hash();
-    pool.add(tx.clone(), sender, account.nonce)?;
+    pool.add(tx.clone(), sender, || {
+        store
+            .account(&sender)
+            .map(|a| a.map_or(0, |a| a.nonce))
+            .map_err(|e| PoolError::State(e.to_string()))
+    })?;
     Ok((hash, sender, tx))
 }

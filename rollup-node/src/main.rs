@@ -61,7 +61,11 @@ struct Cli {
     #[arg(long = "rpc.max-connections", value_name = "N", default_value_t = 500)]
     max_connections: u32,
     /// Widest block range of one eth_getLogs.
-    #[arg(long = "rpc.max-logs-range", value_name = "BLOCKS", default_value_t = 10_000)]
+    #[arg(
+        long = "rpc.max-logs-range",
+        value_name = "BLOCKS",
+        default_value_t = 10_000
+    )]
     max_logs_range: u64,
     /// Gas cap of eth_call and eth_estimateGas.
     #[arg(long = "rpc.gas-cap", value_name = "GAS", default_value_t = 50_000_000)]
@@ -70,10 +74,18 @@ struct Cli {
     #[arg(long = "txpool.max", value_name = "N", default_value_t = 200_000)]
     pool_max: usize,
     /// Most pooled transactions of one sender.
-    #[arg(long = "txpool.max-per-sender", value_name = "N", default_value_t = 4096)]
+    #[arg(
+        long = "txpool.max-per-sender",
+        value_name = "N",
+        default_value_t = 4096
+    )]
     pool_max_per_sender: usize,
     /// Largest accepted nonce gap above the sender's next nonce.
-    #[arg(long = "txpool.max-nonce-gap", value_name = "N", default_value_t = 1024)]
+    #[arg(
+        long = "txpool.max-nonce-gap",
+        value_name = "N",
+        default_value_t = 1024
+    )]
     pool_max_gap: u64,
 }
 
@@ -103,7 +115,10 @@ fn main() -> std::process::ExitCode {
         .or_else(|_| EnvFilter::try_new(&cli.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -151,9 +166,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     let node = Node::start(config).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down after the block in progress");
         let _ = tx.send(true);
     });
     node.run(rx).await?;

@@ -110,6 +110,9 @@ pub enum PoolError {
     /// The sender has too many pooled transactions.
     #[error("txpool is full: sender has {0} pooled transactions")]
     SenderFull(usize),
+    /// The sender's nonce could not be read.
+    #[error("state unavailable: {0}")]
+    State(String),
 }
 
 #[derive(Default)]
@@ -180,14 +183,12 @@ impl Mempool {
         let inner = self.inner.lock();
         let mut pending = 0;
         for (sender, txs) in &inner.by_sender {
-            let mut next = inner.state_nonce.get(sender).copied().unwrap_or(0);
-            for nonce in txs.keys() {
-                if *nonce != next {
-                    break;
-                }
-                pending += 1;
-                next += 1;
-            }
+            let first = inner.state_nonce.get(sender).copied().unwrap_or(0);
+            pending += txs
+                .keys()
+                .zip(first..)
+                .take_while(|(nonce, want)| **nonce == *want)
+                .count();
         }
         (pending, inner.by_hash.len() - pending)
     }
@@ -214,17 +215,20 @@ impl Mempool {
         next
     }
 
-    /// Adds a validated transaction whose sender's state nonce is `state_nonce`.
+    /// Adds a validated transaction. `state_nonce` reads the sender's nonce in the latest
+    /// committed state; it is called under the pool lock, so a block committed meanwhile
+    /// cannot leave the pool with a stale nonce for the sender.
     /// Returns the hash of a transaction it replaced, if any.
     pub fn add(
         &self,
         tx: OpTxEnvelope,
         sender: Address,
-        state_nonce: u64,
+        state_nonce: impl FnOnce() -> Result<u64, PoolError>,
     ) -> Result<Option<B256>, PoolError> {
         let hash = tx.tx_hash();
         let nonce = tx.nonce();
         let mut inner = self.inner.lock();
+        let state_nonce = state_nonce()?;
         if inner.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
@@ -278,7 +282,11 @@ impl Mempool {
         }
         inner.state_nonce.insert(sender, state_nonce);
         inner.by_hash.insert(hash, (sender, nonce));
-        inner.by_sender.entry(sender).or_default().insert(nonce, new);
+        inner
+            .by_sender
+            .entry(sender)
+            .or_default()
+            .insert(nonce, new);
         drop(inner);
         self.pending_added.notify_one();
         Ok(replaced)
@@ -367,7 +375,8 @@ impl Mempool {
                 inner.remove(&sender, n);
             }
             if inner.by_sender.contains_key(&sender) {
-                inner.state_nonce.insert(sender, next);
+                let known = inner.state_nonce.entry(sender).or_insert(next);
+                *known = (*known).max(next);
             }
         }
         for hash in dropped {
@@ -405,11 +414,11 @@ mod tests {
     #[test]
     fn pending_and_queued_by_nonce() {
         let pool = Mempool::new(PoolConfig::default());
-        pool.add(tx(5, 10, 1, 1), A, 5).unwrap();
-        pool.add(tx(7, 10, 1, 1), A, 5).unwrap();
+        pool.add(tx(5, 10, 1, 1), A, || Ok(5)).unwrap();
+        pool.add(tx(7, 10, 1, 1), A, || Ok(5)).unwrap();
         assert_eq!(pool.status(), (1, 1));
         assert_eq!(pool.pending_nonce(&A, 5), 6);
-        pool.add(tx(6, 10, 1, 1), A, 5).unwrap();
+        pool.add(tx(6, 10, 1, 1), A, || Ok(5)).unwrap();
         assert_eq!(pool.status(), (3, 0));
         assert_eq!(pool.pending_nonce(&A, 5), 8);
         let best: Vec<u64> = pool.best(1, 10).iter().map(|t| t.nonce).collect();
@@ -426,15 +435,18 @@ mod tests {
             ..Default::default()
         });
         assert!(matches!(
-            pool.add(tx(1, 10, 1, 1), A, 2),
+            pool.add(tx(1, 10, 1, 1), A, || Ok(2)),
             Err(PoolError::NonceTooLow { .. })
         ));
         assert!(matches!(
-            pool.add(tx(13, 10, 1, 1), A, 2),
+            pool.add(tx(13, 10, 1, 1), A, || Ok(2)),
             Err(PoolError::NonceTooHigh { .. })
         ));
-        assert!(pool.add(tx(12, 10, 1, 1), A, 2).is_ok());
-        assert_eq!(pool.add(tx(12, 10, 1, 1), A, 2), Err(PoolError::AlreadyKnown));
+        assert!(pool.add(tx(12, 10, 1, 1), A, || Ok(2)).is_ok());
+        assert_eq!(
+            pool.add(tx(12, 10, 1, 1), A, || Ok(2)),
+            Err(PoolError::AlreadyKnown)
+        );
     }
 
     #[test]
@@ -442,16 +454,16 @@ mod tests {
         let pool = Mempool::new(PoolConfig::default());
         let first = tx(0, 100, 10, 1);
         let h = first.tx_hash();
-        pool.add(first, A, 0).unwrap();
+        pool.add(first, A, || Ok(0)).unwrap();
         assert_eq!(
-            pool.add(tx(0, 109, 20, 2), A, 0),
+            pool.add(tx(0, 109, 20, 2), A, || Ok(0)),
             Err(PoolError::ReplacementUnderpriced)
         );
         assert_eq!(
-            pool.add(tx(0, 200, 10, 3), A, 0),
+            pool.add(tx(0, 200, 10, 3), A, || Ok(0)),
             Err(PoolError::ReplacementUnderpriced)
         );
-        assert_eq!(pool.add(tx(0, 110, 11, 4), A, 0), Ok(Some(h)));
+        assert_eq!(pool.add(tx(0, 110, 11, 4), A, || Ok(0)), Ok(Some(h)));
         assert_eq!(pool.len(), 1);
         assert!(pool.get(&h).is_none());
     }
@@ -462,10 +474,13 @@ mod tests {
             max_txs: 2,
             ..Default::default()
         });
-        pool.add(tx(0, 100, 5, 1), A, 0).unwrap();
-        pool.add(tx(1, 100, 1, 1), A, 0).unwrap();
-        assert_eq!(pool.add(tx(0, 100, 1, 2), B, 0), Err(PoolError::PoolFull));
-        pool.add(tx(0, 100, 3, 2), B, 0).unwrap();
+        pool.add(tx(0, 100, 5, 1), A, || Ok(0)).unwrap();
+        pool.add(tx(1, 100, 1, 1), A, || Ok(0)).unwrap();
+        assert_eq!(
+            pool.add(tx(0, 100, 1, 2), B, || Ok(0)),
+            Err(PoolError::PoolFull)
+        );
+        pool.add(tx(0, 100, 3, 2), B, || Ok(0)).unwrap();
         assert_eq!(pool.len(), 2);
         assert_eq!(pool.pending_nonce(&A, 0), 1);
     }
@@ -473,11 +488,14 @@ mod tests {
     #[test]
     fn best_orders_by_tip_and_skips_underpaying() {
         let pool = Mempool::new(PoolConfig::default());
-        pool.add(tx(0, 100, 1, 1), A, 0).unwrap();
-        pool.add(tx(0, 100, 50, 2), B, 0).unwrap();
-        pool.add(tx(1, 5, 5, 2), B, 0).unwrap();
-        let best: Vec<(Address, u64)> =
-            pool.best(10, 10).iter().map(|t| (t.sender, t.nonce)).collect();
+        pool.add(tx(0, 100, 1, 1), A, || Ok(0)).unwrap();
+        pool.add(tx(0, 100, 50, 2), B, || Ok(0)).unwrap();
+        pool.add(tx(1, 5, 5, 2), B, || Ok(0)).unwrap();
+        let best: Vec<(Address, u64)> = pool
+            .best(10, 10)
+            .iter()
+            .map(|t| (t.sender, t.nonce))
+            .collect();
         assert_eq!(best, vec![(B, 0), (A, 0)]);
     }
 }

@@ -68,7 +68,8 @@ impl Sequencer {
             extra_data: Bytes::new(),
         };
         let state = self.store.latest();
-        let mut builder = BlockBuilder::new(&self.chain, &state, &head.header, head.hash, attributes);
+        let mut builder =
+            BlockBuilder::new(&self.chain, &state, &head.header, head.hash, attributes);
         let base_fee = builder.header().base_fee_per_gas.unwrap_or_default();
         let candidates = self.pool.best(base_fee, self.config.max_block_txs);
         let mut skip: HashSet<Address> = HashSet::new();

@@ -339,7 +339,10 @@ impl Store {
         to: u64,
     ) -> Result<Vec<u64>, StoreError> {
         let start = key(b'l', &[address.as_slice(), &from.to_be_bytes()]);
-        let end = key(b'l', &[address.as_slice(), &to.saturating_add(1).to_be_bytes()]);
+        let end = key(
+            b'l',
+            &[address.as_slice(), &to.saturating_add(1).to_be_bytes()],
+        );
         let mut out = Vec::new();
         for item in self.db.range(start..end) {
             let (k, _) = item?;
@@ -417,7 +420,11 @@ impl Store {
     }
 
     fn code_root(&self, hash: &B256) -> Result<B256, ProviderError> {
-        match self.db.get(key(b'R', &[hash.as_slice()])).map_err(StoreError::from)? {
+        match self
+            .db
+            .get(key(b'R', &[hash.as_slice()]))
+            .map_err(StoreError::from)?
+        {
             Some(v) if v.len() == 32 => Ok(B256::from_slice(&v)),
             _ => Err(StoreError::Corrupt(format!("code root of {hash} missing")).into()),
         }
@@ -497,7 +504,9 @@ pub struct HistoricalState<'a> {
 impl HistoricalState<'_> {
     /// The account leaf of `address` at this state.
     pub fn account(&self, address: &Address) -> Result<Option<AccountLeaf>, StoreError> {
-        match smt::get(self.store, self.root, &account_key(address)).map_err(fraud_vm::Error::from)? {
+        match smt::get(self.store, self.root, &account_key(address))
+            .map_err(fraud_vm::Error::from)?
+        {
             None => Ok(None),
             Some(value) => self
                 .store
@@ -509,11 +518,9 @@ impl HistoricalState<'_> {
 
     /// A storage slot at this state.
     pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
-        Ok(
-            smt::get(self.store, self.root, &storage_key(address, slot))
-                .map_err(fraud_vm::Error::from)?
-                .map_or(U256::ZERO, |v| U256::from_be_bytes(v.0)),
-        )
+        Ok(smt::get(self.store, self.root, &storage_key(address, slot))
+            .map_err(fraud_vm::Error::from)?
+            .map_or(U256::ZERO, |v| U256::from_be_bytes(v.0)))
     }
 }
 

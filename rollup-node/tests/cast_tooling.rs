@@ -44,18 +44,21 @@ impl Cast {
         self.exec(args)
     }
 
-    /// `cast <args> --rpc-url <url>`.
+    /// `cast <subcommand> --rpc-url <url> <rest>`. The options go right after the subcommand:
+    /// some subcommands (`send --create <CODE> [SIG] [ARGS]...`) take trailing varargs.
     fn rpc(&self, args: &[&str]) -> String {
-        let mut all = args.to_vec();
-        all.extend(["--rpc-url", &self.rpc_url]);
-        self.exec(&all)
+        self.exec(&with_options(args, &["--rpc-url", &self.rpc_url]))
     }
 
-    /// `cast <args> --rpc-url <url> --private-key <dev 0>`.
+    /// `cast <subcommand> --rpc-url <url> --private-key <dev 0> <rest>`.
     fn signed(&self, args: &[&str]) -> String {
-        let mut all = args.to_vec();
-        all.extend(["--rpc-url", &self.rpc_url, "--private-key", &self.private_key]);
-        self.exec(&all)
+        let opts = [
+            "--rpc-url",
+            &self.rpc_url,
+            "--private-key",
+            &self.private_key,
+        ];
+        self.exec(&with_options(args, &opts))
     }
 
     /// `rpc(args)` parsed as JSON.
@@ -73,7 +76,13 @@ impl Cast {
     fn exec(&self, args: &[&str]) -> String {
         let shown: Vec<&str> = args
             .iter()
-            .map(|a| if *a == self.private_key { "<dev key 0>" } else { a })
+            .map(|a| {
+                if *a == self.private_key {
+                    "<dev key 0>"
+                } else {
+                    a
+                }
+            })
             .map(|a| if a.len() > 120 { "<long hex>" } else { a })
             .collect();
         let shown = format!("cast {}", shown.join(" "));
@@ -105,7 +114,9 @@ impl Cast {
         let stdout = std::fs::read_to_string(out.path()).unwrap_or_default();
         let stderr = std::fs::read_to_string(err.path()).unwrap_or_default();
         if !status.success() {
-            panic!("`{shown}` failed ({status})\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+            panic!(
+                "`{shown}` failed ({status})\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+            );
         }
         if !stderr.trim().is_empty() {
             eprintln!("`{shown}` (ok) wrote to stderr:\n{stderr}");
@@ -113,6 +124,15 @@ impl Cast {
         println!("`{shown}` ({:?})", started.elapsed());
         stdout.trim().to_string()
     }
+}
+
+/// `args[0]`, then `opts`, then the rest of `args`.
+fn with_options<'a>(args: &[&'a str], opts: &[&'a str]) -> Vec<&'a str> {
+    let (sub, rest) = args.split_first().expect("a cast subcommand");
+    let mut all = vec![*sub];
+    all.extend_from_slice(opts);
+    all.extend_from_slice(rest);
+    all
 }
 
 fn parse_json(text: &str, args: &[&str]) -> Value {
@@ -173,16 +193,34 @@ async fn cast_deploys_transfers_and_queries() {
     let (dev0_s, dev1_s) = (dev0.to_string(), dev1.to_string());
 
     // cast chain-id == eth_chainId.
-    let chain_id: u64 = cast.rpc(&["chain-id"]).parse().expect("cast chain-id: a number");
-    assert_eq!(chain_id, provider.get_chain_id().await.unwrap(), "cast chain-id");
+    let chain_id: u64 = cast
+        .rpc(&["chain-id"])
+        .parse()
+        .expect("cast chain-id: a number");
+    assert_eq!(
+        chain_id,
+        provider.get_chain_id().await.unwrap(),
+        "cast chain-id"
+    );
     assert_eq!(chain_id, chain.chain_id());
 
     // cast balance / cast nonce before anything is sent, cross-checked with alloy.
     let balance_before = decimal(&cast.rpc(&["balance", &dev0_s]));
-    assert_eq!(balance_before, provider.get_balance(dev0).await.unwrap(), "cast balance");
+    assert_eq!(
+        balance_before,
+        provider.get_balance(dev0).await.unwrap(),
+        "cast balance"
+    );
     assert!(balance_before > U256::ZERO, "dev account 0 is not funded");
-    let nonce_before: u64 = cast.rpc(&["nonce", &dev0_s]).parse().expect("cast nonce: a number");
-    assert_eq!(nonce_before, provider.get_transaction_count(dev0).await.unwrap(), "cast nonce");
+    let nonce_before: u64 = cast
+        .rpc(&["nonce", &dev0_s])
+        .parse()
+        .expect("cast nonce: a number");
+    assert_eq!(
+        nonce_before,
+        provider.get_transaction_count(dev0).await.unwrap(),
+        "cast nonce"
+    );
 
     // Constructor arguments with cast abi-encode; they must match alloy's encoding.
     let supply = U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18));
@@ -205,7 +243,10 @@ async fn cast_deploys_transfers_and_queries() {
     // cast send --create.
     let deploy = cast.signed_json(&["send", "--json", "--create", &init_code]);
     assert_eq!(deploy["status"], "0x1", "deployment failed: {deploy}");
-    let deploy_tx = deploy["transactionHash"].as_str().expect("transactionHash").to_string();
+    let deploy_tx = deploy["transactionHash"]
+        .as_str()
+        .expect("transactionHash")
+        .to_string();
 
     // cast receipt --json: contractAddress and status, as eth_getTransactionReceipt has them.
     let receipt = cast.rpc_json(&["receipt", &deploy_tx, "--json"]);
@@ -215,14 +256,21 @@ async fn cast_deploys_transfers_and_queries() {
         .expect("contractAddress")
         .parse()
         .expect("contractAddress is an address");
-    assert_eq!(token, dev0.create(nonce_before), "contract address = CREATE(dev0, nonce)");
+    assert_eq!(
+        token,
+        dev0.create(nonce_before),
+        "contract address = CREATE(dev0, nonce)"
+    );
     let alloy_receipt = provider
         .get_transaction_receipt(deploy_tx.parse::<B256>().unwrap())
         .await
         .unwrap()
         .expect("receipt via alloy");
     assert_eq!(alloy_receipt.contract_address, Some(token));
-    assert_eq!(quantity(&receipt, "gasUsed"), U256::from(alloy_receipt.gas_used));
+    assert_eq!(
+        quantity(&receipt, "gasUsed"),
+        U256::from(alloy_receipt.gas_used)
+    );
     assert_eq!(receipt["blockHash"], deploy["blockHash"]);
     let token_s = token.to_string();
 
@@ -242,11 +290,22 @@ async fn cast_deploys_transfers_and_queries() {
     let bal0 = decimal(&cast.rpc(&["call", &token_s, "balanceOf(address)(uint256)", &dev0_s]));
     assert_eq!(bal0, supply, "initial balance of dev0");
     assert_eq!(cast.rpc(&["call", &token_s, "symbol()(string)"]), "\"CST\"");
-    assert_eq!(decimal(&cast.rpc(&["call", &token_s, "decimals()(uint8)"])), U256::from(18));
+    assert_eq!(
+        decimal(&cast.rpc(&["call", &token_s, "decimals()(uint8)"])),
+        U256::from(18)
+    );
 
     // cast estimate for a transfer.
     let estimate: u64 = cast
-        .rpc(&["estimate", &token_s, "transfer(address,uint256)", &dev1_s, "1000", "--from", &dev0_s])
+        .rpc(&[
+            "estimate",
+            &token_s,
+            "transfer(address,uint256)",
+            &dev1_s,
+            "1000",
+            "--from",
+            &dev0_s,
+        ])
         .parse()
         .expect("cast estimate: a number");
     assert!(
@@ -255,7 +314,14 @@ async fn cast_deploys_transfers_and_queries() {
     );
 
     // cast send transfer(dev1, 1000).
-    let transfer = cast.signed_json(&["send", "--json", &token_s, "transfer(address,uint256)", &dev1_s, "1000"]);
+    let transfer = cast.signed_json(&[
+        "send",
+        "--json",
+        &token_s,
+        "transfer(address,uint256)",
+        &dev1_s,
+        "1000",
+    ]);
     assert_eq!(transfer["status"], "0x1", "transfer failed: {transfer}");
     let transfer_tx = transfer["transactionHash"].as_str().unwrap().to_string();
     assert!(
@@ -285,15 +351,26 @@ async fn cast_deploys_transfers_and_queries() {
         (&transfer_tx, dev0, dev1, U256::from(1000)),
     ];
     for (log, (tx, from, to, value)) in logs.iter().zip(expect) {
-        assert_eq!(log["transactionHash"].as_str(), Some(tx.as_str()), "log tx: {log}");
-        assert_eq!(log["address"].as_str().map(str::to_lowercase), Some(token_s.to_lowercase()));
+        assert_eq!(
+            log["transactionHash"].as_str(),
+            Some(tx.as_str()),
+            "log tx: {log}"
+        );
+        assert_eq!(
+            log["address"].as_str().map(str::to_lowercase),
+            Some(token_s.to_lowercase())
+        );
         let topics: Vec<String> = log["topics"]
             .as_array()
             .expect("topics")
             .iter()
             .map(|t| t.as_str().unwrap().to_lowercase())
             .collect();
-        assert_eq!(topics, vec![transfer_topic.to_string(), topic_of(from), topic_of(to)], "{log}");
+        assert_eq!(
+            topics,
+            vec![transfer_topic.to_string(), topic_of(from), topic_of(to)],
+            "{log}"
+        );
         let data: Bytes = log["data"].as_str().unwrap().parse().unwrap();
         assert_eq!(U256::from_be_slice(&data), value, "Transfer value: {log}");
         assert_eq!(log["removed"], false);
@@ -307,25 +384,43 @@ async fn cast_deploys_transfers_and_queries() {
         number >= quantity(&transfer, "blockNumber").to::<u64>(),
         "latest block {number} is older than the transfer's"
     );
-    let hash: B256 = block["hash"].as_str().expect("hash").parse().expect("32-byte hash");
+    let hash: B256 = block["hash"]
+        .as_str()
+        .expect("hash")
+        .parse()
+        .expect("32-byte hash");
     let same = provider
         .get_block_by_number(BlockNumberOrTag::Number(number))
         .await
         .unwrap()
         .expect("block via alloy");
     assert_eq!(same.header.hash, hash, "block {number} hash");
-    assert_eq!(quantity(&block, "timestamp").to::<u64>(), same.header.timestamp);
+    assert_eq!(
+        quantity(&block, "timestamp").to::<u64>(),
+        same.header.timestamp
+    );
     let parent: B256 = block["parentHash"].as_str().unwrap().parse().unwrap();
     assert_eq!(parent, same.header.parent_hash);
-    let block_number: u64 = cast.rpc(&["block-number"]).parse().expect("cast block-number");
+    let block_number: u64 = cast
+        .rpc(&["block-number"])
+        .parse()
+        .expect("cast block-number");
     assert!(block_number >= number);
 
     // cast balance / nonce after: exactly the two transactions' fees, two more nonces.
     let balance_after = decimal(&cast.rpc(&["balance", &dev0_s]));
     let fees = receipt_cost(&deploy) + receipt_cost(&transfer);
-    assert_eq!(balance_after, balance_before - fees, "dev0 ETH after paying two tx fees");
+    assert_eq!(
+        balance_after,
+        balance_before - fees,
+        "dev0 ETH after paying two tx fees"
+    );
     let nonce_after: u64 = cast.rpc(&["nonce", &dev0_s]).parse().unwrap();
-    assert_eq!(nonce_after, nonce_before + 2, "cast nonce after two transactions");
+    assert_eq!(
+        nonce_after,
+        nonce_before + 2,
+        "cast nonce after two transactions"
+    );
 
     println!("cast tooling passed in {:?}", started.elapsed());
 }

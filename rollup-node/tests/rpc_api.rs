@@ -57,18 +57,29 @@ async fn rpc_surface() {
     let other = dev_address(5);
 
     // Simple identity methods.
-    assert_eq!(raw(&chain, "net_version", json!([])).await, json!(chain.chain_id().to_string()));
+    assert_eq!(
+        raw(&chain, "net_version", json!([])).await,
+        json!(chain.chain_id().to_string())
+    );
     assert_eq!(raw(&chain, "net_listening", json!([])).await, json!(true));
     assert_eq!(raw(&chain, "eth_syncing", json!([])).await, json!(false));
     assert_eq!(raw(&chain, "eth_accounts", json!([])).await, json!([]));
-    assert!(raw(&chain, "web3_clientVersion", json!([])).await.as_str().unwrap().starts_with("rollup-node/"));
+    assert!(raw(&chain, "web3_clientVersion", json!([]))
+        .await
+        .as_str()
+        .unwrap()
+        .starts_with("rollup-node/"));
 
     // Filters installed before the activity.
     let block_filter = raw(&chain, "eth_newBlockFilter", json!([])).await;
     let pending_filter = raw(&chain, "eth_newPendingTransactionFilter", json!([])).await;
     let ws = chain.ws_provider().await;
     let mut heads = ws.subscribe_blocks().await.expect("newHeads").into_stream();
-    let mut pending_sub = ws.subscribe_pending_transactions().await.expect("pending").into_stream();
+    let mut pending_sub = ws
+        .subscribe_pending_transactions()
+        .await
+        .expect("pending")
+        .into_stream();
 
     // Deploy a storage contract and write a slot.
     let deploy = provider
@@ -111,13 +122,25 @@ async fn rpc_surface() {
 
     // Polling filters.
     let changes = raw(&chain, "eth_getFilterChanges", json!([block_filter])).await;
-    assert!(!changes.as_array().unwrap().is_empty(), "block filter saw blocks");
+    assert!(
+        !changes.as_array().unwrap().is_empty(),
+        "block filter saw blocks"
+    );
     let changes = raw(&chain, "eth_getFilterChanges", json!([pending_filter])).await;
     assert!(changes.as_array().unwrap().contains(&json!(deploy_hash)));
     let logs = raw(&chain, "eth_getFilterLogs", json!([log_filter])).await;
-    assert!(logs.as_array().unwrap().is_empty(), "the store contract emits no logs");
-    assert_eq!(raw(&chain, "eth_uninstallFilter", json!([log_filter])).await, json!(true));
-    assert_eq!(raw(&chain, "eth_uninstallFilter", json!([log_filter])).await, json!(false));
+    assert!(
+        logs.as_array().unwrap().is_empty(),
+        "the store contract emits no logs"
+    );
+    assert_eq!(
+        raw(&chain, "eth_uninstallFilter", json!([log_filter])).await,
+        json!(true)
+    );
+    assert_eq!(
+        raw(&chain, "eth_uninstallFilter", json!([log_filter])).await,
+        json!(false)
+    );
 
     // Lookups by hash, number and index agree.
     let block = provider
@@ -126,16 +149,40 @@ async fn rpc_surface() {
         .await
         .unwrap()
         .expect("block");
-    let by_hash = provider.get_block_by_hash(block.header.hash).await.unwrap().expect("by hash");
+    let by_hash = provider
+        .get_block_by_hash(block.header.hash)
+        .await
+        .unwrap()
+        .expect("by hash");
     assert_eq!(by_hash.header.hash, block.header.hash);
     assert_eq!(by_hash.header.state_root, block.header.state_root);
-    let count = raw(&chain, "eth_getBlockTransactionCountByHash", json!([block.header.hash])).await;
+    let count = raw(
+        &chain,
+        "eth_getBlockTransactionCountByHash",
+        json!([block.header.hash]),
+    )
+    .await;
     assert_eq!(count, json!("0x1"));
-    let count = raw(&chain, "eth_getBlockTransactionCountByNumber", json!([format!("0x{write_block:x}")])).await;
+    let count = raw(
+        &chain,
+        "eth_getBlockTransactionCountByNumber",
+        json!([format!("0x{write_block:x}")]),
+    )
+    .await;
     assert_eq!(count, json!("0x1"));
-    let tx = raw(&chain, "eth_getTransactionByBlockNumberAndIndex", json!([format!("0x{write_block:x}"), "0x0"])).await;
+    let tx = raw(
+        &chain,
+        "eth_getTransactionByBlockNumberAndIndex",
+        json!([format!("0x{write_block:x}"), "0x0"]),
+    )
+    .await;
     assert_eq!(tx["hash"], json!(write.transaction_hash));
-    let tx = raw(&chain, "eth_getTransactionByBlockHashAndIndex", json!([block.header.hash, "0x0"])).await;
+    let tx = raw(
+        &chain,
+        "eth_getTransactionByBlockHashAndIndex",
+        json!([block.header.hash, "0x0"]),
+    )
+    .await;
     assert_eq!(tx["from"], json!(me.to_string().to_lowercase()));
     let receipts = provider
         .get_block_receipts(write_block.into())
@@ -149,32 +196,60 @@ async fn rpc_surface() {
     let latest = provider.get_block_number().await.unwrap();
     for tag in ["latest", "safe", "finalized", "pending"] {
         let b = raw(&chain, "eth_getBlockByNumber", json!([tag, false])).await;
-        let n = u64::from_str_radix(b["number"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let n = u64::from_str_radix(b["number"].as_str().unwrap().trim_start_matches("0x"), 16)
+            .unwrap();
         assert!(n >= latest, "{tag} is the head");
     }
     let genesis = raw(&chain, "eth_getBlockByNumber", json!(["earliest", false])).await;
     assert_eq!(genesis["number"], json!("0x0"));
-    assert_eq!(raw(&chain, "eth_getBlockByNumber", json!(["0xffffffff", false])).await, Value::Null);
+    assert_eq!(
+        raw(&chain, "eth_getBlockByNumber", json!(["0xffffffff", false])).await,
+        Value::Null
+    );
 
     // Historical state: the slot was 0 before the write block and 7 from it on.
-    let slot0 = provider.get_storage_at(contract, U256::ZERO).block_id((write_block - 1).into()).await.unwrap();
+    let slot0 = provider
+        .get_storage_at(contract, U256::ZERO)
+        .block_id((write_block - 1).into())
+        .await
+        .unwrap();
     assert_eq!(slot0, U256::ZERO);
-    let slot0 = provider.get_storage_at(contract, U256::ZERO).block_id(write_block.into()).await.unwrap();
+    let slot0 = provider
+        .get_storage_at(contract, U256::ZERO)
+        .block_id(write_block.into())
+        .await
+        .unwrap();
     assert_eq!(slot0, U256::from(7));
-    let old_balance = provider.get_balance(other).block_id(0.into()).await.unwrap();
-    assert_eq!(old_balance, U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)));
+    let old_balance = provider
+        .get_balance(other)
+        .block_id(0.into())
+        .await
+        .unwrap();
+    assert_eq!(
+        old_balance,
+        U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18))
+    );
 
     // Two transactions sent: nonce 2, at latest and pending alike (the pool is empty).
     assert_eq!(provider.get_transaction_count(me).await.unwrap(), 2);
-    assert_eq!(provider.get_transaction_count(me).pending().await.unwrap(), 2);
+    assert_eq!(
+        provider.get_transaction_count(me).pending().await.unwrap(),
+        2
+    );
 
     // Fee history and fee suggestions.
     let history = provider
         .get_fee_history(4, BlockNumberOrTag::Latest, &[10.0, 90.0])
         .await
         .expect("fee history");
-    assert_eq!(history.base_fee_per_gas.len(), history.gas_used_ratio.len() + 1);
-    assert_eq!(history.reward.as_ref().map(|r| r.len()), Some(history.gas_used_ratio.len()));
+    assert_eq!(
+        history.base_fee_per_gas.len(),
+        history.gas_used_ratio.len() + 1
+    );
+    assert_eq!(
+        history.reward.as_ref().map(|r| r.len()),
+        Some(history.gas_used_ratio.len())
+    );
     let tip = provider.get_max_priority_fee_per_gas().await.unwrap();
     let price = provider.get_gas_price().await.unwrap();
     assert!(price > tip);
@@ -186,8 +261,16 @@ async fn rpc_surface() {
     overrides.insert(
         reader,
         AccountOverride {
-            code: Some(alloy::primitives::hex::decode("60005460005260206000f3").unwrap().into()),
-            state_diff: Some([(B256::ZERO, B256::with_last_byte(99))].into_iter().collect()),
+            code: Some(
+                alloy::primitives::hex::decode("60005460005260206000f3")
+                    .unwrap()
+                    .into(),
+            ),
+            state_diff: Some(
+                [(B256::ZERO, B256::with_last_byte(99))]
+                    .into_iter()
+                    .collect(),
+            ),
             ..Default::default()
         },
     );
@@ -200,7 +283,10 @@ async fn rpc_surface() {
 
     // eth_getProof: account and storage proofs verify against the block's state root.
     let proof = provider
-        .get_proof(contract, vec![B256::ZERO, B256::with_last_byte(1), B256::with_last_byte(9)])
+        .get_proof(
+            contract,
+            vec![B256::ZERO, B256::with_last_byte(1), B256::with_last_byte(9)],
+        )
         .block_id(write_block.into())
         .await
         .expect("proof");
@@ -222,12 +308,20 @@ async fn rpc_surface() {
     for (sp, want) in proof.storage_proof.iter().zip(expected_slots) {
         assert_eq!(sp.value, want);
         let got = decode_proof(&sp.proof)
-            .verify(block.header.state_root, &storage_key(&contract, &sp.key.as_b256().into()))
+            .verify(
+                block.header.state_root,
+                &storage_key(&contract, &sp.key.as_b256().into()),
+            )
             .expect("storage proof verifies");
-        assert_eq!(got.map(|v| U256::from_be_bytes(v.0)).unwrap_or_default(), want);
+        assert_eq!(
+            got.map(|v| U256::from_be_bytes(v.0)).unwrap_or_default(),
+            want
+        );
     }
     // A proof does not verify against another block's root.
     let mut wrong = block.header.state_root;
     wrong.0[0] ^= 1;
-    assert!(account_proof.verify(wrong, &account_key(&contract)).is_err());
+    assert!(account_proof
+        .verify(wrong, &account_key(&contract))
+        .is_err());
 }

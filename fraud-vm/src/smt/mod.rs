@@ -98,6 +98,12 @@
 //!
 //! The root is the final hash (`ZERO` if empty).
 //!
+//! [`Proof::verify`]`(root, key)` checks the canonical-proof rules, then checks
+//! that `root_with(key, shown)` equals `root`, where `shown` is `Some(v)` for a
+//! membership proof and `None` otherwise; it returns `shown`. A fraud-proof or
+//! L1 verifier verifies against the old root, then takes
+//! `root_with(key, new_value)` as the new root.
+//!
 //! ### Proof byte encoding ([`Proof::encode`])
 //!
 //! ```text
@@ -114,11 +120,26 @@
 //!
 //! ## Batched update
 //!
-//! [`update`] sorts the changes by key (duplicates: last wins) and walks the
-//! tree once, splitting the sorted slice by the current bit, so shared upper
-//! paths are rehashed once per batch. Large sub-batches near the root are
-//! processed in parallel with `rayon::join`; the result (root and the order of
-//! `new_nodes`) is identical to the sequential computation.
+//! [`update`] sorts the changes by key (stable; for duplicate keys the last
+//! one wins) and then makes two passes over the part of the tree they touch,
+//! so every shared upper node is read and rehashed once per batch:
+//!
+//! 1. *descend*, one depth at a time: each visited subtree gets the sorted
+//!    slice of changes under it; an internal node splits its slice by the
+//!    current key bit into its two children (a child without changes is kept
+//!    as is); an empty subtree or a collapsed leaf ends the descent. All reads
+//!    of a depth are independent and go through [`NodeReader::nodes`] in batches.
+//! 2. *ascend*, deepest level first: an empty subtree or collapsed leaf is
+//!    rebuilt from its live changes plus the existing leaf (unless a change
+//!    overwrites or deletes it); an internal node is recombined from its
+//!    children, re-collapsing so that a subtree with 0 leaves is `ZERO` and one
+//!    with exactly 1 leaf is that leaf (this may need one extra read, to learn
+//!    whether an untouched sibling is a single leaf).
+//!
+//! Large levels (and large rebuilds, via `rayon::join`) are processed in
+//! parallel in fixed-size work units, so the result (root and the order of
+//! `new_nodes`: children before parents) is identical to
+//! [`update_sequential`].
 
 #![deny(missing_docs)]
 

@@ -82,11 +82,24 @@ impl Node {
 pub trait NodeReader: Sync {
     /// The node whose [`Node::hash`] is `hash`, `None` if not stored.
     fn node(&self, hash: &B256) -> Result<Option<Node>, SmtError>;
+
+    /// Batch read: one entry per hash, in order. [`update`](super::update)
+    /// reads the tree one depth at a time through this method, so a store can
+    /// serve a whole level at once (e.g. a database multi-get). The default
+    /// calls [`NodeReader::node`] for each hash; the lookups are independent,
+    /// so their memory latencies overlap.
+    fn nodes(&self, hashes: &[B256]) -> Result<Vec<Option<Node>>, SmtError> {
+        hashes.iter().map(|hash| self.node(hash)).collect()
+    }
 }
 
 impl<T: NodeReader + ?Sized> NodeReader for &T {
     fn node(&self, hash: &B256) -> Result<Option<Node>, SmtError> {
         (**self).node(hash)
+    }
+
+    fn nodes(&self, hashes: &[B256]) -> Result<Vec<Option<Node>>, SmtError> {
+        (**self).nodes(hashes)
     }
 }
 

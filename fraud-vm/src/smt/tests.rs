@@ -654,3 +654,46 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4))]
+
+    /// Large random batches (6k changes on a 6k-leaf tree, keys clustered so
+    /// subtrees are unbalanced): parallel == sequential == reference.
+    #[test]
+    fn prop_parallel_equals_sequential_large(seed in any::<u64>()) {
+        let k = |i: u64| {
+            let mut key = h(seed ^ i.wrapping_mul(0x9e37_79b9));
+            key.0[0] &= 0x0f; // most keys share a 4-bit prefix
+            key
+        };
+        let initial: Vec<Change> = (0..6_000).map(|i| (k(i), Some(h(i)))).collect();
+        let store0 = MemoryNodes::new();
+        let par = update(&store0, EMPTY_ROOT, initial.clone()).unwrap();
+        prop_assert_eq!(&par, &update_sequential(&store0, EMPTY_ROOT, initial.clone()).unwrap());
+        let mut model: BTreeMap<_, _> = initial.iter().map(|(k, v)| (*k, v.unwrap())).collect();
+        prop_assert_eq!(par.root, ref_root(&model));
+        let mut store = MemoryNodes::new();
+        store.insert_all(par.new_nodes);
+        let changes: Vec<Change> = (0..6_000u64)
+            .map(|i| {
+                let r = u64::from_be_bytes(h(seed.wrapping_add(i))[..8].try_into().unwrap());
+                match r % 3 {
+                    0 => (k(r % 6_000), None),
+                    1 => (k(r % 6_000), Some(h(r))),
+                    _ => (k(6_000 + r % 6_000), Some(h(r))),
+                }
+            })
+            .collect();
+        let p = update(&store, par.root, changes.clone()).unwrap();
+        let s = update_sequential(&store, par.root, changes.clone()).unwrap();
+        prop_assert_eq!(&p, &s);
+        for (key, v) in &changes {
+            match v {
+                Some(v) => { model.insert(*key, *v); }
+                None => { model.remove(key); }
+            }
+        }
+        prop_assert_eq!(p.root, ref_root(&model));
+    }
+}

@@ -1,9 +1,9 @@
 //! Batched update and point lookup.
 
-use std::mem;
+use std::{mem, ops::Range};
 
 use alloy_primitives::B256;
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 
 use super::{internal_hash, key_bit, leaf_hash, Node, NodeReader, SmtError, MAX_DEPTH};
 
@@ -109,18 +109,54 @@ fn update_impl<R: NodeReader>(
     });
 
     let ctx = Ctx { reader, parallel };
-    let mut sink = Sink::with_capacity(estimate_nodes(changes.len()));
-    let sub = ctx.apply(root, 0, &changes, &mut sink)?;
-    Ok(UpdateResult {
-        root: sub.hash(),
-        new_nodes: sink.finish(),
-    })
+    let levels = ctx.descend(root, &changes)?;
+    let (root, new_nodes) = ctx.ascend(&levels, &changes)?;
+    Ok(UpdateResult { root, new_nodes })
 }
 
 /// Rough number of nodes created by `n` changes (avoids most reallocations).
 fn estimate_nodes(n: usize) -> usize {
     n.saturating_mul(4).saturating_add(16)
 }
+
+/// An existing subtree at some depth that receives the non-empty change range
+/// `lo..hi`.
+#[derive(Clone, Copy, Debug)]
+struct Visit {
+    /// Hash of the existing subtree (`ZERO` = empty).
+    hash: B256,
+    lo: usize,
+    hi: usize,
+}
+
+/// What to do with a [`Visit`] once its node is read.
+#[derive(Clone, Copy, Debug)]
+enum Plan {
+    /// Empty subtree or collapsed leaf: rebuild it from the changes and the
+    /// key of the existing leaf (whose hash is the visit's hash), unless a
+    /// change overwrites that key.
+    Build(Option<B256>),
+    /// Internal node: combine the two children after they are updated. A
+    /// child is either the next level's visit at that index, or [`KEEP`]:
+    /// untouched, with hash `kept` (at most one child is untouched).
+    Branch { left: u32, right: u32, kept: B256 },
+}
+
+/// Marks the untouched child of a [`Plan::Branch`].
+const KEEP: u32 = u32::MAX;
+
+/// The visits of one depth and their plans (same indices).
+struct Level {
+    visits: Vec<Visit>,
+    plans: Vec<Plan>,
+}
+
+/// New subtree states of a run of visits and the nodes they created.
+type AscendPart = (Vec<Sub>, Vec<Vec<(B256, Node)>>);
+
+/// Visits per work unit when a level is processed in parallel; fixed so the
+/// output order never depends on the thread count.
+const LEVEL_CHUNK: usize = 512;
 
 /// Result of updating a subtree.
 #[derive(Clone, Copy, Debug)]
@@ -173,23 +209,25 @@ impl Sink {
         self.done.append(&mut other.done);
     }
 
-    fn finish(self) -> Vec<(B256, Node)> {
-        if self.done.is_empty() {
-            return self.cur;
+    fn into_chunks(mut self) -> Vec<Vec<(B256, Node)>> {
+        if !self.cur.is_empty() {
+            self.done.push(self.cur);
         }
-        let total = self.done.iter().map(Vec::len).sum::<usize>() + self.cur.len();
-        let mut out = Vec::with_capacity(total);
-        for chunk in self.done {
-            out.extend(chunk);
-        }
-        out.extend(self.cur);
-        out
+        self.done
     }
 }
 
 struct Ctx<'r, R> {
     reader: &'r R,
     parallel: bool,
+}
+
+/// A visit index as stored in a [`Plan`].
+fn index(i: usize) -> Result<u32, SmtError> {
+    u32::try_from(i)
+        .ok()
+        .filter(|&i| i != KEEP)
+        .ok_or_else(|| SmtError::Store("update batch too large".into()))
 }
 
 /// Index of the first change whose key has bit `depth` set (slice is sorted).
@@ -231,59 +269,212 @@ impl<R: NodeReader> Ctx<'_, R> {
         }
     }
 
-    /// Applies the non-empty sorted `changes` to the existing subtree `hash`
-    /// at `depth`.
-    fn apply(
+    /// Top-down pass: reads every existing node on the changed paths, one
+    /// depth at a time. The reads of a depth are independent of each other, so
+    /// they are issued as batches ([`NodeReader::nodes`]) that overlap in
+    /// memory (and run in parallel for large levels) instead of forming a chain
+    /// of dependent lookups.
+    fn descend(&self, root: B256, changes: &[Change]) -> Result<Vec<Level>, SmtError> {
+        let mut levels = Vec::with_capacity(64);
+        let mut visits = vec![Visit {
+            hash: root,
+            lo: 0,
+            hi: changes.len(),
+        }];
+        let mut depth = 0;
+        while !visits.is_empty() {
+            let n = visits.len();
+            let parts: Vec<(Vec<Plan>, Vec<Visit>)> = if self.parallel && n > 2 * LEVEL_CHUNK {
+                visits
+                    .par_chunks(LEVEL_CHUNK)
+                    .map(|chunk| self.descend_chunk(chunk, depth, changes))
+                    .collect::<Result<_, _>>()?
+            } else {
+                vec![self.descend_chunk(&visits, depth, changes)?]
+            };
+            let mut plans = Vec::with_capacity(n);
+            let mut next = Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum());
+            for (part_plans, part_next) in parts {
+                let offset = index(next.len())?;
+                let shift = |c: u32| if c == KEEP { KEEP } else { c + offset };
+                plans.extend(part_plans.into_iter().map(|p| match p {
+                    Plan::Branch { left, right, kept } => Plan::Branch {
+                        left: shift(left),
+                        right: shift(right),
+                        kept,
+                    },
+                    build => build,
+                }));
+                next.extend(part_next);
+            }
+            levels.push(Level { visits, plans });
+            visits = next;
+            depth += 1;
+        }
+        Ok(levels)
+    }
+
+    /// Reads the nodes of `visits` (all at `depth`) and plans them; child
+    /// visit indices are local to the returned `Vec<Visit>`.
+    fn descend_chunk(
         &self,
-        hash: B256,
+        visits: &[Visit],
         depth: usize,
         changes: &[Change],
-        sink: &mut Sink,
-    ) -> Result<Sub, SmtError> {
-        if changes.is_empty() {
-            return Ok(if hash.is_zero() {
-                Sub::Empty
-            } else {
-                Sub::Unchanged(hash)
+    ) -> Result<(Vec<Plan>, Vec<Visit>), SmtError> {
+        let hashes: Vec<B256> = visits
+            .iter()
+            .filter(|v| !v.hash.is_zero())
+            .map(|v| v.hash)
+            .collect();
+        let mut nodes = self.reader.nodes(&hashes)?.into_iter();
+        let mut plans = Vec::with_capacity(visits.len());
+        let mut next = Vec::with_capacity(visits.len() * 2);
+        for visit in visits {
+            if visit.hash.is_zero() {
+                plans.push(Plan::Build(None));
+                continue;
+            }
+            let node = nodes
+                .next()
+                .flatten()
+                .ok_or(SmtError::MissingNode(visit.hash))?;
+            let range = &changes[visit.lo..visit.hi];
+            plans.push(match node {
+                Node::Leaf { key, .. } => {
+                    let overwritten = range.binary_search_by(|(k, _)| k.cmp(&key)).is_ok();
+                    Plan::Build((!overwritten).then_some(key))
+                }
+                Node::Internal { left, right } => {
+                    if depth >= MAX_DEPTH {
+                        return Err(too_deep(visit.hash));
+                    }
+                    let mid = visit.lo + split(range, depth);
+                    let mut kept = B256::ZERO;
+                    let mut child = |hash, lo, hi| {
+                        if lo < hi {
+                            next.push(Visit { hash, lo, hi });
+                            index(next.len() - 1)
+                        } else {
+                            kept = hash;
+                            Ok(KEEP)
+                        }
+                    };
+                    let left = child(left, visit.lo, mid)?;
+                    let right = child(right, mid, visit.hi)?;
+                    Plan::Branch { left, right, kept }
+                }
             });
         }
-        if hash.is_zero() {
-            return self.build(changes, None, depth, sink);
-        }
-        match read(self.reader, &hash)? {
-            Node::Leaf { key, .. } => {
-                let overwritten = changes.binary_search_by(|(k, _)| k.cmp(&key)).is_ok();
-                let existing = (!overwritten).then_some(ExistingLeaf { key, hash });
-                self.build(changes, existing, depth, sink)
-            }
-            Node::Internal { left, right } => {
-                if depth >= MAX_DEPTH {
-                    return Err(too_deep(hash));
-                }
-                let mid = split(changes, depth);
-                let (lc, rc) = changes.split_at(mid);
-                let (ls, rs) = if lc.is_empty() || rc.is_empty() {
-                    (
-                        self.apply(left, depth + 1, lc, sink)?,
-                        self.apply(right, depth + 1, rc, sink)?,
-                    )
-                } else {
-                    self.both(
-                        changes.len(),
+        Ok((plans, next))
+    }
+
+    /// Bottom-up pass: rebuilds / recombines every visited subtree, deepest
+    /// level first. Returns the new root and the new nodes (children before
+    /// parents; the order does not depend on parallelism).
+    fn ascend(
+        &self,
+        levels: &[Level],
+        changes: &[Change],
+    ) -> Result<(B256, Vec<(B256, Node)>), SmtError> {
+        let mut below: Vec<Sub> = Vec::new();
+        let estimate = levels
+            .iter()
+            .flat_map(|l| l.visits.iter().zip(&l.plans))
+            .map(|(v, p)| match p {
+                Plan::Build(_) => 2 * (v.hi - v.lo) + 1,
+                Plan::Branch { .. } => 1,
+            })
+            .sum();
+        let mut out: Vec<(B256, Node)> = Vec::with_capacity(estimate);
+        for (depth, level) in levels.iter().enumerate().rev() {
+            let next_visits = levels.get(depth + 1).map_or(&[][..], |l| &l.visits[..]);
+            let run = |range: Range<usize>| -> Result<AscendPart, SmtError> {
+                let estimate = range.clone().map(|i| match level.plans[i] {
+                    Plan::Build(_) => 2 * (level.visits[i].hi - level.visits[i].lo) + 2,
+                    Plan::Branch { .. } => 1,
+                });
+                let mut sink = Sink::with_capacity(estimate.sum());
+                let mut subs = Vec::with_capacity(range.len());
+                for i in range {
+                    subs.push(self.finish_visit(
+                        level,
+                        i,
                         depth,
-                        sink,
-                        rc.len(),
-                        |s| self.apply(left, depth + 1, lc, s),
-                        |s| self.apply(right, depth + 1, rc, s),
-                    )?
+                        changes,
+                        &below,
+                        next_visits,
+                        &mut sink,
+                    )?);
+                }
+                Ok((subs, sink.into_chunks()))
+            };
+            let n = level.visits.len();
+            let parts: Vec<AscendPart> = if self.parallel && n > LEVEL_CHUNK {
+                (0..n.div_ceil(LEVEL_CHUNK))
+                    .into_par_iter()
+                    .map(|c| run(c * LEVEL_CHUNK..n.min((c + 1) * LEVEL_CHUNK)))
+                    .collect::<Result<_, _>>()?
+            } else {
+                vec![run(0..n)?]
+            };
+            let mut subs = Vec::with_capacity(n);
+            for (part_subs, part_chunks) in parts {
+                subs.extend(part_subs);
+                for chunk in part_chunks {
+                    if out.is_empty() && chunk.capacity() >= out.capacity() {
+                        out = chunk; // e.g. one big rebuild: no copy
+                    } else {
+                        out.extend(chunk);
+                    }
+                }
+            }
+            below = subs;
+        }
+        let root = below.first().map_or(B256::ZERO, Sub::hash);
+        Ok((root, out))
+    }
+
+    /// New state of visit `i` of `level`, given the new states of the next level.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_visit(
+        &self,
+        level: &Level,
+        i: usize,
+        depth: usize,
+        changes: &[Change],
+        below: &[Sub],
+        next_visits: &[Visit],
+        sink: &mut Sink,
+    ) -> Result<Sub, SmtError> {
+        let visit = level.visits[i];
+        match level.plans[i] {
+            Plan::Build(existing) => {
+                let existing = existing.map(|key| ExistingLeaf {
+                    key,
+                    hash: visit.hash,
+                });
+                self.build(&changes[visit.lo..visit.hi], existing, depth, sink)
+            }
+            Plan::Branch { left, right, kept } => {
+                // (new state, whether it equals the old child)
+                let child = |c: u32| match c {
+                    KEEP if kept.is_zero() => (Sub::Empty, true),
+                    KEEP => (Sub::Unchanged(kept), true),
+                    j => {
+                        let j = j as usize;
+                        let sub = below[j];
+                        let same = match sub {
+                            Sub::Unchanged(_) => true,
+                            Sub::Empty => next_visits[j].hash.is_zero(),
+                            _ => false,
+                        };
+                        (sub, same)
+                    }
                 };
-                let same = |sub: &Sub, old: B256| match sub {
-                    Sub::Unchanged(_) => true,
-                    Sub::Empty => old.is_zero(),
-                    _ => false,
-                };
-                if same(&ls, left) && same(&rs, right) {
-                    return Ok(Sub::Unchanged(hash));
+                let ((ls, lsame), (rs, rsame)) = (child(left), child(right));
+                if lsame && rsame {
+                    return Ok(Sub::Unchanged(visit.hash));
                 }
                 self.combine(ls, rs, sink)
             }

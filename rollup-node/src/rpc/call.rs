@@ -1,6 +1,6 @@
 //! `eth_call` and `eth_estimateGas`: a transaction executed on a copy of a block's state.
 
-use alloy_eips::BlockId;
+use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_evm::{overrides::apply_state_overrides, rpc::TryIntoTxEnv, EvmEnv};
 use alloy_primitives::Bytes;
 use alloy_rpc_types_eth::{state::StateOverride, TransactionRequest};
@@ -30,9 +30,9 @@ pub fn call(
     match result {
         ExecutionResult::Success { output, .. } => Ok(output.into_data()),
         ExecutionResult::Revert { output, .. } => Err(error::reverted(&output)),
-        ExecutionResult::Halt { reason, .. } => Err(error::server(format!(
-            "execution halted: {reason:?}"
-        ))),
+        ExecutionResult::Halt { reason, .. } => {
+            Err(error::server(format!("execution halted: {reason:?}")))
+        }
     }
 }
 
@@ -110,6 +110,19 @@ fn run(
         cfg.disable_base_fee = true;
     }
     let mut env = block_env(&header);
+    if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
+        // The pending block is the next one: its number, a current timestamp and its base fee,
+        // so contracts that look at the block (e.g. price oracles) behave as they will.
+        env.number = env.number.saturating_add(revm::primitives::U256::from(1));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        env.timestamp = revm::primitives::U256::from(now.max(header.timestamp));
+        env.basefee = header
+            .next_block_base_fee(ctx.chain.base_fee_params)
+            .unwrap_or(env.basefee);
+    }
     env.gas_limit = env.gas_limit.max(ctx.config.gas_cap);
     let evm_env = EvmEnv {
         cfg_env: cfg.clone(),

@@ -1,7 +1,7 @@
 //! JSON-RPC error objects, with the codes and messages Ethereum clients use.
 
 use alloy_primitives::Bytes;
-use alloy_sol_types::decode_revert_reason;
+use alloy_sol_types::{Panic, Revert, SolError};
 use jsonrpsee::types::ErrorObjectOwned;
 
 /// Invalid method parameters (-32602).
@@ -29,9 +29,20 @@ pub fn internal(msg: impl std::fmt::Display) -> ErrorObjectOwned {
 }
 
 /// An `execution reverted` error carrying the revert data (and the decoded reason in the
-/// message when the data is an `Error(string)` or `Panic(uint256)`).
+/// message when the data is an `Error(string)` or `Panic(uint256)`), as geth words it:
+/// `execution reverted: <reason>`, or just `execution reverted` for any other data.
 pub fn reverted(data: &Bytes) -> ErrorObjectOwned {
-    let message = match decode_revert_reason(data) {
+    let reason = if let Ok(revert) = Revert::abi_decode(data) {
+        Some(revert.reason)
+    } else if let Ok(panic) = Panic::abi_decode(data) {
+        Some(match panic.kind() {
+            Some(kind) => kind.as_str().to_string(),
+            None => format!("unknown panic code: {:#x}", panic.code),
+        })
+    } else {
+        None
+    };
+    let message = match reason {
         Some(reason) => format!("execution reverted: {reason}"),
         None => "execution reverted".to_string(),
     };

@@ -268,7 +268,11 @@ impl EthApiServer for EthRpc {
     }
 
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<RpcBlock>> {
-        let number = self.ctx.store.number_by_hash(&hash).map_err(error::internal)?;
+        let number = self
+            .ctx
+            .store
+            .number_by_hash(&hash)
+            .map_err(error::internal)?;
         self.block_at(number, full)
     }
 
@@ -277,7 +281,11 @@ impl EthApiServer for EthRpc {
     }
 
     fn tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
-        let number = self.ctx.store.number_by_hash(&hash).map_err(error::internal)?;
+        let number = self
+            .ctx
+            .store
+            .number_by_hash(&hash)
+            .map_err(error::internal)?;
         self.tx_count(number)
     }
 
@@ -305,7 +313,11 @@ impl EthApiServer for EthRpc {
         hash: B256,
         index: U64,
     ) -> RpcResult<Option<RpcTransaction>> {
-        let number = self.ctx.store.number_by_hash(&hash).map_err(error::internal)?;
+        let number = self
+            .ctx
+            .store
+            .number_by_hash(&hash)
+            .map_err(error::internal)?;
         self.tx_at(number, index)
     }
 
@@ -383,8 +395,7 @@ impl EthApiServer for EthRpc {
             .resolve_number(newest)?
             .ok_or_else(error::unknown_block)?;
         if let Some(p) = &reward_percentiles {
-            if p.iter().any(|x| !(0.0..=100.0).contains(x)) || p.windows(2).any(|w| w[0] > w[1])
-            {
+            if p.iter().any(|x| !(0.0..=100.0).contains(x)) || p.windows(2).any(|w| w[0] > w[1]) {
                 return Err(error::invalid_params(
                     "reward percentiles must be increasing values in [0, 100]",
                 ));
@@ -400,7 +411,11 @@ impl EthApiServer for EthRpc {
             if count == 0 {
                 break;
             }
-            let Some((_, header)) = self.ctx.store.header_by_number(number).map_err(error::internal)?
+            let Some((_, header)) = self
+                .ctx
+                .store
+                .header_by_number(number)
+                .map_err(error::internal)?
             else {
                 break;
             };
@@ -432,7 +447,10 @@ impl EthApiServer for EthRpc {
     }
 
     fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        Ok(self.account_at(address, block)?.map(|a| a.balance).unwrap_or_default())
+        Ok(self
+            .account_at(address, block)?
+            .map(|a| a.balance)
+            .unwrap_or_default())
     }
 
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
@@ -464,7 +482,10 @@ impl EthApiServer for EthRpc {
     }
 
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
-        let nonce = self.account_at(address, block)?.map(|a| a.nonce).unwrap_or_default();
+        let nonce = self
+            .account_at(address, block)?
+            .map(|a| a.nonce)
+            .unwrap_or_default();
         if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
             return Ok(U64::from(self.ctx.pool.pending_nonce(&address, nonce)));
         }
@@ -506,14 +527,19 @@ impl EthApiServer for EthRpc {
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse> {
         if slots.len() > 1024 {
-            return Err(error::invalid_params("at most 1024 storage keys per request"));
+            return Err(error::invalid_params(
+                "at most 1024 storage keys per request",
+            ));
         }
         let header = self.ctx.state_header(block)?;
         let root = header.state_root;
         let state = self.ctx.store.at_root(root);
-        let account = state.account(&address).map_err(error::internal)?.unwrap_or_default();
-        let account_proof = smt::prove(&self.ctx.store, root, &account_key(&address))
-            .map_err(error::internal)?;
+        let account = state
+            .account(&address)
+            .map_err(error::internal)?
+            .unwrap_or_default();
+        let account_proof =
+            smt::prove(&self.ctx.store, root, &account_key(&address)).map_err(error::internal)?;
         let mut storage_proof = Vec::with_capacity(slots.len());
         for slot in slots {
             let index: U256 = slot.as_b256().into();
@@ -565,7 +591,9 @@ impl EthApiServer for EthRpc {
                             total_difficulty: Some(U256::ZERO),
                             size: None,
                         };
-                        let Ok(msg) = serde_json::value::to_raw_value(&header).map(SubscriptionMessage::from) else {
+                        let Ok(msg) =
+                            serde_json::value::to_raw_value(&header).map(SubscriptionMessage::from)
+                        else {
                             break;
                         };
                         if sink.send(msg).await.is_err() {
@@ -597,7 +625,9 @@ impl EthApiServer for EthRpc {
                             Err(_) => break,
                         };
                         for log in block.logs.iter().filter(|l| filter.matches(&l.inner)) {
-                            let Ok(msg) = serde_json::value::to_raw_value(log).map(SubscriptionMessage::from) else {
+                            let Ok(msg) =
+                                serde_json::value::to_raw_value(log).map(SubscriptionMessage::from)
+                            else {
                                 return;
                             };
                             if sink.send(msg).await.is_err() {
@@ -617,7 +647,9 @@ impl EthApiServer for EthRpc {
                             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                             Err(_) => break,
                         };
-                        let Ok(msg) = serde_json::value::to_raw_value(&hash).map(SubscriptionMessage::from) else {
+                        let Ok(msg) =
+                            serde_json::value::to_raw_value(&hash).map(SubscriptionMessage::from)
+                        else {
                             break;
                         };
                         if sink.send(msg).await.is_err() {

@@ -111,7 +111,9 @@ impl RpcContext {
             None => {
                 let mut hashes = Vec::new();
                 for n in from..=head {
-                    if let Some((hash, _)) = self.store.header_by_number(n).map_err(error::internal)? {
+                    if let Some((hash, _)) =
+                        self.store.header_by_number(n).map_err(error::internal)?
+                    {
                         hashes.push(hash);
                     }
                 }
@@ -159,12 +161,13 @@ impl RpcContext {
                 to_block,
             } => {
                 let head = self.store.head_number();
-                let resolve = |t: Option<&alloy_eips::BlockNumberOrTag>| -> Result<u64, ErrorObjectOwned> {
-                    Ok(match t {
-                        None => head,
-                        Some(t) => self.resolve_number(*t)?.unwrap_or(u64::MAX),
-                    })
-                };
+                let resolve =
+                    |t: Option<&alloy_eips::BlockNumberOrTag>| -> Result<u64, ErrorObjectOwned> {
+                        Ok(match t {
+                            None => head,
+                            Some(t) => self.resolve_number(*t)?.unwrap_or(u64::MAX),
+                        })
+                    };
                 Ok((resolve(from_block.as_ref())?, resolve(to_block.as_ref())?))
             }
         }
@@ -207,14 +210,21 @@ impl RpcContext {
         };
         let mut out = Vec::new();
         for number in blocks {
-            let Some((hash, header)) = self.store.header_by_number(number).map_err(error::internal)?
+            let Some((hash, header)) = self
+                .store
+                .header_by_number(number)
+                .map_err(error::internal)?
             else {
                 continue;
             };
             if !filter.matches_bloom(header.logs_bloom) {
                 continue;
             }
-            let Some(block) = self.store.block_by_number(number).map_err(error::internal)? else {
+            let Some(block) = self
+                .store
+                .block_by_number(number)
+                .map_err(error::internal)?
+            else {
                 continue;
             };
             let receipts = self

@@ -20,6 +20,7 @@
 //!   apart;
 //! - `storageHash`: the state root the proofs are against (there is no per-account storage trie);
 //! - `storageProof[i].proof`: the same encoding for the slot's key in the same tree.
+//!
 //! Keys and values are laid out as `fraud_vm::state` documents.
 
 mod call;

@@ -419,7 +419,11 @@ pub fn artifact(path: impl AsRef<Path>) -> (JsonAbi, Bytes) {
         .trim_start_matches("0x")
         .parse::<Bytes>()
         .unwrap_or_else(|e| panic!("artifact {}: bad bytecode: {e}", path.display()));
-    assert!(!bytes.is_empty(), "artifact {}: empty bytecode", path.display());
+    assert!(
+        !bytes.is_empty(),
+        "artifact {}: empty bytecode",
+        path.display()
+    );
     (abi, bytes)
 }
 
