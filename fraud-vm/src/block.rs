@@ -9,12 +9,20 @@
 //! acc_{i+1} = keccak256(acc_i ‖ item_i)
 //! ```
 //!
-//! where `item_i` is the transaction hash (`keccak256` of its EIP-2718 encoding) for
-//! `transactionsRoot`, and `keccak256` of the receipt's EIP-2718 encoding for `receiptsRoot`.
-//! A block without transactions has both roots zero. Block timestamps never decrease; several
-//! blocks may share a timestamp when the block time is below a second.
+//! where `item_i` is
+//! - for `transactionsRoot`: the transaction hash (`keccak256` of its EIP-2718 encoding);
+//! - for `receiptsRoot`: the [`receipt_item`] of the transaction's receipt,
+//!   `keccak256(uint8 txType ‖ uint8 status ‖ uint64 cumulativeGasUsed ‖ bytes32 logsHash)`,
+//!   where `logsHash` is the accumulator over the transaction's [`log_hash`]es and
+//!   `log_hash = keccak256(address ‖ uint8 topicCount ‖ topics… ‖ keccak256(data))`.
+//!
+//! The receipt item leaves out the per-receipt bloom and commits to logs through a hash chain,
+//! so the step machine folds each LOG into the commitment with a bounded witness. (The served
+//! receipts are the standard EIP-2718 receipts; the header's `logsBloom` is the usual OR of all
+//! log blooms.) A block without transactions has both roots zero. Block timestamps never
+//! decrease; several blocks may share a timestamp when the block time is below a second.
 
-use alloy_primitives::{keccak256, B256};
+use alloy_primitives::{keccak256, Log, B256};
 
 /// A hash-chain accumulator (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +43,33 @@ impl Accumulator {
     }
 }
 
+/// The commitment to one log (see the module docs).
+pub fn log_hash(log: &Log) -> B256 {
+    let topics = log.topics();
+    let mut preimage = Vec::with_capacity(20 + 1 + 32 * topics.len() + 32);
+    preimage.extend_from_slice(log.address.as_slice());
+    preimage.push(topics.len() as u8);
+    for topic in topics {
+        preimage.extend_from_slice(topic.as_slice());
+    }
+    preimage.extend_from_slice(keccak256(&log.data.data).as_slice());
+    keccak256(preimage)
+}
+
+/// The `receiptsRoot` accumulator item of one receipt (see the module docs).
+pub fn receipt_item(tx_type: u8, success: bool, cumulative_gas_used: u64, logs: &[Log]) -> B256 {
+    let mut logs_hash = Accumulator::default();
+    for log in logs {
+        logs_hash.push(log_hash(log));
+    }
+    let mut preimage = [0u8; 1 + 1 + 8 + 32];
+    preimage[0] = tx_type;
+    preimage[1] = success as u8;
+    preimage[2..10].copy_from_slice(&cumulative_gas_used.to_be_bytes());
+    preimage[10..].copy_from_slice(logs_hash.root().as_slice());
+    keccak256(preimage)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +87,39 @@ mod tests {
         assert_ne!(x.root(), y.root());
         let first = keccak256([[0u8; 32], [1u8; 32]].concat());
         assert_eq!(x.root(), keccak256([first.as_slice(), &[2u8; 32]].concat()));
+    }
+
+    #[test]
+    fn receipt_item_commits_to_every_field() {
+        use alloy_primitives::{Address, Bytes, LogData};
+        let log = Log {
+            address: Address::repeat_byte(7),
+            data: LogData::new_unchecked(vec![B256::repeat_byte(1)], Bytes::from_static(b"hi")),
+        };
+        let mut pre = vec![7u8; 20];
+        pre.push(1);
+        pre.extend_from_slice(&[1u8; 32]);
+        pre.extend_from_slice(keccak256(b"hi").as_slice());
+        assert_eq!(log_hash(&log), keccak256(&pre));
+        let base = receipt_item(2, true, 21_000, std::slice::from_ref(&log));
+        assert_ne!(
+            base,
+            receipt_item(1, true, 21_000, std::slice::from_ref(&log))
+        );
+        assert_ne!(
+            base,
+            receipt_item(2, false, 21_000, std::slice::from_ref(&log))
+        );
+        assert_ne!(
+            base,
+            receipt_item(2, true, 21_001, std::slice::from_ref(&log))
+        );
+        assert_ne!(base, receipt_item(2, true, 21_000, &[]));
+        let mut acc = Accumulator::default();
+        acc.push(log_hash(&log));
+        let mut item = vec![2u8, 1];
+        item.extend_from_slice(&21_000u64.to_be_bytes());
+        item.extend_from_slice(acc.root().as_slice());
+        assert_eq!(base, keccak256(&item));
     }
 }

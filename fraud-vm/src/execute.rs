@@ -13,7 +13,7 @@
 use std::collections::{hash_map::Entry, HashMap, HashSet};
 
 use alloy_consensus::{Header, Transaction as _, TxReceipt as _, EMPTY_OMMER_ROOT_HASH};
-use alloy_eips::{eip2718::Encodable2718, eip7840::BlobParams};
+use alloy_eips::eip7840::BlobParams;
 use alloy_evm::FromRecoveredTx;
 use alloy_primitives::{map::AddressMap, Address, Bloom, Bytes, B256, U256};
 use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope, OpTxType};
@@ -237,8 +237,12 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
         };
         trace!(target: "fraud_vm::execute", tx = %tx.tx_hash(), gas_used, success = result.is_success(), "executed");
         self.tx_acc.push(tx.tx_hash());
-        self.receipt_acc
-            .push(alloy_primitives::keccak256(receipt.encoded_2718()));
+        self.receipt_acc.push(crate::block::receipt_item(
+            tx_type as u8,
+            result.is_success(),
+            self.header.gas_used,
+            result.logs(),
+        ));
         self.transactions.push(tx);
         self.senders.push(sender);
         self.receipts.push(receipt);

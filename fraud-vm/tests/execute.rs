@@ -9,7 +9,10 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use alloy_consensus::Header;
+use alloy_consensus::TxReceipt as _;
+use alloy_eips::eip2718::Encodable2718;
 use fraud_vm::{
+    block::{receipt_item, Accumulator},
     chain::ChainGenesis,
     execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, TxRejection},
     memory::MemoryState,
@@ -169,8 +172,21 @@ fn transfer_pays_value_and_fees() {
     assert_eq!(chain.nonce(&alice.address()), 1);
     let recipient = chain.genesis.spec.fee_recipient;
     assert_eq!(chain.balance(&recipient), U256::from(21_000u128 * tip));
-    assert_ne!(block.header.transactions_root, B256::ZERO);
-    assert_ne!(block.header.receipts_root, B256::ZERO);
+    // Header commitments recomputed from the block's contents.
+    let mut txs = Accumulator::default();
+    let mut receipts = Accumulator::default();
+    for (tx, r) in block.transactions.iter().zip(&block.receipts) {
+        txs.push(keccak256(tx.encoded_2718()));
+        receipts.push(receipt_item(
+            tx.tx_type() as u8,
+            r.status(),
+            r.cumulative_gas_used(),
+            r.logs(),
+        ));
+    }
+    assert_eq!(block.header.transactions_root, txs.root());
+    assert_eq!(block.header.receipts_root, receipts.root());
+    assert_eq!(block.hash, keccak256(alloy_rlp::encode(&block.header)));
 }
 
 #[test]
