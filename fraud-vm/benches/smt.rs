@@ -71,7 +71,10 @@ fn bench_updates(c: &mut Criterion) {
         ("update_100k_overwrites", overwrites(100_000, 8)),
         ("update_100k_mixed", mixed(100_000, 9)),
     ] {
-        let nodes = update(&store, root, changes.clone()).expect("update").new_nodes.len();
+        let nodes = update(&store, root, changes.clone())
+            .expect("update")
+            .new_nodes
+            .len();
         eprintln!("{name}: {} changes -> {nodes} new nodes", changes.len());
         group.bench_function(name, |b| {
             b.iter_batched(

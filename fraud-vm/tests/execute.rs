@@ -9,7 +9,6 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use alloy_consensus::Header;
-use alloy_consensus::TxReceipt as _;
 use alloy_eips::eip2718::Encodable2718;
 use fraud_vm::{
     block::{receipt_item, Accumulator},

@@ -193,6 +193,10 @@ fn update_overwrite_and_order_independence() {
             .root,
         root
     );
+    // Deleting absent keys is a no-op that creates no node.
+    let noop = update(&store, root, (5000..5100).map(|i| (h(i), None)).collect()).unwrap();
+    assert_eq!(noop.root, root);
+    assert!(noop.new_nodes.is_empty());
 }
 
 #[test]

@@ -464,12 +464,7 @@ impl<R: NodeReader> Ctx<'_, R> {
                     j => {
                         let j = j as usize;
                         let sub = below[j];
-                        let same = match sub {
-                            Sub::Unchanged(_) => true,
-                            Sub::Empty => next_visits[j].hash.is_zero(),
-                            _ => false,
-                        };
-                        (sub, same)
+                        (sub, sub.hash() == next_visits[j].hash)
                     }
                 };
                 let ((ls, lsame), (rs, rsame)) = (child(left), child(right));
