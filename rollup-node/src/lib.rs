@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod cache;
 pub mod events;
 pub mod mempool;
 pub mod node;

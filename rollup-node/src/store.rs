@@ -23,7 +23,8 @@
 //! | `l` | address ‖ number | (empty): blocks where the address logged |
 //!
 //! Latest-state reads use the flat `a`/`s` records; reads at an older block walk the state tree
-//! from that block's root (the tree is content-addressed and never pruned).
+//! from that block's root (the tree is content-addressed and never pruned). Hot accounts, slots
+//! and tree nodes are served from bounded in-memory caches ([`crate::cache`]).
 
 use std::sync::Arc;
 
@@ -44,6 +45,8 @@ use revm::{
     state::{AccountInfo, Bytecode},
 };
 use tracing::{debug, instrument};
+
+use crate::cache::Caches;
 
 /// Errors of the chain store.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,7 @@ pub struct Head {
 pub struct Store {
     db: sled::Db,
     head: Arc<RwLock<Option<Head>>>,
+    caches: Arc<Caches>,
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -129,6 +133,7 @@ impl Store {
         let store = Self {
             db,
             head: Arc::new(RwLock::new(None)),
+            caches: Arc::new(Caches::default()),
         };
         if let Some(number) = store.read_head_number()? {
             let (hash, header) = store
@@ -237,6 +242,11 @@ impl Store {
 
         self.db.apply_batch(batch)?;
         self.db.flush()?;
+        self.caches.commit(
+            block.diff.accounts.iter(),
+            block.diff.storage.iter(),
+            block.new_nodes.iter(),
+        );
         *self.head.write() = Some(Head {
             header: block.header.clone(),
             hash: block.hash,
@@ -259,14 +269,23 @@ impl Store {
         Ok(Some((hash, header)))
     }
 
-    /// Number of the block with this hash.
+    /// Number of the block with this hash (only blocks up to the announced head: a block being
+    /// committed is invisible until [`Store::commit_block`] returns).
     pub fn number_by_hash(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
-        Ok(match self.db.get(key(b'H', &[hash.as_slice()]))? {
-            None => None,
-            Some(v) => Some(u64::from_be_bytes(
-                v.as_ref().try_into().map_err(|_| corrupt("hash index"))?,
-            )),
-        })
+        let number = match self.db.get(key(b'H', &[hash.as_slice()]))? {
+            None => return Ok(None),
+            Some(v) => {
+                u64::from_be_bytes(v.as_ref().try_into().map_err(|_| corrupt("hash index"))?)
+            }
+        };
+        Ok(self.visible(number))
+    }
+
+    fn visible(&self, number: u64) -> Option<u64> {
+        let head = self.head.read();
+        head.as_ref()
+            .filter(|h| number <= h.header.number)
+            .map(|_| number)
     }
 
     /// The whole block `number`.
@@ -318,7 +337,7 @@ impl Store {
             .map_err(|e| corrupt(format!("receipts {number}: {e}")))
     }
 
-    /// Where a transaction was included: (block number, index).
+    /// Where a transaction was included: (block number, index), for blocks up to the head.
     pub fn tx_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, StoreError> {
         let Some(v) = self.db.get(key(b't', &[hash.as_slice()]))? else {
             return Ok(None);
@@ -328,7 +347,7 @@ impl Store {
         }
         let number = u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt("tx index"))?);
         let index = u32::from_be_bytes(v[8..].try_into().map_err(|_| corrupt("tx index"))?);
-        Ok(Some((number, index as usize)))
+        Ok(self.visible(number).map(|n| (n, index as usize)))
     }
 
     /// Block numbers in `[from, to]` where `address` emitted a log.
@@ -354,6 +373,11 @@ impl Store {
 
     /// Latest account leaf of `address`.
     pub fn account(&self, address: &Address) -> Result<Option<AccountLeaf>, StoreError> {
+        self.caches
+            .account(address, || self.account_from_disk(address))
+    }
+
+    fn account_from_disk(&self, address: &Address) -> Result<Option<AccountLeaf>, StoreError> {
         match self.db.get(key(b'a', &[address.as_slice()]))? {
             None => Ok(None),
             Some(v) => AccountLeaf::decode(&v)
@@ -364,6 +388,11 @@ impl Store {
 
     /// Latest value of a storage slot.
     pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
+        self.caches
+            .slot(address, slot, || self.storage_from_disk(address, slot))
+    }
+
+    fn storage_from_disk(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
         Ok(
             match self
                 .db
@@ -440,11 +469,12 @@ impl Store {
 
 impl NodeReader for Store {
     fn node(&self, hash: &B256) -> Result<Option<Node>, SmtError> {
-        match self.db.get(key(b'n', &[hash.as_slice()])) {
-            Ok(None) => Ok(None),
-            Ok(Some(v)) => Node::decode(&v).map(Some),
-            Err(e) => Err(SmtError::Store(e.to_string())),
-        }
+        self.caches
+            .node(hash, || match self.db.get(key(b'n', &[hash.as_slice()])) {
+                Ok(None) => Ok(None),
+                Ok(Some(v)) => Node::decode(&v).map(Some),
+                Err(e) => Err(SmtError::Store(e.to_string())),
+            })
     }
 }
 
