@@ -482,3 +482,79 @@ impl<P: StateProvider> DatabaseCommit for BlockState<'_, P> {
         }
     }
 }
+
+/// The state after `block`, before it is stored: `block`'s changes over `base` (the parent's
+/// state). Lets the next block execute while `block` is still being written to disk.
+pub struct AfterBlock<'a, P> {
+    base: &'a P,
+    block: &'a BuiltBlock,
+    nodes: HashMap<B256, Node>,
+}
+
+impl<'a, P: StateProvider> AfterBlock<'a, P> {
+    /// `block`'s post-state over `base`, which must hold `block`'s parent state.
+    pub fn new(base: &'a P, block: &'a BuiltBlock) -> Self {
+        Self {
+            base,
+            block,
+            nodes: block.new_nodes.iter().copied().collect(),
+        }
+    }
+}
+
+impl<P: StateProvider> DatabaseRef for AfterBlock<'_, P> {
+    type Error = ProviderError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        match self.block.diff.accounts.get(&address) {
+            Some(None) => Ok(None),
+            Some(Some(leaf)) => Ok(Some(AccountInfo {
+                balance: leaf.balance,
+                nonce: leaf.nonce,
+                code_hash: leaf.code_hash,
+                code: None,
+                ..Default::default()
+            })),
+            None => self.base.basic_ref(address),
+        }
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        match self.block.diff.codes.get(&code_hash) {
+            Some(code) => Ok(Bytecode::new_raw(code.clone())),
+            None => self.base.code_by_hash_ref(code_hash),
+        }
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        match self.block.diff.storage.get(&(address, index)) {
+            Some(value) => Ok(*value),
+            None => self.base.storage_ref(address, index),
+        }
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        if number == self.block.header.number {
+            return Ok(self.block.hash);
+        }
+        self.base.block_hash_ref(number)
+    }
+}
+
+impl<P: StateProvider> NodeReader for AfterBlock<'_, P> {
+    fn node(&self, hash: &B256) -> Result<Option<Node>, crate::smt::SmtError> {
+        match self.nodes.get(hash) {
+            Some(node) => Ok(Some(*node)),
+            None => self.base.node(hash),
+        }
+    }
+}
+
+impl<P: StateProvider> StateProvider for AfterBlock<'_, P> {
+    fn code_root(&self, code_hash: &B256) -> Result<B256, ProviderError> {
+        match self.block.code_roots.iter().find(|(h, _)| h == code_hash) {
+            Some((_, root)) => Ok(*root),
+            None => self.base.code_root(code_hash),
+        }
+    }
+}

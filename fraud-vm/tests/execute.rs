@@ -13,7 +13,7 @@ use alloy_eips::eip2718::Encodable2718;
 use fraud_vm::{
     block::{receipt_item, Accumulator},
     chain::ChainGenesis,
-    execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, TxRejection},
+    execute::{AfterBlock, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, TxRejection},
     memory::MemoryState,
     smt::{self, MemoryNodes},
 };
@@ -298,4 +298,51 @@ fn block_gas_limit_is_enforced() {
     assert!(rejected[30..]
         .iter()
         .all(|r| r.as_deref() == Some("block gas limit reached")));
+}
+
+/// A block built on `AfterBlock` (the parent's changes not yet applied to the store) equals the
+/// same block built on the stored parent state.
+#[test]
+fn building_on_an_unstored_parent_equals_building_on_the_stored_one() {
+    let alice = key(8);
+    let bob = key(9);
+    let mut chain = Chain::new(&[alice.address(), bob.address()]);
+    let before = chain.state.clone();
+    let (parent, _) = chain.block(vec![
+        eip1559(&alice, 0, TxKind::Create, 0, STORE_INIT),
+        eip1559(&bob, 0, TxKind::Call(Address::repeat_byte(1)), ONE_ETH, ""),
+    ]);
+    let contract = alice.address().create(0);
+    let next_txs = || {
+        vec![
+            eip1559(&alice, 1, TxKind::Call(contract), 0, &format!("{:064x}", 9)),
+            eip1559(&bob, 1, TxKind::Call(alice.address()), ONE_ETH, ""),
+        ]
+    };
+    let attrs = BlockAttributes {
+        timestamp: parent.header.timestamp + 1,
+        gas_limit: 30_000_000,
+        prevrandao: keccak256(parent.hash),
+        extra_data: Bytes::new(),
+    };
+    // On the stored parent state.
+    let (stored, rejected) = chain.block(next_txs());
+    assert_eq!(rejected, vec![None, None]);
+    // On the pre-parent state with the parent's changes overlaid.
+    let overlay = AfterBlock::new(&before, &parent);
+    let mut builder = BlockBuilder::new(
+        &chain.genesis.spec,
+        &overlay,
+        &parent.header,
+        parent.hash,
+        attrs,
+    );
+    for (tx, sender) in next_txs() {
+        builder
+            .execute(ExecutableTx { tx, sender })
+            .expect("valid on the overlay");
+    }
+    let overlaid = builder.finish().expect("finish");
+    assert_eq!(overlaid.hash, stored.hash);
+    assert_eq!(overlaid.header.state_root, stored.header.state_root);
 }

@@ -121,6 +121,8 @@ struct Inner {
     by_hash: HashMap<B256, (Address, u64)>,
     /// The state nonce of each sender with pooled transactions.
     state_nonce: HashMap<Address, u64>,
+    /// Next nonces implied by blocks built but not yet committed (the store lags behind them).
+    in_flight: HashMap<Address, u64>,
     arrivals: u64,
 }
 
@@ -228,7 +230,13 @@ impl Mempool {
         let hash = tx.tx_hash();
         let nonce = tx.nonce();
         let mut inner = self.inner.lock();
-        let state_nonce = state_nonce()?;
+        let mut state_nonce = state_nonce()?;
+        if let Some(n) = inner.in_flight.get(&sender) {
+            state_nonce = state_nonce.max(*n);
+        }
+        if let Some(n) = inner.state_nonce.get(&sender) {
+            state_nonce = state_nonce.max(*n);
+        }
         if inner.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
@@ -356,16 +364,16 @@ impl Mempool {
         out
     }
 
-    /// Updates the pool after a block: `included` are (sender, nonce) pairs now in the chain,
-    /// `dropped` are hashes found invalid.
+    /// Updates the pool after a block is built: `included` are (sender, nonce) pairs now in
+    /// the block, `dropped` are hashes found invalid. Until [`Mempool::on_committed`] is called
+    /// for the same block, the pool remembers the nonces it implies (the store does not have
+    /// them yet).
     pub fn on_block(&self, included: &[(Address, u64)], dropped: &[B256]) {
         let mut inner = self.inner.lock();
-        let mut next_nonce: HashMap<Address, u64> = HashMap::new();
-        for (sender, nonce) in included {
-            let e = next_nonce.entry(*sender).or_insert(0);
-            *e = (*e).max(nonce + 1);
-        }
+        let next_nonce = next_nonces(included);
         for (sender, next) in next_nonce {
+            let pending = inner.in_flight.entry(sender).or_insert(next);
+            *pending = (*pending).max(next);
             let stale: Vec<u64> = inner
                 .by_sender
                 .get(&sender)
@@ -385,6 +393,26 @@ impl Mempool {
             }
         }
     }
+
+    /// Forgets the in-flight nonces of a block that is now in the store.
+    pub fn on_committed(&self, included: &[(Address, u64)]) {
+        let mut inner = self.inner.lock();
+        for (sender, next) in next_nonces(included) {
+            if inner.in_flight.get(&sender) == Some(&next) {
+                inner.in_flight.remove(&sender);
+            }
+        }
+    }
+}
+
+/// The nonce after each sender's last included transaction.
+fn next_nonces(included: &[(Address, u64)]) -> HashMap<Address, u64> {
+    let mut next: HashMap<Address, u64> = HashMap::new();
+    for (sender, nonce) in included {
+        let e = next.entry(*sender).or_insert(0);
+        *e = (*e).max(nonce + 1);
+    }
+    next
 }
 
 #[cfg(test)]
@@ -426,6 +454,23 @@ mod tests {
         pool.on_block(&[(A, 5), (A, 6)], &[]);
         assert_eq!(pool.len(), 1);
         assert_eq!(pool.best(1, 10)[0].nonce, 7);
+    }
+
+    #[test]
+    fn nonces_of_an_uncommitted_block_win_over_a_lagging_store() {
+        let pool = Mempool::new(PoolConfig::default());
+        pool.add(tx(0, 10, 1, 1), A, || Ok(0)).unwrap();
+        pool.on_block(&[(A, 0)], &[]);
+        // The block is still being written: the store says nonce 0, the pool knows 1.
+        assert!(matches!(
+            pool.add(tx(0, 10, 1, 2), A, || Ok(0)),
+            Err(PoolError::NonceTooLow { .. })
+        ));
+        pool.add(tx(1, 10, 1, 1), A, || Ok(0)).unwrap();
+        assert_eq!(pool.best(1, 10).len(), 1, "nonce 1 is pending, not stuck");
+        pool.on_committed(&[(A, 0)]);
+        pool.add(tx(2, 10, 1, 1), A, || Ok(1)).unwrap();
+        assert_eq!(pool.best(1, 10).len(), 2);
     }
 
     #[test]

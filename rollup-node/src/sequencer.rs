@@ -1,12 +1,17 @@
 //! The sequencer: seals a block every block time (or at once while the pool keeps blocks full),
-//! commits it to disk, then announces it.
+//! commits it to disk, then announces it. Building the next block overlaps writing the previous
+//! one (see [`Sequencer::run`]).
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
+use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256};
 use fraud_vm::{
     chain::ChainSpec,
-    execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, TxRejection},
+    execute::{
+        AfterBlock, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider,
+        TxRejection,
+    },
 };
 use tokio::sync::watch;
 use tracing::{info, info_span, warn};
@@ -54,8 +59,36 @@ impl Sequencer {
 
     /// Builds, commits and announces one block from the pool's best transactions.
     pub fn seal_block(&self) -> Result<Arc<BuiltBlock>, NodeError> {
-        let head = self.store.head().ok_or(NodeError::NoGenesis)?;
-        let span = info_span!("seal", number = head.header.number + 1);
+        let sealed = self.build(None)?;
+        self.commit(&sealed)?;
+        Ok(sealed.block)
+    }
+
+    /// Builds the next block from the pool's best transactions, on top of `parent` (a block
+    /// built but maybe not stored yet) or of the stored head, and updates the pool.
+    fn build(&self, parent: Option<&BuiltBlock>) -> Result<Sealed, NodeError> {
+        let latest = self.store.latest();
+        let sealed = match parent {
+            Some(parent) => {
+                let state = AfterBlock::new(&latest, parent);
+                self.build_on(&state, &parent.header, parent.hash)?
+            }
+            None => {
+                let head = self.store.head().ok_or(NodeError::NoGenesis)?;
+                self.build_on(&latest, &head.header, head.hash)?
+            }
+        };
+        self.pool.on_block(&sealed.included, &sealed.dropped);
+        Ok(sealed)
+    }
+
+    fn build_on<P: StateProvider>(
+        &self,
+        state: &P,
+        parent: &Header,
+        parent_hash: B256,
+    ) -> Result<Sealed, NodeError> {
+        let span = info_span!("build", number = parent.number + 1);
         let _guard = span.enter();
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -64,12 +97,10 @@ impl Sequencer {
         let attributes = BlockAttributes {
             timestamp,
             gas_limit: self.config.gas_limit,
-            prevrandao: keccak256(head.hash),
+            prevrandao: keccak256(parent_hash),
             extra_data: Bytes::new(),
         };
-        let state = self.store.latest();
-        let mut builder =
-            BlockBuilder::new(&self.chain, &state, &head.header, head.hash, attributes);
+        let mut builder = BlockBuilder::new(&self.chain, state, parent, parent_hash, attributes);
         let base_fee = builder.header().base_fee_per_gas.unwrap_or_default();
         let candidates = self.pool.best(base_fee, self.config.max_block_txs);
         let mut skip: HashSet<Address> = HashSet::new();
@@ -99,38 +130,79 @@ impl Sequencer {
                 Err(TxRejection::Fatal(e)) => return Err(e.into()),
             }
         }
-        let block = Arc::new(builder.finish()?);
-        self.store.commit_block(&block)?;
-        self.pool.on_block(&included, &dropped);
-        self.events.publish_block(&block);
+        Ok(Sealed {
+            block: Arc::new(builder.finish()?),
+            included,
+            dropped,
+        })
+    }
+
+    /// Writes a built block to disk, then announces it.
+    fn commit(&self, sealed: &Sealed) -> Result<(), NodeError> {
+        let block = &sealed.block;
+        self.store.commit_block(block)?;
+        self.pool.on_committed(&sealed.included);
+        self.events.publish_block(block);
         info!(
+            number = block.header.number,
             hash = %block.hash,
             txs = block.transactions.len(),
             gas_used = block.header.gas_used,
             "sealed"
         );
-        Ok(block)
+        Ok(())
     }
 
     /// Seals blocks until `shutdown` turns true.
+    ///
+    /// Pipelined: while block N is written to disk (on its own thread), block N+1 is built on
+    /// N's state held in memory ([`AfterBlock`]). N is announced only once it is on disk, and
+    /// N+1 is written only after N, so the chain on disk is always a prefix of what was built
+    /// and nothing is announced before it is durable.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
+        let mut in_flight: Option<InFlight> = None;
         loop {
             let started = tokio::time::Instant::now();
             let this = self.clone();
-            let block = tokio::task::spawn_blocking(move || this.seal_block())
-                .await
-                .map_err(|e| NodeError::Internal(e.to_string()))??;
-            let full = block.header.gas_used + 21_000 > block.header.gas_limit;
+            let parent = in_flight.as_ref().map(|(s, _)| s.block.clone());
+            let build = tokio::task::spawn_blocking(move || this.build(parent.as_deref()));
+            let sealed = Arc::new(join(build).await??);
+            if let Some((_, commit)) = in_flight.take() {
+                join(commit).await??;
+            }
+            let full = sealed.block.header.gas_used + 21_000 > sealed.block.header.gas_limit;
+            let this = self.clone();
+            let to_commit = sealed.clone();
+            let commit = tokio::task::spawn_blocking(move || this.commit(&to_commit));
+            in_flight = Some((sealed, commit));
             if *shutdown.borrow() {
-                return Ok(());
+                break;
             }
             if full {
                 continue;
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(started + self.config.block_time) => {}
-                _ = shutdown.changed() => return Ok(()),
+                _ = shutdown.changed() => break,
             }
         }
+        if let Some((_, commit)) = in_flight.take() {
+            join(commit).await??;
+        }
+        Ok(())
     }
+}
+
+/// A block being written to disk, and the task writing it.
+type InFlight = (Arc<Sealed>, tokio::task::JoinHandle<Result<(), NodeError>>);
+
+/// A built block and the pool bookkeeping it implies.
+struct Sealed {
+    block: Arc<BuiltBlock>,
+    included: Vec<(Address, u64)>,
+    dropped: Vec<B256>,
+}
+
+async fn join<T>(task: tokio::task::JoinHandle<T>) -> Result<T, NodeError> {
+    task.await.map_err(|e| NodeError::Internal(e.to_string()))
 }
