@@ -44,6 +44,8 @@ use rollup_node::{
 };
 use tempfile::TempDir;
 
+pub mod loadgen;
+
 /// Errors of the benchmark setup and pipeline.
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -91,7 +91,7 @@ pub enum PoolError {
         /// Transaction nonce.
         tx: u64,
     },
-    /// Nonce too far ahead of the state nonce.
+    /// Nonce too far ahead of the sender's next nonce (after its pending transactions).
     #[error("nonce too high: next nonce {state}, tx nonce {tx}, max gap {gap}")]
     NonceTooHigh {
         /// State nonce.
@@ -246,9 +246,19 @@ impl Mempool {
                 tx: nonce,
             });
         }
-        if nonce - state_nonce > self.config.max_nonce_gap {
+        // The gap is measured from the sender's next nonce after its pending transactions, so
+        // a sender may keep a long run of consecutive transactions in flight.
+        let next = inner.by_sender.get(&sender).map_or(state_nonce, |txs| {
+            txs.range(state_nonce..)
+                .map(|(n, _)| *n)
+                .zip(state_nonce..)
+                .take_while(|(n, want)| n == want)
+                .count() as u64
+                + state_nonce
+        });
+        if nonce > next && nonce - next > self.config.max_nonce_gap {
             return Err(PoolError::NonceTooHigh {
-                state: state_nonce,
+                state: next,
                 tx: nonce,
                 gap: self.config.max_nonce_gap,
             });
