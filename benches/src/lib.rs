@@ -202,6 +202,33 @@ fn token_initcode(initial_supply: U256) -> Result<Bytes> {
     Ok(code.into())
 }
 
+/// Signs an EIP-1559 transaction with the given fee cap and tip.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_eip1559(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    gas_limit: u64,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+    (max_fee_per_gas, max_priority_fee_per_gas): (u128, u128),
+) -> Result<OpTxEnvelope> {
+    let mut tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit,
+        max_fee_per_gas,
+        max_priority_fee_per_gas,
+        to,
+        value,
+        input,
+        ..Default::default()
+    };
+    let signature = signer.sign_transaction_sync(&mut tx)?;
+    Ok(OpTxEnvelope::Eip1559(tx.into_signed(signature)))
+}
+
 /// Signs an EIP-1559 transaction and returns it with its sender **recovered from the
 /// signature** (what admission hands the pool).
 fn sign(
@@ -213,19 +240,8 @@ fn sign(
     value: U256,
     input: Bytes,
 ) -> Result<ExecutableTx> {
-    let mut tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit,
-        max_fee_per_gas: MAX_FEE_PER_GAS,
-        max_priority_fee_per_gas: MAX_PRIORITY_FEE_PER_GAS,
-        to,
-        value,
-        input,
-        ..Default::default()
-    };
-    let signature = signer.sign_transaction_sync(&mut tx)?;
-    let tx = OpTxEnvelope::Eip1559(tx.into_signed(signature));
+    let fees = (MAX_FEE_PER_GAS, MAX_PRIORITY_FEE_PER_GAS);
+    let tx = sign_eip1559(signer, chain_id, nonce, gas_limit, to, value, input, fees)?;
     let sender = tx.recover_signer()?;
     if sender != signer.address() {
         return Err(format!("recovered {sender}, signed by {}", signer.address()).into());

@@ -34,9 +34,7 @@ use std::{
 };
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559},
     eips::eip2718::Encodable2718,
-    network::TxSignerSync,
     rpc::client::{ClientBuilder, WsConnect},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
@@ -854,19 +852,8 @@ fn sign_1559(
     value: U256,
     input: Bytes,
 ) -> Result<OpTxEnvelope> {
-    let mut tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit,
-        max_fee_per_gas: LOAD_MAX_FEE,
-        max_priority_fee_per_gas: LOAD_TIP,
-        to,
-        value,
-        input,
-        ..Default::default()
-    };
-    let signature = key.sign_transaction_sync(&mut tx)?;
-    Ok(OpTxEnvelope::Eip1559(tx.into_signed(signature)))
+    let fees = (LOAD_MAX_FEE, LOAD_TIP);
+    crate::sign_eip1559(key, chain_id, nonce, gas_limit, to, value, input, fees)
 }
 
 /// Whether timed transaction `k` is an ERC20 transfer.
