@@ -103,6 +103,9 @@ impl Node {
                 block_time: config.block_time,
                 gas_limit,
                 max_block_txs: 100_000,
+                // Execution gets half the block time; the state root and the (overlapped)
+                // disk write take the rest.
+                max_build_time: (config.block_time / 2).max(Duration::from_millis(50)),
             },
         );
         Ok(Self {

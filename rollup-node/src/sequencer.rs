@@ -1,4 +1,5 @@
-//! The sequencer: seals a block every block time (or at once while the pool keeps blocks full),
+//! The sequencer: seals a block every block time (or at once while a backlog fills blocks up to
+//! their gas limit or their build-time budget),
 //! commits it to disk, then announces it. Building the next block overlaps writing the previous
 //! one (see [`Sequencer::run`]).
 
@@ -27,6 +28,9 @@ pub struct SequencerConfig {
     pub gas_limit: u64,
     /// Most transactions considered for one block.
     pub max_block_txs: usize,
+    /// Longest time spent executing one block's transactions; the rest wait for the next
+    /// block, so a backlog does not stretch blocks far past the block time.
+    pub max_build_time: Duration,
 }
 
 /// Seals blocks from the pool (see the module docs).
@@ -106,8 +110,13 @@ impl Sequencer {
         let mut skip: HashSet<Address> = HashSet::new();
         let mut included = Vec::with_capacity(candidates.len());
         let mut dropped: Vec<B256> = Vec::new();
-        for candidate in candidates {
-            if builder.gas_left() < 21_000 {
+        let started = std::time::Instant::now();
+        let mut backlog = false;
+        for (i, candidate) in candidates.into_iter().enumerate() {
+            if builder.gas_left() < 21_000
+                || (i % 256 == 255 && started.elapsed() > self.config.max_build_time)
+            {
+                backlog = true;
                 break;
             }
             if skip.contains(&candidate.sender) {
@@ -130,10 +139,13 @@ impl Sequencer {
                 Err(TxRejection::Fatal(e)) => return Err(e.into()),
             }
         }
+        let block = Arc::new(builder.finish()?);
+        backlog |= block.header.gas_used + 21_000 > block.header.gas_limit;
         Ok(Sealed {
-            block: Arc::new(builder.finish()?),
+            block,
             included,
             dropped,
+            backlog,
         })
     }
 
@@ -170,7 +182,7 @@ impl Sequencer {
             if let Some((_, commit)) = in_flight.take() {
                 join(commit).await??;
             }
-            let full = sealed.block.header.gas_used + 21_000 > sealed.block.header.gas_limit;
+            let backlog = sealed.backlog;
             let this = self.clone();
             let to_commit = sealed.clone();
             let commit = tokio::task::spawn_blocking(move || this.commit(&to_commit));
@@ -178,7 +190,7 @@ impl Sequencer {
             if *shutdown.borrow() {
                 break;
             }
-            if full {
+            if backlog {
                 continue;
             }
             tokio::select! {
@@ -201,6 +213,8 @@ struct Sealed {
     block: Arc<BuiltBlock>,
     included: Vec<(Address, u64)>,
     dropped: Vec<B256>,
+    /// The block was cut short (gas or build time) with transactions left over.
+    backlog: bool,
 }
 
 async fn join<T>(task: tokio::task::JoinHandle<T>) -> Result<T, NodeError> {
