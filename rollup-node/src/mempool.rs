@@ -380,18 +380,11 @@ impl Mempool {
     /// them yet).
     pub fn on_block(&self, included: &[(Address, u64)], dropped: &[B256]) {
         let mut inner = self.inner.lock();
-        let next_nonce = next_nonces(included);
-        for (sender, next) in next_nonce {
+        for (sender, next) in next_nonces(included) {
             let pending = inner.in_flight.entry(sender).or_insert(next);
             *pending = (*pending).max(next);
-            let stale: Vec<u64> = inner
-                .by_sender
-                .get(&sender)
-                .map(|txs| txs.range(..next).map(|(n, _)| *n).collect())
-                .unwrap_or_default();
-            for n in stale {
-                inner.remove(&sender, n);
-            }
+            // The included transactions stay findable by hash until the block is on disk;
+            // `best` skips them since it starts at the sender's new nonce.
             if inner.by_sender.contains_key(&sender) {
                 let known = inner.state_nonce.entry(sender).or_insert(next);
                 *known = (*known).max(next);
@@ -404,12 +397,21 @@ impl Mempool {
         }
     }
 
-    /// Forgets the in-flight nonces of a block that is now in the store.
+    /// Forgets a block that is now in the store: its transactions leave the pool, and the
+    /// nonces it implied are the store's own.
     pub fn on_committed(&self, included: &[(Address, u64)]) {
         let mut inner = self.inner.lock();
         for (sender, next) in next_nonces(included) {
             if inner.in_flight.get(&sender) == Some(&next) {
                 inner.in_flight.remove(&sender);
+            }
+            let stale: Vec<u64> = inner
+                .by_sender
+                .get(&sender)
+                .map(|txs| txs.range(..next).map(|(n, _)| *n).collect())
+                .unwrap_or_default();
+            for n in stale {
+                inner.remove(&sender, n);
             }
         }
     }
@@ -461,8 +463,14 @@ mod tests {
         assert_eq!(pool.pending_nonce(&A, 5), 8);
         let best: Vec<u64> = pool.best(1, 10).iter().map(|t| t.nonce).collect();
         assert_eq!(best, vec![5, 6, 7]);
+        let included = pool.best(1, 10)[0].hash;
         pool.on_block(&[(A, 5), (A, 6)], &[]);
+        // Built but not yet on disk: not offered again, still findable by hash.
+        assert_eq!(pool.best(1, 10)[0].nonce, 7);
+        assert!(pool.get(&included).is_some());
+        pool.on_committed(&[(A, 5), (A, 6)]);
         assert_eq!(pool.len(), 1);
+        assert!(pool.get(&included).is_none());
         assert_eq!(pool.best(1, 10)[0].nonce, 7);
     }
 
