@@ -767,9 +767,9 @@ async fn start_node(config: &Config, senders: &[Address]) -> Result<Started> {
     let genesis = dir.path().join("genesis.json");
     std::fs::write(&genesis, genesis_json(senders)?)?;
     let datadir = dir.path().join("data");
-    let log = dir.path().join("node.log");
     let port = free_port()?;
-    let child = Command::new(&bin)
+    let mut command = Command::new(&bin);
+    command
         .arg("--datadir")
         .arg(&datadir)
         .arg("--genesis")
@@ -779,21 +779,40 @@ async fn start_node(config: &Config, senders: &[Address]) -> Result<Started> {
         .args(["--block-time", &config.block_time])
         .args(["--gas-limit", &config.gas_limit.to_string()])
         .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
+        .env_remove("RUST_LOG");
+    spawn_ready(command, "rollup-node", dir, port, Some(datadir)).await
+}
+
+/// Starts `command` (serving JSON-RPC on 127.0.0.1:`port`, HTTP and WS) with its output in
+/// `<dir>/<name>.log` and `.stderr`, and waits until it answers.
+async fn spawn_ready(
+    mut command: Command,
+    name: &str,
+    dir: tempfile::TempDir,
+    port: u16,
+    datadir: Option<PathBuf>,
+) -> Result<Started> {
+    let log = dir.path().join(format!("{name}.log"));
+    let child = command
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log)?)
-        .stderr(std::fs::File::create(dir.path().join("node.stderr"))?)
+        .stderr(std::fs::File::create(
+            dir.path().join(format!("{name}.stderr")),
+        )?)
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        .map_err(|e| {
+            let program = PathBuf::from(command.get_program());
+            format!("cannot start {}: {e}", program.display())
+        })?;
     let mut started = Started {
         child: Some(child),
         url: format!("http://127.0.0.1:{port}"),
         ws_url: format!("ws://127.0.0.1:{port}"),
-        datadir: Some(datadir),
+        datadir,
         log,
         _dir: dir,
     };
-    wait_ready(&mut started, "rollup-node").await?;
+    wait_ready(&mut started, name).await?;
     Ok(started)
 }
 
@@ -817,26 +836,12 @@ async fn start_anvil(config: &Config) -> Result<Started> {
     let dir = tempfile::Builder::new()
         .prefix("loadgen-anvil-")
         .tempdir()?;
-    let log = dir.path().join("anvil.log");
     let port = free_port()?;
-    let child = Command::new(&bin)
+    let mut command = Command::new(&bin);
+    command
         .args(["--block-time", "1", "--gas-limit", "3000000000"])
-        .args(["--port", &port.to_string(), "--accounts", "0"])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(std::fs::File::create(dir.path().join("anvil.stderr"))?)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let mut started = Started {
-        child: Some(child),
-        url: format!("http://127.0.0.1:{port}"),
-        ws_url: format!("ws://127.0.0.1:{port}"),
-        datadir: None,
-        log,
-        _dir: dir,
-    };
-    wait_ready(&mut started, "anvil").await?;
-    Ok(started)
+        .args(["--port", &port.to_string(), "--accounts", "0"]);
+    spawn_ready(command, "anvil", dir, port, None).await
 }
 
 // ---------------------------------------------------------------------------------------------
