@@ -354,6 +354,18 @@ impl<'a, P: StateProvider> BlockState<'a, P> {
         }
     }
 
+    /// Wipes an account's storage (created or destroyed in this block): every slot seen so far
+    /// becomes a zero write, and unseen slots read as zero.
+    fn clear_storage(&mut self, address: Address) {
+        self.cleared.insert(address);
+        if let Some(slots) = self.storage.get_mut(&address) {
+            for (value, dirty) in slots.values_mut() {
+                *value = U256::ZERO;
+                *dirty = true;
+            }
+        }
+    }
+
     fn into_diff(self) -> Result<(StateDiff, Vec<(B256, B256)>), Error> {
         let mut diff = StateDiff::default();
         let mut new_roots: HashMap<B256, B256> = HashMap::new();
@@ -446,26 +458,14 @@ impl<P: StateProvider> DatabaseCommit for BlockState<'_, P> {
             if account.is_selfdestructed() || account.is_empty() {
                 // EIP-6780 destruction, or EIP-161: touched empty accounts are removed.
                 if account.is_selfdestructed() {
-                    self.cleared.insert(address);
-                    if let Some(slots) = self.storage.get_mut(&address) {
-                        for (value, dirty) in slots.values_mut() {
-                            *value = U256::ZERO;
-                            *dirty = true;
-                        }
-                    }
+                    self.clear_storage(address);
                 }
                 self.accounts.insert(address, None);
                 continue;
             }
             let mut info = account.info;
             if account.status.contains(revm::state::AccountStatus::Created) {
-                self.cleared.insert(address);
-                if let Some(slots) = self.storage.get_mut(&address) {
-                    for (value, dirty) in slots.values_mut() {
-                        *value = U256::ZERO;
-                        *dirty = true;
-                    }
-                }
+                self.clear_storage(address);
             }
             if let Some(code) = info.code.take() {
                 if !code.is_empty() {
@@ -508,13 +508,7 @@ impl<P: StateProvider> DatabaseRef for AfterBlock<'_, P> {
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
         match self.block.diff.accounts.get(&address) {
             Some(None) => Ok(None),
-            Some(Some(leaf)) => Ok(Some(AccountInfo {
-                balance: leaf.balance,
-                nonce: leaf.nonce,
-                code_hash: leaf.code_hash,
-                code: None,
-                ..Default::default()
-            })),
+            Some(Some(leaf)) => Ok(Some(leaf.to_account_info())),
             None => self.base.basic_ref(address),
         }
     }

@@ -98,13 +98,10 @@ impl DatabaseRef for MemoryState {
     type Error = ProviderError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.accounts.get(&address).map(|a| AccountInfo {
-            balance: a.balance,
-            nonce: a.nonce,
-            code_hash: a.code_hash,
-            code: None,
-            ..Default::default()
-        }))
+        Ok(self
+            .accounts
+            .get(&address)
+            .map(AccountLeaf::to_account_info))
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {

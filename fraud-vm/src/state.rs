@@ -79,6 +79,17 @@ impl AccountLeaf {
         keccak256(self.encode())
     }
 
+    /// The account as revm reads it (code loaded by hash when needed).
+    pub fn to_account_info(&self) -> revm::state::AccountInfo {
+        revm::state::AccountInfo {
+            balance: self.balance,
+            nonce: self.nonce,
+            code_hash: self.code_hash,
+            code: None,
+            ..Default::default()
+        }
+    }
+
     /// EIP-161 emptiness: such an account is absent from the tree.
     pub fn is_empty(&self) -> bool {
         self.nonce == 0 && self.balance.is_zero() && self.code_hash == KECCAK256_EMPTY

@@ -478,16 +478,6 @@ impl NodeReader for Store {
     }
 }
 
-fn info_of(leaf: AccountLeaf) -> AccountInfo {
-    AccountInfo {
-        balance: leaf.balance,
-        nonce: leaf.nonce,
-        code_hash: leaf.code_hash,
-        code: None,
-        ..Default::default()
-    }
-}
-
 /// The latest state (flat records).
 pub struct LatestState<'a> {
     store: &'a Store,
@@ -497,7 +487,11 @@ impl DatabaseRef for LatestState<'_> {
     type Error = ProviderError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.store.account(&address)?.map(info_of))
+        Ok(self
+            .store
+            .account(&address)?
+            .as_ref()
+            .map(AccountLeaf::to_account_info))
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
@@ -558,7 +552,10 @@ impl DatabaseRef for HistoricalState<'_> {
     type Error = ProviderError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.account(&address)?.map(info_of))
+        Ok(self
+            .account(&address)?
+            .as_ref()
+            .map(AccountLeaf::to_account_info))
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
