@@ -127,6 +127,18 @@ struct Inner {
 }
 
 impl Inner {
+    /// The nonce after the run of pooled transactions of `sender` that starts at `from`.
+    fn next_nonce(&self, sender: &Address, from: u64) -> u64 {
+        let run = self.by_sender.get(sender).map_or(0, |txs| {
+            txs.range(from..)
+                .map(|(n, _)| *n)
+                .zip(from..)
+                .take_while(|(n, want)| n == want)
+                .count()
+        });
+        from + run as u64
+    }
+
     fn remove(&mut self, sender: &Address, nonce: u64) -> Option<PooledTx> {
         let txs = self.by_sender.get_mut(sender)?;
         let removed = txs.remove(&nonce)?;
@@ -184,15 +196,14 @@ impl Mempool {
     pub fn status(&self) -> (usize, usize) {
         let inner = self.inner.lock();
         let mut pending = 0;
+        let mut below = 0;
         for (sender, txs) in &inner.by_sender {
             let first = inner.state_nonce.get(sender).copied().unwrap_or(0);
-            pending += txs
-                .keys()
-                .zip(first..)
-                .take_while(|(nonce, want)| **nonce == *want)
-                .count();
+            pending += (inner.next_nonce(sender, first) - first) as usize;
+            // Transactions of a block built but not yet on disk are neither.
+            below += txs.range(..first).count();
         }
-        (pending, inner.by_hash.len() - pending)
+        (pending, inner.by_hash.len() - pending - below)
     }
 
     /// A pooled transaction by hash.
@@ -204,17 +215,7 @@ impl Mempool {
 
     /// The nonce after the sender's last pending transaction (for the `pending` block tag).
     pub fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
-        let inner = self.inner.lock();
-        let mut next = state_nonce;
-        if let Some(txs) = inner.by_sender.get(sender) {
-            for nonce in txs.range(state_nonce..).map(|(n, _)| *n) {
-                if nonce != next {
-                    break;
-                }
-                next += 1;
-            }
-        }
-        next
+        self.inner.lock().next_nonce(sender, state_nonce)
     }
 
     /// Adds a validated transaction. `state_nonce` reads the sender's nonce in the latest
@@ -248,14 +249,7 @@ impl Mempool {
         }
         // The gap is measured from the sender's next nonce after its pending transactions, so
         // a sender may keep a long run of consecutive transactions in flight.
-        let next = inner.by_sender.get(&sender).map_or(state_nonce, |txs| {
-            txs.range(state_nonce..)
-                .map(|(n, _)| *n)
-                .zip(state_nonce..)
-                .take_while(|(n, want)| n == want)
-                .count() as u64
-                + state_nonce
-        });
+        let next = inner.next_nonce(&sender, state_nonce);
         if nonce > next && nonce - next > self.config.max_nonce_gap {
             return Err(PoolError::NonceTooHigh {
                 state: next,
