@@ -87,19 +87,7 @@ impl Caches {
         address: &Address,
         load: impl FnOnce() -> Result<Option<AccountLeaf>, E>,
     ) -> Result<Option<AccountLeaf>, E> {
-        let epoch = {
-            let state = self.state.read();
-            if let Some(hit) = state.accounts.get(address) {
-                return Ok(hit);
-            }
-            state.epoch
-        };
-        let value = load()?;
-        let mut state = self.state.write();
-        if state.epoch == epoch && !state.accounts.contains(address) {
-            state.accounts.insert(*address, value);
-        }
-        Ok(value)
+        self.state_value(address, |s| &s.accounts, |s| &mut s.accounts, load)
     }
 
     /// The cached slot, or `load` it (from sled) and remember it if still current.
@@ -110,17 +98,29 @@ impl Caches {
         load: impl FnOnce() -> Result<U256, E>,
     ) -> Result<U256, E> {
         let key = (*address, *slot);
+        self.state_value(&key, |s| &s.slots, |s| &mut s.slots, load)
+    }
+
+    /// A latest-state value from `map`, or `load`ed and cached unless a commit happened while
+    /// loading (see the module docs).
+    fn state_value<K: Eq + Hash + Copy, V: Clone, E>(
+        &self,
+        key: &K,
+        map: impl Fn(&StateCache) -> &Generations<K, V>,
+        map_mut: impl Fn(&mut StateCache) -> &mut Generations<K, V>,
+        load: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
         let epoch = {
             let state = self.state.read();
-            if let Some(hit) = state.slots.get(&key) {
+            if let Some(hit) = map(&state).get(key) {
                 return Ok(hit);
             }
             state.epoch
         };
         let value = load()?;
         let mut state = self.state.write();
-        if state.epoch == epoch && !state.slots.contains(&key) {
-            state.slots.insert(key, value);
+        if state.epoch == epoch && !map(&state).contains(key) {
+            map_mut(&mut state).insert(*key, value.clone());
         }
         Ok(value)
     }
