@@ -94,12 +94,8 @@ impl Sequencer {
     ) -> Result<Sealed, NodeError> {
         let span = info_span!("build", number = parent.number + 1);
         let _guard = span.enter();
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
         let attributes = BlockAttributes {
-            timestamp,
+            timestamp: unix_now(),
             gas_limit: self.config.gas_limit,
             prevrandao: keccak256(parent_hash),
             extra_data: Bytes::new(),
@@ -215,6 +211,14 @@ struct Sealed {
     dropped: Vec<B256>,
     /// The block was cut short (gas or build time) with transactions left over.
     backlog: bool,
+}
+
+/// Seconds since the Unix epoch: the timestamp the sequencer proposes for a new block.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 async fn join<T>(task: tokio::task::JoinHandle<T>) -> Result<T, NodeError> {

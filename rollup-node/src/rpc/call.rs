@@ -114,10 +114,7 @@ fn run(
         // The pending block is the next one: its number, a current timestamp and its base fee,
         // so contracts that look at the block (e.g. price oracles) behave as they will.
         env.number = env.number.saturating_add(revm::primitives::U256::from(1));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        let now = crate::sequencer::unix_now();
         env.timestamp = revm::primitives::U256::from(now.max(header.timestamp));
         env.basefee = header
             .next_block_base_fee(ctx.chain.base_fee_params)
