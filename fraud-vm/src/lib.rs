@@ -6,6 +6,8 @@ pub mod chain;
 mod error;
 pub mod execute;
 pub mod memory;
+pub mod message;
+pub mod output;
 pub mod smt;
 pub mod state;
 
