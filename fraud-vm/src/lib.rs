@@ -3,12 +3,15 @@
 
 pub mod block;
 pub mod chain;
+pub mod code;
 mod error;
 pub mod execute;
 pub mod memory;
+pub mod merkle;
 pub mod message;
 pub mod output;
 pub mod smt;
 pub mod state;
+pub mod vm;
 
 pub use error::{Error, ProviderError};

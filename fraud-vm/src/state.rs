@@ -10,10 +10,8 @@
 //! The two preimage lengths differ, so an account key can never equal a storage key.
 //! Absent leaves are empty accounts (EIP-161: nonce 0, balance 0, no code) and zero slots.
 //!
-//! `codeRoot` commits to the code in 32-byte chunks, so a one-step proof can show the one chunk
-//! an instruction is read from: the chunks (the last one zero-padded) are the leaves of a binary
-//! keccak Merkle tree padded with zero leaves to a power of two (`node = keccak256(left ‖ right)`),
-//! and `codeRoot = keccak256(uint256(codeLength) ‖ chunkRoot)`; empty code has `codeRoot = 0`.
+//! `codeRoot` commits to the code in 31-byte chunks with a push-data marker, so a one-step proof
+//! can show the one chunk an instruction is read from and check a jump target: see [`crate::code`].
 
 use std::collections::BTreeMap;
 
@@ -96,38 +94,7 @@ impl AccountLeaf {
     }
 }
 
-/// Merkle commitment to a contract's code in 32-byte chunks (see the module docs).
-pub fn code_root(code: &[u8]) -> B256 {
-    if code.is_empty() {
-        return B256::ZERO;
-    }
-    let mut level: Vec<B256> = code
-        .chunks(32)
-        .map(|chunk| {
-            let mut word = [0u8; 32];
-            word[..chunk.len()].copy_from_slice(chunk);
-            B256::from(word)
-        })
-        .collect();
-    level.resize(level.len().next_power_of_two(), B256::ZERO);
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| keccak_pair(&pair[0], &pair[1]))
-            .collect();
-    }
-    let mut preimage = [0u8; 64];
-    preimage[..32].copy_from_slice(&U256::from(code.len()).to_be_bytes::<32>());
-    preimage[32..].copy_from_slice(level[0].as_slice());
-    keccak256(preimage)
-}
-
-fn keccak_pair(left: &B256, right: &B256) -> B256 {
-    let mut preimage = [0u8; 64];
-    preimage[..32].copy_from_slice(left.as_slice());
-    preimage[32..].copy_from_slice(right.as_slice());
-    keccak256(preimage)
-}
+pub use crate::code::code_root;
 
 /// What one block changed in the world state, relative to its parent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -188,34 +155,6 @@ mod tests {
             storage_key(&a, &U256::from(1)),
             storage_key(&a, &U256::from(2))
         );
-    }
-
-    #[test]
-    fn code_root_commits_to_length_and_chunks() {
-        assert_eq!(code_root(&[]), B256::ZERO);
-        // One chunk: the chunk itself is the chunk root.
-        let one = code_root(&[0x60, 0x00]);
-        let mut word = [0u8; 32];
-        word[..2].copy_from_slice(&[0x60, 0x00]);
-        let mut pre = [0u8; 64];
-        pre[31] = 2;
-        pre[32..].copy_from_slice(&word);
-        assert_eq!(one, keccak256(pre));
-        // Trailing zero bytes change the length, so the root.
-        assert_ne!(code_root(&[0x60, 0x00]), code_root(&[0x60, 0x00, 0x00]));
-        // Three chunks are padded to four.
-        let code = vec![0xabu8; 70];
-        let c = |i: usize| {
-            let mut w = [0u8; 32];
-            let s = &code[i * 32..code.len().min(i * 32 + 32)];
-            w[..s.len()].copy_from_slice(s);
-            B256::from(w)
-        };
-        let root = keccak_pair(&keccak_pair(&c(0), &c(1)), &keccak_pair(&c(2), &B256::ZERO));
-        let mut pre = [0u8; 64];
-        pre[31] = 70;
-        pre[32..].copy_from_slice(root.as_slice());
-        assert_eq!(code_root(&code), keccak256(pre));
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! Binary keccak Merkle trees over 32-byte leaves, with zero-filled padding.
+//!
+//! Used for every byte-array commitment of the chain and the step machine: contract code (chunks,
+//! see [`crate::code`]), EVM memory, call data and return data (32-byte words, see
+//! [`crate::vm`]). A tree of depth `d` has `2^d` leaf positions; a leaf is the 32-byte value itself
+//! (not hashed: the depth is fixed per tree, so a leaf position is never confused with a node);
+//! an internal node is `keccak256(left ‖ right)`; absent leaves are zero, so the root of an
+//! all-zero subtree of height `h` is [`zero_hash`]`(h)` with `zero_hash(0) = 0` and
+//! `zero_hash(h + 1) = keccak256(zero_hash(h) ‖ zero_hash(h))`.
+//!
+//! A path for leaf `i` lists the sibling hashes from the leaf level up (`path[0]` is the sibling
+//! leaf, `path[d - 1]` the root's other child); bit `h` of `i` says whether the node at height `h`
+//! is a right child.
+
+use std::sync::OnceLock;
+
+use alloy_primitives::{keccak256, B256};
+
+/// Deepest tree any commitment uses (memory and data trees).
+pub const MAX_DEPTH: usize = 32;
+
+/// `keccak256(left ‖ right)`.
+pub fn hash_pair(left: &B256, right: &B256) -> B256 {
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(left.as_slice());
+    preimage[32..].copy_from_slice(right.as_slice());
+    keccak256(preimage)
+}
+
+/// Root of an all-zero subtree of the given height (`0..=MAX_DEPTH`).
+pub fn zero_hash(height: usize) -> B256 {
+    static ZEROS: OnceLock<Vec<B256>> = OnceLock::new();
+    let zeros = ZEROS.get_or_init(|| {
+        let mut zeros = vec![B256::ZERO];
+        for h in 0..MAX_DEPTH {
+            zeros.push(hash_pair(&zeros[h], &zeros[h]));
+        }
+        zeros
+    });
+    zeros[height]
+}
+
+/// All levels of a tree of `depth` over `leaves` (positions past the end are zero): `levels[0]`
+/// are the leaves, `levels[depth]` holds the root. Levels keep only the non-padding prefix, so
+/// building costs about `2 × leaves.len() + depth` hashes.
+pub fn levels(leaves: &[B256], depth: usize) -> Vec<Vec<B256>> {
+    assert!(depth <= MAX_DEPTH, "merkle depth {depth} above {MAX_DEPTH}");
+    let mut levels = vec![leaves.to_vec()];
+    for h in 0..depth {
+        let below = &levels[h];
+        let next: Vec<B256> = below
+            .chunks(2)
+            .map(|pair| hash_pair(&pair[0], pair.get(1).unwrap_or(&zero_hash(h))))
+            .collect();
+        levels.push(next);
+    }
+    levels
+}
+
+/// The root of a tree of `depth` over `leaves`.
+pub fn root(leaves: &[B256], depth: usize) -> B256 {
+    levels(leaves, depth)[depth]
+        .first()
+        .copied()
+        .unwrap_or_else(|| zero_hash(depth))
+}
+
+/// The sibling path of leaf `index` in a tree built by [`levels`].
+pub fn path(levels: &[Vec<B256>], index: u64) -> Vec<B256> {
+    let depth = levels.len() - 1;
+    (0..depth)
+        .map(|h| {
+            let sibling = ((index >> h) ^ 1) as usize;
+            levels[h].get(sibling).copied().unwrap_or(zero_hash(h))
+        })
+        .collect()
+}
+
+/// The root implied by `leaf` sitting at `index` with sibling `path` (leaf level first).
+pub fn root_from_path(leaf: &B256, index: u64, path: &[B256]) -> B256 {
+    let mut node = *leaf;
+    for (h, sibling) in path.iter().enumerate() {
+        node = if (index >> h) & 1 == 1 {
+            hash_pair(sibling, &node)
+        } else {
+            hash_pair(&node, sibling)
+        };
+    }
+    node
+}
+
+/// Sets leaf `index` of a tree built by [`levels`] to `value` and rehashes its path.
+pub fn set_leaf(levels: &mut [Vec<B256>], index: u64, value: B256) {
+    let depth = levels.len() - 1;
+    let mut node = value;
+    for (h, level) in levels.iter_mut().enumerate() {
+        let i = (index >> h) as usize;
+        if level.len() <= i {
+            level.resize(i + 1, zero_hash(h));
+        }
+        level[i] = node;
+        if h < depth {
+            let sibling = level.get(i ^ 1).copied().unwrap_or_else(|| zero_hash(h));
+            node = if i & 1 == 1 {
+                hash_pair(&sibling, &node)
+            } else {
+                hash_pair(&node, &sibling)
+            };
+        }
+    }
+}
+
+/// Smallest depth whose tree holds `count` leaves (`0` for one leaf or none).
+pub fn depth_for(count: usize) -> usize {
+    count.max(1).next_power_of_two().trailing_zeros() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_lead_to_the_root() {
+        let leaves: Vec<B256> = (1..=5u8).map(B256::repeat_byte).collect();
+        for depth in 3..6 {
+            let lv = levels(&leaves, depth);
+            let r = root(&leaves, depth);
+            for i in 0..8u64 {
+                let leaf = leaves.get(i as usize).copied().unwrap_or_default();
+                assert_eq!(root_from_path(&leaf, i, &path(&lv, i)), r);
+            }
+        }
+        // Explicit zero padding gives the same root as implicit padding.
+        let mut padded = leaves.clone();
+        padded.resize(8, B256::ZERO);
+        assert_eq!(root(&padded, 3), root(&leaves, 3));
+        assert_eq!(root(&[], 4), zero_hash(4));
+        // Setting a leaf (inside or past the built prefix) matches a rebuild.
+        let mut lv = levels(&leaves, 4);
+        set_leaf(&mut lv, 11, B256::repeat_byte(9));
+        set_leaf(&mut lv, 2, B256::repeat_byte(8));
+        let mut rebuilt = leaves.clone();
+        rebuilt.resize(12, B256::ZERO);
+        rebuilt[11] = B256::repeat_byte(9);
+        rebuilt[2] = B256::repeat_byte(8);
+        assert_eq!(lv[4][0], root(&rebuilt, 4));
+        assert_eq!(path(&lv, 11), path(&levels(&rebuilt, 4), 11));
+        assert_eq!(depth_for(1), 0);
+        assert_eq!(depth_for(3), 2);
+        assert_eq!(depth_for(4), 2);
+    }
+}

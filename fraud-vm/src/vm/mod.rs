@@ -1,0 +1,135 @@
+//! # The step machine
+//!
+//! The fraud-proof VM's instruction set is the EVM itself: one step is one opcode (or one
+//! synthetic step: block-init, tx-init, frame enter/exit, precompile call, tx-end, block-end,
+//! micro-steps of bulk data). A dispute narrows down to one step; L1 re-executes that step from
+//! its pre-state hash and a [`Proof`] and compares the post-state hash. This module is the
+//! specification and the Rust reference verifier; the Solidity verifier mirrors it family by
+//! family (one module here per contract there).
+//!
+//! **Status.** Implemented: opcode steps of the families [`opcodes::Family::Arith`],
+//! `CompareBitwise`, `Env`, `BlockInfo`, `StackMemory`, `Flow` and `Halt` (the frame-ending
+//! opcodes), with every exceptional halt they can raise, and [`Trace::for_tx`] for transactions
+//! whose execution stays in one frame. Every other opcode, and every synthetic step, makes
+//! [`verify_step`] and [`Trace::prove_step`] return [`StepError::Unsupported`]; the design for
+//! them is in `fraud-vm/docs/step-machine.md`.
+//!
+//! ## Machine state and its hash
+//!
+//! ```text
+//! stateHash = keccak256(DOMAIN ‖ keccak256(block) ‖ keccak256(tx) ‖ keccak256(frame))
+//! DOMAIN    = keccak256("fraud-vm machine v0")
+//! ```
+//! Each part is encoded as one 32-byte big-endian word per field (`abi.encode` of a tuple of
+//! static types), fields in this order:
+//!
+//! * **block** ([`BlockPart`], 14 words): number, timestamp, gasLimit, baseFee, coinbase,
+//!   prevrandao, chainId, blobBaseFee, blockHashesRoot, cumulativeGas, txAcc, receiptAcc,
+//!   stateRoot, txIndex.
+//! * **tx** ([`TxPart`], 9 words): origin, gasPrice, startStateRoot, refund,
+//!   accessedAddressesRoot, accessedSlotsRoot, transientRoot, createdRoot, logsAcc.
+//! * **frame** ([`Frame`], 23 words): status (0 running, 1 returned, 2 reverted, 3 halted),
+//!   kind (0 call, 1 callcode, 2 delegatecall, 3 staticcall, 4 create, 5 create2), depth,
+//!   isStatic, address, caller, value, codeLen, codeChunkRoot, pc, gas, stackSize, stackHash,
+//!   memWords, memRoot, calldataLen, calldataRoot, returndataLen, returndataRoot, outOffset,
+//!   outLen, cursor, parentHash.
+//!
+//! Commitments inside the frame:
+//! * **stack**: a hash chain, `0` for the empty stack and `keccak256(below ‖ word)` after a push
+//!   ([`machine::stack_hash`]). Popping shows the word and the hash below it.
+//! * **memory**, **call data**, **return data**: [`crate::merkle`] trees of depth
+//!   [`DATA_DEPTH`] over 32-byte words (zero-padded); memory grows in whole words and new words
+//!   are zero, so growing memory never changes its root.
+//! * **code**: the chunk tree of [`crate::code`] (`codeChunkRoot`; the account's `codeRoot` is
+//!   `keccak256(uint256(codeLen) ‖ codeChunkRoot)`).
+//!
+//! ## Steps
+//!
+//! A step of a running frame reads the opcode at `pc` (`STOP` past the end of the code), then:
+//! 1. undefined opcode (including `INVALID`, 0xFE): exceptional halt;
+//! 2. fewer than `pops` stack items: halt; more than 1024 after the step: halt;
+//! 3. static gas ([`opcodes::info`]), then the family's dynamic gas (`EXP` bytes, memory
+//!    expansion `3·w + w²/512` on the new size in words `w`): halt if short;
+//! 4. the family's semantics (ruint two's-complement arithmetic, Yellow Paper definitions).
+//!
+//! An **exceptional halt** leaves the frame exactly as before the step except `status = 3`
+//! and `gas = 0`. `STOP` sets `status = 1` with an empty output; `RETURN`/`REVERT` pop
+//! `offset, len`, charge memory expansion, and set `status` 1/2, `outOffset` (0 when
+//! `len = 0`) and `outLen`; the program counter stays on the halting opcode. The frame-exit
+//! step (not yet implemented) consumes a frame whose status is not 0.
+//!
+//! Memory beyond `2^DATA_DEPTH` words is treated as out of gas: its expansion cost exceeds
+//! `5·10^11` gas, so no transaction of a chain whose block gas limit is below that can reach it.
+//!
+//! ## Proofs
+//!
+//! A [`Proof`] carries the three pre-state parts and the witnesses the step reads, in the order
+//! it reads them ([`Witness`]): each popped stack word with the hash below it, each code chunk
+//! (the opcode's, the next one when a `PUSH` immediate crosses a chunk, a jump target's) with
+//! its path, each memory word read or written (the old value) with its path, each call data
+//! word with its path. [`verify_step`] checks `hash(parts) == preHash`, runs the step taking
+//! witnesses from the proof ([`oracle::Checker`]), rejects missing, wrong or unused witnesses,
+//! and returns the post-state hash.
+
+mod arith;
+mod block_info;
+mod compare_bitwise;
+mod env;
+mod flow;
+mod halt;
+pub mod machine;
+pub mod opcodes;
+pub mod oracle;
+pub mod proof;
+mod stack_memory;
+mod step;
+pub mod trace;
+
+use alloy_primitives::B256;
+
+pub use machine::{BlockPart, Frame, FrameKind, Machine, Status, TxPart};
+pub use proof::{Proof, Witness};
+pub use step::{memory_cost, step, HaltReason, StepInfo};
+pub use trace::{Trace, TraceError};
+
+/// Depth of the memory, call data and return data word trees (`2^24` words = 512 MiB).
+pub const DATA_DEPTH: usize = 24;
+
+/// Maximum number of stack items.
+pub const STACK_LIMIT: u64 = 1024;
+
+/// Why a step could not be verified (or proven).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// The proof's pre-state parts do not hash to the claimed pre-state hash.
+    #[error("the proof's pre-state does not match the pre-state hash")]
+    PreStateMismatch,
+    /// The step needs a witness the proof does not have.
+    #[error("missing witness: {0}")]
+    MissingWitness(&'static str),
+    /// The next witness is of another kind or shape.
+    #[error("wrong witness kind or shape: expected {0}")]
+    WrongWitness(&'static str),
+    /// A witness does not match its commitment.
+    #[error("witness does not match its commitment: {0}")]
+    BadWitness(&'static str),
+    /// The proof carries witnesses the step does not read.
+    #[error("{0} unused witnesses")]
+    UnusedWitnesses(usize),
+    /// The step kind is not implemented yet.
+    #[error("step not supported yet: {0}")]
+    Unsupported(String),
+}
+
+/// The reference verifier: checks `proof` against `pre_hash`, executes the step, and returns
+/// the post-state hash with what the step did.
+pub fn verify_step(pre_hash: B256, proof: &Proof) -> Result<(B256, StepInfo), StepError> {
+    let mut machine = proof.machine();
+    if machine.hash() != pre_hash {
+        return Err(StepError::PreStateMismatch);
+    }
+    let mut checker = oracle::Checker::new(proof.witnesses.clone());
+    let info = step(&mut machine, &mut checker)?;
+    checker.finish()?;
+    Ok((machine.hash(), info))
+}

@@ -1,0 +1,147 @@
+//! Where a step's witnesses come from.
+//!
+//! The step semantics ([`super::step`]) are written once, against [`Oracle`]: the verifier's
+//! oracle ([`Checker`]) takes each witness from the proof and checks it against the commitment
+//! in the pre-state; the prover's oracle ([`super::trace`]) reads the full machine state and
+//! records the witness. Both therefore ask for exactly the same witnesses in the same order.
+
+use std::collections::VecDeque;
+
+use alloy_primitives::{B256, U256};
+
+use super::{
+    machine::{stack_push_hash, Frame},
+    proof::Witness,
+    StepError, DATA_DEPTH,
+};
+use crate::{code, merkle};
+
+/// Access to the parts of the machine state that are committed by a root or hash chain.
+pub trait Oracle {
+    /// Pops the top stack word (the caller has checked the stack is not empty) and updates the
+    /// frame's stack commitment.
+    fn pop(&mut self, frame: &mut Frame) -> Result<U256, StepError>;
+    /// Chunk `index` of the frame's code (the caller has checked it exists).
+    fn code_chunk(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError>;
+    /// Memory word `index` (the caller has checked it is inside memory).
+    fn memory_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError>;
+    /// Replaces memory word `index` with `f(old)` and updates the memory root.
+    fn modify_memory_word(
+        &mut self,
+        frame: &mut Frame,
+        index: u64,
+        f: &mut dyn FnMut(B256) -> B256,
+    ) -> Result<(), StepError>;
+    /// Call data word `index` (the caller has checked it holds call data).
+    fn calldata_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError>;
+}
+
+/// Pushes `word` (the caller has checked for overflow).
+pub fn push(frame: &mut Frame, word: U256) {
+    frame.stack_hash = stack_push_hash(&frame.stack_hash, &word);
+    frame.stack_size += 1;
+}
+
+/// The verifier's oracle: serves the proof's witnesses in order, checking each one.
+#[derive(Debug)]
+pub struct Checker {
+    witnesses: VecDeque<Witness>,
+}
+
+impl Checker {
+    /// Serves `witnesses`.
+    pub fn new(witnesses: Vec<Witness>) -> Self {
+        Self {
+            witnesses: witnesses.into(),
+        }
+    }
+
+    /// Fails if the step left witnesses unused (a proof has exactly one form).
+    pub fn finish(self) -> Result<(), StepError> {
+        match self.witnesses.len() {
+            0 => Ok(()),
+            n => Err(StepError::UnusedWitnesses(n)),
+        }
+    }
+
+    fn next(&mut self, wanted: &'static str) -> Result<Witness, StepError> {
+        self.witnesses
+            .pop_front()
+            .ok_or(StepError::MissingWitness(wanted))
+    }
+
+    fn path_witness(
+        &mut self,
+        wanted: &'static str,
+        depth: usize,
+    ) -> Result<(B256, Vec<B256>), StepError> {
+        let (word, path) = match (wanted, self.next(wanted)?) {
+            ("code chunk", Witness::Code { chunk, path }) => (chunk, path),
+            ("memory word", Witness::Memory { word, path }) => (word, path),
+            ("call data word", Witness::Data { word, path }) => (word, path),
+            _ => return Err(StepError::WrongWitness(wanted)),
+        };
+        if path.len() != depth {
+            return Err(StepError::WrongWitness(wanted));
+        }
+        Ok((word, path))
+    }
+
+    fn opened(
+        &mut self,
+        wanted: &'static str,
+        depth: usize,
+        root: &B256,
+        index: u64,
+    ) -> Result<(B256, Vec<B256>), StepError> {
+        let (word, path) = self.path_witness(wanted, depth)?;
+        if merkle::root_from_path(&word, index, &path) != *root {
+            return Err(StepError::BadWitness(wanted));
+        }
+        Ok((word, path))
+    }
+}
+
+impl Oracle for Checker {
+    fn pop(&mut self, frame: &mut Frame) -> Result<U256, StepError> {
+        let Witness::Stack { word, below } = self.next("stack word")? else {
+            return Err(StepError::WrongWitness("stack word"));
+        };
+        if stack_push_hash(&below, &word) != frame.stack_hash {
+            return Err(StepError::BadWitness("stack word"));
+        }
+        frame.stack_hash = below;
+        frame.stack_size -= 1;
+        Ok(word)
+    }
+
+    fn code_chunk(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError> {
+        let depth = code::depth(frame.code_len as usize);
+        Ok(self
+            .opened("code chunk", depth, &frame.code_chunk_root, index)?
+            .0)
+    }
+
+    fn memory_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError> {
+        Ok(self
+            .opened("memory word", DATA_DEPTH, &frame.mem_root, index)?
+            .0)
+    }
+
+    fn modify_memory_word(
+        &mut self,
+        frame: &mut Frame,
+        index: u64,
+        f: &mut dyn FnMut(B256) -> B256,
+    ) -> Result<(), StepError> {
+        let (old, path) = self.opened("memory word", DATA_DEPTH, &frame.mem_root, index)?;
+        frame.mem_root = merkle::root_from_path(&f(old), index, &path);
+        Ok(())
+    }
+
+    fn calldata_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError> {
+        Ok(self
+            .opened("call data word", DATA_DEPTH, &frame.calldata_root, index)?
+            .0)
+    }
+}

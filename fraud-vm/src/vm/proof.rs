@@ -1,0 +1,108 @@
+//! One-step proofs: the pre-state parts and the witnesses the step reads.
+
+use alloy_primitives::{B256, U256};
+
+use super::machine::{BlockPart, Frame, Machine, TxPart};
+
+/// One witness, in the order the step asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Witness {
+    /// A popped stack word and the stack hash below it.
+    Stack {
+        /// The word.
+        word: U256,
+        /// Stack hash without it.
+        below: B256,
+    },
+    /// A code chunk and its path in the frame's chunk tree.
+    Code {
+        /// `marker ‖ 31 code bytes`.
+        chunk: B256,
+        /// Siblings, leaf level first.
+        path: Vec<B256>,
+    },
+    /// A memory word (before the step writes it) and its path.
+    Memory {
+        /// The word.
+        word: B256,
+        /// Siblings, leaf level first ([`super::DATA_DEPTH`] of them).
+        path: Vec<B256>,
+    },
+    /// A call data (or return data) word and its path.
+    Data {
+        /// The word.
+        word: B256,
+        /// Siblings, leaf level first ([`super::DATA_DEPTH`] of them).
+        path: Vec<B256>,
+    },
+}
+
+impl Witness {
+    /// Short name, for statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Witness::Stack { .. } => "stack",
+            Witness::Code { .. } => "code",
+            Witness::Memory { .. } => "memory",
+            Witness::Data { .. } => "data",
+        }
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        let (tag, head, path): (u8, &[u8], &[B256]) = match self {
+            Witness::Stack { word, below } => {
+                out.push(0);
+                out.extend_from_slice(&word.to_be_bytes::<32>());
+                out.extend_from_slice(below.as_slice());
+                return;
+            }
+            Witness::Code { chunk, path } => (1, chunk.as_slice(), path),
+            Witness::Memory { word, path } => (2, word.as_slice(), path),
+            Witness::Data { word, path } => (3, word.as_slice(), path),
+        };
+        out.push(tag);
+        out.extend_from_slice(head);
+        out.push(path.len() as u8);
+        for sibling in path {
+            out.extend_from_slice(sibling.as_slice());
+        }
+    }
+}
+
+/// A one-step proof: everything [`super::verify_step`] needs besides the pre-state hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proof {
+    /// Block part of the pre-state.
+    pub block: BlockPart,
+    /// Transaction part of the pre-state.
+    pub tx: TxPart,
+    /// Active frame of the pre-state.
+    pub frame: Frame,
+    /// Witnesses in the order the step reads them.
+    pub witnesses: Vec<Witness>,
+}
+
+impl Proof {
+    /// The pre-state the proof claims.
+    pub fn machine(&self) -> Machine {
+        Machine {
+            block: self.block.clone(),
+            tx: self.tx.clone(),
+            frame: self.frame.clone(),
+        }
+    }
+
+    /// Byte encoding (what an L1 verifier receives as calldata): the three parts as 32-byte
+    /// words (14 + 9 + 23), then each witness as `tag ‖ fields` — stack `0 ‖ word ‖ below`,
+    /// code `1 ‖ chunk ‖ n ‖ n siblings`, memory `2 ‖ …`, data `3 ‖ …`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(46 * 32 + self.witnesses.len() * 100);
+        for part in [self.block.encode(), self.tx.encode(), self.frame.encode()] {
+            out.extend_from_slice(&part);
+        }
+        for w in &self.witnesses {
+            w.encode_into(&mut out);
+        }
+        out
+    }
+}

@@ -1,0 +1,264 @@
+//! One step of the machine: fetch, generic checks, dispatch to the opcode's family.
+
+use alloy_primitives::{B256, U256};
+
+use super::{arith, block_info, compare_bitwise, env, flow, halt, stack_memory};
+use super::{
+    machine::{Machine, Status},
+    opcodes::{self, Family},
+    oracle::{self, Oracle},
+    StepError, DATA_DEPTH, STACK_LIMIT,
+};
+use crate::code::{self, PIECE};
+
+/// Why a frame halted exceptionally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HaltReason {
+    /// Not enough gas (static, dynamic or memory expansion).
+    OutOfGas,
+    /// Fewer stack items than the opcode reads.
+    StackUnderflow,
+    /// More than 1024 stack items after the opcode.
+    StackOverflow,
+    /// `JUMP`/`JUMPI` to a byte that is not a `JUMPDEST` instruction.
+    BadJump,
+    /// An undefined opcode or `INVALID` (0xFE).
+    InvalidOpcode,
+}
+
+/// What a step did, for statistics and coverage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepInfo {
+    /// The opcode executed.
+    pub opcode: u8,
+    /// The exceptional halt it caused, if any.
+    pub halt: Option<HaltReason>,
+}
+
+/// How executing an opcode can end other than normally.
+#[derive(Debug)]
+pub(super) enum Exit {
+    /// Exceptional halt: the frame ends, all its gas is consumed.
+    Halt(HaltReason),
+    /// The proof is wrong or the step is not implemented.
+    Error(StepError),
+}
+
+impl From<StepError> for Exit {
+    fn from(e: StepError) -> Self {
+        Exit::Error(e)
+    }
+}
+
+/// Result of executing one opcode.
+pub(super) type Exec = Result<(), Exit>;
+
+/// The state a family works on: the machine, the oracle, and the code chunks opened so far.
+pub(super) struct Ctx<'a, O: Oracle + ?Sized> {
+    pub m: &'a mut Machine,
+    pub o: &'a mut O,
+    chunks: Vec<(u64, B256)>,
+}
+
+impl<O: Oracle + ?Sized> Ctx<'_, O> {
+    /// Pops one word.
+    pub fn pop(&mut self) -> Result<U256, StepError> {
+        self.o.pop(&mut self.m.frame)
+    }
+
+    /// Pops `N` words, top first.
+    pub fn pop_n<const N: usize>(&mut self) -> Result<[U256; N], StepError> {
+        let mut out = [U256::ZERO; N];
+        for slot in &mut out {
+            *slot = self.pop()?;
+        }
+        Ok(out)
+    }
+
+    /// Pushes one word.
+    pub fn push(&mut self, word: U256) {
+        oracle::push(&mut self.m.frame, word);
+    }
+
+    /// Charges `amount` gas.
+    pub fn charge(&mut self, amount: u64) -> Exec {
+        charge(&mut self.m.frame.gas, amount)
+    }
+
+    /// Advances the program counter past the current instruction (and its immediate).
+    pub fn next(&mut self, immediate: u64) {
+        self.m.frame.pc += 1 + immediate;
+    }
+
+    /// Byte `at` of the code (zero past its end), opening its chunk once per step.
+    pub fn code_byte(&mut self, at: u64) -> Result<u8, StepError> {
+        if at >= self.m.frame.code_len {
+            return Ok(0);
+        }
+        let chunk = self.chunk(at / PIECE as u64)?;
+        Ok(chunk[1 + (at % PIECE as u64) as usize])
+    }
+
+    /// Chunk `index` of the code (must exist).
+    pub fn chunk(&mut self, index: u64) -> Result<B256, StepError> {
+        if let Some((_, c)) = self.chunks.iter().find(|(i, _)| *i == index) {
+            return Ok(*c);
+        }
+        let c = self.o.code_chunk(&self.m.frame, index)?;
+        self.chunks.push((index, c));
+        Ok(c)
+    }
+
+    /// Whether `target` is a valid jump destination.
+    pub fn is_jumpdest(&mut self, target: U256) -> Result<bool, StepError> {
+        let Ok(target) = u64::try_from(target) else {
+            return Ok(false);
+        };
+        if target >= self.m.frame.code_len {
+            return Ok(false);
+        }
+        let chunk = self.chunk(target / PIECE as u64)?;
+        let offset = (target % PIECE as u64) as usize;
+        Ok(chunk[1 + offset] == JUMPDEST && code::is_code_start(&chunk, offset))
+    }
+
+    /// Charges memory expansion for `[offset, offset + len)` and grows memory (new words are
+    /// zero, so the memory root does not change). Returns the offset as `u64` (0 if `len == 0`).
+    pub fn expand(&mut self, offset: U256, len: U256) -> Result<u64, Exit> {
+        if len.is_zero() {
+            return Ok(0);
+        }
+        let (Ok(offset), Ok(len)) = (u64::try_from(offset), u64::try_from(len)) else {
+            return Err(Exit::Halt(HaltReason::OutOfGas));
+        };
+        let Some(end) = offset.checked_add(len) else {
+            return Err(Exit::Halt(HaltReason::OutOfGas));
+        };
+        let words = end.div_ceil(32);
+        let frame = &mut self.m.frame;
+        if words > frame.mem_words {
+            if words > 1 << DATA_DEPTH {
+                return Err(Exit::Halt(HaltReason::OutOfGas));
+            }
+            let cost = memory_cost(words) - memory_cost(frame.mem_words);
+            let cost = u64::try_from(cost).map_err(|_| Exit::Halt(HaltReason::OutOfGas))?;
+            charge(&mut frame.gas, cost)?;
+            frame.mem_words = words;
+        }
+        Ok(offset)
+    }
+
+    /// The 32 bytes of memory at `offset` (already expanded).
+    pub fn mload(&mut self, offset: u64) -> Result<U256, StepError> {
+        let (index, shift) = (offset / 32, (offset % 32) as usize);
+        let first = self.o.memory_word(&self.m.frame, index)?;
+        if shift == 0 {
+            return Ok(U256::from_be_bytes(first.0));
+        }
+        let second = self.o.memory_word(&self.m.frame, index + 1)?;
+        let mut bytes = [0u8; 32];
+        bytes[..32 - shift].copy_from_slice(&first[shift..]);
+        bytes[32 - shift..].copy_from_slice(&second[..shift]);
+        Ok(U256::from_be_bytes(bytes))
+    }
+
+    /// Writes `bytes` (at most 32) to memory at `offset` (already expanded).
+    pub fn mstore(&mut self, offset: u64, bytes: &[u8]) -> Result<(), StepError> {
+        let (index, shift) = (offset / 32, (offset % 32) as usize);
+        let first = bytes.len().min(32 - shift);
+        self.o
+            .modify_memory_word(&mut self.m.frame, index, &mut |mut w| {
+                w[shift..shift + first].copy_from_slice(&bytes[..first]);
+                w
+            })?;
+        if first < bytes.len() {
+            let rest = &bytes[first..];
+            self.o
+                .modify_memory_word(&mut self.m.frame, index + 1, &mut |mut w| {
+                    w[..rest.len()].copy_from_slice(rest);
+                    w
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// `JUMPDEST`.
+const JUMPDEST: u8 = 0x5b;
+
+/// Deducts `amount` from `gas`, or halts out of gas.
+pub(super) fn charge(gas: &mut u64, amount: u64) -> Exec {
+    match gas.checked_sub(amount) {
+        Some(left) => {
+            *gas = left;
+            Ok(())
+        }
+        None => Err(Exit::Halt(HaltReason::OutOfGas)),
+    }
+}
+
+/// Total gas for `words` words of memory: `3·words + words² / 512`.
+pub fn memory_cost(words: u64) -> u128 {
+    let w = words as u128;
+    3 * w + w * w / 512
+}
+
+/// Executes one step of `m`, reading committed data through `o`.
+///
+/// Returns what the step did, or an error if the proof is inconsistent or the step kind is not
+/// implemented yet. On an exceptional halt the frame is left as it was before the step, with
+/// status [`Status::Halted`] and no gas.
+pub fn step<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepInfo, StepError> {
+    if m.frame.status != Status::Running {
+        return Err(StepError::Unsupported(
+            "frame exit (the step after a frame ends)".into(),
+        ));
+    }
+    let pre = m.frame.clone();
+    let mut ctx = Ctx {
+        m,
+        o,
+        chunks: Vec::new(),
+    };
+    let opcode = ctx.code_byte(pre.pc)?;
+    match exec(opcode, &mut ctx) {
+        Ok(()) => Ok(StepInfo { opcode, halt: None }),
+        Err(Exit::Halt(reason)) => {
+            ctx.m.frame = pre;
+            ctx.m.frame.status = Status::Halted;
+            ctx.m.frame.gas = 0;
+            Ok(StepInfo {
+                opcode,
+                halt: Some(reason),
+            })
+        }
+        Err(Exit::Error(e)) => Err(e),
+    }
+}
+
+fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
+    let Some(info) = opcodes::info(opcode) else {
+        return Err(Exit::Halt(HaltReason::InvalidOpcode));
+    };
+    if !opcodes::implemented(info.family) {
+        return Err(StepError::Unsupported(format!("opcode {}", info.name)).into());
+    }
+    let size = ctx.m.frame.stack_size;
+    if size < info.pops {
+        return Err(Exit::Halt(HaltReason::StackUnderflow));
+    }
+    if size - info.pops + info.pushes > STACK_LIMIT {
+        return Err(Exit::Halt(HaltReason::StackOverflow));
+    }
+    ctx.charge(info.gas)?;
+    match info.family {
+        Family::Arith => arith::run(opcode, ctx),
+        Family::CompareBitwise => compare_bitwise::run(opcode, ctx),
+        Family::Env => env::run(opcode, ctx),
+        Family::BlockInfo => block_info::run(opcode, ctx),
+        Family::StackMemory => stack_memory::run(opcode, ctx),
+        Family::Flow => flow::run(opcode, ctx),
+        Family::Halt => halt::run(opcode, ctx),
+        other => Err(StepError::Unsupported(format!("{other:?} family")).into()),
+    }
+}

@@ -1,0 +1,483 @@
+//! Differential tests of the step machine against revm: for every step `i` of every trace,
+//! `verify_step(state_hash(i), prove_step(i)) == state_hash(i + 1)`, where the trace's states
+//! come from revm's execution. Plus tamper tests and random bytecode programs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+use fraud_vm::vm::{
+    self, opcodes, BlockPart, HaltReason, Proof, Status, StepError, Trace, Witness,
+};
+use proptest::prelude::*;
+use revm::{
+    bytecode::Bytecode,
+    context::{result::ExecutionResult, TxEnv},
+    database::{CacheDB, EmptyDB},
+    primitives::TxKind,
+    state::AccountInfo,
+};
+
+const CALLER: Address = Address::repeat_byte(0xca);
+const CONTRACT: Address = Address::repeat_byte(0xc0);
+
+fn block() -> BlockPart {
+    BlockPart {
+        number: 7,
+        timestamp: 1_700_000_000,
+        gas_limit: 30_000_000,
+        base_fee: 1_000_000_000,
+        coinbase: Address::repeat_byte(0x42),
+        prevrandao: B256::repeat_byte(0x99),
+        chain_id: 42069,
+        state_root: B256::repeat_byte(0x5e),
+        ..Default::default()
+    }
+}
+
+/// What one traced program showed.
+#[derive(Default)]
+struct Seen {
+    steps: usize,
+    opcodes: BTreeSet<u8>,
+    halts: BTreeSet<HaltReason>,
+    proof_bytes: BTreeMap<&'static str, (usize, usize)>,
+}
+
+/// Runs `code` as the target of a call with `calldata` and `gas`, then checks every step.
+fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> Trace {
+    let mut db = CacheDB::new(EmptyDB::default());
+    db.insert_account_info(
+        CALLER,
+        AccountInfo {
+            balance: U256::from(10u128.pow(24)),
+            ..Default::default()
+        },
+    );
+    db.insert_account_info(
+        CONTRACT,
+        AccountInfo {
+            code: Some(Bytecode::new_raw(Bytes::copy_from_slice(code))),
+            ..Default::default()
+        },
+    );
+    let tx = TxEnv {
+        caller: CALLER,
+        kind: TxKind::Call(CONTRACT),
+        data: Bytes::copy_from_slice(calldata),
+        value: U256::from(1234),
+        gas_limit: gas,
+        gas_price: 2_000_000_000,
+        chain_id: Some(42069),
+        ..Default::default()
+    };
+    let (trace, result) = Trace::for_tx(db, &block(), tx).expect("trace");
+    assert!(
+        !trace.is_empty(),
+        "a program with code runs at least one step"
+    );
+    for i in 0..trace.len() {
+        let (proof, info) = trace
+            .prove_step(i)
+            .unwrap_or_else(|e| panic!("prove step {i} ({}): {e}", opcodes::name(trace.opcode(i))));
+        let (post, verified) = vm::verify_step(trace.state_hash(i), &proof)
+            .unwrap_or_else(|e| panic!("verify step {i}: {e}"));
+        assert_eq!(verified, info);
+        assert_eq!(
+            post,
+            trace.state_hash(i + 1),
+            "step {i} ({} at pc {}): verifier post-state differs from revm's\nverifier frame: {:#?}\nrevm frame: {:#?}",
+            opcodes::name(info.opcode),
+            proof.frame.pc,
+            {
+                let mut m = proof.machine();
+                let mut c = vm::oracle::Checker::new(proof.witnesses.clone());
+                vm::step(&mut m, &mut c).ok();
+                m.frame
+            },
+            trace.machine(i + 1).frame,
+        );
+        seen.steps += 1;
+        seen.opcodes.insert(info.opcode);
+        if let Some(h) = info.halt {
+            seen.halts.insert(h);
+        }
+        let name = opcodes::name(info.opcode);
+        let e = seen.proof_bytes.entry(name).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(proof.encode().len());
+    }
+    // The last state ends the frame the way revm ended the transaction.
+    let last = trace.machine(trace.len()).frame;
+    match result {
+        ExecutionResult::Success { .. } => assert_eq!(last.status, Status::Returned),
+        ExecutionResult::Revert { .. } => assert_eq!(last.status, Status::Reverted),
+        ExecutionResult::Halt { .. } => {
+            assert_eq!(last.status, Status::Halted);
+            assert_eq!(last.gas, 0);
+        }
+    }
+    trace
+}
+
+/// A tiny assembler: `push(v)` picks the shortest PUSH.
+#[derive(Clone)]
+struct Asm(Vec<u8>);
+
+impl Asm {
+    fn new() -> Self {
+        Self(Vec::new())
+    }
+    fn op(mut self, op: u8) -> Self {
+        self.0.push(op);
+        self
+    }
+    fn push(mut self, v: U256) -> Self {
+        let n = v.byte_len().max(1);
+        self.0.push(0x5f + n as u8);
+        self.0.extend_from_slice(&v.to_be_bytes::<32>()[32 - n..]);
+        self
+    }
+    fn pushn(self, v: u64) -> Self {
+        self.push(U256::from(v))
+    }
+    fn bytes(mut self, b: &[u8]) -> Self {
+        self.0.extend_from_slice(b);
+        self
+    }
+}
+
+/// Programs covering every implemented opcode and halt.
+fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
+    let big = U256::MAX - U256::from(12345);
+    let neg = |x: u64| U256::from(x).wrapping_neg();
+    let mut arith = Asm::new();
+    for op in [0x01u8, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0a, 0x0b] {
+        for (a, b) in [
+            (U256::from(7), U256::from(3)),
+            (neg(7), U256::from(2)),
+            (big, neg(3)),
+            (U256::from(5), U256::ZERO),
+            (U256::from(1) << 255, U256::MAX),
+            (U256::from(3), U256::from(300)),
+        ] {
+            arith = arith.push(b).push(a).op(op).op(0x50);
+        }
+    }
+    for op in [0x08u8, 0x09] {
+        for n in [U256::ZERO, U256::from(7), big] {
+            arith = arith
+                .push(n)
+                .push(big)
+                .push(big - U256::from(1))
+                .op(op)
+                .op(0x50);
+        }
+    }
+    let mut bitwise = Asm::new();
+    for op in 0x10u8..=0x1d {
+        let unary = op == 0x15 || op == 0x19;
+        for (a, b) in [
+            (U256::from(1), U256::from(2)),
+            (neg(1), U256::from(2)),
+            (U256::from(31), U256::from(0xabcd)),
+            (U256::from(4), neg(256)),
+            (U256::from(300), neg(1)),
+            (U256::ZERO, U256::ZERO),
+        ] {
+            bitwise = if unary {
+                bitwise.push(a).op(op).op(0x50)
+            } else {
+                bitwise.push(b).push(a).op(op).op(0x50)
+            };
+        }
+    }
+    let mut env = Asm::new();
+    for op in [
+        0x30u8, 0x32, 0x33, 0x34, 0x36, 0x38, 0x3a, 0x3d, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x48,
+        0x4a, 0x58, 0x59, 0x5a, 0x5f,
+    ] {
+        env = env.op(op).op(0x50);
+    }
+    for off in [0u64, 1, 31, 32, 60, 69, 70, 100, 1 << 40] {
+        env = env.pushn(off).op(0x35).op(0x50);
+    }
+    env = env
+        .push(U256::MAX)
+        .op(0x35)
+        .pushn(0)
+        .op(0x49)
+        .op(0x50)
+        .op(0x50);
+    let mut memory = Asm::new()
+        .push(big)
+        .pushn(0)
+        .op(0x52) // MSTORE aligned
+        .push(big)
+        .pushn(45)
+        .op(0x52) // MSTORE unaligned, expands
+        .pushn(0xab)
+        .pushn(100)
+        .op(0x53) // MSTORE8
+        .pushn(7)
+        .op(0x51) // MLOAD unaligned
+        .pushn(1000)
+        .op(0x51) // MLOAD expanding
+        .op(0x59)
+        .op(0x50)
+        .op(0x50)
+        .op(0x50);
+    for n in 1..=17u64 {
+        memory = memory.pushn(n * 11);
+    }
+    for op in 0x80u8..=0x8f {
+        memory = memory.op(op).op(0x50);
+    }
+    for op in 0x90u8..=0x9f {
+        memory = memory.op(op);
+    }
+    // Every PUSH width, some crossing a chunk border.
+    for n in 1..=32usize {
+        memory = memory.op(0x5f + n as u8).bytes(&vec![n as u8; n]).op(0x50);
+    }
+    let ret = memory.clone().pushn(40).pushn(3).op(0xf3).0;
+    let rev = Asm::new()
+        .push(big)
+        .pushn(0)
+        .op(0x52)
+        .pushn(33)
+        .pushn(0)
+        .op(0xfd)
+        .0;
+    // A loop: count down from 5 with JUMPI, then JUMP forward over data to a JUMPDEST.
+    let looped = Asm::new()
+        .pushn(5)
+        .op(0x5b) // pc 2: loop head
+        .pushn(1)
+        .op(0x90)
+        .op(0x03) // counter - 1
+        .op(0x80)
+        .pushn(2)
+        .op(0x57) // jumpi back while non-zero
+        .op(0x50)
+        .pushn(18)
+        .op(0x56) // jump to 18
+        .bytes(&[0xfe, 0x60, 0x5b]) // data; the 0x5b at 17 is push data
+        .op(0x5b) // pc 18
+        .pushn(0)
+        .pushn(0)
+        .op(0x57) // jumpi not taken
+        .op(0x00)
+        .0;
+    let bad_jump_data = Asm::new().pushn(4).op(0x56).op(0x61).op(0x5b).op(0x5b).0; // 4 is push data
+    let bad_jump_range = Asm::new().pushn(1000).op(0x56).0;
+    let bad_jump_huge = Asm::new().push(U256::MAX).pushn(1).op(0x57).0;
+    let bad_jump_not_dest = Asm::new().pushn(3).op(0x56).op(0x00).op(0x01).0;
+    let underflow = Asm::new().pushn(1).op(0x01).0;
+    let overflow = vec![0x5f; 1025];
+    let invalid = Asm::new().pushn(1).op(0xfe).0;
+    let undefined = Asm::new().op(0x0c).0;
+    let oog_loop = Asm::new().op(0x5b).pushn(0).op(0x56).0;
+    let oog_memory = Asm::new().pushn(1).push(U256::from(1) << 40).op(0x52).0;
+    let oog_exp = Asm::new().push(U256::MAX).pushn(2).op(0x0a).0;
+    let implicit_stop = Asm::new().pushn(1).pushn(2).op(0x01).0;
+    // 30 JUMPDESTs then PUSH3 spanning the chunk border, then JUMP to the last JUMPDEST.
+    let mut cross = vec![0x5b; 30];
+    cross.extend([0x62, 0xaa, 0xbb, 0xcc, 0x50, 0x60, 38, 0x56, 0x5b, 0x00]);
+    let calldata: Vec<u8> = (0u8..70).collect();
+    vec![
+        ("arith", arith.op(0x00).0, vec![], 1_000_000),
+        ("bitwise", bitwise.op(0x00).0, vec![], 1_000_000),
+        ("env", env.op(0x00).0, calldata.clone(), 1_000_000),
+        ("memory+stack", ret, vec![], 1_000_000),
+        ("revert", rev, vec![], 100_000),
+        ("loop", looped, vec![], 100_000),
+        ("bad jump into push data", bad_jump_data, vec![], 100_000),
+        ("bad jump past code", bad_jump_range, vec![], 100_000),
+        ("bad jump huge", bad_jump_huge, vec![], 100_000),
+        (
+            "bad jump not a jumpdest",
+            bad_jump_not_dest,
+            vec![],
+            100_000,
+        ),
+        ("stack underflow", underflow, vec![], 100_000),
+        ("stack overflow", overflow, vec![], 100_000),
+        ("INVALID", invalid, vec![], 100_000),
+        ("undefined opcode", undefined, vec![], 100_000),
+        ("out of gas in a loop", oog_loop, vec![], 21_500),
+        ("out of gas on memory", oog_memory, vec![], 100_000),
+        ("out of gas on EXP", oog_exp, vec![], 21_010 + 6),
+        ("implicit STOP", implicit_stop, vec![], 100_000),
+        ("push across chunks", cross, vec![], 100_000),
+        (
+            "empty calldata, short program",
+            vec![0x36, 0x35, 0x00],
+            vec![],
+            100_000,
+        ),
+    ]
+}
+
+#[test]
+fn every_step_of_the_corpus_verifies_against_revm() {
+    let mut seen = Seen::default();
+    for (name, code, calldata, gas) in corpus() {
+        let before = seen.steps;
+        let trace = check_program(&code, &calldata, gas, &mut seen);
+        let end = trace.machine(trace.len()).frame;
+        eprintln!(
+            "{name}: {} steps, ends {:?} at {}",
+            trace.len(),
+            end.status,
+            opcodes::name(trace.opcode(trace.len() - 1))
+        );
+        assert!(seen.steps > before, "{name}: no steps");
+    }
+    // Coverage: every opcode of the implemented families, and every halt kind they raise.
+    let missing: Vec<&str> = opcodes::all()
+        .filter(|op| opcodes::implemented(opcodes::info(*op).expect("defined").family))
+        .filter(|op| !seen.opcodes.contains(op))
+        .map(opcodes::name)
+        .collect();
+    assert!(missing.is_empty(), "opcodes never exercised: {missing:?}");
+    let halts: BTreeSet<HaltReason> = [
+        HaltReason::OutOfGas,
+        HaltReason::StackUnderflow,
+        HaltReason::StackOverflow,
+        HaltReason::BadJump,
+        HaltReason::InvalidOpcode,
+    ]
+    .into();
+    assert_eq!(seen.halts, halts, "halt kinds exercised");
+    let not_yet: Vec<&str> = opcodes::all()
+        .filter(|op| !opcodes::implemented(opcodes::info(*op).expect("defined").family))
+        .map(opcodes::name)
+        .collect();
+    eprintln!(
+        "checked {} steps, {} distinct opcodes; halts {:?}; families not implemented yet cover {} opcodes: {}",
+        seen.steps,
+        seen.opcodes.len(),
+        seen.halts,
+        not_yet.len(),
+        not_yet.join(" ")
+    );
+    for (name, (count, max)) in &seen.proof_bytes {
+        eprintln!("  {name:<14} steps {count:>5}  max proof {max:>5} bytes");
+    }
+}
+
+/// A proof of an MSTORE step at an unaligned offset (stack, code and two memory witnesses).
+fn sample_proof() -> (B256, Proof, B256) {
+    let code = Asm::new()
+        .pushn(0x1234)
+        .pushn(45)
+        .op(0x52)
+        .pushn(5)
+        .pushn(77)
+        .op(0x52)
+        .op(0x00)
+        .0;
+    let trace = check_program(&code, &[], 100_000, &mut Seen::default());
+    let i = 5; // the second MSTORE
+    assert_eq!(trace.opcode(i), 0x52);
+    let (proof, _) = trace.prove_step(i).expect("prove");
+    (trace.state_hash(i), proof, trace.state_hash(i + 1))
+}
+
+#[test]
+fn tampered_proofs_are_rejected_or_change_the_post_state() {
+    let (pre, proof, post) = sample_proof();
+    assert_eq!(vm::verify_step(pre, &proof).expect("honest").0, post);
+    let kinds: Vec<&str> = proof.witnesses.iter().map(Witness::kind).collect();
+    assert_eq!(kinds, ["code", "stack", "stack", "memory", "memory"]);
+
+    let rejects = |p: &Proof| match vm::verify_step(pre, p) {
+        Err(_) => true,
+        Ok((h, _)) => h != post,
+    };
+    // Pre-state fields.
+    let mut p = proof.clone();
+    p.frame.gas += 1;
+    assert_eq!(vm::verify_step(pre, &p), Err(StepError::PreStateMismatch));
+    let mut p = proof.clone();
+    p.frame.pc += 1;
+    assert!(rejects(&p));
+    assert!(!rejects(&proof));
+    assert_eq!(
+        vm::verify_step(B256::repeat_byte(1), &proof),
+        Err(StepError::PreStateMismatch)
+    );
+    // Every witness value and every path element.
+    for w in 0..proof.witnesses.len() {
+        let mut p = proof.clone();
+        match &mut p.witnesses[w] {
+            Witness::Stack { word, .. } => *word += U256::from(1),
+            Witness::Code { chunk, .. } => chunk.0[5] ^= 1,
+            Witness::Memory { word, .. } | Witness::Data { word, .. } => word.0[0] ^= 1,
+        }
+        assert!(rejects(&p), "tampered witness {w} accepted");
+        let mut p = proof.clone();
+        match &mut p.witnesses[w] {
+            Witness::Stack { below, .. } => below.0[0] ^= 1,
+            Witness::Code { path, .. }
+            | Witness::Memory { path, .. }
+            | Witness::Data { path, .. } => {
+                if let Some(s) = path.first_mut() {
+                    s.0[31] ^= 1
+                } else {
+                    continue;
+                }
+            }
+        }
+        assert!(rejects(&p), "tampered path of witness {w} accepted");
+    }
+    // Missing, extra and reordered witnesses.
+    let mut p = proof.clone();
+    p.witnesses.pop();
+    assert_eq!(
+        vm::verify_step(pre, &p),
+        Err(StepError::MissingWitness("memory word"))
+    );
+    let mut p = proof.clone();
+    p.witnesses.push(p.witnesses[1].clone());
+    assert_eq!(vm::verify_step(pre, &p), Err(StepError::UnusedWitnesses(1)));
+    let mut p = proof.clone();
+    p.witnesses.swap(1, 2);
+    assert!(rejects(&p));
+}
+
+/// Opcodes a random program is made of (implemented families, plus a few halting bytes).
+fn random_op() -> impl Strategy<Value = Vec<u8>> {
+    let plain: Vec<u8> = opcodes::all()
+        .filter(|op| {
+            let info = opcodes::info(*op).expect("defined");
+            opcodes::implemented(info.family) && !(0x60..=0x7f).contains(op)
+        })
+        .collect();
+    prop_oneof![
+        6 => proptest::sample::select(plain).prop_map(|op| vec![op]),
+        3 => (1usize..=32, any::<[u8; 32]>()).prop_map(|(n, bytes)| {
+            let mut v = vec![0x5f + n as u8];
+            v.extend_from_slice(&bytes[..n]);
+            v
+        }),
+        // Small memory offsets and jump targets keep programs running.
+        3 => (0u8..=96).prop_map(|b| vec![0x60, b]),
+        1 => Just(vec![0x5b]),
+        1 => proptest::sample::select(vec![0xfeu8, 0x0c, 0x21, 0xef]).prop_map(|op| vec![op]),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_programs_verify_step_by_step(
+        ops in proptest::collection::vec(random_op(), 1..120),
+        calldata in proptest::collection::vec(any::<u8>(), 0..80),
+        gas in 22_400u64..200_000,
+    ) {
+        let code: Vec<u8> = ops.concat();
+        check_program(&code, &calldata, gas, &mut Seen::default());
+    }
+}
