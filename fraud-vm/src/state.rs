@@ -88,6 +88,14 @@ impl AccountLeaf {
         }
     }
 
+    /// The empty account (what an absent leaf means).
+    pub fn empty() -> Self {
+        Self {
+            code_hash: KECCAK256_EMPTY,
+            ..Default::default()
+        }
+    }
+
     /// EIP-161 emptiness: such an account is absent from the tree.
     pub fn is_empty(&self) -> bool {
         self.nonce == 0 && self.balance.is_zero() && self.code_hash == KECCAK256_EMPTY

@@ -5,33 +5,66 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use alloy_primitives::{Address, Bytes, B256, U256};
-use fraud_vm::vm::{
-    self, opcodes, BlockPart, HaltReason, Proof, Status, StepError, Trace, Witness,
+use fraud_vm::{
+    chain::ChainGenesis,
+    memory::MemoryState,
+    vm::{self, opcodes, BlockPart, HaltReason, Proof, Status, StepError, Trace, Witness},
 };
 use proptest::prelude::*;
 use revm::{
-    bytecode::Bytecode,
     context::{result::ExecutionResult, TxEnv},
-    database::{CacheDB, EmptyDB},
     primitives::TxKind,
-    state::AccountInfo,
 };
 
+const CHAIN_ID: u64 = 42069;
 const CALLER: Address = Address::repeat_byte(0xca);
 const CONTRACT: Address = Address::repeat_byte(0xc0);
+/// An account with balance only.
+const RICH: Address = Address::repeat_byte(0xbb);
+/// Another contract.
+const OTHER: Address = Address::repeat_byte(0xdd);
 
-fn block() -> BlockPart {
-    BlockPart {
-        number: 7,
+/// Genesis: the caller and `RICH` funded, `CONTRACT` running `code` with slots 1 and 2 set,
+/// `OTHER` a small contract. Returns the state and block 1's environment.
+fn genesis(code: &[u8]) -> (MemoryState, BlockPart) {
+    let json = serde_json::json!({
+        "config": { "chainId": CHAIN_ID },
+        "gasLimit": "0x1c9c380",
+        "baseFeePerGas": "0x3b9aca00",
+        "timestamp": "0x0",
+        "coinbase": "0x4200000000000000000000000000000000000011",
+        "alloc": {
+            CALLER.to_string(): { "balance": "0xd3c21bcecceda1000000" },
+            RICH.to_string(): { "balance": "0x1234" },
+            CONTRACT.to_string(): {
+                "balance": "0x10",
+                "code": format!("0x{}", alloy_primitives::hex::encode(code)),
+                "storage": {
+                    "0x0000000000000000000000000000000000000000000000000000000000000001":
+                        "0x0000000000000000000000000000000000000000000000000000000000001111",
+                    "0x0000000000000000000000000000000000000000000000000000000000000002":
+                        "0x0000000000000000000000000000000000000000000000000000000000002222",
+                },
+            },
+            OTHER.to_string(): { "balance": "0x0", "code": "0x6001600055", "nonce": "0x1" },
+        },
+    });
+    let chain = ChainGenesis::from_json(&json.to_string()).expect("genesis");
+    let block0 = chain.build().expect("block 0");
+    let mut state = MemoryState::new();
+    state.apply(&block0);
+    let block = BlockPart {
+        number: 1,
         timestamp: 1_700_000_000,
         gas_limit: 30_000_000,
         base_fee: 1_000_000_000,
         coinbase: Address::repeat_byte(0x42),
         prevrandao: B256::repeat_byte(0x99),
-        chain_id: 42069,
-        state_root: B256::repeat_byte(0x5e),
+        chain_id: CHAIN_ID,
+        state_root: block0.header.state_root,
         ..Default::default()
-    }
+    };
+    (state, block)
 }
 
 /// What one traced program showed.
@@ -44,22 +77,9 @@ struct Seen {
 }
 
 /// Runs `code` as the target of a call with `calldata` and `gas`, then checks every step.
-fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> Trace {
-    let mut db = CacheDB::new(EmptyDB::default());
-    db.insert_account_info(
-        CALLER,
-        AccountInfo {
-            balance: U256::from(10u128.pow(24)),
-            ..Default::default()
-        },
-    );
-    db.insert_account_info(
-        CONTRACT,
-        AccountInfo {
-            code: Some(Bytecode::new_raw(Bytes::copy_from_slice(code))),
-            ..Default::default()
-        },
-    );
+/// Returns the trace's final hash and the opcode of every step.
+fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> (B256, Vec<u8>) {
+    let (state, block) = genesis(code);
     let tx = TxEnv {
         caller: CALLER,
         kind: TxKind::Call(CONTRACT),
@@ -67,10 +87,10 @@ fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> Tra
         value: U256::from(1234),
         gas_limit: gas,
         gas_price: 2_000_000_000,
-        chain_id: Some(42069),
+        chain_id: Some(CHAIN_ID),
         ..Default::default()
     };
-    let (trace, result) = Trace::for_tx(db, &block(), tx).expect("trace");
+    let (trace, result) = Trace::for_tx(&state, &block, tx).expect("trace");
     assert!(
         !trace.is_empty(),
         "a program with code runs at least one step"
@@ -116,7 +136,8 @@ fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> Tra
             assert_eq!(last.gas, 0);
         }
     }
-    trace
+    let ops = (0..trace.len()).map(|i| trace.opcode(i)).collect();
+    (trace.final_hash(), ops)
 }
 
 /// A tiny assembler: `push(v)` picks the shortest PUSH.
@@ -284,7 +305,121 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
     let mut cross = vec![0x5b; 30];
     cross.extend([0x62, 0xaa, 0xbb, 0xcc, 0x50, 0x60, 38, 0x56, 0x5b, 0x00]);
     let calldata: Vec<u8> = (0u8..70).collect();
+    let storage = Asm::new()
+        .pushn(1)
+        .op(0x54) // SLOAD cold
+        .op(0x50)
+        .pushn(1)
+        .op(0x54) // warm
+        .op(0x50)
+        .pushn(9)
+        .op(0x54) // empty slot
+        .op(0x50)
+        // slot 3: 0 -> 5 -> 0
+        .pushn(5)
+        .pushn(3)
+        .op(0x55)
+        .pushn(0)
+        .pushn(3)
+        .op(0x55)
+        // slot 1: 0x1111 -> 0 -> 0x1111
+        .pushn(0)
+        .pushn(1)
+        .op(0x55)
+        .pushn(0x1111)
+        .pushn(1)
+        .op(0x55)
+        // slot 2: 0x2222 -> 7 -> 0 -> 9 -> 9
+        .pushn(7)
+        .pushn(2)
+        .op(0x55)
+        .pushn(0)
+        .pushn(2)
+        .op(0x55)
+        .pushn(9)
+        .pushn(2)
+        .op(0x55)
+        .pushn(9)
+        .pushn(2)
+        .op(0x55)
+        // slot 4: 0 -> 0
+        .pushn(0)
+        .pushn(4)
+        .op(0x55)
+        // transient storage
+        .pushn(77)
+        .pushn(3)
+        .op(0x5d)
+        .pushn(3)
+        .op(0x5c)
+        .op(0x50)
+        .pushn(0)
+        .pushn(3)
+        .op(0x5d)
+        .pushn(3)
+        .op(0x5c)
+        .op(0x50)
+        .pushn(2)
+        .op(0x54)
+        .op(0x00)
+        .0;
+    let addr = |a: Address| U256::from_be_slice(a.as_slice());
+    let accounts = Asm::new()
+        .push(addr(CALLER))
+        .op(0x31) // warm: the origin
+        .op(0x50)
+        .push(addr(RICH) | (U256::from(1) << 200)) // cold; upper bits ignored
+        .op(0x31)
+        .op(0x50)
+        .push(addr(RICH))
+        .op(0x31) // warm now
+        .op(0x50)
+        .push(addr(Address::repeat_byte(0x77)))
+        .op(0x31) // absent
+        .op(0x50)
+        .push(addr(OTHER))
+        .op(0x3b)
+        .op(0x50)
+        .push(addr(CONTRACT))
+        .op(0x3b)
+        .op(0x50)
+        .push(addr(RICH))
+        .op(0x3b)
+        .op(0x50)
+        .push(addr(OTHER))
+        .op(0x3f)
+        .op(0x50)
+        .push(addr(RICH))
+        .op(0x3f)
+        .op(0x50)
+        .push(addr(Address::repeat_byte(0x78)))
+        .op(0x3f)
+        .op(0x50)
+        .op(0x47)
+        .op(0x50)
+        .pushn(0)
+        .op(0x40) // BLOCKHASH of the parent
+        .op(0x50)
+        .pushn(1)
+        .op(0x40) // the current block: 0
+        .op(0x50)
+        .push(U256::MAX)
+        .op(0x40)
+        .op(0x50)
+        .op(0x00)
+        .0;
+    let sstore_sentry = Asm::new().pushn(1).pushn(0).op(0x55).0;
+    let sstore_cold_oog = Asm::new().pushn(1).pushn(7).op(0x55).0;
     vec![
+        ("storage", storage, vec![], 200_000),
+        ("accounts", accounts, vec![], 100_000),
+        (
+            "SSTORE at the 2300 sentry",
+            sstore_sentry,
+            vec![],
+            21_000 + 2306,
+        ),
+        ("SSTORE out of gas", sstore_cold_oog, vec![], 21_000 + 2400),
         ("arith", arith.op(0x00).0, vec![], 1_000_000),
         ("bitwise", bitwise.op(0x00).0, vec![], 1_000_000),
         ("env", env.op(0x00).0, calldata.clone(), 1_000_000),
@@ -323,13 +458,11 @@ fn every_step_of_the_corpus_verifies_against_revm() {
     let mut seen = Seen::default();
     for (name, code, calldata, gas) in corpus() {
         let before = seen.steps;
-        let trace = check_program(&code, &calldata, gas, &mut seen);
-        let end = trace.machine(trace.len()).frame;
+        let (_, ops) = check_program(&code, &calldata, gas, &mut seen);
         eprintln!(
-            "{name}: {} steps, ends {:?} at {}",
-            trace.len(),
-            end.status,
-            opcodes::name(trace.opcode(trace.len() - 1))
+            "{name}: {} steps, ends at {}",
+            ops.len(),
+            opcodes::name(ops[ops.len() - 1])
         );
         assert!(seen.steps > before, "{name}: no steps");
     }
@@ -366,31 +499,26 @@ fn every_step_of_the_corpus_verifies_against_revm() {
     }
 }
 
-/// A proof of an MSTORE step at an unaligned offset (stack, code and two memory witnesses).
-fn sample_proof() -> (B256, Proof, B256) {
-    let code = Asm::new()
-        .pushn(0x1234)
-        .pushn(45)
-        .op(0x52)
-        .pushn(5)
-        .pushn(77)
-        .op(0x52)
-        .op(0x00)
-        .0;
-    let trace = check_program(&code, &[], 100_000, &mut Seen::default());
-    let i = 5; // the second MSTORE
-    assert_eq!(trace.opcode(i), 0x52);
+/// The proof of step `i` of running `code`, with the pre- and post-state hashes.
+fn sample_proof(code: &[u8], i: usize, opcode: u8) -> (B256, Proof, B256) {
+    let (state, block) = genesis(code);
+    let tx = TxEnv {
+        caller: CALLER,
+        kind: TxKind::Call(CONTRACT),
+        gas_limit: 100_000,
+        gas_price: 2_000_000_000,
+        chain_id: Some(CHAIN_ID),
+        ..Default::default()
+    };
+    let (trace, _) = Trace::for_tx(&state, &block, tx).expect("trace");
+    assert_eq!(trace.opcode(i), opcode);
     let (proof, _) = trace.prove_step(i).expect("prove");
     (trace.state_hash(i), proof, trace.state_hash(i + 1))
 }
 
-#[test]
-fn tampered_proofs_are_rejected_or_change_the_post_state() {
-    let (pre, proof, post) = sample_proof();
-    assert_eq!(vm::verify_step(pre, &proof).expect("honest").0, post);
-    let kinds: Vec<&str> = proof.witnesses.iter().map(Witness::kind).collect();
-    assert_eq!(kinds, ["code", "stack", "stack", "memory", "memory"]);
-
+/// Every single-field change of `proof` is rejected or yields another post-state.
+fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
+    assert_eq!(vm::verify_step(pre, proof).expect("honest").0, post);
     let rejects = |p: &Proof| match vm::verify_step(pre, p) {
         Err(_) => true,
         Ok((h, _)) => h != post,
@@ -402,9 +530,14 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
     let mut p = proof.clone();
     p.frame.pc += 1;
     assert!(rejects(&p));
-    assert!(!rejects(&proof));
+    let mut p = proof.clone();
+    p.tx.refund += 1;
+    assert!(rejects(&p));
+    let mut p = proof.clone();
+    p.block.state_root.0[0] ^= 1;
+    assert!(rejects(&p));
     assert_eq!(
-        vm::verify_step(B256::repeat_byte(1), &proof),
+        vm::verify_step(B256::repeat_byte(1), proof),
         Err(StepError::PreStateMismatch)
     );
     // Every witness value and every path element.
@@ -414,6 +547,12 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
             Witness::Stack { word, .. } => *word += U256::from(1),
             Witness::Code { chunk, .. } => chunk.0[5] ^= 1,
             Witness::Memory { word, .. } | Witness::Data { word, .. } => word.0[0] ^= 1,
+            Witness::Account(a) => a.balance += U256::from(1),
+            Witness::CodeRoot { len, .. } => *len += 1,
+            Witness::Smt(smt) => match &mut smt.leaf {
+                Some((_, value)) => value.0[31] ^= 1,
+                None => smt.leaf = Some((B256::repeat_byte(3), B256::repeat_byte(4))),
+            },
         }
         assert!(rejects(&p), "tampered witness {w} accepted");
         let mut p = proof.clone();
@@ -421,29 +560,70 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
             Witness::Stack { below, .. } => below.0[0] ^= 1,
             Witness::Code { path, .. }
             | Witness::Memory { path, .. }
-            | Witness::Data { path, .. } => {
-                if let Some(s) = path.first_mut() {
-                    s.0[31] ^= 1
-                } else {
-                    continue;
-                }
-            }
+            | Witness::Data { path, .. } => match path.first_mut() {
+                Some(s) => s.0[31] ^= 1,
+                None => continue,
+            },
+            Witness::Smt(smt) => match smt.siblings.last_mut() {
+                Some(s) => s.0[31] ^= 1,
+                None => continue,
+            },
+            Witness::CodeRoot { chunk_root, .. } => chunk_root.0[0] ^= 1,
+            Witness::Account(a) => a.nonce += 1,
         }
         assert!(rejects(&p), "tampered path of witness {w} accepted");
     }
     // Missing, extra and reordered witnesses.
     let mut p = proof.clone();
     p.witnesses.pop();
-    assert_eq!(
+    assert!(matches!(
         vm::verify_step(pre, &p),
-        Err(StepError::MissingWitness("memory word"))
-    );
+        Err(StepError::MissingWitness(_))
+    ));
     let mut p = proof.clone();
-    p.witnesses.push(p.witnesses[1].clone());
+    p.witnesses.push(p.witnesses[0].clone());
     assert_eq!(vm::verify_step(pre, &p), Err(StepError::UnusedWitnesses(1)));
-    let mut p = proof.clone();
-    p.witnesses.swap(1, 2);
-    assert!(rejects(&p));
+    if p.witnesses.len() > 3 {
+        let mut p = proof.clone();
+        p.witnesses.swap(1, 2);
+        assert!(rejects(&p));
+    }
+}
+
+#[test]
+fn tampered_proofs_are_rejected_or_change_the_post_state() {
+    let mstore = Asm::new()
+        .pushn(0x1234)
+        .pushn(45)
+        .op(0x52)
+        .pushn(5)
+        .pushn(77)
+        .op(0x52) // step 5: unaligned, two memory words
+        .op(0x00)
+        .0;
+    let (pre, proof, post) = sample_proof(&mstore, 5, 0x52);
+    let kinds: Vec<&str> = proof.witnesses.iter().map(Witness::kind).collect();
+    assert_eq!(kinds, ["code", "stack", "stack", "memory", "memory"]);
+    assert_tamper_evident(pre, &proof, post);
+
+    let sstore = Asm::new().pushn(0).pushn(1).op(0x55).op(0x00).0; // clears slot 1
+    let (pre, proof, post) = sample_proof(&sstore, 2, 0x55);
+    let kinds: Vec<&str> = proof.witnesses.iter().map(Witness::kind).collect();
+    assert_eq!(kinds, ["code", "stack", "stack", "smt", "smt", "smt"]);
+    assert_tamper_evident(pre, &proof, post);
+
+    let balance = Asm::new()
+        .push(U256::from_be_slice(OTHER.as_slice()))
+        .op(0x3b) // EXTCODESIZE: access set, account, code root
+        .op(0x00)
+        .0;
+    let (pre, proof, post) = sample_proof(&balance, 1, 0x3b);
+    let kinds: Vec<&str> = proof.witnesses.iter().map(Witness::kind).collect();
+    assert_eq!(
+        kinds,
+        ["code", "stack", "smt", "smt", "account", "code root"]
+    );
+    assert_tamper_evident(pre, &proof, post);
 }
 
 /// Opcodes a random program is made of (implemented families, plus a few halting bytes).

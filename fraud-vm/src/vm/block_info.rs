@@ -1,4 +1,4 @@
-//! Block environment: `COINBASE`, `TIMESTAMP`, `NUMBER`, `PREVRANDAO`, `GASLIMIT`, `CHAINID`,
+//! Block environment: `BLOCKHASH`, `COINBASE`, `TIMESTAMP`, `NUMBER`, `PREVRANDAO`, `GASLIMIT`, `CHAINID`,
 //! `BASEFEE`, `BLOBHASH`, `BLOBBASEFEE`.
 
 use alloy_primitives::U256;
@@ -10,6 +10,13 @@ use super::{
 };
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
+    if opcode == 0x40 {
+        let number = ctx.pop()?;
+        let hash = block_hash(ctx, number)?;
+        ctx.push(U256::from_be_bytes(hash.0));
+        ctx.next(0);
+        return Ok(());
+    }
     let block = &ctx.m.block;
     let word = match opcode {
         0x41 => address_word(&block.coinbase),
@@ -30,4 +37,20 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
     ctx.push(word);
     ctx.next(0);
     Ok(())
+}
+
+/// The hash of block `number` if it is one of the 256 before the current one, else zero. The
+/// block-hash tree has depth 8; block `n`'s hash is leaf `n mod 256`.
+fn block_hash<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    number: U256,
+) -> Result<alloy_primitives::B256, super::StepError> {
+    let current = ctx.m.block.number;
+    match u64::try_from(number) {
+        Ok(n) if n < current && current - n <= 256 => {
+            let root = ctx.m.block.block_hashes_root;
+            ctx.o.block_hash(&root, n % 256)
+        }
+        _ => Ok(Default::default()),
+    }
 }

@@ -71,6 +71,7 @@
 //! witnesses from the proof ([`oracle::Checker`]), rejects missing, wrong or unused witnesses,
 //! and returns the post-state hash.
 
+mod account;
 mod arith;
 mod block_info;
 mod compare_bitwise;
@@ -83,6 +84,7 @@ pub mod oracle;
 pub mod proof;
 mod stack_memory;
 mod step;
+mod storage;
 pub mod trace;
 
 use alloy_primitives::B256;
@@ -94,6 +96,19 @@ pub use trace::{Trace, TraceError};
 
 /// Depth of the memory, call data and return data word trees (`2^24` words = 512 MiB).
 pub const DATA_DEPTH: usize = 24;
+
+/// Depth of the block-hash tree (256 leaves; block `n`'s hash at leaf `n mod 256`).
+pub const BLOCK_HASH_DEPTH: usize = 8;
+
+/// Value of a member of a set tree (accessed addresses, accessed slots, created accounts).
+pub const SET_MEMBER: B256 = B256::with_last_byte(1);
+
+/// Gas of a warm account or slot access (EIP-2929).
+pub const WARM_ACCESS: u64 = 100;
+/// Gas of a cold account access (EIP-2929).
+pub const COLD_ACCOUNT_ACCESS: u64 = 2_600;
+/// Gas of a cold storage read (EIP-2929).
+pub const COLD_SLOAD: u64 = 2_100;
 
 /// Maximum number of stack items.
 pub const STACK_LIMIT: u64 = 1024;

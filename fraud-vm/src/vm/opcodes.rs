@@ -11,7 +11,7 @@ pub enum Family {
     Keccak,
     /// Frame and transaction environment: `ADDRESS`, `CALLER`, `CALLDATALOAD`, …
     Env,
-    /// Block environment: `COINBASE`, `TIMESTAMP`, …
+    /// Block environment: `BLOCKHASH`, `COINBASE`, `TIMESTAMP`, …
     BlockInfo,
     /// `POP`, `MLOAD`, `MSTORE`, `MSTORE8`, `MSIZE`, `PUSH*`, `DUP*`, `SWAP*`.
     StackMemory,
@@ -21,9 +21,10 @@ pub enum Family {
     Halt,
     /// Bulk copies (micro-stepped): `CALLDATACOPY`, `CODECOPY`, `RETURNDATACOPY`, `MCOPY`, …
     Copy,
-    /// World state reads and writes: `BALANCE`, `SLOAD`, `SSTORE`, `EXTCODE*`, `SELFBALANCE`,
-    /// `BLOCKHASH`, `TLOAD`, `TSTORE`, …
-    State,
+    /// Account reads: `BALANCE`, `SELFBALANCE`, `EXTCODESIZE`, `EXTCODEHASH`.
+    Account,
+    /// Storage: `SLOAD`, `SSTORE`, `TLOAD`, `TSTORE`.
+    Storage,
     /// `LOG0` … `LOG4`.
     Log,
     /// `CALL`, `CALLCODE`, `DELEGATECALL`, `STATICCALL`, `CREATE`, `CREATE2`, `SELFDESTRUCT`.
@@ -104,7 +105,7 @@ pub fn info(opcode: u8) -> Option<OpInfo> {
         0x1d => op("SAR", CompareBitwise, 2, 1, 3),
         0x20 => op("KECCAK256", Keccak, 2, 1, 30),
         0x30 => op("ADDRESS", Env, 0, 1, 2),
-        0x31 => op("BALANCE", State, 1, 1, 0),
+        0x31 => op("BALANCE", Account, 1, 1, 0),
         0x32 => op("ORIGIN", Env, 0, 1, 2),
         0x33 => op("CALLER", Env, 0, 1, 2),
         0x34 => op("CALLVALUE", Env, 0, 1, 2),
@@ -114,19 +115,19 @@ pub fn info(opcode: u8) -> Option<OpInfo> {
         0x38 => op("CODESIZE", Env, 0, 1, 2),
         0x39 => op("CODECOPY", Copy, 3, 0, 3),
         0x3a => op("GASPRICE", Env, 0, 1, 2),
-        0x3b => op("EXTCODESIZE", State, 1, 1, 0),
+        0x3b => op("EXTCODESIZE", Account, 1, 1, 0),
         0x3c => op("EXTCODECOPY", Copy, 4, 0, 0),
         0x3d => op("RETURNDATASIZE", Env, 0, 1, 2),
         0x3e => op("RETURNDATACOPY", Copy, 3, 0, 3),
-        0x3f => op("EXTCODEHASH", State, 1, 1, 0),
-        0x40 => op("BLOCKHASH", State, 1, 1, 20),
+        0x3f => op("EXTCODEHASH", Account, 1, 1, 0),
+        0x40 => op("BLOCKHASH", BlockInfo, 1, 1, 20),
         0x41 => op("COINBASE", BlockInfo, 0, 1, 2),
         0x42 => op("TIMESTAMP", BlockInfo, 0, 1, 2),
         0x43 => op("NUMBER", BlockInfo, 0, 1, 2),
         0x44 => op("PREVRANDAO", BlockInfo, 0, 1, 2),
         0x45 => op("GASLIMIT", BlockInfo, 0, 1, 2),
         0x46 => op("CHAINID", BlockInfo, 0, 1, 2),
-        0x47 => op("SELFBALANCE", State, 0, 1, 5),
+        0x47 => op("SELFBALANCE", Account, 0, 1, 5),
         0x48 => op("BASEFEE", BlockInfo, 0, 1, 2),
         0x49 => op("BLOBHASH", BlockInfo, 1, 1, 3),
         0x4a => op("BLOBBASEFEE", BlockInfo, 0, 1, 2),
@@ -134,16 +135,16 @@ pub fn info(opcode: u8) -> Option<OpInfo> {
         0x51 => op("MLOAD", StackMemory, 1, 1, 3),
         0x52 => op("MSTORE", StackMemory, 2, 0, 3),
         0x53 => op("MSTORE8", StackMemory, 2, 0, 3),
-        0x54 => op("SLOAD", State, 1, 1, 0),
-        0x55 => op("SSTORE", State, 2, 0, 0),
+        0x54 => op("SLOAD", Storage, 1, 1, 0),
+        0x55 => op("SSTORE", Storage, 2, 0, 0),
         0x56 => op("JUMP", Flow, 1, 0, 8),
         0x57 => op("JUMPI", Flow, 2, 0, 10),
         0x58 => op("PC", Flow, 0, 1, 2),
         0x59 => op("MSIZE", StackMemory, 0, 1, 2),
         0x5a => op("GAS", Flow, 0, 1, 2),
         0x5b => op("JUMPDEST", Flow, 0, 0, 1),
-        0x5c => op("TLOAD", State, 1, 1, 100),
-        0x5d => op("TSTORE", State, 2, 0, 100),
+        0x5c => op("TLOAD", Storage, 1, 1, 100),
+        0x5d => op("TSTORE", Storage, 2, 0, 100),
         0x5e => op("MCOPY", Copy, 3, 0, 3),
         0x5f => op("PUSH0", StackMemory, 0, 1, 2),
         0x60..=0x7f => op(PUSH_NAMES[(opcode - 0x60) as usize], StackMemory, 0, 1, 3),
@@ -193,5 +194,7 @@ pub fn implemented(family: Family) -> bool {
             | Family::StackMemory
             | Family::Flow
             | Family::Halt
+            | Family::Account
+            | Family::Storage
     )
 }

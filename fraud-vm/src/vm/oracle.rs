@@ -9,10 +9,12 @@ use std::collections::VecDeque;
 
 use alloy_primitives::{B256, U256};
 
+use crate::{smt, state::AccountLeaf};
+
 use super::{
     machine::{stack_push_hash, Frame},
     proof::Witness,
-    StepError, DATA_DEPTH,
+    StepError, BLOCK_HASH_DEPTH, DATA_DEPTH,
 };
 use crate::{code, merkle};
 
@@ -34,6 +36,22 @@ pub trait Oracle {
     ) -> Result<(), StepError>;
     /// Call data word `index` (the caller has checked it holds call data).
     fn calldata_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError>;
+    /// The value under `key` in the state-commitment tree (or set) with root `root`.
+    fn smt_read(&mut self, root: &B256, key: &B256) -> Result<Option<B256>, StepError>;
+    /// Sets `key` to `value` in the tree with root `*root`, updating the root; returns the old
+    /// value.
+    fn smt_write(
+        &mut self,
+        root: &mut B256,
+        key: &B256,
+        value: Option<B256>,
+    ) -> Result<Option<B256>, StepError>;
+    /// The account whose leaf value is `leaf` (`None`: the empty account, no witness).
+    fn account(&mut self, leaf: Option<B256>) -> Result<AccountLeaf, StepError>;
+    /// The length of the code whose `codeRoot` is `code_root` (0 for `codeRoot = 0`).
+    fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError>;
+    /// Leaf `index` of the block-hash tree with root `root`.
+    fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError>;
 }
 
 /// Pushes `word` (the caller has checked for overflow).
@@ -78,7 +96,7 @@ impl Checker {
         let (word, path) = match (wanted, self.next(wanted)?) {
             ("code chunk", Witness::Code { chunk, path }) => (chunk, path),
             ("memory word", Witness::Memory { word, path }) => (word, path),
-            ("call data word", Witness::Data { word, path }) => (word, path),
+            ("call data word" | "block hash", Witness::Data { word, path }) => (word, path),
             _ => return Err(StepError::WrongWitness(wanted)),
         };
         if path.len() != depth {
@@ -143,5 +161,66 @@ impl Oracle for Checker {
         Ok(self
             .opened("call data word", DATA_DEPTH, &frame.calldata_root, index)?
             .0)
+    }
+
+    fn smt_read(&mut self, root: &B256, key: &B256) -> Result<Option<B256>, StepError> {
+        self.smt_proof()?
+            .verify(*root, key)
+            .map_err(|_| StepError::BadWitness("state tree proof"))
+    }
+
+    fn smt_write(
+        &mut self,
+        root: &mut B256,
+        key: &B256,
+        value: Option<B256>,
+    ) -> Result<Option<B256>, StepError> {
+        let proof = self.smt_proof()?;
+        let old = proof
+            .verify(*root, key)
+            .map_err(|_| StepError::BadWitness("state tree proof"))?;
+        *root = proof
+            .root_with(key, value)
+            .map_err(|_| StepError::BadWitness("state tree proof"))?;
+        Ok(old)
+    }
+
+    fn account(&mut self, leaf: Option<B256>) -> Result<AccountLeaf, StepError> {
+        let Some(leaf) = leaf else {
+            return Ok(AccountLeaf::empty());
+        };
+        let Witness::Account(account) = self.next("account")? else {
+            return Err(StepError::WrongWitness("account"));
+        };
+        if account.value_hash() != leaf {
+            return Err(StepError::BadWitness("account"));
+        }
+        Ok(account)
+    }
+
+    fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError> {
+        if code_root.is_zero() {
+            return Ok(0);
+        }
+        let Witness::CodeRoot { len, chunk_root } = self.next("code root")? else {
+            return Err(StepError::WrongWitness("code root"));
+        };
+        if code::root_of(len, &chunk_root) != *code_root {
+            return Err(StepError::BadWitness("code root"));
+        }
+        Ok(len)
+    }
+
+    fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError> {
+        Ok(self.opened("block hash", BLOCK_HASH_DEPTH, root, index)?.0)
+    }
+}
+
+impl Checker {
+    fn smt_proof(&mut self) -> Result<smt::Proof, StepError> {
+        match self.next("state tree proof")? {
+            Witness::Smt(proof) => Ok(proof),
+            _ => Err(StepError::WrongWitness("state tree proof")),
+        }
     }
 }

@@ -3,6 +3,7 @@
 use alloy_primitives::{B256, U256};
 
 use super::machine::{BlockPart, Frame, Machine, TxPart};
+use crate::{smt, state::AccountLeaf};
 
 /// One witness, in the order the step asks for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +29,18 @@ pub enum Witness {
         /// Siblings, leaf level first ([`super::DATA_DEPTH`] of them).
         path: Vec<B256>,
     },
-    /// A call data (or return data) word and its path.
+    /// A state-tree (or set) proof for the key the step reads or writes.
+    Smt(smt::Proof),
+    /// The preimage of an account leaf value.
+    Account(AccountLeaf),
+    /// The preimage of a non-zero `codeRoot`.
+    CodeRoot {
+        /// Code length in bytes.
+        len: u64,
+        /// Root of the chunk tree.
+        chunk_root: B256,
+    },
+    /// A call data (or return data, or block hash) word and its path.
     Data {
         /// The word.
         word: B256,
@@ -45,6 +57,9 @@ impl Witness {
             Witness::Code { .. } => "code",
             Witness::Memory { .. } => "memory",
             Witness::Data { .. } => "data",
+            Witness::Smt(_) => "smt",
+            Witness::Account(_) => "account",
+            Witness::CodeRoot { .. } => "code root",
         }
     }
 
@@ -54,6 +69,24 @@ impl Witness {
                 out.push(0);
                 out.extend_from_slice(&word.to_be_bytes::<32>());
                 out.extend_from_slice(below.as_slice());
+                return;
+            }
+            Witness::Smt(proof) => {
+                let bytes = proof.encode();
+                out.push(4);
+                out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+                out.extend_from_slice(&bytes);
+                return;
+            }
+            Witness::Account(account) => {
+                out.push(5);
+                out.extend_from_slice(&account.encode());
+                return;
+            }
+            Witness::CodeRoot { len, chunk_root } => {
+                out.push(6);
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(chunk_root.as_slice());
                 return;
             }
             Witness::Code { chunk, path } => (1, chunk.as_slice(), path),
@@ -94,7 +127,9 @@ impl Proof {
 
     /// Byte encoding (what an L1 verifier receives as calldata): the three parts as 32-byte
     /// words (14 + 9 + 23), then each witness as `tag ‖ fields` — stack `0 ‖ word ‖ below`,
-    /// code `1 ‖ chunk ‖ n ‖ n siblings`, memory `2 ‖ …`, data `3 ‖ …`.
+    /// code `1 ‖ chunk ‖ n ‖ n siblings`, memory `2 ‖ …`, data `3 ‖ …`, state-tree proof
+    /// `4 ‖ u16 length ‖ smt::Proof::encode`, account `5 ‖ abi.encode(leaf)`, code root
+    /// `6 ‖ u64 len ‖ chunkRoot`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(46 * 32 + self.witnesses.len() * 100);
         for part in [self.block.encode(), self.tx.encode(), self.frame.encode()] {

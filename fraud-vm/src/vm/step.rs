@@ -2,7 +2,7 @@
 
 use alloy_primitives::{B256, U256};
 
-use super::{arith, block_info, compare_bitwise, env, flow, halt, stack_memory};
+use super::{account, arith, block_info, compare_bitwise, env, flow, halt, stack_memory, storage};
 use super::{
     machine::{Machine, Status},
     opcodes::{self, Family},
@@ -24,6 +24,9 @@ pub enum HaltReason {
     BadJump,
     /// An undefined opcode or `INVALID` (0xFE).
     InvalidOpcode,
+    /// A state change (`SSTORE`, `TSTORE`, `LOG*`, `CREATE*`, value-bearing `CALL`,
+    /// `SELFDESTRUCT`) inside a static call.
+    StaticViolation,
 }
 
 /// What a step did, for statistics and coverage.
@@ -207,24 +210,24 @@ pub fn memory_cost(words: u64) -> u128 {
 ///
 /// Returns what the step did, or an error if the proof is inconsistent or the step kind is not
 /// implemented yet. On an exceptional halt the frame is left as it was before the step, with
-/// status [`Status::Halted`] and no gas.
+/// status [`Status::Halted`] and no gas; the block and transaction parts are unchanged too.
 pub fn step<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepInfo, StepError> {
     if m.frame.status != Status::Running {
         return Err(StepError::Unsupported(
             "frame exit (the step after a frame ends)".into(),
         ));
     }
-    let pre = m.frame.clone();
+    let pre = m.clone();
     let mut ctx = Ctx {
         m,
         o,
         chunks: Vec::new(),
     };
-    let opcode = ctx.code_byte(pre.pc)?;
+    let opcode = ctx.code_byte(pre.frame.pc)?;
     match exec(opcode, &mut ctx) {
         Ok(()) => Ok(StepInfo { opcode, halt: None }),
         Err(Exit::Halt(reason)) => {
-            ctx.m.frame = pre;
+            *ctx.m = pre;
             ctx.m.frame.status = Status::Halted;
             ctx.m.frame.gas = 0;
             Ok(StepInfo {
@@ -259,6 +262,8 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         Family::StackMemory => stack_memory::run(opcode, ctx),
         Family::Flow => flow::run(opcode, ctx),
         Family::Halt => halt::run(opcode, ctx),
+        Family::Account => account::run(opcode, ctx),
+        Family::Storage => storage::run(opcode, ctx),
         other => Err(StepError::Unsupported(format!("{other:?} family")).into()),
     }
 }

@@ -6,13 +6,14 @@
 //! `verify_step(state_hash(i), prove_step(i)) == state_hash(i + 1)` for every step is a
 //! differential test of the reference verifier against revm.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_primitives::{Address, Bytes, B256, KECCAK256_EMPTY, U256};
 use revm::{
     context::{result::ExecutionResult, BlockEnv, ContextTr, TxEnv},
-    context_interface::{block::BlobExcessGasAndPrice, transaction::Transaction, Block as _},
-    database_interface::Database,
+    context_interface::{
+        block::BlobExcessGasAndPrice, transaction::Transaction, Block as _, JournalTr,
+    },
     handler::MainBuilder,
     inspector::{InspectEvm, Inspector},
     interpreter::{
@@ -21,6 +22,7 @@ use revm::{
         CallInput, InstructionResult, Interpreter, InterpreterAction,
     },
     primitives::{hardfork::SpecId, TxKind},
+    state::EvmState,
     MainContext,
 };
 
@@ -28,13 +30,14 @@ use super::{
     machine::{stack_hash, BlockPart, Frame, FrameKind, Machine, Status, TxPart},
     oracle::Oracle,
     proof::{Proof, Witness},
-    step, StepError, StepInfo, DATA_DEPTH,
+    step, StepError, StepInfo, BLOCK_HASH_DEPTH, DATA_DEPTH, SET_MEMBER,
 };
 use crate::{
-    code::{ChunkedCode, PIECE},
+    code::{self, ChunkedCode, PIECE},
+    execute::{BlockState, StateProvider},
     merkle,
-    smt::{self, MemoryNodes},
-    state::{account_key, storage_key},
+    smt::{self, Overlay},
+    state::{account_key, storage_key, AccountLeaf},
 };
 
 /// Why a transaction could not be traced.
@@ -76,16 +79,81 @@ struct Snapshot {
     memory: Arc<Vec<u8>>,
     returndata: Bytes,
     out: (u64, u64),
+    roots: Roots,
+    refund: u64,
+}
+
+/// The tree roots that change during a transaction.
+#[derive(Clone, Copy, Debug, Default)]
+struct Roots {
+    world: B256,
+    accessed_addresses: B256,
+    accessed_slots: B256,
+    transient: B256,
+}
+
+/// What the trace knows to build witnesses: tree nodes it created and leaf preimages.
+struct Witnesses<'a, P> {
+    provider: &'a P,
+    nodes: Overlay<'a, P>,
+    /// Account leaf value → preimage.
+    accounts: HashMap<B256, AccountLeaf>,
+    /// `codeRoot` → (code length, chunk root).
+    code_roots: HashMap<B256, (u64, B256)>,
+    /// The block-hash tree.
+    block_hashes: Vec<Vec<B256>>,
+}
+
+impl<P: StateProvider> Witnesses<'_, P> {
+    /// Applies `changes` to the tree at `root`, keeping the new nodes.
+    fn update(&mut self, root: B256, changes: Vec<(B256, Option<B256>)>) -> Result<B256, String> {
+        let result = smt::update(&self.nodes, root, changes).map_err(|e| e.to_string())?;
+        self.nodes.insert_all(result.new_nodes);
+        Ok(result.root)
+    }
+
+    /// The leaf of an account as revm holds it, remembering its preimage (and its code's).
+    fn leaf(&mut self, info: &revm::state::AccountInfo) -> Result<Option<B256>, String> {
+        let code_root = if info.code_hash == KECCAK256_EMPTY {
+            B256::ZERO
+        } else {
+            let code = match &info.code {
+                Some(code) => code.original_bytes(),
+                None => self
+                    .provider
+                    .code_by_hash_ref(info.code_hash)
+                    .map_err(|e| e.to_string())?
+                    .original_bytes(),
+            };
+            let chunked = ChunkedCode::new(&code);
+            let root = code::root_of(code.len() as u64, &chunked.chunk_root());
+            self.code_roots
+                .insert(root, (code.len() as u64, chunked.chunk_root()));
+            root
+        };
+        let leaf = AccountLeaf {
+            nonce: info.nonce,
+            balance: info.balance,
+            code_hash: info.code_hash,
+            code_root,
+        };
+        if leaf.is_empty() {
+            return Ok(None);
+        }
+        let value = leaf.value_hash();
+        self.accounts.insert(value, leaf);
+        Ok(Some(value))
+    }
 }
 
 /// A transaction's execution, step by step.
-#[derive(Debug)]
-pub struct Trace {
+pub struct Trace<'a, P> {
     block: BlockPart,
     tx: TxPart,
     frames: Vec<FrameData>,
     /// `states[i]` is the state before step `i`; the last one is the state after the last step.
     states: Vec<Snapshot>,
+    witnesses: Witnesses<'a, P>,
 }
 
 /// Words of a byte string, zero-padded.
@@ -110,27 +178,28 @@ pub fn precompiles() -> impl Iterator<Item = Address> {
     (1u8..=0x0a).map(Address::with_last_byte)
 }
 
-/// Root of a set of keys (an SMT whose leaves have value `bytes32(1)`).
-pub fn set_root(keys: impl IntoIterator<Item = B256>) -> B256 {
-    let one = B256::with_last_byte(1);
-    let changes: Vec<(B256, Option<B256>)> = keys.into_iter().map(|k| (k, Some(one))).collect();
-    let nodes = MemoryNodes::default();
-    smt::update(&nodes, B256::ZERO, changes)
-        .map(|u| u.root)
-        .unwrap_or_default()
-}
-
-impl Trace {
-    /// Executes `tx` on `db` in the block described by `block` (revm, Cancun) and records every
-    /// step. `block.state_root` must be the root of `db`'s state (it becomes the transaction's
-    /// start root). Fails with [`TraceError::Unsupported`] if execution leaves the
-    /// transaction's own frame (calls, creates) — not traceable yet.
-    pub fn for_tx<DB: Database>(
-        db: DB,
+impl<'a, P: StateProvider> Trace<'a, P> {
+    /// Executes `tx` on `provider`'s state in the block described by `block` (revm, Cancun)
+    /// and records every step. `block.state_root` must be the root of `provider`'s state (it
+    /// becomes the transaction's start root); `block.block_hashes_root` and
+    /// `block.blob_base_fee` are filled in from the provider and the chain's rules. Fails with
+    /// [`TraceError::Unsupported`] if execution leaves the transaction's own frame (calls,
+    /// creates) — not traceable yet.
+    pub fn for_tx(
+        provider: &'a P,
         block: &BlockPart,
         tx: TxEnv,
     ) -> Result<(Self, ExecutionResult), TraceError> {
-        let mut tracer = Tracer::default();
+        let mut block = block.clone();
+        block.blob_base_fee = U256::from(1);
+        let mut hashes = vec![B256::ZERO; 1 << BLOCK_HASH_DEPTH];
+        for n in block.number.saturating_sub(256)..block.number {
+            hashes[(n % 256) as usize] = provider
+                .block_hash_ref(n)
+                .map_err(|e| TraceError::Execution(e.to_string()))?;
+        }
+        let block_hashes = merkle::levels(&hashes, BLOCK_HASH_DEPTH);
+        block.block_hashes_root = block_hashes[BLOCK_HASH_DEPTH][0];
         let block_env = BlockEnv {
             number: U256::from(block.number),
             beneficiary: block.coinbase,
@@ -141,31 +210,49 @@ impl Trace {
             blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(0, 1)),
             ..Default::default()
         };
-        let tx_part = tx_part(block, &block_env, &tx);
-        let mut evm = revm::Context::mainnet()
-            .with_db(db)
-            .with_block(block_env)
-            .modify_cfg_chained(|cfg| {
-                cfg.chain_id = block.chain_id;
-                cfg.set_spec_and_mainnet_gas_params(SpecId::CANCUN);
-            })
-            .build_mainnet_with_inspector(&mut tracer);
-        let result = evm
-            .inspect_tx(tx)
-            .map_err(|e| TraceError::Execution(format!("{e:?}")))?
-            .result;
-        drop(evm);
+        let mut witnesses = Witnesses {
+            provider,
+            nodes: Overlay::new(provider),
+            accounts: HashMap::new(),
+            code_roots: HashMap::new(),
+            block_hashes,
+        };
+        let tx_part = tx_part(&block, &block_env, &tx, &mut witnesses)?;
+        let mut tracer = Tracer {
+            witnesses,
+            roots: Roots {
+                world: block.state_root,
+                accessed_addresses: tx_part.accessed_addresses,
+                accessed_slots: tx_part.accessed_slots,
+                transient: B256::ZERO,
+            },
+            frames: Vec::new(),
+            states: Vec::new(),
+            error: None,
+        };
+        let result = {
+            let mut evm = revm::Context::mainnet()
+                .with_db(BlockState::new(provider))
+                .with_block(block_env)
+                .modify_cfg_chained(|cfg| {
+                    cfg.chain_id = block.chain_id;
+                    cfg.set_spec_and_mainnet_gas_params(SpecId::CANCUN);
+                })
+                .build_mainnet_with_inspector(&mut tracer);
+            evm.inspect_tx(tx)
+                .map_err(|e| TraceError::Execution(format!("{e:?}")))?
+                .result
+        };
         if let Some(e) = tracer.error {
             return Err(e);
         }
-        let mut block = block.clone();
-        block.blob_base_fee = U256::from(1);
         Ok((
             Self {
                 block,
                 tx: tx_part,
                 frames: tracer.frames,
                 states: tracer.states,
+                witnesses: tracer.witnesses,
             },
             result,
         ))
@@ -185,9 +272,16 @@ impl Trace {
     pub fn machine(&self, i: usize) -> Machine {
         let s = &self.states[i];
         let f = &self.frames[s.frame];
+        let mut block = self.block.clone();
+        block.state_root = s.roots.world;
+        let mut tx = self.tx.clone();
+        tx.accessed_addresses = s.roots.accessed_addresses;
+        tx.accessed_slots = s.roots.accessed_slots;
+        tx.transient_root = s.roots.transient;
+        tx.refund = s.refund;
         Machine {
-            block: self.block.clone(),
-            tx: self.tx.clone(),
+            block,
+            tx,
             frame: Frame {
                 status: s.status,
                 kind: f.kind,
@@ -232,12 +326,7 @@ impl Trace {
     /// The opcode step `i` executes.
     pub fn opcode(&self, i: usize) -> u8 {
         let s = &self.states[i];
-        let code = &self.frames[s.frame].code;
-        if s.pc >= code.len() as u64 {
-            return 0;
-        }
-        let (chunk, _) = code.open(s.pc / PIECE as u64);
-        chunk[1 + (s.pc % PIECE as u64) as usize]
+        opcode_at(&self.frames[s.frame].code, s.pc)
     }
 
     /// The one-step proof of step `i`, and what the step does.
@@ -245,7 +334,7 @@ impl Trace {
         let mut machine = self.machine(i);
         let pre = machine.clone();
         let s = &self.states[i];
-        let mut recorder = Recorder::new(s, &self.frames[s.frame]);
+        let mut recorder = Recorder::new(s, &self.frames[s.frame], &self.witnesses);
         let info = step(&mut machine, &mut recorder)?;
         Ok((
             Proof {
@@ -259,8 +348,22 @@ impl Trace {
     }
 }
 
+/// The opcode at `pc` (`STOP` past the end).
+fn opcode_at(code: &ChunkedCode, pc: u64) -> u8 {
+    if pc >= code.len() as u64 {
+        return 0;
+    }
+    let (chunk, _) = code.open(pc / PIECE as u64);
+    chunk[1 + (pc % PIECE as u64) as usize]
+}
+
 /// The transaction part at the start of `tx`'s first frame.
-fn tx_part(block: &BlockPart, env: &BlockEnv, tx: &TxEnv) -> TxPart {
+fn tx_part<P: StateProvider>(
+    block: &BlockPart,
+    env: &BlockEnv,
+    tx: &TxEnv,
+    witnesses: &mut Witnesses<'_, P>,
+) -> Result<TxPart, TraceError> {
     let to = match tx.kind {
         TxKind::Call(to) => to,
         TxKind::Create => tx.caller.create(tx.nonce),
@@ -274,34 +377,124 @@ fn tx_part(block: &BlockPart, env: &BlockEnv, tx: &TxEnv) -> TxPart {
             slots.push(storage_key(&item.address, &U256::from_be_bytes(key.0)));
         }
     }
-    TxPart {
+    let mut set = |keys: Vec<B256>| {
+        let members = keys.into_iter().map(|k| (k, Some(SET_MEMBER))).collect();
+        witnesses
+            .update(B256::ZERO, members)
+            .map_err(TraceError::Inconsistent)
+    };
+    Ok(TxPart {
         origin: tx.caller,
         gas_price: U256::from(tx.effective_gas_price(env.basefee() as u128)),
         start_state_root: block.state_root,
         refund: 0,
-        accessed_addresses: set_root(addresses.iter().map(account_key)),
-        accessed_slots: set_root(slots),
+        accessed_addresses: set(addresses.iter().map(account_key).collect())?,
+        accessed_slots: set(slots)?,
         transient_root: B256::ZERO,
         created_root: B256::ZERO,
         logs_acc: B256::ZERO,
-    }
+    })
 }
 
 /// The Inspector that records frames and per-step snapshots.
-#[derive(Default)]
-struct Tracer {
+struct Tracer<'a, P> {
+    witnesses: Witnesses<'a, P>,
+    roots: Roots,
     frames: Vec<FrameData>,
     states: Vec<Snapshot>,
     error: Option<TraceError>,
 }
 
-impl Tracer {
+impl<P: StateProvider> Tracer<'_, P> {
     fn fail(&mut self, e: TraceError) {
         self.error.get_or_insert(e);
     }
+
+    /// Applies `changes` to the tree `root` selects.
+    fn apply(&mut self, which: fn(&mut Roots) -> &mut B256, changes: Vec<(B256, Option<B256>)>) {
+        let root = *which(&mut self.roots);
+        match self.witnesses.update(root, changes) {
+            Ok(new) => *which(&mut self.roots) = new,
+            Err(e) => self.fail(TraceError::Inconsistent(format!("state tree: {e}"))),
+        }
+    }
+
+    /// The world state once the transaction's first frame starts (after revm's transaction
+    /// validation, gas purchase, nonce increment and value transfer): every account revm holds.
+    fn enter_world(&mut self, state: &EvmState) {
+        let mut changes = Vec::with_capacity(state.len());
+        for (address, account) in state {
+            match self.witnesses.leaf(&account.info) {
+                Ok(leaf) => changes.push((account_key(address), leaf)),
+                Err(e) => return self.fail(TraceError::Execution(e)),
+            }
+        }
+        self.apply(|r| &mut r.world, changes);
+    }
+
+    /// Updates the trees after a state-accessing step (only when it did not halt).
+    fn after_step(
+        &mut self,
+        opcode: u8,
+        pre: &Snapshot,
+        state: &EvmState,
+        transient: Option<U256>,
+    ) {
+        let frame = &self.frames[pre.frame];
+        let address = frame.address;
+        let arg = |k: usize| pre.stack[pre.stack.len() - 1 - k];
+        match opcode {
+            0x31 | 0x3b | 0x3f | 0x47 => {
+                let target = if opcode == 0x47 {
+                    address
+                } else {
+                    Address::from_word(B256::from(arg(0)))
+                };
+                if let Some(account) = state.get(&target) {
+                    if let Err(e) = self.witnesses.leaf(&account.info) {
+                        return self.fail(TraceError::Execution(e));
+                    }
+                }
+                if opcode != 0x47 {
+                    self.apply(
+                        |r| &mut r.accessed_addresses,
+                        vec![(account_key(&target), Some(SET_MEMBER))],
+                    );
+                }
+            }
+            0x54 | 0x55 => {
+                let slot = arg(0);
+                let key = storage_key(&address, &slot);
+                self.apply(|r| &mut r.accessed_slots, vec![(key, Some(SET_MEMBER))]);
+                if opcode == 0x55 {
+                    // The value revm holds now, not the one on the stack.
+                    let present = state
+                        .get(&address)
+                        .and_then(|a| a.storage.get(&slot))
+                        .map(|s| s.present_value);
+                    let Some(present) = present else {
+                        return self.fail(TraceError::Inconsistent("SSTORE left no slot".into()));
+                    };
+                    let leaf = (!present.is_zero()).then(|| B256::from(present));
+                    self.apply(|r| &mut r.world, vec![(key, leaf)]);
+                }
+            }
+            0x5d => {
+                let key = storage_key(&address, &arg(0));
+                let value = transient.unwrap_or_default();
+                let leaf = (!value.is_zero()).then(|| B256::from(value));
+                self.apply(|r| &mut r.transient, vec![(key, leaf)]);
+            }
+            _ => {}
+        }
+    }
 }
 
-impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Tracer {
+impl<CTX, P: StateProvider> Inspector<CTX, EthInterpreter> for Tracer<'_, P>
+where
+    CTX: ContextTr,
+    CTX::Journal: JournalTr<State = EvmState>,
+{
     fn initialize_interp(&mut self, interp: &mut Interpreter<EthInterpreter>, context: &mut CTX) {
         let depth = interp.input.depth as u64;
         if depth > 0 || !self.frames.is_empty() {
@@ -329,12 +522,16 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Tracer {
             calldata_levels: merkle::levels(&words(&calldata), DATA_DEPTH),
             calldata,
         });
+        self.enter_world(context.journal().evm_state());
     }
 
     fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
         if self.error.is_some() {
             return;
         }
+        let Ok(refund) = u64::try_from(interp.gas.refunded()) else {
+            return self.fail(TraceError::Inconsistent("negative refund counter".into()));
+        };
         let memory = Arc::new(interp.memory.context_memory().to_vec());
         self.states.push(Snapshot {
             frame: self.frames.len() - 1,
@@ -345,17 +542,30 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Tracer {
             memory,
             returndata: interp.return_data.buffer().clone(),
             out: (0, 0),
+            roots: self.roots,
+            refund,
         });
     }
 
-    fn step_end(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
+    fn step_end(&mut self, interp: &mut Interpreter<EthInterpreter>, context: &mut CTX) {
         if self.error.is_some() {
             return;
         }
-        let Some(InterpreterAction::Return(result)) = interp.bytecode.action().clone() else {
+        let Some(pre) = self.states.last().cloned() else {
             return;
         };
-        let Some(pre) = self.states.last().cloned() else {
+        let action = interp.bytecode.action().clone();
+        let halted = matches!(&action, Some(InterpreterAction::Return(r)) if r.result.is_halt());
+        if !halted {
+            let frame = &self.frames[pre.frame];
+            let opcode = opcode_at(&frame.code, pre.pc);
+            let transient = (opcode == 0x5d).then(|| {
+                let slot = pre.stack[pre.stack.len() - 1];
+                context.journal_mut().tload(frame.address, slot)
+            });
+            self.after_step(opcode, &pre, context.journal().evm_state(), transient);
+        }
+        let Some(InterpreterAction::Return(result)) = action else {
             return;
         };
         let post = match result.result {
@@ -392,6 +602,8 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Tracer {
                     stack: interp.stack.data().clone(),
                     memory,
                     out,
+                    roots: self.roots,
+                    refund: u64::try_from(interp.gas.refunded()).unwrap_or_default(),
                     ..pre
                 }
             }
@@ -410,8 +622,9 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Tracer {
 }
 
 /// The prover's oracle: reads the full state of one snapshot and records witnesses.
-struct Recorder<'a> {
+struct Recorder<'a, P> {
     frame: &'a FrameData,
+    known: &'a Witnesses<'a, P>,
     stack: Vec<U256>,
     /// `prefix[k]` = hash of the bottom `k` stack words.
     prefix: Vec<B256>,
@@ -419,8 +632,8 @@ struct Recorder<'a> {
     witnesses: Vec<Witness>,
 }
 
-impl<'a> Recorder<'a> {
-    fn new(s: &Snapshot, frame: &'a FrameData) -> Self {
+impl<'a, P: StateProvider> Recorder<'a, P> {
+    fn new(s: &Snapshot, frame: &'a FrameData, known: &'a Witnesses<'a, P>) -> Self {
         let mut prefix = vec![B256::ZERO];
         for w in &s.stack {
             let last = prefix[prefix.len() - 1];
@@ -428,6 +641,7 @@ impl<'a> Recorder<'a> {
         }
         Self {
             frame,
+            known,
             stack: s.stack.clone(),
             prefix,
             memory: merkle::levels(&words(&s.memory), DATA_DEPTH),
@@ -443,7 +657,7 @@ impl<'a> Recorder<'a> {
     }
 }
 
-impl Oracle for Recorder<'_> {
+impl<P: StateProvider> Oracle for Recorder<'_, P> {
     fn pop(&mut self, frame: &mut Frame) -> Result<U256, StepError> {
         let word = self
             .stack
@@ -492,6 +706,67 @@ impl Oracle for Recorder<'_> {
         let word = levels[0].get(index as usize).copied().unwrap_or_default();
         let path = merkle::path(levels, index);
         self.witnesses.push(Witness::Data { word, path });
+        Ok(word)
+    }
+
+    fn smt_read(&mut self, root: &B256, key: &B256) -> Result<Option<B256>, StepError> {
+        let proof = smt::prove(&self.known.nodes, *root, key)
+            .map_err(|_| StepError::MissingWitness("state tree node"))?;
+        let value = proof.value(key);
+        self.witnesses.push(Witness::Smt(proof));
+        Ok(value)
+    }
+
+    fn smt_write(
+        &mut self,
+        root: &mut B256,
+        key: &B256,
+        value: Option<B256>,
+    ) -> Result<Option<B256>, StepError> {
+        let proof = smt::prove(&self.known.nodes, *root, key)
+            .map_err(|_| StepError::MissingWitness("state tree node"))?;
+        let old = proof.value(key);
+        *root = proof
+            .root_with(key, value)
+            .map_err(|_| StepError::BadWitness("state tree proof"))?;
+        self.witnesses.push(Witness::Smt(proof));
+        Ok(old)
+    }
+
+    fn account(&mut self, leaf: Option<B256>) -> Result<AccountLeaf, StepError> {
+        let Some(leaf) = leaf else {
+            return Ok(AccountLeaf::empty());
+        };
+        let account = *self
+            .known
+            .accounts
+            .get(&leaf)
+            .ok_or(StepError::MissingWitness("account preimage"))?;
+        self.witnesses.push(Witness::Account(account));
+        Ok(account)
+    }
+
+    fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError> {
+        if code_root.is_zero() {
+            return Ok(0);
+        }
+        let (len, chunk_root) = self
+            .known
+            .code_roots
+            .get(code_root)
+            .copied()
+            .ok_or(StepError::MissingWitness("code root preimage"))?;
+        self.witnesses.push(Witness::CodeRoot { len, chunk_root });
+        Ok(len)
+    }
+
+    fn block_hash(&mut self, _root: &B256, index: u64) -> Result<B256, StepError> {
+        let levels = &self.known.block_hashes;
+        let word = levels[0][index as usize];
+        self.witnesses.push(Witness::Data {
+            word,
+            path: merkle::path(levels, index),
+        });
         Ok(word)
     }
 }

@@ -1,0 +1,64 @@
+//! Account reads: `BALANCE`, `SELFBALANCE`, `EXTCODESIZE`, `EXTCODEHASH`.
+//!
+//! An address is warm if it is in the transaction's accessed-addresses set (EIP-2929): access
+//! costs 100 gas, otherwise 2600 and the address joins the set. The account is read from the
+//! world-state tree (`block.stateRoot`) with its leaf preimage; an absent leaf is the empty
+//! account.
+
+use alloy_primitives::{Address, B256, U256};
+
+use super::{
+    oracle::Oracle,
+    step::{Ctx, Exec},
+    COLD_ACCOUNT_ACCESS, WARM_ACCESS,
+};
+use crate::state::{account_key, AccountLeaf};
+
+pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
+    let word = match opcode {
+        0x47 => {
+            let address = ctx.m.frame.address;
+            read_account(ctx, &address)?.1.balance
+        }
+        _ => {
+            let address = Address::from_word(B256::from(ctx.pop()?));
+            access_address(ctx, &address)?;
+            let (leaf, account) = read_account(ctx, &address)?;
+            match opcode {
+                0x31 => account.balance,
+                0x3b => U256::from(ctx.o.code_len(&account.code_root)?),
+                0x3f if leaf.is_none() => U256::ZERO,
+                0x3f => U256::from_be_bytes(account.code_hash.0),
+                _ => unreachable!("not an account opcode: {opcode:#x}"),
+            }
+        }
+    };
+    ctx.push(word);
+    ctx.next(0);
+    Ok(())
+}
+
+/// Charges warm or cold access to `address` and adds it to the accessed set.
+pub(super) fn access_address<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, address: &Address) -> Exec {
+    let mut root = ctx.m.tx.accessed_addresses;
+    let was = ctx
+        .o
+        .smt_write(&mut root, &account_key(address), Some(super::SET_MEMBER))?;
+    ctx.m.tx.accessed_addresses = root;
+    ctx.charge(if was.is_some() {
+        WARM_ACCESS
+    } else {
+        COLD_ACCOUNT_ACCESS
+    })
+}
+
+/// The account at `address` in the current world state, with its leaf value.
+pub(super) fn read_account<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    address: &Address,
+) -> Result<(Option<B256>, AccountLeaf), super::StepError> {
+    let leaf = ctx
+        .o
+        .smt_read(&ctx.m.block.state_root, &account_key(address))?;
+    Ok((leaf, ctx.o.account(leaf)?))
+}
