@@ -46,7 +46,7 @@ contract L1StandardBridge is ReentrancyGuard {
     /// @notice The L2 bridge predeploy.
     address public constant L2_STANDARD_BRIDGE = 0x4200000000000000000000000000000000000010;
     /// @notice L2 gas added to an ERC20 deposit's `minGasLimit` (covers deploying the L2 token
-    ///         on first deposit and minting; measured ~1.1M).
+    ///         on first deposit and minting; measured ~0.8M for short metadata).
     uint64 public constant DEPOSIT_GAS_OVERHEAD = 1_500_000;
 
     /// @notice The Portal deposits go through.
