@@ -1,6 +1,9 @@
 //! The L1 contracts (`Inbox`, `Portal`, `OutputRegistry`, `L1StandardBridge`) in revm, checked
 //! against the Rust formats of `fraud_vm::message` and `fraud_vm::output`.
 
+// `sol!` generates constructors with one argument per event/call field.
+#![allow(clippy::too_many_arguments)]
+
 mod common;
 
 use alloy_primitives::{address, keccak256, Address, Bytes, B256, U256};
