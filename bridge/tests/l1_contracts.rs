@@ -42,6 +42,8 @@ sol! {
         function l2Sender() external view returns (address);
         function hashWithdrawal(Withdrawal w) external pure returns (bytes32);
         function finalizedWithdrawals(bytes32 hash) external view returns (bool);
+        function withdrawalStateKey(bytes32 withdrawalHash) external pure returns (bytes32);
+        function outputRoot(OutputRootProof o) external pure returns (bytes32);
         event WithdrawalProven(bytes32 indexed withdrawalHash, address indexed sender, address indexed target, uint256 outputIndex);
         event WithdrawalFinalized(bytes32 indexed hash, bool success);
         error CreationWithTarget();
@@ -760,7 +762,25 @@ fn withdrawal_prove_and_finalize() {
         ),
         w.hash()
     );
+    assert_eq!(
+        l1.view(
+            portal,
+            Portal::withdrawalStateKeyCall {
+                withdrawalHash: w.hash()
+            }
+        ),
+        Withdrawal::state_key(w.hash())
+    );
     let state = L2State::new(&[&w], &[], 50);
+    assert_eq!(
+        l1.view(
+            portal,
+            Portal::outputRootCall {
+                o: state.output_proof()
+            }
+        ),
+        state.output_root()
+    );
     l1.propose(50, state.output_root()).ok();
 
     // Finalizing before proving.
