@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.37;
+
+/// @title Inbox
+/// @notice The L2's input on L1, as two hash accumulators (Arbitrum-style):
+///         - delayed messages (deposits), queued by the {Portal}:
+///           `delayedAcc[0] = 0`, `delayedAcc[n + 1] = keccak256(delayedAcc[n] ‖ messageHash_n)`
+///           with `messageHash` exactly `fraud_vm::message::DepositMessage::hash`;
+///         - sequencer batches, posted by the batcher (an EOA, so derivation reads the batch data
+///           from the transaction's calldata):
+///           `batchAcc[0] = 0`, `batchAcc[n + 1] = keccak256(abi.encode(batchAcc[n], keccak256(data),
+///           afterDelayedMessagesRead, delayedAcc[afterDelayedMessagesRead]))`.
+///         A batch also says how many delayed messages the chain has consumed after it. If the
+///         sequencer ignores a delayed message for `forceInclusionWindow` seconds, anyone can
+///         append an empty, `forced` batch that consumes it.
+contract Inbox {
+    /// @notice Only the Portal may queue deposits.
+    error NotPortal();
+    /// @notice Only the batcher may append sequencer batches.
+    error NotBatcher();
+    /// @notice Batches must be posted by an EOA directly (their data is read from calldata).
+    error BatcherNotEOA();
+    /// @notice `afterDelayedMessagesRead` is below the messages already read or above the queue.
+    error InvalidDelayedMessagesRead(uint256 afterDelayedMessagesRead, uint256 read, uint256 count);
+    /// @notice The delayed message to force was queued less than `forceInclusionWindow` ago.
+    error ForceInclusionWindowNotElapsed(uint256 queuedAt, uint256 includableAt);
+    /// @notice An accumulator index beyond the current count.
+    error IndexOutOfRange(uint256 index, uint256 count);
+
+    /// @notice A deposit was queued as delayed message `index`.
+    event DepositQueued(
+        uint256 indexed index,
+        address indexed from,
+        address indexed to,
+        uint256 mint,
+        uint256 value,
+        uint64 gasLimit,
+        bool isCreation,
+        bytes data,
+        uint64 l1BlockNumber,
+        uint64 l1Timestamp,
+        bytes32 messageHash
+    );
+
+    /// @notice Batch `batchIndex` was appended; `batchAcc` is the accumulator after it.
+    event BatchAppended(
+        uint256 indexed batchIndex, bytes32 dataHash, uint256 afterDelayedMessagesRead, bytes32 batchAcc, bool forced
+    );
+
+    /// @dev The ABI tuple of `DepositMessage::hash`.
+    struct DepositMessage {
+        uint256 index;
+        address from;
+        address to;
+        uint256 mint;
+        uint256 value;
+        uint64 gasLimit;
+        bool isCreation;
+        bytes32 dataHash;
+        uint64 l1BlockNumber;
+        uint64 l1Timestamp;
+    }
+
+    /// @notice The Portal, the only source of delayed messages.
+    address public immutable portal;
+    /// @notice The sequencer's batch poster.
+    address public immutable batcher;
+    /// @notice Seconds after which an unread delayed message can be forced in.
+    uint256 public immutable forceInclusionWindow;
+
+    /// @dev `_delayedAccs[i]` = accumulator after i + 1 messages.
+    bytes32[] private _delayedAccs;
+    /// @dev L1 timestamps at which the delayed messages were queued.
+    uint64[] private _delayedTimestamps;
+    /// @dev `_batchAccs[i]` = accumulator after i + 1 batches.
+    bytes32[] private _batchAccs;
+    /// @notice Number of delayed messages consumed by the batches so far.
+    uint256 public delayedMessagesRead;
+
+    /// @param portal_ The Portal (deploy scripts predict its address).
+    /// @param batcher_ The batch poster EOA.
+    /// @param forceInclusionWindow_ Seconds (devnet: e.g. 30; production: 24 h).
+    constructor(address portal_, address batcher_, uint256 forceInclusionWindow_) {
+        portal = portal_;
+        batcher = batcher_;
+        forceInclusionWindow = forceInclusionWindow_;
+    }
+
+    /// @notice Queues a deposit (only the Portal). Its index is the current message count, its
+    ///         L1 block number and timestamp the current block's.
+    /// @param from The L2 sender (already aliased by the Portal for contract senders).
+    /// @return index The delayed message index.
+    /// @return messageHash `DepositMessage::hash`, the L2 deposit transaction's `sourceHash`.
+    function enqueueDeposit(
+        address from,
+        address to,
+        uint256 mint,
+        uint256 value,
+        uint64 gasLimit,
+        bool isCreation,
+        bytes calldata data
+    ) external returns (uint256 index, bytes32 messageHash) {
+        if (msg.sender != portal) revert NotPortal();
+        index = _delayedAccs.length;
+        DepositMessage memory m;
+        m.index = index;
+        m.from = from;
+        m.to = to;
+        m.mint = mint;
+        m.value = value;
+        m.gasLimit = gasLimit;
+        m.isCreation = isCreation;
+        m.dataHash = keccak256(data);
+        m.l1BlockNumber = uint64(block.number);
+        m.l1Timestamp = uint64(block.timestamp);
+        messageHash = keccak256(abi.encode(m));
+        bytes32 prev = index == 0 ? bytes32(0) : _delayedAccs[index - 1];
+        _delayedAccs.push(keccak256(abi.encodePacked(prev, messageHash)));
+        _delayedTimestamps.push(m.l1Timestamp);
+        _emitDepositQueued(m, data, messageHash);
+    }
+
+    function _emitDepositQueued(DepositMessage memory m, bytes calldata data, bytes32 messageHash) private {
+        emit DepositQueued(
+            m.index,
+            m.from,
+            m.to,
+            m.mint,
+            m.value,
+            m.gasLimit,
+            m.isCreation,
+            data,
+            m.l1BlockNumber,
+            m.l1Timestamp,
+            messageHash
+        );
+    }
+
+    /// @notice Appends a sequencer batch (only the batcher, called directly from its EOA).
+    /// @param data The batch (uncompressed, read by derivation from this call's calldata).
+    /// @param afterDelayedMessagesRead Delayed messages consumed once this batch is applied:
+    ///        `delayedMessagesRead <= afterDelayedMessagesRead <= delayedMessageCount()`.
+    function appendSequencerBatch(bytes calldata data, uint256 afterDelayedMessagesRead) external {
+        if (msg.sender != batcher) revert NotBatcher();
+        if (msg.sender != tx.origin) revert BatcherNotEOA();
+        if (afterDelayedMessagesRead < delayedMessagesRead || afterDelayedMessagesRead > _delayedAccs.length) {
+            revert InvalidDelayedMessagesRead(afterDelayedMessagesRead, delayedMessagesRead, _delayedAccs.length);
+        }
+        _appendBatch(keccak256(data), afterDelayedMessagesRead, false);
+    }
+
+    /// @notice Forces delayed messages up to `afterDelayedMessagesRead` into the chain with an
+    ///         empty batch (anyone), once the last of them (index `afterDelayedMessagesRead - 1`,
+    ///         not yet read) has waited `forceInclusionWindow` seconds.
+    function forceInclusion(uint256 afterDelayedMessagesRead) external {
+        if (afterDelayedMessagesRead <= delayedMessagesRead || afterDelayedMessagesRead > _delayedAccs.length) {
+            revert InvalidDelayedMessagesRead(afterDelayedMessagesRead, delayedMessagesRead, _delayedAccs.length);
+        }
+        uint256 queuedAt = _delayedTimestamps[afterDelayedMessagesRead - 1];
+        if (block.timestamp < queuedAt + forceInclusionWindow) {
+            revert ForceInclusionWindowNotElapsed(queuedAt, queuedAt + forceInclusionWindow);
+        }
+        _appendBatch(keccak256(""), afterDelayedMessagesRead, true);
+    }
+
+    function _appendBatch(bytes32 dataHash, uint256 afterDelayedMessagesRead, bool forced) private {
+        uint256 batchIndex = _batchAccs.length;
+        bytes32 prev = batchIndex == 0 ? bytes32(0) : _batchAccs[batchIndex - 1];
+        bytes32 acc =
+            keccak256(abi.encode(prev, dataHash, afterDelayedMessagesRead, delayedAcc(afterDelayedMessagesRead)));
+        _batchAccs.push(acc);
+        delayedMessagesRead = afterDelayedMessagesRead;
+        emit BatchAppended(batchIndex, dataHash, afterDelayedMessagesRead, acc, forced);
+    }
+
+    /// @notice Number of delayed messages queued.
+    function delayedMessageCount() external view returns (uint256) {
+        return _delayedAccs.length;
+    }
+
+    /// @notice The delayed-message accumulator after `n` messages (`n <= delayedMessageCount()`).
+    function delayedAcc(uint256 n) public view returns (bytes32) {
+        if (n > _delayedAccs.length) revert IndexOutOfRange(n, _delayedAccs.length);
+        return n == 0 ? bytes32(0) : _delayedAccs[n - 1];
+    }
+
+    /// @notice L1 timestamp at which delayed message `index` was queued.
+    function delayedMessageTimestamp(uint256 index) external view returns (uint64) {
+        if (index >= _delayedTimestamps.length) revert IndexOutOfRange(index, _delayedTimestamps.length);
+        return _delayedTimestamps[index];
+    }
+
+    /// @notice Number of batches appended.
+    function batchCount() external view returns (uint256) {
+        return _batchAccs.length;
+    }
+
+    /// @notice The batch accumulator after `n` batches (`n <= batchCount()`).
+    function batchAcc(uint256 n) external view returns (bytes32) {
+        if (n > _batchAccs.length) revert IndexOutOfRange(n, _batchAccs.length);
+        return n == 0 ? bytes32(0) : _batchAccs[n - 1];
+    }
+}
