@@ -4,8 +4,8 @@
 use alloy_primitives::U256;
 
 use super::{
-    oracle::Oracle,
-    step::{Ctx, Exec},
+    oracle::{DataSource, Oracle},
+    step::{Ctx, Exec, Source},
 };
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
@@ -40,20 +40,6 @@ fn calldataload<O: Oracle + ?Sized>(
     ctx: &mut Ctx<'_, O>,
     offset: U256,
 ) -> Result<U256, super::StepError> {
-    let len = ctx.m.frame.calldata_len;
-    let Ok(offset) = u64::try_from(offset) else {
-        return Ok(U256::ZERO);
-    };
-    if offset >= len {
-        return Ok(U256::ZERO);
-    }
-    let (index, shift) = (offset / 32, (offset % 32) as usize);
-    let first = ctx.o.calldata_word(&ctx.m.frame, index)?;
-    let mut bytes = [0u8; 32];
-    bytes[..32 - shift].copy_from_slice(&first[shift..]);
-    if shift > 0 && (index + 1) * 32 < len {
-        let second = ctx.o.calldata_word(&ctx.m.frame, index + 1)?;
-        bytes[32 - shift..].copy_from_slice(&second[..shift]);
-    }
+    let bytes = ctx.read(Source::Data(DataSource::CallData), offset, 32)?;
     Ok(U256::from_be_bytes(bytes))
 }

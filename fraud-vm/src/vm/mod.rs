@@ -75,6 +75,7 @@ mod account;
 mod arith;
 mod block_info;
 mod compare_bitwise;
+pub mod copy;
 mod env;
 mod flow;
 mod halt;

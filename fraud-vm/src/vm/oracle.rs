@@ -34,8 +34,14 @@ pub trait Oracle {
         index: u64,
         f: &mut dyn FnMut(B256) -> B256,
     ) -> Result<(), StepError>;
-    /// Call data word `index` (the caller has checked it holds call data).
-    fn calldata_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError>;
+    /// Word `index` of the frame's call data or return data (the caller has checked it holds
+    /// data).
+    fn data_word(
+        &mut self,
+        frame: &Frame,
+        source: DataSource,
+        index: u64,
+    ) -> Result<B256, StepError>;
     /// The value under `key` in the state-commitment tree (or set) with root `root`.
     fn smt_read(&mut self, root: &B256, key: &B256) -> Result<Option<B256>, StepError>;
     /// Sets `key` to `value` in the tree with root `*root`, updating the root; returns the old
@@ -52,6 +58,25 @@ pub trait Oracle {
     fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError>;
     /// Leaf `index` of the block-hash tree with root `root`.
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError>;
+}
+
+/// A byte array of the frame committed as a word tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataSource {
+    /// The frame's input.
+    CallData,
+    /// The output of the last call the frame made.
+    ReturnData,
+}
+
+impl DataSource {
+    /// The array's length and root in `frame`.
+    pub fn of(self, frame: &Frame) -> (u64, B256) {
+        match self {
+            DataSource::CallData => (frame.calldata_len, frame.calldata_root),
+            DataSource::ReturnData => (frame.returndata_len, frame.returndata_root),
+        }
+    }
 }
 
 /// Pushes `word` (the caller has checked for overflow).
@@ -96,7 +121,7 @@ impl Checker {
         let (word, path) = match (wanted, self.next(wanted)?) {
             ("code chunk", Witness::Code { chunk, path }) => (chunk, path),
             ("memory word", Witness::Memory { word, path }) => (word, path),
-            ("call data word" | "block hash", Witness::Data { word, path }) => (word, path),
+            ("data word" | "block hash", Witness::Data { word, path }) => (word, path),
             _ => return Err(StepError::WrongWitness(wanted)),
         };
         if path.len() != depth {
@@ -157,10 +182,14 @@ impl Oracle for Checker {
         Ok(())
     }
 
-    fn calldata_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError> {
-        Ok(self
-            .opened("call data word", DATA_DEPTH, &frame.calldata_root, index)?
-            .0)
+    fn data_word(
+        &mut self,
+        frame: &Frame,
+        source: DataSource,
+        index: u64,
+    ) -> Result<B256, StepError> {
+        let (_, root) = source.of(frame);
+        Ok(self.opened("data word", DATA_DEPTH, &root, index)?.0)
     }
 
     fn smt_read(&mut self, root: &B256, key: &B256) -> Result<Option<B256>, StepError> {

@@ -2,7 +2,9 @@
 
 use alloy_primitives::{B256, U256};
 
-use super::{account, arith, block_info, compare_bitwise, env, flow, halt, stack_memory, storage};
+use super::{
+    account, arith, block_info, compare_bitwise, copy, env, flow, halt, stack_memory, storage,
+};
 use super::{
     machine::{Machine, Status},
     opcodes::{self, Family},
@@ -27,6 +29,8 @@ pub enum HaltReason {
     /// A state change (`SSTORE`, `TSTORE`, `LOG*`, `CREATE*`, value-bearing `CALL`,
     /// `SELFDESTRUCT`) inside a static call.
     StaticViolation,
+    /// `RETURNDATACOPY` past the end of the return data (EIP-211).
+    ReturnDataOutOfBounds,
 }
 
 /// What a step did, for statistics and coverage.
@@ -151,6 +155,54 @@ impl<O: Oracle + ?Sized> Ctx<'_, O> {
         Ok(offset)
     }
 
+    /// `len` (at most 32) bytes of `source` at `offset`, left-aligned in a word: code and data
+    /// read as zero past their end; memory must already cover the range.
+    pub fn read(
+        &mut self,
+        source: Source,
+        offset: U256,
+        len: usize,
+    ) -> Result<[u8; 32], StepError> {
+        let mut out = [0u8; 32];
+        if len == 0 {
+            return Ok(out);
+        }
+        match source {
+            Source::Code => {
+                let Ok(offset) = u64::try_from(offset) else {
+                    return Ok(out);
+                };
+                for (i, b) in out[..len].iter_mut().enumerate() {
+                    *b = offset
+                        .checked_add(i as u64)
+                        .map_or(Ok(0), |at| self.code_byte(at))?;
+                }
+            }
+            Source::Memory => {
+                let word = self.mload(offset.to::<u64>())?.to_be_bytes::<32>();
+                out[..len].copy_from_slice(&word[..len]);
+            }
+            Source::Data(data) => {
+                let (total, _) = data.of(&self.m.frame);
+                let Ok(offset) = u64::try_from(offset) else {
+                    return Ok(out);
+                };
+                if offset >= total {
+                    return Ok(out);
+                }
+                let (index, shift) = (offset / 32, (offset % 32) as usize);
+                let first = self.o.data_word(&self.m.frame, data, index)?;
+                out[..32 - shift].copy_from_slice(&first[shift..]);
+                if shift > 0 && (index + 1) * 32 < total {
+                    let second = self.o.data_word(&self.m.frame, data, index + 1)?;
+                    out[32 - shift..].copy_from_slice(&second[..shift]);
+                }
+                out[len..].fill(0);
+            }
+        }
+        Ok(out)
+    }
+
     /// The 32 bytes of memory at `offset` (already expanded).
     pub fn mload(&mut self, offset: u64) -> Result<U256, StepError> {
         let (index, shift) = (offset / 32, (offset % 32) as usize);
@@ -188,6 +240,17 @@ impl<O: Oracle + ?Sized> Ctx<'_, O> {
 
 /// `JUMPDEST`.
 const JUMPDEST: u8 = 0x5b;
+
+/// Where a copy reads from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Source {
+    /// The running code.
+    Code,
+    /// Memory (already expanded over the range).
+    Memory,
+    /// Call data or return data.
+    Data(super::oracle::DataSource),
+}
 
 /// Deducts `amount` from `gas`, or halts out of gas.
 pub(super) fn charge(gas: &mut u64, amount: u64) -> Exec {
@@ -243,8 +306,15 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
     let Some(info) = opcodes::info(opcode) else {
         return Err(Exit::Halt(HaltReason::InvalidOpcode));
     };
-    if !opcodes::implemented(info.family) {
+    if !opcodes::implemented(opcode) {
         return Err(StepError::Unsupported(format!("opcode {}", info.name)).into());
+    }
+    if ctx.m.frame.cursor != 0 {
+        // A later micro-step: the first one checked the stack and charged all gas.
+        return match info.family {
+            Family::Copy => copy::run(opcode, ctx),
+            _ => Err(StepError::BadWitness("micro-step cursor on a single-step opcode").into()),
+        };
     }
     let size = ctx.m.frame.stack_size;
     if size < info.pops {
@@ -264,6 +334,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         Family::Halt => halt::run(opcode, ctx),
         Family::Account => account::run(opcode, ctx),
         Family::Storage => storage::run(opcode, ctx),
+        Family::Copy => copy::run(opcode, ctx),
         other => Err(StepError::Unsupported(format!("{other:?} family")).into()),
     }
 }

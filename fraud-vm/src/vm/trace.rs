@@ -27,8 +27,9 @@ use revm::{
 };
 
 use super::{
+    copy::chunk_order,
     machine::{stack_hash, BlockPart, Frame, FrameKind, Machine, Status, TxPart},
-    oracle::Oracle,
+    oracle::{DataSource, Oracle},
     proof::{Proof, Witness},
     step, StepError, StepInfo, BLOCK_HASH_DEPTH, DATA_DEPTH, SET_MEMBER,
 };
@@ -81,6 +82,7 @@ struct Snapshot {
     out: (u64, u64),
     roots: Roots,
     refund: u64,
+    cursor: u64,
 }
 
 /// The tree roots that change during a transaction.
@@ -307,7 +309,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 returndata_root: data_root(&s.returndata),
                 out_offset: s.out.0,
                 out_len: s.out.1,
-                cursor: 0,
+                cursor: s.cursor,
                 parent_hash: B256::ZERO,
             },
         }
@@ -432,6 +434,34 @@ impl<P: StateProvider> Tracer<'_, P> {
         self.apply(|r| &mut r.world, changes);
     }
 
+    /// The states between the micro-steps of a bulk copy: arguments still on the stack, all gas
+    /// charged, memory grown, the first `k` chunks copied (taken from revm's result).
+    fn copy_micro_states(&mut self, opcode: u8, pre: &Snapshot, post_memory: &[u8], gas: u64) {
+        let n = pre.stack.len();
+        let (dest, src, len) = (pre.stack[n - 1], pre.stack[n - 2], pre.stack[n - 3]);
+        let Ok(size) = u64::try_from(len) else {
+            return;
+        };
+        let order = chunk_order(opcode, dest, src, size);
+        if order.len() < 2 {
+            return;
+        }
+        let dest = dest.to::<usize>();
+        let mut memory = pre.memory.as_ref().clone();
+        memory.resize(post_memory.len(), 0);
+        for (k, chunk) in order.iter().enumerate().take(order.len() - 1) {
+            let from = dest + *chunk as usize * 32;
+            let to = (from + 32).min(dest + size as usize);
+            memory[from..to].copy_from_slice(&post_memory[from..to]);
+            self.states.push(Snapshot {
+                gas,
+                memory: Arc::new(memory.clone()),
+                cursor: k as u64 + 1,
+                ..pre.clone()
+            });
+        }
+    }
+
     /// Updates the trees after a state-accessing step (only when it did not halt).
     fn after_step(
         &mut self,
@@ -544,6 +574,7 @@ where
             out: (0, 0),
             roots: self.roots,
             refund,
+            cursor: 0,
         });
     }
 
@@ -564,6 +595,10 @@ where
                 context.journal_mut().tload(frame.address, slot)
             });
             self.after_step(opcode, &pre, context.journal().evm_state(), transient);
+            if matches!(opcode, 0x37 | 0x39 | 0x3e | 0x5e) {
+                let post_memory = interp.memory.context_memory().to_vec();
+                self.copy_micro_states(opcode, &pre, &post_memory, interp.gas.remaining());
+            }
         }
         let Some(InterpreterAction::Return(result)) = action else {
             return;
@@ -629,6 +664,7 @@ struct Recorder<'a, P> {
     /// `prefix[k]` = hash of the bottom `k` stack words.
     prefix: Vec<B256>,
     memory: Vec<Vec<B256>>,
+    returndata: Vec<Vec<B256>>,
     witnesses: Vec<Witness>,
 }
 
@@ -645,6 +681,7 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
             stack: s.stack.clone(),
             prefix,
             memory: merkle::levels(&words(&s.memory), DATA_DEPTH),
+            returndata: merkle::levels(&words(&s.returndata), DATA_DEPTH),
             witnesses: Vec::new(),
         }
     }
@@ -701,8 +738,16 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         Ok(())
     }
 
-    fn calldata_word(&mut self, _frame: &Frame, index: u64) -> Result<B256, StepError> {
-        let levels = &self.frame.calldata_levels;
+    fn data_word(
+        &mut self,
+        _frame: &Frame,
+        source: DataSource,
+        index: u64,
+    ) -> Result<B256, StepError> {
+        let levels = match source {
+            DataSource::CallData => &self.frame.calldata_levels,
+            DataSource::ReturnData => &self.returndata,
+        };
         let word = levels[0].get(index as usize).copied().unwrap_or_default();
         let path = merkle::path(levels, index);
         self.witnesses.push(Witness::Data { word, path });
