@@ -437,7 +437,14 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
         .op(0x00)
         .0;
     let returndata_oob = copies.pushn(1).pushn(0).pushn(0).op(0x3e).0;
+    // KECCAK256 over 0, 1, 135, 136, 137 and 300 bytes, at unaligned offsets.
+    let mut hashes = Asm::new().pushn(70).pushn(0).pushn(0).op(0x37); // call data to memory
+    for (offset, size) in [(0u64, 0u64), (3, 1), (1, 135), (0, 136), (5, 137), (9, 300)] {
+        hashes = hashes.pushn(size).pushn(offset).op(0x20).op(0x50);
+    }
+    let hashes = hashes.pushn(32).push(U256::from(1) << 60).op(0x20).0; // out of gas
     vec![
+        ("keccak", hashes, calldata.clone(), 300_000),
         ("copies", copies_ok, calldata.clone(), 300_000),
         (
             "RETURNDATACOPY out of bounds",
@@ -583,6 +590,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             Witness::Code { chunk, .. } => chunk.0[5] ^= 1,
             Witness::Memory { word, .. } | Witness::Data { word, .. } => word.0[0] ^= 1,
             Witness::Account(a) => a.balance += U256::from(1),
+            Witness::Sponge(sp) => sp.0[3] ^= 1,
             Witness::CodeRoot { len, .. } => *len += 1,
             Witness::Smt(smt) => match &mut smt.leaf {
                 Some((_, value)) => value.0[31] ^= 1,
@@ -605,6 +613,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             },
             Witness::CodeRoot { chunk_root, .. } => chunk_root.0[0] ^= 1,
             Witness::Account(a) => a.nonce += 1,
+            Witness::Sponge(sp) => sp.0[24] ^= 1 << 63,
         }
         assert!(rejects(&p), "tampered path of witness {w} accepted");
     }

@@ -144,6 +144,8 @@ pub struct Frame {
     pub out_len: u64,
     /// Micro-step cursor of a bulk operation in progress.
     pub cursor: u64,
+    /// `keccak256` of the keccak sponge state while a hash is being absorbed, else 0.
+    pub sponge: B256,
     /// Hash of the calling frame and the snapshot taken at entry (0 for the transaction's frame).
     pub parent_hash: B256,
 }
@@ -222,7 +224,7 @@ encoded_part!(TxPart, 9, |s, w| w
     .b256(&s.created_root)
     .b256(&s.logs_acc));
 
-encoded_part!(Frame, 23, |s, w| w
+encoded_part!(Frame, 24, |s, w| w
     .u64(s.status as u64)
     .u64(s.kind as u64)
     .u64(s.depth)

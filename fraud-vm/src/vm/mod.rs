@@ -28,11 +28,11 @@
 //!   stateRoot, txIndex.
 //! * **tx** ([`TxPart`], 9 words): origin, gasPrice, startStateRoot, refund,
 //!   accessedAddressesRoot, accessedSlotsRoot, transientRoot, createdRoot, logsAcc.
-//! * **frame** ([`Frame`], 23 words): status (0 running, 1 returned, 2 reverted, 3 halted),
+//! * **frame** ([`Frame`], 24 words): status (0 running, 1 returned, 2 reverted, 3 halted),
 //!   kind (0 call, 1 callcode, 2 delegatecall, 3 staticcall, 4 create, 5 create2), depth,
 //!   isStatic, address, caller, value, codeLen, codeChunkRoot, pc, gas, stackSize, stackHash,
 //!   memWords, memRoot, calldataLen, calldataRoot, returndataLen, returndataRoot, outOffset,
-//!   outLen, cursor, parentHash.
+//!   outLen, cursor, sponge, parentHash.
 //!
 //! Commitments inside the frame:
 //! * **stack**: a hash chain, `0` for the empty stack and `keccak256(below ‖ word)` after a push
@@ -79,6 +79,7 @@ pub mod copy;
 mod env;
 mod flow;
 mod halt;
+pub mod keccak;
 pub mod machine;
 pub mod opcodes;
 pub mod oracle;

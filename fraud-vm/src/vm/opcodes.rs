@@ -197,8 +197,9 @@ pub fn implemented(opcode: u8) -> bool {
         | Family::Flow
         | Family::Halt
         | Family::Account
-        | Family::Storage => true,
+        | Family::Storage
+        | Family::Keccak => true,
         Family::Copy => opcode != 0x3c, // EXTCODECOPY: not yet
-        Family::Keccak | Family::Log | Family::CallCreate => false,
+        Family::Log | Family::CallCreate => false,
     }
 }

@@ -12,6 +12,7 @@ use alloy_primitives::{B256, U256};
 use crate::{smt, state::AccountLeaf};
 
 use super::{
+    keccak::Sponge,
     machine::{stack_push_hash, Frame},
     proof::Witness,
     StepError, BLOCK_HASH_DEPTH, DATA_DEPTH,
@@ -58,6 +59,8 @@ pub trait Oracle {
     fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError>;
     /// Leaf `index` of the block-hash tree with root `root`.
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError>;
+    /// The sponge state the frame's `sponge` field commits to.
+    fn sponge(&mut self, frame: &Frame) -> Result<Sponge, StepError>;
 }
 
 /// A byte array of the frame committed as a word tree.
@@ -242,6 +245,16 @@ impl Oracle for Checker {
 
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError> {
         Ok(self.opened("block hash", BLOCK_HASH_DEPTH, root, index)?.0)
+    }
+
+    fn sponge(&mut self, frame: &Frame) -> Result<Sponge, StepError> {
+        let Witness::Sponge(sponge) = self.next("sponge")? else {
+            return Err(StepError::WrongWitness("sponge"));
+        };
+        if sponge.commitment() != frame.sponge {
+            return Err(StepError::BadWitness("sponge"));
+        }
+        Ok(*sponge)
     }
 }
 

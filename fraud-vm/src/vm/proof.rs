@@ -29,6 +29,8 @@ pub enum Witness {
         /// Siblings, leaf level first ([`super::DATA_DEPTH`] of them).
         path: Vec<B256>,
     },
+    /// The keccak sponge state of a hash in progress.
+    Sponge(Box<super::keccak::Sponge>),
     /// A state-tree (or set) proof for the key the step reads or writes.
     Smt(smt::Proof),
     /// The preimage of an account leaf value.
@@ -58,6 +60,7 @@ impl Witness {
             Witness::Memory { .. } => "memory",
             Witness::Data { .. } => "data",
             Witness::Smt(_) => "smt",
+            Witness::Sponge(_) => "sponge",
             Witness::Account(_) => "account",
             Witness::CodeRoot { .. } => "code root",
         }
@@ -76,6 +79,11 @@ impl Witness {
                 out.push(4);
                 out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
                 out.extend_from_slice(&bytes);
+                return;
+            }
+            Witness::Sponge(sponge) => {
+                out.push(7);
+                out.extend_from_slice(&sponge.to_bytes());
                 return;
             }
             Witness::Account(account) => {
@@ -126,10 +134,10 @@ impl Proof {
     }
 
     /// Byte encoding (what an L1 verifier receives as calldata): the three parts as 32-byte
-    /// words (14 + 9 + 23), then each witness as `tag ‖ fields` — stack `0 ‖ word ‖ below`,
+    /// words (14 + 9 + 24), then each witness as `tag ‖ fields` — stack `0 ‖ word ‖ below`,
     /// code `1 ‖ chunk ‖ n ‖ n siblings`, memory `2 ‖ …`, data `3 ‖ …`, state-tree proof
     /// `4 ‖ u16 length ‖ smt::Proof::encode`, account `5 ‖ abi.encode(leaf)`, code root
-    /// `6 ‖ u64 len ‖ chunkRoot`.
+    /// `6 ‖ u64 len ‖ chunkRoot`, sponge `7 ‖ 200 state bytes`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(46 * 32 + self.witnesses.len() * 100);
         for part in [self.block.encode(), self.tx.encode(), self.frame.encode()] {

@@ -3,7 +3,8 @@
 use alloy_primitives::{B256, U256};
 
 use super::{
-    account, arith, block_info, compare_bitwise, copy, env, flow, halt, stack_memory, storage,
+    account, arith, block_info, compare_bitwise, copy, env, flow, halt, keccak, stack_memory,
+    storage,
 };
 use super::{
     machine::{Machine, Status},
@@ -203,6 +204,22 @@ impl<O: Oracle + ?Sized> Ctx<'_, O> {
         Ok(out)
     }
 
+    /// `len` bytes of memory at `at` (already expanded), reading each word once.
+    pub fn read_memory(&mut self, at: u64, len: usize) -> Result<Vec<u8>, StepError> {
+        let mut out = Vec::with_capacity(len);
+        if len == 0 {
+            return Ok(out);
+        }
+        let end = at + len as u64;
+        for index in at / 32..end.div_ceil(32) {
+            let word = self.o.memory_word(&self.m.frame, index)?;
+            let from = at.max(index * 32) - index * 32;
+            let to = end.min(index * 32 + 32) - index * 32;
+            out.extend_from_slice(&word[from as usize..to as usize]);
+        }
+        Ok(out)
+    }
+
     /// The 32 bytes of memory at `offset` (already expanded).
     pub fn mload(&mut self, offset: u64) -> Result<U256, StepError> {
         let (index, shift) = (offset / 32, (offset % 32) as usize);
@@ -313,6 +330,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         // A later micro-step: the first one checked the stack and charged all gas.
         return match info.family {
             Family::Copy => copy::run(opcode, ctx),
+            Family::Keccak => keccak::run(ctx),
             _ => Err(StepError::BadWitness("micro-step cursor on a single-step opcode").into()),
         };
     }
@@ -335,6 +353,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         Family::Account => account::run(opcode, ctx),
         Family::Storage => storage::run(opcode, ctx),
         Family::Copy => copy::run(opcode, ctx),
+        Family::Keccak => keccak::run(ctx),
         other => Err(StepError::Unsupported(format!("{other:?} family")).into()),
     }
 }

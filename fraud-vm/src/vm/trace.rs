@@ -28,6 +28,7 @@ use revm::{
 
 use super::{
     copy::chunk_order,
+    keccak::{self, Sponge},
     machine::{stack_hash, BlockPart, Frame, FrameKind, Machine, Status, TxPart},
     oracle::{DataSource, Oracle},
     proof::{Proof, Witness},
@@ -83,6 +84,7 @@ struct Snapshot {
     roots: Roots,
     refund: u64,
     cursor: u64,
+    sponge: Option<Sponge>,
 }
 
 /// The tree roots that change during a transaction.
@@ -310,6 +312,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 out_offset: s.out.0,
                 out_len: s.out.1,
                 cursor: s.cursor,
+                sponge: s.sponge.map_or(B256::ZERO, |sp| sp.commitment()),
                 parent_hash: B256::ZERO,
             },
         }
@@ -462,6 +465,40 @@ impl<P: StateProvider> Tracer<'_, P> {
         }
     }
 
+    /// The states between the micro-steps of `KECCAK256`: arguments on the stack, all gas
+    /// charged, memory grown, the sponge after `k` blocks.
+    fn keccak_micro_states(&mut self, pre: &Snapshot, gas: u64) {
+        let n = pre.stack.len();
+        let (offset, size) = (pre.stack[n - 1], pre.stack[n - 2]);
+        let Ok(size) = u64::try_from(size) else {
+            return;
+        };
+        let blocks = keccak::blocks(size);
+        if blocks < 2 {
+            return;
+        }
+        let at = offset.to::<u64>() as usize;
+        let mut memory = pre.memory.as_ref().clone();
+        let words = (at as u64 + size).div_ceil(32) as usize * 32;
+        if memory.len() < words {
+            memory.resize(words, 0);
+        }
+        let memory = Arc::new(memory);
+        let mut sponge = Sponge::default();
+        for k in 0..blocks - 1 {
+            let (start, len) = keccak::block_range(k, size);
+            let from = at + start as usize;
+            sponge.absorb(&keccak::block(&memory[from..from + len], k, size));
+            self.states.push(Snapshot {
+                gas,
+                memory: memory.clone(),
+                cursor: k + 1,
+                sponge: Some(sponge),
+                ..pre.clone()
+            });
+        }
+    }
+
     /// Updates the trees after a state-accessing step (only when it did not halt).
     fn after_step(
         &mut self,
@@ -575,6 +612,7 @@ where
             roots: self.roots,
             refund,
             cursor: 0,
+            sponge: None,
         });
     }
 
@@ -595,6 +633,9 @@ where
                 context.journal_mut().tload(frame.address, slot)
             });
             self.after_step(opcode, &pre, context.journal().evm_state(), transient);
+            if opcode == 0x20 {
+                self.keccak_micro_states(&pre, interp.gas.remaining());
+            }
             if matches!(opcode, 0x37 | 0x39 | 0x3e | 0x5e) {
                 let post_memory = interp.memory.context_memory().to_vec();
                 self.copy_micro_states(opcode, &pre, &post_memory, interp.gas.remaining());
@@ -665,6 +706,7 @@ struct Recorder<'a, P> {
     prefix: Vec<B256>,
     memory: Vec<Vec<B256>>,
     returndata: Vec<Vec<B256>>,
+    sponge: Option<Sponge>,
     witnesses: Vec<Witness>,
 }
 
@@ -682,6 +724,7 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
             prefix,
             memory: merkle::levels(&words(&s.memory), DATA_DEPTH),
             returndata: merkle::levels(&words(&s.returndata), DATA_DEPTH),
+            sponge: s.sponge,
             witnesses: Vec::new(),
         }
     }
@@ -803,6 +846,12 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
             .ok_or(StepError::MissingWitness("code root preimage"))?;
         self.witnesses.push(Witness::CodeRoot { len, chunk_root });
         Ok(len)
+    }
+
+    fn sponge(&mut self, _frame: &Frame) -> Result<Sponge, StepError> {
+        let sponge = self.sponge.ok_or(StepError::MissingWitness("sponge"))?;
+        self.witnesses.push(Witness::Sponge(Box::new(sponge)));
+        Ok(sponge)
     }
 
     fn block_hash(&mut self, _root: &B256, index: u64) -> Result<B256, StepError> {
