@@ -22,7 +22,7 @@
 //! log blooms.) A block without transactions has both roots zero. Block timestamps never
 //! decrease; several blocks may share a timestamp when the block time is below a second.
 
-use alloy_primitives::{keccak256, Log, B256};
+use alloy_primitives::{keccak256, Address, Log, B256};
 
 /// A hash-chain accumulator (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,18 +41,27 @@ impl Accumulator {
     pub fn root(&self) -> B256 {
         self.0
     }
+
+    /// Continues an accumulator whose current value is `root`.
+    pub fn resume(root: B256) -> Self {
+        Self(root)
+    }
 }
 
 /// The commitment to one log (see the module docs).
 pub fn log_hash(log: &Log) -> B256 {
-    let topics = log.topics();
+    log_hash_parts(&log.address, log.topics(), &keccak256(&log.data.data))
+}
+
+/// [`log_hash`] from the emitting address, the topics and the data's hash.
+pub fn log_hash_parts(address: &Address, topics: &[B256], data_hash: &B256) -> B256 {
     let mut preimage = Vec::with_capacity(20 + 1 + 32 * topics.len() + 32);
-    preimage.extend_from_slice(log.address.as_slice());
+    preimage.extend_from_slice(address.as_slice());
     preimage.push(topics.len() as u8);
     for topic in topics {
         preimage.extend_from_slice(topic.as_slice());
     }
-    preimage.extend_from_slice(keccak256(&log.data.data).as_slice());
+    preimage.extend_from_slice(data_hash.as_slice());
     keccak256(preimage)
 }
 

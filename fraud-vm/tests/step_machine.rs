@@ -443,7 +443,17 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
         hashes = hashes.pushn(size).pushn(offset).op(0x20).op(0x50);
     }
     let hashes = hashes.pushn(32).push(U256::from(1) << 60).op(0x20).0; // out of gas
+                                                                        // LOG0..LOG4 with data of 0, 5, 136 and 200 bytes.
+    let mut logs = Asm::new().pushn(70).pushn(0).pushn(0).op(0x37);
+    for (n, size) in [(0u8, 0u64), (1, 5), (2, 136), (3, 200), (4, 33)] {
+        for t in 0..n {
+            logs = logs.pushn(0xaa00 + t as u64);
+        }
+        logs = logs.pushn(size).pushn(3).op(0xa0 + n);
+    }
+    let logs = logs.op(0x00).0;
     vec![
+        ("logs", logs, calldata.clone(), 300_000),
         ("keccak", hashes, calldata.clone(), 300_000),
         ("copies", copies_ok, calldata.clone(), 300_000),
         (

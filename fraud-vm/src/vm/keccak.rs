@@ -92,12 +92,29 @@ pub fn block_range(k: u64, size: u64) -> (u64, usize) {
 
 pub(super) fn run<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Exec {
     let [offset, size] = ctx.pop_n()?;
-    let k = ctx.m.frame.cursor;
-    let mut sponge = if k == 0 {
+    if ctx.m.frame.cursor == 0 {
         let words = u64::try_from(size.div_ceil(U256::from(32)))
             .map_err(|_| Exit::Halt(HaltReason::OutOfGas))?;
         ctx.charge(words.saturating_mul(KECCAK_WORD))?;
         ctx.expand(offset, size)?;
+    }
+    if let Some(hash) = absorb_next(ctx, offset, size)? {
+        ctx.push(U256::from_be_bytes(hash.0));
+        ctx.next(0);
+    }
+    Ok(())
+}
+
+/// Absorbs block `cursor` of memory `[offset, offset + size)` (already expanded and paid
+/// for, arguments already popped). On the last block: returns the hash and clears `sponge` and
+/// `cursor`. Otherwise: pushes `size, offset` back and records the sponge and next cursor.
+pub(super) fn absorb_next<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    offset: U256,
+    size: U256,
+) -> Result<Option<B256>, Exit> {
+    let k = ctx.m.frame.cursor;
+    let mut sponge = if k == 0 {
         Sponge::default()
     } else {
         ctx.o.sponge(&ctx.m.frame)?
@@ -113,17 +130,16 @@ pub(super) fn run<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Exec {
     let data = ctx.read_memory(at + start, len)?;
     sponge.absorb(&block(&data, k, size_u64));
     if k + 1 == blocks(size_u64) {
-        ctx.push(U256::from_be_bytes(sponge.output().0));
         ctx.m.frame.sponge = B256::ZERO;
         ctx.m.frame.cursor = 0;
-        ctx.next(0);
+        Ok(Some(sponge.output()))
     } else {
         ctx.push(size);
         ctx.push(offset);
         ctx.m.frame.sponge = sponge.commitment();
         ctx.m.frame.cursor = k + 1;
+        Ok(None)
     }
-    Ok(())
 }
 
 #[cfg(test)]

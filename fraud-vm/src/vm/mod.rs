@@ -80,6 +80,7 @@ mod env;
 mod flow;
 mod halt;
 pub mod keccak;
+mod log;
 pub mod machine;
 pub mod opcodes;
 pub mod oracle;

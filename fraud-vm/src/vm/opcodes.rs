@@ -198,8 +198,9 @@ pub fn implemented(opcode: u8) -> bool {
         | Family::Halt
         | Family::Account
         | Family::Storage
-        | Family::Keccak => true,
+        | Family::Keccak
+        | Family::Log => true,
         Family::Copy => opcode != 0x3c, // EXTCODECOPY: not yet
-        Family::Log | Family::CallCreate => false,
+        Family::CallCreate => false,
     }
 }

@@ -3,7 +3,7 @@
 use alloy_primitives::{B256, U256};
 
 use super::{
-    account, arith, block_info, compare_bitwise, copy, env, flow, halt, keccak, stack_memory,
+    account, arith, block_info, compare_bitwise, copy, env, flow, halt, keccak, log, stack_memory,
     storage,
 };
 use super::{
@@ -331,6 +331,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         return match info.family {
             Family::Copy => copy::run(opcode, ctx),
             Family::Keccak => keccak::run(ctx),
+            Family::Log => log::run(opcode, ctx),
             _ => Err(StepError::BadWitness("micro-step cursor on a single-step opcode").into()),
         };
     }
@@ -354,6 +355,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         Family::Storage => storage::run(opcode, ctx),
         Family::Copy => copy::run(opcode, ctx),
         Family::Keccak => keccak::run(ctx),
+        Family::Log => log::run(opcode, ctx),
         other => Err(StepError::Unsupported(format!("{other:?} family")).into()),
     }
 }

@@ -35,6 +35,7 @@ use super::{
     step, StepError, StepInfo, BLOCK_HASH_DEPTH, DATA_DEPTH, SET_MEMBER,
 };
 use crate::{
+    block::{log_hash, Accumulator},
     code::{self, ChunkedCode, PIECE},
     execute::{BlockState, StateProvider},
     merkle,
@@ -94,6 +95,7 @@ struct Roots {
     accessed_addresses: B256,
     accessed_slots: B256,
     transient: B256,
+    logs: B256,
 }
 
 /// What the trace knows to build witnesses: tree nodes it created and leaf preimages.
@@ -229,6 +231,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 accessed_addresses: tx_part.accessed_addresses,
                 accessed_slots: tx_part.accessed_slots,
                 transient: B256::ZERO,
+                logs: B256::ZERO,
             },
             frames: Vec::new(),
             states: Vec::new(),
@@ -282,6 +285,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         tx.accessed_addresses = s.roots.accessed_addresses;
         tx.accessed_slots = s.roots.accessed_slots;
         tx.transient_root = s.roots.transient;
+        tx.logs_acc = s.roots.logs;
         tx.refund = s.refund;
         Machine {
             block,
@@ -465,8 +469,8 @@ impl<P: StateProvider> Tracer<'_, P> {
         }
     }
 
-    /// The states between the micro-steps of `KECCAK256`: arguments on the stack, all gas
-    /// charged, memory grown, the sponge after `k` blocks.
+    /// The states between the micro-steps of `KECCAK256` and `LOG*`: arguments on the stack,
+    /// all gas charged, memory grown, the sponge after `k` blocks.
     fn keccak_micro_states(&mut self, pre: &Snapshot, gas: u64) {
         let n = pre.stack.len();
         let (offset, size) = (pre.stack[n - 1], pre.stack[n - 2]);
@@ -592,6 +596,12 @@ where
         self.enter_world(context.journal().evm_state());
     }
 
+    fn log(&mut self, _context: &mut CTX, log: revm::primitives::Log) {
+        let mut acc = Accumulator::resume(self.roots.logs);
+        acc.push(log_hash(&log));
+        self.roots.logs = acc.root();
+    }
+
     fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
         if self.error.is_some() {
             return;
@@ -633,7 +643,7 @@ where
                 context.journal_mut().tload(frame.address, slot)
             });
             self.after_step(opcode, &pre, context.journal().evm_state(), transient);
-            if opcode == 0x20 {
+            if opcode == 0x20 || (0xa0..=0xa4).contains(&opcode) {
                 self.keccak_micro_states(&pre, interp.gas.remaining());
             }
             if matches!(opcode, 0x37 | 0x39 | 0x3e | 0x5e) {
