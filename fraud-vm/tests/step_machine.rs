@@ -8,7 +8,9 @@ use alloy_primitives::{Address, Bytes, B256, U256};
 use fraud_vm::{
     chain::ChainGenesis,
     memory::MemoryState,
-    vm::{self, opcodes, BlockPart, HaltReason, Proof, Status, StepError, Trace, Witness},
+    vm::{
+        self, opcodes, BlockPart, HaltReason, Proof, Status, StepError, StepKind, Trace, Witness,
+    },
 };
 use proptest::prelude::*;
 use revm::{
@@ -21,8 +23,13 @@ const CALLER: Address = Address::repeat_byte(0xca);
 const CONTRACT: Address = Address::repeat_byte(0xc0);
 /// An account with balance only.
 const RICH: Address = Address::repeat_byte(0xbb);
-/// Another contract.
+/// Another contract: stores 1 in slot 0.
 const OTHER: Address = Address::repeat_byte(0xdd);
+/// Echoes its input after storing and logging; reverts if the input starts with 0xff, hits
+/// INVALID if it starts with 0xfe.
+const ECHO: Address = Address::repeat_byte(0xee);
+const ECHO_CODE: &str =
+    "0x365f5f37604260055536 5fa05f3560f81c8060ff146021576 0fe1460255736 5ff35b365ffd5bfe";
 
 /// Genesis: the caller and `RICH` funded, `CONTRACT` running `code` with slots 1 and 2 set,
 /// `OTHER` a small contract. Returns the state and block 1's environment.
@@ -47,6 +54,7 @@ fn genesis(code: &[u8]) -> (MemoryState, BlockPart) {
                 },
             },
             OTHER.to_string(): { "balance": "0x0", "code": "0x6001600055", "nonce": "0x1" },
+            ECHO.to_string(): { "balance": "0x0", "code": ECHO_CODE.replace(' ', "") },
         },
     });
     let chain = ChainGenesis::from_json(&json.to_string()).expect("genesis");
@@ -73,6 +81,7 @@ struct Seen {
     steps: usize,
     opcodes: BTreeSet<u8>,
     halts: BTreeSet<HaltReason>,
+    exits: usize,
     proof_bytes: BTreeMap<&'static str, (usize, usize)>,
 }
 
@@ -105,8 +114,8 @@ fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> (B2
         assert_eq!(
             post,
             trace.state_hash(i + 1),
-            "step {i} ({} at pc {}): verifier post-state differs from revm's\nverifier frame: {:#?}\nrevm frame: {:#?}",
-            opcodes::name(info.opcode),
+            "step {i} ({:?} at pc {}): verifier post-state differs from revm's\nverifier frame: {:#?}\nrevm frame: {:#?}",
+            info.kind,
             proof.frame.pc,
             {
                 let mut m = proof.machine();
@@ -117,11 +126,19 @@ fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> (B2
             trace.machine(i + 1).frame,
         );
         seen.steps += 1;
-        seen.opcodes.insert(info.opcode);
+        let name = match info.kind {
+            StepKind::Opcode(op) => {
+                seen.opcodes.insert(op);
+                opcodes::name(op)
+            }
+            StepKind::FrameExit => {
+                seen.exits += 1;
+                "(frame exit)"
+            }
+        };
         if let Some(h) = info.halt {
             seen.halts.insert(h);
         }
-        let name = opcodes::name(info.opcode);
         let e = seen.proof_bytes.entry(name).or_default();
         e.0 += 1;
         e.1 = e.1.max(proof.encode().len());
@@ -452,7 +469,90 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
         logs = logs.pushn(size).pushn(3).op(0xa0 + n);
     }
     let logs = logs.op(0x00).0;
+    let echo = addr(ECHO);
+    let call = |asm: Asm,
+                op: u8,
+                gas: U256,
+                to: U256,
+                value: Option<u64>,
+                args: (u64, u64),
+                ret: (u64, u64)| {
+        let asm = asm.pushn(ret.1).pushn(ret.0).pushn(args.1).pushn(args.0);
+        let asm = match value {
+            Some(v) => asm.pushn(v),
+            None => asm,
+        };
+        asm.push(to).push(gas).op(op).op(0x50)
+    };
+    let g = U256::from(100_000);
+    let mut calls = Asm::new()
+        .push(U256::from_be_slice(&[0xaa; 32]))
+        .pushn(0)
+        .op(0x52)
+        .push(U256::from_be_slice(&[0xbb; 32]))
+        .pushn(32)
+        .op(0x52);
+    calls = call(calls, 0xf1, g, addr(OTHER), Some(0), (0, 0), (0, 0));
+    calls = call(calls, 0xf1, g, echo, Some(0), (0, 40), (100, 64)); // output copied back
+    calls = calls
+        .op(0x3d)
+        .op(0x50)
+        .pushn(20)
+        .pushn(3)
+        .pushn(200)
+        .op(0x3e);
+    calls = calls
+        .push(U256::from_be_slice(&[0xff; 32]))
+        .pushn(64)
+        .op(0x52);
+    calls = call(calls, 0xf1, g, echo, Some(0), (64, 33), (300, 10)); // reverts
+    calls = calls
+        .push(U256::from_be_slice(&[0xfe; 32]))
+        .pushn(96)
+        .op(0x52);
+    calls = call(calls, 0xf1, g, echo, Some(0), (96, 1), (400, 32)); // halts
+    calls = call(calls, 0xfa, g, echo, None, (0, 40), (0, 0)); // SSTORE in a static frame
+    calls = call(
+        calls,
+        0xf4,
+        U256::from(50_000),
+        addr(OTHER),
+        None,
+        (0, 0),
+        (0, 0),
+    );
+    calls = call(
+        calls,
+        0xf2,
+        U256::from(50_000),
+        addr(OTHER),
+        Some(1),
+        (0, 0),
+        (0, 0),
+    );
+    calls = call(calls, 0xf1, U256::ZERO, addr(RICH), Some(2), (0, 0), (0, 0)); // no code
+    calls = call(
+        calls,
+        0xf1,
+        U256::ZERO,
+        addr(Address::repeat_byte(0x71)),
+        Some(3),
+        (0, 0),
+        (0, 0),
+    );
+    calls = call(
+        calls,
+        0xf1,
+        U256::from(1000),
+        addr(OTHER),
+        Some(1 << 60),
+        (0, 0),
+        (0, 0),
+    ); // cannot pay
+    calls = call(calls, 0xf1, U256::MAX, echo, Some(0), (0, 3), (0, 0)); // all but 1/64
+    let calls = calls.op(0x3d).op(0x00).0;
     vec![
+        ("calls", calls, vec![], 1_000_000),
         ("logs", logs, calldata.clone(), 300_000),
         ("keccak", hashes, calldata.clone(), 300_000),
         ("copies", copies_ok, calldata.clone(), 300_000),
@@ -531,6 +631,7 @@ fn every_step_of_the_corpus_verifies_against_revm() {
         HaltReason::BadJump,
         HaltReason::InvalidOpcode,
         HaltReason::ReturnDataOutOfBounds,
+        HaltReason::StaticViolation,
     ]
     .into();
     assert_eq!(seen.halts, halts, "halt kinds exercised");
@@ -538,9 +639,11 @@ fn every_step_of_the_corpus_verifies_against_revm() {
         .filter(|op| !opcodes::implemented(*op))
         .map(opcodes::name)
         .collect();
+    assert!(seen.exits >= 10, "frame exits: {}", seen.exits);
     eprintln!(
-        "checked {} steps, {} distinct opcodes; halts {:?}; families not implemented yet cover {} opcodes: {}",
+        "checked {} steps ({} frame exits), {} distinct opcodes; halts {:?}; not implemented yet: {} opcodes: {}",
         seen.steps,
+        seen.exits,
         seen.opcodes.len(),
         seen.halts,
         not_yet.len(),
@@ -601,6 +704,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             Witness::Memory { word, .. } | Witness::Data { word, .. } => word.0[0] ^= 1,
             Witness::Account(a) => a.balance += U256::from(1),
             Witness::Sponge(sp) => sp.0[3] ^= 1,
+            Witness::Parent { frame, .. } => frame.gas += 1,
             Witness::CodeRoot { len, .. } => *len += 1,
             Witness::Smt(smt) => match &mut smt.leaf {
                 Some((_, value)) => value.0[31] ^= 1,
@@ -624,6 +728,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             Witness::CodeRoot { chunk_root, .. } => chunk_root.0[0] ^= 1,
             Witness::Account(a) => a.nonce += 1,
             Witness::Sponge(sp) => sp.0[24] ^= 1 << 63,
+            Witness::Parent { checkpoint, .. } => checkpoint.refund += 1,
         }
         assert!(rejects(&p), "tampered path of witness {w} accepted");
     }

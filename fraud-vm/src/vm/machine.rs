@@ -132,12 +132,17 @@ pub struct Frame {
     pub mem_root: B256,
     /// Call data length in bytes.
     pub calldata_len: u64,
-    /// Root of the call data word tree.
+    /// Root of the word tree holding the call data: the transaction input for the
+    /// transaction's frame, the caller's memory for a called frame.
     pub calldata_root: B256,
+    /// Byte offset of the call data in that tree.
+    pub calldata_offset: u64,
     /// Return data (of the last call this frame made) length in bytes.
     pub returndata_len: u64,
-    /// Root of the return data word tree.
+    /// Root of the word tree holding the return data (the returning frame's memory).
     pub returndata_root: B256,
+    /// Byte offset of the return data in that tree.
+    pub returndata_offset: u64,
     /// Offset of the output in memory once the frame returned or reverted.
     pub out_offset: u64,
     /// Length of the output.
@@ -224,7 +229,7 @@ encoded_part!(TxPart, 9, |s, w| w
     .b256(&s.created_root)
     .b256(&s.logs_acc));
 
-encoded_part!(Frame, 24, |s, w| w
+encoded_part!(Frame, 26, |s, w| w
     .u64(s.status as u64)
     .u64(s.kind as u64)
     .u64(s.depth)
@@ -248,6 +253,68 @@ encoded_part!(Frame, 24, |s, w| w
     .u64(s.out_len)
     .u64(s.cursor)
     .b256(&s.parent_hash));
+
+/// What a call frame's revert restores: the transaction-scoped state at the frame's entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// World-state root.
+    pub state_root: B256,
+    /// Transient storage root.
+    pub transient_root: B256,
+    /// Accessed-addresses set root.
+    pub accessed_addresses: B256,
+    /// Accessed-slots set root.
+    pub accessed_slots: B256,
+    /// Refund counter.
+    pub refund: u64,
+    /// Log accumulator.
+    pub logs_acc: B256,
+    /// Created-accounts set root.
+    pub created_root: B256,
+}
+
+encoded_part!(Checkpoint, 7, |s, w| w
+    .b256(&s.state_root)
+    .b256(&s.transient_root)
+    .b256(&s.accessed_addresses)
+    .b256(&s.accessed_slots)
+    .u64(s.refund)
+    .b256(&s.logs_acc)
+    .b256(&s.created_root));
+
+impl Checkpoint {
+    /// The checkpoint of `m`'s current state.
+    pub fn of(m: &Machine) -> Self {
+        Self {
+            state_root: m.block.state_root,
+            transient_root: m.tx.transient_root,
+            accessed_addresses: m.tx.accessed_addresses,
+            accessed_slots: m.tx.accessed_slots,
+            refund: m.tx.refund,
+            logs_acc: m.tx.logs_acc,
+            created_root: m.tx.created_root,
+        }
+    }
+
+    /// Puts the checkpoint's values back into `m`.
+    pub fn restore(&self, m: &mut Machine) {
+        m.block.state_root = self.state_root;
+        m.tx.transient_root = self.transient_root;
+        m.tx.accessed_addresses = self.accessed_addresses;
+        m.tx.accessed_slots = self.accessed_slots;
+        m.tx.refund = self.refund;
+        m.tx.logs_acc = self.logs_acc;
+        m.tx.created_root = self.created_root;
+    }
+}
+
+/// A called frame's `parentHash`: `keccak256(callerFrame.hash ‖ checkpoint.hash)`.
+pub fn parent_hash(caller: &Frame, checkpoint: &Checkpoint) -> B256 {
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(caller.hash().as_slice());
+    preimage[32..].copy_from_slice(checkpoint.hash().as_slice());
+    keccak256(preimage)
+}
 
 /// The whole machine state a step reads: block, transaction and active frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

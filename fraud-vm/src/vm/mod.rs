@@ -74,9 +74,11 @@
 mod account;
 mod arith;
 mod block_info;
+pub mod call;
 mod compare_bitwise;
 pub mod copy;
 mod env;
+mod exit;
 mod flow;
 mod halt;
 pub mod keccak;
@@ -92,9 +94,9 @@ pub mod trace;
 
 use alloy_primitives::B256;
 
-pub use machine::{BlockPart, Frame, FrameKind, Machine, Status, TxPart};
+pub use machine::{BlockPart, Checkpoint, Frame, FrameKind, Machine, Status, TxPart};
 pub use proof::{Proof, Witness};
-pub use step::{memory_cost, step, HaltReason, StepInfo};
+pub use step::{memory_cost, step, HaltReason, StepInfo, StepKind};
 pub use trace::{Trace, TraceError};
 
 /// Depth of the memory, call data and return data word trees (`2^24` words = 512 MiB).

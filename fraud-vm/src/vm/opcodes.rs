@@ -201,6 +201,6 @@ pub fn implemented(opcode: u8) -> bool {
         | Family::Keccak
         | Family::Log => true,
         Family::Copy => opcode != 0x3c, // EXTCODECOPY: not yet
-        Family::CallCreate => false,
+        Family::CallCreate => matches!(opcode, 0xf1 | 0xf2 | 0xf4 | 0xfa),
     }
 }

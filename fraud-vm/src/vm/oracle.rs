@@ -13,7 +13,7 @@ use crate::{smt, state::AccountLeaf};
 
 use super::{
     keccak::Sponge,
-    machine::{stack_push_hash, Frame},
+    machine::{parent_hash, stack_push_hash, Checkpoint, Frame},
     proof::Witness,
     StepError, BLOCK_HASH_DEPTH, DATA_DEPTH,
 };
@@ -35,8 +35,7 @@ pub trait Oracle {
         index: u64,
         f: &mut dyn FnMut(B256) -> B256,
     ) -> Result<(), StepError>;
-    /// Word `index` of the frame's call data or return data (the caller has checked it holds
-    /// data).
+    /// Word `index` of the tree holding the frame's call data or return data.
     fn data_word(
         &mut self,
         frame: &Frame,
@@ -56,11 +55,20 @@ pub trait Oracle {
     /// The account whose leaf value is `leaf` (`None`: the empty account, no witness).
     fn account(&mut self, leaf: Option<B256>) -> Result<AccountLeaf, StepError>;
     /// The length of the code whose `codeRoot` is `code_root` (0 for `codeRoot = 0`).
-    fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError>;
+    fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError> {
+        if code_root.is_zero() {
+            return Ok(0);
+        }
+        Ok(self.code_root_preimage(code_root)?.0)
+    }
     /// Leaf `index` of the block-hash tree with root `root`.
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError>;
     /// The sponge state the frame's `sponge` field commits to.
     fn sponge(&mut self, frame: &Frame) -> Result<Sponge, StepError>;
+    /// The suspended caller frame and the checkpoint `frame.parent_hash` commits to.
+    fn parent(&mut self, frame: &Frame) -> Result<(Frame, Checkpoint), StepError>;
+    /// `(code length, chunk root)` of a non-zero `codeRoot`.
+    fn code_root_preimage(&mut self, code_root: &B256) -> Result<(u64, B256), StepError>;
 }
 
 /// A byte array of the frame committed as a word tree.
@@ -73,11 +81,19 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    /// The array's length and root in `frame`.
-    pub fn of(self, frame: &Frame) -> (u64, B256) {
+    /// The array's length, tree root and offset in that tree.
+    pub fn of(self, frame: &Frame) -> (u64, B256, u64) {
         match self {
-            DataSource::CallData => (frame.calldata_len, frame.calldata_root),
-            DataSource::ReturnData => (frame.returndata_len, frame.returndata_root),
+            DataSource::CallData => (
+                frame.calldata_len,
+                frame.calldata_root,
+                frame.calldata_offset,
+            ),
+            DataSource::ReturnData => (
+                frame.returndata_len,
+                frame.returndata_root,
+                frame.returndata_offset,
+            ),
         }
     }
 }
@@ -191,7 +207,7 @@ impl Oracle for Checker {
         source: DataSource,
         index: u64,
     ) -> Result<B256, StepError> {
-        let (_, root) = source.of(frame);
+        let (_, root, _) = source.of(frame);
         Ok(self.opened("data word", DATA_DEPTH, &root, index)?.0)
     }
 
@@ -230,17 +246,28 @@ impl Oracle for Checker {
         Ok(account)
     }
 
-    fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError> {
-        if code_root.is_zero() {
-            return Ok(0);
-        }
+    fn code_root_preimage(&mut self, code_root: &B256) -> Result<(u64, B256), StepError> {
         let Witness::CodeRoot { len, chunk_root } = self.next("code root")? else {
             return Err(StepError::WrongWitness("code root"));
         };
         if code::root_of(len, &chunk_root) != *code_root {
             return Err(StepError::BadWitness("code root"));
         }
-        Ok(len)
+        Ok((len, chunk_root))
+    }
+
+    fn parent(&mut self, frame: &Frame) -> Result<(Frame, Checkpoint), StepError> {
+        let Witness::Parent {
+            frame: parent,
+            checkpoint,
+        } = self.next("parent frame")?
+        else {
+            return Err(StepError::WrongWitness("parent frame"));
+        };
+        if parent_hash(&parent, &checkpoint) != frame.parent_hash {
+            return Err(StepError::BadWitness("parent frame"));
+        }
+        Ok((*parent, checkpoint))
     }
 
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError> {

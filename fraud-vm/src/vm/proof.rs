@@ -2,7 +2,7 @@
 
 use alloy_primitives::{B256, U256};
 
-use super::machine::{BlockPart, Frame, Machine, TxPart};
+use super::machine::{BlockPart, Checkpoint, Frame, Machine, TxPart};
 use crate::{smt, state::AccountLeaf};
 
 /// One witness, in the order the step asks for it.
@@ -28,6 +28,13 @@ pub enum Witness {
         word: B256,
         /// Siblings, leaf level first ([`super::DATA_DEPTH`] of them).
         path: Vec<B256>,
+    },
+    /// The suspended caller frame and the checkpoint taken when it made the call.
+    Parent {
+        /// The caller's frame.
+        frame: Box<Frame>,
+        /// State to restore on revert.
+        checkpoint: Checkpoint,
     },
     /// The keccak sponge state of a hash in progress.
     Sponge(Box<super::keccak::Sponge>),
@@ -61,6 +68,7 @@ impl Witness {
             Witness::Data { .. } => "data",
             Witness::Smt(_) => "smt",
             Witness::Sponge(_) => "sponge",
+            Witness::Parent { .. } => "parent",
             Witness::Account(_) => "account",
             Witness::CodeRoot { .. } => "code root",
         }
@@ -79,6 +87,12 @@ impl Witness {
                 out.push(4);
                 out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
                 out.extend_from_slice(&bytes);
+                return;
+            }
+            Witness::Parent { frame, checkpoint } => {
+                out.push(8);
+                out.extend_from_slice(&frame.encode());
+                out.extend_from_slice(&checkpoint.encode());
                 return;
             }
             Witness::Sponge(sponge) => {
@@ -134,10 +148,11 @@ impl Proof {
     }
 
     /// Byte encoding (what an L1 verifier receives as calldata): the three parts as 32-byte
-    /// words (14 + 9 + 24), then each witness as `tag ‖ fields` — stack `0 ‖ word ‖ below`,
+    /// words (14 + 9 + 26), then each witness as `tag ‖ fields` — stack `0 ‖ word ‖ below`,
     /// code `1 ‖ chunk ‖ n ‖ n siblings`, memory `2 ‖ …`, data `3 ‖ …`, state-tree proof
     /// `4 ‖ u16 length ‖ smt::Proof::encode`, account `5 ‖ abi.encode(leaf)`, code root
-    /// `6 ‖ u64 len ‖ chunkRoot`, sponge `7 ‖ 200 state bytes`.
+    /// `6 ‖ u64 len ‖ chunkRoot`, sponge `7 ‖ 200 state bytes`, parent
+    /// `8 ‖ frame (26 words) ‖ checkpoint (7 words)`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(46 * 32 + self.witnesses.len() * 100);
         for part in [self.block.encode(), self.tx.encode(), self.frame.encode()] {

@@ -3,8 +3,8 @@
 use alloy_primitives::{B256, U256};
 
 use super::{
-    account, arith, block_info, compare_bitwise, copy, env, flow, halt, keccak, log, stack_memory,
-    storage,
+    account, arith, block_info, call, compare_bitwise, copy, env, exit, flow, halt, keccak, log,
+    stack_memory, storage,
 };
 use super::{
     machine::{Machine, Status},
@@ -34,11 +34,20 @@ pub enum HaltReason {
     ReturnDataOutOfBounds,
 }
 
+/// What kind of step ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StepKind {
+    /// An opcode (or one micro-step of it).
+    Opcode(u8),
+    /// The exit of an ended frame back to its caller.
+    FrameExit,
+}
+
 /// What a step did, for statistics and coverage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StepInfo {
-    /// The opcode executed.
-    pub opcode: u8,
+    /// The step kind.
+    pub kind: StepKind,
     /// The exceptional halt it caused, if any.
     pub halt: Option<HaltReason>,
 }
@@ -184,21 +193,24 @@ impl<O: Oracle + ?Sized> Ctx<'_, O> {
                 out[..len].copy_from_slice(&word[..len]);
             }
             Source::Data(data) => {
-                let (total, _) = data.of(&self.m.frame);
+                let (total, _, base) = data.of(&self.m.frame);
                 let Ok(offset) = u64::try_from(offset) else {
                     return Ok(out);
                 };
                 if offset >= total {
                     return Ok(out);
                 }
-                let (index, shift) = (offset / 32, (offset % 32) as usize);
-                let first = self.o.data_word(&self.m.frame, data, index)?;
-                out[..32 - shift].copy_from_slice(&first[shift..]);
-                if shift > 0 && (index + 1) * 32 < total {
-                    let second = self.o.data_word(&self.m.frame, data, index + 1)?;
-                    out[32 - shift..].copy_from_slice(&second[..shift]);
+                let len = len.min((total - offset) as usize);
+                let start = base + offset;
+                let end = start + len as u64;
+                let mut at = 0;
+                for index in start / 32..end.div_ceil(32) {
+                    let word = self.o.data_word(&self.m.frame, data, index)?;
+                    let from = (start.max(index * 32) - index * 32) as usize;
+                    let to = (end.min(index * 32 + 32) - index * 32) as usize;
+                    out[at..at + to - from].copy_from_slice(&word[from..to]);
+                    at += to - from;
                 }
-                out[len..].fill(0);
             }
         }
         Ok(out)
@@ -293,9 +305,11 @@ pub fn memory_cost(words: u64) -> u128 {
 /// status [`Status::Halted`] and no gas; the block and transaction parts are unchanged too.
 pub fn step<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepInfo, StepError> {
     if m.frame.status != Status::Running {
-        return Err(StepError::Unsupported(
-            "frame exit (the step after a frame ends)".into(),
-        ));
+        exit::run(m, o)?;
+        return Ok(StepInfo {
+            kind: StepKind::FrameExit,
+            halt: None,
+        });
     }
     let pre = m.clone();
     let mut ctx = Ctx {
@@ -305,13 +319,16 @@ pub fn step<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepInfo, 
     };
     let opcode = ctx.code_byte(pre.frame.pc)?;
     match exec(opcode, &mut ctx) {
-        Ok(()) => Ok(StepInfo { opcode, halt: None }),
+        Ok(()) => Ok(StepInfo {
+            kind: StepKind::Opcode(opcode),
+            halt: None,
+        }),
         Err(Exit::Halt(reason)) => {
             *ctx.m = pre;
             ctx.m.frame.status = Status::Halted;
             ctx.m.frame.gas = 0;
             Ok(StepInfo {
-                opcode,
+                kind: StepKind::Opcode(opcode),
                 halt: Some(reason),
             })
         }
@@ -332,6 +349,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
             Family::Copy => copy::run(opcode, ctx),
             Family::Keccak => keccak::run(ctx),
             Family::Log => log::run(opcode, ctx),
+            Family::CallCreate => call::resume(ctx),
             _ => Err(StepError::BadWitness("micro-step cursor on a single-step opcode").into()),
         };
     }
@@ -356,6 +374,6 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         Family::Copy => copy::run(opcode, ctx),
         Family::Keccak => keccak::run(ctx),
         Family::Log => log::run(opcode, ctx),
-        other => Err(StepError::Unsupported(format!("{other:?} family")).into()),
+        Family::CallCreate => call::run(opcode, ctx),
     }
 }

@@ -8,7 +8,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use alloy_primitives::{Address, Bytes, B256, KECCAK256_EMPTY, U256};
+use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 use revm::{
     context::{result::ExecutionResult, BlockEnv, ContextTr, TxEnv},
     context_interface::{
@@ -18,7 +18,7 @@ use revm::{
     inspector::{InspectEvm, Inspector},
     interpreter::{
         interpreter::EthInterpreter,
-        interpreter_types::{InputsTr, Jumps, LoopControl, ReturnData, RuntimeFlag},
+        interpreter_types::{InputsTr, Jumps, LoopControl, RuntimeFlag},
         CallInput, InstructionResult, Interpreter, InterpreterAction,
     },
     primitives::{hardfork::SpecId, TxKind},
@@ -29,7 +29,9 @@ use revm::{
 use super::{
     copy::chunk_order,
     keccak::{self, Sponge},
-    machine::{stack_hash, BlockPart, Frame, FrameKind, Machine, Status, TxPart},
+    machine::{
+        parent_hash, stack_hash, BlockPart, Checkpoint, Frame, FrameKind, Machine, Status, TxPart,
+    },
     oracle::{DataSource, Oracle},
     proof::{Proof, Witness},
     step, StepError, StepInfo, BLOCK_HASH_DEPTH, DATA_DEPTH, SET_MEMBER,
@@ -39,7 +41,7 @@ use crate::{
     code::{self, ChunkedCode, PIECE},
     execute::{BlockState, StateProvider},
     merkle,
-    smt::{self, Overlay},
+    smt::{self, MemoryNodes, NodeReader, Overlay},
     state::{account_key, storage_key, AccountLeaf},
 };
 
@@ -57,6 +59,33 @@ pub enum TraceError {
     Inconsistent(String),
 }
 
+/// A byte range of a word tree: call data (in the transaction input or the caller's memory)
+/// or return data (in the callee's final memory).
+#[derive(Clone, Debug)]
+struct DataRef {
+    tree: Arc<Vec<u8>>,
+    offset: u64,
+    len: u64,
+}
+
+impl DataRef {
+    fn empty() -> Self {
+        Self {
+            tree: Arc::new(Vec::new()),
+            offset: 0,
+            len: 0,
+        }
+    }
+
+    fn levels(&self) -> Vec<Vec<B256>> {
+        merkle::levels(&words(&self.tree), DATA_DEPTH)
+    }
+
+    fn root(&self) -> B256 {
+        data_root(&self.tree)
+    }
+}
+
 /// The fixed facts of one call frame.
 #[derive(Debug)]
 struct FrameData {
@@ -67,8 +96,10 @@ struct FrameData {
     caller: Address,
     value: U256,
     code: ChunkedCode,
-    calldata: Bytes,
-    calldata_levels: Vec<Vec<B256>>,
+    calldata: DataRef,
+    calldata_root: B256,
+    /// The suspended caller and the checkpoint (`None` for the transaction's frame).
+    parent: Option<(Frame, Checkpoint)>,
 }
 
 /// The machine state before one step (or after the last), as revm showed it.
@@ -80,7 +111,7 @@ struct Snapshot {
     gas: u64,
     stack: Vec<U256>,
     memory: Arc<Vec<u8>>,
-    returndata: Bytes,
+    returndata: DataRef,
     out: (u64, u64),
     roots: Roots,
     refund: u64,
@@ -235,6 +266,9 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             },
             frames: Vec::new(),
             states: Vec::new(),
+            active: Vec::new(),
+            pending_call: None,
+            pending_exit: None,
             error: None,
         };
         let result = {
@@ -278,7 +312,6 @@ impl<'a, P: StateProvider> Trace<'a, P> {
     /// The machine state before step `i` (`i == len()`: after the last step).
     pub fn machine(&self, i: usize) -> Machine {
         let s = &self.states[i];
-        let f = &self.frames[s.frame];
         let mut block = self.block.clone();
         block.state_root = s.roots.world;
         let mut tx = self.tx.clone();
@@ -290,35 +323,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         Machine {
             block,
             tx,
-            frame: Frame {
-                status: s.status,
-                kind: f.kind,
-                depth: f.depth,
-                is_static: f.is_static,
-                address: f.address,
-                caller: f.caller,
-                value: f.value,
-                code_len: f.code.len() as u64,
-                code_chunk_root: f.code.chunk_root(),
-                pc: s.pc,
-                gas: s.gas,
-                stack_size: s.stack.len() as u64,
-                stack_hash: stack_hash(&s.stack),
-                mem_words: (s.memory.len() / 32) as u64,
-                mem_root: data_root(&s.memory),
-                calldata_len: f.calldata.len() as u64,
-                calldata_root: f.calldata_levels[DATA_DEPTH]
-                    .first()
-                    .copied()
-                    .unwrap_or_else(|| merkle::zero_hash(DATA_DEPTH)),
-                returndata_len: s.returndata.len() as u64,
-                returndata_root: data_root(&s.returndata),
-                out_offset: s.out.0,
-                out_len: s.out.1,
-                cursor: s.cursor,
-                sponge: s.sponge.map_or(B256::ZERO, |sp| sp.commitment()),
-                parent_hash: B256::ZERO,
-            },
+            frame: frame_of(s, &self.frames[s.frame]),
         }
     }
 
@@ -354,6 +359,41 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             },
             info,
         ))
+    }
+}
+
+/// The frame commitment of snapshot `s` of frame `f`.
+fn frame_of(s: &Snapshot, f: &FrameData) -> Frame {
+    Frame {
+        status: s.status,
+        kind: f.kind,
+        depth: f.depth,
+        is_static: f.is_static,
+        address: f.address,
+        caller: f.caller,
+        value: f.value,
+        code_len: f.code.len() as u64,
+        code_chunk_root: f.code.chunk_root(),
+        pc: s.pc,
+        gas: s.gas,
+        stack_size: s.stack.len() as u64,
+        stack_hash: stack_hash(&s.stack),
+        mem_words: (s.memory.len() / 32) as u64,
+        mem_root: data_root(&s.memory),
+        calldata_len: f.calldata.len,
+        calldata_root: f.calldata_root,
+        calldata_offset: f.calldata.offset,
+        returndata_len: s.returndata.len,
+        returndata_root: s.returndata.root(),
+        returndata_offset: s.returndata.offset,
+        out_offset: s.out.0,
+        out_len: s.out.1,
+        cursor: s.cursor,
+        sponge: s.sponge.map_or(B256::ZERO, |sp| sp.commitment()),
+        parent_hash: f
+            .parent
+            .as_ref()
+            .map_or(B256::ZERO, |(caller, cp)| parent_hash(caller, cp)),
     }
 }
 
@@ -405,12 +445,43 @@ fn tx_part<P: StateProvider>(
     })
 }
 
+/// A frame being executed.
+struct Active {
+    frame: usize,
+    /// Transaction-wide refund when the frame started (revm counts refunds per frame).
+    refund_base: u64,
+    /// Roots to restore if the frame does not return normally.
+    checkpoint: Roots,
+    /// The caller as suspended (`None` for the transaction's frame).
+    suspended: Option<Snapshot>,
+    /// The frame's current return data.
+    returndata: DataRef,
+}
+
+/// A call made by the current frame, from the call step to the callee's start.
+struct PendingCall {
+    /// The caller as suspended: arguments popped, gas charged, output area set.
+    suspended: Snapshot,
+    refund: u64,
+    args: (u64, u64),
+    kind: FrameKind,
+}
+
+/// A callee that has ended; its caller's next step shows the state after the exit.
+struct PendingExit {
+    suspended: Snapshot,
+    returndata: DataRef,
+}
+
 /// The Inspector that records frames and per-step snapshots.
 struct Tracer<'a, P> {
     witnesses: Witnesses<'a, P>,
     roots: Roots,
     frames: Vec<FrameData>,
     states: Vec<Snapshot>,
+    active: Vec<Active>,
+    pending_call: Option<PendingCall>,
+    pending_exit: Option<PendingExit>,
     error: Option<TraceError>,
 }
 
@@ -439,6 +510,115 @@ impl<P: StateProvider> Tracer<'_, P> {
             }
         }
         self.apply(|r| &mut r.world, changes);
+    }
+
+    /// Starts recording a frame; returns its index.
+    fn enter_frame(
+        &mut self,
+        data: FrameData,
+        refund_base: u64,
+        suspended: Option<Snapshot>,
+    ) -> usize {
+        self.frames.push(data);
+        let frame = self.frames.len() - 1;
+        self.active.push(Active {
+            frame,
+            refund_base,
+            checkpoint: self.roots,
+            suspended,
+            returndata: DataRef::empty(),
+        });
+        frame
+    }
+
+    /// The callee frame of a pending call, entering code `code` with `gas`.
+    fn callee(
+        &mut self,
+        call: &PendingCall,
+        code: &[u8],
+        target: Address,
+        caller: Address,
+        value: U256,
+        gas: u64,
+    ) -> (FrameData, Snapshot) {
+        let parent = &self.frames[call.suspended.frame];
+        let suspended = frame_of(&call.suspended, parent);
+        let checkpoint = Checkpoint {
+            state_root: call.suspended.roots.world,
+            transient_root: call.suspended.roots.transient,
+            accessed_addresses: call.suspended.roots.accessed_addresses,
+            accessed_slots: call.suspended.roots.accessed_slots,
+            refund: call.refund,
+            logs_acc: call.suspended.roots.logs,
+            created_root: B256::ZERO,
+        };
+        let calldata = DataRef {
+            tree: call.suspended.memory.clone(),
+            offset: if call.args.1 == 0 { 0 } else { call.args.0 },
+            len: call.args.1,
+        };
+        let data = FrameData {
+            kind: call.kind,
+            depth: parent.depth + 1,
+            is_static: parent.is_static || call.kind == FrameKind::StaticCall,
+            address: target,
+            caller,
+            value,
+            code: ChunkedCode::new(code),
+            calldata_root: calldata.root(),
+            calldata,
+            parent: Some((suspended, checkpoint)),
+        };
+        let first = Snapshot {
+            frame: 0, // set by the caller once the frame is entered
+            status: Status::Running,
+            pc: 0,
+            gas,
+            stack: Vec::new(),
+            memory: Arc::new(Vec::new()),
+            returndata: DataRef::empty(),
+            out: (0, 0),
+            roots: self.roots,
+            refund: call.refund,
+            cursor: 0,
+            sponge: None,
+        };
+        (data, first)
+    }
+
+    /// Before the caller's first step after a callee ended: the exit step's result and the
+    /// output-copy micro-states, ending with `now` (the caller as revm resumed it).
+    fn exit_states(&mut self, exit: PendingExit, now: &Snapshot) {
+        let suspended = exit.suspended;
+        let (ret_offset, ret_len) = suspended.out;
+        let total = ret_len.min(exit.returndata.len);
+        if total == 0 {
+            return;
+        }
+        let chunks = total.div_ceil(32);
+        let mut memory = suspended.memory.as_ref().clone();
+        memory.resize(now.memory.len(), 0);
+        for c in 0..chunks {
+            if c > 0 {
+                let from = (ret_offset + (c - 1) * 32) as usize;
+                let to = (from + 32).min((ret_offset + total) as usize);
+                memory[from..to].copy_from_slice(&now.memory[from..to]);
+            }
+            self.states.push(Snapshot {
+                frame: now.frame,
+                status: Status::Running,
+                pc: suspended.pc,
+                gas: now.gas,
+                stack: now.stack.clone(),
+                memory: Arc::new(memory.clone()),
+                returndata: exit.returndata.clone(),
+                out: (ret_offset, ret_len),
+                roots: now.roots,
+                refund: now.refund,
+                cursor: c + 1,
+                sponge: None,
+            });
+        }
     }
 
     /// The states between the micro-steps of a bulk copy: arguments still on the stack, all gas
@@ -515,6 +695,13 @@ impl<P: StateProvider> Tracer<'_, P> {
         let address = frame.address;
         let arg = |k: usize| pre.stack[pre.stack.len() - 1 - k];
         match opcode {
+            0xf1 | 0xf2 | 0xf4 | 0xfa => {
+                let target = Address::from_word(B256::from(arg(1)));
+                self.apply(
+                    |r| &mut r.accessed_addresses,
+                    vec![(account_key(&target), Some(SET_MEMBER))],
+                );
+            }
             0x31 | 0x3b | 0x3f | 0x47 => {
                 let target = if opcode == 0x47 {
                     address
@@ -567,33 +754,141 @@ where
     CTX::Journal: JournalTr<State = EvmState>,
 {
     fn initialize_interp(&mut self, interp: &mut Interpreter<EthInterpreter>, context: &mut CTX) {
-        let depth = interp.input.depth as u64;
-        if depth > 0 || !self.frames.is_empty() {
-            self.fail(TraceError::Unsupported(
-                "execution that enters a second frame (CALL/CREATE family)".into(),
-            ));
+        if self.error.is_some() {
             return;
         }
-        let calldata = match &interp.input.input {
-            CallInput::Bytes(b) => b.clone(),
-            other => other.bytes(context),
+        let code = interp.bytecode.original_byte_slice().to_vec();
+        let (target, caller, value) = (
+            interp.input.target_address(),
+            interp.input.caller_address(),
+            interp.input.call_value(),
+        );
+        match self.pending_call.take() {
+            None if self.frames.is_empty() => {
+                let calldata = match &interp.input.input {
+                    CallInput::Bytes(b) => b.clone(),
+                    other => other.bytes(context),
+                };
+                let kind = match context.tx().kind() {
+                    TxKind::Call(_) => FrameKind::Call,
+                    TxKind::Create => FrameKind::Create,
+                };
+                let calldata = DataRef {
+                    len: calldata.len() as u64,
+                    tree: Arc::new(calldata.to_vec()),
+                    offset: 0,
+                };
+                self.enter_world(context.journal().evm_state());
+                self.enter_frame(
+                    FrameData {
+                        kind,
+                        depth: 0,
+                        is_static: interp.runtime_flag.is_static(),
+                        address: target,
+                        caller,
+                        value,
+                        code: ChunkedCode::new(&code),
+                        calldata_root: calldata.root(),
+                        calldata,
+                        parent: None,
+                    },
+                    0,
+                    None,
+                );
+            }
+            Some(call) => {
+                self.enter_world(context.journal().evm_state());
+                let gas = interp.gas.remaining();
+                let (data, _) = self.callee(&call, &code, target, caller, value, gas);
+                self.enter_frame(data, call.refund, Some(call.suspended));
+            }
+            None => self.fail(TraceError::Unsupported(
+                "a frame not entered by CALL, CALLCODE, DELEGATECALL or STATICCALL (CREATE)".into(),
+            )),
+        }
+    }
+
+    fn call(
+        &mut self,
+        _context: &mut CTX,
+        inputs: &mut revm::interpreter::CallInputs,
+    ) -> Option<revm::interpreter::CallOutcome> {
+        if self.pending_call.is_some() && super::call::is_precompile(&inputs.bytecode_address) {
+            self.fail(TraceError::Unsupported("precompile call".into()));
+        }
+        None
+    }
+
+    fn call_end(
+        &mut self,
+        context: &mut CTX,
+        inputs: &revm::interpreter::CallInputs,
+        outcome: &mut revm::interpreter::CallOutcome,
+    ) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(call) = self.pending_call.take() {
+            // No frame ran: a call that failed before entering (depth, balance) only empties
+            // the return data; a call to an account without code is a callee whose first
+            // step is STOP.
+            if !outcome.result.is_ok() {
+                if let Some(caller) = self.active.last_mut() {
+                    caller.returndata = DataRef::empty();
+                }
+                return;
+            }
+            self.enter_world(context.journal().evm_state());
+            let (data, mut first) = self.callee(
+                &call,
+                &[],
+                inputs.target_address,
+                inputs.caller,
+                inputs.value.get(),
+                inputs.gas_limit,
+            );
+            first.frame = self.enter_frame(data, call.refund, None);
+            self.states.push(first.clone());
+            self.states.push(Snapshot {
+                status: Status::Returned,
+                ..first
+            });
+            self.active.pop();
+            self.pending_exit = Some(PendingExit {
+                suspended: call.suspended,
+                returndata: DataRef {
+                    tree: Arc::new(Vec::new()),
+                    offset: 0,
+                    len: 0,
+                },
+            });
+            return;
+        }
+        let Some(done) = self.active.pop() else {
+            return;
         };
-        let kind = match context.tx().kind() {
-            TxKind::Call(_) => FrameKind::Call,
-            TxKind::Create => FrameKind::Create,
+        let Some(suspended) = done.suspended else {
+            return; // the transaction's frame
         };
-        self.frames.push(FrameData {
-            kind,
-            depth,
-            is_static: interp.runtime_flag.is_static(),
-            address: interp.input.target_address(),
-            caller: interp.input.caller_address(),
-            value: interp.input.call_value(),
-            code: ChunkedCode::new(interp.bytecode.original_byte_slice()),
-            calldata_levels: merkle::levels(&words(&calldata), DATA_DEPTH),
-            calldata,
+        if !outcome.result.is_ok() {
+            self.roots = done.checkpoint;
+        }
+        let Some(last) = self.states.last() else {
+            return;
+        };
+        let returndata = if last.status == Status::Halted {
+            DataRef::empty()
+        } else {
+            DataRef {
+                tree: last.memory.clone(),
+                offset: last.out.0,
+                len: last.out.1,
+            }
+        };
+        self.pending_exit = Some(PendingExit {
+            suspended,
+            returndata,
         });
-        self.enter_world(context.journal().evm_state());
     }
 
     fn log(&mut self, _context: &mut CTX, log: revm::primitives::Log) {
@@ -606,24 +901,34 @@ where
         if self.error.is_some() {
             return;
         }
+        let exit = self.pending_exit.take();
+        let Some(active) = self.active.last_mut() else {
+            return self.fail(TraceError::Inconsistent("a step outside any frame".into()));
+        };
+        if let Some(exit) = &exit {
+            active.returndata = exit.returndata.clone();
+        }
         let Ok(refund) = u64::try_from(interp.gas.refunded()) else {
             return self.fail(TraceError::Inconsistent("negative refund counter".into()));
         };
-        let memory = Arc::new(interp.memory.context_memory().to_vec());
-        self.states.push(Snapshot {
-            frame: self.frames.len() - 1,
+        let now = Snapshot {
+            frame: active.frame,
             status: Status::Running,
             pc: interp.bytecode.pc() as u64,
             gas: interp.gas.remaining(),
             stack: interp.stack.data().clone(),
-            memory,
-            returndata: interp.return_data.buffer().clone(),
+            memory: Arc::new(interp.memory.context_memory().to_vec()),
+            returndata: active.returndata.clone(),
             out: (0, 0),
             roots: self.roots,
-            refund,
+            refund: active.refund_base + refund,
             cursor: 0,
             sponge: None,
-        });
+        };
+        if let Some(exit) = exit {
+            self.exit_states(exit, &now);
+        }
+        self.states.push(now);
     }
 
     fn step_end(&mut self, interp: &mut Interpreter<EthInterpreter>, context: &mut CTX) {
@@ -650,6 +955,57 @@ where
                 let post_memory = interp.memory.context_memory().to_vec();
                 self.copy_micro_states(opcode, &pre, &post_memory, interp.gas.remaining());
             }
+        }
+        if let Some(InterpreterAction::NewFrame(_)) = &action {
+            let frame = &self.frames[pre.frame];
+            let opcode = opcode_at(&frame.code, pre.pc);
+            let kind = match opcode {
+                0xf1 => FrameKind::Call,
+                0xf2 => FrameKind::CallCode,
+                0xf4 => FrameKind::DelegateCall,
+                0xfa => FrameKind::StaticCall,
+                _ => {
+                    return self.fail(TraceError::Unsupported(format!(
+                        "frames entered by {}",
+                        super::opcodes::name(opcode)
+                    )))
+                }
+            };
+            let n = pre.stack.len();
+            let arg = |k: usize| pre.stack[n - 1 - k];
+            let skip = usize::from(matches!(kind, FrameKind::Call | FrameKind::CallCode));
+            let (args_offset, args_len) = (arg(2 + skip), arg(3 + skip));
+            let (ret_offset, ret_len) = (arg(4 + skip), arg(5 + skip));
+            let norm = |offset: U256, len: U256| {
+                let len = len.to::<u64>();
+                (if len == 0 { 0 } else { offset.to::<u64>() }, len)
+            };
+            // The call step reads the caller's and the target's accounts as they are now.
+            let target = Address::from_word(B256::from(arg(1)));
+            for address in [frame.address, target] {
+                if let Some(account) = context.journal().evm_state().get(&address) {
+                    if let Err(e) = self.witnesses.leaf(&account.info) {
+                        return self.fail(TraceError::Execution(e));
+                    }
+                }
+            }
+            let base = self.active.last().map_or(0, |a| a.refund_base);
+            let refund = base + u64::try_from(interp.gas.refunded()).unwrap_or_default();
+            self.pending_call = Some(PendingCall {
+                suspended: Snapshot {
+                    stack: interp.stack.data().clone(),
+                    gas: interp.gas.remaining(),
+                    memory: Arc::new(interp.memory.context_memory().to_vec()),
+                    out: norm(ret_offset, ret_len),
+                    roots: self.roots,
+                    refund,
+                    ..pre.clone()
+                },
+                refund,
+                args: norm(args_offset, args_len),
+                kind,
+            });
+            return;
         }
         let Some(InterpreterAction::Return(result)) = action else {
             return;
@@ -689,7 +1045,8 @@ where
                     memory,
                     out,
                     roots: self.roots,
-                    refund: u64::try_from(interp.gas.refunded()).unwrap_or_default(),
+                    refund: self.active.last().map_or(0, |a| a.refund_base)
+                        + u64::try_from(interp.gas.refunded()).unwrap_or_default(),
                     ..pre
                 }
             }
@@ -716,6 +1073,10 @@ struct Recorder<'a, P> {
     prefix: Vec<B256>,
     memory: Vec<Vec<B256>>,
     returndata: Vec<Vec<B256>>,
+    calldata: Vec<Vec<B256>>,
+    parent: Option<(Frame, Checkpoint)>,
+    /// Tree nodes written earlier in the same step.
+    local: MemoryNodes,
     sponge: Option<Sponge>,
     witnesses: Vec<Witness>,
 }
@@ -733,9 +1094,20 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
             stack: s.stack.clone(),
             prefix,
             memory: merkle::levels(&words(&s.memory), DATA_DEPTH),
-            returndata: merkle::levels(&words(&s.returndata), DATA_DEPTH),
+            returndata: s.returndata.levels(),
+            calldata: frame.calldata.levels(),
+            parent: frame.parent.clone(),
+            local: MemoryNodes::default(),
             sponge: s.sponge,
             witnesses: Vec::new(),
+        }
+    }
+
+    /// The trace's tree nodes plus those written earlier in this step.
+    fn nodes(&self) -> Layered<'_, P> {
+        Layered {
+            top: &self.local,
+            base: &self.known.nodes,
         }
     }
 
@@ -798,7 +1170,7 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         index: u64,
     ) -> Result<B256, StepError> {
         let levels = match source {
-            DataSource::CallData => &self.frame.calldata_levels,
+            DataSource::CallData => &self.calldata,
             DataSource::ReturnData => &self.returndata,
         };
         let word = levels[0].get(index as usize).copied().unwrap_or_default();
@@ -808,7 +1180,7 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
     }
 
     fn smt_read(&mut self, root: &B256, key: &B256) -> Result<Option<B256>, StepError> {
-        let proof = smt::prove(&self.known.nodes, *root, key)
+        let proof = smt::prove(&self.nodes(), *root, key)
             .map_err(|_| StepError::MissingWitness("state tree node"))?;
         let value = proof.value(key);
         self.witnesses.push(Witness::Smt(proof));
@@ -821,12 +1193,14 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         key: &B256,
         value: Option<B256>,
     ) -> Result<Option<B256>, StepError> {
-        let proof = smt::prove(&self.known.nodes, *root, key)
+        let nodes = self.nodes();
+        let proof = smt::prove(&nodes, *root, key)
             .map_err(|_| StepError::MissingWitness("state tree node"))?;
         let old = proof.value(key);
-        *root = proof
-            .root_with(key, value)
-            .map_err(|_| StepError::BadWitness("state tree proof"))?;
+        let updated = smt::update(&nodes, *root, vec![(*key, value)])
+            .map_err(|_| StepError::MissingWitness("state tree node"))?;
+        self.local.insert_all(updated.new_nodes);
+        *root = updated.root;
         self.witnesses.push(Witness::Smt(proof));
         Ok(old)
     }
@@ -844,10 +1218,19 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         Ok(account)
     }
 
-    fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError> {
-        if code_root.is_zero() {
-            return Ok(0);
-        }
+    fn parent(&mut self, _frame: &Frame) -> Result<(Frame, Checkpoint), StepError> {
+        let (frame, checkpoint) = self
+            .parent
+            .clone()
+            .ok_or(StepError::MissingWitness("parent frame"))?;
+        self.witnesses.push(Witness::Parent {
+            frame: Box::new(frame.clone()),
+            checkpoint: checkpoint.clone(),
+        });
+        Ok((frame, checkpoint))
+    }
+
+    fn code_root_preimage(&mut self, code_root: &B256) -> Result<(u64, B256), StepError> {
         let (len, chunk_root) = self
             .known
             .code_roots
@@ -855,7 +1238,7 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
             .copied()
             .ok_or(StepError::MissingWitness("code root preimage"))?;
         self.witnesses.push(Witness::CodeRoot { len, chunk_root });
-        Ok(len)
+        Ok((len, chunk_root))
     }
 
     fn sponge(&mut self, _frame: &Frame) -> Result<Sponge, StepError> {
@@ -872,5 +1255,20 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
             path: merkle::path(levels, index),
         });
         Ok(word)
+    }
+}
+
+/// Two node stores read top first.
+struct Layered<'a, P> {
+    top: &'a MemoryNodes,
+    base: &'a Overlay<'a, P>,
+}
+
+impl<P: StateProvider> NodeReader for Layered<'_, P> {
+    fn node(&self, hash: &B256) -> Result<Option<smt::Node>, smt::SmtError> {
+        match self.top.get(hash) {
+            Some(node) => Ok(Some(*node)),
+            None => self.base.node(hash),
+        }
     }
 }

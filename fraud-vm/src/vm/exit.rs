@@ -1,0 +1,55 @@
+//! The frame-exit step: the active frame has ended (status returned, reverted or halted) and
+//! control goes back to its caller.
+//!
+//! The proof shows the suspended caller and the checkpoint (`parentHash` preimage). If the
+//! callee did not return normally, the checkpoint is restored (world state, transient storage,
+//! accessed sets, refund counter, logs, created set). The caller gets the callee's remaining
+//! gas (0 after an exceptional halt), its return data becomes the callee's output (the
+//! callee's memory root with `outOffset/outLen`; empty after an exceptional halt), and `1`
+//! (returned) or `0` is pushed. If `min(outLen, returnDataLen)` of the caller is zero the call
+//! is complete (`pc` advances, `outOffset/outLen` clear); otherwise `cursor = 1` and
+//! [`super::call::resume`] copies the output.
+//!
+//! The exit of the transaction's own frame (`parentHash = 0`) is the transaction-end step.
+
+use alloy_primitives::U256;
+
+use super::{
+    call::clear_returndata,
+    machine::{Machine, Status},
+    oracle::{self, Oracle},
+    StepError,
+};
+
+/// Executes the exit of `m`'s ended frame.
+pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<(), StepError> {
+    let child = m.frame.clone();
+    if child.parent_hash.is_zero() {
+        return Err(StepError::Unsupported(
+            "transaction end (exit of the transaction's frame)".into(),
+        ));
+    }
+    let (mut caller, checkpoint) = o.parent(&child)?;
+    let success = child.status == Status::Returned;
+    if !success {
+        checkpoint.restore(m);
+    }
+    caller.gas += child.gas;
+    if child.status == Status::Halted {
+        clear_returndata(&mut caller);
+    } else {
+        caller.returndata_len = child.out_len;
+        caller.returndata_root = child.mem_root;
+        caller.returndata_offset = child.out_offset;
+    }
+    oracle::push(&mut caller, U256::from(success));
+    if caller.out_len.min(caller.returndata_len) == 0 {
+        caller.out_offset = 0;
+        caller.out_len = 0;
+        caller.pc += 1;
+    } else {
+        caller.cursor = 1;
+    }
+    m.frame = caller;
+    Ok(())
+}
