@@ -71,11 +71,21 @@ pub fn receipt_item(tx_type: u8, success: bool, cumulative_gas_used: u64, logs: 
     for log in logs {
         logs_hash.push(log_hash(log));
     }
+    receipt_item_parts(tx_type, success, cumulative_gas_used, &logs_hash.root())
+}
+
+/// [`receipt_item`] from the accumulator of the receipt's log hashes.
+pub fn receipt_item_parts(
+    tx_type: u8,
+    success: bool,
+    cumulative_gas_used: u64,
+    logs_hash: &B256,
+) -> B256 {
     let mut preimage = [0u8; 1 + 1 + 8 + 32];
     preimage[0] = tx_type;
     preimage[1] = success as u8;
     preimage[2..10].copy_from_slice(&cumulative_gas_used.to_be_bytes());
-    preimage[10..].copy_from_slice(logs_hash.root().as_slice());
+    preimage[10..].copy_from_slice(logs_hash.as_slice());
     keccak256(preimage)
 }
 

@@ -140,22 +140,16 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
         let base_fee = parent
             .next_block_base_fee(chain.base_fee_params)
             .unwrap_or_default();
-        let header = Header {
+        let header = l2_header(
             parent_hash,
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
-            beneficiary: chain.fee_recipient,
-            number: parent.number + 1,
-            gas_limit: attributes.gas_limit,
-            timestamp: attributes.timestamp.max(parent.timestamp),
-            extra_data: attributes.extra_data,
-            mix_hash: attributes.prevrandao,
-            base_fee_per_gas: Some(base_fee),
-            withdrawals_root: Some(alloy_consensus::EMPTY_ROOT_HASH),
-            blob_gas_used: Some(0),
-            excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(B256::ZERO),
-            ..Default::default()
-        };
+            chain.fee_recipient,
+            parent.number + 1,
+            attributes.gas_limit,
+            attributes.timestamp.max(parent.timestamp),
+            attributes.extra_data,
+            attributes.prevrandao,
+            base_fee,
+        );
         let block_env = block_env(&header);
         let state = BlockState::new(provider);
         let evm = MainnetContext::new(state, chain.spec)
@@ -287,6 +281,38 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
             code_roots,
             new_nodes: update.new_nodes,
         })
+    }
+}
+
+/// An L2 header before execution: the fields fixed by the block's attributes and the
+/// chain's constants (no ommers, difficulty 0, empty withdrawals, no blobs, zero beacon root);
+/// state root, accumulators, bloom and gas used are filled in when the block is sealed.
+#[allow(clippy::too_many_arguments)]
+pub fn l2_header(
+    parent_hash: B256,
+    beneficiary: Address,
+    number: u64,
+    gas_limit: u64,
+    timestamp: u64,
+    extra_data: Bytes,
+    prevrandao: B256,
+    base_fee: u64,
+) -> Header {
+    Header {
+        parent_hash,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary,
+        number,
+        gas_limit,
+        timestamp,
+        extra_data,
+        mix_hash: prevrandao,
+        base_fee_per_gas: Some(base_fee),
+        withdrawals_root: Some(alloy_consensus::EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        ..Default::default()
     }
 }
 

@@ -1,25 +1,28 @@
-//! Differential tests of the step machine against revm: for every step `i` of every trace,
-//! `verify_step(state_hash(i), prove_step(i)) == state_hash(i + 1)`, where the trace's states
-//! come from revm's execution. Plus tamper tests and random bytecode programs.
+//! Differential tests of the step machine against revm. Blocks are built by the node's
+//! `BlockBuilder`, replayed by `Trace::for_block` (revm with an inspector), and for every step
+//! `i`: `verify_step(state_hash(i), prove_step(i)) == state_hash(i + 1)`; the last state must be
+//! the node's block (hash and state root). Plus tamper tests and random bytecode programs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxLegacy},
+    network::TxSignerSync,
+    signers::local::PrivateKeySigner,
+};
+use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
 use fraud_vm::{
     chain::ChainGenesis,
+    execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx},
     memory::MemoryState,
     vm::{
-        self, opcodes, BlockPart, HaltReason, Proof, Status, StepError, StepKind, Trace, Witness,
+        self, machine::end_hash, opcodes, HaltReason, Proof, StepError, StepKind, Trace, Witness,
     },
 };
+use op_alloy_consensus::OpTxEnvelope;
 use proptest::prelude::*;
-use revm::{
-    context::{result::ExecutionResult, TxEnv},
-    primitives::TxKind,
-};
 
 const CHAIN_ID: u64 = 42069;
-const CALLER: Address = Address::repeat_byte(0xca);
 const CONTRACT: Address = Address::repeat_byte(0xc0);
 /// An account with balance only.
 const RICH: Address = Address::repeat_byte(0xbb);
@@ -29,11 +32,49 @@ const OTHER: Address = Address::repeat_byte(0xdd);
 /// INVALID if it starts with 0xfe.
 const ECHO: Address = Address::repeat_byte(0xee);
 const ECHO_CODE: &str =
-    "0x365f5f37604260055536 5fa05f3560f81c8060ff146021576 0fe1460255736 5ff35b365ffd5bfe";
+    "365f5f376042600555365fa05f3560f81c8060ff14602157 60fe146025573 65ff35b365ffd5bfe";
+
+/// The test ERC20 (OpenZeppelin 5, `contracts/out/TestToken.json`), the caller holding the supply.
+const TOKEN: Address = Address::repeat_byte(0x70);
+const TOKEN_SUPPLY: &str = "0x00000000000000000000000000000000000000000000d3c21bcecceda1000000";
+
+fn token_code() -> String {
+    let artifact: serde_json::Value =
+        serde_json::from_str(include_str!("../../contracts/out/TestToken.json")).expect("artifact");
+    artifact["deployedBytecode"]
+        .as_str()
+        .expect("deployed bytecode")
+        .to_string()
+}
+
+/// The storage slot of `holder`'s balance.
+fn balance_slot(holder: Address) -> B256 {
+    let mut preimage = [0u8; 64];
+    preimage[12..32].copy_from_slice(holder.as_slice());
+    keccak256(preimage)
+}
+
+/// Calldata of `transfer(to, amount)`.
+fn erc20_transfer(to: Address, amount: u64) -> Vec<u8> {
+    let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
+    data.extend_from_slice(&[0u8; 12]);
+    data.extend_from_slice(to.as_slice());
+    data.extend_from_slice(&U256::from(amount).to_be_bytes::<32>());
+    data
+}
+
+fn signer() -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&keccak256([7u8])).expect("valid key")
+}
+
+/// The transaction sender.
+fn caller() -> Address {
+    signer().address()
+}
 
 /// Genesis: the caller and `RICH` funded, `CONTRACT` running `code` with slots 1 and 2 set,
-/// `OTHER` a small contract. Returns the state and block 1's environment.
-fn genesis(code: &[u8]) -> (MemoryState, BlockPart) {
+/// `OTHER` and `ECHO` small contracts.
+fn genesis(code: &[u8]) -> (ChainGenesis, BuiltBlock, MemoryState) {
     let json = serde_json::json!({
         "config": { "chainId": CHAIN_ID },
         "gasLimit": "0x1c9c380",
@@ -41,7 +82,7 @@ fn genesis(code: &[u8]) -> (MemoryState, BlockPart) {
         "timestamp": "0x0",
         "coinbase": "0x4200000000000000000000000000000000000011",
         "alloc": {
-            CALLER.to_string(): { "balance": "0xd3c21bcecceda1000000" },
+            caller().to_string(): { "balance": "0xd3c21bcecceda1000000" },
             RICH.to_string(): { "balance": "0x1234" },
             CONTRACT.to_string(): {
                 "balance": "0x10",
@@ -54,87 +95,163 @@ fn genesis(code: &[u8]) -> (MemoryState, BlockPart) {
                 },
             },
             OTHER.to_string(): { "balance": "0x0", "code": "0x6001600055", "nonce": "0x1" },
-            ECHO.to_string(): { "balance": "0x0", "code": ECHO_CODE.replace(' ', "") },
+            ECHO.to_string(): { "balance": "0x0", "code": format!("0x{}", ECHO_CODE.replace(' ', "")) },
+            TOKEN.to_string(): {
+                "balance": "0x0",
+                "code": token_code(),
+                "storage": {
+                    // OpenZeppelin 5 ERC20: _balances at slot 0, _totalSupply at slot 2.
+                    balance_slot(caller()).to_string(): TOKEN_SUPPLY,
+                    "0x0000000000000000000000000000000000000000000000000000000000000002": TOKEN_SUPPLY,
+                },
+            },
         },
     });
     let chain = ChainGenesis::from_json(&json.to_string()).expect("genesis");
     let block0 = chain.build().expect("block 0");
     let mut state = MemoryState::new();
     state.apply(&block0);
-    let block = BlockPart {
-        number: 1,
-        timestamp: 1_700_000_000,
-        gas_limit: 30_000_000,
-        base_fee: 1_000_000_000,
-        coinbase: Address::repeat_byte(0x42),
-        prevrandao: B256::repeat_byte(0x99),
-        chain_id: CHAIN_ID,
-        state_root: block0.header.state_root,
-        ..Default::default()
-    };
-    (state, block)
+    (chain, block0, state)
 }
 
-/// What one traced program showed.
+/// A signed EIP-1559 transaction from the caller.
+fn tx(nonce: u64, to: Address, value: u64, input: &[u8], gas: u64) -> (OpTxEnvelope, Address) {
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 2_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::from(value),
+        input: Bytes::copy_from_slice(input),
+        ..Default::default()
+    };
+    let sig = signer().sign_transaction_sync(&mut tx).expect("sign");
+    (OpTxEnvelope::Eip1559(tx.into_signed(sig)), caller())
+}
+
+/// A signed legacy transaction from the caller.
+fn legacy(nonce: u64, to: Address, value: u64, gas: u64) -> (OpTxEnvelope, Address) {
+    let mut tx = TxLegacy {
+        chain_id: Some(CHAIN_ID),
+        nonce,
+        gas_limit: gas,
+        gas_price: 3_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::from(value),
+        ..Default::default()
+    };
+    let sig = signer().sign_transaction_sync(&mut tx).expect("sign");
+    (OpTxEnvelope::Legacy(tx.into_signed(sig)), caller())
+}
+
+/// Genesis running `code`, and block 1 built from `txs` (every one must be included).
+struct Built {
+    chain: ChainGenesis,
+    block0: BuiltBlock,
+    state: MemoryState,
+    block1: BuiltBlock,
+}
+
+fn build(code: &[u8], txs: Vec<(OpTxEnvelope, Address)>) -> Built {
+    let (chain, block0, state) = genesis(code);
+    let attrs = BlockAttributes {
+        timestamp: 12,
+        gas_limit: 30_000_000,
+        prevrandao: B256::repeat_byte(0x99),
+        extra_data: Bytes::from_static(b"step machine"),
+    };
+    let mut builder = BlockBuilder::new(&chain.spec, &state, &block0.header, block0.hash, attrs);
+    for (tx, sender) in txs {
+        builder
+            .execute(ExecutableTx { tx, sender })
+            .expect("transaction included");
+    }
+    let block1 = builder.finish().expect("finish");
+    Built {
+        chain,
+        block0,
+        state,
+        block1,
+    }
+}
+
+impl Built {
+    fn trace(&self) -> Trace<'_, MemoryState> {
+        Trace::for_block(
+            &self.state,
+            &self.chain.spec,
+            &self.block0.header,
+            &self.block1,
+        )
+        .expect("trace")
+    }
+}
+
+/// What the traced blocks showed.
 #[derive(Default)]
 struct Seen {
     steps: usize,
     opcodes: BTreeSet<u8>,
     halts: BTreeSet<HaltReason>,
     exits: usize,
+    kinds: BTreeSet<StepKind>,
     proof_bytes: BTreeMap<&'static str, (usize, usize)>,
 }
 
 /// Runs `code` as the target of a call with `calldata` and `gas`, then checks every step.
-/// Returns the trace's final hash and the opcode of every step.
-fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> (B256, Vec<u8>) {
-    let (state, block) = genesis(code);
-    let tx = TxEnv {
-        caller: CALLER,
-        kind: TxKind::Call(CONTRACT),
-        data: Bytes::copy_from_slice(calldata),
-        value: U256::from(1234),
-        gas_limit: gas,
-        gas_price: 2_000_000_000,
-        chain_id: Some(CHAIN_ID),
-        ..Default::default()
-    };
-    let (trace, result) = Trace::for_tx(&state, &block, tx).expect("trace");
-    assert!(
-        !trace.is_empty(),
-        "a program with code runs at least one step"
-    );
+/// Returns the opcode of every opcode step.
+fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> Vec<u8> {
+    check_block(
+        &build(code, vec![tx(0, CONTRACT, 1234, calldata, gas)]),
+        seen,
+    )
+}
+
+/// Traces block 1, checks every step and that the last state is the node's block.
+fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
+    let trace = built.trace();
+    assert!(!trace.is_empty());
+    let mut ops = Vec::new();
     for i in 0..trace.len() {
-        let (proof, info) = trace
-            .prove_step(i)
-            .unwrap_or_else(|e| panic!("prove step {i} ({}): {e}", opcodes::name(trace.opcode(i))));
+        let (proof, info) = trace.prove_step(i).unwrap_or_else(|e| {
+            panic!(
+                "prove step {i} ({:?}): {e}",
+                trace.opcode(i).map(opcodes::name)
+            )
+        });
         let (post, verified) = vm::verify_step(trace.state_hash(i), &proof)
             .unwrap_or_else(|e| panic!("verify step {i}: {e}"));
         assert_eq!(verified, info);
         assert_eq!(
             post,
             trace.state_hash(i + 1),
-            "step {i} ({:?} at pc {}): verifier post-state differs from revm's\nverifier frame: {:#?}\nrevm frame: {:#?}",
+            "step {i} ({:?}): verifier post-state differs from revm's\nverifier: {:#?}\nrevm: {:#?}",
             info.kind,
-            proof.frame.pc,
             {
                 let mut m = proof.machine();
                 let mut c = vm::oracle::Checker::new(proof.witnesses.clone());
                 vm::step(&mut m, &mut c).ok();
-                m.frame
+                m
             },
-            trace.machine(i + 1).frame,
+            trace.machine(i + 1),
         );
         seen.steps += 1;
+        seen.kinds.insert(info.kind);
         let name = match info.kind {
             StepKind::Opcode(op) => {
                 seen.opcodes.insert(op);
+                ops.push(op);
                 opcodes::name(op)
             }
             StepKind::FrameExit => {
                 seen.exits += 1;
                 "(frame exit)"
             }
+            StepKind::TxInit => "(tx init)",
+            StepKind::TxEnd => "(tx end)",
+            StepKind::BlockEnd => "(block end)",
         };
         if let Some(h) = info.halt {
             seen.halts.insert(h);
@@ -143,21 +260,14 @@ fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> (B2
         e.0 += 1;
         e.1 = e.1.max(proof.encode().len());
     }
-    // The last state ends the frame the way revm ended the transaction.
-    let last = trace.machine(trace.len()).frame;
-    match result {
-        ExecutionResult::Success { .. } => assert_eq!(last.status, Status::Returned),
-        ExecutionResult::Revert { .. } => assert_eq!(last.status, Status::Reverted),
-        ExecutionResult::Halt { .. } => {
-            assert_eq!(last.status, Status::Halted);
-            assert_eq!(last.gas, 0);
-        }
-    }
-    let ops = (0..trace.len()).map(|i| trace.opcode(i)).collect();
-    (trace.final_hash(), ops)
+    assert_eq!(
+        trace.final_hash(),
+        end_hash(&built.block1.hash, &built.block1.header.state_root),
+        "the last state is the node's block"
+    );
+    ops
 }
 
-/// A tiny assembler: `push(v)` picks the shortest PUSH.
 #[derive(Clone)]
 struct Asm(Vec<u8>);
 
@@ -382,7 +492,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
         .0;
     let addr = |a: Address| U256::from_be_slice(a.as_slice());
     let accounts = Asm::new()
-        .push(addr(CALLER))
+        .push(addr(caller()))
         .op(0x31) // warm: the origin
         .op(0x50)
         .push(addr(RICH) | (U256::from(1) << 200)) // cold; upper bits ignored
@@ -609,7 +719,7 @@ fn every_step_of_the_corpus_verifies_against_revm() {
     let mut seen = Seen::default();
     for (name, code, calldata, gas) in corpus() {
         let before = seen.steps;
-        let (_, ops) = check_program(&code, &calldata, gas, &mut seen);
+        let ops = check_program(&code, &calldata, gas, &mut seen);
         eprintln!(
             "{name}: {} steps, ends at {}",
             ops.len(),
@@ -654,24 +764,6 @@ fn every_step_of_the_corpus_verifies_against_revm() {
     }
 }
 
-/// The proof of step `i` of running `code`, with the pre- and post-state hashes.
-fn sample_proof(code: &[u8], i: usize, opcode: u8) -> (B256, Proof, B256) {
-    let (state, block) = genesis(code);
-    let tx = TxEnv {
-        caller: CALLER,
-        kind: TxKind::Call(CONTRACT),
-        gas_limit: 100_000,
-        gas_price: 2_000_000_000,
-        chain_id: Some(CHAIN_ID),
-        ..Default::default()
-    };
-    let (trace, _) = Trace::for_tx(&state, &block, tx).expect("trace");
-    assert_eq!(trace.opcode(i), opcode);
-    let (proof, _) = trace.prove_step(i).expect("prove");
-    (trace.state_hash(i), proof, trace.state_hash(i + 1))
-}
-
-/// Every single-field change of `proof` is rejected or yields another post-state.
 fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
     assert_eq!(vm::verify_step(pre, proof).expect("honest").0, post);
     let rejects = |p: &Proof| match vm::verify_step(pre, p) {
@@ -703,6 +795,8 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             Witness::Code { chunk, .. } => chunk.0[5] ^= 1,
             Witness::Memory { word, .. } | Witness::Data { word, .. } => word.0[0] ^= 1,
             Witness::Account(a) => a.balance += U256::from(1),
+            Witness::TxInput { input, .. } => input.gas_limit += 1,
+            Witness::ExtraData(bytes) => *bytes = Bytes::from_static(b"other"),
             Witness::Sponge(sp) => sp.0[3] ^= 1,
             Witness::Parent { frame, .. } => frame.gas += 1,
             Witness::CodeRoot { len, .. } => *len += 1,
@@ -727,6 +821,11 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             },
             Witness::CodeRoot { chunk_root, .. } => chunk_root.0[0] ^= 1,
             Witness::Account(a) => a.nonce += 1,
+            Witness::TxInput { path, .. } => match path.first_mut() {
+                Some(s) => s.0[0] ^= 1,
+                None => continue,
+            },
+            Witness::ExtraData(_) => continue,
             Witness::Sponge(sp) => sp.0[24] ^= 1 << 63,
             Witness::Parent { checkpoint, .. } => checkpoint.refund += 1,
         }
@@ -749,6 +848,27 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
     }
 }
 
+/// The proof of the `skip`-th step of `kind` in the trace of `built`, with the pre- and
+/// post-state hashes.
+fn sample(built: &Built, kind: StepKind, skip: usize) -> (B256, Proof, B256) {
+    let trace = built.trace();
+    let i = (0..trace.len())
+        .filter(|i| trace.prove_step(*i).expect("prove").1.kind == kind)
+        .nth(skip)
+        .expect("step kind runs");
+    let (proof, _) = trace.prove_step(i).expect("prove");
+    (trace.state_hash(i), proof, trace.state_hash(i + 1))
+}
+
+/// One call to `CONTRACT` running `code`.
+fn one_call(code: &[u8]) -> Built {
+    build(code, vec![tx(0, CONTRACT, 0, &[], 200_000)])
+}
+
+fn kinds(proof: &Proof) -> Vec<&'static str> {
+    proof.witnesses.iter().map(Witness::kind).collect()
+}
+
 #[test]
 fn tampered_proofs_are_rejected_or_change_the_post_state() {
     let mstore = Asm::new()
@@ -757,35 +877,121 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
         .op(0x52)
         .pushn(5)
         .pushn(77)
-        .op(0x52) // step 5: unaligned, two memory words
+        .op(0x52) // unaligned: two memory words
         .op(0x00)
         .0;
-    let (pre, proof, post) = sample_proof(&mstore, 5, 0x52);
-    let kinds: Vec<&str> = proof.witnesses.iter().map(Witness::kind).collect();
-    assert_eq!(kinds, ["code", "stack", "stack", "memory", "memory"]);
+    let (pre, proof, post) = sample(&one_call(&mstore), StepKind::Opcode(0x52), 1);
+    assert_eq!(
+        kinds(&proof),
+        ["code", "stack", "stack", "memory", "memory"]
+    );
     assert_tamper_evident(pre, &proof, post);
 
     let sstore = Asm::new().pushn(0).pushn(1).op(0x55).op(0x00).0; // clears slot 1
-    let (pre, proof, post) = sample_proof(&sstore, 2, 0x55);
-    let kinds: Vec<&str> = proof.witnesses.iter().map(Witness::kind).collect();
-    assert_eq!(kinds, ["code", "stack", "stack", "smt", "smt", "smt"]);
+    let (pre, proof, post) = sample(&one_call(&sstore), StepKind::Opcode(0x55), 0);
+    assert_eq!(
+        kinds(&proof),
+        ["code", "stack", "stack", "smt", "smt", "smt"]
+    );
     assert_tamper_evident(pre, &proof, post);
 
-    let balance = Asm::new()
+    let extcodesize = Asm::new()
         .push(U256::from_be_slice(OTHER.as_slice()))
-        .op(0x3b) // EXTCODESIZE: access set, account, code root
+        .op(0x3b)
         .op(0x00)
         .0;
-    let (pre, proof, post) = sample_proof(&balance, 1, 0x3b);
-    let kinds: Vec<&str> = proof.witnesses.iter().map(Witness::kind).collect();
+    let (pre, proof, post) = sample(&one_call(&extcodesize), StepKind::Opcode(0x3b), 0);
     assert_eq!(
-        kinds,
+        kinds(&proof),
         ["code", "stack", "smt", "smt", "account", "code root"]
     );
     assert_tamper_evident(pre, &proof, post);
+
+    // The second micro-step of hashing 200 bytes: stack words, the sponge, memory words.
+    let keccak = Asm::new().pushn(200).pushn(0).op(0x20).op(0x00).0;
+    let (pre, proof, post) = sample(&one_call(&keccak), StepKind::Opcode(0x20), 1);
+    assert_eq!(proof.frame.cursor, 1);
+    assert_eq!(
+        kinds(&proof),
+        ["code", "stack", "stack", "sponge", "memory", "memory", "memory"]
+    );
+    assert_tamper_evident(pre, &proof, post);
+
+    // A callee's exit, the transaction's start and end, and the block's end.
+    let call_other = Asm::new()
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .push(U256::from_be_slice(OTHER.as_slice()))
+        .pushn(50_000)
+        .op(0xf1)
+        .op(0x00)
+        .0;
+    let built = one_call(&call_other);
+    let (pre, proof, post) = sample(&built, StepKind::FrameExit, 0);
+    assert_eq!(kinds(&proof), ["parent"]);
+    assert_tamper_evident(pre, &proof, post);
+    let (pre, proof, post) = sample(&built, StepKind::TxInit, 0);
+    assert_eq!(
+        kinds(&proof),
+        [
+            "tx input",
+            "smt",
+            "account",
+            "smt",
+            "smt",
+            "account",
+            "code root"
+        ]
+    );
+    assert_tamper_evident(pre, &proof, post);
+    let (pre, proof, post) = sample(&built, StepKind::TxEnd, 0);
+    // The fee recipient does not exist yet: an absence proof and no account.
+    assert_eq!(
+        kinds(&proof),
+        ["parent", "smt", "account", "smt", "smt", "smt"]
+    );
+    assert_tamper_evident(pre, &proof, post);
+    let (pre, proof, post) = sample(&built, StepKind::BlockEnd, 0);
+    assert_eq!(kinds(&proof), ["extra data"]);
+    assert_tamper_evident(pre, &proof, post);
 }
 
-/// Opcodes a random program is made of (implemented families, plus a few halting bytes).
+#[test]
+fn blocks_of_transfers_and_calls_verify_end_to_end() {
+    let mut seen = Seen::default();
+    // ETH transfers (EIP-1559 and legacy), to an existing and a new account, a self-transfer,
+    // calls that revert and halt, and a transaction that runs out of gas in the callee.
+    let code = Asm::new().pushn(1).pushn(9).op(0x55).op(0x00).0;
+    let txs = vec![
+        tx(0, RICH, 1000, &[], 21_000),
+        legacy(1, Address::repeat_byte(0x55), 7, 30_000),
+        tx(2, caller(), 5, &[], 21_000),
+        tx(3, CONTRACT, 0, &[1, 2, 3], 100_000),
+        tx(4, ECHO, 0, &[0xff, 1], 100_000),
+        tx(5, ECHO, 0, &[0xfe], 100_000),
+        tx(6, ECHO, 9, &[0x01; 40], 100_000),
+        tx(7, CONTRACT, 0, &[], 21_100),
+        // ERC20: two transfers (a new holder, then an existing one), one over the balance
+        // (reverts with the custom error).
+        tx(8, TOKEN, 0, &erc20_transfer(RICH, 1000), 100_000),
+        tx(9, TOKEN, 0, &erc20_transfer(RICH, 5), 100_000),
+        tx(10, TOKEN, 0, &erc20_transfer(RICH, u64::MAX), 100_000),
+    ];
+    check_block(&build(&code, txs), &mut seen);
+    for kind in [StepKind::TxInit, StepKind::TxEnd, StepKind::BlockEnd] {
+        assert!(seen.kinds.contains(&kind), "{kind:?} never ran");
+    }
+    // An empty block is one block-end step.
+    check_block(&build(&code, vec![]), &mut seen);
+    eprintln!("block steps checked: {}", seen.steps);
+    for (name, (count, max)) in &seen.proof_bytes {
+        eprintln!("  {name:<14} steps {count:>5}  max proof {max:>5} bytes");
+    }
+}
+
 fn random_op() -> impl Strategy<Value = Vec<u8>> {
     let plain: Vec<u8> = opcodes::all()
         .filter(|op| opcodes::implemented(*op) && !(0x60..=0x7f).contains(op))

@@ -152,6 +152,9 @@ pub(super) fn transfer<O: Oracle + ?Sized>(
     to: &Address,
     value: U256,
 ) -> Result<(), Exit> {
+    if from == to {
+        return Ok(()); // the balance does not change
+    }
     for (address, credit) in [(from, false), (to, true)] {
         let key = account_key(address);
         let leaf = ctx.o.smt_read(&ctx.m.block.state_root, &key)?;

@@ -10,7 +10,8 @@
 //! is complete (`pc` advances, `outOffset/outLen` clear); otherwise `cursor = 1` and
 //! [`super::call::resume`] copies the output.
 //!
-//! The exit of the transaction's own frame (`parentHash = 0`) is the transaction-end step.
+//! The exit of the transaction's own frame (whose caller is the boundary frame) is the
+//! transaction-end step ([`super::tx::end`]).
 
 use alloy_primitives::U256;
 
@@ -18,21 +19,26 @@ use super::{
     call::clear_returndata,
     machine::{Machine, Status},
     oracle::{self, Oracle},
+    step::{Ctx, Exit, StepKind},
     StepError,
 };
 
-/// Executes the exit of `m`'s ended frame.
-pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<(), StepError> {
+/// Executes the exit of `m`'s ended frame (the transaction's end if its caller is the
+/// boundary).
+pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepKind, StepError> {
     let child = m.frame.clone();
-    if child.parent_hash.is_zero() {
-        return Err(StepError::Unsupported(
-            "transaction end (exit of the transaction's frame)".into(),
-        ));
-    }
     let (mut caller, checkpoint) = o.parent(&child)?;
     let success = child.status == Status::Returned;
     if !success {
         checkpoint.restore(m);
+    }
+    if caller.status == Status::Boundary {
+        let mut ctx = Ctx::new(m, o);
+        return match super::tx::end(&mut ctx, &child) {
+            Ok(()) => Ok(StepKind::TxEnd),
+            Err(Exit::Error(e)) => Err(e),
+            Err(Exit::Halt(_)) => Err(StepError::BadWitness("tx-end cannot halt")),
+        };
     }
     caller.gas += child.gas;
     if child.status == Status::Halted {
@@ -51,5 +57,5 @@ pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<(), 
         caller.cursor = 1;
     }
     m.frame = caller;
-    Ok(())
+    Ok(StepKind::FrameExit)
 }

@@ -6,7 +6,7 @@
 //! (`offset, size` stay on the stack between them, the topics below them); the last one pops
 //! the topics and sets `tx.logsAcc = keccak256(tx.logsAcc ‖ logHash)` with
 //! `logHash = keccak256(address ‖ uint8 topicCount ‖ topics… ‖ keccak256(data))`
-//! ([`crate::block::log_hash`]).
+//! ([`crate::block::log_hash`]); the address and topics join `tx.logsBloom`.
 
 use alloy_primitives::B256;
 
@@ -39,6 +39,7 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
         words.push(B256::from(ctx.pop()?));
     }
     let address = ctx.m.frame.address;
+    ctx.m.tx.logs_bloom.accrue_raw_log(address, &words);
     let mut acc = Accumulator::resume(ctx.m.tx.logs_acc);
     acc.push(log_hash_parts(&address, &words, &data_hash));
     ctx.m.tx.logs_acc = acc.root();

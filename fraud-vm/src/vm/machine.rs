@@ -1,6 +1,6 @@
 //! The machine state and its commitment (see the [module docs](super) for the encoding).
 
-use alloy_primitives::{keccak256, Address, B256, U256};
+use alloy_primitives::{keccak256, Address, Bloom, B256, U256};
 
 /// `keccak256("fraud-vm machine v0")`: the domain of a machine-state hash.
 pub fn domain() -> B256 {
@@ -20,6 +20,9 @@ pub enum Status {
     Reverted = 2,
     /// Ended by an exceptional halt: all gas is consumed and state changes roll back.
     Halted = 3,
+    /// No frame: between transactions (the next step starts transaction `block.txIndex`, or
+    /// ends the block once all are done). Every other frame field is zero.
+    Boundary = 4,
 }
 
 /// How the frame was entered.
@@ -72,6 +75,16 @@ pub struct BlockPart {
     pub state_root: B256,
     /// Index of the current transaction.
     pub tx_index: u64,
+    /// Number of transactions in the block's input list.
+    pub tx_count: u64,
+    /// Root of the block's input list ([`super::input`]).
+    pub inputs_root: B256,
+    /// OR of the blooms of the logs of the transactions so far.
+    pub logs_bloom: Bloom,
+    /// Parent block hash.
+    pub parent_hash: B256,
+    /// `keccak256(extraData)`.
+    pub extra_data_hash: B256,
 }
 
 /// The transaction part of the machine state.
@@ -95,6 +108,16 @@ pub struct TxPart {
     pub created_root: B256,
     /// Hash chain of the transaction's logs.
     pub logs_acc: B256,
+    /// OR of the blooms of the transaction's logs.
+    pub logs_bloom: Bloom,
+    /// EIP-2718 type.
+    pub tx_type: u64,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Priority fee per gas paid to the fee recipient (effective price minus base fee).
+    pub tip: U256,
+    /// Transaction hash.
+    pub tx_hash: B256,
 }
 
 /// The active call frame.
@@ -176,6 +199,10 @@ impl Words {
         self.0.extend_from_slice(v.as_slice());
         self
     }
+    fn bloom(mut self, v: &Bloom) -> Self {
+        self.0.extend_from_slice(v.as_slice());
+        self
+    }
     fn address(mut self, v: &Address) -> Self {
         self.0.extend_from_slice(&[0u8; 12]);
         self.0.extend_from_slice(v.as_slice());
@@ -202,7 +229,7 @@ macro_rules! encoded_part {
     };
 }
 
-encoded_part!(BlockPart, 14, |s, w| w
+encoded_part!(BlockPart, 26, |s, w| w
     .u64(s.number)
     .u64(s.timestamp)
     .u64(s.gas_limit)
@@ -218,7 +245,7 @@ encoded_part!(BlockPart, 14, |s, w| w
     .b256(&s.state_root)
     .u64(s.tx_index));
 
-encoded_part!(TxPart, 9, |s, w| w
+encoded_part!(TxPart, 21, |s, w| w
     .address(&s.origin)
     .u256(&s.gas_price)
     .b256(&s.start_state_root)
@@ -271,16 +298,19 @@ pub struct Checkpoint {
     pub logs_acc: B256,
     /// Created-accounts set root.
     pub created_root: B256,
+    /// Log bloom.
+    pub logs_bloom: Bloom,
 }
 
-encoded_part!(Checkpoint, 7, |s, w| w
+encoded_part!(Checkpoint, 15, |s, w| w
     .b256(&s.state_root)
     .b256(&s.transient_root)
     .b256(&s.accessed_addresses)
     .b256(&s.accessed_slots)
     .u64(s.refund)
     .b256(&s.logs_acc)
-    .b256(&s.created_root));
+    .b256(&s.created_root)
+    .bloom(&s.logs_bloom));
 
 impl Checkpoint {
     /// The checkpoint of `m`'s current state.
@@ -293,6 +323,7 @@ impl Checkpoint {
             refund: m.tx.refund,
             logs_acc: m.tx.logs_acc,
             created_root: m.tx.created_root,
+            logs_bloom: m.tx.logs_bloom,
         }
     }
 
@@ -305,6 +336,7 @@ impl Checkpoint {
         m.tx.refund = self.refund;
         m.tx.logs_acc = self.logs_acc;
         m.tx.created_root = self.created_root;
+        m.tx.logs_bloom = self.logs_bloom;
     }
 }
 
@@ -325,11 +357,17 @@ pub struct Machine {
     pub tx: TxPart,
     /// Active frame.
     pub frame: Frame,
+    /// The block hash once the block-end step ran: the state is then terminal and its hash is
+    /// [`end_hash`]`(blockHash, block.stateRoot)`.
+    pub sealed: Option<B256>,
 }
 
 impl Machine {
-    /// `keccak256(domain ‖ block.hash ‖ tx.hash ‖ frame.hash)`.
+    /// `keccak256(domain ‖ block.hash ‖ tx.hash ‖ frame.hash)`, or [`end_hash`] once sealed.
     pub fn hash(&self) -> B256 {
+        if let Some(block_hash) = &self.sealed {
+            return end_hash(block_hash, &self.block.state_root);
+        }
         let mut preimage = [0u8; 128];
         preimage[..32].copy_from_slice(domain().as_slice());
         preimage[32..64].copy_from_slice(self.block.hash().as_slice());
@@ -352,4 +390,26 @@ pub fn stack_hash(stack: &[U256]) -> B256 {
     stack
         .iter()
         .fold(B256::ZERO, |below, word| stack_push_hash(&below, word))
+}
+
+/// `keccak256("fraud-vm block end")`: the domain of the terminal state hash.
+pub fn end_domain() -> B256 {
+    keccak256(b"fraud-vm block end")
+}
+
+/// The hash of the state after the block-end step: `keccak256(END ‖ blockHash ‖ stateRoot)`.
+pub fn end_hash(block_hash: &B256, state_root: &B256) -> B256 {
+    let mut preimage = [0u8; 96];
+    preimage[..32].copy_from_slice(end_domain().as_slice());
+    preimage[32..64].copy_from_slice(block_hash.as_slice());
+    preimage[64..].copy_from_slice(state_root.as_slice());
+    keccak256(preimage)
+}
+
+/// The frame of a state between transactions.
+pub fn boundary_frame() -> Frame {
+    Frame {
+        status: Status::Boundary,
+        ..Default::default()
+    }
 }

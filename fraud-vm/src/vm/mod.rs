@@ -73,6 +73,7 @@
 
 mod account;
 mod arith;
+mod block_end;
 mod block_info;
 pub mod call;
 mod compare_bitwise;
@@ -81,6 +82,7 @@ mod env;
 mod exit;
 mod flow;
 mod halt;
+pub mod input;
 pub mod keccak;
 mod log;
 pub mod machine;
@@ -91,6 +93,7 @@ mod stack_memory;
 mod step;
 mod storage;
 pub mod trace;
+mod tx;
 
 use alloy_primitives::B256;
 

@@ -7,13 +7,14 @@
 
 use std::collections::VecDeque;
 
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{keccak256, Bytes, B256, U256};
 
 use crate::{smt, state::AccountLeaf};
 
 use super::{
+    input::TxInput,
     keccak::Sponge,
-    machine::{parent_hash, stack_push_hash, Checkpoint, Frame},
+    machine::{parent_hash, stack_push_hash, BlockPart, Checkpoint, Frame},
     proof::Witness,
     StepError, BLOCK_HASH_DEPTH, DATA_DEPTH,
 };
@@ -67,6 +68,10 @@ pub trait Oracle {
     fn sponge(&mut self, frame: &Frame) -> Result<Sponge, StepError>;
     /// The suspended caller frame and the checkpoint `frame.parent_hash` commits to.
     fn parent(&mut self, frame: &Frame) -> Result<(Frame, Checkpoint), StepError>;
+    /// The input item of transaction `block.tx_index` (checked against `block.inputs_root`).
+    fn tx_input(&mut self, block: &BlockPart) -> Result<TxInput, StepError>;
+    /// The extra data whose hash is `hash`.
+    fn extra_data(&mut self, hash: &B256) -> Result<Bytes, StepError>;
     /// `(code length, chunk root)` of a non-zero `codeRoot`.
     fn code_root_preimage(&mut self, code_root: &B256) -> Result<(u64, B256), StepError>;
 }
@@ -256,6 +261,28 @@ impl Oracle for Checker {
         Ok((len, chunk_root))
     }
 
+    fn tx_input(&mut self, block: &BlockPart) -> Result<TxInput, StepError> {
+        let Witness::TxInput { input, path } = self.next("tx input")? else {
+            return Err(StepError::WrongWitness("tx input"));
+        };
+        if path.len() != super::input::depth(block.tx_count)
+            || merkle::root_from_path(&input.hash(), block.tx_index, &path) != block.inputs_root
+        {
+            return Err(StepError::BadWitness("tx input"));
+        }
+        Ok(*input)
+    }
+
+    fn extra_data(&mut self, hash: &B256) -> Result<Bytes, StepError> {
+        let Witness::ExtraData(bytes) = self.next("extra data")? else {
+            return Err(StepError::WrongWitness("extra data"));
+        };
+        if bytes.len() > 32 || keccak256(&bytes) != *hash {
+            return Err(StepError::BadWitness("extra data"));
+        }
+        Ok(bytes)
+    }
+
     fn parent(&mut self, frame: &Frame) -> Result<(Frame, Checkpoint), StepError> {
         let Witness::Parent {
             frame: parent,
@@ -267,7 +294,7 @@ impl Oracle for Checker {
         if parent_hash(&parent, &checkpoint) != frame.parent_hash {
             return Err(StepError::BadWitness("parent frame"));
         }
-        Ok((*parent, checkpoint))
+        Ok((*parent, *checkpoint))
     }
 
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError> {

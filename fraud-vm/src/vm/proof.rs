@@ -34,8 +34,17 @@ pub enum Witness {
         /// The caller's frame.
         frame: Box<Frame>,
         /// State to restore on revert.
-        checkpoint: Checkpoint,
+        checkpoint: Box<Checkpoint>,
     },
+    /// The input item of the transaction a tx-init step starts, with its path.
+    TxInput {
+        /// The item.
+        input: Box<super::input::TxInput>,
+        /// Siblings in the input tree, leaf level first.
+        path: Vec<B256>,
+    },
+    /// The block's extra data (at most 32 bytes).
+    ExtraData(alloy_primitives::Bytes),
     /// The keccak sponge state of a hash in progress.
     Sponge(Box<super::keccak::Sponge>),
     /// A state-tree (or set) proof for the key the step reads or writes.
@@ -69,6 +78,8 @@ impl Witness {
             Witness::Smt(_) => "smt",
             Witness::Sponge(_) => "sponge",
             Witness::Parent { .. } => "parent",
+            Witness::TxInput { .. } => "tx input",
+            Witness::ExtraData(_) => "extra data",
             Witness::Account(_) => "account",
             Witness::CodeRoot { .. } => "code root",
         }
@@ -87,6 +98,21 @@ impl Witness {
                 out.push(4);
                 out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
                 out.extend_from_slice(&bytes);
+                return;
+            }
+            Witness::TxInput { input, path } => {
+                out.push(9);
+                out.extend_from_slice(&input.encode());
+                out.push(path.len() as u8);
+                for sibling in path {
+                    out.extend_from_slice(sibling.as_slice());
+                }
+                return;
+            }
+            Witness::ExtraData(bytes) => {
+                out.push(10);
+                out.push(bytes.len() as u8);
+                out.extend_from_slice(bytes);
                 return;
             }
             Witness::Parent { frame, checkpoint } => {
@@ -144,15 +170,17 @@ impl Proof {
             block: self.block.clone(),
             tx: self.tx.clone(),
             frame: self.frame.clone(),
+            sealed: None,
         }
     }
 
     /// Byte encoding (what an L1 verifier receives as calldata): the three parts as 32-byte
-    /// words (14 + 9 + 26), then each witness as `tag ‖ fields` — stack `0 ‖ word ‖ below`,
+    /// words (26 + 21 + 26), then each witness as `tag ‖ fields` — stack `0 ‖ word ‖ below`,
     /// code `1 ‖ chunk ‖ n ‖ n siblings`, memory `2 ‖ …`, data `3 ‖ …`, state-tree proof
     /// `4 ‖ u16 length ‖ smt::Proof::encode`, account `5 ‖ abi.encode(leaf)`, code root
     /// `6 ‖ u64 len ‖ chunkRoot`, sponge `7 ‖ 200 state bytes`, parent
-    /// `8 ‖ frame (26 words) ‖ checkpoint (7 words)`.
+    /// `8 ‖ frame (26 words) ‖ checkpoint (15 words)`, tx input `9 ‖ 15 words ‖ n ‖ n
+    /// siblings`, extra data `10 ‖ len ‖ bytes`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(46 * 32 + self.witnesses.len() * 100);
         for part in [self.block.encode(), self.tx.encode(), self.frame.encode()] {

@@ -3,8 +3,8 @@
 use alloy_primitives::{B256, U256};
 
 use super::{
-    account, arith, block_info, call, compare_bitwise, copy, env, exit, flow, halt, keccak, log,
-    stack_memory, storage,
+    account, arith, block_end, block_info, call, compare_bitwise, copy, env, exit, flow, halt,
+    keccak, log, stack_memory, storage, tx,
 };
 use super::{
     machine::{Machine, Status},
@@ -41,6 +41,12 @@ pub enum StepKind {
     Opcode(u8),
     /// The exit of an ended frame back to its caller.
     FrameExit,
+    /// The start of a transaction: validity, nonce, gas purchase, value, the first frame.
+    TxInit,
+    /// The exit of the transaction's frame: refunds, fees, receipt.
+    TxEnd,
+    /// The end of the block: the header and its hash.
+    BlockEnd,
 }
 
 /// What a step did, for statistics and coverage.
@@ -77,7 +83,16 @@ pub(super) struct Ctx<'a, O: Oracle + ?Sized> {
     chunks: Vec<(u64, B256)>,
 }
 
-impl<O: Oracle + ?Sized> Ctx<'_, O> {
+impl<'a, O: Oracle + ?Sized> Ctx<'a, O> {
+    /// A context over `m` reading through `o`.
+    pub fn new(m: &'a mut Machine, o: &'a mut O) -> Self {
+        Self {
+            m,
+            o,
+            chunks: Vec::new(),
+        }
+    }
+
     /// Pops one word.
     pub fn pop(&mut self) -> Result<U256, StepError> {
         self.o.pop(&mut self.m.frame)
@@ -304,19 +319,33 @@ pub fn memory_cost(words: u64) -> u128 {
 /// implemented yet. On an exceptional halt the frame is left as it was before the step, with
 /// status [`Status::Halted`] and no gas; the block and transaction parts are unchanged too.
 pub fn step<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepInfo, StepError> {
-    if m.frame.status != Status::Running {
-        exit::run(m, o)?;
-        return Ok(StepInfo {
-            kind: StepKind::FrameExit,
-            halt: None,
-        });
+    if m.sealed.is_some() {
+        return Err(StepError::Unsupported(
+            "a step after the block ended".into(),
+        ));
+    }
+    let info = |kind| StepInfo { kind, halt: None };
+    match m.frame.status {
+        Status::Running => {}
+        Status::Boundary if m.block.tx_index < m.block.tx_count => {
+            let mut ctx = Ctx::new(m, o);
+            return match tx::init(&mut ctx) {
+                Ok(()) => Ok(info(StepKind::TxInit)),
+                Err(Exit::Error(e)) => Err(e),
+                Err(Exit::Halt(_)) => Err(StepError::BadWitness("tx-init cannot halt")),
+            };
+        }
+        Status::Boundary => {
+            block_end::run(m, o)?;
+            return Ok(info(StepKind::BlockEnd));
+        }
+        _ => {
+            let kind = exit::run(m, o)?;
+            return Ok(info(kind));
+        }
     }
     let pre = m.clone();
-    let mut ctx = Ctx {
-        m,
-        o,
-        chunks: Vec::new(),
-    };
+    let mut ctx = Ctx::new(m, o);
     let opcode = ctx.code_byte(pre.frame.pc)?;
     match exec(opcode, &mut ctx) {
         Ok(()) => Ok(StepInfo {

@@ -1,4 +1,4 @@
-//! Traces: replay a transaction with revm and an [`Inspector`], record the machine state before
+//! Traces: replay a block with revm and an [`Inspector`], record the machine state before
 //! every step, and produce one-step proofs.
 //!
 //! The trace is built from what revm observes (program counter, gas, stack, memory, return
@@ -8,12 +8,15 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
+use alloy_consensus::Header;
+use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, KECCAK256_EMPTY, U256};
 use revm::{
-    context::{result::ExecutionResult, BlockEnv, ContextTr, TxEnv},
-    context_interface::{
-        block::BlobExcessGasAndPrice, transaction::Transaction, Block as _, JournalTr,
+    context::{
+        result::{ExecutionResult, ResultAndState},
+        ContextTr,
     },
+    context_interface::{transaction::Transaction, JournalTr},
+    database_interface::Database,
     handler::MainBuilder,
     inspector::{InspectEvm, Inspector},
     interpreter::{
@@ -21,25 +24,28 @@ use revm::{
         interpreter_types::{InputsTr, Jumps, LoopControl, RuntimeFlag},
         CallInput, InstructionResult, Interpreter, InterpreterAction,
     },
-    primitives::{hardfork::SpecId, TxKind},
+    primitives::TxKind,
     state::EvmState,
-    MainContext,
+    ExecuteCommitEvm, MainContext,
 };
 
 use super::{
     copy::chunk_order,
+    input::{self, TxInput},
     keccak::{self, Sponge},
     machine::{
-        parent_hash, stack_hash, BlockPart, Checkpoint, Frame, FrameKind, Machine, Status, TxPart,
+        boundary_frame, parent_hash, stack_hash, BlockPart, Checkpoint, Frame, FrameKind, Machine,
+        Status, TxPart,
     },
     oracle::{DataSource, Oracle},
     proof::{Proof, Witness},
     step, StepError, StepInfo, BLOCK_HASH_DEPTH, DATA_DEPTH, SET_MEMBER,
 };
 use crate::{
-    block::{log_hash, Accumulator},
+    block::{log_hash, receipt_item, Accumulator},
+    chain::ChainSpec,
     code::{self, ChunkedCode, PIECE},
-    execute::{BlockState, StateProvider},
+    execute::{block_env, tx_env, BlockState, BuiltBlock, StateProvider},
     merkle,
     smt::{self, MemoryNodes, NodeReader, Overlay},
     state::{account_key, storage_key, AccountLeaf},
@@ -117,6 +123,11 @@ struct Snapshot {
     refund: u64,
     cursor: u64,
     sponge: Option<Sponge>,
+    progress: Progress,
+    /// Index of the transaction being executed (`None` at a boundary).
+    tx: Option<usize>,
+    /// The block hash once the block has ended.
+    sealed: Option<B256>,
 }
 
 /// The tree roots that change during a transaction.
@@ -127,7 +138,21 @@ struct Roots {
     accessed_slots: B256,
     transient: B256,
     logs: B256,
+    bloom: Bloom,
 }
+
+/// The block's progress through its transactions.
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    cumulative_gas: u64,
+    tx_acc: B256,
+    receipt_acc: B256,
+    tx_index: u64,
+    bloom: Bloom,
+}
+
+/// Frame index of boundary and end states (they have no frame).
+const NO_FRAME: usize = usize::MAX;
 
 /// What the trace knows to build witnesses: tree nodes it created and leaf preimages.
 struct Witnesses<'a, P> {
@@ -186,7 +211,11 @@ impl<P: StateProvider> Witnesses<'_, P> {
 /// A transaction's execution, step by step.
 pub struct Trace<'a, P> {
     block: BlockPart,
-    tx: TxPart,
+    /// The fixed fields of each transaction's part.
+    txs: Vec<TxPart>,
+    inputs: Vec<TxInput>,
+    input_levels: Vec<Vec<B256>>,
+    extra_data: Bytes,
     frames: Vec<FrameData>,
     /// `states[i]` is the state before step `i`; the last one is the state after the last step.
     states: Vec<Snapshot>,
@@ -210,60 +239,66 @@ pub fn data_root(bytes: &[u8]) -> B256 {
     merkle::root(&words(bytes), DATA_DEPTH)
 }
 
-/// The precompile addresses of Cancun (0x01 … 0x0a), warm from the start of every transaction.
-pub fn precompiles() -> impl Iterator<Item = Address> {
-    (1u8..=0x0a).map(Address::with_last_byte)
-}
-
 impl<'a, P: StateProvider> Trace<'a, P> {
-    /// Executes `tx` on `provider`'s state in the block described by `block` (revm, Cancun)
-    /// and records every step. `block.state_root` must be the root of `provider`'s state (it
-    /// becomes the transaction's start root); `block.block_hashes_root` and
-    /// `block.blob_base_fee` are filled in from the provider and the chain's rules. Fails with
-    /// [`TraceError::Unsupported`] if execution leaves the transaction's own frame (calls,
-    /// creates) — not traceable yet.
-    pub fn for_tx(
+    /// Replays `block` (built on `parent` by the node) on `provider`, which must hold the
+    /// parent's state and the last 256 block hashes, and records every step from the block's
+    /// start state to its end. Fails with [`TraceError::Unsupported`] on a step kind the
+    /// machine does not cover yet, and with [`TraceError::Inconsistent`] if the replay does not
+    /// reach the block's state root.
+    pub fn for_block(
         provider: &'a P,
-        block: &BlockPart,
-        tx: TxEnv,
-    ) -> Result<(Self, ExecutionResult), TraceError> {
-        let mut block = block.clone();
-        block.blob_base_fee = U256::from(1);
+        chain: &ChainSpec,
+        parent: &Header,
+        block: &BuiltBlock,
+    ) -> Result<Self, TraceError> {
+        let header = &block.header;
+        let number = header.number;
         let mut hashes = vec![B256::ZERO; 1 << BLOCK_HASH_DEPTH];
-        for n in block.number.saturating_sub(256)..block.number {
+        for n in number.saturating_sub(256)..number {
             hashes[(n % 256) as usize] = provider
                 .block_hash_ref(n)
                 .map_err(|e| TraceError::Execution(e.to_string()))?;
         }
         let block_hashes = merkle::levels(&hashes, BLOCK_HASH_DEPTH);
-        block.block_hashes_root = block_hashes[BLOCK_HASH_DEPTH][0];
-        let block_env = BlockEnv {
-            number: U256::from(block.number),
-            beneficiary: block.coinbase,
-            timestamp: U256::from(block.timestamp),
-            gas_limit: block.gas_limit,
-            basefee: block.base_fee,
-            prevrandao: Some(block.prevrandao),
-            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(0, 1)),
+        let inputs: Vec<TxInput> = block
+            .transactions
+            .iter()
+            .zip(&block.senders)
+            .map(|(tx, sender)| TxInput::from_tx(tx, *sender))
+            .collect();
+        let block_part = BlockPart {
+            number,
+            timestamp: header.timestamp,
+            gas_limit: header.gas_limit,
+            base_fee: header.base_fee_per_gas.unwrap_or_default(),
+            coinbase: header.beneficiary,
+            prevrandao: header.mix_hash,
+            chain_id: chain.chain_id,
+            blob_base_fee: U256::from(1),
+            block_hashes_root: block_hashes[BLOCK_HASH_DEPTH][0],
+            state_root: parent.state_root,
+            tx_count: inputs.len() as u64,
+            inputs_root: input::root(&inputs),
+            parent_hash: header.parent_hash,
+            extra_data_hash: keccak256(&header.extra_data),
             ..Default::default()
         };
-        let mut witnesses = Witnesses {
-            provider,
-            nodes: Overlay::new(provider),
-            accounts: HashMap::new(),
-            code_roots: HashMap::new(),
-            block_hashes,
-        };
-        let tx_part = tx_part(&block, &block_env, &tx, &mut witnesses)?;
         let mut tracer = Tracer {
-            witnesses,
-            roots: Roots {
-                world: block.state_root,
-                accessed_addresses: tx_part.accessed_addresses,
-                accessed_slots: tx_part.accessed_slots,
-                transient: B256::ZERO,
-                logs: B256::ZERO,
+            witnesses: Witnesses {
+                provider,
+                nodes: Overlay::new(provider),
+                accounts: HashMap::new(),
+                code_roots: HashMap::new(),
+                block_hashes,
             },
+            roots: Roots {
+                world: parent.state_root,
+                ..Default::default()
+            },
+            progress: Progress::default(),
+            tx: None,
+            txs: Vec::new(),
+            top: None,
             frames: Vec::new(),
             states: Vec::new(),
             active: Vec::new(),
@@ -271,32 +306,69 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             pending_exit: None,
             error: None,
         };
-        let result = {
+        {
             let mut evm = revm::Context::mainnet()
                 .with_db(BlockState::new(provider))
-                .with_block(block_env)
+                .with_block(block_env(header))
                 .modify_cfg_chained(|cfg| {
-                    cfg.chain_id = block.chain_id;
-                    cfg.set_spec_and_mainnet_gas_params(SpecId::CANCUN);
+                    cfg.chain_id = chain.chain_id;
+                    cfg.set_spec_and_mainnet_gas_params(chain.spec);
                 })
                 .build_mainnet_with_inspector(&mut tracer);
-            evm.inspect_tx(tx)
-                .map_err(|e| TraceError::Execution(format!("{e:?}")))?
-                .result
-        };
-        if let Some(e) = tracer.error {
-            return Err(e);
+            for (index, (tx, input)) in block.transactions.iter().zip(&inputs).enumerate() {
+                let to = input.to.unwrap_or_default();
+                for address in [input.sender, to, header.beneficiary] {
+                    let info = evm
+                        .ctx
+                        .journaled_state
+                        .database
+                        .basic(address)
+                        .map_err(|e| TraceError::Execution(e.to_string()))?;
+                    if let Some(info) = info {
+                        evm.inspector
+                            .witnesses
+                            .leaf(&info)
+                            .map_err(TraceError::Execution)?;
+                    }
+                }
+                evm.inspector.begin_tx(index, input, &block_part);
+                let env = tx_env(tx, input.sender)
+                    .map_err(|e| TraceError::Execution(format!("{e:?}")))?;
+                let ResultAndState { result, state } = evm
+                    .inspect_tx(env)
+                    .map_err(|e| TraceError::Execution(format!("{e:?}")))?;
+                evm.inspector.end_tx(input, &result, &state);
+                evm.commit(state);
+                if let Some(e) = evm.inspector.error.take() {
+                    return Err(e);
+                }
+            }
         }
-        Ok((
-            Self {
-                block,
-                tx: tx_part,
-                frames: tracer.frames,
-                states: tracer.states,
-                witnesses: tracer.witnesses,
-            },
-            result,
-        ))
+        tracer.push_boundary();
+        if tracer.roots.world != header.state_root {
+            return Err(TraceError::Inconsistent(format!(
+                "replay reached state root {} but the block has {}",
+                tracer.roots.world, header.state_root
+            )));
+        }
+        let mut end = tracer
+            .states
+            .last()
+            .cloned()
+            .ok_or_else(|| TraceError::Inconsistent("no state".into()))?;
+        end.sealed = Some(block.hash);
+        tracer.states.push(end);
+        let input_levels = input::tree(&inputs);
+        Ok(Self {
+            block: block_part,
+            txs: tracer.txs,
+            inputs,
+            input_levels,
+            extra_data: header.extra_data.clone(),
+            frames: tracer.frames,
+            states: tracer.states,
+            witnesses: tracer.witnesses,
+        })
     }
 
     /// Number of steps.
@@ -314,16 +386,33 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         let s = &self.states[i];
         let mut block = self.block.clone();
         block.state_root = s.roots.world;
-        let mut tx = self.tx.clone();
-        tx.accessed_addresses = s.roots.accessed_addresses;
-        tx.accessed_slots = s.roots.accessed_slots;
-        tx.transient_root = s.roots.transient;
-        tx.logs_acc = s.roots.logs;
-        tx.refund = s.refund;
+        block.cumulative_gas = s.progress.cumulative_gas;
+        block.tx_acc = s.progress.tx_acc;
+        block.receipt_acc = s.progress.receipt_acc;
+        block.tx_index = s.progress.tx_index;
+        block.logs_bloom = s.progress.bloom;
+        let tx = match s.tx {
+            Some(t) => TxPart {
+                accessed_addresses: s.roots.accessed_addresses,
+                accessed_slots: s.roots.accessed_slots,
+                transient_root: s.roots.transient,
+                logs_acc: s.roots.logs,
+                logs_bloom: s.roots.bloom,
+                refund: s.refund,
+                ..self.txs[t].clone()
+            },
+            None => TxPart::default(),
+        };
+        let frame = if s.frame == NO_FRAME {
+            boundary_frame()
+        } else {
+            frame_of(s, &self.frames[s.frame])
+        };
         Machine {
             block,
             tx,
-            frame: frame_of(s, &self.frames[s.frame]),
+            frame,
+            sealed: s.sealed,
         }
     }
 
@@ -338,9 +427,12 @@ impl<'a, P: StateProvider> Trace<'a, P> {
     }
 
     /// The opcode step `i` executes.
-    pub fn opcode(&self, i: usize) -> u8 {
+    pub fn opcode(&self, i: usize) -> Option<u8> {
         let s = &self.states[i];
-        opcode_at(&self.frames[s.frame].code, s.pc)
+        if s.frame == NO_FRAME || s.status != Status::Running {
+            return None;
+        }
+        Some(opcode_at(&self.frames[s.frame].code, s.pc))
     }
 
     /// The one-step proof of step `i`, and what the step does.
@@ -348,7 +440,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         let mut machine = self.machine(i);
         let pre = machine.clone();
         let s = &self.states[i];
-        let mut recorder = Recorder::new(s, &self.frames[s.frame], &self.witnesses);
+        let mut recorder = Recorder::new(s, self.frames.get(s.frame), self);
         let info = step(&mut machine, &mut recorder)?;
         Ok((
             Proof {
@@ -406,43 +498,33 @@ fn opcode_at(code: &ChunkedCode, pc: u64) -> u8 {
     chunk[1 + (pc % PIECE as u64) as usize]
 }
 
-/// The transaction part at the start of `tx`'s first frame.
-fn tx_part<P: StateProvider>(
-    block: &BlockPart,
-    env: &BlockEnv,
-    tx: &TxEnv,
-    witnesses: &mut Witnesses<'_, P>,
-) -> Result<TxPart, TraceError> {
-    let to = match tx.kind {
-        TxKind::Call(to) => to,
-        TxKind::Create => tx.caller.create(tx.nonce),
+/// The fixed fields of a transaction's part (the ones the trace does not track per step).
+fn tx_part(input: &TxInput, block: &BlockPart, start_state_root: B256) -> TxPart {
+    let base_fee = block.base_fee as u128;
+    let price = if input.tx_type == 2 {
+        input
+            .max_fee_per_gas
+            .min(base_fee.saturating_add(input.max_priority_fee_per_gas))
+    } else {
+        input.max_fee_per_gas
     };
-    let mut addresses: Vec<Address> = vec![tx.caller, to, block.coinbase];
-    addresses.extend(precompiles());
-    let mut slots = Vec::new();
-    for item in tx.access_list.iter() {
-        addresses.push(item.address);
-        for key in &item.storage_keys {
-            slots.push(storage_key(&item.address, &U256::from_be_bytes(key.0)));
-        }
+    TxPart {
+        origin: input.sender,
+        gas_price: U256::from(price),
+        start_state_root,
+        tx_type: input.tx_type,
+        gas_limit: input.gas_limit,
+        tip: U256::from(price.saturating_sub(base_fee)),
+        tx_hash: input.tx_hash,
+        ..Default::default()
     }
-    let mut set = |keys: Vec<B256>| {
-        let members = keys.into_iter().map(|k| (k, Some(SET_MEMBER))).collect();
-        witnesses
-            .update(B256::ZERO, members)
-            .map_err(TraceError::Inconsistent)
-    };
-    Ok(TxPart {
-        origin: tx.caller,
-        gas_price: U256::from(tx.effective_gas_price(env.basefee() as u128)),
-        start_state_root: block.state_root,
-        refund: 0,
-        accessed_addresses: set(addresses.iter().map(account_key).collect())?,
-        accessed_slots: set(slots)?,
-        transient_root: B256::ZERO,
-        created_root: B256::ZERO,
-        logs_acc: B256::ZERO,
-    })
+}
+
+/// What the trace knows about the current transaction's own frame before it starts.
+struct TopFrame {
+    sender: Address,
+    to: Address,
+    value: U256,
 }
 
 /// A frame being executed.
@@ -477,6 +559,12 @@ struct PendingExit {
 struct Tracer<'a, P> {
     witnesses: Witnesses<'a, P>,
     roots: Roots,
+    progress: Progress,
+    /// The transaction being executed.
+    tx: Option<usize>,
+    txs: Vec<TxPart>,
+    /// The current transaction's own frame, until it is entered.
+    top: Option<TopFrame>,
     frames: Vec<FrameData>,
     states: Vec<Snapshot>,
     active: Vec<Active>,
@@ -510,6 +598,194 @@ impl<P: StateProvider> Tracer<'_, P> {
             }
         }
         self.apply(|r| &mut r.world, changes);
+    }
+
+    /// A snapshot of no frame (between transactions).
+    fn boundary(&self) -> Snapshot {
+        Snapshot {
+            frame: NO_FRAME,
+            status: Status::Boundary,
+            pc: 0,
+            gas: 0,
+            stack: Vec::new(),
+            memory: Arc::new(Vec::new()),
+            returndata: DataRef::empty(),
+            out: (0, 0),
+            roots: Roots {
+                world: self.roots.world,
+                ..Default::default()
+            },
+            refund: 0,
+            cursor: 0,
+            sponge: None,
+            progress: self.progress,
+            tx: None,
+            sealed: None,
+        }
+    }
+
+    /// A frame's state before its first step.
+    fn fresh(&self, frame: usize, gas: u64, refund: u64) -> Snapshot {
+        Snapshot {
+            frame,
+            status: Status::Running,
+            pc: 0,
+            gas,
+            stack: Vec::new(),
+            memory: Arc::new(Vec::new()),
+            returndata: DataRef::empty(),
+            out: (0, 0),
+            roots: self.roots,
+            refund,
+            cursor: 0,
+            sponge: None,
+            progress: self.progress,
+            tx: self.tx,
+            sealed: None,
+        }
+    }
+
+    /// Records the boundary state.
+    fn push_boundary(&mut self) {
+        let b = self.boundary();
+        self.states.push(b);
+    }
+
+    /// The boundary before transaction `index`, and the transaction's start.
+    fn begin_tx(&mut self, index: usize, input: &TxInput, block: &BlockPart) {
+        self.push_boundary();
+        self.txs.push(tx_part(input, block, self.roots.world));
+        self.tx = Some(index);
+        let to = input.to.unwrap_or_default();
+        let accessed = self.witnesses.update(
+            B256::ZERO,
+            [input.sender, to, block.coinbase]
+                .iter()
+                .map(|a| (account_key(a), Some(SET_MEMBER)))
+                .collect(),
+        );
+        match accessed {
+            Ok(root) => {
+                self.roots = Roots {
+                    world: self.roots.world,
+                    accessed_addresses: root,
+                    ..Default::default()
+                }
+            }
+            Err(e) => self.fail(TraceError::Inconsistent(e)),
+        }
+        self.top = Some(TopFrame {
+            sender: input.sender,
+            to,
+            value: input.value,
+        });
+    }
+
+    /// The transaction's end: fees paid, receipt and accumulators (from revm's result).
+    fn end_tx(&mut self, input: &TxInput, result: &ExecutionResult, state: &EvmState) {
+        let mut changes = Vec::with_capacity(state.len());
+        for (address, account) in state {
+            if !account.is_touched() {
+                continue;
+            }
+            match self.witnesses.leaf(&account.info) {
+                Ok(leaf) => changes.push((account_key(address), leaf)),
+                Err(e) => return self.fail(TraceError::Execution(e)),
+            }
+        }
+        self.apply(|r| &mut r.world, changes);
+        let p = &mut self.progress;
+        p.cumulative_gas += result.tx_gas_used();
+        let mut receipts = Accumulator::resume(p.receipt_acc);
+        receipts.push(receipt_item(
+            input.tx_type as u8,
+            result.is_success(),
+            p.cumulative_gas,
+            result.logs(),
+        ));
+        p.receipt_acc = receipts.root();
+        let mut txs = Accumulator::resume(p.tx_acc);
+        txs.push(input.tx_hash);
+        p.tx_acc = txs.root();
+        p.bloom.accrue_logs(result.logs());
+        p.tx_index += 1;
+        self.tx = None;
+        self.top = None;
+    }
+
+    /// The checkpoint of the transaction's frame: the world after the gas purchase, before the
+    /// value moves (revm's state at the frame's start, with the value moved back).
+    fn top_checkpoint(&mut self, state: &EvmState, top: &TopFrame) -> Option<(Checkpoint, Roots)> {
+        let mut changes = Vec::with_capacity(state.len());
+        for (address, account) in state {
+            let mut info = account.info.clone();
+            if top.sender != top.to {
+                if *address == top.sender {
+                    info.balance = info.balance.saturating_add(top.value);
+                } else if *address == top.to {
+                    info.balance = info.balance.saturating_sub(top.value);
+                }
+            }
+            match self.witnesses.leaf(&info) {
+                Ok(leaf) => changes.push((account_key(address), leaf)),
+                Err(e) => {
+                    self.fail(TraceError::Execution(e));
+                    return None;
+                }
+            }
+        }
+        let world = match self.witnesses.update(self.roots.world, changes) {
+            Ok(root) => root,
+            Err(e) => {
+                self.fail(TraceError::Inconsistent(e));
+                return None;
+            }
+        };
+        let roots = Roots {
+            world,
+            ..self.roots
+        };
+        let checkpoint = Checkpoint {
+            state_root: world,
+            transient_root: roots.transient,
+            accessed_addresses: roots.accessed_addresses,
+            accessed_slots: roots.accessed_slots,
+            refund: 0,
+            logs_acc: roots.logs,
+            created_root: B256::ZERO,
+            logs_bloom: roots.bloom,
+        };
+        Some((checkpoint, roots))
+    }
+
+    /// Enters the transaction's own frame running `code` (empty: no interpreter ran).
+    fn enter_top(
+        &mut self,
+        state: &EvmState,
+        code: &[u8],
+        input: DataRef,
+        is_static: bool,
+    ) -> Option<usize> {
+        let top = self.top.take()?;
+        let (checkpoint, checkpoint_roots) = self.top_checkpoint(state, &top)?;
+        self.enter_world(state);
+        let data = FrameData {
+            kind: FrameKind::Call,
+            depth: 0,
+            is_static,
+            address: top.to,
+            caller: top.sender,
+            value: top.value,
+            code: ChunkedCode::new(code),
+            calldata_root: input.root(),
+            calldata: input,
+            parent: Some((boundary_frame(), checkpoint)),
+        };
+        let frame = self.enter_frame(data, 0, None);
+        if let Some(active) = self.active.last_mut() {
+            active.checkpoint = checkpoint_roots;
+        }
+        Some(frame)
     }
 
     /// Starts recording a frame; returns its index.
@@ -551,6 +827,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             refund: call.refund,
             logs_acc: call.suspended.roots.logs,
             created_root: B256::ZERO,
+            logs_bloom: call.suspended.roots.bloom,
         };
         let calldata = DataRef {
             tree: call.suspended.memory.clone(),
@@ -569,20 +846,8 @@ impl<P: StateProvider> Tracer<'_, P> {
             calldata,
             parent: Some((suspended, checkpoint)),
         };
-        let first = Snapshot {
-            frame: 0, // set by the caller once the frame is entered
-            status: Status::Running,
-            pc: 0,
-            gas,
-            stack: Vec::new(),
-            memory: Arc::new(Vec::new()),
-            returndata: DataRef::empty(),
-            out: (0, 0),
-            roots: self.roots,
-            refund: call.refund,
-            cursor: 0,
-            sponge: None,
-        };
+        // The frame index is set by the caller once the frame is entered.
+        let first = self.fresh(0, gas, call.refund);
         (data, first)
     }
 
@@ -617,6 +882,9 @@ impl<P: StateProvider> Tracer<'_, P> {
                 refund: now.refund,
                 cursor: c + 1,
                 sponge: None,
+                progress: now.progress,
+                tx: now.tx,
+                sealed: None,
             });
         }
     }
@@ -697,10 +965,12 @@ impl<P: StateProvider> Tracer<'_, P> {
         match opcode {
             0xf1 | 0xf2 | 0xf4 | 0xfa => {
                 let target = Address::from_word(B256::from(arg(1)));
-                self.apply(
-                    |r| &mut r.accessed_addresses,
-                    vec![(account_key(&target), Some(SET_MEMBER))],
-                );
+                if !super::call::is_precompile(&target) {
+                    self.apply(
+                        |r| &mut r.accessed_addresses,
+                        vec![(account_key(&target), Some(SET_MEMBER))],
+                    );
+                }
             }
             0x31 | 0x3b | 0x3f | 0x47 => {
                 let target = if opcode == 0x47 {
@@ -713,7 +983,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                         return self.fail(TraceError::Execution(e));
                     }
                 }
-                if opcode != 0x47 {
+                if opcode != 0x47 && !super::call::is_precompile(&target) {
                     self.apply(
                         |r| &mut r.accessed_addresses,
                         vec![(account_key(&target), Some(SET_MEMBER))],
@@ -764,37 +1034,23 @@ where
             interp.input.call_value(),
         );
         match self.pending_call.take() {
-            None if self.frames.is_empty() => {
+            None if self.active.is_empty() => {
                 let calldata = match &interp.input.input {
                     CallInput::Bytes(b) => b.clone(),
                     other => other.bytes(context),
                 };
-                let kind = match context.tx().kind() {
-                    TxKind::Call(_) => FrameKind::Call,
-                    TxKind::Create => FrameKind::Create,
-                };
-                let calldata = DataRef {
+                if matches!(context.tx().kind(), TxKind::Create) {
+                    return self.fail(TraceError::Unsupported(
+                        "contract-creating transactions".into(),
+                    ));
+                }
+                let input = DataRef {
                     len: calldata.len() as u64,
                     tree: Arc::new(calldata.to_vec()),
                     offset: 0,
                 };
-                self.enter_world(context.journal().evm_state());
-                self.enter_frame(
-                    FrameData {
-                        kind,
-                        depth: 0,
-                        is_static: interp.runtime_flag.is_static(),
-                        address: target,
-                        caller,
-                        value,
-                        code: ChunkedCode::new(&code),
-                        calldata_root: calldata.root(),
-                        calldata,
-                        parent: None,
-                    },
-                    0,
-                    None,
-                );
+                let is_static = interp.runtime_flag.is_static();
+                self.enter_top(context.journal().evm_state(), &code, input, is_static);
             }
             Some(call) => {
                 self.enter_world(context.journal().evm_state());
@@ -864,15 +1120,39 @@ where
             });
             return;
         }
+        if self.active.is_empty() {
+            // The transaction's own call ran no code (or a precompile).
+            if super::call::is_precompile(&inputs.bytecode_address) {
+                return self.fail(TraceError::Unsupported("precompile call".into()));
+            }
+            let bytes = inputs.input.bytes(context);
+            let input = DataRef {
+                len: bytes.len() as u64,
+                tree: Arc::new(bytes.to_vec()),
+                offset: 0,
+            };
+            let state = context.journal().evm_state().clone();
+            let Some(frame) = self.enter_top(&state, &[], input, false) else {
+                return;
+            };
+            let first = self.fresh(frame, inputs.gas_limit, 0);
+            self.states.push(first.clone());
+            self.states.push(Snapshot {
+                status: Status::Returned,
+                ..first
+            });
+            self.active.pop();
+            return;
+        }
         let Some(done) = self.active.pop() else {
             return;
-        };
-        let Some(suspended) = done.suspended else {
-            return; // the transaction's frame
         };
         if !outcome.result.is_ok() {
             self.roots = done.checkpoint;
         }
+        let Some(suspended) = done.suspended else {
+            return; // the transaction's frame: tx-end follows
+        };
         let Some(last) = self.states.last() else {
             return;
         };
@@ -895,6 +1175,7 @@ where
         let mut acc = Accumulator::resume(self.roots.logs);
         acc.push(log_hash(&log));
         self.roots.logs = acc.root();
+        self.roots.bloom.accrue_log(&log);
     }
 
     fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
@@ -924,6 +1205,9 @@ where
             refund: active.refund_base + refund,
             cursor: 0,
             sponge: None,
+            progress: self.progress,
+            tx: self.tx,
+            sealed: None,
         };
         if let Some(exit) = exit {
             self.exit_states(exit, &now);
@@ -1066,8 +1350,10 @@ where
 
 /// The prover's oracle: reads the full state of one snapshot and records witnesses.
 struct Recorder<'a, P> {
-    frame: &'a FrameData,
+    frame: Option<&'a FrameData>,
+    trace: &'a Trace<'a, P>,
     known: &'a Witnesses<'a, P>,
+    tx_index: u64,
     stack: Vec<U256>,
     /// `prefix[k]` = hash of the bottom `k` stack words.
     prefix: Vec<B256>,
@@ -1082,7 +1368,7 @@ struct Recorder<'a, P> {
 }
 
 impl<'a, P: StateProvider> Recorder<'a, P> {
-    fn new(s: &Snapshot, frame: &'a FrameData, known: &'a Witnesses<'a, P>) -> Self {
+    fn new(s: &Snapshot, frame: Option<&'a FrameData>, trace: &'a Trace<'a, P>) -> Self {
         let mut prefix = vec![B256::ZERO];
         for w in &s.stack {
             let last = prefix[prefix.len() - 1];
@@ -1090,13 +1376,15 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
         }
         Self {
             frame,
-            known,
+            trace,
+            known: &trace.witnesses,
+            tx_index: s.progress.tx_index,
             stack: s.stack.clone(),
             prefix,
             memory: merkle::levels(&words(&s.memory), DATA_DEPTH),
             returndata: s.returndata.levels(),
-            calldata: frame.calldata.levels(),
-            parent: frame.parent.clone(),
+            calldata: frame.map(|f| f.calldata.levels()).unwrap_or_default(),
+            parent: frame.and_then(|f| f.parent.clone()),
             local: MemoryNodes::default(),
             sponge: s.sponge,
             witnesses: Vec::new(),
@@ -1133,7 +1421,8 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
     }
 
     fn code_chunk(&mut self, _frame: &Frame, index: u64) -> Result<B256, StepError> {
-        let (chunk, path) = self.frame.code.open(index);
+        let frame = self.frame.ok_or(StepError::MissingWitness("code chunk"))?;
+        let (chunk, path) = frame.code.open(index);
         self.witnesses.push(Witness::Code { chunk, path });
         Ok(chunk)
     }
@@ -1218,6 +1507,26 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         Ok(account)
     }
 
+    fn tx_input(&mut self, _block: &BlockPart) -> Result<TxInput, StepError> {
+        let input = self
+            .trace
+            .inputs
+            .get(self.tx_index as usize)
+            .cloned()
+            .ok_or(StepError::MissingWitness("tx input"))?;
+        self.witnesses.push(Witness::TxInput {
+            input: Box::new(input.clone()),
+            path: merkle::path(&self.trace.input_levels, self.tx_index),
+        });
+        Ok(input)
+    }
+
+    fn extra_data(&mut self, _hash: &B256) -> Result<Bytes, StepError> {
+        let bytes = self.trace.extra_data.clone();
+        self.witnesses.push(Witness::ExtraData(bytes.clone()));
+        Ok(bytes)
+    }
+
     fn parent(&mut self, _frame: &Frame) -> Result<(Frame, Checkpoint), StepError> {
         let (frame, checkpoint) = self
             .parent
@@ -1225,7 +1534,7 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
             .ok_or(StepError::MissingWitness("parent frame"))?;
         self.witnesses.push(Witness::Parent {
             frame: Box::new(frame.clone()),
-            checkpoint: checkpoint.clone(),
+            checkpoint: Box::new(checkpoint.clone()),
         });
         Ok((frame, checkpoint))
     }

@@ -1,0 +1,134 @@
+//! The block's input list: what a block executes, one item per transaction.
+//!
+//! A block's machine starts from its parent's state and a commitment to the transactions it
+//! includes, `inputsRoot`: a [`crate::merkle`] tree of depth `ceil(log2(txCount))` over
+//! `keccak256(abi.encode(TxInput))` of each transaction, in block order. A [`TxInput`] holds
+//! the decoded fields of a signed transaction and its recovered sender; that the fields match
+//! the signed bytes posted on L1 is checked by derivation (not by this step machine), so the
+//! tx-init step only reads them.
+
+use alloy_consensus::Transaction as _;
+use alloy_primitives::{keccak256, Address, B256, U256};
+use op_alloy_consensus::OpTxEnvelope;
+
+use crate::merkle;
+
+/// One transaction of the block as the step machine reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxInput {
+    /// `keccak256` of the EIP-2718 encoding (what `transactionsRoot` accumulates).
+    pub tx_hash: B256,
+    /// EIP-2718 type (0 legacy, 1 EIP-2930, 2 EIP-1559).
+    pub tx_type: u64,
+    /// Recovered sender.
+    pub sender: Address,
+    /// Nonce.
+    pub nonce: u64,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Recipient; `None` creates a contract.
+    pub to: Option<Address>,
+    /// Value sent.
+    pub value: U256,
+    /// Max fee per gas (the gas price for legacy and EIP-2930).
+    pub max_fee_per_gas: u128,
+    /// Max priority fee per gas (the gas price for legacy and EIP-2930).
+    pub max_priority_fee_per_gas: u128,
+    /// Input length in bytes.
+    pub input_len: u64,
+    /// Root of the input's word tree (depth [`super::DATA_DEPTH`]).
+    pub input_root: B256,
+    /// Number of zero bytes of the input (intrinsic gas).
+    pub input_zero_bytes: u64,
+    /// Number of access-list entries (addresses) and storage keys.
+    pub access_list: (u64, u64),
+}
+
+impl TxInput {
+    /// The input item of a signed transaction.
+    pub fn from_tx(tx: &OpTxEnvelope, sender: Address) -> Self {
+        let input = tx.input();
+        let (legacy_price, max_fee, max_priority) = match tx.gas_price() {
+            Some(price) => (true, price, price),
+            None => (
+                false,
+                tx.max_fee_per_gas(),
+                tx.max_priority_fee_per_gas().unwrap_or_default(),
+            ),
+        };
+        let _ = legacy_price;
+        let access_list = tx.access_list().map_or((0, 0), |list| {
+            (
+                list.len() as u64,
+                list.iter().map(|i| i.storage_keys.len() as u64).sum(),
+            )
+        });
+        Self {
+            tx_hash: tx.tx_hash(),
+            tx_type: tx.tx_type() as u64,
+            sender,
+            nonce: tx.nonce(),
+            gas_limit: tx.gas_limit(),
+            to: tx.to(),
+            value: tx.value(),
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: max_priority,
+            input_len: input.len() as u64,
+            input_root: super::trace::data_root(input),
+            input_zero_bytes: input.iter().filter(|b| **b == 0).count() as u64,
+            access_list,
+        }
+    }
+
+    /// `abi.encode` of the fields in declaration order (`to` as `isCreate, to`; the access
+    /// list as its two counts): 15 words.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(15 * 32);
+        let mut word = |bytes: &[u8]| {
+            let mut w = [0u8; 32];
+            w[32 - bytes.len()..].copy_from_slice(bytes);
+            out.extend_from_slice(&w);
+        };
+        word(self.tx_hash.as_slice());
+        word(&self.tx_type.to_be_bytes());
+        word(self.sender.as_slice());
+        word(&self.nonce.to_be_bytes());
+        word(&self.gas_limit.to_be_bytes());
+        word(&[self.to.is_none() as u8]);
+        word(self.to.unwrap_or_default().as_slice());
+        word(&self.value.to_be_bytes::<32>());
+        word(&self.max_fee_per_gas.to_be_bytes());
+        word(&self.max_priority_fee_per_gas.to_be_bytes());
+        word(&self.input_len.to_be_bytes());
+        word(self.input_root.as_slice());
+        word(&self.input_zero_bytes.to_be_bytes());
+        word(&self.access_list.0.to_be_bytes());
+        word(&self.access_list.1.to_be_bytes());
+        out
+    }
+
+    /// The item's leaf in the input tree.
+    pub fn hash(&self) -> B256 {
+        keccak256(self.encode())
+    }
+}
+
+/// Depth of the input tree of `count` transactions.
+pub fn depth(count: u64) -> usize {
+    merkle::depth_for(count as usize)
+}
+
+/// The input tree of a block's transactions (levels, for opening items).
+pub fn tree(inputs: &[TxInput]) -> Vec<Vec<B256>> {
+    let leaves: Vec<B256> = inputs.iter().map(TxInput::hash).collect();
+    merkle::levels(&leaves, depth(inputs.len() as u64))
+}
+
+/// `inputsRoot` of a block's transactions.
+pub fn root(inputs: &[TxInput]) -> B256 {
+    let levels = tree(inputs);
+    levels
+        .last()
+        .and_then(|l| l.first().copied())
+        .unwrap_or_default()
+}

@@ -1,0 +1,200 @@
+//! Transaction start and end.
+//!
+//! **tx-init** (boundary state, `txIndex < txCount`): the proof shows input item `txIndex`
+//! ([`super::input::TxInput`]). The transaction is *skipped* (only `txIndex` advances) unless:
+//! the fee cap covers the base fee (and, for EIP-1559, the tip cap is at most the fee cap); the
+//! gas limit covers the intrinsic gas (`21000 + 16` per non-zero and `4` per zero input byte
+//! `+ 2400` per access-list address `+ 1900` per storage key) and fits the block's remaining
+//! gas; the sender's nonce matches, it has no code (EIP-3607), and its balance covers
+//! `gasLimit · feeCap + value`. Otherwise: the sender's nonce increments and it pays
+//! `gasLimit · price` (price = `min(feeCap, baseFee + tipCap)` for EIP-1559, the gas price
+//! otherwise); the checkpoint for the transaction's frame is taken; the accessed-addresses set
+//! becomes `{sender, to, coinbase}` (precompiles are always warm); value moves to `to`; and the
+//! transaction's frame starts with `to`'s code, `gasLimit − intrinsic` gas, the input as call
+//! data, and `parentHash = keccak256(boundaryFrame ‖ checkpoint)`.
+//!
+//! **tx-end** (exit of a frame whose caller is the boundary frame): after the checkpoint is
+//! restored for a failed transaction, `used = gasLimit − gasLeft`, the refund is
+//! `min(refundCounter, used / 5)` (EIP-3529), the sender gets `(gasLimit − used) · price`
+//! back, the fee recipient gets `used · tip`, and the block's cumulative gas, receipts
+//! accumulator ([`crate::block::receipt_item_parts`]), transactions accumulator and logs bloom
+//! advance; the state returns to the boundary with the next `txIndex`.
+//!
+//! Contract-creating transactions and access lists are not supported yet.
+
+use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
+
+use super::{
+    call::{leaf_value, transfer},
+    machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
+    oracle::Oracle,
+    step::{Ctx, Exit},
+    StepError, DATA_DEPTH, SET_MEMBER,
+};
+use crate::{
+    block::{receipt_item_parts, Accumulator},
+    merkle,
+    smt::{self, MemoryNodes},
+    state::account_key,
+};
+
+/// Gas every transaction pays.
+const TX_BASE: u64 = 21_000;
+/// Intrinsic gas per non-zero input byte.
+const TX_DATA_NONZERO: u64 = 16;
+/// Intrinsic gas per zero input byte.
+const TX_DATA_ZERO: u64 = 4;
+/// Intrinsic gas per access-list address.
+const ACCESS_LIST_ADDRESS: u64 = 2_400;
+/// Intrinsic gas per access-list storage key.
+const ACCESS_LIST_KEY: u64 = 1_900;
+/// EIP-3529: refunds are capped at a fifth of the gas used.
+const MAX_REFUND_QUOTIENT: u64 = 5;
+
+/// Root of the accessed-addresses set at a transaction's start.
+pub fn initial_accessed_addresses(sender: &Address, to: &Address, coinbase: &Address) -> B256 {
+    let changes = [sender, to, coinbase]
+        .iter()
+        .map(|a| (account_key(a), Some(SET_MEMBER)))
+        .collect();
+    smt::update(&MemoryNodes::default(), B256::ZERO, changes)
+        .map(|u| u.root)
+        .unwrap_or_default()
+}
+
+pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit> {
+    let input = ctx.o.tx_input(&ctx.m.block)?;
+    let Some(to) = input.to else {
+        return Err(StepError::Unsupported("contract-creating transactions".into()).into());
+    };
+    if input.access_list != (0, 0) {
+        return Err(StepError::Unsupported("transactions with access lists".into()).into());
+    }
+    let block = &ctx.m.block;
+    let base_fee = block.base_fee as u128;
+    let price = if input.tx_type == 2 {
+        input
+            .max_fee_per_gas
+            .min(base_fee.saturating_add(input.max_priority_fee_per_gas))
+    } else {
+        input.max_fee_per_gas
+    };
+    let intrinsic = TX_BASE
+        + TX_DATA_NONZERO * (input.input_len - input.input_zero_bytes)
+        + TX_DATA_ZERO * input.input_zero_bytes
+        + ACCESS_LIST_ADDRESS * input.access_list.0
+        + ACCESS_LIST_KEY * input.access_list.1;
+    let start_root = block.state_root;
+    let sender_key = account_key(&input.sender);
+    let sender_leaf = ctx.o.smt_read(&start_root, &sender_key)?;
+    let mut sender = ctx.o.account(sender_leaf)?;
+    let max_cost = U256::from(input.gas_limit)
+        .saturating_mul(U256::from(input.max_fee_per_gas))
+        .saturating_add(input.value);
+    let valid = input.max_fee_per_gas >= base_fee
+        && (input.tx_type != 2 || input.max_priority_fee_per_gas <= input.max_fee_per_gas)
+        && input.gas_limit >= intrinsic
+        && input.gas_limit <= block.gas_limit.saturating_sub(block.cumulative_gas)
+        && sender.nonce == input.nonce
+        && sender.nonce < u64::MAX
+        && sender.code_hash == KECCAK256_EMPTY
+        && sender.balance >= max_cost;
+    if !valid {
+        ctx.m.block.tx_index += 1;
+        return Ok(());
+    }
+    sender.nonce += 1;
+    sender.balance -= U256::from(input.gas_limit) * U256::from(price);
+    let mut root = start_root;
+    ctx.o
+        .smt_write(&mut root, &sender_key, leaf_value(&sender))?;
+    ctx.m.block.state_root = root;
+    let coinbase = ctx.m.block.coinbase;
+    ctx.m.tx = TxPart {
+        origin: input.sender,
+        gas_price: U256::from(price),
+        start_state_root: start_root,
+        accessed_addresses: initial_accessed_addresses(&input.sender, &to, &coinbase),
+        tx_type: input.tx_type,
+        gas_limit: input.gas_limit,
+        tip: U256::from(price - base_fee),
+        tx_hash: input.tx_hash,
+        ..Default::default()
+    };
+    let checkpoint = Checkpoint::of(ctx.m);
+    if !input.value.is_zero() {
+        transfer(ctx, &input.sender, &to, input.value)?;
+    }
+    let target = ctx.o.smt_read(&ctx.m.block.state_root, &account_key(&to))?;
+    let target = ctx.o.account(target)?;
+    let (code_len, code_chunk_root) = if target.code_root.is_zero() {
+        (0, B256::ZERO)
+    } else {
+        ctx.o.code_root_preimage(&target.code_root)?
+    };
+    ctx.m.frame = Frame {
+        status: Status::Running,
+        kind: FrameKind::Call,
+        address: to,
+        caller: input.sender,
+        value: input.value,
+        code_len,
+        code_chunk_root,
+        gas: input.gas_limit - intrinsic,
+        mem_root: merkle::zero_hash(DATA_DEPTH),
+        calldata_len: input.input_len,
+        calldata_root: input.input_root,
+        returndata_root: merkle::zero_hash(DATA_DEPTH),
+        parent_hash: parent_hash(&boundary_frame(), &checkpoint),
+        ..Default::default()
+    };
+    Ok(())
+}
+
+/// Ends the transaction whose frame `done` has exited (the checkpoint is already restored if
+/// it failed).
+pub(super) fn end<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, done: &Frame) -> Result<(), Exit> {
+    let tx = ctx.m.tx.clone();
+    let success = done.status == Status::Returned;
+    let mut used = tx.gas_limit - done.gas;
+    used -= tx.refund.min(used / MAX_REFUND_QUOTIENT);
+    let price = tx.gas_price;
+    let back = U256::from(tx.gas_limit - used) * price;
+    credit(ctx, &tx.origin, back)?;
+    let coinbase = ctx.m.block.coinbase;
+    credit(ctx, &coinbase, U256::from(used) * tx.tip)?;
+    let block = &mut ctx.m.block;
+    block.cumulative_gas += used;
+    let mut receipts = Accumulator::resume(block.receipt_acc);
+    receipts.push(receipt_item_parts(
+        tx.tx_type as u8,
+        success,
+        block.cumulative_gas,
+        &tx.logs_acc,
+    ));
+    block.receipt_acc = receipts.root();
+    let mut txs = Accumulator::resume(block.tx_acc);
+    txs.push(tx.tx_hash);
+    block.tx_acc = txs.root();
+    block.logs_bloom.accrue_bloom(&tx.logs_bloom);
+    block.tx_index += 1;
+    ctx.m.tx = TxPart::default();
+    ctx.m.frame = boundary_frame();
+    Ok(())
+}
+
+/// Adds `amount` to `address`'s balance.
+fn credit<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    address: &Address,
+    amount: U256,
+) -> Result<(), Exit> {
+    let key = account_key(address);
+    let leaf = ctx.o.smt_read(&ctx.m.block.state_root, &key)?;
+    let mut account = ctx.o.account(leaf)?;
+    account.balance = account.balance.saturating_add(amount);
+    let mut root = ctx.m.block.state_root;
+    ctx.o.smt_write(&mut root, &key, leaf_value(&account))?;
+    ctx.m.block.state_root = root;
+    Ok(())
+}
