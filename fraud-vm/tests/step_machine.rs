@@ -250,6 +250,7 @@ fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
                 "(frame exit)"
             }
             StepKind::TxInit => "(tx init)",
+            StepKind::Deposit => "(code deposit)",
             StepKind::TxEnd => "(tx end)",
             StepKind::BlockEnd => "(block end)",
         };
@@ -661,7 +662,72 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
     ); // cannot pay
     calls = call(calls, 0xf1, U256::MAX, echo, Some(0), (0, 3), (0, 0)); // all but 1/64
     let calls = calls.op(0x3d).op(0x00).0;
+    // CREATE and CREATE2: initcode (75 bytes) that deploys 65 bytes of runtime code, a
+    // collision, a reverting initcode, an 0xEF deployment, empty initcode, unaffordable value.
+    let mut runtime = vec![0x5bu8; 30];
+    runtime.push(0x7f);
+    runtime.extend([0xab; 32]);
+    runtime.extend([0x5b, 0x00]);
+    let rlen = runtime.len() as u8;
+    let mut init = vec![0x60, rlen, 0x60, 10, 0x5f, 0x39, 0x60, rlen, 0x5f, 0xf3];
+    init.extend(&runtime);
+    let reverting = [0x60, 0x01, 0x5f, 0xfd];
+    let ef = [0x60, 0xef, 0x5f, 0x53, 0x60, 0x01, 0x5f, 0xf3];
+    let mut create_data = init.clone();
+    create_data.extend(reverting);
+    create_data.extend(ef);
+    let il = init.len() as u64;
+    let creates = Asm::new()
+        .op(0x36)
+        .pushn(0)
+        .pushn(0)
+        .op(0x37)
+        .pushn(il)
+        .pushn(0)
+        .pushn(0)
+        .op(0xf0) // CREATE
+        .op(0x80)
+        .op(0x3b) // EXTCODESIZE of the new contract
+        .op(0x50)
+        .op(0x50)
+        .pushn(7)
+        .pushn(il)
+        .pushn(0)
+        .pushn(5)
+        .op(0xf5) // CREATE2 with value
+        .op(0x50)
+        .pushn(4)
+        .pushn(il)
+        .pushn(0)
+        .op(0xf0) // reverts
+        .op(0x50)
+        .op(0x3d)
+        .op(0x50)
+        .pushn(8)
+        .pushn(il + 4)
+        .pushn(0)
+        .op(0xf0) // deploys 0xEF: fails
+        .op(0x50)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .op(0xf0) // empty initcode
+        .op(0x50)
+        .pushn(0)
+        .pushn(0)
+        .push(U256::from(1) << 100)
+        .op(0xf0) // cannot pay
+        .op(0x50)
+        .pushn(7)
+        .pushn(il)
+        .pushn(0)
+        .pushn(5)
+        .op(0xf5) // the same CREATE2 again: collision, burns the forwarded gas
+        .op(0x50)
+        .op(0x00)
+        .0;
     vec![
+        ("creates", creates, create_data, 25_000_000),
         ("calls", calls, vec![], 1_000_000),
         ("logs", logs, calldata.clone(), 300_000),
         ("keccak", hashes, calldata.clone(), 300_000),
@@ -798,6 +864,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             Witness::TxInput { input, .. } => input.gas_limit += 1,
             Witness::ExtraData(bytes) => *bytes = Bytes::from_static(b"other"),
             Witness::Sponge(sp) => sp.0[3] ^= 1,
+            Witness::Builder(b) => b.carry += 1,
             Witness::Parent { frame, .. } => frame.gas += 1,
             Witness::CodeRoot { len, .. } => *len += 1,
             Witness::Smt(smt) => match &mut smt.leaf {
@@ -827,6 +894,10 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             },
             Witness::ExtraData(_) => continue,
             Witness::Sponge(sp) => sp.0[24] ^= 1 << 63,
+            Witness::Builder(b) => match b.frontier.first_mut() {
+                Some(node) => node.0[0] ^= 1,
+                None => continue,
+            },
             Witness::Parent { checkpoint, .. } => checkpoint.refund += 1,
         }
         assert!(rejects(&p), "tampered path of witness {w} accepted");

@@ -17,23 +17,33 @@ use alloy_primitives::U256;
 
 use super::{
     call::clear_returndata,
-    machine::{Machine, Status},
+    create,
+    machine::{FrameKind, Machine, Status},
     oracle::{self, Oracle},
     step::{Ctx, Exit, StepKind},
     StepError,
 };
 
 /// Executes the exit of `m`'s ended frame (the transaction's end if its caller is the
-/// boundary).
+/// boundary; a deposit micro-step first if it is a create frame that returned).
 pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepKind, StepError> {
-    let child = m.frame.clone();
-    let (mut caller, checkpoint) = o.parent(&child)?;
+    let mut ctx = Ctx::new(m, o);
+    let creates = matches!(ctx.m.frame.kind, FrameKind::Create | FrameKind::Create2);
+    if creates && ctx.m.frame.status == Status::Returned {
+        match create::deposit(&mut ctx) {
+            Ok(true) => {}
+            Ok(false) => return Ok(StepKind::Deposit),
+            Err(Exit::Error(e)) => return Err(e),
+            Err(Exit::Halt(_)) => return Err(StepError::BadWitness("deposit cannot halt")),
+        }
+    }
+    let child = ctx.m.frame.clone();
+    let (mut caller, checkpoint) = ctx.o.parent(&child)?;
     let success = child.status == Status::Returned;
     if !success {
-        checkpoint.restore(m);
+        checkpoint.restore(ctx.m);
     }
     if caller.status == Status::Boundary {
-        let mut ctx = Ctx::new(m, o);
         return match super::tx::end(&mut ctx, &child) {
             Ok(()) => Ok(StepKind::TxEnd),
             Err(Exit::Error(e)) => Err(e),
@@ -41,14 +51,19 @@ pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<Step
         };
     }
     caller.gas += child.gas;
-    if child.status == Status::Halted {
+    if child.status == Status::Halted || (creates && success) {
         clear_returndata(&mut caller);
     } else {
         caller.returndata_len = child.out_len;
         caller.returndata_root = child.mem_root;
         caller.returndata_offset = child.out_offset;
     }
-    oracle::push(&mut caller, U256::from(success));
+    let result = if creates && success {
+        U256::from_be_slice(child.address.as_slice())
+    } else {
+        U256::from(success)
+    };
+    oracle::push(&mut caller, result);
     if caller.out_len.min(caller.returndata_len) == 0 {
         caller.out_offset = 0;
         caller.out_len = 0;
@@ -56,6 +71,6 @@ pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<Step
     } else {
         caller.cursor = 1;
     }
-    m.frame = caller;
+    ctx.m.frame = caller;
     Ok(StepKind::FrameExit)
 }

@@ -75,12 +75,21 @@ pub fn blocks(size: u64) -> u64 {
 
 /// Block `k` of a `size`-byte message whose bytes in that block are `data`, padded if last.
 pub fn block(data: &[u8], k: u64, size: u64) -> [u8; RATE] {
+    if k + 1 == blocks(size) {
+        return pad_last(data);
+    }
     let mut out = [0u8; RATE];
     out[..data.len()].copy_from_slice(data);
-    if k + 1 == blocks(size) {
-        out[data.len()] ^= 0x01;
-        out[RATE - 1] ^= 0x80;
-    }
+    out
+}
+
+/// The last block of a message: its remaining `data` (fewer than 136 bytes) with the keccak
+/// padding `0x01 … 0x80`.
+pub fn pad_last(data: &[u8]) -> [u8; RATE] {
+    let mut out = [0u8; RATE];
+    out[..data.len()].copy_from_slice(data);
+    out[data.len()] ^= 0x01;
+    out[RATE - 1] ^= 0x80;
     out
 }
 

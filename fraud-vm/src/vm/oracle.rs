@@ -12,6 +12,7 @@ use alloy_primitives::{keccak256, Bytes, B256, U256};
 use crate::{smt, state::AccountLeaf};
 
 use super::{
+    build::CodeBuilder,
     input::TxInput,
     keccak::Sponge,
     machine::{parent_hash, stack_push_hash, BlockPart, Checkpoint, Frame},
@@ -66,6 +67,8 @@ pub trait Oracle {
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError>;
     /// The sponge state the frame's `sponge` field commits to.
     fn sponge(&mut self, frame: &Frame) -> Result<Sponge, StepError>;
+    /// The code builder the frame's `sponge` field commits to.
+    fn builder(&mut self, frame: &Frame) -> Result<CodeBuilder, StepError>;
     /// The suspended caller frame and the checkpoint `frame.parent_hash` commits to.
     fn parent(&mut self, frame: &Frame) -> Result<(Frame, Checkpoint), StepError>;
     /// The input item of transaction `block.tx_index` (checked against `block.inputs_root`).
@@ -299,6 +302,16 @@ impl Oracle for Checker {
 
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError> {
         Ok(self.opened("block hash", BLOCK_HASH_DEPTH, root, index)?.0)
+    }
+
+    fn builder(&mut self, frame: &Frame) -> Result<CodeBuilder, StepError> {
+        let Witness::Builder(builder) = self.next("code builder")? else {
+            return Err(StepError::WrongWitness("code builder"));
+        };
+        if builder.commitment() != frame.sponge {
+            return Err(StepError::BadWitness("code builder"));
+        }
+        Ok(*builder)
     }
 
     fn sponge(&mut self, frame: &Frame) -> Result<Sponge, StepError> {

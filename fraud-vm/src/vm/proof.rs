@@ -45,6 +45,8 @@ pub enum Witness {
     },
     /// The block's extra data (at most 32 bytes).
     ExtraData(alloy_primitives::Bytes),
+    /// The code builder of a create or deposit in progress.
+    Builder(Box<super::build::CodeBuilder>),
     /// The keccak sponge state of a hash in progress.
     Sponge(Box<super::keccak::Sponge>),
     /// A state-tree (or set) proof for the key the step reads or writes.
@@ -77,6 +79,7 @@ impl Witness {
             Witness::Data { .. } => "data",
             Witness::Smt(_) => "smt",
             Witness::Sponge(_) => "sponge",
+            Witness::Builder(_) => "code builder",
             Witness::Parent { .. } => "parent",
             Witness::TxInput { .. } => "tx input",
             Witness::ExtraData(_) => "extra data",
@@ -119,6 +122,18 @@ impl Witness {
                 out.push(8);
                 out.extend_from_slice(&frame.encode());
                 out.extend_from_slice(&checkpoint.encode());
+                return;
+            }
+            Witness::Builder(b) => {
+                out.push(11);
+                out.extend_from_slice(&b.sponge.to_bytes());
+                out.push(b.buffer.len() as u8);
+                out.extend_from_slice(&b.buffer);
+                out.push(b.carry as u8);
+                out.push(b.frontier.len() as u8);
+                for node in &b.frontier {
+                    out.extend_from_slice(node.as_slice());
+                }
                 return;
             }
             Witness::Sponge(sponge) => {

@@ -3,8 +3,8 @@
 use alloy_primitives::{B256, U256};
 
 use super::{
-    account, arith, block_end, block_info, call, compare_bitwise, copy, env, exit, flow, halt,
-    keccak, log, stack_memory, storage, tx,
+    account, arith, block_end, block_info, call, compare_bitwise, copy, create, env, exit, flow,
+    halt, keccak, log, stack_memory, storage, tx,
 };
 use super::{
     machine::{Machine, Status},
@@ -32,6 +32,8 @@ pub enum HaltReason {
     StaticViolation,
     /// `RETURNDATACOPY` past the end of the return data (EIP-211).
     ReturnDataOutOfBounds,
+    /// `CREATE`/`CREATE2` with initcode above 49152 bytes (EIP-3860).
+    InitcodeSizeLimit,
 }
 
 /// What kind of step ran.
@@ -41,6 +43,8 @@ pub enum StepKind {
     Opcode(u8),
     /// The exit of an ended frame back to its caller.
     FrameExit,
+    /// One piece of a create frame's code deposit.
+    Deposit,
     /// The start of a transaction: validity, nonce, gas purchase, value, the first frame.
     TxInit,
     /// The exit of the transaction's frame: refunds, fees, receipt.
@@ -378,6 +382,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
             Family::Copy => copy::run(opcode, ctx),
             Family::Keccak => keccak::run(ctx),
             Family::Log => log::run(opcode, ctx),
+            Family::CallCreate if matches!(opcode, 0xf0 | 0xf5) => create::run(opcode, ctx),
             Family::CallCreate => call::resume(ctx),
             _ => Err(StepError::BadWitness("micro-step cursor on a single-step opcode").into()),
         };
@@ -403,6 +408,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         Family::Copy => copy::run(opcode, ctx),
         Family::Keccak => keccak::run(ctx),
         Family::Log => log::run(opcode, ctx),
+        Family::CallCreate if matches!(opcode, 0xf0 | 0xf5) => create::run(opcode, ctx),
         Family::CallCreate => call::run(opcode, ctx),
     }
 }

@@ -30,6 +30,7 @@ use revm::{
 };
 
 use super::{
+    build::CodeBuilder,
     copy::chunk_order,
     input::{self, TxInput},
     keccak::{self, Sponge},
@@ -123,6 +124,7 @@ struct Snapshot {
     refund: u64,
     cursor: u64,
     sponge: Option<Sponge>,
+    builder: Option<CodeBuilder>,
     progress: Progress,
     /// Index of the transaction being executed (`None` at a boundary).
     tx: Option<usize>,
@@ -139,6 +141,7 @@ struct Roots {
     transient: B256,
     logs: B256,
     bloom: Bloom,
+    created: B256,
 }
 
 /// The block's progress through its transactions.
@@ -398,6 +401,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 transient_root: s.roots.transient,
                 logs_acc: s.roots.logs,
                 logs_bloom: s.roots.bloom,
+                created_root: s.roots.created,
                 refund: s.refund,
                 ..self.txs[t].clone()
             },
@@ -481,7 +485,11 @@ fn frame_of(s: &Snapshot, f: &FrameData) -> Frame {
         out_offset: s.out.0,
         out_len: s.out.1,
         cursor: s.cursor,
-        sponge: s.sponge.map_or(B256::ZERO, |sp| sp.commitment()),
+        sponge: match (&s.sponge, &s.builder) {
+            (Some(sponge), _) => sponge.commitment(),
+            (None, Some(builder)) => builder.commitment(),
+            (None, None) => B256::ZERO,
+        },
         parent_hash: f
             .parent
             .as_ref()
@@ -547,6 +555,10 @@ struct PendingCall {
     refund: u64,
     args: (u64, u64),
     kind: FrameKind,
+    /// The call step's state before it ran (for the micro-states of a create).
+    pre: Snapshot,
+    /// A create's initcode.
+    initcode: Vec<u8>,
 }
 
 /// A callee that has ended; its caller's next step shows the state after the exit.
@@ -618,6 +630,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             refund: 0,
             cursor: 0,
             sponge: None,
+            builder: None,
             progress: self.progress,
             tx: None,
             sealed: None,
@@ -639,6 +652,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             refund,
             cursor: 0,
             sponge: None,
+            builder: None,
             progress: self.progress,
             tx: self.tx,
             sealed: None,
@@ -752,7 +766,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             accessed_slots: roots.accessed_slots,
             refund: 0,
             logs_acc: roots.logs,
-            created_root: B256::ZERO,
+            created_root: roots.created,
             logs_bloom: roots.bloom,
         };
         Some((checkpoint, roots))
@@ -786,6 +800,72 @@ impl<P: StateProvider> Tracer<'_, P> {
             active.checkpoint = checkpoint_roots;
         }
         Some(frame)
+    }
+
+    /// Enters a create frame: the new address warm, the checkpoint (creator's nonce bumped,
+    /// nothing else), then the new account and the value, and the created set.
+    fn enter_create(
+        &mut self,
+        call: PendingCall,
+        address: Address,
+        creator: Address,
+        value: U256,
+        code: &[u8],
+        state: &EvmState,
+    ) {
+        self.apply(
+            |r| &mut r.accessed_addresses,
+            vec![(account_key(&address), Some(SET_MEMBER))],
+        );
+        let mut changes = Vec::with_capacity(state.len());
+        for (a, account) in state {
+            let mut info = account.info.clone();
+            if *a == address {
+                info.balance = info.balance.saturating_sub(value);
+                info.nonce = 0;
+            } else if *a == creator {
+                info.balance = info.balance.saturating_add(value);
+            }
+            match self.witnesses.leaf(&info) {
+                Ok(leaf) => changes.push((account_key(a), leaf)),
+                Err(e) => return self.fail(TraceError::Execution(e)),
+            }
+        }
+        self.apply(|r| &mut r.world, changes);
+        let checkpoint_roots = self.roots;
+        let checkpoint = Checkpoint {
+            state_root: self.roots.world,
+            transient_root: self.roots.transient,
+            accessed_addresses: self.roots.accessed_addresses,
+            accessed_slots: self.roots.accessed_slots,
+            refund: call.refund,
+            logs_acc: self.roots.logs,
+            created_root: self.roots.created,
+            logs_bloom: self.roots.bloom,
+        };
+        self.enter_world(state);
+        self.apply(
+            |r| &mut r.created,
+            vec![(account_key(&address), Some(SET_MEMBER))],
+        );
+        let parent = &self.frames[call.suspended.frame];
+        let suspended = frame_of(&call.suspended, parent);
+        let data = FrameData {
+            kind: call.kind,
+            depth: parent.depth + 1,
+            is_static: false,
+            address,
+            caller: creator,
+            value,
+            code: ChunkedCode::new(code),
+            calldata_root: DataRef::empty().root(),
+            calldata: DataRef::empty(),
+            parent: Some((suspended, checkpoint)),
+        };
+        self.enter_frame(data, call.refund, Some(call.suspended));
+        if let Some(active) = self.active.last_mut() {
+            active.checkpoint = checkpoint_roots;
+        }
     }
 
     /// Starts recording a frame; returns its index.
@@ -826,7 +906,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             accessed_slots: call.suspended.roots.accessed_slots,
             refund: call.refund,
             logs_acc: call.suspended.roots.logs,
-            created_root: B256::ZERO,
+            created_root: call.suspended.roots.created,
             logs_bloom: call.suspended.roots.bloom,
         };
         let calldata = DataRef {
@@ -882,6 +962,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                 refund: now.refund,
                 cursor: c + 1,
                 sponge: None,
+                builder: None,
                 progress: now.progress,
                 tx: now.tx,
                 sealed: None,
@@ -1052,6 +1133,16 @@ where
                 let is_static = interp.runtime_flag.is_static();
                 self.enter_top(context.journal().evm_state(), &code, input, is_static);
             }
+            Some(call) if matches!(call.kind, FrameKind::Create | FrameKind::Create2) => {
+                self.enter_create(
+                    call,
+                    target,
+                    caller,
+                    value,
+                    &code,
+                    context.journal().evm_state(),
+                );
+            }
             Some(call) => {
                 self.enter_world(context.journal().evm_state());
                 let gas = interp.gas.remaining();
@@ -1062,6 +1153,107 @@ where
                 "a frame not entered by CALL, CALLCODE, DELEGATECALL or STATICCALL (CREATE)".into(),
             )),
         }
+    }
+
+    fn create(
+        &mut self,
+        _context: &mut CTX,
+        inputs: &mut revm::interpreter::CreateInputs,
+    ) -> Option<revm::interpreter::CreateOutcome> {
+        if let Some(call) = &self.pending_call {
+            // The micro-states building the initcode's commitment: all gas but the forwarded
+            // part charged, memory grown, arguments on the stack.
+            let gas = call.suspended.gas + inputs.gas_limit();
+            let builders = CodeBuilder::states(&call.initcode);
+            let micro: Vec<Snapshot> = builders
+                .into_iter()
+                .enumerate()
+                .take(call.initcode.len().div_ceil(PIECE).saturating_sub(1))
+                .map(|(k, builder)| Snapshot {
+                    gas,
+                    memory: call.suspended.memory.clone(),
+                    cursor: k as u64 + 1,
+                    builder: Some(builder),
+                    ..call.pre.clone()
+                })
+                .collect();
+            self.states.extend(micro);
+        }
+        None
+    }
+
+    fn create_end(
+        &mut self,
+        context: &mut CTX,
+        inputs: &revm::interpreter::CreateInputs,
+        outcome: &mut revm::interpreter::CreateOutcome,
+    ) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(call) = self.pending_call.take() {
+            // No frame ran. A collision bumped the creator's nonce and warmed the address.
+            if outcome.result.result == InstructionResult::CreateCollision {
+                let state = context.journal().evm_state().clone();
+                let creator = inputs.caller();
+                let nonce = state.get(&creator).map_or(0, |a| a.info.nonce);
+                let address = inputs.created_address(nonce.saturating_sub(1));
+                self.enter_world(&state);
+                self.apply(
+                    |r| &mut r.accessed_addresses,
+                    vec![(account_key(&address), Some(SET_MEMBER))],
+                );
+            }
+            let _ = call;
+            if let Some(caller) = self.active.last_mut() {
+                caller.returndata = DataRef::empty();
+            }
+            return;
+        }
+        let Some(done) = self.active.pop() else {
+            return;
+        };
+        let Some(last) = self.states.last().cloned() else {
+            return;
+        };
+        if !outcome.result.is_ok() {
+            self.roots = done.checkpoint;
+        } else {
+            // The deposit's micro-states, then the code in the world state.
+            let code = outcome.result.output.clone();
+            let gas = last.gas.saturating_sub(200 * code.len() as u64);
+            let pieces = code.len().div_ceil(PIECE);
+            for (k, builder) in CodeBuilder::states(&code)
+                .into_iter()
+                .enumerate()
+                .take(pieces.saturating_sub(1))
+            {
+                self.states.push(Snapshot {
+                    gas,
+                    cursor: k as u64 + 1,
+                    builder: Some(builder),
+                    ..last.clone()
+                });
+            }
+            let state = context.journal().evm_state().clone();
+            self.enter_world(&state);
+        }
+        let Some(suspended) = done.suspended else {
+            return;
+        };
+        let returndata = if outcome.result.result == InstructionResult::Revert {
+            DataRef {
+                tree: last.memory.clone(),
+                offset: last.out.0,
+                len: last.out.1,
+            }
+        } else {
+            DataRef::empty()
+        };
+        self.pending_exit = Some(PendingExit {
+            suspended,
+            returndata,
+        });
     }
 
     fn call(
@@ -1205,6 +1397,7 @@ where
             refund: active.refund_base + refund,
             cursor: 0,
             sponge: None,
+            builder: None,
             progress: self.progress,
             tx: self.tx,
             sealed: None,
@@ -1248,6 +1441,8 @@ where
                 0xf2 => FrameKind::CallCode,
                 0xf4 => FrameKind::DelegateCall,
                 0xfa => FrameKind::StaticCall,
+                0xf0 => FrameKind::Create,
+                0xf5 => FrameKind::Create2,
                 _ => {
                     return self.fail(TraceError::Unsupported(format!(
                         "frames entered by {}",
@@ -1255,17 +1450,30 @@ where
                     )))
                 }
             };
+            let creates = matches!(kind, FrameKind::Create | FrameKind::Create2);
             let n = pre.stack.len();
             let arg = |k: usize| pre.stack[n - 1 - k];
             let skip = usize::from(matches!(kind, FrameKind::Call | FrameKind::CallCode));
-            let (args_offset, args_len) = (arg(2 + skip), arg(3 + skip));
-            let (ret_offset, ret_len) = (arg(4 + skip), arg(5 + skip));
+            let (args_offset, args_len) = if creates {
+                (arg(1), arg(2))
+            } else {
+                (arg(2 + skip), arg(3 + skip))
+            };
+            let (ret_offset, ret_len) = if creates {
+                (U256::ZERO, U256::ZERO)
+            } else {
+                (arg(4 + skip), arg(5 + skip))
+            };
             let norm = |offset: U256, len: U256| {
                 let len = len.to::<u64>();
                 (if len == 0 { 0 } else { offset.to::<u64>() }, len)
             };
             // The call step reads the caller's and the target's accounts as they are now.
-            let target = Address::from_word(B256::from(arg(1)));
+            let target = if creates {
+                frame.address
+            } else {
+                Address::from_word(B256::from(arg(1)))
+            };
             for address in [frame.address, target] {
                 if let Some(account) = context.journal().evm_state().get(&address) {
                     if let Err(e) = self.witnesses.leaf(&account.info) {
@@ -1275,7 +1483,16 @@ where
             }
             let base = self.active.last().map_or(0, |a| a.refund_base);
             let refund = base + u64::try_from(interp.gas.refunded()).unwrap_or_default();
+            let memory = interp.memory.context_memory().to_vec();
+            let (init_at, init_len) = norm(args_offset, args_len);
+            let initcode = if creates {
+                memory[init_at as usize..(init_at + init_len) as usize].to_vec()
+            } else {
+                Vec::new()
+            };
             self.pending_call = Some(PendingCall {
+                pre: pre.clone(),
+                initcode,
                 suspended: Snapshot {
                     stack: interp.stack.data().clone(),
                     gas: interp.gas.remaining(),
@@ -1364,6 +1581,7 @@ struct Recorder<'a, P> {
     /// Tree nodes written earlier in the same step.
     local: MemoryNodes,
     sponge: Option<Sponge>,
+    builder: Option<CodeBuilder>,
     witnesses: Vec<Witness>,
 }
 
@@ -1387,6 +1605,7 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
             parent: frame.and_then(|f| f.parent.clone()),
             local: MemoryNodes::default(),
             sponge: s.sponge,
+            builder: s.builder.clone(),
             witnesses: Vec::new(),
         }
     }
@@ -1548,6 +1767,16 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
             .ok_or(StepError::MissingWitness("code root preimage"))?;
         self.witnesses.push(Witness::CodeRoot { len, chunk_root });
         Ok((len, chunk_root))
+    }
+
+    fn builder(&mut self, _frame: &Frame) -> Result<CodeBuilder, StepError> {
+        let builder = self
+            .builder
+            .clone()
+            .ok_or(StepError::MissingWitness("code builder"))?;
+        self.witnesses
+            .push(Witness::Builder(Box::new(builder.clone())));
+        Ok(builder)
     }
 
     fn sponge(&mut self, _frame: &Frame) -> Result<Sponge, StepError> {
