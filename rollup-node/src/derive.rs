@@ -163,15 +163,13 @@ impl DepositFeed {
             (None, confirmed) => confirmed?,
         };
         let first_deposit = cursor.map_or(state.included_below, |c| c.next_deposit);
-        let mut next = first_deposit;
-        let mut deposits = Vec::new();
-        for (index, message) in state.deposits.range(next..) {
-            if *index != next || message.l1_block_number > origin.number {
-                break;
-            }
-            deposits.push(message.clone());
-            next += 1;
-        }
+        let deposits = (first_deposit..)
+            .zip(state.deposits.range(first_deposit..))
+            .take_while(|(next, (index, message))| {
+                *index == next && message.l1_block_number <= origin.number
+            })
+            .map(|(_, (_, message))| message.clone())
+            .collect();
         Some(BlockInputs {
             origin,
             first_deposit,
