@@ -74,7 +74,10 @@ struct L1 {
 
 impl L1 {
     async fn start() -> Self {
-        let port = free_port();
+        Self::start_on(free_port()).await
+    }
+
+    async fn start_on(port: u16) -> Self {
         let child = Command::new(npm_bin("anvil"))
             .args([
                 "--host",
@@ -134,39 +137,53 @@ struct Rollup {
     _dir: tempfile::TempDir,
 }
 
+async fn deploy_devnet(l1: &L1) -> Deployment {
+    let deployer = wallet(DEVNET_DEPLOYER_INDEX);
+    let deployment = deploy::deploy(&l1.url, deployer, &DeployConfig::devnet().expect("devnet"))
+        .await
+        .expect("deploy the L1 contracts");
+    assert_eq!(
+        deployment.l1_standard_bridge,
+        deploy::DEVNET_L1_STANDARD_BRIDGE,
+        "devnet deployer's addresses are deterministic"
+    );
+    deployment
+}
+
+/// Starts the node following the L1 at `l1_url` (which need not be up yet) with `deployment`.
+async fn start_node(
+    l1_url: &str,
+    deployment: &Deployment,
+    confirmations: u64,
+) -> (TestChain, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file: PathBuf = dir.path().join("deployment.json");
+    deploy::write_deployment(&file, deployment).expect("write deployment");
+    let l2 = TestChain::start_target(
+        Target::Node,
+        ChainOpts {
+            block_time: Some("100ms".into()),
+            extra_args: vec![
+                "--l1.rpc".into(),
+                l1_url.to_string(),
+                "--deployment".into(),
+                file.display().to_string(),
+                "--l1.confirmations".into(),
+                confirmations.to_string(),
+                "--l1.poll-interval".into(),
+                "50ms".into(),
+            ],
+        },
+    )
+    .await;
+    (l2, dir)
+}
+
 impl Rollup {
     async fn start(confirmations: u64) -> Self {
         let l1 = L1::start().await;
-        let deployer = wallet(DEVNET_DEPLOYER_INDEX);
-        let deployment =
-            deploy::deploy(&l1.url, deployer, &DeployConfig::devnet().expect("devnet"))
-                .await
-                .expect("deploy the L1 contracts");
-        assert_eq!(
-            deployment.l1_standard_bridge,
-            deploy::DEVNET_L1_STANDARD_BRIDGE,
-            "devnet deployer's addresses are deterministic"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file: PathBuf = dir.path().join("deployment.json");
-        deploy::write_deployment(&file, &deployment).expect("write deployment");
-        let l2 = TestChain::start_target(
-            Target::Node,
-            ChainOpts {
-                block_time: Some("100ms".into()),
-                extra_args: vec![
-                    "--l1.rpc".into(),
-                    l1.url.clone(),
-                    "--deployment".into(),
-                    file.display().to_string(),
-                    "--l1.confirmations".into(),
-                    confirmations.to_string(),
-                    "--l1.poll-interval".into(),
-                    "50ms".into(),
-                ],
-            },
-        )
-        .await;
+        let deployment = deploy_devnet(&l1).await;
+        let (l2, dir) = start_node(&l1.url, &deployment, confirmations).await;
         Self {
             l1,
             deployment,
@@ -606,4 +623,123 @@ async fn reorged_out_unconfirmed_deposit_never_reaches_l2() {
         origin.hash().call().await.expect("hash"),
         l1_block.header.hash
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_keeps_sealing_while_l1_is_down_and_derives_once_it_is_up() {
+    // The devnet deployment is deterministic: know it before the L1 exists.
+    let deployer = wallet(DEVNET_DEPLOYER_INDEX).address();
+    let config = DeployConfig::devnet().expect("devnet");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let expected = Deployment {
+        l1_chain_id: 31337,
+        l2_chain_id: config.l2_chain_id,
+        deploy_block: 1,
+        deployer,
+        inbox: deployer.create(1),
+        portal: deployer.create(2),
+        output_registry: deployer.create(0),
+        l1_standard_bridge: deployer.create(3),
+        batcher: config.batcher,
+        proposer: config.proposer,
+        resolver: config.resolver,
+        force_inclusion_window: config.force_inclusion_window,
+        challenge_window: config.challenge_window,
+        proposal_bond: config.proposal_bond,
+    };
+    let (l2, _dir) = start_node(&url, &expected, 0).await;
+    let provider = l2.provider();
+    let first = provider.get_block_number().await.expect("head");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let later = provider.get_block_number().await.expect("head");
+    assert!(
+        later >= first + 3,
+        "blocks stalled while L1 is down: {first} -> {later}"
+    );
+    // No origin yet: no L1-info deposit in the blocks.
+    let block: Value = provider
+        .raw_request(
+            "eth_getBlockByNumber".into(),
+            (format!("0x{later:x}"), false),
+        )
+        .await
+        .expect("block");
+    assert!(block["transactions"].as_array().expect("txs").is_empty());
+
+    // The L1 comes up; the node notices without a restart.
+    let l1 = L1::start_on(port).await;
+    let deployment = deploy_devnet(&l1).await;
+    assert_eq!(deployment, expected);
+    let bridge = Bridge::connect(deployment, &url, &l2.http_url(), Some(wallet(8)))
+        .await
+        .expect("connect");
+    let sent = bridge
+        .deposit_eth(Address::repeat_byte(0xe7), U256::from(5u64), 100_000)
+        .await
+        .expect("deposit");
+    let started = Instant::now();
+    loop {
+        if bridge.l2_inclusion(&sent).await.expect("status").is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "deposit not derived after the L1 came up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        l2.log_tail(400).contains("cannot follow L1"),
+        "the outage is logged as a warning"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorg_deeper_than_confirmations_stops_derivation_with_an_error() {
+    let rollup = Rollup::start(1).await;
+    let bridge = rollup.bridge(9).await;
+    let snapshot: U256 = rollup
+        .l1
+        .provider
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .expect("evm_snapshot");
+    let first = bridge
+        .deposit_eth(Address::repeat_byte(0xe8), U256::from(1u64), 100_000)
+        .await
+        .expect("deposit");
+    rollup.l1.mine(1).await;
+    rollup.wait_l2(&first, Duration::from_secs(10)).await;
+    // Replace the confirmed block holding the (already derived) deposit.
+    let _: bool = rollup
+        .l1
+        .provider
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .expect("evm_revert");
+    let bridge = rollup.bridge(9).await;
+    let other = bridge
+        .deposit_eth(Address::repeat_byte(0xe9), U256::from(2u64), 100_000)
+        .await
+        .expect("deposit on the new branch");
+    rollup.l1.mine(3).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !rollup
+        .l2
+        .log_tail(400)
+        .contains("L1 reorg deeper than --l1.confirmations")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "deep reorg not reported:\n{}",
+            rollup.l2.log_tail(40)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Derivation stopped: the new branch's deposit is not taken, blocks continue.
+    let head = rollup.l2.provider().get_block_number().await.expect("head");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(rollup.l2.provider().get_block_number().await.expect("head") > head);
+    assert!(bridge.l2_inclusion(&other).await.expect("status").is_none());
 }
