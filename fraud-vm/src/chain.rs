@@ -168,7 +168,16 @@ mod tests {
         let json = include_str!("../../testdata/genesis.json");
         let genesis = ChainGenesis::from_json(json).expect("dev genesis");
         assert_eq!(genesis.spec.chain_id, DEV_CHAIN_ID);
-        assert_eq!(genesis.state.accounts.len(), 10);
+        // 10 dev accounts and 3 predeploys (message passer, standard bridge, L1 info).
+        assert_eq!(genesis.state.accounts.len(), 13);
+        for predeploy in [
+            crate::message::L2_TO_L1_MESSAGE_PASSER,
+            crate::message::L2_STANDARD_BRIDGE,
+            crate::message::L1_INFO,
+        ] {
+            let leaf = genesis.state.accounts[&predeploy].expect("predeploy present");
+            assert_ne!(leaf.code_hash, KECCAK256_EMPTY, "{predeploy} has code");
+        }
         assert_eq!(genesis.header.number, 0);
         assert!(genesis.header.base_fee_per_gas.is_some());
     }

@@ -9,6 +9,10 @@
 //!
 //! Fees follow Ethereum: the base fee is burned and the priority fee goes to the chain's fee
 //! recipient.
+//!
+//! Deposit transactions (type `0x7E`, from L1) follow the rule in [`crate::deposit`]: the mint is
+//! credited first and kept, execution is free (gas price 0), and an invalid deposit is still
+//! included as a failed transaction.
 
 use std::collections::{hash_map::Entry, HashMap, HashSet};
 
@@ -16,9 +20,12 @@ use alloy_consensus::{Header, Transaction as _, TxReceipt as _, EMPTY_OMMER_ROOT
 use alloy_eips::eip7840::BlobParams;
 use alloy_evm::FromRecoveredTx;
 use alloy_primitives::{map::AddressMap, Address, Bloom, Bytes, B256, U256};
-use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope, OpTxType};
+use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope, OpTxType, TxDeposit};
 use revm::{
-    context::{result::EVMError, BlockEnv, TxEnv},
+    context::{
+        result::{EVMError, ExecutionResult},
+        BlockEnv, TxEnv,
+    },
     context_interface::block::BlobExcessGasAndPrice,
     database_interface::{Database, DatabaseCommit, DatabaseRef},
     handler::MainnetContext,
@@ -30,6 +37,7 @@ use tracing::trace;
 use crate::{
     block::Accumulator,
     chain::ChainSpec,
+    deposit::DEPOSIT_RECEIPT_VERSION,
     smt::{self, Node, NodeReader},
     state::{code_root, AccountLeaf, StateDiff},
     Error, ProviderError,
@@ -193,8 +201,21 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
 
     /// Executes `tx` and includes it, or says why it cannot be included (the state is then
     /// unchanged).
+    ///
+    /// A deposit (`0x7E`) follows [`crate::deposit`]'s rule and is included unless it does not
+    /// fit in the block's gas; its sender is the deposit's `from` (`tx.sender` must equal it).
     pub fn execute(&mut self, tx: ExecutableTx) -> Result<&TxOutcome, TxRejection> {
         let ExecutableTx { tx, sender } = tx;
+        if let OpTxEnvelope::Deposit(deposit) = &tx {
+            if deposit.from != sender {
+                return Err(TxRejection::Invalid(format!(
+                    "deposit sender {sender} differs from its `from` {}",
+                    deposit.from
+                )));
+            }
+            let deposit = deposit.inner().clone();
+            return self.apply_deposit(tx, &deposit);
+        }
         if tx.gas_limit() > self.gas_left() {
             return Err(TxRejection::BlockFull);
         }
@@ -206,42 +227,137 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
             Err(EVMError::Header(e)) => return Err(TxRejection::Invalid(e.to_string())),
             Err(e) => return Err(TxRejection::Invalid(e.to_string())),
         };
-        let gas_used = result.tx_gas_used();
-        self.header.gas_used += gas_used;
-        let tx_type = tx.tx_type();
-        let receipt = OpReceiptEnvelope::from_parts(
-            result.is_success(),
-            self.header.gas_used,
-            result.logs(),
-            tx_type,
-            None,
-            None,
-        );
-        self.bloom.accrue_bloom(&receipt.bloom());
+        Ok(self.record_result(tx, sender, &result, None))
+    }
+
+    /// Executes a deposit transaction (see [`crate::deposit`]): included unless it does not fit
+    /// in the block's gas ([`TxRejection::BlockFull`]) or is a system transaction.
+    pub fn execute_deposit(&mut self, deposit: TxDeposit) -> Result<&TxOutcome, TxRejection> {
+        let sender = deposit.from;
+        self.execute(ExecutableTx {
+            tx: OpTxEnvelope::from(deposit),
+            sender,
+        })
+    }
+
+    fn apply_deposit(
+        &mut self,
+        tx: OpTxEnvelope,
+        deposit: &TxDeposit,
+    ) -> Result<&TxOutcome, TxRejection> {
+        if deposit.is_system_transaction {
+            return Err(TxRejection::Invalid(
+                "system deposit transactions are not supported".into(),
+            ));
+        }
+        if deposit.gas_limit > self.gas_left() {
+            return Err(TxRejection::BlockFull);
+        }
+        let from = deposit.from;
+        let nonce = self
+            .evm
+            .ctx
+            .journaled_state
+            .database
+            .credit(from, U256::from(deposit.mint))
+            .map_err(|e| TxRejection::Fatal(e.into()))?;
+        let tx_env = TxEnv {
+            caller: from,
+            gas_limit: deposit.gas_limit,
+            gas_price: 0,
+            kind: deposit.to,
+            value: deposit.value,
+            data: deposit.input.clone(),
+            nonce,
+            chain_id: None,
+            ..Default::default()
+        };
+        // Gas price 0 is below the base fee: deposits skip that check (and pay nothing).
+        let base_fee_check = self.evm.ctx.cfg.disable_base_fee;
+        self.evm.ctx.cfg.disable_base_fee = true;
+        let result = self.evm.transact_commit(tx_env);
+        self.evm.ctx.cfg.disable_base_fee = base_fee_check;
+        match result {
+            Ok(result) => Ok(self.record_result(tx, from, &result, Some(nonce))),
+            Err(EVMError::Database(e)) => Err(TxRejection::Fatal(e.into())),
+            Err(e) => {
+                trace!(target: "fraud_vm::execute", tx = %tx.tx_hash(), reason = %e, "invalid deposit included as failed");
+                self.evm
+                    .ctx
+                    .journaled_state
+                    .database
+                    .bump_nonce(from)
+                    .map_err(|e| TxRejection::Fatal(e.into()))?;
+                let outcome = TxOutcome {
+                    gas_used: deposit.gas_limit,
+                    contract_address: None,
+                    output: Bytes::new(),
+                };
+                Ok(self.record(tx, from, false, &[], outcome, Some(nonce)))
+            }
+        }
+    }
+
+    fn record_result(
+        &mut self,
+        tx: OpTxEnvelope,
+        sender: Address,
+        result: &ExecutionResult,
+        deposit_nonce: Option<u64>,
+    ) -> &TxOutcome {
         let outcome = TxOutcome {
-            gas_used,
+            gas_used: result.tx_gas_used(),
             contract_address: result.created_address(),
-            output: match &result {
-                revm::context::result::ExecutionResult::Success { output, .. } => {
-                    output.data().clone()
-                }
-                revm::context::result::ExecutionResult::Revert { output, .. } => output.clone(),
-                revm::context::result::ExecutionResult::Halt { .. } => Bytes::new(),
+            output: match result {
+                ExecutionResult::Success { output, .. } => output.data().clone(),
+                ExecutionResult::Revert { output, .. } => output.clone(),
+                ExecutionResult::Halt { .. } => Bytes::new(),
             },
         };
-        trace!(target: "fraud_vm::execute", tx = %tx.tx_hash(), gas_used, success = result.is_success(), "executed");
+        self.record(
+            tx,
+            sender,
+            result.is_success(),
+            result.logs(),
+            outcome,
+            deposit_nonce,
+        )
+    }
+
+    /// Appends an executed transaction to the block: gas, receipt, bloom and accumulators.
+    fn record(
+        &mut self,
+        tx: OpTxEnvelope,
+        sender: Address,
+        success: bool,
+        logs: &[alloy_primitives::Log],
+        outcome: TxOutcome,
+        deposit_nonce: Option<u64>,
+    ) -> &TxOutcome {
+        self.header.gas_used += outcome.gas_used;
+        let tx_type = tx.tx_type();
+        let receipt = OpReceiptEnvelope::from_parts(
+            success,
+            self.header.gas_used,
+            logs,
+            tx_type,
+            deposit_nonce,
+            deposit_nonce.map(|_| DEPOSIT_RECEIPT_VERSION),
+        );
+        self.bloom.accrue_bloom(&receipt.bloom());
+        trace!(target: "fraud_vm::execute", tx = %tx.tx_hash(), gas_used = outcome.gas_used, success, "executed");
         self.tx_acc.push(tx.tx_hash());
         self.receipt_acc.push(crate::block::receipt_item(
             tx_type as u8,
-            result.is_success(),
+            success,
             self.header.gas_used,
-            result.logs(),
+            logs,
         ));
         self.transactions.push(tx);
         self.senders.push(sender);
         self.receipts.push(receipt);
         self.outcomes.push(outcome);
-        Ok(self.outcomes.last().expect("just pushed"))
+        self.outcomes.last().expect("just pushed")
     }
 
     /// Seals the block: commits the state diff to the state tree and completes the header.
@@ -390,6 +506,29 @@ impl<'a, P: StateProvider> BlockState<'a, P> {
                 *dirty = true;
             }
         }
+    }
+
+    /// Adds `amount` wei to `address`'s balance (a deposit's mint) and returns its nonce.
+    /// A zero amount changes nothing (an absent account stays absent).
+    fn credit(&mut self, address: Address, amount: U256) -> Result<u64, ProviderError> {
+        let info = self.basic(address)?;
+        let nonce = info.as_ref().map_or(0, |i| i.nonce);
+        if !amount.is_zero() {
+            let mut info = info.unwrap_or_default();
+            info.balance = info.balance.saturating_add(amount);
+            self.accounts.insert(address, Some(info));
+            self.dirty_accounts.insert(address);
+        }
+        Ok(nonce)
+    }
+
+    /// Increments `address`'s nonce (an invalid deposit, included as failed).
+    fn bump_nonce(&mut self, address: Address) -> Result<(), ProviderError> {
+        let mut info = self.basic(address)?.unwrap_or_default();
+        info.nonce = info.nonce.saturating_add(1);
+        self.accounts.insert(address, Some(info));
+        self.dirty_accounts.insert(address);
+        Ok(())
     }
 
     fn into_diff(self) -> Result<(StateDiff, Vec<(B256, B256)>), Error> {

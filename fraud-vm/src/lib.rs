@@ -4,6 +4,7 @@
 pub mod block;
 pub mod chain;
 pub mod code;
+pub mod deposit;
 mod error;
 pub mod execute;
 pub mod memory;

@@ -172,6 +172,13 @@ impl DepositMessage {
             input: self.data.clone(),
         }
     }
+
+    /// The hash of the L2 transaction executing this message: `keccak256` of the EIP-2718
+    /// encoding (`0x7E ‖ rlp(...)`) of [`DepositMessage::tx_deposit`]. Computable on L1 from the
+    /// `DepositQueued` event alone, so a client can look the deposit up on L2.
+    pub fn l2_tx_hash(&self) -> B256 {
+        op_alloy_consensus::OpTxEnvelope::from(self.tx_deposit()).tx_hash()
+    }
 }
 
 /// A withdrawal as recorded by the L2 [`L2_TO_L1_MESSAGE_PASSER`] and finalized by the L1 `Portal`.
@@ -305,6 +312,9 @@ mod tests {
         c.is_creation = true;
         c.to = Address::ZERO;
         assert_eq!(c.tx_deposit().to, TxKind::Create);
+        use alloy_eips::eip2718::Encodable2718;
+        assert_eq!(c.l2_tx_hash(), keccak256(c.tx_deposit().encoded_2718()));
+        assert_eq!(c.tx_deposit().encoded_2718()[0], 0x7e);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use fraud_vm::{
     memory::MemoryState,
     smt::{self, MemoryNodes},
 };
-use op_alloy_consensus::OpTxEnvelope;
+use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope, TxDeposit};
 
 const CHAIN_ID: u64 = 42069;
 const ONE_ETH: u128 = 1_000_000_000_000_000_000;
@@ -43,7 +43,12 @@ struct Chain {
 
 impl Chain {
     fn new(funded: &[Address]) -> Self {
-        let alloc: serde_json::Map<String, serde_json::Value> = funded
+        Self::with_alloc(funded, serde_json::Map::new())
+    }
+
+    /// A chain funding `funded`, with the extra genesis `alloc` entries `extra`.
+    fn with_alloc(funded: &[Address], extra: serde_json::Map<String, serde_json::Value>) -> Self {
+        let mut alloc: serde_json::Map<String, serde_json::Value> = funded
             .iter()
             .map(|a| {
                 (
@@ -52,6 +57,7 @@ impl Chain {
                 )
             })
             .collect();
+        alloc.extend(extra);
         let json = serde_json::json!({
             "config": { "chainId": CHAIN_ID },
             "gasLimit": "0x1c9c380",
@@ -345,4 +351,262 @@ fn building_on_an_unstored_parent_equals_building_on_the_stored_one() {
     let overlaid = builder.finish().expect("finish");
     assert_eq!(overlaid.hash, stored.hash);
     assert_eq!(overlaid.header.state_root, stored.header.state_root);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deposits (type 0x7E): fraud_vm::deposit's rule.
+
+fn deposit(from: Address, to: TxKind, mint: u128, value: u128, gas: u64, input: &str) -> TxDeposit {
+    TxDeposit {
+        source_hash: keccak256(format!("{from}{mint}{value}{input}")),
+        from,
+        to,
+        mint,
+        value: U256::from(value),
+        gas_limit: gas,
+        is_system_transaction: false,
+        input: hex::decode(input).expect("hex").into(),
+    }
+}
+
+fn as_tx(d: TxDeposit) -> (OpTxEnvelope, Address) {
+    let from = d.from;
+    (OpTxEnvelope::from(d), from)
+}
+
+/// The deposit fields of a receipt: (status, deposit nonce, receipt version).
+fn deposit_receipt(r: &OpReceiptEnvelope) -> (bool, Option<u64>, Option<u64>) {
+    match r {
+        OpReceiptEnvelope::Deposit(d) => (
+            r.status(),
+            d.receipt.deposit_nonce,
+            d.receipt.deposit_receipt_version,
+        ),
+        other => panic!("not a deposit receipt: {other:?}"),
+    }
+}
+
+#[test]
+fn deposit_mints_and_calls_without_fees() {
+    let alice = key(20);
+    let depositor = Address::repeat_byte(0xd0);
+    let bob = Address::repeat_byte(0xb1);
+    let mut chain = Chain::new(&[alice.address()]);
+    let recipient = chain.genesis.spec.fee_recipient;
+    let d = deposit(
+        depositor,
+        TxKind::Call(bob),
+        2 * ONE_ETH,
+        ONE_ETH,
+        100_000,
+        "",
+    );
+    let hash = keccak256(OpTxEnvelope::from(d.clone()).encoded_2718());
+    let (block, rejected) =
+        chain.block(vec![as_tx(d), eip1559(&alice, 0, TxKind::Call(bob), 1, "")]);
+    assert_eq!(rejected, vec![None, None]);
+    assert_eq!(block.transactions[0].tx_hash(), hash);
+    assert_eq!(block.senders[0], depositor);
+    assert_eq!(
+        deposit_receipt(&block.receipts[0]),
+        (true, Some(0), Some(1))
+    );
+    assert_eq!(block.receipts[0].cumulative_gas_used(), 21_000);
+    assert_eq!(
+        block.header.gas_used, 42_000,
+        "deposit gas counts toward the block"
+    );
+    // Minted 2 ETH, sent 1 ETH, paid no fee.
+    assert_eq!(chain.balance(&depositor), U256::from(ONE_ETH));
+    assert_eq!(chain.balance(&bob), U256::from(ONE_ETH + 1));
+    assert_eq!(chain.nonce(&depositor), 1);
+    // Only alice's tip reached the fee recipient.
+    let base_fee = block.header.base_fee_per_gas.unwrap() as u128;
+    let tip = 2_000_000_000u128.min(10_000_000_000 - base_fee);
+    assert_eq!(chain.balance(&recipient), U256::from(21_000 * tip));
+    // A second deposit from the same account uses (and reports) its next nonce.
+    let (block, _) = chain.block(vec![as_tx(deposit(
+        depositor,
+        TxKind::Call(bob),
+        0,
+        1,
+        50_000,
+        "",
+    ))]);
+    assert_eq!(
+        deposit_receipt(&block.receipts[0]),
+        (true, Some(1), Some(1))
+    );
+    assert_eq!(chain.nonce(&depositor), 2);
+}
+
+#[test]
+fn invalid_deposit_is_included_as_failed_and_keeps_its_mint() {
+    let depositor = Address::repeat_byte(0xd1);
+    let bob = Address::repeat_byte(0xb2);
+    let mut chain = Chain::new(&[]);
+    // Value above the balance after the mint: revm refuses it.
+    let (block, rejected) = chain.block(vec![as_tx(deposit(
+        depositor,
+        TxKind::Call(bob),
+        ONE_ETH,
+        2 * ONE_ETH,
+        80_000,
+        "",
+    ))]);
+    assert_eq!(rejected, vec![None], "a deposit is always included");
+    assert_eq!(
+        deposit_receipt(&block.receipts[0]),
+        (false, Some(0), Some(1))
+    );
+    assert_eq!(block.outcomes[0].gas_used, 80_000);
+    assert_eq!(block.header.gas_used, 80_000);
+    assert!(block.receipts[0].logs().is_empty());
+    assert_eq!(chain.balance(&depositor), U256::from(ONE_ETH));
+    assert_eq!(chain.nonce(&depositor), 1);
+    assert_eq!(chain.balance(&bob), U256::ZERO);
+    // Gas limit below the intrinsic gas: same rule, from an account that does not exist.
+    let nobody = Address::repeat_byte(0xd2);
+    let (block, rejected) = chain.block(vec![as_tx(deposit(
+        nobody,
+        TxKind::Call(bob),
+        0,
+        0,
+        20_000,
+        "",
+    ))]);
+    assert_eq!(rejected, vec![None]);
+    assert_eq!(
+        deposit_receipt(&block.receipts[0]),
+        (false, Some(0), Some(1))
+    );
+    assert_eq!(block.header.gas_used, 20_000);
+    assert_eq!(chain.nonce(&nobody), 1);
+}
+
+#[test]
+fn reverting_deposit_keeps_mint_and_creating_deposit_deploys() {
+    let depositor = Address::repeat_byte(0xd3);
+    let mut chain = Chain::new(&[]);
+    let (block, rejected) = chain.block(vec![
+        as_tx(deposit(
+            depositor,
+            TxKind::Create,
+            ONE_ETH,
+            0,
+            100_000,
+            REVERT_INIT,
+        )),
+        as_tx(deposit(
+            depositor,
+            TxKind::Create,
+            0,
+            0,
+            200_000,
+            STORE_INIT,
+        )),
+    ]);
+    assert_eq!(rejected, vec![None, None]);
+    assert_eq!(
+        deposit_receipt(&block.receipts[0]),
+        (false, Some(0), Some(1))
+    );
+    assert!(
+        block.outcomes[0].gas_used < 100_000,
+        "a revert uses actual gas"
+    );
+    assert_eq!(
+        deposit_receipt(&block.receipts[1]),
+        (true, Some(1), Some(1))
+    );
+    let contract = depositor.create(1);
+    assert_eq!(block.outcomes[1].contract_address, Some(contract));
+    assert_eq!(
+        chain.state.storage(&contract, &U256::from(1)),
+        U256::from(42)
+    );
+    assert_eq!(chain.balance(&depositor), U256::from(ONE_ETH));
+    assert_eq!(chain.nonce(&depositor), 2);
+}
+
+#[test]
+fn deposit_that_does_not_fit_waits_and_system_flag_is_refused() {
+    let mut chain = Chain::new(&[]);
+    let big = deposit(
+        Address::repeat_byte(0xd4),
+        TxKind::Call(Address::ZERO),
+        1,
+        0,
+        31_000_000,
+        "",
+    );
+    let mut system = deposit(
+        Address::repeat_byte(0xd5),
+        TxKind::Call(Address::ZERO),
+        1,
+        0,
+        50_000,
+        "",
+    );
+    system.is_system_transaction = true;
+    let (block, rejected) = chain.block(vec![as_tx(big), as_tx(system)]);
+    assert!(block.transactions.is_empty());
+    assert_eq!(rejected[0].as_deref(), Some("block gas limit reached"));
+    assert!(rejected[1].as_deref().unwrap().contains("system"));
+    assert_eq!(chain.balance(&Address::repeat_byte(0xd4)), U256::ZERO);
+}
+
+fn l1_info_code() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/out/L1Info.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read L1Info artifact"))
+            .expect("artifact json");
+    json["deployedBytecode"]
+        .as_str()
+        .expect("deployedBytecode")
+        .to_string()
+}
+
+#[test]
+fn l1_info_deposit_records_the_origin() {
+    use fraud_vm::{
+        deposit::{l1_info_deposit, L1BlockInfo},
+        message::{L1_INFO, SYSTEM_DEPOSITOR},
+    };
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        L1_INFO.to_string(),
+        serde_json::json!({ "balance": "0x0", "code": l1_info_code() }),
+    );
+    let mut chain = Chain::with_alloc(&[], extra);
+    let origin = L1BlockInfo {
+        number: 1234,
+        hash: B256::repeat_byte(0x77),
+        timestamp: 1_700_000_123,
+        basefee: 987_654_321,
+    };
+    let number = chain.head.number + 1;
+    let info = l1_info_deposit(&origin, number);
+    let mut forged = info.clone();
+    forged.from = Address::repeat_byte(0x66);
+    forged.source_hash = B256::repeat_byte(1);
+    let (block, rejected) = chain.block(vec![as_tx(info), as_tx(forged)]);
+    assert_eq!(rejected, vec![None, None]);
+    assert_eq!(block.senders[0], SYSTEM_DEPOSITOR);
+    assert_eq!(
+        deposit_receipt(&block.receipts[0]),
+        (true, Some(0), Some(1))
+    );
+    assert!(
+        !deposit_receipt(&block.receipts[1]).0,
+        "only the system depositor may set the L1 info"
+    );
+    let slot = |i: u64| chain.state.storage(&L1_INFO, &U256::from(i));
+    assert_eq!(
+        slot(0),
+        U256::from(1234u64) | (U256::from(1_700_000_123u64) << 64)
+    );
+    assert_eq!(slot(1), U256::from(987_654_321u64));
+    assert_eq!(slot(2), U256::from_be_bytes(origin.hash.0));
+    assert_eq!(chain.nonce(&SYSTEM_DEPOSITOR), 1);
 }

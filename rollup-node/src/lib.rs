@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod cache;
+pub mod derive;
 pub mod events;
 pub mod mempool;
 pub mod node;

@@ -3,7 +3,9 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+use fraud_vm::deposit::Deployment;
 use rollup_node::{
+    derive::L1Config,
     mempool::PoolConfig,
     node::{Node, NodeConfig, DEV_GENESIS},
     rpc::RpcConfig,
@@ -18,7 +20,14 @@ use tracing_subscriber::EnvFilter;
 /// 42069; the `test test ... junk` mnemonic's first 10 accounts hold 10000 ETH each), JSON-RPC
 /// on 127.0.0.1:8545 (HTTP+WS) and 127.0.0.1:8546 (WS), one block per second.
 ///
+/// With --l1.rpc and --deployment it follows that L1: each block takes the newest L1 block at
+/// least --l1.confirmations deep as its L1 origin and includes the deposits queued on L1 up to
+/// it (exactly once, across restarts). Without them there are no deposits.
+///
 /// Example: rollup-node --datadir /tmp/l2 --block-time 250ms --http.port 9545
+///
+/// Example with an L1 (deploy first with `bridge deploy --out deployment.json`):
+/// rollup-node --l1.rpc http://127.0.0.1:8545 --deployment deployment.json --http.port 9545
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -44,6 +53,19 @@ struct Cli {
     /// Gas limit of new blocks. Default: the genesis gas limit.
     #[arg(long = "gas-limit", value_name = "GAS")]
     gas_limit: Option<u64>,
+    /// L1 JSON-RPC URL (HTTP) to derive deposits from. Needs --deployment.
+    #[arg(long = "l1.rpc", value_name = "URL", requires = "deployment")]
+    l1_rpc: Option<String>,
+    /// The rollup's L1 deployment file (JSON, written by `bridge deploy`). Needs --l1.rpc.
+    #[arg(long, value_name = "FILE", requires = "l1_rpc")]
+    deployment: Option<PathBuf>,
+    /// How many L1 blocks must follow an L1 block before the L2 takes it as origin (and
+    /// includes its deposits). Reorgs up to this depth never reach the L2.
+    #[arg(long = "l1.confirmations", value_name = "N", default_value_t = 2)]
+    l1_confirmations: u64,
+    /// Time between L1 polls: "1s", "200ms", or plain seconds.
+    #[arg(long = "l1.poll-interval", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    l1_poll_interval: Duration,
     /// Log filter: error, warn, info, debug, trace, or a RUST_LOG-style directive list.
     /// RUST_LOG overrides it.
     #[arg(long = "log.level", value_name = "FILTER", default_value = "info")]
@@ -104,7 +126,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("invalid duration unit {unit:?}: use s or ms")),
     };
     if !(0.001..=3600.0).contains(&secs) {
-        return Err("block time must be between 1ms and 1h".into());
+        return Err("a duration must be between 1ms and 1h".into());
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -141,6 +163,21 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("cannot read genesis {}: {e}", path.display()))?,
         None => DEV_GENESIS.to_string(),
     };
+    let l1 = match (cli.l1_rpc, cli.deployment) {
+        (Some(rpc), Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read deployment {}: {e}", path.display()))?;
+            let deployment = Deployment::from_json(&text)
+                .map_err(|e| format!("{} is not a deployment file: {e}", path.display()))?;
+            Some(L1Config {
+                rpc,
+                deployment,
+                confirmations: cli.l1_confirmations,
+                poll_interval: cli.l1_poll_interval,
+            })
+        }
+        _ => None,
+    };
     let config = NodeConfig {
         datadir: cli.datadir,
         genesis,
@@ -163,6 +200,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             gas_cap: cli.gas_cap,
             ..Default::default()
         },
+        l1,
     };
     let node = Node::start(config).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);

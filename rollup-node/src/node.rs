@@ -2,11 +2,13 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use fraud_vm::chain::ChainGenesis;
+use alloy_primitives::{Address, U256};
+use fraud_vm::{chain::ChainGenesis, message::L2_STANDARD_BRIDGE};
 use tokio::sync::watch;
 use tracing::info;
 
 use crate::{
+    derive::{DepositFeed, L1Config, L1Follower},
     events::ChainEvents,
     mempool::{Mempool, PoolConfig},
     rpc::{self, RpcConfig, RpcContext},
@@ -33,6 +35,8 @@ pub struct NodeConfig {
     pub pool: PoolConfig,
     /// RPC servers.
     pub rpc: RpcConfig,
+    /// Follow this L1 for origins and deposits (None: a chain without L1, as before issue 4).
+    pub l1: Option<L1Config>,
 }
 
 /// A running node.
@@ -45,6 +49,7 @@ pub struct Node {
     pub rpc: Arc<RpcContext>,
     /// Seals blocks.
     pub sequencer: Sequencer,
+    follower: Option<L1Follower>,
     handles: Vec<jsonrpsee::server::ServerHandle>,
 }
 
@@ -94,7 +99,8 @@ impl Node {
             gas_limit,
         ));
         let handles = rpc::start(ctx.clone()).await?;
-        let sequencer = Sequencer::new(
+        let chain_id = genesis.spec.chain_id;
+        let mut sequencer = Sequencer::new(
             genesis.spec,
             store.clone(),
             pool.clone(),
@@ -108,18 +114,41 @@ impl Node {
                 max_build_time: (config.block_time / 2).max(Duration::from_millis(50)),
             },
         );
+        let follower = match config.l1 {
+            None => None,
+            Some(l1) => {
+                check_deployment(&l1, &store, chain_id)?;
+                let cursor = store.l1_cursor()?;
+                info!(
+                    l1 = %l1.rpc,
+                    inbox = %l1.deployment.inbox,
+                    confirmations = l1.confirmations,
+                    origin = ?cursor.map(|c| c.origin.number),
+                    next_deposit = cursor.map_or(0, |c| c.next_deposit),
+                    "deriving deposits from L1"
+                );
+                let feed = Arc::new(DepositFeed::new(cursor.map_or(0, |c| c.next_deposit)));
+                sequencer = sequencer.with_deposits(feed.clone(), cursor);
+                Some(L1Follower::new(l1, feed, cursor)?)
+            }
+        };
         Ok(Self {
             store,
             pool,
             rpc: ctx,
             sequencer,
+            follower,
             handles,
         })
     }
 
     /// Seals blocks until `shutdown` turns true, then stops the servers.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
+        let follower = self.follower.map(|f| tokio::spawn(f.run(shutdown.clone())));
         let result = self.sequencer.clone().run(shutdown).await;
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         for handle in &self.handles {
             let _ = handle.stop();
         }
@@ -128,4 +157,27 @@ impl Node {
         }
         result
     }
+}
+
+/// Refuses a deployment that does not belong to this chain: another L2 chain id, or an
+/// L1StandardBridge other than the one the genesis' L2 bridge trusts (ERC20 deposits would
+/// all fail).
+fn check_deployment(l1: &L1Config, store: &Store, chain_id: u64) -> Result<(), NodeError> {
+    let d = &l1.deployment;
+    if d.l2_chain_id != chain_id {
+        return Err(NodeError::Config(format!(
+            "the deployment is for L2 chain {}, the genesis is chain {chain_id}",
+            d.l2_chain_id
+        )));
+    }
+    let other = store.storage(&L2_STANDARD_BRIDGE, &U256::ZERO)?;
+    let other = Address::from_word(other.to_be_bytes::<32>().into());
+    if other != d.l1_standard_bridge {
+        return Err(NodeError::Config(format!(
+            "the genesis' L2StandardBridge trusts the L1 bridge {other}, the deployment's is {} \
+             (deploy with the devnet deployer on a fresh L1, or regenerate the genesis)",
+            d.l1_standard_bridge
+        )));
+    }
+    Ok(())
 }

@@ -2,6 +2,9 @@
 //! their gas limit or their build-time budget),
 //! commits it to disk, then announces it. Building the next block overlaps writing the previous
 //! one (see [`Sequencer::run`]).
+//!
+//! When the node follows L1 ([`crate::derive`]), every block with an L1 origin opens with the
+//! L1-info deposit and the pending L1 deposits, before the pool's transactions.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -9,15 +12,23 @@ use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256};
 use fraud_vm::{
     chain::ChainSpec,
+    deposit::l1_info_deposit,
     execute::{
         AfterBlock, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider,
         TxRejection,
     },
 };
+use parking_lot::Mutex;
 use tokio::sync::watch;
-use tracing::{info, info_span, warn};
+use tracing::{error, info, info_span, warn};
 
-use crate::{events::ChainEvents, mempool::Mempool, store::Store, NodeError};
+use crate::{
+    derive::{DepositFeed, L1Cursor},
+    events::ChainEvents,
+    mempool::Mempool,
+    store::Store,
+    NodeError,
+};
 
 /// Sequencer settings.
 #[derive(Clone, Debug)]
@@ -41,6 +52,14 @@ pub struct Sequencer {
     pool: Arc<Mempool>,
     events: ChainEvents,
     config: SequencerConfig,
+    derivation: Option<Derivation>,
+}
+
+/// The sequencer's L1 inputs: the follower's feed and the cursor after the last built block.
+#[derive(Clone)]
+struct Derivation {
+    feed: Arc<DepositFeed>,
+    cursor: Arc<Mutex<Option<L1Cursor>>>,
 }
 
 impl Sequencer {
@@ -58,7 +77,18 @@ impl Sequencer {
             pool,
             events,
             config,
+            derivation: None,
         }
+    }
+
+    /// Takes L1 origins and deposits from `feed` (see [`crate::derive`]), continuing after
+    /// `cursor` (the stored cursor of the head block).
+    pub fn with_deposits(mut self, feed: Arc<DepositFeed>, cursor: Option<L1Cursor>) -> Self {
+        self.derivation = Some(Derivation {
+            feed,
+            cursor: Arc::new(Mutex::new(cursor)),
+        });
+        self
     }
 
     /// Builds, commits and announces one block from the pool's best transactions.
@@ -83,7 +113,60 @@ impl Sequencer {
             }
         };
         self.pool.on_block(&sealed.included, &sealed.dropped);
+        if let (Some(d), Some(cursor)) = (&self.derivation, sealed.cursor) {
+            *d.cursor.lock() = Some(cursor);
+            d.feed.included_below(cursor.next_deposit);
+        }
         Ok(sealed)
+    }
+
+    /// Opens the block with its L1 inputs: the L1-info deposit of its origin, then the pending
+    /// deposits in Inbox order while they fit. Returns the cursor after the block.
+    fn include_l1<P: StateProvider>(
+        &self,
+        builder: &mut BlockBuilder<'_, P>,
+    ) -> Result<Option<L1Cursor>, NodeError> {
+        let Some(d) = &self.derivation else {
+            return Ok(None);
+        };
+        let before = *d.cursor.lock();
+        let Some(inputs) = d.feed.inputs(before.as_ref()) else {
+            return Ok(before);
+        };
+        let number = builder.header().number;
+        match builder.execute_deposit(l1_info_deposit(&inputs.origin, number)) {
+            Ok(_) => {}
+            Err(TxRejection::Fatal(e)) => return Err(e.into()),
+            Err(e) => {
+                error!(reason = %e, "L1-info deposit not included");
+                return Ok(before);
+            }
+        }
+        let mut next = inputs.first_deposit;
+        for message in &inputs.deposits {
+            match builder.execute_deposit(message.tx_deposit()) {
+                Ok(outcome) => {
+                    info!(
+                        index = message.index,
+                        l1_block = message.l1_block_number,
+                        l2_tx = %message.l2_tx_hash(),
+                        gas_used = outcome.gas_used,
+                        "deposit included"
+                    );
+                    next = message.index + 1;
+                }
+                Err(TxRejection::BlockFull) => break,
+                Err(TxRejection::Fatal(e)) => return Err(e.into()),
+                Err(TxRejection::Invalid(reason)) => {
+                    error!(index = message.index, %reason, "deposit refused by the block builder");
+                    break;
+                }
+            }
+        }
+        Ok(Some(L1Cursor {
+            origin: inputs.origin,
+            next_deposit: next,
+        }))
     }
 
     fn build_on<P: StateProvider>(
@@ -101,6 +184,7 @@ impl Sequencer {
             extra_data: Bytes::new(),
         };
         let mut builder = BlockBuilder::new(&self.chain, state, parent, parent_hash, attributes);
+        let cursor = self.include_l1(&mut builder)?;
         let base_fee = builder.header().base_fee_per_gas.unwrap_or_default();
         let candidates = self.pool.best(base_fee, self.config.max_block_txs);
         let mut skip: HashSet<Address> = HashSet::new();
@@ -142,13 +226,15 @@ impl Sequencer {
             included,
             dropped,
             backlog,
+            cursor,
         })
     }
 
     /// Writes a built block to disk, then announces it.
     fn commit(&self, sealed: &Sealed) -> Result<(), NodeError> {
         let block = &sealed.block;
-        self.store.commit_block(block)?;
+        self.store
+            .commit_block_with_cursor(block, sealed.cursor.as_ref())?;
         self.pool.on_committed(&sealed.included);
         self.events.publish_block(block);
         info!(
@@ -211,6 +297,8 @@ struct Sealed {
     dropped: Vec<B256>,
     /// The block was cut short (gas or build time) with transactions left over.
     backlog: bool,
+    /// The derivation cursor after the block (None: the block has no L1 origin).
+    cursor: Option<L1Cursor>,
 }
 
 /// Seconds since the Unix epoch: the timestamp the sequencer proposes for a new block.

@@ -8,6 +8,7 @@
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `m` | `head` | head block number (u64 BE) |
+//! | `m` | `l1cursor` | derivation cursor of the head block ([`L1Cursor::encode`]: L1 origin and next Inbox index), written with the block that advanced it |
 //! | `h` | number | block hash ‖ header RLP |
 //! | `H` | block hash | number |
 //! | `b` | number | RLP list of EIP-2718 transactions |
@@ -46,7 +47,7 @@ use revm::{
 };
 use tracing::{debug, instrument};
 
-use crate::cache::Caches;
+use crate::{cache::Caches, derive::L1Cursor};
 
 /// Errors of the chain store.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +154,16 @@ impl Store {
         })
     }
 
+    /// The derivation cursor of the newest block that had an L1 origin.
+    pub fn l1_cursor(&self) -> Result<Option<L1Cursor>, StoreError> {
+        match self.db.get(key(b'm', &[b"l1cursor"]))? {
+            None => Ok(None),
+            Some(v) => L1Cursor::decode(&v)
+                .map(Some)
+                .ok_or_else(|| corrupt("l1 cursor")),
+        }
+    }
+
     /// The current head, if the store holds a chain.
     pub fn head(&self) -> Option<Head> {
         self.head.read().clone()
@@ -164,9 +175,23 @@ impl Store {
     }
 
     /// Persists a built block atomically and makes it the head. Returns once it is on disk.
-    #[instrument(level = "debug", skip_all, fields(number = block.header.number))]
     pub fn commit_block(&self, block: &BuiltBlock) -> Result<(), StoreError> {
+        self.commit_block_with_cursor(block, None)
+    }
+
+    /// [`Store::commit_block`], also recording the derivation cursor `cursor` after the block
+    /// in the same atomic batch (so the block and the deposits it consumed are durable
+    /// together).
+    #[instrument(level = "debug", skip_all, fields(number = block.header.number))]
+    pub fn commit_block_with_cursor(
+        &self,
+        block: &BuiltBlock,
+        cursor: Option<&L1Cursor>,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        if let Some(cursor) = cursor {
+            batch.insert(key(b'm', &[b"l1cursor"]), cursor.encode());
+        }
         let number = block.header.number;
         let nb = number.to_be_bytes();
 

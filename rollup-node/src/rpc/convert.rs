@@ -1,4 +1,9 @@
 //! Stored blocks, transactions and receipts as JSON-RPC objects.
+//!
+//! Transactions are served in the OP shape (`op_alloy_rpc_types::Transaction`): a deposit
+//! (`0x7E`) carries `sourceHash`, `from`, `mint`, `isSystemTx` (when set), `nonce` (the deposit
+//! nonce from its receipt), `depositReceiptVersion` and `gasPrice` 0; its receipt carries
+//! `depositNonce` and `depositReceiptVersion`. Other transactions look exactly as on Ethereum.
 
 use alloy_consensus::{transaction::Recovered, Transaction as _};
 use alloy_primitives::{Address, U256};
@@ -9,45 +14,73 @@ use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope};
 
 use crate::{events::block_logs, store::StoredBlock};
 
-/// An RPC transaction.
-pub type RpcTransaction = Transaction<OpTxEnvelope>;
+/// An RPC transaction (OP shape: deposits carry their deposit nonce and receipt version).
+pub type RpcTransaction = op_alloy_rpc_types::Transaction<OpTxEnvelope>;
 /// An RPC receipt.
 pub type RpcReceipt = TransactionReceipt<OpReceiptEnvelope<Log>>;
 /// An RPC block.
 pub type RpcBlock = Block<RpcTransaction>;
 
-/// A mined transaction.
-pub fn transaction(block: &StoredBlock, index: usize) -> Option<RpcTransaction> {
+/// The deposit nonce and receipt version of a deposit receipt (`None` for other receipts).
+fn deposit_meta(receipt: Option<&OpReceiptEnvelope>) -> (Option<u64>, Option<u64>) {
+    match receipt {
+        Some(OpReceiptEnvelope::Deposit(r)) => {
+            (r.receipt.deposit_nonce, r.receipt.deposit_receipt_version)
+        }
+        _ => (None, None),
+    }
+}
+
+/// A mined transaction; `receipt` (its receipt) is needed for deposits only.
+pub fn transaction(
+    block: &StoredBlock,
+    index: usize,
+    receipt: Option<&OpReceiptEnvelope>,
+) -> Option<RpcTransaction> {
     let tx = block.transactions.get(index)?;
     let sender = *block.senders.get(index)?;
-    Some(Transaction {
-        inner: Recovered::new_unchecked(tx.clone(), sender),
-        block_hash: Some(block.hash),
-        block_number: Some(block.header.number),
-        transaction_index: Some(index as u64),
-        effective_gas_price: Some(tx.effective_gas_price(block.header.base_fee_per_gas)),
-        block_timestamp: Some(block.header.timestamp),
+    let (deposit_nonce, deposit_receipt_version) = deposit_meta(receipt);
+    Some(op_alloy_rpc_types::Transaction {
+        inner: Transaction {
+            inner: Recovered::new_unchecked(tx.clone(), sender),
+            block_hash: Some(block.hash),
+            block_number: Some(block.header.number),
+            transaction_index: Some(index as u64),
+            effective_gas_price: Some(if tx.is_deposit() {
+                0
+            } else {
+                tx.effective_gas_price(block.header.base_fee_per_gas)
+            }),
+            block_timestamp: Some(block.header.timestamp),
+        },
+        deposit_nonce,
+        deposit_receipt_version,
     })
 }
 
 /// A pooled (not yet mined) transaction.
 pub fn pending_transaction(tx: &OpTxEnvelope, sender: Address) -> RpcTransaction {
-    Transaction {
-        inner: Recovered::new_unchecked(tx.clone(), sender),
-        block_hash: None,
-        block_number: None,
-        transaction_index: None,
-        effective_gas_price: None,
-        block_timestamp: None,
+    op_alloy_rpc_types::Transaction {
+        inner: Transaction {
+            inner: Recovered::new_unchecked(tx.clone(), sender),
+            block_hash: None,
+            block_number: None,
+            transaction_index: None,
+            effective_gas_price: None,
+            block_timestamp: None,
+        },
+        deposit_nonce: None,
+        deposit_receipt_version: None,
     }
 }
 
-/// A block, with transaction hashes or full transactions.
-pub fn block(block: &StoredBlock, full: bool) -> RpcBlock {
+/// A block, with transaction hashes or full transactions; `receipts` (the block's receipts) are
+/// needed for full deposit transactions only.
+pub fn block(block: &StoredBlock, full: bool, receipts: &[OpReceiptEnvelope]) -> RpcBlock {
     let transactions = if full {
         BlockTransactions::Full(
             (0..block.transactions.len())
-                .filter_map(|i| transaction(block, i))
+                .filter_map(|i| transaction(block, i, receipts.get(i)))
                 .collect(),
         )
     } else {
@@ -100,12 +133,20 @@ pub fn receipts(block: &StoredBlock, receipts: &[OpReceiptEnvelope]) -> Vec<RpcR
             block_hash: Some(block.hash),
             block_number: Some(block.header.number),
             gas_used,
-            effective_gas_price: tx.effective_gas_price(block.header.base_fee_per_gas),
+            effective_gas_price: if tx.is_deposit() {
+                0
+            } else {
+                tx.effective_gas_price(block.header.base_fee_per_gas)
+            },
             blob_gas_used: None,
             blob_gas_price: None,
             from: *sender,
             to: tx.to(),
-            contract_address: tx.is_create().then(|| sender.create(tx.nonce())),
+            contract_address: tx.is_create().then(|| {
+                // A deposit's nonce is not in the transaction: its receipt records it.
+                let nonce = deposit_meta(Some(receipt)).0.unwrap_or_else(|| tx.nonce());
+                sender.create(nonce)
+            }),
         });
     }
     out

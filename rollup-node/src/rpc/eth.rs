@@ -20,6 +20,7 @@ use jsonrpsee::{
     types::ErrorObjectOwned,
     PendingSubscriptionSink, SubscriptionMessage,
 };
+use op_alloy_consensus::OpReceiptEnvelope;
 use serde_json::Value;
 
 use super::{
@@ -27,7 +28,10 @@ use super::{
     convert::{self, RpcBlock, RpcReceipt, RpcTransaction},
     error, RpcContext,
 };
-use crate::admission::{admit, AdmissionError};
+use crate::{
+    admission::{admit, AdmissionError},
+    store::StoredBlock,
+};
 
 /// The Ethereum JSON-RPC API served by the node.
 #[rpc(server)]
@@ -187,10 +191,29 @@ impl EthRpc {
         let Some(number) = number else {
             return Ok(None);
         };
+        let Some(block) = self.ctx.stored_block(number)? else {
+            return Ok(None);
+        };
+        let receipts = if full {
+            self.deposit_receipts(&block)?
+        } else {
+            Vec::new()
+        };
+        Ok(Some(convert::block(&block, full, &receipts)))
+    }
+
+    /// The receipts of `block` if it holds deposits (their RPC form needs the deposit nonce),
+    /// else nothing.
+    fn deposit_receipts(&self, block: &StoredBlock) -> RpcResult<Vec<OpReceiptEnvelope>> {
+        if !block.transactions.iter().any(|t| t.is_deposit()) {
+            return Ok(Vec::new());
+        }
         Ok(self
             .ctx
-            .stored_block(number)?
-            .map(|b| convert::block(&b, full)))
+            .store
+            .receipts(block.header.number)
+            .map_err(error::internal)?
+            .unwrap_or_default())
     }
 
     fn tx_count(&self, number: Option<u64>) -> RpcResult<Option<U64>> {
@@ -207,10 +230,15 @@ impl EthRpc {
         let Some(number) = number else {
             return Ok(None);
         };
-        Ok(self
-            .ctx
-            .stored_block(number)?
-            .and_then(|b| convert::transaction(&b, index.to::<usize>())))
+        let Some(block) = self.ctx.stored_block(number)? else {
+            return Ok(None);
+        };
+        let index = index.to::<usize>();
+        let receipts = match block.transactions.get(index) {
+            Some(tx) if tx.is_deposit() => self.deposit_receipts(&block)?,
+            _ => Vec::new(),
+        };
+        Ok(convert::transaction(&block, index, receipts.get(index)))
     }
 
     fn block_receipts_at(&self, number: u64) -> RpcResult<Option<Vec<RpcReceipt>>> {

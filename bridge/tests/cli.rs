@@ -1,0 +1,285 @@
+//! The `bridge` CLI against a real anvil L1 and an in-process L2 node following it:
+//! `deploy`, `deposit-eth` (with its progress output), `status`, and the errors a user meets
+//! (wrong network, insufficient balance, unknown token, a transaction without deposit).
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::{Provider, ProviderBuilder},
+};
+use rollup_node::{
+    derive::L1Config,
+    node::{Node, NodeConfig, DEV_GENESIS},
+    rpc::RpcConfig,
+};
+
+/// Dev account #0's key (funded on anvil).
+const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn npm_bin(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("ROLLUP_NPM_BIN") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/node_modules/.bin"),
+    };
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} missing: run scripts/install-deps.sh",
+        path.display()
+    );
+    path
+}
+
+struct Anvil(Child);
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn anvil() -> (Anvil, String) {
+    let port = free_port();
+    let child = Command::new(npm_bin("anvil"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--silent",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn anvil");
+    let url = format!("http://127.0.0.1:{port}");
+    let provider = ProviderBuilder::new().connect_http(url.parse().expect("url"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while provider.get_chain_id().await.is_err() {
+        assert!(Instant::now() < deadline, "anvil did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (Anvil(child), url)
+}
+
+fn bridge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bridge"))
+        .args(args)
+        .env_remove("BRIDGE_L1_RPC")
+        .env_remove("BRIDGE_L2_RPC")
+        .env_remove("BRIDGE_DEPLOYMENT")
+        .env_remove("BRIDGE_PRIVATE_KEY")
+        .output()
+        .expect("run bridge")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_deploys_deposits_reports_status_and_explains_errors() {
+    let (_anvil, l1) = anvil().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("deployment.json");
+    let file_s = file.display().to_string();
+
+    // deploy (devnet defaults: dev account #9).
+    let out = bridge(&["deploy", "--l1-rpc", &l1, "--out", &file_s]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "deploy failed: {stderr}");
+    let deployment = bridge::deploy::read_deployment(&file).expect("deployment file");
+    assert!(stdout.contains("\"l1StandardBridge\""));
+    assert_eq!(
+        deployment.l1_standard_bridge,
+        bridge::deploy::DEVNET_L1_STANDARD_BRIDGE
+    );
+    assert_eq!(deployment.force_inclusion_window, 30);
+    assert_eq!(deployment.challenge_window, 60);
+
+    // An in-process L2 node following the L1, two confirmations.
+    let port = free_port();
+    let node = Node::start(NodeConfig {
+        datadir: dir.path().join("l2"),
+        genesis: DEV_GENESIS.to_string(),
+        block_time: Duration::from_millis(100),
+        gas_limit: None,
+        pool: Default::default(),
+        rpc: RpcConfig {
+            http: ([127, 0, 0, 1], port).into(),
+            ws: None,
+            ..Default::default()
+        },
+        l1: Some(L1Config {
+            rpc: l1.clone(),
+            deployment: deployment.clone(),
+            confirmations: 2,
+            poll_interval: Duration::from_millis(50),
+        }),
+    })
+    .await
+    .expect("start the L2 node");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(node.run(stopped));
+    let l2 = format!("http://127.0.0.1:{port}");
+
+    // Mine L1 blocks in the background so the deposit gets its confirmations.
+    let miner_url = l1.clone();
+    let miner = tokio::spawn(async move {
+        let p = ProviderBuilder::new().connect_http(miner_url.parse().expect("url"));
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _: Result<serde_json::Value, _> =
+                p.raw_request("anvil_mine".into(), (U256::from(1),)).await;
+        }
+    });
+
+    let to = "0x000000000000000000000000000000000000bEEF";
+    let common = ["--l1-rpc", &l1, "--l2-rpc", &l2, "--deployment", &file_s];
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking({
+        let mut args = vec!["deposit-eth"];
+        args.extend(common);
+        let owned: Vec<String> = args
+            .into_iter()
+            .chain(["--private-key", KEY0, "--to", to, "--amount", "1.5ether"])
+            .map(String::from)
+            .collect();
+        move || {
+            let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+            bridge(&refs)
+        }
+    })
+    .await
+    .expect("join");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "deposit-eth failed: {stderr}");
+    println!(
+        "bridge deposit-eth, L1 send to L2 inclusion (2 confirmations, L1 block every 200 ms): {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    assert!(
+        stderr.contains("waiting for the L2 to include it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("waiting for L1 confirmations"), "{stderr}");
+    assert!(stdout.contains("included:"), "{stdout}");
+    let l1_tx = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("l1 transaction:"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("l1 tx hash printed")
+        .to_string();
+    let l2_provider = ProviderBuilder::new().connect_http(l2.parse().expect("url"));
+    let beef: Address = to.parse().expect("address");
+    assert_eq!(
+        l2_provider.get_balance(beef).await.expect("balance"),
+        U256::from(1_500_000_000_000_000_000u128)
+    );
+
+    // status
+    let mut args = vec!["status"];
+    args.extend(common);
+    args.extend(["--deposit", &l1_tx]);
+    let out = bridge(&args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "status failed: {stderr}");
+    assert!(stdout.contains("message hash:"), "{stdout}");
+    assert!(stdout.contains("included in L2 block"), "{stdout}");
+
+    // Errors a user meets.
+    let wrong = [
+        "deposit-eth",
+        "--l1-rpc",
+        &l1,
+        "--l2-rpc",
+        &l1,
+        "--deployment",
+        &file_s,
+        "--private-key",
+        KEY0,
+        "--to",
+        to,
+        "--amount",
+        "1",
+    ];
+    let (_, stderr) = text(&bridge(&wrong));
+    assert!(
+        stderr.contains("L2 has chain id 31337, but the deployment expects 42069"),
+        "{stderr}"
+    );
+    let poor_key = "0x0000000000000000000000000000000000000000000000000000000000000001";
+    let mut args = vec!["deposit-eth"];
+    args.extend(common);
+    args.extend(["--private-key", poor_key, "--to", to, "--amount", "1ether"]);
+    let out = bridge(&args);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("insufficient ETH on L1"),
+        "{:?}",
+        text(&out)
+    );
+    let mut args = vec!["deposit-erc20"];
+    args.extend(common);
+    args.extend([
+        "--private-key",
+        KEY0,
+        "--to",
+        to,
+        "--amount",
+        "5",
+        "--token",
+        "0x000000000000000000000000000000000000dEaD",
+    ]);
+    let out = bridge(&args);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("unknown token"), "{:?}", text(&out));
+    // The deployment's first transaction queued no deposit.
+    let deploy_tx = ProviderBuilder::new()
+        .connect_http(l1.parse().expect("url"))
+        .get_block_by_number(deployment.deploy_block.into())
+        .await
+        .expect("block")
+        .expect("exists")
+        .transactions
+        .hashes()
+        .next()
+        .expect("a tx");
+    let mut args = vec!["status"];
+    args.extend(common);
+    let hash = deploy_tx.to_string();
+    args.extend(["--deposit", &hash]);
+    let out = bridge(&args);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("queued no deposit"),
+        "{:?}",
+        text(&out)
+    );
+    // --help teaches.
+    let (help, _) = text(&bridge(&["deposit-eth", "--help"]));
+    assert!(
+        help.contains("--amount") && help.contains("1ether"),
+        "{help}"
+    );
+
+    miner.abort();
+    let _ = stop.send(true);
+    running.await.expect("join").expect("node ran cleanly");
+}
