@@ -131,6 +131,35 @@ fn tx(nonce: u64, to: Address, value: u64, input: &[u8], gas: u64) -> (OpTxEnvel
     (OpTxEnvelope::Eip1559(tx.into_signed(sig)), caller())
 }
 
+/// A signed contract-creating EIP-1559 transaction from the caller.
+fn create_tx(nonce: u64, initcode: &[u8], value: u64, gas: u64) -> (OpTxEnvelope, Address) {
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 2_000_000_000,
+        to: TxKind::Create,
+        value: U256::from(value),
+        input: Bytes::copy_from_slice(initcode),
+        ..Default::default()
+    };
+    let sig = signer().sign_transaction_sync(&mut tx).expect("sign");
+    (OpTxEnvelope::Eip1559(tx.into_signed(sig)), caller())
+}
+
+/// `TestToken`'s creation code with `constructor(name, symbol, supply)` arguments.
+fn token_initcode(supply: u64) -> Vec<u8> {
+    use alloy::sol_types::SolValue;
+    let artifact: serde_json::Value =
+        serde_json::from_str(include_str!("../../contracts/out/TestToken.json")).expect("artifact");
+    let code = artifact["bytecode"].as_str().expect("bytecode");
+    let mut initcode = alloy_primitives::hex::decode(code).expect("hex");
+    initcode
+        .extend(("Step".to_string(), "STP".to_string(), U256::from(supply)).abi_encode_params());
+    initcode
+}
+
 /// A signed legacy transaction from the caller.
 fn legacy(nonce: u64, to: Address, value: u64, gas: u64) -> (OpTxEnvelope, Address) {
     let mut tx = TxLegacy {
@@ -1050,6 +1079,24 @@ fn blocks_of_transfers_and_calls_verify_end_to_end() {
         tx(8, TOKEN, 0, &erc20_transfer(RICH, 1000), 100_000),
         tx(9, TOKEN, 0, &erc20_transfer(RICH, 5), 100_000),
         tx(10, TOKEN, 0, &erc20_transfer(RICH, u64::MAX), 100_000),
+        // Contract-creating transactions: a token (constructor, storage, events), a transfer on
+        // it, a small contract with value, an initcode that reverts, empty initcode.
+        create_tx(11, &token_initcode(1_000_000), 0, 3_000_000),
+        tx(
+            12,
+            caller().create(11),
+            0,
+            &erc20_transfer(RICH, 77),
+            100_000,
+        ),
+        create_tx(
+            13,
+            &[0x60, 0x2a, 0x60, 0x00, 0x55, 0x60, 0x01, 0x60, 0x00, 0xf3],
+            9,
+            200_000,
+        ),
+        create_tx(14, &[0x60, 0x00, 0x60, 0x00, 0xfd], 0, 100_000),
+        create_tx(15, &[], 0, 60_000),
     ];
     check_block(&build(&code, txs), &mut seen);
     for kind in [StepKind::TxInit, StepKind::TxEnd, StepKind::BlockEnd] {

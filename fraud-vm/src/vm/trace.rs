@@ -125,6 +125,8 @@ struct Snapshot {
     cursor: u64,
     sponge: Option<Sponge>,
     builder: Option<CodeBuilder>,
+    /// At a boundary: the input a creating transaction's initcode is being built from.
+    building: Option<DataRef>,
     progress: Progress,
     /// Index of the transaction being executed (`None` at a boundary).
     tx: Option<usize>,
@@ -218,6 +220,8 @@ pub struct Trace<'a, P> {
     txs: Vec<TxPart>,
     inputs: Vec<TxInput>,
     input_levels: Vec<Vec<B256>>,
+    /// Each transaction's input bytes.
+    tx_data: Vec<DataRef>,
     extra_data: Bytes,
     frames: Vec<FrameData>,
     /// `states[i]` is the state before step `i`; the last one is the state after the last step.
@@ -319,6 +323,9 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 })
                 .build_mainnet_with_inspector(&mut tracer);
             for (index, (tx, input)) in block.transactions.iter().zip(&inputs).enumerate() {
+                if tx.is_deposit() {
+                    return Err(TraceError::Unsupported("deposit transactions".into()));
+                }
                 let to = input.to.unwrap_or_default();
                 for address in [input.sender, to, header.beneficiary] {
                     let info = evm
@@ -362,7 +369,20 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         end.sealed = Some(block.hash);
         tracer.states.push(end);
         let input_levels = input::tree(&inputs);
+        let tx_data = block
+            .transactions
+            .iter()
+            .map(|tx| {
+                let bytes = alloy_consensus::Transaction::input(tx);
+                DataRef {
+                    tree: Arc::new(bytes.to_vec()),
+                    offset: 0,
+                    len: bytes.len() as u64,
+                }
+            })
+            .collect();
         Ok(Self {
+            tx_data,
             block: block_part,
             txs: tracer.txs,
             inputs,
@@ -408,7 +428,14 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             None => TxPart::default(),
         };
         let frame = if s.frame == NO_FRAME {
-            boundary_frame()
+            let mut frame = boundary_frame();
+            if let Some(input) = &s.building {
+                frame.calldata_len = input.len;
+                frame.calldata_root = input.root();
+                frame.cursor = s.cursor;
+                frame.sponge = s.builder.as_ref().map_or(B256::ZERO, |b| b.commitment());
+            }
+            frame
         } else {
             frame_of(s, &self.frames[s.frame])
         };
@@ -631,6 +658,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             cursor: 0,
             sponge: None,
             builder: None,
+            building: None,
             progress: self.progress,
             tx: None,
             sealed: None,
@@ -653,6 +681,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             cursor: 0,
             sponge: None,
             builder: None,
+            building: None,
             progress: self.progress,
             tx: self.tx,
             sealed: None,
@@ -670,7 +699,7 @@ impl<P: StateProvider> Tracer<'_, P> {
         self.push_boundary();
         self.txs.push(tx_part(input, block, self.roots.world));
         self.tx = Some(index);
-        let to = input.to.unwrap_or_default();
+        let to = input.to.unwrap_or_else(|| input.sender.create(input.nonce));
         let accessed = self.witnesses.update(
             B256::ZERO,
             [input.sender, to, block.coinbase]
@@ -770,6 +799,89 @@ impl<P: StateProvider> Tracer<'_, P> {
             logs_bloom: roots.bloom,
         };
         Some((checkpoint, roots))
+    }
+
+    /// Enters the frame of a contract-creating transaction: the tx-init micro-states building
+    /// the initcode's commitment (world after the gas purchase), then the create frame.
+    fn enter_top_create(
+        &mut self,
+        state: &EvmState,
+        code: &[u8],
+        address: Address,
+        sender: Address,
+        value: U256,
+    ) {
+        if self.top.take().is_none() {
+            return self.fail(TraceError::Inconsistent(
+                "a second transaction frame".into(),
+            ));
+        }
+        let mut changes = Vec::with_capacity(state.len());
+        for (a, account) in state {
+            let mut info = account.info.clone();
+            if *a == address {
+                info.balance = info.balance.saturating_sub(value);
+                info.nonce = 0;
+            } else if *a == sender {
+                info.balance = info.balance.saturating_add(value);
+            }
+            match self.witnesses.leaf(&info) {
+                Ok(leaf) => changes.push((account_key(a), leaf)),
+                Err(e) => return self.fail(TraceError::Execution(e)),
+            }
+        }
+        self.apply(|r| &mut r.world, changes);
+        let building = DataRef {
+            tree: Arc::new(code.to_vec()),
+            offset: 0,
+            len: code.len() as u64,
+        };
+        let pieces = code.len().div_ceil(PIECE);
+        for (k, builder) in CodeBuilder::states(code)
+            .into_iter()
+            .enumerate()
+            .take(pieces.saturating_sub(1))
+        {
+            let mut b = self.boundary();
+            b.roots = self.roots;
+            b.tx = self.tx;
+            b.cursor = k as u64 + 1;
+            b.builder = Some(builder);
+            b.building = Some(building.clone());
+            self.states.push(b);
+        }
+        let checkpoint_roots = self.roots;
+        let checkpoint = Checkpoint {
+            state_root: self.roots.world,
+            transient_root: self.roots.transient,
+            accessed_addresses: self.roots.accessed_addresses,
+            accessed_slots: self.roots.accessed_slots,
+            refund: 0,
+            logs_acc: self.roots.logs,
+            created_root: self.roots.created,
+            logs_bloom: self.roots.bloom,
+        };
+        self.enter_world(state);
+        self.apply(
+            |r| &mut r.created,
+            vec![(account_key(&address), Some(SET_MEMBER))],
+        );
+        let data = FrameData {
+            kind: FrameKind::Create,
+            depth: 0,
+            is_static: false,
+            address,
+            caller: sender,
+            value,
+            code: ChunkedCode::new(code),
+            calldata_root: DataRef::empty().root(),
+            calldata: DataRef::empty(),
+            parent: Some((boundary_frame(), checkpoint)),
+        };
+        self.enter_frame(data, 0, None);
+        if let Some(active) = self.active.last_mut() {
+            active.checkpoint = checkpoint_roots;
+        }
     }
 
     /// Enters the transaction's own frame running `code` (empty: no interpreter ran).
@@ -963,6 +1075,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                 cursor: c + 1,
                 sponge: None,
                 builder: None,
+                building: None,
                 progress: now.progress,
                 tx: now.tx,
                 sealed: None,
@@ -1121,9 +1234,8 @@ where
                     other => other.bytes(context),
                 };
                 if matches!(context.tx().kind(), TxKind::Create) {
-                    return self.fail(TraceError::Unsupported(
-                        "contract-creating transactions".into(),
-                    ));
+                    let state = context.journal().evm_state().clone();
+                    return self.enter_top_create(&state, &code, target, caller, value);
                 }
                 let input = DataRef {
                     len: calldata.len() as u64,
@@ -1398,6 +1510,7 @@ where
             cursor: 0,
             sponge: None,
             builder: None,
+            building: None,
             progress: self.progress,
             tx: self.tx,
             sealed: None,
@@ -1601,7 +1714,15 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
             prefix,
             memory: merkle::levels(&words(&s.memory), DATA_DEPTH),
             returndata: s.returndata.levels(),
-            calldata: frame.map(|f| f.calldata.levels()).unwrap_or_default(),
+            calldata: match frame {
+                Some(f) => f.calldata.levels(),
+                // A boundary: the next transaction's input (a creating tx's initcode).
+                None => trace
+                    .tx_data
+                    .get(s.progress.tx_index as usize)
+                    .map(DataRef::levels)
+                    .unwrap_or_default(),
+            },
             parent: frame.and_then(|f| f.parent.clone()),
             local: MemoryNodes::default(),
             sponge: s.sponge,

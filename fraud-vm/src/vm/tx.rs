@@ -20,19 +20,33 @@
 //! accumulator ([`crate::block::receipt_item_parts`]), transactions accumulator and logs bloom
 //! advance; the state returns to the boundary with the next `txIndex`.
 //!
-//! Contract-creating transactions and access lists are not supported yet.
+//! A contract-creating transaction (`to` empty) also pays `32000 + 2` per initcode word, must
+//! have at most 49152 input bytes, and builds the initcode's commitment from its input one
+//! piece per tx-init micro-step (in the boundary frame, whose call-data fields point at the
+//! input meanwhile); the last one takes the checkpoint, creates the account
+//! `sender.create(nonce)` with nonce 1 and the value (in the created set), and starts the create
+//! frame — already halted, with no gas, if the address has a nonce or code.
+//!
+//! Access lists are not supported yet.
 
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 
 use super::{
+    account::read_account,
+    build::CodeBuilder,
     call::{leaf_value, transfer},
+    create::{write_account, MAX_INITCODE},
+    input::TxInput,
     machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
+    oracle::DataSource,
     oracle::Oracle,
+    step::Source,
     step::{Ctx, Exit},
     StepError, DATA_DEPTH, SET_MEMBER,
 };
 use crate::{
     block::{receipt_item_parts, Accumulator},
+    code::PIECE,
     merkle,
     smt::{self, MemoryNodes},
     state::account_key,
@@ -62,16 +76,17 @@ pub fn initial_accessed_addresses(sender: &Address, to: &Address, coinbase: &Add
         .unwrap_or_default()
 }
 
+/// Gas a contract-creating transaction adds to the intrinsic gas.
+const TX_CREATE: u64 = 32_000;
+/// Intrinsic gas per initcode word of a creating transaction (EIP-3860).
+const INITCODE_WORD: u64 = 2;
+
 pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit> {
     let input = ctx.o.tx_input(&ctx.m.block)?;
-    let Some(to) = input.to else {
-        return Err(StepError::Unsupported("contract-creating transactions".into()).into());
-    };
     if input.access_list != (0, 0) {
         return Err(StepError::Unsupported("transactions with access lists".into()).into());
     }
-    let block = &ctx.m.block;
-    let base_fee = block.base_fee as u128;
+    let base_fee = ctx.m.block.base_fee as u128;
     let price = if input.tx_type == 2 {
         input
             .max_fee_per_gas
@@ -79,47 +94,50 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
     } else {
         input.max_fee_per_gas
     };
-    let intrinsic = TX_BASE
+    let mut intrinsic = TX_BASE
         + TX_DATA_NONZERO * (input.input_len - input.input_zero_bytes)
         + TX_DATA_ZERO * input.input_zero_bytes
         + ACCESS_LIST_ADDRESS * input.access_list.0
         + ACCESS_LIST_KEY * input.access_list.1;
-    let start_root = block.state_root;
-    let sender_key = account_key(&input.sender);
-    let sender_leaf = ctx.o.smt_read(&start_root, &sender_key)?;
-    let mut sender = ctx.o.account(sender_leaf)?;
-    let max_cost = U256::from(input.gas_limit)
-        .saturating_mul(U256::from(input.max_fee_per_gas))
-        .saturating_add(input.value);
-    let valid = input.max_fee_per_gas >= base_fee
-        && (input.tx_type != 2 || input.max_priority_fee_per_gas <= input.max_fee_per_gas)
-        && input.gas_limit >= intrinsic
-        && input.gas_limit <= block.gas_limit.saturating_sub(block.cumulative_gas)
-        && sender.nonce == input.nonce
-        && sender.nonce < u64::MAX
-        && sender.code_hash == KECCAK256_EMPTY
-        && sender.balance >= max_cost;
-    if !valid {
+    if input.to.is_none() {
+        intrinsic += TX_CREATE + INITCODE_WORD * input.input_len.div_ceil(32);
+    }
+    if ctx.m.frame.cursor == 0 && !purchase(ctx, &input, price, intrinsic)? {
         ctx.m.block.tx_index += 1;
         return Ok(());
     }
-    sender.nonce += 1;
-    sender.balance -= U256::from(input.gas_limit) * U256::from(price);
-    let mut root = start_root;
-    ctx.o
-        .smt_write(&mut root, &sender_key, leaf_value(&sender))?;
-    ctx.m.block.state_root = root;
-    let coinbase = ctx.m.block.coinbase;
-    ctx.m.tx = TxPart {
-        origin: input.sender,
-        gas_price: U256::from(price),
-        start_state_root: start_root,
-        accessed_addresses: initial_accessed_addresses(&input.sender, &to, &coinbase),
-        tx_type: input.tx_type,
-        gas_limit: input.gas_limit,
-        tip: U256::from(price - base_fee),
-        tx_hash: input.tx_hash,
-        ..Default::default()
+    let to = match input.to {
+        Some(to) => to,
+        None => {
+            // Build the initcode's commitment from the input, one piece per micro-step, in the
+            // boundary frame (its call data fields point at the input meanwhile).
+            let len = input.input_len;
+            let frame = &mut ctx.m.frame;
+            frame.calldata_len = len;
+            frame.calldata_root = input.input_root;
+            let mut builder = if frame.cursor == 0 {
+                CodeBuilder::new(len)
+            } else {
+                ctx.o.builder(&ctx.m.frame)?
+            };
+            if len > 0 {
+                let k = ctx.m.frame.cursor;
+                let start = k * PIECE as u64;
+                let width = (len - start).min(PIECE as u64) as usize;
+                let bytes =
+                    ctx.read(Source::Data(DataSource::CallData), U256::from(start), width)?;
+                let mut piece = [0u8; PIECE];
+                piece[..width].copy_from_slice(&bytes[..width]);
+                builder.push_piece(k, &piece, len);
+                if start + (PIECE as u64) < len {
+                    ctx.m.frame.sponge = builder.commitment();
+                    ctx.m.frame.cursor += 1;
+                    return Ok(());
+                }
+            }
+            let address = input.sender.create(input.nonce);
+            return enter_create(ctx, &input, address, builder.chunk_root(len), intrinsic);
+        }
     };
     let checkpoint = Checkpoint::of(ctx.m);
     if !input.value.is_zero() {
@@ -144,6 +162,112 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
         mem_root: merkle::zero_hash(DATA_DEPTH),
         calldata_len: input.input_len,
         calldata_root: input.input_root,
+        returndata_root: merkle::zero_hash(DATA_DEPTH),
+        parent_hash: parent_hash(&boundary_frame(), &checkpoint),
+        ..Default::default()
+    };
+    Ok(())
+}
+
+/// Validity, nonce and gas purchase; sets the transaction part. `false`: the transaction is
+/// invalid and skipped.
+fn purchase<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    input: &TxInput,
+    price: u128,
+    intrinsic: u64,
+) -> Result<bool, Exit> {
+    let block = &ctx.m.block;
+    let base_fee = block.base_fee as u128;
+    let start_root = block.state_root;
+    let sender_key = account_key(&input.sender);
+    let sender_leaf = ctx.o.smt_read(&start_root, &sender_key)?;
+    let mut sender = ctx.o.account(sender_leaf)?;
+    let max_cost = U256::from(input.gas_limit)
+        .saturating_mul(U256::from(input.max_fee_per_gas))
+        .saturating_add(input.value);
+    let valid = input.max_fee_per_gas >= base_fee
+        && (input.tx_type != 2 || input.max_priority_fee_per_gas <= input.max_fee_per_gas)
+        && input.gas_limit >= intrinsic
+        && input.gas_limit <= block.gas_limit.saturating_sub(block.cumulative_gas)
+        && (input.to.is_some() || input.input_len <= MAX_INITCODE)
+        && sender.nonce == input.nonce
+        && sender.nonce < u64::MAX
+        && sender.code_hash == KECCAK256_EMPTY
+        && sender.balance >= max_cost;
+    if !valid {
+        return Ok(false);
+    }
+    sender.nonce += 1;
+    sender.balance -= U256::from(input.gas_limit) * U256::from(price);
+    let mut root = start_root;
+    ctx.o
+        .smt_write(&mut root, &sender_key, leaf_value(&sender))?;
+    ctx.m.block.state_root = root;
+    let coinbase = ctx.m.block.coinbase;
+    let to = input.to.unwrap_or_else(|| input.sender.create(input.nonce));
+    ctx.m.tx = TxPart {
+        origin: input.sender,
+        gas_price: U256::from(price),
+        start_state_root: start_root,
+        accessed_addresses: initial_accessed_addresses(&input.sender, &to, &coinbase),
+        tx_type: input.tx_type,
+        gas_limit: input.gas_limit,
+        tip: U256::from(price - base_fee),
+        tx_hash: input.tx_hash,
+        ..Default::default()
+    };
+    Ok(true)
+}
+
+/// The frame of a contract-creating transaction: the checkpoint, the new account (nonce 1,
+/// the value) in the created set, and the create frame running the input as initcode. An
+/// address that already has a nonce or code makes the frame start halted (all gas lost).
+fn enter_create<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    input: &TxInput,
+    address: Address,
+    chunk_root: B256,
+    intrinsic: u64,
+) -> Result<(), Exit> {
+    let checkpoint = Checkpoint::of(ctx.m);
+    let (_, existing) = read_account(ctx, &address)?;
+    let collision = existing.nonce != 0 || existing.code_hash != KECCAK256_EMPTY;
+    if !collision {
+        if !input.value.is_zero() {
+            let (_, mut sender) = read_account(ctx, &input.sender)?;
+            sender.balance -= input.value;
+            write_account(ctx, &input.sender, &sender)?;
+        }
+        let (_, mut account) = read_account(ctx, &address)?;
+        account.nonce = 1;
+        account.balance += input.value;
+        write_account(ctx, &address, &account)?;
+        let mut created = ctx.m.tx.created_root;
+        ctx.o
+            .smt_write(&mut created, &account_key(&address), Some(SET_MEMBER))?;
+        ctx.m.tx.created_root = created;
+    }
+    let len = input.input_len;
+    ctx.m.frame = Frame {
+        status: if collision {
+            Status::Halted
+        } else {
+            Status::Running
+        },
+        kind: FrameKind::Create,
+        address,
+        caller: input.sender,
+        value: input.value,
+        code_len: len,
+        code_chunk_root: if len == 0 { B256::ZERO } else { chunk_root },
+        gas: if collision {
+            0
+        } else {
+            input.gas_limit - intrinsic
+        },
+        mem_root: merkle::zero_hash(DATA_DEPTH),
+        calldata_root: merkle::zero_hash(DATA_DEPTH),
         returndata_root: merkle::zero_hash(DATA_DEPTH),
         parent_hash: parent_hash(&boundary_frame(), &checkpoint),
         ..Default::default()
