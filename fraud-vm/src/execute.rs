@@ -261,17 +261,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
             .database
             .credit(from, U256::from(deposit.mint))
             .map_err(|e| TxRejection::Fatal(e.into()))?;
-        let tx_env = TxEnv {
-            caller: from,
-            gas_limit: deposit.gas_limit,
-            gas_price: 0,
-            kind: deposit.to,
-            value: deposit.value,
-            data: deposit.input.clone(),
-            nonce,
-            chain_id: None,
-            ..Default::default()
-        };
+        let tx_env = deposit_tx_env(deposit, nonce);
         // Gas price 0 is below the base fee: deposits skip that check (and pay nothing).
         let base_fee_check = self.evm.ctx.cfg.disable_base_fee;
         self.evm.ctx.cfg.disable_base_fee = true;
@@ -400,6 +390,22 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
     }
 }
 
+/// The revm transaction of a deposit from an account whose nonce is `nonce`: gas price 0,
+/// no chain id (the mint is credited beforehand, see [`crate::deposit`]).
+pub fn deposit_tx_env(deposit: &TxDeposit, nonce: u64) -> TxEnv {
+    TxEnv {
+        caller: deposit.from,
+        gas_limit: deposit.gas_limit,
+        gas_price: 0,
+        kind: deposit.to,
+        value: deposit.value,
+        data: deposit.input.clone(),
+        nonce,
+        chain_id: None,
+        ..Default::default()
+    }
+}
+
 /// An L2 header before execution: the fields fixed by the block's attributes and the
 /// chain's constants (no ommers, difficulty 0, empty withdrawals, no blobs, zero beacon root);
 /// state root, accumulators, bloom and gas used are filled in when the block is sealed.
@@ -510,7 +516,7 @@ impl<'a, P: StateProvider> BlockState<'a, P> {
 
     /// Adds `amount` wei to `address`'s balance (a deposit's mint) and returns its nonce.
     /// A zero amount changes nothing (an absent account stays absent).
-    fn credit(&mut self, address: Address, amount: U256) -> Result<u64, ProviderError> {
+    pub(crate) fn credit(&mut self, address: Address, amount: U256) -> Result<u64, ProviderError> {
         let info = self.basic(address)?;
         let nonce = info.as_ref().map_or(0, |i| i.nonce);
         if !amount.is_zero() {
@@ -523,7 +529,7 @@ impl<'a, P: StateProvider> BlockState<'a, P> {
     }
 
     /// Increments `address`'s nonce (an invalid deposit, included as failed).
-    fn bump_nonce(&mut self, address: Address) -> Result<(), ProviderError> {
+    pub(crate) fn bump_nonce(&mut self, address: Address) -> Result<(), ProviderError> {
         let mut info = self.basic(address)?.unwrap_or_default();
         info.nonce = info.nonce.saturating_add(1);
         self.accounts.insert(address, Some(info));

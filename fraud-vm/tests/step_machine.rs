@@ -160,6 +160,29 @@ fn token_initcode(supply: u64) -> Vec<u8> {
     initcode
 }
 
+/// A deposit (type 0x7E) from L1.
+fn deposit(
+    n: u8,
+    from: Address,
+    to: TxKind,
+    mint: u128,
+    value: u64,
+    gas: u64,
+    input: &[u8],
+) -> (OpTxEnvelope, Address) {
+    let tx = op_alloy_consensus::TxDeposit {
+        source_hash: B256::repeat_byte(n),
+        from,
+        to,
+        mint,
+        value: U256::from(value),
+        gas_limit: gas,
+        is_system_transaction: false,
+        input: Bytes::copy_from_slice(input),
+    };
+    (OpTxEnvelope::from(tx), from)
+}
+
 /// A signed legacy transaction from the caller.
 fn legacy(nonce: u64, to: Address, value: u64, gas: u64) -> (OpTxEnvelope, Address) {
     let mut tx = TxLegacy {
@@ -1057,6 +1080,62 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
     let (pre, proof, post) = sample(&built, StepKind::BlockEnd, 0);
     assert_eq!(kinds(&proof), ["extra data"]);
     assert_tamper_evident(pre, &proof, post);
+}
+
+#[test]
+fn blocks_with_deposits_verify_end_to_end() {
+    let mut seen = Seen::default();
+    let l1_user = Address::repeat_byte(0x1a);
+    let origin = fraud_vm::deposit::L1BlockInfo {
+        number: 5,
+        hash: B256::repeat_byte(0x15),
+        timestamp: 60,
+        basefee: 7,
+    };
+    let l1_info = fraud_vm::deposit::l1_info_deposit(&origin, 1);
+    let txs = vec![
+        // The L1-info system deposit, as every block with an L1 origin starts.
+        (OpTxEnvelope::from(l1_info.clone()), l1_info.from),
+        // ETH: minted to a new account that sends part on.
+        deposit(
+            1,
+            l1_user,
+            TxKind::Call(RICH),
+            10u128.pow(18),
+            4,
+            50_000,
+            &[],
+        ),
+        // A call into a contract that logs and stores.
+        deposit(2, l1_user, TxKind::Call(ECHO), 0, 0, 100_000, &[0x01; 40]),
+        // Value above the balance: included as failed, the mint kept.
+        deposit(
+            3,
+            Address::repeat_byte(0x1b),
+            TxKind::Call(RICH),
+            5,
+            1000,
+            50_000,
+            &[],
+        ),
+        // Gas limit below the intrinsic gas: failed.
+        deposit(4, l1_user, TxKind::Call(RICH), 1, 0, 20_000, &[]),
+        // A creating deposit.
+        deposit(
+            5,
+            l1_user,
+            TxKind::Create,
+            0,
+            0,
+            3_000_000,
+            &token_initcode(7),
+        ),
+        // A normal transaction after deposits.
+        tx(0, RICH, 1, &[], 21_000),
+    ];
+    let code = Asm::new().op(0x00).0;
+    check_block(&build(&code, txs), &mut seen);
+    eprintln!("deposit block steps checked: {}", seen.steps);
 }
 
 #[test]

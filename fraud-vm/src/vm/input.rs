@@ -5,13 +5,17 @@
 //! `keccak256(abi.encode(TxInput))` of each transaction, in block order. A [`TxInput`] holds
 //! the decoded fields of a signed transaction and its recovered sender; that the fields match
 //! the signed bytes posted on L1 is checked by derivation (not by this step machine), so the
-//! tx-init step only reads them.
+//! tx-init step only reads them. A deposit's item has type `0x7E`, its `from` as sender, its
+//! `mint`, zero fees and nonce (deposits use the sender's current nonce).
 
 use alloy_consensus::Transaction as _;
 use alloy_primitives::{keccak256, Address, B256, U256};
 use op_alloy_consensus::OpTxEnvelope;
 
 use crate::merkle;
+
+/// EIP-2718 type of deposit transactions.
+pub const DEPOSIT_TYPE: u64 = 0x7e;
 
 /// One transaction of the block as the step machine reads it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,21 +46,36 @@ pub struct TxInput {
     pub input_zero_bytes: u64,
     /// Number of access-list entries (addresses) and storage keys.
     pub access_list: (u64, u64),
+    /// Wei minted to the sender first (deposits, type `0x7E`; 0 otherwise).
+    pub mint: U256,
 }
 
 impl TxInput {
-    /// The input item of a signed transaction.
+    /// The input item of a signed (or deposit) transaction.
     pub fn from_tx(tx: &OpTxEnvelope, sender: Address) -> Self {
         let input = tx.input();
-        let (legacy_price, max_fee, max_priority) = match tx.gas_price() {
-            Some(price) => (true, price, price),
+        if let OpTxEnvelope::Deposit(deposit) = tx {
+            return Self {
+                tx_hash: tx.tx_hash(),
+                tx_type: DEPOSIT_TYPE,
+                sender: deposit.from,
+                gas_limit: deposit.gas_limit,
+                to: deposit.to.to().copied(),
+                value: deposit.value,
+                input_len: input.len() as u64,
+                input_root: super::trace::data_root(input),
+                input_zero_bytes: input.iter().filter(|b| **b == 0).count() as u64,
+                mint: U256::from(deposit.mint),
+                ..Default::default()
+            };
+        }
+        let (max_fee, max_priority) = match tx.gas_price() {
+            Some(price) => (price, price),
             None => (
-                false,
                 tx.max_fee_per_gas(),
                 tx.max_priority_fee_per_gas().unwrap_or_default(),
             ),
         };
-        let _ = legacy_price;
         let access_list = tx.access_list().map_or((0, 0), |list| {
             (
                 list.len() as u64,
@@ -77,13 +96,14 @@ impl TxInput {
             input_root: super::trace::data_root(input),
             input_zero_bytes: input.iter().filter(|b| **b == 0).count() as u64,
             access_list,
+            mint: U256::ZERO,
         }
     }
 
     /// `abi.encode` of the fields in declaration order (`to` as `isCreate, to`; the access
-    /// list as its two counts): 15 words.
+    /// list as its two counts): 16 words.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(15 * 32);
+        let mut out = Vec::with_capacity(16 * 32);
         let mut word = |bytes: &[u8]| {
             let mut w = [0u8; 32];
             w[32 - bytes.len()..].copy_from_slice(bytes);
@@ -104,6 +124,7 @@ impl TxInput {
         word(&self.input_zero_bytes.to_be_bytes());
         word(&self.access_list.0.to_be_bytes());
         word(&self.access_list.1.to_be_bytes());
+        word(&self.mint.to_be_bytes::<32>());
         out
     }
 

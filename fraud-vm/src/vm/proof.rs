@@ -194,7 +194,7 @@ impl Proof {
     /// code `1 ‖ chunk ‖ n ‖ n siblings`, memory `2 ‖ …`, data `3 ‖ …`, state-tree proof
     /// `4 ‖ u16 length ‖ smt::Proof::encode`, account `5 ‖ abi.encode(leaf)`, code root
     /// `6 ‖ u64 len ‖ chunkRoot`, sponge `7 ‖ 200 state bytes`, parent
-    /// `8 ‖ frame (26 words) ‖ checkpoint (15 words)`, tx input `9 ‖ 15 words ‖ n ‖ n
+    /// `8 ‖ frame (26 words) ‖ checkpoint (15 words)`, tx input `9 ‖ 16 words ‖ n ‖ n
     /// siblings`, extra data `10 ‖ len ‖ bytes`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(46 * 32 + self.witnesses.len() * 100);

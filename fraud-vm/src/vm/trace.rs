@@ -10,9 +10,10 @@ use std::{collections::HashMap, sync::Arc};
 
 use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, KECCAK256_EMPTY, U256};
+use op_alloy_consensus::OpTxEnvelope;
 use revm::{
     context::{
-        result::{ExecutionResult, ResultAndState},
+        result::{EVMError, ExecutionResult, ResultAndState},
         ContextTr,
     },
     context_interface::{transaction::Transaction, JournalTr},
@@ -46,7 +47,7 @@ use crate::{
     block::{log_hash, receipt_item, Accumulator},
     chain::ChainSpec,
     code::{self, ChunkedCode, PIECE},
-    execute::{block_env, tx_env, BlockState, BuiltBlock, StateProvider},
+    execute::{block_env, deposit_tx_env, tx_env, BlockState, BuiltBlock, StateProvider},
     merkle,
     smt::{self, MemoryNodes, NodeReader, Overlay},
     state::{account_key, storage_key, AccountLeaf},
@@ -323,10 +324,14 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 })
                 .build_mainnet_with_inspector(&mut tracer);
             for (index, (tx, input)) in block.transactions.iter().zip(&inputs).enumerate() {
-                if tx.is_deposit() {
-                    return Err(TraceError::Unsupported("deposit transactions".into()));
-                }
                 let to = input.to.unwrap_or_default();
+                let nonce = evm
+                    .ctx
+                    .journaled_state
+                    .database
+                    .basic(input.sender)
+                    .map_err(|e| TraceError::Execution(e.to_string()))?
+                    .map_or(0, |i| i.nonce);
                 for address in [input.sender, to, header.beneficiary] {
                     let info = evm
                         .ctx
@@ -341,14 +346,41 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                             .map_err(TraceError::Execution)?;
                     }
                 }
-                evm.inspector.begin_tx(index, input, &block_part);
-                let env = tx_env(tx, input.sender)
-                    .map_err(|e| TraceError::Execution(format!("{e:?}")))?;
-                let ResultAndState { result, state } = evm
-                    .inspect_tx(env)
-                    .map_err(|e| TraceError::Execution(format!("{e:?}")))?;
-                evm.inspector.end_tx(input, &result, &state);
-                evm.commit(state);
+                evm.inspector.begin_tx(index, input, nonce, &block_part);
+                let env = match tx.as_ref() {
+                    OpTxEnvelope::Deposit(deposit) => {
+                        // As the block builder does: the mint first, then a free call.
+                        let db = &mut evm.ctx.journaled_state.database;
+                        db.credit(input.sender, input.mint)
+                            .map_err(|e| TraceError::Execution(e.to_string()))?;
+                        deposit_tx_env(deposit, nonce)
+                    }
+                    _ => tx_env(tx, input.sender)
+                        .map_err(|e| TraceError::Execution(format!("{e:?}")))?,
+                };
+                let deposit = tx.is_deposit();
+                let base_fee_check = evm.ctx.cfg.disable_base_fee;
+                evm.ctx.cfg.disable_base_fee = deposit || base_fee_check;
+                let outcome = evm.inspect_tx(env);
+                evm.ctx.cfg.disable_base_fee = base_fee_check;
+                match outcome {
+                    Ok(ResultAndState { result, state }) => {
+                        evm.inspector.end_tx(input, &result, &state);
+                        evm.commit(state);
+                    }
+                    Err(e) if deposit && !matches!(e, EVMError::Database(_)) => {
+                        // An invalid deposit is included as failed: nonce bumped, mint kept.
+                        let db = &mut evm.ctx.journaled_state.database;
+                        db.bump_nonce(input.sender)
+                            .map_err(|e| TraceError::Execution(e.to_string()))?;
+                        let info = db
+                            .basic(input.sender)
+                            .map_err(|e| TraceError::Execution(e.to_string()))?
+                            .unwrap_or_default();
+                        evm.inspector.failed_deposit(input, &info);
+                    }
+                    Err(e) => return Err(TraceError::Execution(format!("{e:?}"))),
+                }
                 if let Some(e) = evm.inspector.error.take() {
                     return Err(e);
                 }
@@ -695,11 +727,11 @@ impl<P: StateProvider> Tracer<'_, P> {
     }
 
     /// The boundary before transaction `index`, and the transaction's start.
-    fn begin_tx(&mut self, index: usize, input: &TxInput, block: &BlockPart) {
+    fn begin_tx(&mut self, index: usize, input: &TxInput, nonce: u64, block: &BlockPart) {
         self.push_boundary();
         self.txs.push(tx_part(input, block, self.roots.world));
         self.tx = Some(index);
-        let to = input.to.unwrap_or_else(|| input.sender.create(input.nonce));
+        let to = input.to.unwrap_or_else(|| input.sender.create(nonce));
         let accessed = self.witnesses.update(
             B256::ZERO,
             [input.sender, to, block.coinbase]
@@ -722,6 +754,31 @@ impl<P: StateProvider> Tracer<'_, P> {
             to,
             value: input.value,
         });
+    }
+
+    /// A deposit that could not run: recorded as failed with its mint kept and nonce bumped
+    /// (`info` is the sender after both).
+    fn failed_deposit(&mut self, input: &TxInput, info: &revm::state::AccountInfo) {
+        match self.witnesses.leaf(info) {
+            Ok(leaf) => self.apply(|r| &mut r.world, vec![(account_key(&input.sender), leaf)]),
+            Err(e) => return self.fail(TraceError::Execution(e)),
+        }
+        let p = &mut self.progress;
+        p.cumulative_gas += input.gas_limit;
+        let mut receipts = Accumulator::resume(p.receipt_acc);
+        receipts.push(receipt_item(
+            input.tx_type as u8,
+            false,
+            p.cumulative_gas,
+            &[],
+        ));
+        p.receipt_acc = receipts.root();
+        let mut txs = Accumulator::resume(p.tx_acc);
+        txs.push(input.tx_hash);
+        p.tx_acc = txs.root();
+        p.tx_index += 1;
+        self.tx = None;
+        self.top = None;
     }
 
     /// The transaction's end: fees paid, receipt and accumulators (from revm's result).

@@ -27,6 +27,13 @@
 //! `sender.create(nonce)` with nonce 1 and the value (in the created set), and starts the create
 //! frame — already halted, with no gas, if the address has a nonce or code.
 //!
+//! A **deposit** (type `0x7E`, [`crate::deposit`]) pays no gas: it is skipped if it does not fit
+//! the block's remaining gas; otherwise its mint is credited to the sender and kept whatever
+//! happens; if it cannot run (intrinsic gas above its limit, value above the balance, a sender
+//! with code, initcode too large) it is recorded right away as failed — nonce bumped, its whole
+//! gas limit used, status 0 — else it runs like any transaction at price 0 (no purchase, no
+//! refund, no tip).
+//!
 //! Access lists are not supported yet.
 
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
@@ -36,7 +43,7 @@ use super::{
     build::CodeBuilder,
     call::{leaf_value, transfer},
     create::{write_account, MAX_INITCODE},
-    input::TxInput,
+    input::{TxInput, DEPOSIT_TYPE},
     machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
     oracle::DataSource,
     oracle::Oracle,
@@ -102,9 +109,17 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
     if input.to.is_none() {
         intrinsic += TX_CREATE + INITCODE_WORD * input.input_len.div_ceil(32);
     }
-    if ctx.m.frame.cursor == 0 && !purchase(ctx, &input, price, intrinsic)? {
-        ctx.m.block.tx_index += 1;
-        return Ok(());
+    let deposit = input.tx_type == DEPOSIT_TYPE;
+    let price = if deposit { 0 } else { price };
+    if ctx.m.frame.cursor == 0 {
+        let started = if deposit {
+            deposit_start(ctx, &input, intrinsic)?
+        } else {
+            purchase(ctx, &input, price, intrinsic)?
+        };
+        if !started {
+            return Ok(());
+        }
     }
     let to = match input.to {
         Some(to) => to,
@@ -135,7 +150,10 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
                     return Ok(());
                 }
             }
-            let address = input.sender.create(input.nonce);
+            // The sender's nonce was bumped by the first micro-step: the new address uses the
+            // one before.
+            let (_, sender) = read_account(ctx, &input.sender)?;
+            let address = input.sender.create(sender.nonce - 1);
             return enter_create(ctx, &input, address, builder.chunk_root(len), intrinsic);
         }
     };
@@ -169,6 +187,63 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
     Ok(())
 }
 
+/// A deposit's start: it is skipped if it does not fit the block's gas; otherwise the mint is
+/// credited, and if the deposit cannot run (intrinsic gas above its limit, value above the
+/// balance, sender with code, initcode too large) it ends here as a failed transaction (nonce
+/// bumped, whole gas limit used, status 0); else its nonce is bumped and the transaction part
+/// set (price and tip 0). Returns whether a frame follows.
+fn deposit_start<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    input: &TxInput,
+    intrinsic: u64,
+) -> Result<bool, Exit> {
+    let block = &ctx.m.block;
+    if input.gas_limit > block.gas_limit.saturating_sub(block.cumulative_gas) {
+        ctx.m.block.tx_index += 1;
+        return Ok(false);
+    }
+    let start_root = block.state_root;
+    let (_, mut sender) = read_account(ctx, &input.sender)?;
+    sender.balance = sender.balance.saturating_add(input.mint);
+    let nonce = sender.nonce;
+    let valid = input.gas_limit >= intrinsic
+        && sender.balance >= input.value
+        && sender.code_hash == KECCAK256_EMPTY
+        && nonce < u64::MAX
+        && (input.to.is_some() || input.input_len <= MAX_INITCODE);
+    sender.nonce = nonce.saturating_add(1);
+    write_account(ctx, &input.sender, &sender)?;
+    if !valid {
+        let block = &mut ctx.m.block;
+        block.cumulative_gas += input.gas_limit;
+        let mut receipts = Accumulator::resume(block.receipt_acc);
+        receipts.push(receipt_item_parts(
+            DEPOSIT_TYPE as u8,
+            false,
+            block.cumulative_gas,
+            &B256::ZERO,
+        ));
+        block.receipt_acc = receipts.root();
+        let mut txs = Accumulator::resume(block.tx_acc);
+        txs.push(input.tx_hash);
+        block.tx_acc = txs.root();
+        block.tx_index += 1;
+        return Ok(false);
+    }
+    let coinbase = ctx.m.block.coinbase;
+    let to = input.to.unwrap_or_else(|| input.sender.create(nonce));
+    ctx.m.tx = TxPart {
+        origin: input.sender,
+        start_state_root: start_root,
+        accessed_addresses: initial_accessed_addresses(&input.sender, &to, &coinbase),
+        tx_type: DEPOSIT_TYPE,
+        gas_limit: input.gas_limit,
+        tx_hash: input.tx_hash,
+        ..Default::default()
+    };
+    Ok(true)
+}
+
 /// Validity, nonce and gas purchase; sets the transaction part. `false`: the transaction is
 /// invalid and skipped.
 fn purchase<O: Oracle + ?Sized>(
@@ -196,6 +271,7 @@ fn purchase<O: Oracle + ?Sized>(
         && sender.code_hash == KECCAK256_EMPTY
         && sender.balance >= max_cost;
     if !valid {
+        ctx.m.block.tx_index += 1;
         return Ok(false);
     }
     sender.nonce += 1;
