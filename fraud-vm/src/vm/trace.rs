@@ -347,7 +347,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     }
                 }
                 evm.inspector.begin_tx(index, input, nonce, &block_part);
-                let env = match tx.as_ref() {
+                let env = match tx {
                     OpTxEnvelope::Deposit(deposit) => {
                         // As the block builder does: the mint first, then a free call.
                         let db = &mut evm.ctx.journaled_state.database;
