@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod cache;
+pub mod check;
 pub mod derive;
 pub mod events;
 pub mod mempool;

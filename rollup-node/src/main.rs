@@ -31,6 +31,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
+    /// Instead of running the node, a tool (see `rollup-node help check-block`).
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Directory for the chain database (created if missing).
     #[arg(long, value_name = "DIR", default_value = "./rollup-data")]
     datadir: PathBuf,
@@ -131,6 +134,94 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Tools that work on a node's chain.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Replays blocks with the fraud-proof step machine, proves and verifies every step, and
+    /// prints the step counts and the first mismatch (exit status 1 if any block fails).
+    ///
+    /// Against a running node (its `rollup_checkBlock` method):
+    ///   rollup-node check-block --rpc http://127.0.0.1:8545 --block 12
+    /// On a stopped node's data directory:
+    ///   rollup-node --datadir ./rollup-data check-block --block 12 --to 20
+    #[command(verbatim_doc_comment)]
+    CheckBlock(CheckArgs),
+}
+
+/// Arguments of `check-block`.
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// First block to check.
+    #[arg(long, value_name = "N")]
+    block: u64,
+    /// Last block to check (default: only --block).
+    #[arg(long, value_name = "N")]
+    to: Option<u64>,
+    /// JSON-RPC URL of a running node; without it the chain in --datadir is opened directly
+    /// (the node must be stopped).
+    #[arg(long, value_name = "URL")]
+    rpc: Option<String>,
+}
+
+/// Runs `check-block`; returns whether every block passed.
+async fn check_blocks(cli: &Cli, args: &CheckArgs) -> Result<bool, Box<dyn std::error::Error>> {
+    use alloy::providers::{Provider, ProviderBuilder};
+    use rollup_node::check::{check_block, CheckReport};
+    let last = args.to.unwrap_or(args.block).max(args.block);
+    let local = match &args.rpc {
+        Some(_) => None,
+        None => {
+            let genesis = match &cli.genesis {
+                Some(path) => std::fs::read_to_string(path)?,
+                None => DEV_GENESIS.to_string(),
+            };
+            Some(rollup_node::node::open_chain(&cli.datadir, &genesis)?)
+        }
+    };
+    let mut all_ok = true;
+    for number in args.block..=last {
+        let report: CheckReport = match (&args.rpc, &local) {
+            (Some(url), _) => {
+                let provider = ProviderBuilder::new().connect_http(url.parse()?);
+                provider
+                    .raw_request(
+                        "rollup_checkBlock".into(),
+                        (alloy_primitives::U64::from(number),),
+                    )
+                    .await?
+            }
+            (None, Some((store, genesis))) => check_block(store, &genesis.spec, number)?,
+            (None, None) => unreachable!("a local chain is opened without --rpc"),
+        };
+        println!(
+            "block {} {}: {} steps, {} checked, trace {} ms, prove+verify {} ms: {}",
+            report.number,
+            report.hash,
+            report.steps,
+            report.checked,
+            report.trace_ms,
+            report.verify_ms,
+            if report.ok { "OK" } else { "FAILED" }
+        );
+        let mut kinds: Vec<_> = report.kinds.iter().collect();
+        kinds.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+        let shown: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!(
+            "  steps by kind ({} kinds): {}",
+            kinds.len(),
+            shown.join(", ")
+        );
+        if let Some(m) = &report.first_mismatch {
+            println!(
+                "  first mismatch: step {} ({}): {}",
+                m.step, m.kind, m.error
+            );
+        }
+        all_ok &= report.ok;
+    }
+    Ok(all_ok)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env()
@@ -158,6 +249,12 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(Command::CheckBlock(args)) = &cli.command {
+        return match check_blocks(&cli, args).await? {
+            true => Ok(()),
+            false => Err("a block failed the step-machine check".into()),
+        };
+    }
     let genesis = match &cli.genesis {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read genesis {}: {e}", path.display()))?,

@@ -102,7 +102,7 @@ use alloy_primitives::B256;
 pub use machine::{BlockPart, Checkpoint, Frame, FrameKind, Machine, Status, TxPart};
 pub use proof::{Proof, Witness};
 pub use step::{memory_cost, step, HaltReason, StepInfo, StepKind};
-pub use trace::{Trace, TraceError};
+pub use trace::{BlockRef, Trace, TraceError};
 
 /// Depth of the memory, call data and return data word trees (`2^24` words = 512 MiB).
 pub const DATA_DEPTH: usize = 24;

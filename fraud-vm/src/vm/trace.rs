@@ -160,6 +160,19 @@ struct Progress {
 /// Frame index of boundary and end states (they have no frame).
 const NO_FRAME: usize = usize::MAX;
 
+/// A sealed block to trace: its header and hash, transactions and their senders.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockRef<'b> {
+    /// The header.
+    pub header: &'b Header,
+    /// Its hash.
+    pub hash: B256,
+    /// The transactions, in order.
+    pub transactions: &'b [OpTxEnvelope],
+    /// Their senders.
+    pub senders: &'b [Address],
+}
+
 /// What the trace knows to build witnesses: tree nodes it created and leaf preimages.
 struct Witnesses<'a, P> {
     provider: &'a P,
@@ -259,7 +272,27 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         parent: &Header,
         block: &BuiltBlock,
     ) -> Result<Self, TraceError> {
-        let header = &block.header;
+        Self::for_parts(
+            provider,
+            chain,
+            parent,
+            BlockRef {
+                header: &block.header,
+                hash: block.hash,
+                transactions: &block.transactions,
+                senders: &block.senders,
+            },
+        )
+    }
+
+    /// [`Trace::for_block`] for a block given by its parts (e.g. read back from a store).
+    pub fn for_parts(
+        provider: &'a P,
+        chain: &ChainSpec,
+        parent: &Header,
+        block: BlockRef<'_>,
+    ) -> Result<Self, TraceError> {
+        let header = block.header;
         let number = header.number;
         let mut hashes = vec![B256::ZERO; 1 << BLOCK_HASH_DEPTH];
         for n in number.saturating_sub(256)..number {
@@ -271,9 +304,14 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         let inputs: Vec<TxInput> = block
             .transactions
             .iter()
-            .zip(&block.senders)
+            .zip(block.senders)
             .map(|(tx, sender)| TxInput::from_tx(tx, *sender))
             .collect();
+        if block.transactions.len() != block.senders.len() {
+            return Err(TraceError::Inconsistent(
+                "one sender per transaction".into(),
+            ));
+        }
         let block_part = BlockPart {
             number,
             timestamp: header.timestamp,
@@ -347,8 +385,8 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     }
                 }
                 evm.inspector.begin_tx(index, input, nonce, &block_part);
-                let env = match tx {
-                    OpTxEnvelope::Deposit(deposit) => {
+                let env = match *tx {
+                    OpTxEnvelope::Deposit(ref deposit) => {
                         // As the block builder does: the mint first, then a free call.
                         let db = &mut evm.ctx.journaled_state.database;
                         db.credit(input.sender, input.mint)

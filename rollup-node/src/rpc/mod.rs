@@ -24,6 +24,7 @@
 //! Keys and values are laid out as `fraud_vm::state` documents.
 
 mod call;
+pub mod check;
 mod convert;
 pub mod error;
 mod eth;
@@ -177,6 +178,11 @@ pub async fn start(ctx: Arc<RpcContext>) -> Result<Vec<ServerHandle>, NodeError>
     let mut module = RpcModule::new(());
     module
         .merge(eth::EthApiServer::into_rpc(eth::EthRpc::new(ctx.clone())))
+        .map_err(|e| NodeError::Internal(e.to_string()))?;
+    module
+        .merge(check::RollupApiServer::into_rpc(check::RollupRpc::new(
+            ctx.clone(),
+        )))
         .map_err(|e| NodeError::Internal(e.to_string()))?;
     let mut handles = Vec::new();
     let mut addrs = vec![ctx.config.http];

@@ -1,0 +1,140 @@
+//! Checking a stored block with the fraud-proof step machine: replay it with
+//! [`fraud_vm::vm::Trace`], prove and verify every step with the reference verifier, and report
+//! the first step where the verifier and revm disagree (if any).
+
+use std::{collections::BTreeMap, time::Instant};
+
+use fraud_vm::{
+    chain::ChainSpec,
+    vm::{self, opcodes, BlockRef, StepKind, Trace},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{store::Store, NodeError};
+
+/// The outcome of checking one block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckReport {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: alloy_primitives::B256,
+    /// Steps in the block's trace.
+    pub steps: u64,
+    /// Steps checked (all of them unless a mismatch stopped the check).
+    pub checked: u64,
+    /// Steps per kind (opcode mnemonics, `TxInit`, `FrameExit`, …).
+    pub kinds: BTreeMap<String, u64>,
+    /// The first step whose proof did not verify to the next state, if any.
+    pub first_mismatch: Option<Mismatch>,
+    /// Whether the trace ends at the block's hash and state root and every step verified.
+    pub ok: bool,
+    /// Milliseconds spent replaying the block.
+    pub trace_ms: u64,
+    /// Milliseconds spent proving and verifying the steps.
+    pub verify_ms: u64,
+}
+
+/// A step the verifier rejected or disagreed on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mismatch {
+    /// Step index.
+    pub step: u64,
+    /// What the step runs.
+    pub kind: String,
+    /// What went wrong.
+    pub error: String,
+}
+
+fn kind_name(kind: StepKind) -> String {
+    match kind {
+        StepKind::Opcode(op) => opcodes::name(op).to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Traces stored block `number` (not genesis) and checks every step.
+///
+/// Fails if the block is unknown, or if the step machine cannot trace it at all (a step kind
+/// it does not support yet: the error names it).
+pub fn check_block(
+    store: &Store,
+    chain: &ChainSpec,
+    number: u64,
+) -> Result<CheckReport, NodeError> {
+    if number == 0 {
+        return Err(NodeError::Config("block 0 (genesis) has no steps".into()));
+    }
+    let block = store
+        .block_by_number(number)?
+        .ok_or_else(|| NodeError::Config(format!("block {number} is not in the store")))?;
+    let (_, parent) = store
+        .header_by_number(number - 1)?
+        .ok_or_else(|| NodeError::Internal(format!("parent of block {number} missing")))?;
+    let state = store.at_root(parent.state_root);
+    let start = Instant::now();
+    let trace = Trace::for_parts(
+        &state,
+        chain,
+        &parent,
+        BlockRef {
+            header: &block.header,
+            hash: block.hash,
+            transactions: &block.transactions,
+            senders: &block.senders,
+        },
+    )
+    .map_err(|e| NodeError::Internal(format!("block {number}: {e}")))?;
+    let trace_ms = start.elapsed().as_millis() as u64;
+    let start = Instant::now();
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    let mut first_mismatch = None;
+    let mut checked = 0;
+    let mut next = trace.state_hash(0);
+    for i in 0..trace.len() {
+        let pre = next;
+        next = trace.state_hash(i + 1);
+        let outcome = trace
+            .prove_step(i)
+            .and_then(|(proof, info)| Ok((vm::verify_step(pre, &proof)?, info)));
+        match outcome {
+            Ok(((post, _), info)) if post == next => {
+                *kinds.entry(kind_name(info.kind)).or_default() += 1;
+                checked += 1;
+            }
+            Ok(((_, _), info)) => {
+                first_mismatch = Some(Mismatch {
+                    step: i as u64,
+                    kind: kind_name(info.kind),
+                    error: "the verifier's post-state differs from the replay's".into(),
+                });
+                break;
+            }
+            Err(e) => {
+                first_mismatch = Some(Mismatch {
+                    step: i as u64,
+                    kind: trace
+                        .opcode(i)
+                        .map_or("(synthetic step)".into(), |op| opcodes::name(op).into()),
+                    error: e.to_string(),
+                });
+                break;
+            }
+        }
+    }
+    let ok = first_mismatch.is_none()
+        && trace.final_hash() == vm::machine::end_hash(&block.hash, &block.header.state_root);
+    Ok(CheckReport {
+        number,
+        hash: block.hash,
+        steps: trace.len() as u64,
+        checked,
+        kinds,
+        first_mismatch,
+        ok,
+        trace_ms,
+        verify_ms: start.elapsed().as_millis() as u64,
+    })
+}
