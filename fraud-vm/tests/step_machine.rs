@@ -1220,3 +1220,141 @@ proptest! {
         check_program(&code, &calldata, gas, &mut Seen::default());
     }
 }
+
+/// Creation code of an npm artifact (`bytecode` as a string or `{ object }`), from the pinned
+/// packages `scripts/install-deps.sh` installs.
+fn npm_code(path: &str) -> Vec<u8> {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/node_modules")
+        .join(path);
+    let text = std::fs::read_to_string(&full)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/install-deps.sh)", full.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("artifact json");
+    let code = match &json["bytecode"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other["object"].as_str().expect("bytecode").to_string(),
+    };
+    alloy_primitives::hex::decode(code.trim_start_matches("0x")).expect("hex")
+}
+
+alloy::sol! {
+    function approve(address spender, uint256 amount) returns (bool);
+    function addLiquidityETH(address token, uint256 amountTokenDesired, uint256 amountTokenMin, uint256 amountETHMin, address to, uint256 deadline) payable returns (uint256, uint256, uint256);
+    function swapExactETHForTokens(uint256 amountOutMin, address[] path, address to, uint256 deadline) payable returns (uint256[]);
+    function swapExactTokensForETH(uint256 amountIn, uint256 amountOutMin, address[] path, address to, uint256 deadline) returns (uint256[]);
+}
+
+/// The Uniswap V2 flow from the npm artifacts in one block: deploy WETH9, the factory, the
+/// router and a token; approve; add liquidity with ETH (the factory creates the pair with
+/// CREATE2); swap ETH for tokens and tokens for ETH. Every step verified against revm.
+#[test]
+fn uniswap_v2_deploy_liquidity_and_swaps_verify_step_by_step() {
+    use alloy::sol_types::{SolCall, SolValue};
+    let me = caller();
+    let weth = me.create(0);
+    let factory = me.create(1);
+    let router = me.create(2);
+    let token = me.create(3);
+    let mut factory_code = npm_code("@uniswap/v2-core/build/UniswapV2Factory.json");
+    factory_code.extend(me.abi_encode());
+    let mut router_code = npm_code("@uniswap/v2-periphery/build/UniswapV2Router02.json");
+    router_code.extend((factory, weth).abi_encode_params());
+    let deadline = U256::from(1u64 << 40);
+    let ether = U256::from(10u64.pow(18));
+    let call = |nonce: u64, to: Address, value: u64, data: Vec<u8>, gas: u64| {
+        let mut t = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 2_000_000_000,
+            to: TxKind::Call(to),
+            value: U256::from(value),
+            input: data.into(),
+            ..Default::default()
+        };
+        let sig = signer().sign_transaction_sync(&mut t).expect("sign");
+        (OpTxEnvelope::Eip1559(t.into_signed(sig)), me)
+    };
+    let txs = vec![
+        create_tx(
+            0,
+            &npm_code("@uniswap/v2-periphery/build/WETH9.json"),
+            0,
+            1_500_000,
+        ),
+        create_tx(1, &factory_code, 0, 4_000_000),
+        create_tx(2, &router_code, 0, 5_000_000),
+        create_tx(3, &token_initcode(1_000_000_000_000), 0, 3_000_000),
+        call(
+            4,
+            token,
+            0,
+            approveCall {
+                spender: router,
+                amount: U256::MAX,
+            }
+            .abi_encode(),
+            100_000,
+        ),
+        call(
+            5,
+            router,
+            1_000_000_000_000,
+            addLiquidityETHCall {
+                token,
+                amountTokenDesired: U256::from(500_000_000_000u64),
+                amountTokenMin: U256::ZERO,
+                amountETHMin: U256::ZERO,
+                to: me,
+                deadline,
+            }
+            .abi_encode(),
+            4_000_000,
+        ),
+        call(
+            6,
+            router,
+            10_000_000,
+            swapExactETHForTokensCall {
+                amountOutMin: U256::ZERO,
+                path: vec![weth, token],
+                to: me,
+                deadline,
+            }
+            .abi_encode(),
+            300_000,
+        ),
+        call(
+            7,
+            router,
+            0,
+            swapExactTokensForETHCall {
+                amountIn: U256::from(5_000_000u64),
+                amountOutMin: U256::ZERO,
+                path: vec![token, weth],
+                to: me,
+                deadline,
+            }
+            .abi_encode(),
+            300_000,
+        ),
+    ];
+    let _ = ether;
+    let built = build(&[0x00], txs);
+    for (i, r) in built.block1.receipts.iter().enumerate() {
+        assert!(
+            alloy_consensus::TxReceipt::status(r),
+            "uniswap transaction {i} failed"
+        );
+    }
+    let mut seen = Seen::default();
+    check_block(&built, &mut seen);
+    eprintln!(
+        "uniswap block: {} steps verified, {} distinct opcodes, {} frame exits",
+        seen.steps,
+        seen.opcodes.len(),
+        seen.exits
+    );
+    assert!(seen.opcodes.contains(&0xf5), "the factory's CREATE2 ran");
+}

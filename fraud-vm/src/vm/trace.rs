@@ -181,6 +181,8 @@ struct Witnesses<'a, P> {
     accounts: HashMap<B256, AccountLeaf>,
     /// `codeRoot` → (code length, chunk root).
     code_roots: HashMap<B256, (u64, B256)>,
+    /// `codeHash` → `codeRoot` of the code seen so far.
+    roots_by_hash: HashMap<B256, B256>,
     /// The block-hash tree.
     block_hashes: Vec<Vec<B256>>,
 }
@@ -197,7 +199,10 @@ impl<P: StateProvider> Witnesses<'_, P> {
     fn leaf(&mut self, info: &revm::state::AccountInfo) -> Result<Option<B256>, String> {
         let code_root = if info.code_hash == KECCAK256_EMPTY {
             B256::ZERO
+        } else if let Some(root) = self.roots_by_hash.get(&info.code_hash) {
+            *root
         } else {
+            // Code deployed earlier in the block is only known once revm showed it.
             let code = match &info.code {
                 Some(code) => code.original_bytes(),
                 None => self
@@ -210,6 +215,7 @@ impl<P: StateProvider> Witnesses<'_, P> {
             let root = code::root_of(code.len() as u64, &chunked.chunk_root());
             self.code_roots
                 .insert(root, (code.len() as u64, chunked.chunk_root()));
+            self.roots_by_hash.insert(info.code_hash, root);
             root
         };
         let leaf = AccountLeaf {
@@ -335,6 +341,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 nodes: Overlay::new(provider),
                 accounts: HashMap::new(),
                 code_roots: HashMap::new(),
+                roots_by_hash: HashMap::new(),
                 block_hashes,
             },
             roots: Roots {
