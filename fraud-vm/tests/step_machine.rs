@@ -778,7 +778,38 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
         .op(0x50)
         .op(0x00)
         .0;
+    // EXTCODECOPY from a small contract, across ECHO's chunk border, from an absent account,
+    // zero bytes; SELFDESTRUCT to an existing account, to a new one, to itself.
+    let mut extcopy = Asm::new();
+    for (who, dest, src, len) in [
+        (addr(OTHER), 0u64, 0u64, 5u64),
+        (echo, 40, 20, 40),
+        (addr(Address::repeat_byte(0x66)), 100, 0, 33),
+        (echo, 0, 0, 0),
+        (echo, 200, 30, 70),
+    ] {
+        extcopy = extcopy.pushn(len).pushn(src).pushn(dest).push(who).op(0x3c);
+    }
+    let extcopy = extcopy.op(0x59).op(0x00).0;
+    let destruct_rich = Asm::new().push(addr(RICH)).op(0xff).0;
+    let destruct_new = Asm::new().push(addr(Address::repeat_byte(0x67))).op(0xff).0;
+    let destruct_self = Asm::new().op(0x30).op(0xff).0;
     vec![
+        ("extcodecopy", extcopy, vec![], 300_000),
+        (
+            "initcode above the limit",
+            Asm::new().pushn(49_153).pushn(0).pushn(0).op(0xf0).0,
+            vec![],
+            300_000,
+        ),
+        ("selfdestruct to an account", destruct_rich, vec![], 100_000),
+        (
+            "selfdestruct to a new account",
+            destruct_new,
+            vec![],
+            100_000,
+        ),
+        ("selfdestruct to itself", destruct_self, vec![], 100_000),
         ("creates", creates, create_data, 25_000_000),
         ("calls", calls, vec![], 1_000_000),
         ("logs", logs, calldata.clone(), 300_000),
@@ -860,6 +891,7 @@ fn every_step_of_the_corpus_verifies_against_revm() {
         HaltReason::InvalidOpcode,
         HaltReason::ReturnDataOutOfBounds,
         HaltReason::StaticViolation,
+        HaltReason::InitcodeSizeLimit,
     ]
     .into();
     assert_eq!(seen.halts, halts, "halt kinds exercised");

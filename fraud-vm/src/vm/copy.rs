@@ -1,5 +1,9 @@
 //! Bulk copies into memory, one 32-byte chunk per micro-step: `CALLDATACOPY`, `CODECOPY`,
-//! `RETURNDATACOPY`, `MCOPY`.
+//! `EXTCODECOPY`, `RETURNDATACOPY`, `MCOPY`.
+//!
+//! `EXTCODECOPY` pops the address first (it stays on the stack with the other arguments between
+//! micro-steps), charges warm/cold access in its first micro-step, and reads the account and
+//! its code-root preimage in every micro-step to open the other code's chunks.
 //!
 //! The first micro-step (`cursor = 0`) pops `destOffset, offset, size`, charges all the gas
 //! (static, `3` per word, memory expansion over the destination — and for `MCOPY` over the
@@ -12,9 +16,10 @@
 //! as before the opcode) and `cursor = k + 1`; the last micro-step leaves them popped, resets
 //! the cursor and advances the program counter. A zero-size copy is one step.
 
-use alloy_primitives::U256;
+use alloy_primitives::{Address, B256, U256};
 
 use super::{
+    account::{access_address, read_account},
     oracle::{DataSource, Oracle},
     step::{Ctx, Exec, Exit, HaltReason, Source},
 };
@@ -23,15 +28,33 @@ use super::{
 const COPY_WORD: u64 = 3;
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
+    let account = if opcode == 0x3c {
+        Some(Address::from_word(B256::from(ctx.pop()?)))
+    } else {
+        None
+    };
     let [dest, src, len] = ctx.pop_n()?;
+    let k = ctx.m.frame.cursor;
+    if let (Some(address), 0) = (account, k) {
+        access_address(ctx, &address)?;
+    }
     let source = match opcode {
         0x37 => Source::Data(DataSource::CallData),
         0x39 => Source::Code,
+        0x3c => {
+            let address = account.unwrap_or_default();
+            let (_, acct) = read_account(ctx, &address)?;
+            let (len, chunk_root) = if acct.code_root.is_zero() {
+                (0, B256::ZERO)
+            } else {
+                ctx.o.code_root_preimage(&acct.code_root)?
+            };
+            Source::OtherCode { len, chunk_root }
+        }
         0x3e => Source::Data(DataSource::ReturnData),
         0x5e => Source::Memory,
         _ => unreachable!("not a copy opcode: {opcode:#x}"),
     };
-    let k = ctx.m.frame.cursor;
     if k == 0 {
         let words = u64::try_from(len.div_ceil(U256::from(32)))
             .map_err(|_| Exit::Halt(HaltReason::OutOfGas))?;
@@ -70,6 +93,9 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
         ctx.push(len);
         ctx.push(src);
         ctx.push(dest);
+        if let Some(address) = account {
+            ctx.push(U256::from_be_slice(address.as_slice()));
+        }
         ctx.m.frame.cursor = k + 1;
     }
     Ok(())

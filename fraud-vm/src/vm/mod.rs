@@ -91,6 +91,7 @@ pub mod machine;
 pub mod opcodes;
 pub mod oracle;
 pub mod proof;
+mod selfdestruct;
 mod stack_memory;
 mod step;
 mod storage;

@@ -200,7 +200,7 @@ pub fn implemented(opcode: u8) -> bool {
         | Family::Storage
         | Family::Keccak
         | Family::Log => true,
-        Family::Copy => opcode != 0x3c,       // EXTCODECOPY: not yet
-        Family::CallCreate => opcode != 0xff, // SELFDESTRUCT: not yet
+        Family::Copy => true,
+        Family::CallCreate => true,
     }
 }

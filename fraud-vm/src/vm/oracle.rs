@@ -26,8 +26,14 @@ pub trait Oracle {
     /// Pops the top stack word (the caller has checked the stack is not empty) and updates the
     /// frame's stack commitment.
     fn pop(&mut self, frame: &mut Frame) -> Result<U256, StepError>;
-    /// Chunk `index` of the frame's code (the caller has checked it exists).
-    fn code_chunk(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError>;
+    /// Chunk `index` of the code with length `code_len` and chunk-tree root `chunk_root` (the
+    /// caller has checked it exists).
+    fn code_chunk(
+        &mut self,
+        code_len: u64,
+        chunk_root: &B256,
+        index: u64,
+    ) -> Result<B256, StepError>;
     /// Memory word `index` (the caller has checked it is inside memory).
     fn memory_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError>;
     /// Replaces memory word `index` with `f(old)` and updates the memory root.
@@ -185,11 +191,14 @@ impl Oracle for Checker {
         Ok(word)
     }
 
-    fn code_chunk(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError> {
-        let depth = code::depth(frame.code_len as usize);
-        Ok(self
-            .opened("code chunk", depth, &frame.code_chunk_root, index)?
-            .0)
+    fn code_chunk(
+        &mut self,
+        code_len: u64,
+        chunk_root: &B256,
+        index: u64,
+    ) -> Result<B256, StepError> {
+        let depth = code::depth(code_len as usize);
+        Ok(self.opened("code chunk", depth, chunk_root, index)?.0)
     }
 
     fn memory_word(&mut self, frame: &Frame, index: u64) -> Result<B256, StepError> {

@@ -4,7 +4,7 @@ use alloy_primitives::{B256, U256};
 
 use super::{
     account, arith, block_end, block_info, call, compare_bitwise, copy, create, env, exit, flow,
-    halt, keccak, log, stack_memory, storage, tx,
+    halt, keccak, log, selfdestruct, stack_memory, storage, tx,
 };
 use super::{
     machine::{Machine, Status},
@@ -140,7 +140,8 @@ impl<'a, O: Oracle + ?Sized> Ctx<'a, O> {
         if let Some((_, c)) = self.chunks.iter().find(|(i, _)| *i == index) {
             return Ok(*c);
         }
-        let c = self.o.code_chunk(&self.m.frame, index)?;
+        let (len, root) = (self.m.frame.code_len, self.m.frame.code_chunk_root);
+        let c = self.o.code_chunk(len, &root, index)?;
         self.chunks.push((index, c));
         Ok(c)
     }
@@ -205,6 +206,30 @@ impl<'a, O: Oracle + ?Sized> Ctx<'a, O> {
                     *b = offset
                         .checked_add(i as u64)
                         .map_or(Ok(0), |at| self.code_byte(at))?;
+                }
+            }
+            Source::OtherCode {
+                len: code_len,
+                chunk_root,
+            } => {
+                let Ok(offset) = u64::try_from(offset) else {
+                    return Ok(out);
+                };
+                let mut opened: Vec<(u64, B256)> = Vec::new();
+                for (i, b) in out[..len].iter_mut().enumerate() {
+                    let Some(at) = offset.checked_add(i as u64).filter(|at| *at < code_len) else {
+                        continue;
+                    };
+                    let index = at / PIECE as u64;
+                    let chunk = match opened.iter().find(|(k, _)| *k == index) {
+                        Some((_, c)) => *c,
+                        None => {
+                            let c = self.o.code_chunk(code_len, &chunk_root, index)?;
+                            opened.push((index, c));
+                            c
+                        }
+                    };
+                    *b = chunk[1 + (at % PIECE as u64) as usize];
                 }
             }
             Source::Memory => {
@@ -298,6 +323,13 @@ pub(super) enum Source {
     Memory,
     /// Call data or return data.
     Data(super::oracle::DataSource),
+    /// Another account's code (`EXTCODECOPY`): its length and chunk-tree root.
+    OtherCode {
+        /// Code length.
+        len: u64,
+        /// Chunk-tree root.
+        chunk_root: B256,
+    },
 }
 
 /// Deducts `amount` from `gas`, or halts out of gas.
@@ -409,6 +441,7 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
         Family::Keccak => keccak::run(ctx),
         Family::Log => log::run(opcode, ctx),
         Family::CallCreate if matches!(opcode, 0xf0 | 0xf5) => create::run(opcode, ctx),
+        Family::CallCreate if opcode == 0xff => selfdestruct::run(ctx),
         Family::CallCreate => call::run(opcode, ctx),
     }
 }

@@ -183,6 +183,8 @@ struct Witnesses<'a, P> {
     code_roots: HashMap<B256, (u64, B256)>,
     /// `codeHash` → `codeRoot` of the code seen so far.
     roots_by_hash: HashMap<B256, B256>,
+    /// Chunk-tree root → the code, for opening chunks of other accounts' code.
+    chunked: HashMap<B256, ChunkedCode>,
     /// The block-hash tree.
     block_hashes: Vec<Vec<B256>>,
 }
@@ -216,6 +218,7 @@ impl<P: StateProvider> Witnesses<'_, P> {
             self.code_roots
                 .insert(root, (code.len() as u64, chunked.chunk_root()));
             self.roots_by_hash.insert(info.code_hash, root);
+            self.chunked.insert(chunked.chunk_root(), chunked);
             root
         };
         let leaf = AccountLeaf {
@@ -342,6 +345,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 accounts: HashMap::new(),
                 code_roots: HashMap::new(),
                 roots_by_hash: HashMap::new(),
+                chunked: HashMap::new(),
                 block_hashes,
             },
             roots: Roots {
@@ -1188,7 +1192,8 @@ impl<P: StateProvider> Tracer<'_, P> {
     /// The states between the micro-steps of a bulk copy: arguments still on the stack, all gas
     /// charged, memory grown, the first `k` chunks copied (taken from revm's result).
     fn copy_micro_states(&mut self, opcode: u8, pre: &Snapshot, post_memory: &[u8], gas: u64) {
-        let n = pre.stack.len();
+        // EXTCODECOPY has the address on top.
+        let n = pre.stack.len() - usize::from(opcode == 0x3c);
         let (dest, src, len) = (pre.stack[n - 1], pre.stack[n - 2], pre.stack[n - 3]);
         let Ok(size) = u64::try_from(len) else {
             return;
@@ -1208,6 +1213,8 @@ impl<P: StateProvider> Tracer<'_, P> {
                 gas,
                 memory: Arc::new(memory.clone()),
                 cursor: k as u64 + 1,
+                // EXTCODECOPY warmed its account in the first micro-step.
+                roots: self.roots,
                 ..pre.clone()
             });
         }
@@ -1259,6 +1266,45 @@ impl<P: StateProvider> Tracer<'_, P> {
         let address = frame.address;
         let arg = |k: usize| pre.stack[pre.stack.len() - 1 - k];
         match opcode {
+            0xff => {
+                // The balance moved: both accounts as revm holds them now.
+                let target = Address::from_word(B256::from(arg(0)));
+                if !super::call::is_precompile(&target) {
+                    self.apply(
+                        |r| &mut r.accessed_addresses,
+                        vec![(account_key(&target), Some(SET_MEMBER))],
+                    );
+                }
+                // The step reads the beneficiary before the balance moves: remember that
+                // account too (its balance now minus what the frame's account had).
+                let before = smt::get(
+                    &self.witnesses.nodes,
+                    self.roots.world,
+                    &account_key(&address),
+                )
+                .ok()
+                .flatten()
+                .and_then(|leaf| self.witnesses.accounts.get(&leaf).copied());
+                if let (Some(me), Some(t)) = (before, state.get(&target)) {
+                    if target != address {
+                        let mut info = t.info.clone();
+                        info.balance = info.balance.saturating_sub(me.balance);
+                        if let Err(e) = self.witnesses.leaf(&info) {
+                            return self.fail(TraceError::Execution(e));
+                        }
+                    }
+                }
+                let mut changes = Vec::new();
+                for a in [address, target] {
+                    if let Some(account) = state.get(&a) {
+                        match self.witnesses.leaf(&account.info) {
+                            Ok(leaf) => changes.push((account_key(&a), leaf)),
+                            Err(e) => return self.fail(TraceError::Execution(e)),
+                        }
+                    }
+                }
+                self.apply(|r| &mut r.world, changes);
+            }
             0xf1 | 0xf2 | 0xf4 | 0xfa => {
                 let target = Address::from_word(B256::from(arg(1)));
                 if !super::call::is_precompile(&target) {
@@ -1268,7 +1314,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                     );
                 }
             }
-            0x31 | 0x3b | 0x3f | 0x47 => {
+            0x31 | 0x3b | 0x3c | 0x3f | 0x47 => {
                 let target = if opcode == 0x47 {
                     address
                 } else {
@@ -1643,7 +1689,7 @@ where
             if opcode == 0x20 || (0xa0..=0xa4).contains(&opcode) {
                 self.keccak_micro_states(&pre, interp.gas.remaining());
             }
-            if matches!(opcode, 0x37 | 0x39 | 0x3e | 0x5e) {
+            if matches!(opcode, 0x37 | 0x39 | 0x3c | 0x3e | 0x5e) {
                 let post_memory = interp.memory.context_memory().to_vec();
                 self.copy_micro_states(opcode, &pre, &post_memory, interp.gas.remaining());
             }
@@ -1727,14 +1773,20 @@ where
             return;
         };
         let post = match result.result {
-            InstructionResult::Stop | InstructionResult::Return | InstructionResult::Revert => {
+            InstructionResult::Stop
+            | InstructionResult::Return
+            | InstructionResult::Revert
+            | InstructionResult::SelfDestruct => {
                 let status = if result.result == InstructionResult::Revert {
                     Status::Reverted
                 } else {
                     Status::Returned
                 };
                 let memory = Arc::new(interp.memory.context_memory().to_vec());
-                let out = if result.result == InstructionResult::Stop {
+                let out = if matches!(
+                    result.result,
+                    InstructionResult::Stop | InstructionResult::SelfDestruct
+                ) {
                     (0, 0)
                 } else {
                     let n = pre.stack.len();
@@ -1862,9 +1914,21 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         Ok(word)
     }
 
-    fn code_chunk(&mut self, _frame: &Frame, index: u64) -> Result<B256, StepError> {
-        let frame = self.frame.ok_or(StepError::MissingWitness("code chunk"))?;
-        let (chunk, path) = frame.code.open(index);
+    fn code_chunk(
+        &mut self,
+        _code_len: u64,
+        chunk_root: &B256,
+        index: u64,
+    ) -> Result<B256, StepError> {
+        let code = match self.frame {
+            Some(f) if f.code.chunk_root() == *chunk_root => &f.code,
+            _ => self
+                .known
+                .chunked
+                .get(chunk_root)
+                .ok_or(StepError::MissingWitness("code chunk"))?,
+        };
+        let (chunk, path) = code.open(index);
         self.witnesses.push(Witness::Code { chunk, path });
         Ok(chunk)
     }
