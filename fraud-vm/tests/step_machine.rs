@@ -794,7 +794,27 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
     let destruct_rich = Asm::new().push(addr(RICH)).op(0xff).0;
     let destruct_new = Asm::new().push(addr(Address::repeat_byte(0x67))).op(0xff).0;
     let destruct_self = Asm::new().op(0x30).op(0xff).0;
+    // Every precompile, from call data copied to memory; outputs copied back.
+    let (pre_data, pre_calls) = precompile_inputs();
+    let mut precompiles = Asm::new().op(0x36).pushn(0).pushn(0).op(0x37);
+    let mut out_at = 6000u64;
+    for (i, (address, offset, len, gas, value)) in pre_calls.into_iter().enumerate() {
+        precompiles = precompiles.pushn(70).pushn(out_at).pushn(len).pushn(offset);
+        if let Some(v) = value {
+            precompiles = precompiles.pushn(v);
+        }
+        // Store each call's success flag in slot 100 + i.
+        precompiles = precompiles
+            .pushn(address)
+            .pushn(gas)
+            .op(if value.is_some() { 0xf1 } else { 0xfa })
+            .pushn(100 + i as u64)
+            .op(0x55);
+        out_at += 100;
+    }
+    let precompiles = precompiles.op(0x3d).op(0x00).0;
     vec![
+        ("precompiles", precompiles, pre_data, 3_000_000),
         ("extcodecopy", extcopy, vec![], 300_000),
         (
             "initcode above the limit",
@@ -861,6 +881,29 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Vec<u8>, u64)> {
             100_000,
         ),
     ]
+}
+
+#[test]
+fn precompiles_answer_as_on_l1() {
+    let (name, code, data, gas) = corpus()
+        .into_iter()
+        .find(|c| c.0 == "precompiles")
+        .expect("precompile program");
+    let built = build(&code, vec![tx(0, CONTRACT, 0, &data, gas)]);
+    let flags: Vec<u64> = (0..12u64)
+        .map(|i| {
+            built
+                .block1
+                .diff
+                .storage
+                .get(&(CONTRACT, U256::from(100 + i)))
+                .map_or(0, |v| v.to::<u64>())
+        })
+        .collect();
+    // ecrecover, sha256, ripemd160, identity, modexp, bn add, bn mul, pairing, blake2f succeed;
+    // the bogus KZG proof and the starved identity call fail; the value call succeeds.
+    assert_eq!(flags, [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1], "{name}");
+    check_block(&built, &mut Seen::default());
 }
 
 #[test]
@@ -1389,4 +1432,52 @@ fn uniswap_v2_deploy_liquidity_and_swaps_verify_step_by_step() {
         seen.exits
     );
     assert!(seen.opcodes.contains(&0xf5), "the factory's CREATE2 ran");
+}
+
+/// Call data holding one input per precompile, and the calls: (address, offset, length, gas,
+/// value for a CALL or `None` for a STATICCALL).
+#[allow(clippy::type_complexity)]
+fn precompile_inputs() -> (Vec<u8>, Vec<(u64, u64, u64, u64, Option<u64>)>) {
+    use alloy::signers::SignerSync;
+    let word = |v: u64| U256::from(v).to_be_bytes::<32>().to_vec();
+    let hash = keccak256(b"step machine");
+    let sig = signer().sign_hash_sync(&hash).expect("sign");
+    let mut ecrecover = hash.to_vec();
+    ecrecover.extend(word(27 + sig.v() as u64));
+    ecrecover.extend(sig.r().to_be_bytes::<32>());
+    ecrecover.extend(sig.s().to_be_bytes::<32>());
+    let mut modexp = [word(1), word(1), word(1)].concat();
+    modexp.extend([3, 5, 7]);
+    let bn_add = [word(1), word(2), word(1), word(2)].concat();
+    let bn_mul = [word(1), word(2), word(3)].concat();
+    // EIP-152 test vector 5: 12 rounds of "abc".
+    let mut blake = alloy_primitives::hex::decode(
+        "0000000c48c9bdf267e6096a3ba7ca8485ae67bb2bf894fe72f36e3cf1361d5f3af54fa5d182e6ad7f520e511f6c3e2b8c68059b6bbd41fbabd9831f79217e1319cde05b616263",
+    )
+    .expect("hex");
+    blake.resize(4 + 64 + 128, 0);
+    blake.extend([3, 0, 0, 0, 0, 0, 0, 0]);
+    blake.extend([0; 8]);
+    blake.push(1);
+    let inputs: Vec<(u64, Vec<u8>, u64, Option<u64>)> = vec![
+        (1, ecrecover, 10_000, None),
+        (2, (0..100u8).collect(), 10_000, None),
+        (3, (0..50u8).collect(), 10_000, None),
+        (4, (0..70u8).collect(), 10_000, None),
+        (5, modexp, 10_000, None),
+        (6, bn_add, 10_000, None),
+        (7, bn_mul, 10_000, None),
+        (8, vec![], 100_000, None),
+        (9, blake, 10_000, None),
+        (10, vec![0; 192], 100_000, None), // not a valid KZG proof: fails
+        (4, (0..70u8).collect(), 10, None), // out of gas
+        (4, vec![1, 2, 3], 10_000, Some(3)), // CALL with value
+    ];
+    let mut data = Vec::new();
+    let mut calls = Vec::new();
+    for (address, input, gas, value) in inputs {
+        calls.push((address, data.len() as u64, input.len() as u64, gas, value));
+        data.extend(input);
+    }
+    (data, calls)
 }

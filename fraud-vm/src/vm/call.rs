@@ -15,6 +15,9 @@
 //! where the suspended caller has the arguments popped, the gas charged, `outOffset/outLen`
 //! set to the output area and `pc` still on the call.
 //!
+//! A call to a precompile (0x01 … 0x0a) runs in the call step itself (see
+//! [`precompile_call`]).
+//!
 //! After the callee's exit, a caller whose `cursor` is non-zero is copying the output: step
 //! `c` copies chunk `c - 1` of `min(outLen, returnDataLen)` bytes from the return data to
 //! memory at `outOffset`; the last one clears `cursor`, `outOffset`, `outLen` and advances
@@ -96,7 +99,15 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
         return Ok(());
     }
     if is_precompile(&target) {
-        return Err(StepError::Unsupported("precompile call".into()).into());
+        return precompile_call(
+            ctx,
+            kind,
+            target,
+            value,
+            (args_at, args_len.to::<u64>()),
+            (ret_at, ret_len.to::<u64>()),
+            child_gas,
+        );
     }
 
     let checkpoint = Checkpoint::of(ctx.m);
@@ -136,6 +147,60 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
     };
     clear_returndata(&mut child);
     ctx.m.frame = child;
+    Ok(())
+}
+
+/// A call to a precompile, run within the call step: the checkpoint, the value, then the
+/// precompile (the same implementation the L1 precompile provides) on the input area with the
+/// forwarded gas. Success returns the unused gas and makes the output the return data (its own
+/// word tree); failure (out of gas, bad input) consumes the forwarded gas and rolls the value
+/// back. The output is then copied back like a callee's ([`resume`]).
+fn precompile_call<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    kind: FrameKind,
+    target: Address,
+    value: U256,
+    args: (u64, u64),
+    ret: (u64, u64),
+    gas: u64,
+) -> Exec {
+    let checkpoint = Checkpoint::of(ctx.m);
+    let caller_address = ctx.m.frame.address;
+    if kind == FrameKind::Call && !value.is_zero() {
+        transfer(ctx, &caller_address, &target, value)?;
+    }
+    let input = ctx.read_memory(args.0, args.1 as usize)?;
+    let outcome = revm::precompile::Precompiles::cancun()
+        .get(&target)
+        .map(|p| p.execute(&input, gas, 0));
+    let output = match outcome {
+        Some(Ok(out)) if out.status == revm::precompile::PrecompileStatus::Success => {
+            ctx.m.frame.gas += gas.saturating_sub(out.gas_used);
+            Some(out.bytes)
+        }
+        _ => None,
+    };
+    let frame = &mut ctx.m.frame;
+    match &output {
+        Some(bytes) => {
+            frame.returndata_len = bytes.len() as u64;
+            frame.returndata_root = super::trace::data_root(bytes);
+            frame.returndata_offset = 0;
+        }
+        None => clear_returndata(frame),
+    }
+    if output.is_none() {
+        checkpoint.restore(ctx.m);
+    }
+    ctx.push(U256::from(output.is_some()));
+    let frame = &mut ctx.m.frame;
+    if ret.1.min(frame.returndata_len) == 0 {
+        frame.pc += 1;
+    } else {
+        frame.out_offset = ret.0;
+        frame.out_len = ret.1;
+        frame.cursor = 1;
+    }
     Ok(())
 }
 

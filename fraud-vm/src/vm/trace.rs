@@ -1521,9 +1521,7 @@ where
         _context: &mut CTX,
         inputs: &mut revm::interpreter::CallInputs,
     ) -> Option<revm::interpreter::CallOutcome> {
-        if self.pending_call.is_some() && super::call::is_precompile(&inputs.bytecode_address) {
-            self.fail(TraceError::Unsupported("precompile call".into()));
-        }
+        let _ = inputs;
         None
     }
 
@@ -1537,9 +1535,30 @@ where
             return;
         }
         if let Some(call) = self.pending_call.take() {
-            // No frame ran: a call that failed before entering (depth, balance) only empties
-            // the return data; a call to an account without code is a callee whose first
-            // step is STOP.
+            // No frame ran: a precompile answered within the call step; a call that failed
+            // before entering (depth, balance) only empties the return data; a call to an
+            // account without code is a callee whose first step is STOP.
+            if super::call::is_precompile(&inputs.bytecode_address)
+                && outcome.result.result != InstructionResult::CallTooDeep
+                && outcome.result.result != InstructionResult::OutOfFunds
+            {
+                let state = context.journal().evm_state().clone();
+                self.enter_world(&state);
+                let returndata = if outcome.result.is_ok() {
+                    DataRef {
+                        len: outcome.result.output.len() as u64,
+                        tree: Arc::new(outcome.result.output.to_vec()),
+                        offset: 0,
+                    }
+                } else {
+                    DataRef::empty()
+                };
+                self.pending_exit = Some(PendingExit {
+                    suspended: call.suspended,
+                    returndata,
+                });
+                return;
+            }
             if !outcome.result.is_ok() {
                 if let Some(caller) = self.active.last_mut() {
                     caller.returndata = DataRef::empty();
