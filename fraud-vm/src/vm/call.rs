@@ -1,5 +1,5 @@
 //! `CALL`, `CALLCODE`, `DELEGATECALL`, `STATICCALL`: entering a called frame, and copying
-//! its output back once it has exited ([`super::exit`]).
+//! its output back once it has exited (the frame-exit step).
 //!
 //! The call step pops the arguments and, in this order: halts on a value-bearing `CALL` in a
 //! static frame; charges memory expansion over the input and output areas; charges warm (100)
@@ -16,7 +16,7 @@
 //! set to the output area and `pc` still on the call.
 //!
 //! A call to a precompile (0x01 … 0x0a) runs in the call step itself (see
-//! [`precompile_call`]).
+//! `precompile_call`).
 //!
 //! After the callee's exit, a caller whose `cursor` is non-zero is copying the output: step
 //! `c` copies chunk `c - 1` of `min(outLen, returnDataLen)` bytes from the return data to

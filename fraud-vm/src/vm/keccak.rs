@@ -4,7 +4,7 @@
 //! (`30 + 6·words + memory expansion`). Hashing `size` bytes takes `n = size / 136 + 1`
 //! micro-steps (the last block carries the keccak padding `0x01 … 0x80`, alone if `size` is a
 //! multiple of 136): micro-step `k` XORs block `k` of memory `[offset + 136k, …)` into the
-//! 200-byte keccak-f[1600] state (25 little-endian lanes; zero at `k = 0`) and permutes it.
+//! 200-byte keccak-f\[1600\] state (25 little-endian lanes; zero at `k = 0`) and permutes it.
 //! Between micro-steps the arguments stay on the stack, `cursor = k + 1` and the frame's
 //! `sponge` field is `keccak256(state bytes)` (the proof shows the state); the last
 //! micro-step pushes the first 32 state bytes (the hash), clears `sponge` and `cursor`, and
@@ -22,7 +22,7 @@ pub const RATE: usize = 136;
 /// Gas per hashed word.
 const KECCAK_WORD: u64 = 6;
 
-/// A keccak-f[1600] sponge state.
+/// A keccak-f\[1600\] sponge state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sponge(pub [u64; 25]);
 

@@ -7,12 +7,18 @@
 //! specification and the Rust reference verifier; the Solidity verifier mirrors it family by
 //! family (one module here per contract there).
 //!
-//! **Status.** Implemented: opcode steps of the families [`opcodes::Family::Arith`],
-//! `CompareBitwise`, `Env`, `BlockInfo`, `StackMemory`, `Flow` and `Halt` (the frame-ending
-//! opcodes), with every exceptional halt they can raise, and [`Trace::for_tx`] for transactions
-//! whose execution stays in one frame. Every other opcode, and every synthetic step, makes
-//! [`verify_step`] and [`Trace::prove_step`] return [`StepError::Unsupported`]; the design for
-//! them is in `fraud-vm/docs/step-machine.md`.
+//! **Status.** Every defined Cancun opcode (one module per family: `arith`, `compare_bitwise`,
+//! `keccak`, `env`, `block_info`, `account`, `storage`, `stack_memory`, `flow`, `copy`, `log`,
+//! `call`, `create`, `selfdestruct`, `halt`), every exceptional halt, precompile calls
+//! 0x01–0x0a, frame exit with rollback, code deposit, tx-init (signed transactions, deposits,
+//! contract creation), tx-end and block-end; [`Trace::for_block`] replays any node-built block.
+//! Not supported yet ([`StepError::Unsupported`], or [`TraceError::Unsupported`] when
+//! tracing): transactions with access lists, `SELFDESTRUCT` of an account created in the same
+//! transaction (EIP-6780 deletion), and a precompile as a transaction's own target.
+//!
+//! Module docs of each family state its exact semantics: [`call`], [`create`], [`copy`],
+//! [`keccak`], [`build`], [`input`], and the private `tx`, `exit`, `storage`, `account`,
+//! `selfdestruct`, `log` modules (read the source).
 //!
 //! ## Machine state and its hash
 //!
@@ -23,23 +29,38 @@
 //! Each part is encoded as one 32-byte big-endian word per field (`abi.encode` of a tuple of
 //! static types), fields in this order:
 //!
-//! * **block** ([`BlockPart`], 14 words): number, timestamp, gasLimit, baseFee, coinbase,
+//! * **block** ([`BlockPart`], 26 words): number, timestamp, gasLimit, baseFee, coinbase,
 //!   prevrandao, chainId, blobBaseFee, blockHashesRoot, cumulativeGas, txAcc, receiptAcc,
-//!   stateRoot, txIndex.
-//! * **tx** ([`TxPart`], 9 words): origin, gasPrice, startStateRoot, refund,
-//!   accessedAddressesRoot, accessedSlotsRoot, transientRoot, createdRoot, logsAcc.
-//! * **frame** ([`Frame`], 24 words): status (0 running, 1 returned, 2 reverted, 3 halted),
-//!   kind (0 call, 1 callcode, 2 delegatecall, 3 staticcall, 4 create, 5 create2), depth,
-//!   isStatic, address, caller, value, codeLen, codeChunkRoot, pc, gas, stackSize, stackHash,
-//!   memWords, memRoot, calldataLen, calldataRoot, returndataLen, returndataRoot, outOffset,
-//!   outLen, cursor, sponge, parentHash.
+//!   stateRoot, txIndex, txCount, inputsRoot, logsBloom (8 words), parentHash, extraDataHash.
+//! * **tx** ([`TxPart`], 21 words; all zero between transactions): origin, gasPrice,
+//!   startStateRoot, refund, accessedAddressesRoot, accessedSlotsRoot, transientRoot,
+//!   createdRoot, logsAcc, logsBloom (8 words), txType, gasLimit, tip, txHash.
+//! * **frame** ([`Frame`], 26 words): status (0 running, 1 returned, 2 reverted, 3 halted,
+//!   4 boundary = no frame, between transactions), kind (0 call, 1 callcode, 2 delegatecall,
+//!   3 staticcall, 4 create, 5 create2), depth, isStatic, address, caller, value, codeLen,
+//!   codeChunkRoot, pc, gas, stackSize, stackHash, memWords, memRoot, calldataLen,
+//!   calldataRoot, calldataOffset, returndataLen, returndataRoot, returndataOffset,
+//!   outOffset, outLen, cursor, sponge, parentHash.
+//!
+//! Sets (accessed addresses and slots, created accounts) are state-tree SMTs keyed like the
+//! state (`keccak256(address)`, `keccak256(address ‖ slot)`) with value `bytes32(1)`;
+//! transient storage is an SMT with the storage keys. A called frame's `parentHash` is
+//! `keccak256(callerFrame.hash ‖ checkpoint.hash)` ([`Checkpoint`]: the roots, refund, logs
+//! and bloom to restore on revert); the transaction's frame has the boundary frame as caller.
+//! After the block-end step the state is terminal and hashes to
+//! `keccak256(keccak256("fraud-vm block end") ‖ blockHash ‖ stateRoot)`
+//! ([`machine::end_hash`]). The block's start state is defined from its parent and its inputs
+//! ([`input`]).
 //!
 //! Commitments inside the frame:
 //! * **stack**: a hash chain, `0` for the empty stack and `keccak256(below ‖ word)` after a push
 //!   ([`machine::stack_hash`]). Popping shows the word and the hash below it.
 //! * **memory**, **call data**, **return data**: [`crate::merkle`] trees of depth
 //!   [`DATA_DEPTH`] over 32-byte words (zero-padded); memory grows in whole words and new words
-//!   are zero, so growing memory never changes its root.
+//!   are zero, so growing memory never changes its root. Call data and return data are byte
+//!   ranges (offset, length) of another tree — the caller's memory, the callee's memory, the
+//!   transaction input, a precompile's output — so entering and leaving frames copies nothing
+//!   but the output written back into the caller's memory.
 //! * **code**: the chunk tree of [`crate::code`] (`codeChunkRoot`; the account's `codeRoot` is
 //!   `keccak256(uint256(codeLen) ‖ codeChunkRoot)`).
 //!
@@ -56,7 +77,12 @@
 //! and `gas = 0`. `STOP` sets `status = 1` with an empty output; `RETURN`/`REVERT` pop
 //! `offset, len`, charge memory expansion, and set `status` 1/2, `outOffset` (0 when
 //! `len = 0`) and `outLen`; the program counter stays on the halting opcode. The frame-exit
-//! step (not yet implemented) consumes a frame whose status is not 0.
+//! step ([`StepKind::FrameExit`], or [`StepKind::TxEnd`] for the transaction's frame) consumes
+//! a frame whose status is not 0.
+//!
+//! Bulk work is split into micro-steps with `cursor`: copies move 32 bytes per step
+//! ([`copy`]), hashing absorbs 136 bytes per step ([`keccak`]), code commitments are built 31
+//! bytes per step ([`build`]); between micro-steps the opcode's arguments stay on the stack.
 //!
 //! Memory beyond `2^DATA_DEPTH` words is treated as out of gas: its expansion cost exceeds
 //! `5·10^11` gas, so no transaction of a chain whose block gas limit is below that can reach it.
