@@ -132,6 +132,10 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
             confirmations: 2,
             poll_interval: Duration::from_millis(50),
         }),
+        replica: false,
+        batcher: None,
+        proposer: None,
+        ignore_deposits: false,
     })
     .await
     .expect("start the L2 node");
