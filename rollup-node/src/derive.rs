@@ -552,18 +552,26 @@ impl L1Follower {
         };
         let l1_block = log.block_number.unwrap_or_default();
         let after = u64::try_from(event.afterDelayedMessagesRead).unwrap_or(u64::MAX);
+        let index = u64::try_from(event.batchIndex).unwrap_or(u64::MAX);
+        let l1_tx = log.transaction_hash.unwrap_or_default();
         if event.forced {
             info!(l1_block, after_delayed_read = after, "forced batch on L1");
             forced.push((l1_block, after));
+            if self.read_batches {
+                // Forced batches take a batch index too; they carry no blocks.
+                batches.push(PostedBatch {
+                    index,
+                    l1_block,
+                    l1_tx,
+                    after_delayed_read: after,
+                    batch: Batch::default(),
+                });
+            }
             return Ok(());
         }
         if !self.read_batches {
             return Ok(());
         }
-        let index = u64::try_from(event.batchIndex).unwrap_or(u64::MAX);
-        let Some(l1_tx) = log.transaction_hash else {
-            return Ok(());
-        };
         let tx = self
             .provider
             .get_transaction_by_hash(l1_tx)
