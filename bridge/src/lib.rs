@@ -139,6 +139,17 @@ pub enum BridgeError {
     /// The L2 node's state proof is malformed or does not show the withdrawal.
     #[error("bad withdrawal proof: {0}")]
     BadProof(String),
+    /// The Portal holds less ETH than the withdrawal pays out.
+    #[error(
+        "the Portal holds {locked} wei, less than the withdrawal's {value}: only ETH deposited \
+         through the Portal can be withdrawn (not finalizing, which would spend the withdrawal)"
+    )]
+    PortalUnderfunded {
+        /// Wei held by the Portal.
+        locked: alloy_primitives::U256,
+        /// Wei the withdrawal pays.
+        value: alloy_primitives::U256,
+    },
     /// A withdrawal did not reach the awaited state in time.
     #[error("withdrawal {hash}: gave up after {seconds} s")]
     WithdrawalTimeout {

@@ -63,7 +63,7 @@ sol! {
     }
 
     /// The Portal's withdrawal side.
-    #[sol(rpc)]
+    #[sol(rpc, all_derives)]
     interface IPortalWithdrawals {
         struct Withdrawal {
             uint256 nonce;
@@ -554,6 +554,20 @@ impl Bridge {
                 })
             }
             _ => return Err(BridgeError::NotProven(sent.hash())),
+        }
+        // The Portal pays withdrawn ETH from the ETH locked by deposits; ETH that was never
+        // deposited (e.g. the L2 dev genesis' balances) cannot be paid, and a failed call would
+        // spend the withdrawal.
+        let locked = self
+            .l1()
+            .get_balance(self.deployment().portal)
+            .await
+            .map_err(|e| rpc("L1 eth_getBalance", e))?;
+        if locked < sent.withdrawal.value {
+            return Err(BridgeError::PortalUnderfunded {
+                locked,
+                value: sent.withdrawal.value,
+            });
         }
         let portal = IPortalWithdrawals::new(self.deployment().portal, self.l1());
         let receipt = portal
