@@ -111,9 +111,7 @@ pub enum BridgeError {
     #[error("withdrawal {0} is not proven yet: run `bridge prove` first")]
     NotProven(alloy_primitives::B256),
     /// The challenge window of the proven output is still open.
-    #[error(
-        "challenge window not elapsed: output {output_index} is final in {seconds_left} s"
-    )]
+    #[error("challenge window not elapsed: output {output_index} is final in {seconds_left} s")]
     WindowNotElapsed {
         /// The output the withdrawal was proven against.
         output_index: u64,

@@ -353,7 +353,10 @@ async fn run(command: Command) -> Result<(), BridgeError> {
             let bridge = connect(&endpoints, None).await?;
             for sent in bridge.withdrawals_of(l2_tx).await? {
                 print_withdrawal(&sent);
-                println!("status:          {}", bridge.withdrawal_status(&sent).await?);
+                println!(
+                    "status:          {}",
+                    bridge.withdrawal_status(&sent).await?
+                );
             }
             Ok(())
         }
@@ -389,7 +392,10 @@ async fn withdraw_cmd(command: Command) -> Result<(), BridgeError> {
     let sent = match command {
         Command::WithdrawEth(args) => {
             let bridge = connect(&args.endpoints, Some(&args.sending.private_key)).await?;
-            eprintln!("withdrawing {} wei to {} on L1...", args.amount, args.sending.to);
+            eprintln!(
+                "withdrawing {} wei to {} on L1...",
+                args.amount, args.sending.to
+            );
             let sent = bridge
                 .withdraw_eth(args.sending.to, args.amount, args.gas_limit)
                 .await?;
@@ -427,8 +433,19 @@ async fn prove_cmd(args: ProveArgs, finalize: bool) -> Result<(), BridgeError> {
                 WithdrawalStatus::Proven { seconds_left, .. } => !finalize || *seconds_left == 0,
                 WithdrawalStatus::Provable { .. } | WithdrawalStatus::Finalized => true,
             };
+            // Progress: on every change of step, and every 10 s while the window runs.
+            let mut last: Option<(std::mem::Discriminant<WithdrawalStatus>, std::time::Instant)> =
+                None;
             bridge
-                .wait_withdrawal(&sent, timeout, ready, |s| eprintln!("  {s}"))
+                .wait_withdrawal(&sent, timeout, ready, |s| {
+                    let kind = std::mem::discriminant(s);
+                    if last
+                        .is_none_or(|(k, at)| k != kind || at.elapsed() >= Duration::from_secs(10))
+                    {
+                        eprintln!("  {s}");
+                        last = Some((kind, std::time::Instant::now()));
+                    }
+                })
                 .await?;
         }
         if finalize {

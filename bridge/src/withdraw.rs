@@ -460,8 +460,7 @@ impl Bridge {
             .first()
             .map(|p| p.proof.clone())
             .unwrap_or_default();
-        let proof =
-            Proof::from_nodes(&nodes).map_err(|e| BridgeError::BadProof(e.to_string()))?;
+        let proof = Proof::from_nodes(&nodes).map_err(|e| BridgeError::BadProof(e.to_string()))?;
         let key = Withdrawal::state_key(sent.hash());
         match proof.verify(state_root, &key) {
             Ok(Some(v)) if v == WITHDRAWAL_SENT_VALUE => {}

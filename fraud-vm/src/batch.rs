@@ -207,11 +207,7 @@ impl BatchBlock {
             + 32
             + 8
             + 4
-            + self
-                .transactions
-                .iter()
-                .map(|t| 4 + t.len())
-                .sum::<usize>()
+            + self.transactions.iter().map(|t| 4 + t.len()).sum::<usize>()
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -255,7 +251,12 @@ impl Batch {
 
     /// Length of [`Batch::encode`].
     pub fn encoded_len(&self) -> usize {
-        BATCH_HEADER_LEN + self.blocks.iter().map(BatchBlock::encoded_len).sum::<usize>()
+        BATCH_HEADER_LEN
+            + self
+                .blocks
+                .iter()
+                .map(BatchBlock::encoded_len)
+                .sum::<usize>()
     }
 
     /// The version-0 encoding (module docs). `extraData` beyond 32 bytes is cut (headers never
@@ -395,8 +396,7 @@ pub fn apply_l1_inputs<P: StateProvider>(
     }
     let mut read = parent_read;
     for message in deposits {
-        if message.index != read || read >= target_read || message.l1_block_number > origin.number
-        {
+        if message.index != read || read >= target_read || message.l1_block_number > origin.number {
             break;
         }
         match builder.execute_deposit(message.tx_deposit()) {
@@ -472,7 +472,10 @@ fn finish_txs<P: StateProvider>(
 pub fn decode_user_tx(chain: &ChainSpec, raw: &[u8]) -> Result<ExecutableTx, String> {
     let tx = OpTxEnvelope::decode_2718_exact(raw).map_err(|e| format!("undecodable: {e}"))?;
     if !is_user_tx_type(tx.tx_type()) {
-        return Err(format!("type {} not allowed in a batch", tx.tx_type() as u8));
+        return Err(format!(
+            "type {} not allowed in a batch",
+            tx.tx_type() as u8
+        ));
     }
     if tx.chain_id() != Some(chain.chain_id) {
         return Err(format!("chain id {:?}", tx.chain_id()));

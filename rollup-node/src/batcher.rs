@@ -158,7 +158,10 @@ impl Batcher {
                     Some(n) => n,
                     None => {
                         let n = self.resume().await?;
-                        info!(next_block = n, "batcher resumes after the Inbox's last batch");
+                        info!(
+                            next_block = n,
+                            "batcher resumes after the Inbox's last batch"
+                        );
                         n
                     }
                 };
@@ -196,14 +199,20 @@ impl Batcher {
             if pending <= mined {
                 break;
             }
-            debug!(mined, pending, "waiting for the batcher's pending L1 transactions");
+            debug!(
+                mined,
+                pending, "waiting for the batcher's pending L1 transactions"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let Some(last) = last_batch(&self.l1, &self.config.deployment).await? else {
             return Ok(1);
         };
         let end = last.last_block();
-        if let Some((hash, _)) = self.store.header_by_number(last.first_block.saturating_sub(1))? {
+        if let Some((hash, _)) = self
+            .store
+            .header_by_number(last.first_block.saturating_sub(1))?
+        {
             if hash != last.parent_hash {
                 return Err(BatcherError::Diverged(end));
             }

@@ -6,7 +6,12 @@
 //! - the **confirmed L1 head**: the newest L1 block at depth `>= --l1.confirmations` (the head
 //!   itself has depth 0);
 //! - every `DepositQueued` event of the deployment's `Inbox` in L1 blocks up to it, by Inbox
-//!   index.
+//!   index;
+//! - every forced batch (`BatchAppended` with `forced = true`) up to it, by L1 block, published
+//!   before the head that reaches it, so the sequencer applies the forced-inclusion rule
+//!   (`fraud_vm::batch`) in the first block whose origin is at or after the forced batch;
+//! - in replica mode ([`L1Follower::reading_batches`]), every sequencer batch, decoded from its
+//!   transaction's calldata (checked against the event's `dataHash`), for [`crate::replica`].
 //!
 //! For each new L2 block the sequencer ([`crate::sequencer`]) asks the feed for its inputs
 //! ([`DepositFeed::inputs`]):
@@ -16,7 +21,8 @@
 //! - the block opens with the L1-info deposit of its origin
 //!   ([`fraud_vm::deposit::l1_info_deposit`]), followed by every deposit not yet included, in
 //!   Inbox index order starting at the next expected index, queued at or before the origin,
-//!   while they fit in the block's gas (the rest go into the next block).
+//!   while they fit in the block's gas (the rest go into the next block):
+//!   [`fraud_vm::batch::apply_l1_inputs`], the same code derivation replays.
 //!
 //! Each deposit is included **exactly once**: the [`L1Cursor`] (origin and next expected Inbox
 //! index) is written to the store in the same atomic batch as the block that advanced it
@@ -270,7 +276,11 @@ impl DepositFeed {
 }
 
 fn forced_read(forced: &BTreeMap<u64, u64>, l1_block: u64) -> u64 {
-    forced.range(..=l1_block).map(|(_, after)| *after).max().unwrap_or(0)
+    forced
+        .range(..=l1_block)
+        .map(|(_, after)| *after)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Why following L1 failed (the follower logs it and retries, or stops on a deep reorg).
@@ -488,7 +498,10 @@ impl L1Follower {
             let to = (from + LOGS_RANGE - 1).min(target);
             let filter = Filter::new()
                 .address(self.config.deployment.inbox)
-                .event_signature(vec![DepositQueued::SIGNATURE_HASH, BatchAppended::SIGNATURE_HASH])
+                .event_signature(vec![
+                    DepositQueued::SIGNATURE_HASH,
+                    BatchAppended::SIGNATURE_HASH,
+                ])
                 .from_block(from)
                 .to_block(to);
             let logs = self

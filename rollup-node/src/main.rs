@@ -84,7 +84,11 @@ struct Cli {
     #[arg(long = "batcher.key", value_name = "HEX", env = "ROLLUP_BATCHER_KEY", hide_env_values = true, requires = "l1_rpc", value_parser = parse_key)]
     batcher_key: Option<PrivateKeySigner>,
     /// Post a batch once the unposted blocks encode to this many bytes (batches are cut at it).
-    #[arg(long = "batcher.max-bytes", value_name = "BYTES", default_value_t = 100_000)]
+    #[arg(
+        long = "batcher.max-bytes",
+        value_name = "BYTES",
+        default_value_t = 100_000
+    )]
     batcher_max_bytes: usize,
     /// Post a batch once the oldest unposted block has waited this long ("2s", "500ms").
     #[arg(long = "batcher.max-age", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]

@@ -12,10 +12,10 @@ use alloy::signers::local::PrivateKeySigner;
 use crate::{
     batcher::{BatchedThrough, Batcher, BatcherConfig},
     derive::{DepositFeed, L1Config, L1Follower},
-    proposer::{Proposer, ProposerConfig},
-    replica::Replica,
     events::ChainEvents,
     mempool::{Mempool, PoolConfig},
+    proposer::{Proposer, ProposerConfig},
+    replica::Replica,
     rpc::{self, RpcConfig, RpcContext},
     sequencer::{Sequencer, SequencerConfig},
     store::{Store, StoreError},

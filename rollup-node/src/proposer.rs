@@ -1,10 +1,11 @@
 //! The proposer: posts output roots of batched L2 blocks to the L1 `OutputRegistry`.
 //!
-//! Enabled with `--proposer.key`. It proposes every `--proposer.interval` L2 blocks: the next
-//! block to propose is the smallest multiple of the interval above the registry's
-//! `latestL2BlockNumber()` (so a restart continues where L1 is, and the registry's "strictly
-//! increasing" rule holds). It waits until that block is **batched** (its data is on L1: posted
-//! by this node's batcher, or — on a replica — derived from L1), then calls
+//! Enabled with `--proposer.key`. It proposes every `--proposer.interval` L2 blocks: the block
+//! to propose is the newest multiple of the interval that is **batched** (its data is on L1:
+//! posted by this node's batcher, or — on a replica — derived from L1), if it is above the
+//! registry's `latestL2BlockNumber()` (so a restart continues where L1 is, the registry's
+//! "strictly increasing" rule holds, and a proposer that fell behind catches up in one step). It
+//! calls
 //! `OutputRegistry.propose(number, fraud_vm::output::output_root(number, hash, stateRoot))`
 //! with the deployment's bond. Failures are logged and retried at the next poll.
 
@@ -123,8 +124,10 @@ impl Proposer {
         } else {
             0
         };
-        let next = (last / n + 1) * n;
-        if self.batched.get() < next {
+        // The newest batched multiple of the interval (skipping ones a lagging proposer
+        // missed: outputs only need increasing block numbers).
+        let next = (self.batched.get() / n) * n;
+        if next <= last {
             return Ok(());
         }
         let Some((hash, header)) = self.store.header_by_number(next)? else {

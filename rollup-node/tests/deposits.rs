@@ -17,14 +17,14 @@ mod support;
 use std::{
     collections::HashMap,
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use alloy::{
     network::TransactionBuilder,
     primitives::{Address, Bytes, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
     sol,
 };

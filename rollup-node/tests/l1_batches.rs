@@ -132,7 +132,10 @@ async fn assert_same_chain(seq: &TestChain, replica: &TestChain, n: u64) {
     for i in 0..=n {
         let (x, y) = (block(&a, i).await, block(&b, i).await);
         assert_eq!(x["hash"], y["hash"], "block {i} hash differs");
-        assert_eq!(x["stateRoot"], y["stateRoot"], "block {i} state root differs");
+        assert_eq!(
+            x["stateRoot"], y["stateRoot"],
+            "block {i} state root differs"
+        );
         assert_eq!(x["transactions"], y["transactions"], "block {i} txs differ");
     }
 }
@@ -345,8 +348,15 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
     let start = l2.get_block_number().await.expect("head");
     wait_head(&seq, start + 10, Duration::from_secs(10)).await;
     wait_batched(&l1, &deployment, start + 5, &seq).await;
-    assert!(bridge.l2_inclusion(&deposit).await.expect("status").is_none());
-    assert_eq!(l2.get_balance(recipient).await.expect("balance"), U256::ZERO);
+    assert!(bridge
+        .l2_inclusion(&deposit)
+        .await
+        .expect("status")
+        .is_none());
+    assert_eq!(
+        l2.get_balance(recipient).await.expect("balance"),
+        U256::ZERO
+    );
 
     // Too early to force.
     let forcer = alloy::providers::ProviderBuilder::new()
@@ -361,16 +371,15 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
             }
             .abi_encode(),
         );
+    let early = forcer
+        .send_transaction(force.clone().with_gas_limit(200_000))
+        .await
+        .expect("sent")
+        .get_receipt()
+        .await
+        .expect("receipt");
     assert!(
-        forcer
-            .send_transaction(force.clone().with_gas_limit(200_000))
-            .await
-            .expect("sent")
-            .get_receipt()
-            .await
-            .expect("receipt")
-            .status()
-            == false,
+        !early.status(),
         "forceInclusion must revert inside the window"
     );
     l1.increase_time(config.force_inclusion_window).await;
@@ -393,7 +402,10 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
         forced_at.elapsed().as_secs_f64() * 1e3
     );
     assert!(inclusion.success);
-    assert_eq!(l2.get_balance(recipient).await.expect("balance"), U256::from(ONE_ETH));
+    assert_eq!(
+        l2.get_balance(recipient).await.expect("balance"),
+        U256::from(ONE_ETH)
+    );
 
     // The batches after the forced one carry afterDelayedMessagesRead >= 1, and the replica
     // derives the same chain, deposit included.
@@ -411,5 +423,8 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
         )
         .await
         .expect("receipt");
-    assert_eq!(r["blockNumber"], json!(format!("{:#x}", inclusion.block_number)));
+    assert_eq!(
+        r["blockNumber"],
+        json!(format!("{:#x}", inclusion.block_number))
+    );
 }

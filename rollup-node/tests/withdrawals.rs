@@ -23,8 +23,9 @@ use bridge::{
     client::Bridge,
     deploy::{DeployConfig, DEVNET_DEPLOYER_INDEX},
     withdraw::{
-        portal_withdrawal, IPortalWithdrawals::IPortalWithdrawalsErrors as PortalError,
-        IPortalWithdrawals, SentWithdrawal, WithdrawalStatus,
+        portal_withdrawal, IPortalWithdrawals,
+        IPortalWithdrawals::IPortalWithdrawalsErrors as PortalError, SentWithdrawal,
+        WithdrawalStatus,
     },
     BridgeError, Deployment,
 };
@@ -190,10 +191,7 @@ async fn eth_and_erc20_withdrawals_round_trip_and_l1_rejects_bad_ones() {
 
     // Forged proofs and an altered withdrawal are rejected by L1.
     let portal = IPortalWithdrawals::new(deployment.portal, l1_signer(&l1, 8));
-    let (output, proof) = b5
-        .withdrawal_proof(&tok, out_index)
-        .await
-        .expect("proof");
+    let (output, proof) = b5.withdrawal_proof(&tok, out_index).await.expect("proof");
     let mut forged = proof.to_vec();
     let last = forged.len() - 70; // inside the siblings / leaf, not the header
     forged[last] ^= 1;
@@ -330,7 +328,10 @@ async fn eth_and_erc20_withdrawals_round_trip_and_l1_rejects_bad_ones() {
         .expect("withdraw");
     let index = wait_provable(&b6, &third).await;
     let (output, proof) = b6.withdrawal_proof(&third, index).await.expect("proof");
-    let resolver = IResolver::new(deployment.output_registry, l1_signer(&l1, DEVNET_DEPLOYER_INDEX));
+    let resolver = IResolver::new(
+        deployment.output_registry,
+        l1_signer(&l1, DEVNET_DEPLOYER_INDEX),
+    );
     assert!(resolver
         .invalidate(U256::from(index))
         .send()

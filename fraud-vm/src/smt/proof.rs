@@ -214,7 +214,8 @@ impl Proof {
                     proof.siblings.push(B256::from_slice(node))
                 }
                 64 if proof.leaf.is_none() && proof.sibling_node.is_none() => {
-                    proof.leaf = Some((B256::from_slice(&node[..32]), B256::from_slice(&node[32..])))
+                    proof.leaf =
+                        Some((B256::from_slice(&node[..32]), B256::from_slice(&node[32..])))
                 }
                 NODE_ENCODED_LEN if proof.sibling_node.is_none() => {
                     proof.sibling_node = Some(Node::decode(node)?)

@@ -99,7 +99,6 @@ pub async fn deploy_devnet(l1: &L1) -> Deployment {
     deployment
 }
 
-
 /// Deploys the contracts with the devnet deployer and `config`.
 pub async fn deploy_with(l1: &L1, config: &DeployConfig) -> Deployment {
     deploy::deploy(&l1.url, wallet(DEVNET_DEPLOYER_INDEX), config)
