@@ -282,10 +282,18 @@ async fn batcher_posts_every_block_once_across_kill9_and_the_replica_rebuilds_th
                 .map(|t| t.len())
         })
         .expect("a transfer in the batch");
+    let holding_txs = holding[0].batch.as_ref().map_or(0, |x| {
+        x.blocks.iter().map(|k| k.transactions.len()).sum::<usize>()
+    });
     println!(
         "per ETH transfer (EIP-1559): {} batch bytes (4-byte length prefix included); \
-         L1 gas per tx over all batches: {}",
+         L1 gas per tx: {} in the batch holding the 20 transfers ({} txs, {} bytes, {} gas), \
+         {} over all batches",
         transfer_len + 4,
+        holding[0].gas_used / holding_txs.max(1) as u64,
+        holding_txs,
+        holding[0].batch.as_ref().map_or(0, Batch::encoded_len),
+        holding[0].gas_used,
         total_gas / total_txs as u64
     );
 
