@@ -155,8 +155,8 @@ fn provider(
 
 impl Bridge {
     /// Connects to `l1_rpc` and `l2_rpc` (HTTP URLs) and checks that their chain ids are the
-    /// deployment's. `signer` pays for and signs L1 transactions (deposits need it; status
-    /// queries do not).
+    /// deployment's. `signer` signs the L1 transactions (deposits, proofs, finalizations) and
+    /// the L2 ones (withdrawals); status queries need none.
     pub async fn connect(
         deployment: Deployment,
         l1_rpc: &str,
@@ -164,8 +164,8 @@ impl Bridge {
         signer: Option<PrivateKeySigner>,
     ) -> Result<Self, BridgeError> {
         let sender = signer.as_ref().map(|s| s.address());
-        let l1 = provider(l1_rpc, "l1-rpc", signer)?;
-        let l2 = provider(l2_rpc, "l2-rpc", None)?;
+        let l1 = provider(l1_rpc, "l1-rpc", signer.clone())?;
+        let l2 = provider(l2_rpc, "l2-rpc", signer)?;
         let l1_id = l1
             .get_chain_id()
             .await
@@ -208,9 +208,14 @@ impl Bridge {
         &self.l1
     }
 
-    /// The L2 provider.
+    /// The L2 provider (signing, if connected with a signer).
     pub fn l2(&self) -> &DynProvider {
         &self.l2
+    }
+
+    /// The signer's address, if connected with one.
+    pub fn sender_address(&self) -> Option<Address> {
+        self.sender
     }
 
     fn sender(&self) -> Result<Address, BridgeError> {

@@ -1,5 +1,6 @@
-//! Deposits between L1 and the L2: the L1 deployment ([`deploy`]), the client library
-//! ([`client`]) and the `bridge` command-line tool (`src/main.rs`).
+//! Deposits and withdrawals between L1 and the L2: the L1 deployment ([`deploy`]), the client
+//! library ([`client`] for deposits, [`withdraw`] for withdrawals) and the `bridge`
+//! command-line tool (`src/main.rs`).
 //!
 //! Formats (message hashes, aliasing, the deployment file) are `fraud-vm`'s
 //! ([`fraud_vm::message`], [`fraud_vm::deposit`]); this crate only talks to L1 and L2 nodes over
@@ -9,6 +10,7 @@
 
 pub mod client;
 pub mod deploy;
+pub mod withdraw;
 
 pub use fraud_vm::deposit::Deployment;
 
@@ -80,6 +82,80 @@ pub enum BridgeError {
     /// Bad input (URL, key, file).
     #[error("{0}")]
     Input(String),
+    /// The L2 transaction initiated no withdrawal.
+    #[error("L2 transaction {0} initiated no withdrawal")]
+    NoWithdrawal(alloy_primitives::B256),
+    /// The L2 transaction is unknown.
+    #[error("L2 transaction {0} not found (not included yet, or another L2?)")]
+    UnknownL2Transaction(alloy_primitives::B256),
+    /// No output covers the withdrawal's L2 block yet.
+    #[error(
+        "not yet provable: no output proposed at or after L2 block {l2_block} (latest proposed: {});          the proposer posts one once the block is batched to L1",
+        latest_output.map_or("none".to_string(), |n| n.to_string())
+    )]
+    NotYetProvable {
+        /// The withdrawal's L2 block.
+        l2_block: u64,
+        /// The newest proposed L2 block.
+        latest_output: Option<u64>,
+    },
+    /// The withdrawal was proven already.
+    #[error("withdrawal {hash} is already proven (against output {output_index})")]
+    AlreadyProven {
+        /// The withdrawal hash.
+        hash: alloy_primitives::B256,
+        /// The output it was proven against.
+        output_index: u64,
+    },
+    /// Finalizing before proving.
+    #[error("withdrawal {0} is not proven yet: run `bridge prove` first")]
+    NotProven(alloy_primitives::B256),
+    /// The challenge window of the proven output is still open.
+    #[error("challenge window not elapsed: output {output_index} is final in {seconds_left} s")]
+    WindowNotElapsed {
+        /// The output the withdrawal was proven against.
+        output_index: u64,
+        /// Seconds left.
+        seconds_left: u64,
+    },
+    /// The withdrawal was finalized already.
+    #[error("withdrawal {0} is already finalized")]
+    AlreadyFinalized(alloy_primitives::B256),
+    /// The L2 node does not have the output's block yet.
+    #[error("the L2 node does not have block {0} yet")]
+    L2Behind(u64),
+    /// The L2 node's block does not hash to the proposed output root.
+    #[error(
+        "output {index} does not match the L2 node's block {l2_block}: a wrong proposal (or another L2)"
+    )]
+    OutputMismatch {
+        /// The output index.
+        index: u64,
+        /// Its L2 block.
+        l2_block: u64,
+    },
+    /// The L2 node's state proof is malformed or does not show the withdrawal.
+    #[error("bad withdrawal proof: {0}")]
+    BadProof(String),
+    /// The Portal holds less ETH than the withdrawal pays out.
+    #[error(
+        "the Portal holds {locked} wei, less than the withdrawal's {value}: only ETH deposited \
+         through the Portal can be withdrawn (not finalizing, which would spend the withdrawal)"
+    )]
+    PortalUnderfunded {
+        /// Wei held by the Portal.
+        locked: alloy_primitives::U256,
+        /// Wei the withdrawal pays.
+        value: alloy_primitives::U256,
+    },
+    /// A withdrawal did not reach the awaited state in time.
+    #[error("withdrawal {hash}: gave up after {seconds} s")]
+    WithdrawalTimeout {
+        /// The withdrawal hash.
+        hash: alloy_primitives::B256,
+        /// The time waited.
+        seconds: u64,
+    },
 }
 
 impl BridgeError {

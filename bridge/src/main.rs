@@ -1,4 +1,5 @@
-//! `bridge`: deploy the rollup's L1 contracts and move ETH and ERC20 tokens from L1 to the L2.
+//! `bridge`: deploy the rollup's L1 contracts and move ETH and ERC20 tokens between L1 and the
+//! L2.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -9,17 +10,24 @@ use alloy::{
 use bridge::{
     client::{Bridge, SentDeposit, DEFAULT_ETH_DEPOSIT_GAS},
     deploy::{self, DeployConfig, DEVNET_DEPLOYER_INDEX},
+    withdraw::{SentWithdrawal, WithdrawalStatus, DEFAULT_WITHDRAWAL_GAS},
     BridgeError,
 };
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-/// Deposits from L1 to the rollup's L2, and the L1 deployment they go through.
+/// Deposits from L1 to the rollup's L2, withdrawals back, and the L1 deployment they go
+/// through.
 ///
 /// A deposit is an L1 transaction to the rollup's Portal (ETH) or L1StandardBridge (ERC20). The
 /// L2 node includes it once its L1 block is --l1.confirmations deep, as a deposit transaction
 /// (type 0x7E) whose hash is known from the L1 receipt alone; `bridge` prints it and waits for
 /// it on L2.
+///
+/// A withdrawal takes three steps: `withdraw-eth` / `withdraw-erc20` (an L2 transaction), then
+/// `prove` once the proposer has posted an output root at or after its L2 block, then
+/// `finalize` once that output's challenge window has passed (devnet: 60 s). `status
+/// --withdrawal <L2 tx>` says where it stands; `--wait` makes prove and finalize wait.
 ///
 /// Devnet walk-through (anvil on 8545, the L2 node on 9545):
 ///
@@ -31,6 +39,12 @@ use tracing_subscriber::EnvFilter;
 ///       --deployment deployment.json --private-key 0xac09…ff80 --to 0x7099…79C8 --amount 1ether
 ///
 ///   bridge status --l1-rpc … --l2-rpc … --deployment deployment.json --deposit <L1 tx hash>
+///
+///   bridge withdraw-eth … --private-key 0xac09…ff80 --to 0xf39F…2266 --amount 0.5ether
+///
+///   bridge prove … --private-key 0xac09…ff80 --withdrawal <L2 tx hash> --wait
+///
+///   bridge finalize … --private-key 0xac09…ff80 --withdrawal <L2 tx hash> --wait
 #[derive(Debug, Parser)]
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -59,9 +73,84 @@ enum Command {
     /// bridge mints the token's L2 twin (at `l2TokenFor(token)`) to --to.
     #[command(name = "deposit-erc20")]
     DepositErc20(DepositErc20Args),
-    /// Show the deposits of an L1 transaction: message hash, L2 transaction hash, and whether
-    /// the L2 included it.
+    /// Show the deposits of an L1 transaction (--deposit: message hash, L2 transaction hash,
+    /// whether the L2 included it) or the withdrawals of an L2 transaction (--withdrawal:
+    /// waiting for an output, provable, proven with the time left in the challenge window,
+    /// finalized).
     Status(StatusArgs),
+    /// Withdraw ETH: an L2 transaction to the L2ToL1MessagePasser burning the amount; prove
+    /// and finalize it on L1 afterwards.
+    WithdrawEth(WithdrawEthArgs),
+    /// Withdraw an ERC20: `L2StandardBridge.withdrawTo` burns the L2 twin of --token (the L1
+    /// token); after prove and finalize the L1 bridge releases the tokens to --to.
+    #[command(name = "withdraw-erc20")]
+    WithdrawErc20(WithdrawErc20Args),
+    /// Prove a withdrawal on L1 (`Portal.proveWithdrawal`) against the first proposed output at
+    /// or after its L2 block, with the state-tree proof from the L2 node's eth_getProof.
+    Prove(ProveArgs),
+    /// Finalize a proven withdrawal on L1 (`Portal.finalizeWithdrawal`) once its output's
+    /// challenge window has passed: pays the ETH or releases the tokens.
+    Finalize(ProveArgs),
+}
+
+#[derive(Debug, Args)]
+struct WithdrawSending {
+    /// The L2 account's private key (hex), whose funds are withdrawn.
+    #[arg(long = "private-key", value_name = "KEY", env = "BRIDGE_PRIVATE_KEY")]
+    private_key: String,
+    /// Recipient on L1.
+    #[arg(long, value_name = "ADDR")]
+    to: Address,
+}
+
+#[derive(Debug, Args)]
+struct WithdrawEthArgs {
+    #[command(flatten)]
+    endpoints: Endpoints,
+    #[command(flatten)]
+    sending: WithdrawSending,
+    /// Amount in wei, or with a unit: 1ether, 250gwei.
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_amount)]
+    amount: U256,
+    /// Minimum L1 gas for the call to --to when finalized.
+    #[arg(long = "gas-limit", value_name = "GAS", default_value_t = DEFAULT_WITHDRAWAL_GAS)]
+    gas_limit: u64,
+}
+
+#[derive(Debug, Args)]
+struct WithdrawErc20Args {
+    #[command(flatten)]
+    endpoints: Endpoints,
+    #[command(flatten)]
+    sending: WithdrawSending,
+    /// The L1 token (its L2 twin, `l2TokenFor(token)`, is burned).
+    #[arg(long, value_name = "L1TOKEN")]
+    token: Address,
+    /// Amount in the token's smallest units.
+    #[arg(long, value_name = "UNITS")]
+    amount: U256,
+    /// L1 gas for the release on top of the bridge's fixed 150k.
+    #[arg(long = "min-gas-limit", value_name = "GAS", default_value_t = 0)]
+    min_gas_limit: u32,
+}
+
+#[derive(Debug, Args)]
+struct ProveArgs {
+    #[command(flatten)]
+    endpoints: Endpoints,
+    /// The L1 account's private key (hex) paying for the L1 transaction (anyone may prove or
+    /// finalize any withdrawal).
+    #[arg(long = "private-key", value_name = "KEY", env = "BRIDGE_PRIVATE_KEY")]
+    private_key: String,
+    /// The L2 transaction hash of the withdrawal.
+    #[arg(long, value_name = "L2TXHASH")]
+    withdrawal: B256,
+    /// Wait (with progress messages) until it can be done, instead of failing.
+    #[arg(long)]
+    wait: bool,
+    /// Seconds to wait with --wait.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -167,12 +256,16 @@ struct DepositErc20Args {
 }
 
 #[derive(Debug, Args)]
+#[group(id = "which", required = true, multiple = false, args = ["deposit", "withdrawal"])]
 struct StatusArgs {
     #[command(flatten)]
     endpoints: Endpoints,
-    /// The L1 transaction hash of the deposit.
+    /// The L1 transaction hash of a deposit.
     #[arg(long, value_name = "L1TXHASH")]
-    deposit: B256,
+    deposit: Option<B256>,
+    /// The L2 transaction hash of a withdrawal.
+    #[arg(long, value_name = "L2TXHASH")]
+    withdrawal: Option<B256>,
 }
 
 /// Parses wei, or a decimal with a unit (`1ether`, `0.5ether`, `250gwei`, `7wei`).
@@ -223,6 +316,9 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Result<(), BridgeError> {
     match command {
         Command::Deploy(args) => deploy_cmd(args).await,
+        c @ (Command::WithdrawEth(_) | Command::WithdrawErc20(_)) => withdraw_cmd(c).await,
+        Command::Prove(args) => prove_cmd(args, false).await,
+        Command::Finalize(args) => prove_cmd(args, true).await,
         Command::DepositEth(args) => {
             let bridge = connect(&args.endpoints, Some(&args.sending.private_key)).await?;
             eprintln!(
@@ -249,9 +345,27 @@ async fn run(command: Command) -> Result<(), BridgeError> {
             println!("l2 token:        {l2_token}");
             finish(&bridge, &sent, &args.sending).await
         }
+        Command::Status(StatusArgs {
+            endpoints,
+            withdrawal: Some(l2_tx),
+            ..
+        }) => {
+            let bridge = connect(&endpoints, None).await?;
+            for sent in bridge.withdrawals_of(l2_tx).await? {
+                print_withdrawal(&sent);
+                println!(
+                    "status:          {}",
+                    bridge.withdrawal_status(&sent).await?
+                );
+            }
+            Ok(())
+        }
         Command::Status(args) => {
             let bridge = connect(&args.endpoints, None).await?;
-            for sent in bridge.deposits_of(args.deposit).await? {
+            let Some(deposit) = args.deposit else {
+                return Err(BridgeError::Input("give --deposit or --withdrawal".into()));
+            };
+            for sent in bridge.deposits_of(deposit).await? {
                 print_deposit(&sent);
                 match bridge.l2_inclusion(&sent).await? {
                     Some(inc) => println!(
@@ -272,6 +386,98 @@ async fn run(command: Command) -> Result<(), BridgeError> {
             Ok(())
         }
     }
+}
+
+async fn withdraw_cmd(command: Command) -> Result<(), BridgeError> {
+    let sent = match command {
+        Command::WithdrawEth(args) => {
+            let bridge = connect(&args.endpoints, Some(&args.sending.private_key)).await?;
+            eprintln!(
+                "withdrawing {} wei to {} on L1...",
+                args.amount, args.sending.to
+            );
+            let sent = bridge
+                .withdraw_eth(args.sending.to, args.amount, args.gas_limit)
+                .await?;
+            sent
+        }
+        Command::WithdrawErc20(args) => {
+            let bridge = connect(&args.endpoints, Some(&args.sending.private_key)).await?;
+            eprintln!(
+                "withdrawing {} units of the L2 twin of {} to {} on L1...",
+                args.amount, args.token, args.sending.to
+            );
+            let sent = bridge
+                .withdraw_erc20(args.token, args.sending.to, args.amount, args.min_gas_limit)
+                .await?;
+            sent
+        }
+        _ => return Err(BridgeError::Input("not a withdrawal command".into())),
+    };
+    print_withdrawal(&sent);
+    eprintln!(
+        "next: bridge prove --withdrawal {} (once an output covers L2 block {}), then bridge finalize",
+        sent.l2_tx, sent.l2_block
+    );
+    Ok(())
+}
+
+async fn prove_cmd(args: ProveArgs, finalize: bool) -> Result<(), BridgeError> {
+    let bridge = connect(&args.endpoints, Some(&args.private_key)).await?;
+    for sent in bridge.withdrawals_of(args.withdrawal).await? {
+        print_withdrawal(&sent);
+        let timeout = Duration::from_secs(args.timeout);
+        if args.wait {
+            let ready = |s: &WithdrawalStatus| match s {
+                WithdrawalStatus::WaitingForOutput { .. } => false,
+                WithdrawalStatus::Proven { seconds_left, .. } => !finalize || *seconds_left == 0,
+                WithdrawalStatus::Provable { .. } | WithdrawalStatus::Finalized => true,
+            };
+            // Progress: on every change of step, and every 10 s while the window runs.
+            let mut last: Option<(std::mem::Discriminant<WithdrawalStatus>, std::time::Instant)> =
+                None;
+            bridge
+                .wait_withdrawal(&sent, timeout, ready, |s| {
+                    let kind = std::mem::discriminant(s);
+                    if last
+                        .is_none_or(|(k, at)| k != kind || at.elapsed() >= Duration::from_secs(10))
+                    {
+                        eprintln!("  {s}");
+                        last = Some((kind, std::time::Instant::now()));
+                    }
+                })
+                .await?;
+        }
+        if finalize {
+            let (tx, success) = bridge.finalize(&sent).await?;
+            println!(
+                "finalized:       L1 transaction {tx} ({})",
+                if success {
+                    "the call succeeded"
+                } else {
+                    "the call failed; the withdrawal is spent"
+                }
+            );
+        } else {
+            let (tx, index) = bridge.prove(&sent).await?;
+            println!("proven:          L1 transaction {tx} against output {index}");
+            println!(
+                "finalizable:     after output {index}'s challenge window ({} s from its proposal)",
+                bridge.deployment().challenge_window
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_withdrawal(sent: &SentWithdrawal) {
+    let w = &sent.withdrawal;
+    println!("l2 transaction:  {} (block {})", sent.l2_tx, sent.l2_block);
+    println!("withdrawal hash: {}", sent.hash());
+    println!("nonce:           {}", w.nonce);
+    println!("l2 sender:       {}", w.sender);
+    println!("l1 target:       {}", w.target);
+    println!("value:           {} wei", w.value);
 }
 
 async fn connect(endpoints: &Endpoints, key: Option<&str>) -> Result<Bridge, BridgeError> {

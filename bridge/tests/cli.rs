@@ -1,6 +1,8 @@
 //! The `bridge` CLI against a real anvil L1 and an in-process L2 node following it:
 //! `deploy`, `deposit-eth` (with its progress output), `status`, and the errors a user meets
-//! (wrong network, insufficient balance, unknown token, a transaction without deposit).
+//! (wrong network, insufficient balance, unknown token, a transaction without deposit); and a
+//! withdrawal through `withdraw-eth`, `prove` and `finalize` with their errors (not yet
+//! provable, window not elapsed, already finalized, wrong network).
 
 use std::{
     net::TcpListener,
@@ -15,7 +17,7 @@ use alloy::{
 };
 use rollup_node::{
     derive::L1Config,
-    node::{Node, NodeConfig, DEV_GENESIS},
+    node::{BatcherSettings, Node, NodeConfig, ProposerSettings, DEV_GENESIS},
     rpc::RpcConfig,
 };
 
@@ -132,6 +134,10 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
             confirmations: 2,
             poll_interval: Duration::from_millis(50),
         }),
+        replica: false,
+        batcher: None,
+        proposer: None,
+        ignore_deposits: false,
     })
     .await
     .expect("start the L2 node");
@@ -282,4 +288,216 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
     miner.abort();
     let _ = stop.send(true);
     running.await.expect("join").expect("node ran cleanly");
+}
+
+/// An in-process L2 node on `port` following `l1` with `deployment`, batching (and proposing
+/// every 2 blocks if `propose`).
+async fn l2_node(
+    datadir: &Path,
+    port: u16,
+    l1: &str,
+    deployment: &bridge::Deployment,
+    propose: bool,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), rollup_node::NodeError>>,
+) {
+    let key = |i| bridge::deploy::dev_signer(i).expect("dev key");
+    let node = Node::start(NodeConfig {
+        datadir: datadir.to_path_buf(),
+        genesis: DEV_GENESIS.to_string(),
+        block_time: Duration::from_millis(100),
+        gas_limit: None,
+        pool: Default::default(),
+        rpc: RpcConfig {
+            http: ([127, 0, 0, 1], port).into(),
+            ws: None,
+            ..Default::default()
+        },
+        l1: Some(L1Config {
+            rpc: l1.to_string(),
+            deployment: deployment.clone(),
+            confirmations: 1,
+            poll_interval: Duration::from_millis(50),
+        }),
+        replica: false,
+        batcher: Some(BatcherSettings {
+            key: key(1),
+            max_bytes: 100_000,
+            max_age: Duration::from_millis(300),
+        }),
+        proposer: propose.then(|| ProposerSettings {
+            key: key(2),
+            interval: 2,
+        }),
+        ignore_deposits: false,
+    })
+    .await
+    .expect("start the L2 node");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    (stop, tokio::spawn(node.run(stopped)))
+}
+
+/// Runs the CLI off the async runtime.
+async fn bridge_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        bridge(&refs)
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
+    let (_anvil, l1) = anvil().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("deployment.json");
+    let file_s = file.display().to_string();
+    let out = bridge(&[
+        "deploy",
+        "--l1-rpc",
+        &l1,
+        "--out",
+        &file_s,
+        "--challenge-window",
+        "4",
+    ]);
+    assert!(out.status.success(), "deploy: {:?}", text(&out));
+    let deployment = bridge::deploy::read_deployment(&file).expect("deployment file");
+    let miner_url = l1.clone();
+    let miner = tokio::spawn(async move {
+        let p = ProviderBuilder::new().connect_http(miner_url.parse().expect("url"));
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _: Result<serde_json::Value, _> =
+                p.raw_request("anvil_mine".into(), (U256::from(1),)).await;
+        }
+    });
+    // First without a proposer: nothing can be proven yet.
+    let port = free_port();
+    let datadir = dir.path().join("l2");
+    let (stop, running) = l2_node(&datadir, port, &l1, &deployment, false).await;
+    let l2 = format!("http://127.0.0.1:{port}");
+    let common: Vec<String> = ["--l1-rpc", &l1, "--l2-rpc", &l2, "--deployment", &file_s]
+        .map(String::from)
+        .to_vec();
+    let run = |cmd: &str, extra: &[&str]| {
+        let mut args = vec![cmd.to_string()];
+        args.extend(common.clone());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        bridge_async(args)
+    };
+    let me = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+    let target = "0x000000000000000000000000000000000000Cafe";
+    let out = run(
+        "deposit-eth",
+        &["--private-key", KEY0, "--to", me, "--amount", "2ether"],
+    )
+    .await;
+    assert!(out.status.success(), "deposit: {:?}", text(&out));
+    let started = Instant::now();
+    let out = run(
+        "withdraw-eth",
+        &["--private-key", KEY0, "--to", target, "--amount", "1ether"],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "withdraw-eth: {stderr}");
+    assert!(stderr.contains("next: bridge prove"), "{stderr}");
+    let l2_tx = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("l2 transaction:"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("l2 tx printed")
+        .to_string();
+    let out = run("prove", &["--private-key", KEY0, "--withdrawal", &l2_tx]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out)
+            .1
+            .contains("not yet provable: no output proposed"),
+        "{:?}",
+        text(&out)
+    );
+    // Wrong network.
+    let mut args = vec!["prove".to_string()];
+    args.extend(
+        ["--l1-rpc", &l2, "--l2-rpc", &l2, "--deployment", &file_s]
+            .map(String::from)
+            .to_vec(),
+    );
+    args.extend(["--private-key", KEY0, "--withdrawal", &l2_tx].map(String::from));
+    let (_, stderr) = text(&bridge_async(args).await);
+    assert!(
+        stderr.contains("L1 has chain id 42069, but the deployment expects 31337"),
+        "{stderr}"
+    );
+
+    // Restart the node with a proposer: prove --wait reports progress and proves.
+    stop.send(true).expect("stop");
+    running.await.expect("join").expect("node ran");
+    let (stop, running) = l2_node(&datadir, port, &l1, &deployment, true).await;
+    let out = run(
+        "prove",
+        &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "prove: {stderr}");
+    assert!(stdout.contains("proven:"), "{stdout}");
+    let out = run("finalize", &["--private-key", KEY0, "--withdrawal", &l2_tx]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("challenge window not elapsed"),
+        "{:?}",
+        text(&out)
+    );
+    let out = run("status", &["--withdrawal", &l2_tx]).await;
+    assert!(
+        text(&out).0.contains("challenge window ends in"),
+        "{:?}",
+        text(&out)
+    );
+    let out = run(
+        "finalize",
+        &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "finalize: {stderr}");
+    assert!(stdout.contains("the call succeeded"), "{stdout}");
+    println!(
+        "bridge CLI withdrawal round trip (100 ms L2 blocks, 200 ms L1 blocks, 4 s window): {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let l1p = ProviderBuilder::new().connect_http(l1.parse().expect("url"));
+    assert_eq!(
+        l1p.get_balance(target.parse::<Address>().expect("address"))
+            .await
+            .expect("balance"),
+        U256::from(1_000_000_000_000_000_000u128)
+    );
+    let out = run("finalize", &["--private-key", KEY0, "--withdrawal", &l2_tx]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("already finalized"),
+        "{:?}",
+        text(&out)
+    );
+    let out = run("status", &["--withdrawal", &l2_tx]).await;
+    assert!(
+        text(&out).0.contains("status:          finalized"),
+        "{:?}",
+        text(&out)
+    );
+    let (help, _) = text(&bridge(&["prove", "--help"]));
+    assert!(
+        help.contains("--wait") && help.contains("eth_getProof"),
+        "{help}"
+    );
+
+    miner.abort();
+    stop.send(true).expect("stop");
+    running.await.expect("join").expect("node ran");
 }

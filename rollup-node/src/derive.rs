@@ -6,7 +6,12 @@
 //! - the **confirmed L1 head**: the newest L1 block at depth `>= --l1.confirmations` (the head
 //!   itself has depth 0);
 //! - every `DepositQueued` event of the deployment's `Inbox` in L1 blocks up to it, by Inbox
-//!   index.
+//!   index;
+//! - every forced batch (`BatchAppended` with `forced = true`) up to it, by L1 block, published
+//!   before the head that reaches it, so the sequencer applies the forced-inclusion rule
+//!   (`fraud_vm::batch`) in the first block whose origin is at or after the forced batch;
+//! - in replica mode ([`L1Follower::reading_batches`]), every sequencer batch, decoded from its
+//!   transaction's calldata (checked against the event's `dataHash`), for [`crate::replica`].
 //!
 //! For each new L2 block the sequencer ([`crate::sequencer`]) asks the feed for its inputs
 //! ([`DepositFeed::inputs`]):
@@ -16,7 +21,8 @@
 //! - the block opens with the L1-info deposit of its origin
 //!   ([`fraud_vm::deposit::l1_info_deposit`]), followed by every deposit not yet included, in
 //!   Inbox index order starting at the next expected index, queued at or before the origin,
-//!   while they fit in the block's gas (the rest go into the next block).
+//!   while they fit in the block's gas (the rest go into the next block):
+//!   [`fraud_vm::batch::apply_l1_inputs`], the same code derivation replays.
 //!
 //! Each deposit is included **exactly once**: the [`L1Cursor`] (origin and next expected Inbox
 //! index) is written to the store in the same atomic batch as the block that advanced it
@@ -39,12 +45,13 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{B256, U256},
+    primitives::{keccak256, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::Filter,
 };
-use alloy_sol_types::SolEvent;
+use alloy_sol_types::{SolCall, SolEvent};
 use fraud_vm::{
+    batch::{appendSequencerBatchCall, Batch, BatchAppended},
     deposit::{Deployment, DepositQueued, L1BlockInfo},
     message::DepositMessage,
 };
@@ -118,6 +125,10 @@ pub struct L1Config {
 struct FeedState {
     /// The newest L1 block at the confirmation depth seen so far.
     confirmed: Option<L1BlockInfo>,
+    /// Forced batches: L1 block number -> largest `afterDelayedMessagesRead` forced in it.
+    forced: BTreeMap<u64, u64>,
+    /// Sequencer batches found on L1 (replica mode), by batch index.
+    batches: BTreeMap<u64, PostedBatch>,
     /// Queued deposits not yet included, by Inbox index.
     deposits: BTreeMap<u64, DepositMessage>,
     /// Deposits below this index are included already.
@@ -130,6 +141,21 @@ pub struct DepositFeed {
     state: Mutex<FeedState>,
 }
 
+/// A sequencer batch as posted to the Inbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostedBatch {
+    /// The Inbox's batch index.
+    pub index: u64,
+    /// L1 block holding it.
+    pub l1_block: u64,
+    /// L1 transaction holding it.
+    pub l1_tx: B256,
+    /// `afterDelayedMessagesRead` of the call.
+    pub after_delayed_read: u64,
+    /// The decoded batch.
+    pub batch: Batch,
+}
+
 /// The L1 inputs of one L2 block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockInputs {
@@ -140,6 +166,8 @@ pub struct BlockInputs {
     /// The deposits to include after the L1-info deposit, in index order (contiguous from
     /// the cursor's next index).
     pub deposits: Vec<DepositMessage>,
+    /// Delayed messages forced in at or before the origin ([`DepositFeed::forced_read`]).
+    pub forced_read: u64,
 }
 
 impl DepositFeed {
@@ -170,11 +198,54 @@ impl DepositFeed {
             })
             .map(|(_, (_, message))| message.clone())
             .collect();
+        let forced_read = forced_read(&state.forced, origin.number);
         Some(BlockInputs {
             origin,
             first_deposit,
             deposits,
+            forced_read,
         })
+    }
+
+    /// The queued deposits from index `from` on (contiguous), in index order.
+    pub fn deposits_from(&self, from: u64) -> Vec<DepositMessage> {
+        let state = self.state.lock();
+        (from..)
+            .zip(state.deposits.range(from..))
+            .take_while(|(next, (index, _))| *index == next)
+            .map(|(_, (_, message))| message.clone())
+            .collect()
+    }
+
+    /// The largest `afterDelayedMessagesRead` of the forced batches appended in L1 blocks at or
+    /// before `l1_block` (0 if none): every L2 block with an origin at or after such a batch
+    /// consumes at least that many delayed messages (`fraud_vm::batch`, *Forced inclusion*).
+    pub fn forced_read(&self, l1_block: u64) -> u64 {
+        forced_read(&self.state.lock().forced, l1_block)
+    }
+
+    /// The sequencer batch with index `index`, once found on L1 (replica mode).
+    pub fn batch(&self, index: u64) -> Option<PostedBatch> {
+        self.state.lock().batches.get(&index).cloned()
+    }
+
+    /// Forgets sequencer batches below `index` (derived).
+    pub fn batches_done_below(&self, index: u64) {
+        let mut state = self.state.lock();
+        let keep = state.batches.split_off(&index);
+        state.batches = keep;
+    }
+
+    /// Records forced batches (L1 block, `afterDelayedMessagesRead`) and sequencer batches.
+    pub fn publish_batches(&self, forced: Vec<(u64, u64)>, batches: Vec<PostedBatch>) {
+        let mut state = self.state.lock();
+        for (block, after) in forced {
+            let entry = state.forced.entry(block).or_default();
+            *entry = (*entry).max(after);
+        }
+        for batch in batches {
+            state.batches.insert(batch.index, batch);
+        }
     }
 
     /// Forgets deposits below `next_deposit` (included in a built block).
@@ -202,6 +273,14 @@ impl DepositFeed {
     pub fn confirmed(&self) -> Option<L1BlockInfo> {
         self.state.lock().confirmed
     }
+}
+
+fn forced_read(forced: &BTreeMap<u64, u64>, l1_block: u64) -> u64 {
+    forced
+        .range(..=l1_block)
+        .map(|(_, after)| *after)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Why following L1 failed (the follower logs it and retries, or stops on a deep reorg).
@@ -248,6 +327,8 @@ pub struct L1Follower {
     scan_from: Option<u64>,
     /// The last confirmed block published (checked for deep reorgs).
     last_confirmed: Option<L1BlockInfo>,
+    /// Replica mode: also read sequencer batches (from the deploy block on).
+    read_batches: bool,
 }
 
 impl L1Follower {
@@ -269,7 +350,15 @@ impl L1Follower {
             start,
             scan_from: None,
             last_confirmed: start.map(|c| c.origin),
+            read_batches: false,
         })
+    }
+
+    /// Replica mode: also reads every sequencer batch's calldata into the feed, scanning from
+    /// the deploy block (batches are needed from the first one the replica has not derived).
+    pub fn reading_batches(mut self) -> Self {
+        self.read_batches = true;
+        self
     }
 
     /// Polls until `shutdown` turns true. Errors are logged: RPC failures are retried with a
@@ -323,7 +412,7 @@ impl L1Follower {
     /// is not queued yet.
     async fn first_scan_block(&self, head: u64) -> Result<u64, FollowError> {
         let deploy_block = self.config.deployment.deploy_block;
-        let Some(cursor) = self.start else {
+        let Some(cursor) = self.start.filter(|_| !self.read_batches) else {
             return Ok(deploy_block);
         };
         let now = self.block_info(cursor.origin.number).await?;
@@ -402,12 +491,17 @@ impl L1Follower {
             }
         }
         let mut deposits = Vec::new();
+        let mut forced = Vec::new();
+        let mut batches = Vec::new();
         let mut from = scan_from;
         while from <= target {
             let to = (from + LOGS_RANGE - 1).min(target);
             let filter = Filter::new()
                 .address(self.config.deployment.inbox)
-                .event_signature(DepositQueued::SIGNATURE_HASH)
+                .event_signature(vec![
+                    DepositQueued::SIGNATURE_HASH,
+                    BatchAppended::SIGNATURE_HASH,
+                ])
                 .from_block(from)
                 .to_block(to);
             let logs = self
@@ -416,6 +510,10 @@ impl L1Follower {
                 .await
                 .map_err(|e| rpc_err("eth_getLogs", e))?;
             for log in logs {
+                if log.topic0() == Some(&BatchAppended::SIGNATURE_HASH) {
+                    self.read_batch(&log, &mut forced, &mut batches).await?;
+                    continue;
+                }
                 match DepositQueued::decode_log_data(log.data()) {
                     Ok(event) => deposits.push(event.message()),
                     Err(e) => {
@@ -425,6 +523,8 @@ impl L1Follower {
             }
             from = to + 1;
         }
+        // Batches first: a sequencer never sees an origin without the forced batches up to it.
+        self.feed.publish_batches(forced, batches);
         let confirmed = self.block_info(target).await?;
         if self
             .last_confirmed
@@ -442,6 +542,83 @@ impl L1Follower {
         self.feed
             .publish(self.last_confirmed.unwrap_or(confirmed), deposits);
         self.scan_from = Some(scan_from.max(target + 1));
+        Ok(())
+    }
+}
+
+impl L1Follower {
+    /// Reads one `BatchAppended` log: a forced batch is recorded by its L1 block; a sequencer
+    /// batch (replica mode) is read from its transaction's calldata. An undecodable batch is
+    /// logged and ignored (it derives no blocks).
+    async fn read_batch(
+        &self,
+        log: &alloy::rpc::types::Log,
+        forced: &mut Vec<(u64, u64)>,
+        batches: &mut Vec<PostedBatch>,
+    ) -> Result<(), FollowError> {
+        let event = match BatchAppended::decode_log_data(log.data()) {
+            Ok(event) => event,
+            Err(e) => {
+                warn!(tx = ?log.transaction_hash, error = %e, "undecodable BatchAppended log");
+                return Ok(());
+            }
+        };
+        let l1_block = log.block_number.unwrap_or_default();
+        let after = u64::try_from(event.afterDelayedMessagesRead).unwrap_or(u64::MAX);
+        let index = u64::try_from(event.batchIndex).unwrap_or(u64::MAX);
+        let l1_tx = log.transaction_hash.unwrap_or_default();
+        if event.forced {
+            info!(l1_block, after_delayed_read = after, "forced batch on L1");
+            forced.push((l1_block, after));
+            if self.read_batches {
+                // Forced batches take a batch index too; they carry no blocks.
+                batches.push(PostedBatch {
+                    index,
+                    l1_block,
+                    l1_tx,
+                    after_delayed_read: after,
+                    batch: Batch::default(),
+                });
+            }
+            return Ok(());
+        }
+        if !self.read_batches {
+            return Ok(());
+        }
+        let tx = self
+            .provider
+            .get_transaction_by_hash(l1_tx)
+            .await
+            .map_err(|e| rpc_err("eth_getTransactionByHash", e))?
+            .ok_or_else(|| FollowError::Rpc(format!("batch transaction {l1_tx} not found")))?;
+        let input = alloy::consensus::Transaction::input(&tx);
+        let decoded = appendSequencerBatchCall::abi_decode(input)
+            .map_err(|e| e.to_string())
+            .and_then(|call| {
+                if keccak256(&call.data) != event.dataHash {
+                    return Err("calldata does not hash to the event's dataHash".to_string());
+                }
+                Batch::decode(&call.data).map_err(|e| e.to_string())
+            });
+        match decoded {
+            Ok(batch) => batches.push(PostedBatch {
+                index,
+                l1_block,
+                l1_tx,
+                after_delayed_read: after,
+                batch,
+            }),
+            Err(e) => {
+                error!(index, %l1_tx, error = %e, "ignoring an undecodable batch (it derives no blocks)");
+                batches.push(PostedBatch {
+                    index,
+                    l1_block,
+                    l1_tx,
+                    after_delayed_read: after,
+                    batch: Batch::default(),
+                });
+            }
+        }
         Ok(())
     }
 }

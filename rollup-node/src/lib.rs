@@ -2,12 +2,15 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod batcher;
 pub mod cache;
 pub mod check;
 pub mod derive;
 pub mod events;
 pub mod mempool;
 pub mod node;
+pub mod proposer;
+pub mod replica;
 pub mod rpc;
 pub mod sequencer;
 pub mod store;

@@ -2,12 +2,13 @@
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
+use alloy::signers::local::PrivateKeySigner;
 use clap::Parser;
 use fraud_vm::deposit::Deployment;
 use rollup_node::{
     derive::L1Config,
     mempool::PoolConfig,
-    node::{Node, NodeConfig, DEV_GENESIS},
+    node::{BatcherSettings, Node, NodeConfig, ProposerSettings, DEV_GENESIS},
     rpc::RpcConfig,
 };
 use tracing_subscriber::EnvFilter;
@@ -26,8 +27,14 @@ use tracing_subscriber::EnvFilter;
 ///
 /// Example: rollup-node --datadir /tmp/l2 --block-time 250ms --http.port 9545
 ///
+/// With --batcher.key it posts its blocks to the L1 Inbox; with --proposer.key it proposes
+/// output roots of batched blocks; with --replica it runs no sequencer and rebuilds the chain
+/// from L1 alone.
+///
 /// Example with an L1 (deploy first with `bridge deploy --out deployment.json`):
 /// rollup-node --l1.rpc http://127.0.0.1:8545 --deployment deployment.json --http.port 9545
+///
+/// Devnet (all of it, with anvil): scripts/devnet.sh
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -66,9 +73,41 @@ struct Cli {
     /// includes its deposits). Reorgs up to this depth never reach the L2.
     #[arg(long = "l1.confirmations", value_name = "N", default_value_t = 2)]
     l1_confirmations: u64,
-    /// Time between L1 polls: "1s", "200ms", or plain seconds.
+    /// Time between L1 polls: "1s", "200ms", or plain seconds. The batcher and proposer check
+    /// as often.
     #[arg(long = "l1.poll-interval", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
     l1_poll_interval: Duration,
+    /// Run as a replica: no sequencer, nothing included from the pool; every block is rebuilt
+    /// from the sequencer batches and deposits on L1 (needs --l1.rpc and --deployment) and
+    /// served over the same JSON-RPC. Block hashes and state roots equal the sequencer's.
+    #[arg(long, requires = "l1_rpc")]
+    replica: bool,
+    /// Post the sequencer's blocks to the L1 Inbox as batches, signing with this key (hex; the
+    /// deployment's batcher, devnet: dev account #1). Can also be set with ROLLUP_BATCHER_KEY.
+    #[arg(long = "batcher.key", value_name = "HEX", env = "ROLLUP_BATCHER_KEY", hide_env_values = true, requires = "l1_rpc", value_parser = parse_key)]
+    batcher_key: Option<PrivateKeySigner>,
+    /// Post a batch once the unposted blocks encode to this many bytes (batches are cut at it).
+    #[arg(
+        long = "batcher.max-bytes",
+        value_name = "BYTES",
+        default_value_t = 100_000
+    )]
+    batcher_max_bytes: usize,
+    /// Post a batch once the oldest unposted block has waited this long ("2s", "500ms").
+    #[arg(long = "batcher.max-age", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    batcher_max_age: Duration,
+    /// Propose output roots to the L1 OutputRegistry with this key (hex; pays the bond; devnet:
+    /// dev account #2). Proposes only blocks already batched. Can also be set with
+    /// ROLLUP_PROPOSER_KEY.
+    #[arg(long = "proposer.key", value_name = "HEX", env = "ROLLUP_PROPOSER_KEY", hide_env_values = true, requires = "l1_rpc", value_parser = parse_key)]
+    proposer_key: Option<PrivateKeySigner>,
+    /// Propose the output of every N-th L2 block.
+    #[arg(long = "proposer.interval", value_name = "N", default_value_t = 10)]
+    proposer_interval: u64,
+    /// TESTS ONLY: the sequencer includes no L1 deposits except those a forced batch
+    /// (Inbox.forceInclusion) requires. Simulates a censoring sequencer.
+    #[arg(long = "sequencer.ignore-deposits")]
+    ignore_deposits: bool,
     /// Log filter: error, warn, info, debug, trace, or a RUST_LOG-style directive list.
     /// RUST_LOG overrides it.
     #[arg(long = "log.level", value_name = "FILTER", default_value = "info")]
@@ -112,6 +151,12 @@ struct Cli {
         default_value_t = 1024
     )]
     pool_max_gap: u64,
+}
+
+fn parse_key(s: &str) -> Result<PrivateKeySigner, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| "not a private key: expected 32 bytes of hex (0x...)".to_string())
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -298,6 +343,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         },
         l1,
+        replica: cli.replica,
+        batcher: cli.batcher_key.map(|key| BatcherSettings {
+            key,
+            max_bytes: cli.batcher_max_bytes,
+            max_age: cli.batcher_max_age,
+        }),
+        proposer: cli.proposer_key.map(|key| ProposerSettings {
+            key,
+            interval: cli.proposer_interval,
+        }),
+        ignore_deposits: cli.ignore_deposits,
     };
     let node = Node::start(config).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);

@@ -7,10 +7,15 @@ use fraud_vm::{chain::ChainGenesis, message::L2_STANDARD_BRIDGE};
 use tokio::sync::watch;
 use tracing::info;
 
+use alloy::signers::local::PrivateKeySigner;
+
 use crate::{
+    batcher::{BatchedThrough, Batcher, BatcherConfig},
     derive::{DepositFeed, L1Config, L1Follower},
     events::ChainEvents,
     mempool::{Mempool, PoolConfig},
+    proposer::{Proposer, ProposerConfig},
+    replica::Replica,
     rpc::{self, RpcConfig, RpcContext},
     sequencer::{Sequencer, SequencerConfig},
     store::{Store, StoreError},
@@ -37,6 +42,34 @@ pub struct NodeConfig {
     pub rpc: RpcConfig,
     /// Follow this L1 for origins and deposits (None: a chain without L1, as before issue 4).
     pub l1: Option<L1Config>,
+    /// Replica mode: no sequencer; rebuild the chain from the L1 batches (needs `l1`).
+    pub replica: bool,
+    /// Post blocks to the Inbox (sequencer with `l1` only).
+    pub batcher: Option<BatcherSettings>,
+    /// Propose output roots (needs `l1`; on a sequencer also the batcher).
+    pub proposer: Option<ProposerSettings>,
+    /// **Tests only**: the sequencer includes only forced deposits.
+    pub ignore_deposits: bool,
+}
+
+/// Batcher flags (the L1 URL and deployment come from [`NodeConfig::l1`]).
+#[derive(Clone, Debug)]
+pub struct BatcherSettings {
+    /// The batcher key.
+    pub key: PrivateKeySigner,
+    /// `--batcher.max-bytes`.
+    pub max_bytes: usize,
+    /// `--batcher.max-age`.
+    pub max_age: Duration,
+}
+
+/// Proposer flags (the L1 URL and deployment come from [`NodeConfig::l1`]).
+#[derive(Clone, Debug)]
+pub struct ProposerSettings {
+    /// The proposer key.
+    pub key: PrivateKeySigner,
+    /// `--proposer.interval` (L2 blocks).
+    pub interval: u64,
 }
 
 /// A running node.
@@ -47,9 +80,12 @@ pub struct Node {
     pub pool: Arc<Mempool>,
     /// Shared with the RPC.
     pub rpc: Arc<RpcContext>,
-    /// Seals blocks.
+    /// Seals blocks (unused in replica mode).
     pub sequencer: Sequencer,
     follower: Option<L1Follower>,
+    replica: Option<Replica>,
+    batcher: Option<Batcher>,
+    proposer: Option<Proposer>,
     handles: Vec<jsonrpsee::server::ServerHandle>,
 }
 
@@ -100,11 +136,12 @@ impl Node {
         ));
         let handles = rpc::start(ctx.clone()).await?;
         let chain_id = genesis.spec.chain_id;
+        let chain = genesis.spec.clone();
         let mut sequencer = Sequencer::new(
             genesis.spec,
             store.clone(),
             pool.clone(),
-            events,
+            events.clone(),
             SequencerConfig {
                 block_time: config.block_time,
                 gas_limit,
@@ -112,10 +149,77 @@ impl Node {
                 // Execution gets half the block time; the state root and the (overlapped)
                 // disk write take the rest.
                 max_build_time: (config.block_time / 2).max(Duration::from_millis(50)),
+                ignore_deposits: config.ignore_deposits,
             },
         );
+        if config.l1.is_none()
+            && (config.replica || config.batcher.is_some() || config.proposer.is_some())
+        {
+            return Err(NodeError::Config(
+                "--replica, --batcher.key and --proposer.key need --l1.rpc and --deployment".into(),
+            ));
+        }
+        if config.replica && config.batcher.is_some() {
+            return Err(NodeError::Config(
+                "a replica posts no batches: drop --batcher.key".into(),
+            ));
+        }
+        let batched = BatchedThrough::default();
+        let mut replica = None;
+        let mut batcher = None;
+        let mut proposer = None;
+        if let Some(l1) = &config.l1 {
+            if let Some(b) = &config.batcher {
+                batcher = Some(Batcher::new(
+                    BatcherConfig {
+                        l1_rpc: l1.rpc.clone(),
+                        deployment: l1.deployment.clone(),
+                        key: b.key.clone(),
+                        max_bytes: b.max_bytes,
+                        max_age: b.max_age,
+                        poll_interval: l1.poll_interval,
+                    },
+                    store.clone(),
+                    batched.clone(),
+                )?);
+            }
+            if let Some(p) = &config.proposer {
+                if !config.replica && config.batcher.is_none() {
+                    return Err(NodeError::Config(
+                        "the proposer proposes batched blocks only: add --batcher.key (or run it on a --replica)".into(),
+                    ));
+                }
+                proposer = Some(Proposer::new(
+                    ProposerConfig {
+                        l1_rpc: l1.rpc.clone(),
+                        deployment: l1.deployment.clone(),
+                        key: p.key.clone(),
+                        interval: p.interval,
+                        poll_interval: l1.poll_interval,
+                    },
+                    store.clone(),
+                    batched.clone(),
+                )?);
+            }
+        }
         let follower = match config.l1 {
             None => None,
+            Some(l1) if config.replica => {
+                check_deployment(&l1, &store, chain_id)?;
+                let cursor = store.l1_cursor()?;
+                info!(l1 = %l1.rpc, inbox = %l1.deployment.inbox, head = store.head_number(), "replica: deriving the chain from L1 batches");
+                let feed = Arc::new(DepositFeed::new(cursor.map_or(0, |c| c.next_deposit)));
+                replica = Some(Replica::new(
+                    chain,
+                    store.clone(),
+                    events,
+                    feed.clone(),
+                    &l1.rpc,
+                    l1.poll_interval,
+                    batched,
+                )?);
+                Some(L1Follower::new(l1, feed, cursor)?.reading_batches())
+            }
             Some(l1) => {
                 check_deployment(&l1, &store, chain_id)?;
                 let cursor = store.l1_cursor()?;
@@ -138,6 +242,9 @@ impl Node {
             rpc: ctx,
             sequencer,
             follower,
+            replica,
+            batcher,
+            proposer,
             handles,
         })
     }
@@ -145,9 +252,14 @@ impl Node {
     /// Seals blocks until `shutdown` turns true, then stops the servers.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
         let follower = self.follower.map(|f| tokio::spawn(f.run(shutdown.clone())));
-        let result = self.sequencer.clone().run(shutdown).await;
-        if let Some(follower) = follower {
-            follower.abort();
+        let batcher = self.batcher.map(|b| tokio::spawn(b.run(shutdown.clone())));
+        let proposer = self.proposer.map(|p| tokio::spawn(p.run(shutdown.clone())));
+        let result = match self.replica {
+            Some(replica) => replica.run(shutdown).await,
+            None => self.sequencer.clone().run(shutdown).await,
+        };
+        for task in [follower, batcher, proposer].into_iter().flatten() {
+            task.abort();
         }
         for handle in &self.handles {
             let _ = handle.stop();

@@ -11,8 +11,8 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256};
 use fraud_vm::{
+    batch::apply_l1_inputs,
     chain::ChainSpec,
-    deposit::l1_info_deposit,
     execute::{
         AfterBlock, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider,
         TxRejection,
@@ -42,6 +42,9 @@ pub struct SequencerConfig {
     /// Longest time spent executing one block's transactions; the rest wait for the next
     /// block, so a backlog does not stretch blocks far past the block time.
     pub max_build_time: Duration,
+    /// **Tests only**: include no L1 deposits except those a forced batch requires
+    /// (`--sequencer.ignore-deposits`), to exercise forced inclusion.
+    pub ignore_deposits: bool,
 }
 
 /// Seals blocks from the pool (see the module docs).
@@ -121,52 +124,60 @@ impl Sequencer {
     }
 
     /// Opens the block with its L1 inputs: the L1-info deposit of its origin, then the pending
-    /// deposits in Inbox order while they fit. Returns the cursor after the block.
+    /// deposits in Inbox order while they fit ([`fraud_vm::batch::apply_l1_inputs`], the rule
+    /// derivation replays). With `ignore_deposits` (tests only) only the deposits a forced batch
+    /// requires are included. Returns the cursor after the block and whether the block has an
+    /// L1 origin.
     fn include_l1<P: StateProvider>(
         &self,
         builder: &mut BlockBuilder<'_, P>,
-    ) -> Result<Option<L1Cursor>, NodeError> {
+    ) -> Result<(Option<L1Cursor>, bool), NodeError> {
         let Some(d) = &self.derivation else {
-            return Ok(None);
+            return Ok((None, false));
         };
         let before = *d.cursor.lock();
         let Some(inputs) = d.feed.inputs(before.as_ref()) else {
-            return Ok(before);
+            return Ok((before, false));
         };
-        let number = builder.header().number;
-        match builder.execute_deposit(l1_info_deposit(&inputs.origin, number)) {
-            Ok(_) => {}
-            Err(TxRejection::Fatal(e)) => return Err(e.into()),
-            Err(e) => {
-                error!(reason = %e, "L1-info deposit not included");
-                return Ok(before);
-            }
+        let target = if self.config.ignore_deposits {
+            inputs.forced_read
+        } else {
+            u64::MAX
+        };
+        let read = apply_l1_inputs(
+            builder,
+            &inputs.origin,
+            inputs.first_deposit,
+            target,
+            &inputs.deposits,
+        )?;
+        let Some(read) = read else {
+            error!("L1-info deposit does not fit in the block: no L1 inputs");
+            return Ok((before, false));
+        };
+        if read > inputs.first_deposit {
+            info!(
+                from = inputs.first_deposit,
+                to = read - 1,
+                origin = inputs.origin.number,
+                forced_read = inputs.forced_read,
+                "deposits included"
+            );
         }
-        let mut next = inputs.first_deposit;
-        for message in &inputs.deposits {
-            match builder.execute_deposit(message.tx_deposit()) {
-                Ok(outcome) => {
-                    info!(
-                        index = message.index,
-                        l1_block = message.l1_block_number,
-                        l2_tx = %message.l2_tx_hash(),
-                        gas_used = outcome.gas_used,
-                        "deposit included"
-                    );
-                    next = message.index + 1;
-                }
-                Err(TxRejection::BlockFull) => break,
-                Err(TxRejection::Fatal(e)) => return Err(e.into()),
-                Err(TxRejection::Invalid(reason)) => {
-                    error!(index = message.index, %reason, "deposit refused by the block builder");
-                    break;
-                }
-            }
+        if read < inputs.forced_read {
+            warn!(
+                read,
+                forced_read = inputs.forced_read,
+                "forced deposits did not all fit in this block; the rest follow in the next ones"
+            );
         }
-        Ok(Some(L1Cursor {
-            origin: inputs.origin,
-            next_deposit: next,
-        }))
+        Ok((
+            Some(L1Cursor {
+                origin: inputs.origin,
+                next_deposit: read,
+            }),
+            true,
+        ))
     }
 
     fn build_on<P: StateProvider>(
@@ -184,7 +195,7 @@ impl Sequencer {
             extra_data: Bytes::new(),
         };
         let mut builder = BlockBuilder::new(&self.chain, state, parent, parent_hash, attributes);
-        let cursor = self.include_l1(&mut builder)?;
+        let (cursor, has_origin) = self.include_l1(&mut builder)?;
         let base_fee = builder.header().base_fee_per_gas.unwrap_or_default();
         let candidates = self.pool.best(base_fee, self.config.max_block_txs);
         let mut skip: HashSet<Address> = HashSet::new();
@@ -227,6 +238,7 @@ impl Sequencer {
             dropped,
             backlog,
             cursor,
+            has_origin,
         })
     }
 
@@ -234,7 +246,7 @@ impl Sequencer {
     fn commit(&self, sealed: &Sealed) -> Result<(), NodeError> {
         let block = &sealed.block;
         self.store
-            .commit_block_with_cursor(block, sealed.cursor.as_ref())?;
+            .commit_block_with_cursor(block, sealed.cursor.as_ref(), sealed.has_origin)?;
         self.pool.on_committed(&sealed.included);
         self.events.publish_block(block);
         info!(
@@ -297,8 +309,10 @@ struct Sealed {
     dropped: Vec<B256>,
     /// The block was cut short (gas or build time) with transactions left over.
     backlog: bool,
-    /// The derivation cursor after the block (None: the block has no L1 origin).
+    /// The derivation cursor after the block (None: no block had an L1 origin yet).
     cursor: Option<L1Cursor>,
+    /// Whether this block has the cursor's origin (opens with its L1-info deposit).
+    has_origin: bool,
 }
 
 /// Seconds since the Unix epoch: the timestamp the sequencer proposes for a new block.

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `m` | `head` | head block number (u64 BE) |
 //! | `m` | `l1cursor` | derivation cursor of the head block ([`L1Cursor::encode`]: L1 origin and next Inbox index), written with the block that advanced it |
+//! | `d` | number | the block's own L1 record ([`L1Cursor::encode`]: its L1 origin and the delayed messages consumed up to and including it), only for blocks with an L1 origin; the batcher and derivation read it |
 //! | `h` | number | block hash ‖ header RLP |
 //! | `H` | block hash | number |
 //! | `b` | number | RLP list of EIP-2718 transactions |
@@ -164,6 +165,32 @@ impl Store {
         }
     }
 
+    /// The L1 record of block `number`: its origin and the delayed messages consumed up to
+    /// and including it (None: the block has no L1 origin).
+    pub fn block_l1(&self, number: u64) -> Result<Option<L1Cursor>, StoreError> {
+        match self.db.get(num_key(b'd', number))? {
+            None => Ok(None),
+            Some(v) => L1Cursor::decode(&v)
+                .map(Some)
+                .ok_or_else(|| corrupt(format!("L1 record of block {number}"))),
+        }
+    }
+
+    /// Delayed messages consumed up to and including block `number`: the count of the newest
+    /// block at or below it with an L1 origin (0 if none).
+    pub fn delayed_read_at(&self, number: u64) -> Result<u64, StoreError> {
+        let range = num_key(b'd', 0)..=num_key(b'd', number);
+        match self.db.range(range).next_back() {
+            None => Ok(0),
+            Some(item) => {
+                let (_, v) = item?;
+                L1Cursor::decode(&v)
+                    .map(|c| c.next_deposit)
+                    .ok_or_else(|| corrupt(format!("L1 record at or below {number}")))
+            }
+        }
+    }
+
     /// The current head, if the store holds a chain.
     pub fn head(&self) -> Option<Head> {
         self.head.read().clone()
@@ -176,23 +203,28 @@ impl Store {
 
     /// Persists a built block atomically and makes it the head. Returns once it is on disk.
     pub fn commit_block(&self, block: &BuiltBlock) -> Result<(), StoreError> {
-        self.commit_block_with_cursor(block, None)
+        self.commit_block_with_cursor(block, None, false)
     }
 
     /// [`Store::commit_block`], also recording the derivation cursor `cursor` after the block
     /// in the same atomic batch (so the block and the deposits it consumed are durable
-    /// together).
+    /// together). `has_origin`: the block itself has the cursor's origin (it opens with its
+    /// L1-info deposit); then the cursor is also stored as the block's L1 record (`d`).
     #[instrument(level = "debug", skip_all, fields(number = block.header.number))]
     pub fn commit_block_with_cursor(
         &self,
         block: &BuiltBlock,
         cursor: Option<&L1Cursor>,
+        has_origin: bool,
     ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        let number = block.header.number;
         if let Some(cursor) = cursor {
             batch.insert(key(b'm', &[b"l1cursor"]), cursor.encode());
+            if has_origin {
+                batch.insert(num_key(b'd', number), cursor.encode());
+            }
         }
-        let number = block.header.number;
         let nb = number.to_be_bytes();
 
         let mut header_value = Vec::with_capacity(600);

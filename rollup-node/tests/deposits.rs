@@ -17,14 +17,14 @@ mod support;
 use std::{
     collections::HashMap,
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use alloy::{
     network::TransactionBuilder,
     primitives::{Address, Bytes, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
     sol,
 };
@@ -36,7 +36,11 @@ use bridge::{
 };
 use fraud_vm::message::{apply_alias, L1_INFO, SYSTEM_DEPOSITOR};
 use serde_json::{json, Value};
-use support::{artifact, free_port, npm_bin, wallet, ChainOpts, Target, TestChain};
+use support::{
+    artifact, free_port,
+    l1::{deploy_devnet, L1},
+    npm_bin, wallet, ChainOpts, Target, TestChain,
+};
 
 sol! {
     #[sol(rpc)]
@@ -65,69 +69,6 @@ sol! {
 
 const ONE_ETH: u128 = 1_000_000_000_000_000_000;
 
-/// A fresh anvil L1 (auto-mining: one block per transaction) on a free port, killed on drop.
-struct L1 {
-    child: Child,
-    url: String,
-    provider: DynProvider,
-}
-
-impl L1 {
-    async fn start() -> Self {
-        Self::start_on(free_port()).await
-    }
-
-    async fn start_on(port: u16) -> Self {
-        let child = Command::new(npm_bin("anvil"))
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--silent",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn anvil");
-        let url = format!("http://127.0.0.1:{port}");
-        let provider = ProviderBuilder::new()
-            .connect_http(url.parse().expect("url"))
-            .erased();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while provider.get_chain_id().await.is_err() {
-            assert!(Instant::now() < deadline, "anvil did not start on {url}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            child,
-            url,
-            provider,
-        }
-    }
-
-    /// Mines `n` empty blocks.
-    async fn mine(&self, n: u64) {
-        let _: Value = self
-            .provider
-            .raw_request("anvil_mine".into(), (U256::from(n),))
-            .await
-            .expect("anvil_mine");
-    }
-
-    async fn head(&self) -> u64 {
-        self.provider.get_block_number().await.expect("L1 head")
-    }
-}
-
-impl Drop for L1 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// L1 + deployment + node following it.
 struct Rollup {
     l1: L1,
@@ -135,19 +76,6 @@ struct Rollup {
     l2: TestChain,
     // Keeps the deployment file alive.
     _dir: tempfile::TempDir,
-}
-
-async fn deploy_devnet(l1: &L1) -> Deployment {
-    let deployer = wallet(DEVNET_DEPLOYER_INDEX);
-    let deployment = deploy::deploy(&l1.url, deployer, &DeployConfig::devnet().expect("devnet"))
-        .await
-        .expect("deploy the L1 contracts");
-    assert_eq!(
-        deployment.l1_standard_bridge,
-        deploy::DEVNET_L1_STANDARD_BRIDGE,
-        "devnet deployer's addresses are deterministic"
-    );
-    deployment
 }
 
 /// Starts the node following the L1 at `l1_url` (which need not be up yet) with `deployment`.

@@ -187,6 +187,49 @@ impl Proof {
         Ok(value)
     }
 
+    /// The node-list form `eth_getProof` serves (the rollup node's `rpc` module docs): the
+    /// siblings (32 bytes each, root first), then the leaf `key ‖ value` (64 bytes) if the
+    /// path ends at one, then the deepest sibling's [`Node::encode`] (65 bytes) for a
+    /// membership proof. The element lengths tell them apart.
+    pub fn to_nodes(&self) -> Vec<Vec<u8>> {
+        let mut nodes: Vec<Vec<u8>> = self.siblings.iter().map(|s| s.to_vec()).collect();
+        if let Some((key, value)) = self.leaf {
+            let mut leaf = key.to_vec();
+            leaf.extend_from_slice(value.as_slice());
+            nodes.push(leaf);
+        }
+        if let Some(node) = &self.sibling_node {
+            nodes.push(node.encode());
+        }
+        nodes
+    }
+
+    /// Inverse of [`Proof::to_nodes`]: rejects elements of other lengths or out of order.
+    pub fn from_nodes<T: AsRef<[u8]>>(nodes: &[T]) -> Result<Self, SmtError> {
+        let mut proof = Proof::default();
+        for node in nodes {
+            let node = node.as_ref();
+            match node.len() {
+                32 if proof.leaf.is_none() && proof.sibling_node.is_none() => {
+                    proof.siblings.push(B256::from_slice(node))
+                }
+                64 if proof.leaf.is_none() && proof.sibling_node.is_none() => {
+                    proof.leaf =
+                        Some((B256::from_slice(&node[..32]), B256::from_slice(&node[32..])))
+                }
+                NODE_ENCODED_LEN if proof.sibling_node.is_none() => {
+                    proof.sibling_node = Some(Node::decode(node)?)
+                }
+                len => {
+                    return Err(SmtError::Decode(format!(
+                        "proof element of {len} bytes out of place"
+                    )))
+                }
+            }
+        }
+        Ok(proof)
+    }
+
     /// Compact byte encoding (see the module documentation): depth (u16 BE),
     /// flags, bitmap of non-ZERO siblings, those siblings, leaf, sibling node.
     pub fn encode(&self) -> Vec<u8> {

@@ -75,6 +75,7 @@ fn assert_proof(store: &MemoryNodes, root: B256, k: &B256, expected: Option<B256
     assert_eq!(proof.verify(root, k).expect("verify"), expected);
     let decoded = Proof::decode(&proof.encode()).expect("decode");
     assert_eq!(decoded, proof);
+    assert_eq!(Proof::from_nodes(&proof.to_nodes()).expect("nodes"), proof);
     let json = serde_json::to_string(&proof).expect("json");
     let back: Proof = serde_json::from_str(&json).expect("json back");
     assert_eq!(back, proof);

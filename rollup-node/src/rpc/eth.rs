@@ -762,20 +762,8 @@ impl EthRpc {
     }
 }
 
-/// The `accountProof` / `storageProof.proof` encoding (see the module docs of `rpc`).
+/// The `accountProof` / `storageProof.proof` encoding (see the module docs of `rpc`):
+/// [`Proof::to_nodes`].
 fn proof_nodes(proof: &Proof) -> Vec<Bytes> {
-    let mut nodes: Vec<Bytes> = proof
-        .siblings
-        .iter()
-        .map(|s| Bytes::copy_from_slice(s.as_slice()))
-        .collect();
-    if let Some((key, value)) = proof.leaf {
-        let mut leaf = key.to_vec();
-        leaf.extend_from_slice(value.as_slice());
-        nodes.push(leaf.into());
-    }
-    if let Some(node) = &proof.sibling_node {
-        nodes.push(node.encode().into());
-    }
-    nodes
+    proof.to_nodes().into_iter().map(Bytes::from).collect()
 }

@@ -12,6 +12,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod l1;
+
 use std::{
     fs::{File, OpenOptions},
     io::{Read, Seek, SeekFrom, Write},

@@ -1,0 +1,565 @@
+//! Sequencer batches: how L2 blocks are posted to L1, and how a block is rebuilt from a batch.
+//!
+//! This module is the single definition of the batch format and of the derivation rule. The
+//! node's batcher writes batches with [`Batch::encode`], replicas (and later the fraud proof)
+//! read them with [`Batch::decode`] and rebuild every block with [`derive_block`], which is the
+//! same [`BlockBuilder`] the sequencer used.
+//!
+//! ## On L1
+//!
+//! The batcher EOA calls `Inbox.appendSequencerBatch(bytes data, uint256 afterDelayedMessagesRead)`
+//! ([`appendSequencerBatchCall`]); `data` is [`Batch::encode`], uncompressed (phase 1), so the
+//! Inbox's batch accumulator commits to `keccak256(data)` and a proof can read one transaction
+//! with a bounded witness (every variable-length item is length-prefixed, so a transaction is a
+//! byte range of the calldata found by walking the prefixes). The Inbox emits
+//! [`BatchAppended`]; derivation reads `data` back from the transaction's calldata.
+//!
+//! `afterDelayedMessagesRead` is `max(delayed messages consumed by the batch's last block,
+//! Inbox.delayedMessagesRead())`: the Inbox only lets that count grow, and a forced batch may
+//! have raised it past blocks sealed before the sequencer saw it (see *Forced inclusion*).
+//!
+//! ## Format (version 0)
+//!
+//! All integers are big-endian.
+//!
+//! ```text
+//! version        u8  = 0
+//! firstBlock     u64  L2 number of the first block
+//! parentHash     32   hash of L2 block firstBlock - 1
+//! blockCount     u32  >= 1
+//! blockCount times:
+//!   timestamp    u64
+//!   gasLimit     u64
+//!   prevrandao   32   (the header's mixHash)
+//!   extraLen     u8  <= 32, then extraLen bytes of extraData
+//!   originNumber u64  L1 origin number  } both zero: the block has no L1 origin
+//!   originHash   32   L1 origin hash    } (no L1-info deposit, no deposits)
+//!   delayedRead  u64  delayed messages (deposits) consumed up to and including this block
+//!   txCount      u32
+//!   txCount times:
+//!     txLen      u32 >= 1, then txLen bytes: the EIP-2718 encoding of a sequencer transaction
+//! ```
+//!
+//! Deposits and the L1-info deposit are **not** in the batch: they are derived from L1. Only
+//! the sequencer's own (signed) transactions are. Decoding rejects any other version, trailing
+//! bytes, truncation, `blockCount = 0`, `extraLen > 32` and empty transactions, so a batch has
+//! one encoding.
+//!
+//! ## Derivation rule ([`derive_block`])
+//!
+//! Block `n` of a batch is rebuilt on L2 block `n - 1` (whose hash must be the batch's
+//! `parentHash` for the first block, checked by the caller) with attributes
+//! `(timestamp, gasLimit, prevrandao, extraData)` from the batch, then:
+//!
+//! 1. If the block has an L1 origin: the L1-info deposit of that origin
+//!    ([`crate::deposit::l1_info_deposit`]; number, timestamp and base fee read from L1 by the
+//!    deriver, which checks the hash).
+//! 2. The deposits (delayed messages) from the parent's consumed count up to the block's
+//!    target count, in Inbox index order, each only if it was queued at or before the origin's
+//!    L1 block and fits in the block's gas; derivation stops at the first one that does not.
+//!    The target count is `max(delayedRead, forcedRead)` where `forcedRead` is the largest
+//!    `afterDelayedMessagesRead` of a forced batch appended in an L1 block at or before the
+//!    block's origin (see below). The count actually consumed is what the next block starts
+//!    from.
+//! 3. The batch's transactions in order. A transaction that does not decode, is not a user
+//!    type (legacy, EIP-2930, EIP-1559), has no or another chain id, does not recover a
+//!    sender, does not fit in the block's remaining gas or is invalid on the state (nonce,
+//!    balance, fees, intrinsic gas) is **skipped**: it is not part of the block, and the batch
+//!    stays valid. An honest sequencer never posts one (its blocks contain exactly the
+//!    transactions that applied), so its blocks are rebuilt identically.
+//!
+//! ## Forced inclusion
+//!
+//! `Inbox.forceInclusion(n)` appends an empty batch with `forced = true` once delayed message
+//! `n - 1` has waited the force-inclusion window. Rule: **every L2 block whose L1 origin is at
+//! or after the L1 block of that forced batch consumes at least `n` delayed messages** (step 2
+//! above). The sequencer follows L1 at the same confirmation depth as its origins, so it sees a
+//! forced batch exactly when its origin reaches the forced batch's L1 block, and the block it
+//! builds then includes the forced deposits; blocks it sealed before keep their count.
+
+use alloy_consensus::{transaction::SignerRecoverable, Header, Transaction as _};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Bytes, B256};
+use alloy_sol_types::sol;
+use op_alloy_consensus::OpTxEnvelope;
+use tracing::debug;
+
+use crate::{
+    chain::ChainSpec,
+    deposit::{l1_info_deposit, L1BlockInfo},
+    execute::{
+        is_user_tx_type, BlockAttributes, BlockBuilder, ExecutableTx, StateProvider, TxRejection,
+    },
+    message::DepositMessage,
+    Error,
+};
+
+/// Version byte of the current batch format.
+pub const BATCH_VERSION: u8 = 0;
+
+/// Longest `extraData` a batch carries (the Ethereum header limit).
+pub const MAX_EXTRA_DATA: usize = 32;
+
+sol! {
+    /// The Inbox's batch entry point (called by the batcher EOA).
+    function appendSequencerBatch(bytes data, uint256 afterDelayedMessagesRead);
+
+    /// The Inbox's forced inclusion.
+    function forceInclusion(uint256 afterDelayedMessagesRead);
+
+    /// Emitted by the Inbox for every batch, sequencer-posted or forced.
+    #[derive(Debug, PartialEq, Eq)]
+    event BatchAppended(
+        uint256 indexed batchIndex,
+        bytes32 dataHash,
+        uint256 afterDelayedMessagesRead,
+        bytes32 batchAcc,
+        bool forced
+    );
+}
+
+/// Why a batch does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// The version byte is not [`BATCH_VERSION`].
+    #[error("unknown batch version {0}")]
+    Version(u8),
+    /// The data ends inside a field.
+    #[error("batch truncated at byte {0}")]
+    Truncated(usize),
+    /// Bytes follow the last block.
+    #[error("{0} trailing bytes after the last block")]
+    Trailing(usize),
+    /// A field breaks a format rule.
+    #[error("malformed batch: {0}")]
+    Malformed(&'static str),
+}
+
+/// The L1 origin of a block as a batch records it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOrigin {
+    /// L1 block number.
+    pub number: u64,
+    /// L1 block hash.
+    pub hash: B256,
+}
+
+/// One L2 block in a batch (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchBlock {
+    /// Header timestamp.
+    pub timestamp: u64,
+    /// Header gas limit.
+    pub gas_limit: u64,
+    /// Header `mixHash` (PREVRANDAO).
+    pub prevrandao: B256,
+    /// Header `extraData` (at most 32 bytes).
+    pub extra_data: Bytes,
+    /// The block's L1 origin (None: the block has none).
+    pub origin: Option<BatchOrigin>,
+    /// Delayed messages consumed up to and including this block.
+    pub delayed_read: u64,
+    /// The sequencer's transactions, EIP-2718 encoded (no deposits).
+    pub transactions: Vec<Bytes>,
+}
+
+impl BatchBlock {
+    /// The batch entry of a sealed block: its header fields, its origin and consumed count, and
+    /// its non-deposit transactions.
+    pub fn from_block(
+        header: &Header,
+        transactions: &[OpTxEnvelope],
+        origin: Option<BatchOrigin>,
+        delayed_read: u64,
+    ) -> Self {
+        Self {
+            timestamp: header.timestamp,
+            gas_limit: header.gas_limit,
+            prevrandao: header.mix_hash,
+            extra_data: header.extra_data.clone(),
+            origin,
+            delayed_read,
+            transactions: transactions
+                .iter()
+                .filter(|t| !t.is_deposit())
+                .map(|t| t.encoded_2718().into())
+                .collect(),
+        }
+    }
+
+    /// The attributes the block is built with.
+    pub fn attributes(&self) -> BlockAttributes {
+        BlockAttributes {
+            timestamp: self.timestamp,
+            gas_limit: self.gas_limit,
+            prevrandao: self.prevrandao,
+            extra_data: self.extra_data.clone(),
+        }
+    }
+
+    /// Bytes this block takes in an encoded batch.
+    pub fn encoded_len(&self) -> usize {
+        8 + 8
+            + 32
+            + 1
+            + self.extra_data.len().min(MAX_EXTRA_DATA)
+            + 8
+            + 32
+            + 8
+            + 4
+            + self.transactions.iter().map(|t| 4 + t.len()).sum::<usize>()
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        out.extend_from_slice(&self.gas_limit.to_be_bytes());
+        out.extend_from_slice(self.prevrandao.as_slice());
+        let extra = &self.extra_data[..self.extra_data.len().min(MAX_EXTRA_DATA)];
+        out.push(extra.len() as u8);
+        out.extend_from_slice(extra);
+        let origin = self.origin.unwrap_or_default();
+        out.extend_from_slice(&origin.number.to_be_bytes());
+        out.extend_from_slice(origin.hash.as_slice());
+        out.extend_from_slice(&self.delayed_read.to_be_bytes());
+        out.extend_from_slice(&(self.transactions.len() as u32).to_be_bytes());
+        for tx in &self.transactions {
+            out.extend_from_slice(&(tx.len() as u32).to_be_bytes());
+            out.extend_from_slice(tx);
+        }
+    }
+}
+
+/// A batch of consecutive L2 blocks (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Number of the first block.
+    pub first_block: u64,
+    /// Hash of block `first_block - 1`.
+    pub parent_hash: B256,
+    /// The blocks, in order.
+    pub blocks: Vec<BatchBlock>,
+}
+
+/// Bytes of a batch's fixed header (version, first block, parent hash, block count).
+pub const BATCH_HEADER_LEN: usize = 1 + 8 + 32 + 4;
+
+impl Batch {
+    /// Number of the last block (`first_block` for an empty batch).
+    pub fn last_block(&self) -> u64 {
+        self.first_block + (self.blocks.len() as u64).saturating_sub(1)
+    }
+
+    /// Length of [`Batch::encode`].
+    pub fn encoded_len(&self) -> usize {
+        BATCH_HEADER_LEN
+            + self
+                .blocks
+                .iter()
+                .map(BatchBlock::encoded_len)
+                .sum::<usize>()
+    }
+
+    /// The version-0 encoding (module docs). `extraData` beyond 32 bytes is cut (headers never
+    /// have more).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        out.push(BATCH_VERSION);
+        out.extend_from_slice(&self.first_block.to_be_bytes());
+        out.extend_from_slice(self.parent_hash.as_slice());
+        out.extend_from_slice(&(self.blocks.len() as u32).to_be_bytes());
+        for block in &self.blocks {
+            block.encode_into(&mut out);
+        }
+        out
+    }
+
+    /// Decodes [`Batch::encode`]'s format, strictly.
+    pub fn decode(data: &[u8]) -> Result<Self, BatchError> {
+        let mut r = Reader { data, pos: 0 };
+        let version = r.u8()?;
+        if version != BATCH_VERSION {
+            return Err(BatchError::Version(version));
+        }
+        let first_block = r.u64()?;
+        let parent_hash = r.b256()?;
+        let count = r.u32()?;
+        if count == 0 {
+            return Err(BatchError::Malformed("a batch holds at least one block"));
+        }
+        let mut blocks = Vec::new();
+        for _ in 0..count {
+            let timestamp = r.u64()?;
+            let gas_limit = r.u64()?;
+            let prevrandao = r.b256()?;
+            let extra_len = r.u8()? as usize;
+            if extra_len > MAX_EXTRA_DATA {
+                return Err(BatchError::Malformed("extraData longer than 32 bytes"));
+            }
+            let extra_data = Bytes::copy_from_slice(r.bytes(extra_len)?);
+            let number = r.u64()?;
+            let hash = r.b256()?;
+            let origin = (number != 0 || !hash.is_zero()).then_some(BatchOrigin { number, hash });
+            let delayed_read = r.u64()?;
+            let tx_count = r.u32()?;
+            let mut transactions = Vec::new();
+            for _ in 0..tx_count {
+                let len = r.u32()? as usize;
+                if len == 0 {
+                    return Err(BatchError::Malformed("empty transaction"));
+                }
+                transactions.push(Bytes::copy_from_slice(r.bytes(len)?));
+            }
+            blocks.push(BatchBlock {
+                timestamp,
+                gas_limit,
+                prevrandao,
+                extra_data,
+                origin,
+                delayed_read,
+                transactions,
+            });
+        }
+        if r.pos != data.len() {
+            return Err(BatchError::Trailing(data.len() - r.pos));
+        }
+        Ok(Self {
+            first_block,
+            parent_hash,
+            blocks,
+        })
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], BatchError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= self.data.len())
+            .ok_or(BatchError::Truncated(self.pos))?;
+        let out = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8, BatchError> {
+        Ok(self.bytes(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, BatchError> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.bytes(4)?);
+        Ok(u32::from_be_bytes(b))
+    }
+    fn u64(&mut self) -> Result<u64, BatchError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.bytes(8)?);
+        Ok(u64::from_be_bytes(b))
+    }
+    fn b256(&mut self) -> Result<B256, BatchError> {
+        Ok(B256::from_slice(self.bytes(32)?))
+    }
+}
+
+/// What [`derive_block`] did besides building.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Derived {
+    /// Delayed messages consumed up to and including the block.
+    pub delayed_read: u64,
+    /// Batch transactions skipped by rule 3 (index in the batch block, reason).
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// Steps 1 and 2 of the derivation rule, shared by the sequencer and derivation: the L1-info
+/// deposit of `origin`, then the deposits from index `parent_read` below `target_read` queued at
+/// or before `origin`, while they fit. `deposits` are the queued deposits from `parent_read`
+/// on, in index order (more may be given than used).
+///
+/// Returns the delayed messages consumed up to and including the block, or `None` when the
+/// L1-info deposit itself does not fit (a gas limit below [`crate::deposit::L1_INFO_GAS_LIMIT`]):
+/// then nothing was applied and the block has no L1 origin.
+pub fn apply_l1_inputs<P: StateProvider>(
+    builder: &mut BlockBuilder<'_, P>,
+    origin: &L1BlockInfo,
+    parent_read: u64,
+    target_read: u64,
+    deposits: &[DepositMessage],
+) -> Result<Option<u64>, Error> {
+    let number = builder.header().number;
+    match builder.execute_deposit(l1_info_deposit(origin, number)) {
+        Ok(_) => {}
+        Err(TxRejection::Fatal(e)) => return Err(e),
+        Err(_) => return Ok(None),
+    }
+    let mut read = parent_read;
+    for message in deposits {
+        if message.index != read || read >= target_read || message.l1_block_number > origin.number {
+            break;
+        }
+        match builder.execute_deposit(message.tx_deposit()) {
+            Ok(outcome) => {
+                debug!(
+                    index = message.index,
+                    l2_block = number,
+                    l2_tx = %message.l2_tx_hash(),
+                    gas_used = outcome.gas_used,
+                    "deposit included"
+                );
+                read += 1;
+            }
+            Err(TxRejection::Fatal(e)) => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(Some(read))
+}
+
+/// Applies the whole derivation rule (module docs, steps 1-3) to `builder`, a block opened with
+/// `block.attributes()` on its parent.
+///
+/// - `origin`: the block's L1 origin as read from L1 (None iff the block has none);
+/// - `parent_read`: delayed messages consumed up to the parent;
+/// - `target_read`: `max(block.delayed_read, forcedRead)`;
+/// - `deposits`: the queued deposits from index `parent_read` on, in index order.
+pub fn derive_block<P: StateProvider>(
+    chain: &ChainSpec,
+    builder: &mut BlockBuilder<'_, P>,
+    block: &BatchBlock,
+    origin: Option<&L1BlockInfo>,
+    parent_read: u64,
+    target_read: u64,
+    deposits: &[DepositMessage],
+) -> Result<Derived, Error> {
+    let delayed_read = match origin {
+        Some(origin) => apply_l1_inputs(builder, origin, parent_read, target_read, deposits)?
+            .unwrap_or(parent_read),
+        None => parent_read,
+    };
+    let derived = Derived {
+        delayed_read,
+        skipped: Vec::new(),
+    };
+    finish_txs(chain, builder, block, derived)
+}
+
+fn finish_txs<P: StateProvider>(
+    chain: &ChainSpec,
+    builder: &mut BlockBuilder<'_, P>,
+    block: &BatchBlock,
+    mut derived: Derived,
+) -> Result<Derived, Error> {
+    for (i, raw) in block.transactions.iter().enumerate() {
+        let tx = match decode_user_tx(chain, raw) {
+            Ok(tx) => tx,
+            Err(reason) => {
+                derived.skipped.push((i, reason));
+                continue;
+            }
+        };
+        match builder.execute(tx) {
+            Ok(_) => {}
+            Err(TxRejection::Fatal(e)) => return Err(e),
+            Err(e) => derived.skipped.push((i, e.to_string())),
+        }
+    }
+    Ok(derived)
+}
+
+/// Decodes one batch transaction and recovers its sender (rule 3's checks before execution).
+pub fn decode_user_tx(chain: &ChainSpec, raw: &[u8]) -> Result<ExecutableTx, String> {
+    let tx = OpTxEnvelope::decode_2718_exact(raw).map_err(|e| format!("undecodable: {e}"))?;
+    if !is_user_tx_type(tx.tx_type()) {
+        return Err(format!(
+            "type {} not allowed in a batch",
+            tx.tx_type() as u8
+        ));
+    }
+    if tx.chain_id() != Some(chain.chain_id) {
+        return Err(format!("chain id {:?}", tx.chain_id()));
+    }
+    let sender = tx
+        .recover_signer()
+        .map_err(|e| format!("bad signature: {e}"))?;
+    Ok(ExecutableTx { tx, sender })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Batch {
+        Batch {
+            first_block: 7,
+            parent_hash: B256::repeat_byte(1),
+            blocks: vec![
+                BatchBlock {
+                    timestamp: 1_700_000_000,
+                    gas_limit: 30_000_000,
+                    prevrandao: B256::repeat_byte(2),
+                    extra_data: Bytes::from_static(b"x"),
+                    origin: Some(BatchOrigin {
+                        number: 5,
+                        hash: B256::repeat_byte(3),
+                    }),
+                    delayed_read: 2,
+                    transactions: vec![Bytes::from_static(b"\x02abc"), Bytes::from_static(b"\xf8")],
+                },
+                BatchBlock {
+                    timestamp: 1_700_000_001,
+                    gas_limit: 30_000_000,
+                    origin: None,
+                    ..Default::default()
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trips_with_the_documented_layout() {
+        let batch = sample();
+        let bytes = batch.encode();
+        assert_eq!(bytes.len(), batch.encoded_len());
+        assert_eq!(bytes[0], BATCH_VERSION);
+        assert_eq!(&bytes[1..9], &7u64.to_be_bytes());
+        assert_eq!(&bytes[41..45], &2u32.to_be_bytes());
+        // First block: 8 + 8 + 32, extra length 1 at offset 45 + 48.
+        assert_eq!(bytes[45 + 48], 1);
+        assert_eq!(Batch::decode(&bytes), Ok(batch.clone()));
+        assert_eq!(batch.last_block(), 8);
+        // Block 1's first transaction: length prefix then its bytes.
+        let tx_at = 45 + 48 + 1 + 1 + 8 + 32 + 8 + 4;
+        assert_eq!(&bytes[tx_at..tx_at + 4], &4u32.to_be_bytes());
+        assert_eq!(&bytes[tx_at + 4..tx_at + 8], b"\x02abc");
+    }
+
+    #[test]
+    fn decoding_is_strict() {
+        let bytes = sample().encode();
+        for cut in [0, 1, 20, 45, bytes.len() - 1] {
+            assert!(Batch::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Batch::decode(&longer), Err(BatchError::Trailing(1)));
+        let mut version = bytes.clone();
+        version[0] = 1;
+        assert_eq!(Batch::decode(&version), Err(BatchError::Version(1)));
+        let empty = Batch {
+            blocks: vec![],
+            ..sample()
+        };
+        assert!(matches!(
+            Batch::decode(&empty.encode()),
+            Err(BatchError::Malformed(_))
+        ));
+        let mut extra = bytes;
+        extra[45 + 48] = 33;
+        assert!(matches!(
+            Batch::decode(&extra),
+            Err(BatchError::Malformed(_))
+        ));
+    }
+}

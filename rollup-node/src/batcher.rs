@@ -1,0 +1,376 @@
+//! The batcher: posts sealed, durable L2 blocks to the L1 `Inbox` as sequencer batches.
+//!
+//! Enabled with `--batcher.key` (the deployment's batcher EOA). Every `--batcher.poll-interval`
+//! it looks at the blocks the store holds past the last posted one (only durable blocks: the
+//! store's head moves after the flush) and posts them with
+//! `Inbox.appendSequencerBatch(data, afterDelayedMessagesRead)` ([`fraud_vm::batch`] is the
+//! format and says how `afterDelayedMessagesRead` is chosen) when either
+//!
+//! - the pending blocks encode to at least `--batcher.max-bytes` (a batch never exceeds it,
+//!   except a single block that alone is larger), or
+//! - the oldest pending block has waited `--batcher.max-age`.
+//!
+//! Each posted batch is logged with its bytes, its L1 gas and the gas per transaction.
+//!
+//! **Exactly once across crashes.** The batcher keeps no state of its own: on start (and after
+//! any failed post) it first waits until its account has no pending L1 transaction (pending
+//! nonce = mined nonce), then reads the Inbox's `BatchAppended` logs, decodes the last
+//! sequencer batch's calldata and continues after its last block. So after a `kill -9` a batch
+//! that reached L1 is not posted again and one that did not is posted, and no block is skipped.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::{Filter, TransactionRequest},
+    signers::local::PrivateKeySigner,
+    sol,
+};
+use alloy_sol_types::{SolCall, SolEvent};
+use fraud_vm::{
+    batch::{appendSequencerBatchCall, Batch, BatchAppended, BatchBlock, BatchOrigin},
+    deposit::Deployment,
+};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::{store::Store, NodeError};
+
+/// Longest block range of one `eth_getLogs` call.
+const LOGS_RANGE: u64 = 5_000;
+
+sol! {
+    /// The Inbox views the batcher reads.
+    #[sol(rpc)]
+    interface IInboxViews {
+        function delayedMessagesRead() external view returns (uint256);
+    }
+}
+
+/// Batcher settings.
+#[derive(Clone, Debug)]
+pub struct BatcherConfig {
+    /// L1 JSON-RPC URL (HTTP).
+    pub l1_rpc: String,
+    /// The rollup's L1 deployment.
+    pub deployment: Deployment,
+    /// The batcher key (must be the deployment's batcher).
+    pub key: PrivateKeySigner,
+    /// Post once pending blocks encode to this many bytes (and cut batches at it).
+    pub max_bytes: usize,
+    /// Post once the oldest pending block has waited this long.
+    pub max_age: Duration,
+    /// Time between checks.
+    pub poll_interval: Duration,
+}
+
+/// How far the batcher got, shared with the proposer: the newest L2 block posted to L1
+/// (0: none yet).
+#[derive(Clone, Debug, Default)]
+pub struct BatchedThrough(Arc<AtomicU64>);
+
+impl BatchedThrough {
+    /// The newest posted L2 block.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Records that blocks up to `number` are on L1.
+    pub fn set(&self, number: u64) {
+        self.0.fetch_max(number, Ordering::AcqRel);
+    }
+}
+
+/// Why a batcher step failed (logged; the batcher resynchronizes from L1 and retries).
+#[derive(Debug, thiserror::Error)]
+pub enum BatcherError {
+    /// The L1 node failed to answer or refused the transaction.
+    #[error("L1 {0}")]
+    Rpc(String),
+    /// The L1 transaction reverted.
+    #[error("batch transaction {0} reverted")]
+    Reverted(alloy::primitives::B256),
+    /// The chain store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The Inbox holds a batch this node's chain does not match.
+    #[error("the Inbox's last batch ends at block {0} with a different parent than this chain's")]
+    Diverged(u64),
+}
+
+fn rpc(what: &str, e: impl std::fmt::Display) -> BatcherError {
+    BatcherError::Rpc(format!("{what}: {e}"))
+}
+
+/// Posts blocks to the Inbox (see the module docs).
+pub struct Batcher {
+    config: BatcherConfig,
+    store: Store,
+    l1: DynProvider,
+    batched: BatchedThrough,
+}
+
+impl Batcher {
+    /// A batcher posting `store`'s blocks; `batched` is updated after every posted batch.
+    pub fn new(
+        config: BatcherConfig,
+        store: Store,
+        batched: BatchedThrough,
+    ) -> Result<Self, NodeError> {
+        if config.key.address() != config.deployment.batcher {
+            return Err(NodeError::Config(format!(
+                "--batcher.key is {}, the deployment's batcher is {}",
+                config.key.address(),
+                config.deployment.batcher
+            )));
+        }
+        let url = config
+            .l1_rpc
+            .parse()
+            .map_err(|e| NodeError::Config(format!("--l1.rpc {}: {e}", config.l1_rpc)))?;
+        let l1 = ProviderBuilder::new()
+            .wallet(config.key.clone())
+            .connect_http(url)
+            .erased();
+        Ok(Self {
+            config,
+            store,
+            l1,
+            batched,
+        })
+    }
+
+    /// Posts batches until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut next: Option<u64> = None;
+        let mut pending_since: Option<Instant> = None;
+        loop {
+            let step = async {
+                let from = match next {
+                    Some(n) => n,
+                    None => {
+                        let n = self.resume().await?;
+                        info!(
+                            next_block = n,
+                            "batcher resumes after the Inbox's last batch"
+                        );
+                        n
+                    }
+                };
+                self.step(from, &mut pending_since).await
+            };
+            match step.await {
+                Ok(n) => next = Some(n),
+                Err(e) => {
+                    warn!(error = %e, "batcher: will resynchronize with the Inbox and retry");
+                    next = None;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// The first L2 block not yet in the Inbox (see the module docs).
+    async fn resume(&self) -> Result<u64, BatcherError> {
+        let me = self.config.key.address();
+        loop {
+            let mined = self
+                .l1
+                .get_transaction_count(me)
+                .await
+                .map_err(|e| rpc("eth_getTransactionCount", e))?;
+            let pending = self
+                .l1
+                .get_transaction_count(me)
+                .pending()
+                .await
+                .map_err(|e| rpc("eth_getTransactionCount(pending)", e))?;
+            if pending <= mined {
+                break;
+            }
+            debug!(
+                mined,
+                pending, "waiting for the batcher's pending L1 transactions"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let Some(last) = last_batch(&self.l1, &self.config.deployment).await? else {
+            return Ok(1);
+        };
+        let end = last.last_block();
+        if let Some((hash, _)) = self
+            .store
+            .header_by_number(last.first_block.saturating_sub(1))?
+        {
+            if hash != last.parent_hash {
+                return Err(BatcherError::Diverged(end));
+            }
+        }
+        self.batched.set(end);
+        Ok(end + 1)
+    }
+
+    /// One check: posts a batch if one is due. Returns the next block to post.
+    async fn step(
+        &self,
+        next: u64,
+        pending_since: &mut Option<Instant>,
+    ) -> Result<u64, BatcherError> {
+        let head = self.store.head_number();
+        if head < next {
+            *pending_since = None;
+            return Ok(next);
+        }
+        let since = *pending_since.get_or_insert_with(Instant::now);
+        let mut batch = Batch {
+            first_block: next,
+            parent_hash: self
+                .store
+                .header_by_number(next - 1)?
+                .map(|(h, _)| h)
+                .unwrap_or_default(),
+            blocks: Vec::new(),
+        };
+        let mut read = self.store.delayed_read_at(next - 1)?;
+        let mut size = fraud_vm::batch::BATCH_HEADER_LEN;
+        let mut full = false;
+        let mut txs = 0usize;
+        for number in next..=head {
+            let Some(block) = self.store.block_by_number(number)? else {
+                break;
+            };
+            let l1 = self.store.block_l1(number)?;
+            if let Some(c) = l1 {
+                read = c.next_deposit;
+            }
+            let entry = BatchBlock::from_block(
+                &block.header,
+                &block.transactions,
+                l1.map(|c| BatchOrigin {
+                    number: c.origin.number,
+                    hash: c.origin.hash,
+                }),
+                read,
+            );
+            if !batch.blocks.is_empty() && size + entry.encoded_len() > self.config.max_bytes {
+                full = true;
+                break;
+            }
+            size += entry.encoded_len();
+            txs += entry.transactions.len();
+            batch.blocks.push(entry);
+        }
+        full |= size >= self.config.max_bytes;
+        if !full && since.elapsed() < self.config.max_age {
+            return Ok(next);
+        }
+        let last_read = batch.blocks.last().map_or(read, |b| b.delayed_read);
+        let inbox_read = IInboxViews::new(self.config.deployment.inbox, &self.l1)
+            .delayedMessagesRead()
+            .call()
+            .await
+            .map_err(|e| rpc("Inbox.delayedMessagesRead", e))?;
+        let after = U256::from(last_read).max(inbox_read);
+        let data = batch.encode();
+        let bytes = data.len();
+        let call = appendSequencerBatchCall {
+            data: Bytes::from(data),
+            afterDelayedMessagesRead: after,
+        };
+        let request = TransactionRequest::default()
+            .with_to(self.config.deployment.inbox)
+            .with_input(call.abi_encode());
+        let receipt = self
+            .l1
+            .send_transaction(request)
+            .await
+            .map_err(|e| rpc("appendSequencerBatch", e))?
+            .get_receipt()
+            .await
+            .map_err(|e| rpc("receipt of appendSequencerBatch", e))?;
+        if !receipt.status() {
+            return Err(BatcherError::Reverted(receipt.transaction_hash));
+        }
+        let last = batch.last_block();
+        info!(
+            first_block = next,
+            last_block = last,
+            blocks = batch.blocks.len(),
+            txs,
+            bytes,
+            l1_gas = receipt.gas_used,
+            l1_gas_per_tx = receipt.gas_used.checked_div(txs as u64).unwrap_or(0),
+            after_delayed_read = %after,
+            l1_tx = %receipt.transaction_hash,
+            "batch posted"
+        );
+        self.batched.set(last);
+        *pending_since = None;
+        Ok(last + 1)
+    }
+}
+
+/// The last sequencer (non-forced) batch in `deployment`'s Inbox, decoded from its calldata.
+pub async fn last_batch(
+    l1: &DynProvider,
+    deployment: &Deployment,
+) -> Result<Option<Batch>, BatcherError> {
+    let head = l1
+        .get_block_number()
+        .await
+        .map_err(|e| rpc("eth_blockNumber", e))?;
+    let mut to = head;
+    loop {
+        let from = to
+            .saturating_sub(LOGS_RANGE - 1)
+            .max(deployment.deploy_block);
+        let filter = Filter::new()
+            .address(deployment.inbox)
+            .event_signature(BatchAppended::SIGNATURE_HASH)
+            .from_block(from)
+            .to_block(to);
+        let logs = l1
+            .get_logs(&filter)
+            .await
+            .map_err(|e| rpc("eth_getLogs", e))?;
+        for log in logs.iter().rev() {
+            let Ok(event) = BatchAppended::decode_log_data(log.data()) else {
+                continue;
+            };
+            if event.forced {
+                continue;
+            }
+            let Some(hash) = log.transaction_hash else {
+                continue;
+            };
+            let tx = l1
+                .get_transaction_by_hash(hash)
+                .await
+                .map_err(|e| rpc("eth_getTransactionByHash", e))?
+                .ok_or_else(|| BatcherError::Rpc(format!("batch transaction {hash} not found")))?;
+            let input = alloy::consensus::Transaction::input(&tx);
+            match appendSequencerBatchCall::abi_decode(input)
+                .map_err(|e| e.to_string())
+                .and_then(|c| Batch::decode(&c.data).map_err(|e| e.to_string()))
+            {
+                Ok(batch) => return Ok(Some(batch)),
+                Err(e) => warn!(l1_tx = %hash, error = %e, "skipping an undecodable batch"),
+            }
+        }
+        if from <= deployment.deploy_block {
+            return Ok(None);
+        }
+        to = from - 1;
+    }
+}

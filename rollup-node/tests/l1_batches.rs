@@ -1,0 +1,438 @@
+//! Batches on a real anvil L1: the sequencer's batcher posts every L2 block to the Inbox
+//! exactly once (also across a kill -9 of the sequencer), and a `--replica` node rebuilds the
+//! same chain (block hashes and state roots) from L1 alone; forced inclusion of a deposit the
+//! sequencer ignores.
+//!
+//! Batch bytes and L1 gas per transfer are printed (run with `--nocapture`).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::{Filter, TransactionRequest},
+};
+use alloy_sol_types::{SolCall, SolEvent, SolValue};
+use bridge::{client::Bridge, deploy::DeployConfig, Deployment};
+use fraud_vm::batch::{appendSequencerBatchCall, forceInclusionCall, Batch, BatchAppended};
+use serde_json::{json, Value};
+use support::{
+    artifact,
+    l1::{deploy_with, l1_flags, L1},
+    wallet, ChainOpts, Target, TestChain,
+};
+
+const ONE_ETH: u128 = 1_000_000_000_000_000_000;
+
+/// One `BatchAppended` as found on L1.
+struct OnL1 {
+    batch: Option<Batch>,
+    forced: bool,
+    after: u64,
+    gas_used: u64,
+}
+
+/// Every batch in the Inbox, in order, with its decoded calldata.
+async fn inbox_batches(l1: &L1, deployment: &Deployment) -> Vec<OnL1> {
+    let filter = Filter::new()
+        .address(deployment.inbox)
+        .event_signature(BatchAppended::SIGNATURE_HASH)
+        .from_block(deployment.deploy_block);
+    let logs = l1.provider.get_logs(&filter).await.expect("logs");
+    let mut out = Vec::new();
+    for log in logs {
+        let event = BatchAppended::decode_log_data(log.data()).expect("event");
+        let hash = log.transaction_hash.expect("tx hash");
+        let receipt = l1
+            .provider
+            .get_transaction_receipt(hash)
+            .await
+            .expect("receipt")
+            .expect("mined");
+        let batch = if event.forced {
+            None
+        } else {
+            let tx = l1
+                .provider
+                .get_transaction_by_hash(hash)
+                .await
+                .expect("tx")
+                .expect("exists");
+            let input = alloy::consensus::Transaction::input(&tx);
+            let call = appendSequencerBatchCall::abi_decode(input).expect("calldata");
+            Some(Batch::decode(&call.data).expect("batch decodes"))
+        };
+        out.push(OnL1 {
+            batch,
+            forced: event.forced,
+            after: event.afterDelayedMessagesRead.to::<u64>(),
+            gas_used: receipt.gas_used,
+        });
+    }
+    out
+}
+
+/// Asserts the Inbox holds blocks `1..=n` exactly once, in order, for some n; returns n.
+fn assert_contiguous(batches: &[OnL1]) -> u64 {
+    let mut next = 1;
+    for b in batches.iter().filter_map(|b| b.batch.as_ref()) {
+        assert_eq!(
+            b.first_block, next,
+            "a batch starts at {} but {next} was expected (block skipped or posted twice)",
+            b.first_block
+        );
+        next = b.last_block() + 1;
+    }
+    next - 1
+}
+
+async fn block(l2: &DynProvider, n: u64) -> Value {
+    l2.raw_request("eth_getBlockByNumber".into(), (format!("{n:#x}"), false))
+        .await
+        .expect("block")
+}
+
+/// Waits until `chain`'s head is at least `n`.
+async fn wait_head(chain: &TestChain, n: u64, within: Duration) {
+    let deadline = Instant::now() + within;
+    let p = chain.provider();
+    loop {
+        if p.get_block_number().await.unwrap_or(0) >= n {
+            return;
+        }
+        if Instant::now() > deadline {
+            chain.fail(&format!("head did not reach {n} within {within:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the Inbox covers block `n`; returns the batches.
+async fn wait_batched(l1: &L1, d: &Deployment, n: u64, seq: &TestChain) -> Vec<OnL1> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let batches = inbox_batches(l1, d).await;
+        if assert_contiguous(&batches) >= n {
+            return batches;
+        }
+        if Instant::now() > deadline {
+            seq.fail(&format!("block {n} not batched within 20 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Asserts `replica` has the same blocks `0..=n` (hash and state root) as `seq`.
+async fn assert_same_chain(seq: &TestChain, replica: &TestChain, n: u64) {
+    wait_head(replica, n, Duration::from_secs(30)).await;
+    let (a, b) = (seq.provider(), replica.provider());
+    for i in 0..=n {
+        let (x, y) = (block(&a, i).await, block(&b, i).await);
+        assert_eq!(x["hash"], y["hash"], "block {i} hash differs");
+        assert_eq!(
+            x["stateRoot"], y["stateRoot"],
+            "block {i} state root differs"
+        );
+        assert_eq!(x["transactions"], y["transactions"], "block {i} txs differ");
+    }
+}
+
+fn sequencer_opts(flags: &[String], extra: &[&str]) -> ChainOpts {
+    let mut extra_args = flags.to_vec();
+    extra_args.extend(
+        [
+            "--batcher.key",
+            &support::dev_private_key_hex(1),
+            "--batcher.max-age",
+            "300ms",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    extra_args.extend(extra.iter().map(|s| s.to_string()));
+    ChainOpts {
+        block_time: Some("100ms".into()),
+        extra_args,
+    }
+}
+
+fn replica_opts(flags: &[String]) -> ChainOpts {
+    let mut extra_args = flags.to_vec();
+    extra_args.push("--replica".into());
+    ChainOpts {
+        block_time: None,
+        extra_args,
+    }
+}
+
+/// Sends `count` ETH transfers from dev account `from` and waits for the last receipt; returns
+/// its block number.
+async fn transfers(l2: &TestChain, from: u32, count: usize) -> u64 {
+    let p = l2.provider_for(from);
+    let me = wallet(from).address();
+    let nonce = p.get_transaction_count(me).await.expect("nonce");
+    let mut last = None;
+    for i in 0..count {
+        let tx = TransactionRequest::default()
+            .with_to(Address::with_last_byte(0x50 + i as u8))
+            .with_value(U256::from(1_000 + i))
+            .with_nonce(nonce + i as u64)
+            .with_gas_limit(21_000);
+        last = Some(p.send_transaction(tx).await.expect("send transfer"));
+    }
+    let receipt = last
+        .expect("at least one")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(receipt.status());
+    receipt.block_number.expect("mined")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batcher_posts_every_block_once_across_kill9_and_the_replica_rebuilds_the_chain() {
+    let l1 = L1::start().await;
+    let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+    let mut seq = TestChain::start_target(Target::Node, sequencer_opts(&flags, &[])).await;
+
+    // A deposit, transfers and a contract deployment.
+    let bridge = Bridge::connect(
+        deployment.clone(),
+        &l1.url,
+        &seq.http_url(),
+        Some(wallet(3)),
+    )
+    .await
+    .expect("bridge");
+    let deposit = bridge
+        .deposit_eth(Address::repeat_byte(0xd1), U256::from(ONE_ETH), 100_000)
+        .await
+        .expect("deposit");
+    let inclusion = bridge
+        .wait_for_l2(&deposit, Duration::from_secs(20), |_| {})
+        .await
+        .expect("deposit on L2");
+    let transfers_block = transfers(&seq, 0, 20).await;
+    let (_, code) = artifact("contracts/out/TestToken.json");
+    let mut init = code.to_vec();
+    init.extend(("Token", "TOK", U256::from(1_000_000u64)).abi_encode_params());
+    let deploy_receipt = seq
+        .provider_for(4)
+        .send_transaction(TransactionRequest::default().with_deploy_code(init))
+        .await
+        .expect("deploy")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(deploy_receipt.status());
+    let before_kill = deploy_receipt.block_number.expect("mined");
+    assert!(inclusion.block_number > 0);
+
+    // Kill -9 while blocks are pending (the batcher posts every 300 ms of age), restart.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    seq.kill9();
+    seq.respawn().await;
+    let after_restart = transfers(&seq, 5, 10).await;
+    let batches = wait_batched(&l1, &deployment, after_restart.max(before_kill), &seq).await;
+    let covered = assert_contiguous(&batches);
+    assert!(covered >= transfers_block);
+    // afterDelayedMessagesRead never goes back and covers the deposit.
+    let afters: Vec<u64> = batches.iter().map(|b| b.after).collect();
+    assert!(afters.windows(2).all(|w| w[0] <= w[1]), "{afters:?}");
+    assert_eq!(*afters.last().expect("batches"), 1);
+
+    // Numbers: bytes and L1 gas per transfer, from the batch holding the 20 transfers.
+    let holding: Vec<&OnL1> = batches
+        .iter()
+        .filter(|b| {
+            b.batch.as_ref().is_some_and(|x| {
+                x.first_block <= transfers_block && transfers_block <= x.last_block()
+            })
+        })
+        .collect();
+    let mut total_txs = 0;
+    let mut total_bytes = 0;
+    let mut total_gas = 0;
+    for b in &batches {
+        if let Some(x) = &b.batch {
+            total_txs += x.blocks.iter().map(|k| k.transactions.len()).sum::<usize>();
+            total_bytes += x.encoded_len();
+            total_gas += b.gas_used;
+        }
+    }
+    assert_eq!(holding.len(), 1);
+    println!(
+        "batches: {} posted for {covered} L2 blocks and {total_txs} txs; {total_bytes} bytes, \
+         {total_gas} L1 gas in all",
+        batches.len()
+    );
+    let transfer_len = holding[0]
+        .batch
+        .as_ref()
+        .and_then(|x| {
+            x.blocks
+                .iter()
+                .flat_map(|k| k.transactions.iter())
+                .find(|t| t.len() < 200)
+                .map(|t| t.len())
+        })
+        .expect("a transfer in the batch");
+    let holding_txs = holding[0].batch.as_ref().map_or(0, |x| {
+        x.blocks.iter().map(|k| k.transactions.len()).sum::<usize>()
+    });
+    println!(
+        "per ETH transfer (EIP-1559): {} batch bytes (4-byte length prefix included); \
+         L1 gas per tx: {} in the batch holding the 20 transfers ({} txs, {} bytes, {} gas), \
+         {} over all batches",
+        transfer_len + 4,
+        holding[0].gas_used / holding_txs.max(1) as u64,
+        holding_txs,
+        holding[0].batch.as_ref().map_or(0, Batch::encoded_len),
+        holding[0].gas_used,
+        total_gas / total_txs as u64
+    );
+
+    // The replica rebuilds the same chain from L1.
+    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+    assert_same_chain(&seq, &replica, covered).await;
+    // It serves the same state.
+    let token = deploy_receipt.contract_address.expect("created");
+    let a: Value = seq
+        .provider()
+        .raw_request("eth_getCode".into(), json!([token, "latest"]))
+        .await
+        .expect("code");
+    let b: Value = replica
+        .provider()
+        .raw_request("eth_getCode".into(), json!([token, "latest"]))
+        .await
+        .expect("code");
+    assert_eq!(a, b);
+    assert_eq!(
+        replica
+            .provider()
+            .get_balance(Address::repeat_byte(0xd1))
+            .await
+            .expect("balance"),
+        U256::from(ONE_ETH)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
+    let l1 = L1::start().await;
+    let config = DeployConfig {
+        force_inclusion_window: 20,
+        ..DeployConfig::devnet().expect("devnet")
+    };
+    let deployment = deploy_with(&l1, &config).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+    let seq = TestChain::start_target(
+        Target::Node,
+        sequencer_opts(&flags, &["--sequencer.ignore-deposits"]),
+    )
+    .await;
+    let bridge = Bridge::connect(
+        deployment.clone(),
+        &l1.url,
+        &seq.http_url(),
+        Some(wallet(3)),
+    )
+    .await
+    .expect("bridge");
+    let recipient = Address::repeat_byte(0xf0);
+    let deposit = bridge
+        .deposit_eth(recipient, U256::from(ONE_ETH), 100_000)
+        .await
+        .expect("deposit");
+    // The censoring sequencer keeps sealing (and batching) without it.
+    let l2 = seq.provider();
+    let start = l2.get_block_number().await.expect("head");
+    wait_head(&seq, start + 10, Duration::from_secs(10)).await;
+    wait_batched(&l1, &deployment, start + 5, &seq).await;
+    assert!(bridge
+        .l2_inclusion(&deposit)
+        .await
+        .expect("status")
+        .is_none());
+    assert_eq!(
+        l2.get_balance(recipient).await.expect("balance"),
+        U256::ZERO
+    );
+
+    // Too early to force.
+    let forcer = alloy::providers::ProviderBuilder::new()
+        .wallet(wallet(6))
+        .connect_http(l1.url.parse().expect("url"))
+        .erased();
+    let force = TransactionRequest::default()
+        .with_to(deployment.inbox)
+        .with_input(
+            forceInclusionCall {
+                afterDelayedMessagesRead: U256::from(1),
+            }
+            .abi_encode(),
+        );
+    let early = forcer
+        .send_transaction(force.clone().with_gas_limit(200_000))
+        .await
+        .expect("sent")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(
+        !early.status(),
+        "forceInclusion must revert inside the window"
+    );
+    l1.increase_time(config.force_inclusion_window).await;
+    let receipt = forcer
+        .send_transaction(force)
+        .await
+        .expect("forceInclusion")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(receipt.status(), "forceInclusion after the window");
+    let forced_at = Instant::now();
+
+    let inclusion = bridge
+        .wait_for_l2(&deposit, Duration::from_secs(20), |_| {})
+        .await
+        .expect("forced deposit reaches L2");
+    println!(
+        "forced deposit on L2 {:.0} ms after forceInclusion was mined",
+        forced_at.elapsed().as_secs_f64() * 1e3
+    );
+    assert!(inclusion.success);
+    assert_eq!(
+        l2.get_balance(recipient).await.expect("balance"),
+        U256::from(ONE_ETH)
+    );
+
+    // The batches after the forced one carry afterDelayedMessagesRead >= 1, and the replica
+    // derives the same chain, deposit included.
+    let head = l2.get_block_number().await.expect("head");
+    let batches = wait_batched(&l1, &deployment, head, &seq).await;
+    let forced = batches.iter().position(|b| b.forced).expect("forced batch");
+    assert!(batches[forced..].iter().all(|b| b.after >= 1));
+    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+    assert_same_chain(&seq, &replica, head).await;
+    let r: Value = replica
+        .provider()
+        .raw_request(
+            "eth_getTransactionReceipt".into(),
+            json!([deposit.l2_tx_hash()]),
+        )
+        .await
+        .expect("receipt");
+    assert_eq!(
+        r["blockNumber"],
+        json!(format!("{:#x}", inclusion.block_number))
+    );
+}
