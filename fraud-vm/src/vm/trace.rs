@@ -147,6 +147,22 @@ struct Roots {
     created: B256,
 }
 
+impl Roots {
+    /// The checkpoint of these roots with `refund`.
+    fn checkpoint(&self, refund: u64) -> Checkpoint {
+        Checkpoint {
+            state_root: self.world,
+            transient_root: self.transient,
+            accessed_addresses: self.accessed_addresses,
+            accessed_slots: self.accessed_slots,
+            refund,
+            logs_acc: self.logs,
+            created_root: self.created,
+            logs_bloom: self.bloom,
+        }
+    }
+}
+
 /// The block's progress through its transactions.
 #[derive(Clone, Copy, Debug, Default)]
 struct Progress {
@@ -894,17 +910,33 @@ impl<P: StateProvider> Tracer<'_, P> {
             world,
             ..self.roots
         };
-        let checkpoint = Checkpoint {
-            state_root: world,
-            transient_root: roots.transient,
-            accessed_addresses: roots.accessed_addresses,
-            accessed_slots: roots.accessed_slots,
-            refund: 0,
-            logs_acc: roots.logs,
-            created_root: roots.created,
-            logs_bloom: roots.bloom,
-        };
-        Some((checkpoint, roots))
+        Some((roots.checkpoint(0), roots))
+    }
+
+    /// Sets the world to revm's `state` as it was before a create moved `value` to `address`
+    /// and gave it nonce 1 (the create's checkpoint).
+    fn world_before_create(
+        &mut self,
+        state: &EvmState,
+        creator: Address,
+        address: Address,
+        value: U256,
+    ) {
+        let mut changes = Vec::with_capacity(state.len());
+        for (a, account) in state {
+            let mut info = account.info.clone();
+            if *a == address {
+                info.balance = info.balance.saturating_sub(value);
+                info.nonce = 0;
+            } else if *a == creator {
+                info.balance = info.balance.saturating_add(value);
+            }
+            match self.witnesses.leaf(&info) {
+                Ok(leaf) => changes.push((account_key(a), leaf)),
+                Err(e) => return self.fail(TraceError::Execution(e)),
+            }
+        }
+        self.apply(|r| &mut r.world, changes);
     }
 
     /// Enters the frame of a contract-creating transaction: the tx-init micro-states building
@@ -922,21 +954,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                 "a second transaction frame".into(),
             ));
         }
-        let mut changes = Vec::with_capacity(state.len());
-        for (a, account) in state {
-            let mut info = account.info.clone();
-            if *a == address {
-                info.balance = info.balance.saturating_sub(value);
-                info.nonce = 0;
-            } else if *a == sender {
-                info.balance = info.balance.saturating_add(value);
-            }
-            match self.witnesses.leaf(&info) {
-                Ok(leaf) => changes.push((account_key(a), leaf)),
-                Err(e) => return self.fail(TraceError::Execution(e)),
-            }
-        }
-        self.apply(|r| &mut r.world, changes);
+        self.world_before_create(state, sender, address, value);
         let building = DataRef {
             tree: Arc::new(code.to_vec()),
             offset: 0,
@@ -957,16 +975,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             self.states.push(b);
         }
         let checkpoint_roots = self.roots;
-        let checkpoint = Checkpoint {
-            state_root: self.roots.world,
-            transient_root: self.roots.transient,
-            accessed_addresses: self.roots.accessed_addresses,
-            accessed_slots: self.roots.accessed_slots,
-            refund: 0,
-            logs_acc: self.roots.logs,
-            created_root: self.roots.created,
-            logs_bloom: self.roots.bloom,
-        };
+        let checkpoint = self.roots.checkpoint(0);
         self.enter_world(state);
         self.apply(
             |r| &mut r.created,
@@ -1035,32 +1044,9 @@ impl<P: StateProvider> Tracer<'_, P> {
             |r| &mut r.accessed_addresses,
             vec![(account_key(&address), Some(SET_MEMBER))],
         );
-        let mut changes = Vec::with_capacity(state.len());
-        for (a, account) in state {
-            let mut info = account.info.clone();
-            if *a == address {
-                info.balance = info.balance.saturating_sub(value);
-                info.nonce = 0;
-            } else if *a == creator {
-                info.balance = info.balance.saturating_add(value);
-            }
-            match self.witnesses.leaf(&info) {
-                Ok(leaf) => changes.push((account_key(a), leaf)),
-                Err(e) => return self.fail(TraceError::Execution(e)),
-            }
-        }
-        self.apply(|r| &mut r.world, changes);
+        self.world_before_create(state, creator, address, value);
         let checkpoint_roots = self.roots;
-        let checkpoint = Checkpoint {
-            state_root: self.roots.world,
-            transient_root: self.roots.transient,
-            accessed_addresses: self.roots.accessed_addresses,
-            accessed_slots: self.roots.accessed_slots,
-            refund: call.refund,
-            logs_acc: self.roots.logs,
-            created_root: self.roots.created,
-            logs_bloom: self.roots.bloom,
-        };
+        let checkpoint = self.roots.checkpoint(call.refund);
         self.enter_world(state);
         self.apply(
             |r| &mut r.created,
@@ -1117,16 +1103,7 @@ impl<P: StateProvider> Tracer<'_, P> {
     ) -> (FrameData, Snapshot) {
         let parent = &self.frames[call.suspended.frame];
         let suspended = frame_of(&call.suspended, parent);
-        let checkpoint = Checkpoint {
-            state_root: call.suspended.roots.world,
-            transient_root: call.suspended.roots.transient,
-            accessed_addresses: call.suspended.roots.accessed_addresses,
-            accessed_slots: call.suspended.roots.accessed_slots,
-            refund: call.refund,
-            logs_acc: call.suspended.roots.logs,
-            created_root: call.suspended.roots.created,
-            logs_bloom: call.suspended.roots.bloom,
-        };
+        let checkpoint = call.suspended.roots.checkpoint(call.refund);
         let calldata = DataRef {
             tree: call.suspended.memory.clone(),
             offset: if call.args.1 == 0 { 0 } else { call.args.0 },
