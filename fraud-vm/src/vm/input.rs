@@ -128,6 +128,17 @@ impl TxInput {
         out
     }
 
+    /// The price per gas the sender pays at `base_fee`: `min(feeCap, baseFee + tipCap)` for
+    /// EIP-1559, the gas price otherwise (0 for deposits).
+    pub fn price(&self, base_fee: u128) -> u128 {
+        if self.tx_type == 2 {
+            self.max_fee_per_gas
+                .min(base_fee.saturating_add(self.max_priority_fee_per_gas))
+        } else {
+            self.max_fee_per_gas
+        }
+    }
+
     /// The item's leaf in the input tree.
     pub fn hash(&self) -> B256 {
         keccak256(self.encode())

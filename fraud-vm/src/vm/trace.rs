@@ -633,13 +633,7 @@ fn opcode_at(code: &ChunkedCode, pc: u64) -> u8 {
 /// The fixed fields of a transaction's part (the ones the trace does not track per step).
 fn tx_part(input: &TxInput, block: &BlockPart, start_state_root: B256) -> TxPart {
     let base_fee = block.base_fee as u128;
-    let price = if input.tx_type == 2 {
-        input
-            .max_fee_per_gas
-            .min(base_fee.saturating_add(input.max_priority_fee_per_gas))
-    } else {
-        input.max_fee_per_gas
-    };
+    let price = input.price(base_fee);
     TxPart {
         origin: input.sender,
         gas_price: U256::from(price),
@@ -1491,15 +1485,6 @@ where
             suspended,
             returndata,
         });
-    }
-
-    fn call(
-        &mut self,
-        _context: &mut CTX,
-        inputs: &mut revm::interpreter::CallInputs,
-    ) -> Option<revm::interpreter::CallOutcome> {
-        let _ = inputs;
-        None
     }
 
     fn call_end(

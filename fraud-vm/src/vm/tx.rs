@@ -94,13 +94,7 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
         return Err(StepError::Unsupported("transactions with access lists".into()).into());
     }
     let base_fee = ctx.m.block.base_fee as u128;
-    let price = if input.tx_type == 2 {
-        input
-            .max_fee_per_gas
-            .min(base_fee.saturating_add(input.max_priority_fee_per_gas))
-    } else {
-        input.max_fee_per_gas
-    };
+    let price = input.price(base_fee);
     let mut intrinsic = TX_BASE
         + TX_DATA_NONZERO * (input.input_len - input.input_zero_bytes)
         + TX_DATA_ZERO * input.input_zero_bytes
