@@ -1481,3 +1481,34 @@ fn precompile_inputs() -> (Vec<u8>, Vec<(u64, u64, u64, u64, Option<u64>)>) {
     }
     (data, calls)
 }
+
+/// A contract that calls itself with all its gas until the call-depth limit (1024) refuses the
+/// next call: every frame's entry, the refused call at the bottom and every exit verify.
+#[test]
+fn call_depth_limit_verifies() {
+    // PUSH0 ×5, ADDRESS, GAS, CALL, STOP
+    let code = [0x5f, 0x5f, 0x5f, 0x5f, 0x5f, 0x30, 0x5a, 0xf1, 0x00];
+    let (chain, block0, state) = genesis(&code);
+    let gas = 300_000_000_000u64; // below the 5e11 the memory tree assumes
+    let attrs = BlockAttributes {
+        timestamp: 12,
+        gas_limit: gas,
+        prevrandao: B256::repeat_byte(0x99),
+        extra_data: Bytes::new(),
+    };
+    let mut builder = BlockBuilder::new(&chain.spec, &state, &block0.header, block0.hash, attrs);
+    let (t, sender) = tx(0, CONTRACT, 0, &[], gas);
+    builder
+        .execute(ExecutableTx { tx: t, sender })
+        .expect("included");
+    let block1 = builder.finish().expect("finish");
+    let built = Built {
+        chain,
+        block0,
+        state,
+        block1,
+    };
+    let mut seen = Seen::default();
+    check_block(&built, &mut seen);
+    assert_eq!(seen.exits, 1024, "one exit per called frame");
+}
