@@ -183,6 +183,48 @@ fn deposit(
     (OpTxEnvelope::from(tx), from)
 }
 
+/// A signed EIP-1559 (`eip1559`) or EIP-2930 transaction with an access list.
+fn access_tx(nonce: u64, to: Address, eip1559: bool, gas: u64) -> (OpTxEnvelope, Address) {
+    use alloy::eips::eip2930::{AccessList, AccessListItem};
+    let list = AccessList(vec![
+        AccessListItem {
+            address: to,
+            storage_keys: vec![B256::with_last_byte(1), B256::with_last_byte(9)],
+        },
+        AccessListItem {
+            address: OTHER,
+            storage_keys: vec![],
+        },
+    ]);
+    let envelope = if eip1559 {
+        let mut t = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 2_000_000_000,
+            to: TxKind::Call(to),
+            access_list: list,
+            ..Default::default()
+        };
+        let sig = signer().sign_transaction_sync(&mut t).expect("sign");
+        OpTxEnvelope::Eip1559(t.into_signed(sig))
+    } else {
+        let mut t = alloy::consensus::TxEip2930 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_limit: gas,
+            gas_price: 3_000_000_000,
+            to: TxKind::Call(to),
+            access_list: list,
+            ..Default::default()
+        };
+        let sig = signer().sign_transaction_sync(&mut t).expect("sign");
+        OpTxEnvelope::Eip2930(t.into_signed(sig))
+    };
+    (envelope, caller())
+}
+
 /// A signed legacy transaction from the caller.
 fn legacy(nonce: u64, to: Address, value: u64, gas: u64) -> (OpTxEnvelope, Address) {
     let mut tx = TxLegacy {
@@ -990,6 +1032,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             Witness::Account(a) => a.balance += U256::from(1),
             Witness::TxInput { input, .. } => input.gas_limit += 1,
             Witness::ExtraData(bytes) => *bytes = Bytes::from_static(b"other"),
+            Witness::AccessEntry(e) => e.address = Address::repeat_byte(0x12),
             Witness::Sponge(sp) => sp.0[3] ^= 1,
             Witness::Builder(b) => b.carry += 1,
             Witness::Parent { frame, .. } => frame.gas += 1,
@@ -1020,6 +1063,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
                 None => continue,
             },
             Witness::ExtraData(_) => continue,
+            Witness::AccessEntry(e) => e.slot = Some(B256::repeat_byte(3)),
             Witness::Sponge(sp) => sp.0[24] ^= 1 << 63,
             Witness::Builder(b) => match b.frontier.first_mut() {
                 Some(node) => node.0[0] ^= 1,
@@ -1155,6 +1199,12 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
     let (pre, proof, post) = sample(&built, StepKind::BlockEnd, 0);
     assert_eq!(kinds(&proof), ["extra data"]);
     assert_tamper_evident(pre, &proof, post);
+
+    // Warming an access-list entry (the second tx-init micro-step).
+    let built = build(&[0x00], vec![access_tx(0, CONTRACT, true, 100_000)]);
+    let (pre, proof, post) = sample(&built, StepKind::TxInit, 1);
+    assert_eq!(kinds(&proof), ["tx input", "access-list entry", "smt"]);
+    assert_tamper_evident(pre, &proof, post);
 }
 
 #[test]
@@ -1251,6 +1301,9 @@ fn blocks_of_transfers_and_calls_verify_end_to_end() {
         ),
         create_tx(14, &[0x60, 0x00, 0x60, 0x00, 0xfd], 0, 100_000),
         create_tx(15, &[], 0, 60_000),
+        // Access lists: the contract's slots and another account warm from the start.
+        access_tx(16, CONTRACT, true, 100_000),
+        access_tx(17, CONTRACT, false, 100_000),
     ];
     check_block(&build(&code, txs), &mut seen);
     for kind in [StepKind::TxInit, StepKind::TxEnd, StepKind::BlockEnd] {

@@ -46,6 +46,8 @@ pub struct TxInput {
     pub input_zero_bytes: u64,
     /// Number of access-list entries (addresses) and storage keys.
     pub access_list: (u64, u64),
+    /// Hash chain of the access list ([`access_list_hash`]; 0 when empty).
+    pub access_list_hash: B256,
     /// Wei minted to the sender first (deposits, type `0x7E`; 0 otherwise).
     pub mint: U256,
 }
@@ -82,6 +84,7 @@ impl TxInput {
                 list.iter().map(|i| i.storage_keys.len() as u64).sum(),
             )
         });
+        let access_list_hash = access_list_hash(&access_entries(tx));
         Self {
             tx_hash: tx.tx_hash(),
             tx_type: tx.tx_type() as u64,
@@ -96,14 +99,15 @@ impl TxInput {
             input_root: super::trace::data_root(input),
             input_zero_bytes: input.iter().filter(|b| **b == 0).count() as u64,
             access_list,
+            access_list_hash,
             mint: U256::ZERO,
         }
     }
 
     /// `abi.encode` of the fields in declaration order (`to` as `isCreate, to`; the access
-    /// list as its two counts): 16 words.
+    /// list as its two counts and its hash): 17 words.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 * 32);
+        let mut out = Vec::with_capacity(17 * 32);
         let mut word = |bytes: &[u8]| {
             let mut w = [0u8; 32];
             w[32 - bytes.len()..].copy_from_slice(bytes);
@@ -124,6 +128,7 @@ impl TxInput {
         word(&self.input_zero_bytes.to_be_bytes());
         word(&self.access_list.0.to_be_bytes());
         word(&self.access_list.1.to_be_bytes());
+        word(self.access_list_hash.as_slice());
         word(&self.mint.to_be_bytes::<32>());
         out
     }
@@ -143,6 +148,60 @@ impl TxInput {
     pub fn hash(&self) -> B256 {
         keccak256(self.encode())
     }
+}
+
+/// One access-list entry in the order tx-init warms them: each item's address, then its
+/// storage keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessEntry {
+    /// The address.
+    pub address: Address,
+    /// A storage key of the address, or `None` for the address itself.
+    pub slot: Option<B256>,
+}
+
+impl AccessEntry {
+    /// `keccak256(address ‖ uint8 kind ‖ slot)`: kind 0 for an address (slot 0), 1 for a key.
+    pub fn hash(&self) -> B256 {
+        let mut preimage = [0u8; 53];
+        preimage[..20].copy_from_slice(self.address.as_slice());
+        if let Some(slot) = &self.slot {
+            preimage[20] = 1;
+            preimage[21..].copy_from_slice(slot.as_slice());
+        }
+        keccak256(preimage)
+    }
+}
+
+/// A transaction's access-list entries, in warming order.
+pub fn access_entries(tx: &OpTxEnvelope) -> Vec<AccessEntry> {
+    let mut entries = Vec::new();
+    for item in tx.access_list().map(|l| l.0.as_slice()).unwrap_or_default() {
+        entries.push(AccessEntry {
+            address: item.address,
+            slot: None,
+        });
+        for key in &item.storage_keys {
+            entries.push(AccessEntry {
+                address: item.address,
+                slot: Some(*key),
+            });
+        }
+    }
+    entries
+}
+
+/// The hash chain `h' = keccak256(h ‖ entry.hash())` over `entries`, from 0.
+pub fn access_list_hash(entries: &[AccessEntry]) -> B256 {
+    entries.iter().fold(B256::ZERO, |h, e| chain_entry(&h, e))
+}
+
+/// One link of [`access_list_hash`].
+pub fn chain_entry(h: &B256, entry: &AccessEntry) -> B256 {
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(h.as_slice());
+    preimage[32..].copy_from_slice(entry.hash().as_slice());
+    keccak256(preimage)
 }
 
 /// Depth of the input tree of `count` transactions.

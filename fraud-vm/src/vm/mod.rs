@@ -13,8 +13,9 @@
 //! 0x01–0x0a, frame exit with rollback, code deposit, tx-init (signed transactions, deposits,
 //! contract creation), tx-end and block-end; [`Trace::for_block`] replays any node-built block.
 //! Not supported yet ([`StepError::Unsupported`], or [`TraceError::Unsupported`] when
-//! tracing): transactions with access lists, `SELFDESTRUCT` of an account created in the same
-//! transaction (EIP-6780 deletion), and a precompile as a transaction's own target.
+//! tracing): contract-creating transactions with access lists, `SELFDESTRUCT` of an account
+//! created in the same transaction (EIP-6780 deletion), and a precompile as a transaction's own
+//! target.
 //!
 //! Module docs of each family state its exact semantics: [`call`], [`create`], [`copy`],
 //! [`keccak`], [`build`], [`input`], and the private `tx`, `exit`, `storage`, `account`,

@@ -13,7 +13,7 @@ use crate::{smt, state::AccountLeaf};
 
 use super::{
     build::CodeBuilder,
-    input::TxInput,
+    input::{AccessEntry, TxInput},
     keccak::Sponge,
     machine::{parent_hash, stack_push_hash, BlockPart, Checkpoint, Frame},
     proof::Witness,
@@ -79,6 +79,8 @@ pub trait Oracle {
     fn parent(&mut self, frame: &Frame) -> Result<(Frame, Checkpoint), StepError>;
     /// The input item of transaction `block.tx_index` (checked against `block.inputs_root`).
     fn tx_input(&mut self, block: &BlockPart) -> Result<TxInput, StepError>;
+    /// The next access-list entry of the transaction being started.
+    fn access_entry(&mut self) -> Result<AccessEntry, StepError>;
     /// The extra data whose hash is `hash`.
     fn extra_data(&mut self, hash: &B256) -> Result<Bytes, StepError>;
     /// `(code length, chunk root)` of a non-zero `codeRoot`.
@@ -283,6 +285,13 @@ impl Oracle for Checker {
             return Err(StepError::BadWitness("tx input"));
         }
         Ok(*input)
+    }
+
+    fn access_entry(&mut self) -> Result<AccessEntry, StepError> {
+        match self.next("access-list entry")? {
+            Witness::AccessEntry(entry) => Ok(entry),
+            _ => Err(StepError::WrongWitness("access-list entry")),
+        }
     }
 
     fn extra_data(&mut self, hash: &B256) -> Result<Bytes, StepError> {

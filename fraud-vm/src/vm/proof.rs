@@ -43,6 +43,8 @@ pub enum Witness {
         /// Siblings in the input tree, leaf level first.
         path: Vec<B256>,
     },
+    /// An access-list entry (checked by the hash chain once all are in).
+    AccessEntry(super::input::AccessEntry),
     /// The block's extra data (at most 32 bytes).
     ExtraData(alloy_primitives::Bytes),
     /// The code builder of a create or deposit in progress.
@@ -83,6 +85,7 @@ impl Witness {
             Witness::Parent { .. } => "parent",
             Witness::TxInput { .. } => "tx input",
             Witness::ExtraData(_) => "extra data",
+            Witness::AccessEntry(_) => "access-list entry",
             Witness::Account(_) => "account",
             Witness::CodeRoot { .. } => "code root",
         }
@@ -110,6 +113,13 @@ impl Witness {
                 for sibling in path {
                     out.extend_from_slice(sibling.as_slice());
                 }
+                return;
+            }
+            Witness::AccessEntry(entry) => {
+                out.push(12);
+                out.extend_from_slice(entry.address.as_slice());
+                out.push(entry.slot.is_some() as u8);
+                out.extend_from_slice(entry.slot.unwrap_or_default().as_slice());
                 return;
             }
             Witness::ExtraData(bytes) => {

@@ -33,7 +33,7 @@ use revm::{
 use super::{
     build::CodeBuilder,
     copy::chunk_order,
-    input::{self, TxInput},
+    input::{self, access_entries, chain_entry, AccessEntry, TxInput},
     keccak::{self, Sponge},
     machine::{
         boundary_frame, parent_hash, stack_hash, BlockPart, Checkpoint, Frame, FrameKind, Machine,
@@ -128,6 +128,8 @@ struct Snapshot {
     builder: Option<CodeBuilder>,
     /// At a boundary: the input a creating transaction's initcode is being built from.
     building: Option<DataRef>,
+    /// At a boundary: the hash chain of the access-list entries warmed so far.
+    chain: Option<B256>,
     progress: Progress,
     /// Index of the transaction being executed (`None` at a boundary).
     tx: Option<usize>,
@@ -261,6 +263,8 @@ pub struct Trace<'a, P> {
     input_levels: Vec<Vec<B256>>,
     /// Each transaction's input bytes.
     tx_data: Vec<DataRef>,
+    /// Each transaction's access-list entries.
+    access: Vec<Vec<AccessEntry>>,
     extra_data: Bytes,
     frames: Vec<FrameData>,
     /// `states[i]` is the state before step `i`; the last one is the state after the last step.
@@ -411,7 +415,8 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                             .map_err(TraceError::Execution)?;
                     }
                 }
-                evm.inspector.begin_tx(index, input, nonce, &block_part);
+                evm.inspector
+                    .begin_tx(index, input, access_entries(tx), nonce, &block_part);
                 let env = match *tx {
                     OpTxEnvelope::Deposit(ref deposit) => {
                         // As the block builder does: the mint first, then a free call.
@@ -478,7 +483,9 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 }
             })
             .collect();
+        let access = block.transactions.iter().map(access_entries).collect();
         Ok(Self {
+            access,
             tx_data,
             block: block_part,
             txs: tracer.txs,
@@ -526,11 +533,14 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         };
         let frame = if s.frame == NO_FRAME {
             let mut frame = boundary_frame();
+            frame.cursor = s.cursor;
             if let Some(input) = &s.building {
                 frame.calldata_len = input.len;
                 frame.calldata_root = input.root();
-                frame.cursor = s.cursor;
                 frame.sponge = s.builder.as_ref().map_or(B256::ZERO, |b| b.commitment());
+            }
+            if let Some(chain) = s.chain {
+                frame.sponge = chain;
             }
             frame
         } else {
@@ -651,6 +661,8 @@ struct TopFrame {
     sender: Address,
     to: Address,
     value: U256,
+    /// Its access list, warmed before the frame starts.
+    entries: Vec<AccessEntry>,
 }
 
 /// A frame being executed.
@@ -750,6 +762,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             sponge: None,
             builder: None,
             building: None,
+            chain: None,
             progress: self.progress,
             tx: None,
             sealed: None,
@@ -773,6 +786,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             sponge: None,
             builder: None,
             building: None,
+            chain: None,
             progress: self.progress,
             tx: self.tx,
             sealed: None,
@@ -786,7 +800,14 @@ impl<P: StateProvider> Tracer<'_, P> {
     }
 
     /// The boundary before transaction `index`, and the transaction's start.
-    fn begin_tx(&mut self, index: usize, input: &TxInput, nonce: u64, block: &BlockPart) {
+    fn begin_tx(
+        &mut self,
+        index: usize,
+        input: &TxInput,
+        entries: Vec<AccessEntry>,
+        nonce: u64,
+        block: &BlockPart,
+    ) {
         self.push_boundary();
         self.txs.push(tx_part(input, block, self.roots.world));
         self.tx = Some(index);
@@ -812,6 +833,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             sender: input.sender,
             to,
             value: input.value,
+            entries,
         });
     }
 
@@ -1002,6 +1024,39 @@ impl<P: StateProvider> Tracer<'_, P> {
         is_static: bool,
     ) -> Option<usize> {
         let top = self.top.take()?;
+        if !top.entries.is_empty() {
+            // tx-init micro-states warming the access list (world after the gas purchase).
+            let (_, mut roots) = self.top_checkpoint(state, &top)?;
+            let mut chain = B256::ZERO;
+            for (k, entry) in top.entries.iter().enumerate() {
+                let mut b = self.boundary();
+                b.roots = roots;
+                b.tx = self.tx;
+                b.cursor = k as u64 + 1;
+                b.chain = Some(chain);
+                self.states.push(b);
+                let (which, key): (fn(&mut Roots) -> &mut B256, B256) = match entry.slot {
+                    Some(slot) => (
+                        |r| &mut r.accessed_slots,
+                        storage_key(&entry.address, &U256::from_be_bytes(slot.0)),
+                    ),
+                    None => (|r| &mut r.accessed_addresses, account_key(&entry.address)),
+                };
+                match self
+                    .witnesses
+                    .update(*which(&mut roots), vec![(key, Some(SET_MEMBER))])
+                {
+                    Ok(root) => *which(&mut roots) = root,
+                    Err(e) => {
+                        self.fail(TraceError::Inconsistent(e));
+                        return None;
+                    }
+                }
+                chain = chain_entry(&chain, entry);
+            }
+            self.roots.accessed_addresses = roots.accessed_addresses;
+            self.roots.accessed_slots = roots.accessed_slots;
+        }
         let (checkpoint, checkpoint_roots) = self.top_checkpoint(state, &top)?;
         self.enter_world(state);
         let data = FrameData {
@@ -1153,6 +1208,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                 sponge: None,
                 builder: None,
                 building: None,
+                chain: None,
                 progress: now.progress,
                 tx: now.tx,
                 sealed: None,
@@ -1640,6 +1696,7 @@ where
             sponge: None,
             builder: None,
             building: None,
+            chain: None,
             progress: self.progress,
             tx: self.tx,
             sealed: None,
@@ -1819,6 +1876,7 @@ struct Recorder<'a, P> {
     trace: &'a Trace<'a, P>,
     known: &'a Witnesses<'a, P>,
     tx_index: u64,
+    cursor: u64,
     stack: Vec<U256>,
     /// `prefix[k]` = hash of the bottom `k` stack words.
     prefix: Vec<B256>,
@@ -1845,6 +1903,7 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
             trace,
             known: &trace.witnesses,
             tx_index: s.progress.tx_index,
+            cursor: s.cursor,
             stack: s.stack.clone(),
             prefix,
             memory: merkle::levels(&words(&s.memory), DATA_DEPTH),
@@ -2006,6 +2065,18 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
             path: merkle::path(&self.trace.input_levels, self.tx_index),
         });
         Ok(input)
+    }
+
+    fn access_entry(&mut self) -> Result<AccessEntry, StepError> {
+        let entry = self
+            .trace
+            .access
+            .get(self.tx_index as usize)
+            .and_then(|entries| entries.get(self.cursor.checked_sub(1)? as usize))
+            .copied()
+            .ok_or(StepError::MissingWitness("access-list entry"))?;
+        self.witnesses.push(Witness::AccessEntry(entry));
+        Ok(entry)
     }
 
     fn extra_data(&mut self, _hash: &B256) -> Result<Bytes, StepError> {

@@ -34,7 +34,11 @@
 //! gas limit used, status 0 — else it runs like any transaction at price 0 (no purchase, no
 //! refund, no tip).
 //!
-//! Access lists are not supported yet.
+//! An access list (EIP-2930, also on EIP-1559 transactions) is warmed after the purchase, one
+//! entry per micro-step in the boundary frame (`cursor` = entries done + 1, `sponge` = the
+//! entries' hash chain so far, [`super::input::access_list_hash`]); after the last one the chain
+//! must equal the input's `accessListHash`, and the transaction's frame starts. Creating
+//! transactions with access lists are not supported yet.
 
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 
@@ -43,7 +47,7 @@ use super::{
     build::CodeBuilder,
     call::{leaf_value, transfer},
     create::{write_account, MAX_INITCODE},
-    input::{TxInput, DEPOSIT_TYPE},
+    input::{chain_entry, TxInput, DEPOSIT_TYPE},
     machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
     oracle::DataSource,
     oracle::Oracle,
@@ -56,7 +60,7 @@ use crate::{
     code::PIECE,
     merkle,
     smt::{self, MemoryNodes},
-    state::account_key,
+    state::{account_key, storage_key},
 };
 
 /// Gas every transaction pays.
@@ -90,8 +94,12 @@ const INITCODE_WORD: u64 = 2;
 
 pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit> {
     let input = ctx.o.tx_input(&ctx.m.block)?;
-    if input.access_list != (0, 0) {
-        return Err(StepError::Unsupported("transactions with access lists".into()).into());
+    let entries = input.access_list.0 + input.access_list.1;
+    if entries > 0 && input.to.is_none() {
+        return Err(StepError::Unsupported(
+            "contract-creating transactions with access lists".into(),
+        )
+        .into());
     }
     let base_fee = ctx.m.block.base_fee as u128;
     let price = input.price(base_fee);
@@ -114,6 +122,36 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
         if !started {
             return Ok(());
         }
+        if entries > 0 {
+            // The access list is warmed one entry per micro-step.
+            ctx.m.frame.cursor = 1;
+            ctx.m.frame.sponge = B256::ZERO;
+            return Ok(());
+        }
+    } else if entries > 0 {
+        let entry = ctx.o.access_entry()?;
+        if let Some(slot) = entry.slot {
+            let mut root = ctx.m.tx.accessed_slots;
+            let key = storage_key(&entry.address, &U256::from_be_bytes(slot.0));
+            ctx.o.smt_write(&mut root, &key, Some(SET_MEMBER))?;
+            ctx.m.tx.accessed_slots = root;
+        } else {
+            let mut root = ctx.m.tx.accessed_addresses;
+            ctx.o
+                .smt_write(&mut root, &account_key(&entry.address), Some(SET_MEMBER))?;
+            ctx.m.tx.accessed_addresses = root;
+        }
+        let chain = chain_entry(&ctx.m.frame.sponge, &entry);
+        if ctx.m.frame.cursor < entries {
+            ctx.m.frame.cursor += 1;
+            ctx.m.frame.sponge = chain;
+            return Ok(());
+        }
+        if chain != input.access_list_hash {
+            return Err(StepError::BadWitness("access list").into());
+        }
+        ctx.m.frame.cursor = 0;
+        ctx.m.frame.sponge = B256::ZERO;
     }
     let to = match input.to {
         Some(to) => to,
