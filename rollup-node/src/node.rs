@@ -258,8 +258,14 @@ impl Node {
             Some(replica) => replica.run(shutdown).await,
             None => self.sequencer.clone().run(shutdown).await,
         };
-        for task in [follower, batcher, proposer].into_iter().flatten() {
+        // Abort the helpers and wait until they are gone: they hold the store, and a node
+        // restarted on the same data directory needs its lock.
+        let tasks: Vec<_> = [follower, batcher, proposer].into_iter().flatten().collect();
+        for task in &tasks {
             task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
         }
         for handle in &self.handles {
             let _ = handle.stop();
