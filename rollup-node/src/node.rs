@@ -260,7 +260,10 @@ impl Node {
         };
         // Abort the helpers and wait until they are gone: they hold the store, and a node
         // restarted on the same data directory needs its lock.
-        let tasks: Vec<_> = [follower, batcher, proposer].into_iter().flatten().collect();
+        let tasks: Vec<_> = [follower, batcher, proposer]
+            .into_iter()
+            .flatten()
+            .collect();
         for task in &tasks {
             task.abort();
         }
