@@ -44,16 +44,49 @@ pub(super) fn access_address<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, address: 
     if super::call::is_precompile(address) {
         return ctx.charge(WARM_ACCESS);
     }
+    let warm = warm_address(ctx, address)?;
+    ctx.charge(if warm {
+        WARM_ACCESS
+    } else {
+        COLD_ACCOUNT_ACCESS
+    })
+}
+
+/// Adds `address` to the accessed-addresses set; returns whether it was there already.
+pub(super) fn warm_address<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    address: &Address,
+) -> Result<bool, super::StepError> {
     let mut root = ctx.m.tx.accessed_addresses;
     let was = ctx
         .o
         .smt_write(&mut root, &account_key(address), Some(super::SET_MEMBER))?;
     ctx.m.tx.accessed_addresses = root;
-    ctx.charge(if was.is_some() {
-        WARM_ACCESS
-    } else {
-        COLD_ACCOUNT_ACCESS
-    })
+    Ok(was.is_some())
+}
+
+/// Writes an account leaf into the world state (an empty account deletes the leaf).
+pub(super) fn write_account<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    address: &Address,
+    account: &AccountLeaf,
+) -> Result<(), super::StepError> {
+    let mut root = ctx.m.block.state_root;
+    let leaf = (!account.is_empty()).then(|| account.value_hash());
+    ctx.o.smt_write(&mut root, &account_key(address), leaf)?;
+    ctx.m.block.state_root = root;
+    Ok(())
+}
+
+/// Reads `address`'s account, replaces its balance with `f(balance)` and writes it back.
+pub(super) fn update_balance<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    address: &Address,
+    f: impl FnOnce(U256) -> U256,
+) -> Result<(), super::StepError> {
+    let (_, mut account) = read_account(ctx, address)?;
+    account.balance = f(account.balance);
+    write_account(ctx, address, &account)
 }
 
 /// The account at `address` in the current world state, with its leaf value.

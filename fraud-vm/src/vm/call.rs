@@ -26,13 +26,13 @@
 use alloy_primitives::{Address, B256, U256};
 
 use super::{
-    account::{access_address, read_account},
+    account::{access_address, read_account, update_balance},
     machine::{parent_hash, Checkpoint, Frame, FrameKind, Status},
     oracle::{DataSource, Oracle},
     step::{Ctx, Exec, Exit, HaltReason, Source},
     StepError, DATA_DEPTH,
 };
-use crate::{merkle, state::account_key, state::AccountLeaf};
+use crate::merkle;
 
 /// Gas for sending value with a call.
 const CALL_VALUE: u64 = 9_000;
@@ -220,26 +220,9 @@ pub(super) fn transfer<O: Oracle + ?Sized>(
     if from == to {
         return Ok(()); // the balance does not change
     }
-    for (address, credit) in [(from, false), (to, true)] {
-        let key = account_key(address);
-        let leaf = ctx.o.smt_read(&ctx.m.block.state_root, &key)?;
-        let mut account = ctx.o.account(leaf)?;
-        account.balance = if credit {
-            account.balance.saturating_add(value)
-        } else {
-            account.balance.saturating_sub(value)
-        };
-        let new_leaf = leaf_value(&account);
-        let mut root = ctx.m.block.state_root;
-        ctx.o.smt_write(&mut root, &key, new_leaf)?;
-        ctx.m.block.state_root = root;
-    }
+    update_balance(ctx, from, |b| b.saturating_sub(value))?;
+    update_balance(ctx, to, |b| b.saturating_add(value))?;
     Ok(())
-}
-
-/// The tree value of an account (`None` if empty).
-pub(super) fn leaf_value(account: &AccountLeaf) -> Option<B256> {
-    (!account.is_empty()).then(|| account.value_hash())
 }
 
 /// A caller copying a callee's output into its memory (`cursor = c > 0`).

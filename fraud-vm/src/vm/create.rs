@@ -24,13 +24,13 @@
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 
 use super::{
-    account::read_account,
+    account::{read_account, update_balance, warm_address, write_account},
     build::CodeBuilder,
-    call::{clear_returndata, leaf_value, MAX_DEPTH},
+    call::{clear_returndata, MAX_DEPTH},
     machine::{parent_hash, Checkpoint, Frame, FrameKind, Status},
     oracle::Oracle,
     step::{Ctx, Exec, Exit, HaltReason, Source},
-    DATA_DEPTH, SET_MEMBER,
+    StepError, DATA_DEPTH, SET_MEMBER,
 };
 use crate::{code::PIECE, merkle, state::account_key};
 
@@ -130,15 +130,11 @@ fn enter<O: Oracle + ?Sized>(
     };
     creator.nonce += 1;
     write_account(ctx, &creator_address, &creator)?;
-    let mut accessed = ctx.m.tx.accessed_addresses;
-    ctx.o
-        .smt_write(&mut accessed, &account_key(&address), Some(SET_MEMBER))?;
-    ctx.m.tx.accessed_addresses = accessed;
+    warm_address(ctx, &address)?;
     let available = ctx.m.frame.gas;
     let forwarded = available - available / 64;
     ctx.charge(forwarded)?;
-    let (_, existing) = read_account(ctx, &address)?;
-    if existing.nonce != 0 || existing.code_hash != KECCAK256_EMPTY {
+    if collides(ctx, &address)? {
         // Address collision: the create fails and the forwarded gas is lost.
         clear_returndata(&mut ctx.m.frame);
         ctx.push(U256::ZERO);
@@ -146,20 +142,7 @@ fn enter<O: Oracle + ?Sized>(
         return Ok(());
     }
     let checkpoint = Checkpoint::of(ctx.m);
-    if !value.is_zero() {
-        let (_, mut creator) = read_account(ctx, &creator_address)?;
-        creator.balance -= value;
-        write_account(ctx, &creator_address, &creator)?;
-    }
-    let (_, mut account) = read_account(ctx, &address)?;
-    account.nonce = 1;
-    account.balance += value;
-    write_account(ctx, &address, &account)?;
-    let mut created = ctx.m.tx.created_root;
-    ctx.o
-        .smt_write(&mut created, &account_key(&address), Some(SET_MEMBER))?;
-    ctx.m.tx.created_root = created;
-
+    create_account(ctx, &creator_address, &address, value)?;
     let caller = ctx.m.frame.clone();
     let child = Frame {
         status: Status::Running,
@@ -185,16 +168,34 @@ fn enter<O: Oracle + ?Sized>(
     Ok(())
 }
 
-/// Writes an account leaf into the world state.
-pub(super) fn write_account<O: Oracle + ?Sized>(
+/// Whether a create at `address` collides with an existing account (nonce or code).
+pub(super) fn collides<O: Oracle + ?Sized>(
     ctx: &mut Ctx<'_, O>,
     address: &Address,
-    account: &crate::state::AccountLeaf,
-) -> Result<(), Exit> {
-    let mut root = ctx.m.block.state_root;
+) -> Result<bool, StepError> {
+    let (_, existing) = read_account(ctx, address)?;
+    Ok(existing.nonce != 0 || existing.code_hash != KECCAK256_EMPTY)
+}
+
+/// The account a create makes (after its checkpoint): the value moves from `creator`, the
+/// account gets nonce 1 (EIP-161) and joins the created set (EIP-6780).
+pub(super) fn create_account<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    creator: &Address,
+    address: &Address,
+    value: U256,
+) -> Result<(), StepError> {
+    if !value.is_zero() {
+        update_balance(ctx, creator, |b| b - value)?;
+    }
+    let (_, mut account) = read_account(ctx, address)?;
+    account.nonce = 1;
+    account.balance += value;
+    write_account(ctx, address, &account)?;
+    let mut created = ctx.m.tx.created_root;
     ctx.o
-        .smt_write(&mut root, &account_key(address), leaf_value(account))?;
-    ctx.m.block.state_root = root;
+        .smt_write(&mut created, &account_key(address), Some(SET_MEMBER))?;
+    ctx.m.tx.created_root = created;
     Ok(())
 }
 

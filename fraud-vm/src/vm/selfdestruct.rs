@@ -10,12 +10,12 @@
 use alloy_primitives::{Address, B256};
 
 use super::{
-    account::read_account,
+    account::{read_account, warm_address},
     call::{is_precompile, transfer},
     machine::Status,
     oracle::Oracle,
     step::{Ctx, Exec, Exit, HaltReason},
-    StepError, COLD_ACCOUNT_ACCESS, SET_MEMBER,
+    StepError, COLD_ACCOUNT_ACCESS,
 };
 use crate::state::account_key;
 
@@ -27,15 +27,8 @@ pub(super) fn run<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Exec {
         return Err(Exit::Halt(HaltReason::StaticViolation));
     }
     let target = Address::from_word(B256::from(ctx.pop()?));
-    if !is_precompile(&target) {
-        let mut root = ctx.m.tx.accessed_addresses;
-        let was = ctx
-            .o
-            .smt_write(&mut root, &account_key(&target), Some(SET_MEMBER))?;
-        ctx.m.tx.accessed_addresses = root;
-        if was.is_none() {
-            ctx.charge(COLD_ACCOUNT_ACCESS)?;
-        }
+    if !is_precompile(&target) && !warm_address(ctx, &target)? {
+        ctx.charge(COLD_ACCOUNT_ACCESS)?;
     }
     let me = ctx.m.frame.address;
     let (_, account) = read_account(ctx, &me)?;

@@ -84,7 +84,10 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
 }
 
 /// Adds the slot key to the accessed set; returns whether it was already there.
-fn access_slot<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, key: &B256) -> Result<bool, Exit> {
+pub(super) fn access_slot<O: Oracle + ?Sized>(
+    ctx: &mut Ctx<'_, O>,
+    key: &B256,
+) -> Result<bool, Exit> {
     let mut root = ctx.m.tx.accessed_slots;
     let was = ctx.o.smt_write(&mut root, key, Some(SET_MEMBER))?;
     ctx.m.tx.accessed_slots = root;

@@ -43,16 +43,17 @@
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 
 use super::{
-    account::read_account,
+    account::{read_account, update_balance, warm_address, write_account},
     build::CodeBuilder,
-    call::{leaf_value, transfer},
-    create::{write_account, MAX_INITCODE},
+    call::transfer,
+    create::{collides, create_account, MAX_INITCODE},
     input::{chain_entry, TxInput, DEPOSIT_TYPE},
     machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
     oracle::DataSource,
     oracle::Oracle,
     step::Source,
     step::{Ctx, Exit},
+    storage::access_slot,
     StepError, DATA_DEPTH, SET_MEMBER,
 };
 use crate::{
@@ -130,16 +131,14 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
         }
     } else if entries > 0 {
         let entry = ctx.o.access_entry()?;
-        if let Some(slot) = entry.slot {
-            let mut root = ctx.m.tx.accessed_slots;
-            let key = storage_key(&entry.address, &U256::from_be_bytes(slot.0));
-            ctx.o.smt_write(&mut root, &key, Some(SET_MEMBER))?;
-            ctx.m.tx.accessed_slots = root;
-        } else {
-            let mut root = ctx.m.tx.accessed_addresses;
-            ctx.o
-                .smt_write(&mut root, &account_key(&entry.address), Some(SET_MEMBER))?;
-            ctx.m.tx.accessed_addresses = root;
+        match entry.slot {
+            Some(slot) => {
+                let key = storage_key(&entry.address, &U256::from_be_bytes(slot.0));
+                access_slot(ctx, &key)?;
+            }
+            None => {
+                warm_address(ctx, &entry.address)?;
+            }
         }
         let chain = chain_entry(&ctx.m.frame.sponge, &entry);
         if ctx.m.frame.cursor < entries {
@@ -193,8 +192,7 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
     if !input.value.is_zero() {
         transfer(ctx, &input.sender, &to, input.value)?;
     }
-    let target = ctx.o.smt_read(&ctx.m.block.state_root, &account_key(&to))?;
-    let target = ctx.o.account(target)?;
+    let (_, target) = read_account(ctx, &to)?;
     let (code_len, code_chunk_root) = if target.code_root.is_zero() {
         (0, B256::ZERO)
     } else {
@@ -284,12 +282,10 @@ fn purchase<O: Oracle + ?Sized>(
     price: u128,
     intrinsic: u64,
 ) -> Result<bool, Exit> {
+    let start_root = ctx.m.block.state_root;
+    let (_, mut sender) = read_account(ctx, &input.sender)?;
     let block = &ctx.m.block;
     let base_fee = block.base_fee as u128;
-    let start_root = block.state_root;
-    let sender_key = account_key(&input.sender);
-    let sender_leaf = ctx.o.smt_read(&start_root, &sender_key)?;
-    let mut sender = ctx.o.account(sender_leaf)?;
     let max_cost = U256::from(input.gas_limit)
         .saturating_mul(U256::from(input.max_fee_per_gas))
         .saturating_add(input.value);
@@ -308,10 +304,7 @@ fn purchase<O: Oracle + ?Sized>(
     }
     sender.nonce += 1;
     sender.balance -= U256::from(input.gas_limit) * U256::from(price);
-    let mut root = start_root;
-    ctx.o
-        .smt_write(&mut root, &sender_key, leaf_value(&sender))?;
-    ctx.m.block.state_root = root;
+    write_account(ctx, &input.sender, &sender)?;
     let coinbase = ctx.m.block.coinbase;
     let to = input.to.unwrap_or_else(|| input.sender.create(input.nonce));
     ctx.m.tx = TxPart {
@@ -339,22 +332,9 @@ fn enter_create<O: Oracle + ?Sized>(
     intrinsic: u64,
 ) -> Result<(), Exit> {
     let checkpoint = Checkpoint::of(ctx.m);
-    let (_, existing) = read_account(ctx, &address)?;
-    let collision = existing.nonce != 0 || existing.code_hash != KECCAK256_EMPTY;
+    let collision = collides(ctx, &address)?;
     if !collision {
-        if !input.value.is_zero() {
-            let (_, mut sender) = read_account(ctx, &input.sender)?;
-            sender.balance -= input.value;
-            write_account(ctx, &input.sender, &sender)?;
-        }
-        let (_, mut account) = read_account(ctx, &address)?;
-        account.nonce = 1;
-        account.balance += input.value;
-        write_account(ctx, &address, &account)?;
-        let mut created = ctx.m.tx.created_root;
-        ctx.o
-            .smt_write(&mut created, &account_key(&address), Some(SET_MEMBER))?;
-        ctx.m.tx.created_root = created;
+        create_account(ctx, &input.sender, &address, input.value)?;
     }
     let len = input.input_len;
     ctx.m.frame = Frame {
@@ -392,9 +372,10 @@ pub(super) fn end<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, done: &Frame) -> Res
     used -= tx.refund.min(used / MAX_REFUND_QUOTIENT);
     let price = tx.gas_price;
     let back = U256::from(tx.gas_limit - used) * price;
-    credit(ctx, &tx.origin, back)?;
+    update_balance(ctx, &tx.origin, |b| b.saturating_add(back))?;
     let coinbase = ctx.m.block.coinbase;
-    credit(ctx, &coinbase, U256::from(used) * tx.tip)?;
+    let tip = U256::from(used) * tx.tip;
+    update_balance(ctx, &coinbase, |b| b.saturating_add(tip))?;
     let block = &mut ctx.m.block;
     block.cumulative_gas += used;
     let mut receipts = Accumulator::resume(block.receipt_acc);
@@ -412,21 +393,5 @@ pub(super) fn end<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, done: &Frame) -> Res
     block.tx_index += 1;
     ctx.m.tx = TxPart::default();
     ctx.m.frame = boundary_frame();
-    Ok(())
-}
-
-/// Adds `amount` to `address`'s balance.
-fn credit<O: Oracle + ?Sized>(
-    ctx: &mut Ctx<'_, O>,
-    address: &Address,
-    amount: U256,
-) -> Result<(), Exit> {
-    let key = account_key(address);
-    let leaf = ctx.o.smt_read(&ctx.m.block.state_root, &key)?;
-    let mut account = ctx.o.account(leaf)?;
-    account.balance = account.balance.saturating_add(amount);
-    let mut root = ctx.m.block.state_root;
-    ctx.o.smt_write(&mut root, &key, leaf_value(&account))?;
-    ctx.m.block.state_root = root;
     Ok(())
 }
