@@ -9,7 +9,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use alloy_consensus::Header;
-use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, KECCAK256_EMPTY, U256};
+use alloy_primitives::{keccak256, Address, Bloom, Bytes, Log, B256, KECCAK256_EMPTY, U256};
 use op_alloy_consensus::OpTxEnvelope;
 use revm::{
     context::{
@@ -77,6 +77,15 @@ struct DataRef {
 }
 
 impl DataRef {
+    /// All of `bytes`, as their own tree.
+    fn of(bytes: &[u8]) -> Self {
+        Self {
+            tree: Arc::new(bytes.to_vec()),
+            offset: 0,
+            len: bytes.len() as u64,
+        }
+    }
+
     fn empty() -> Self {
         Self {
             tree: Arc::new(Vec::new()),
@@ -135,6 +144,17 @@ struct Snapshot {
     tx: Option<usize>,
     /// The block hash once the block has ended.
     sealed: Option<B256>,
+}
+
+impl Snapshot {
+    /// The output of a frame that ended here (a range of its memory).
+    fn output(&self) -> DataRef {
+        DataRef {
+            tree: self.memory.clone(),
+            offset: self.out.0,
+            len: self.out.1,
+        }
+    }
 }
 
 /// The tree roots that change during a transaction.
@@ -474,14 +494,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         let tx_data = block
             .transactions
             .iter()
-            .map(|tx| {
-                let bytes = alloy_consensus::Transaction::input(tx);
-                DataRef {
-                    tree: Arc::new(bytes.to_vec()),
-                    offset: 0,
-                    len: bytes.len() as u64,
-                }
-            })
+            .map(|tx| DataRef::of(alloy_consensus::Transaction::input(tx)))
             .collect();
         let access = block.transactions.iter().map(access_entries).collect();
         Ok(Self {
@@ -732,14 +745,29 @@ impl<P: StateProvider> Tracer<'_, P> {
     /// The world state once the transaction's first frame starts (after revm's transaction
     /// validation, gas purchase, nonce increment and value transfer): every account revm holds.
     fn enter_world(&mut self, state: &EvmState) {
-        let mut changes = Vec::with_capacity(state.len());
-        for (address, account) in state {
-            match self.witnesses.leaf(&account.info) {
-                Ok(leaf) => changes.push((account_key(address), leaf)),
-                Err(e) => return self.fail(TraceError::Execution(e)),
+        let accounts = state.iter().map(|(a, acc)| (*a, acc.info.clone()));
+        if let Some(changes) = self.leaves(accounts) {
+            self.apply(|r| &mut r.world, changes);
+        }
+    }
+
+    /// The state-tree changes that set `accounts`, remembering each leaf's preimage; `None`
+    /// (and the trace failed) if a code is missing.
+    fn leaves(
+        &mut self,
+        accounts: impl IntoIterator<Item = (Address, revm::state::AccountInfo)>,
+    ) -> Option<Vec<(B256, Option<B256>)>> {
+        let mut changes = Vec::new();
+        for (address, info) in accounts {
+            match self.witnesses.leaf(&info) {
+                Ok(leaf) => changes.push((account_key(&address), leaf)),
+                Err(e) => {
+                    self.fail(TraceError::Execution(e));
+                    return None;
+                }
             }
         }
-        self.apply(|r| &mut r.world, changes);
+        Some(changes)
     }
 
     /// A snapshot of no frame (between transactions).
@@ -793,6 +821,16 @@ impl<P: StateProvider> Tracer<'_, P> {
         }
     }
 
+    /// A frame without code (no interpreter ran): its first state, then `STOP` ended it.
+    fn run_empty_frame(&mut self, first: Snapshot) {
+        self.states.push(first.clone());
+        self.states.push(Snapshot {
+            status: Status::Returned,
+            ..first
+        });
+        self.active.pop();
+    }
+
     /// Records the boundary state.
     fn push_boundary(&mut self) {
         let b = self.boundary();
@@ -840,23 +878,28 @@ impl<P: StateProvider> Tracer<'_, P> {
     /// A deposit that could not run: recorded as failed with its mint kept and nonce bumped
     /// (`info` is the sender after both).
     fn failed_deposit(&mut self, input: &TxInput, info: &revm::state::AccountInfo) {
-        match self.witnesses.leaf(info) {
-            Ok(leaf) => self.apply(|r| &mut r.world, vec![(account_key(&input.sender), leaf)]),
-            Err(e) => return self.fail(TraceError::Execution(e)),
+        if let Some(changes) = self.leaves([(input.sender, info.clone())]) {
+            self.apply(|r| &mut r.world, changes);
         }
+        self.close_tx(input, input.gas_limit, false, &[]);
+    }
+
+    /// The block's progress after a transaction: gas, receipt, transaction hash, bloom.
+    fn close_tx(&mut self, input: &TxInput, gas_used: u64, success: bool, logs: &[Log]) {
         let p = &mut self.progress;
-        p.cumulative_gas += input.gas_limit;
+        p.cumulative_gas += gas_used;
         let mut receipts = Accumulator::resume(p.receipt_acc);
         receipts.push(receipt_item(
             input.tx_type as u8,
-            false,
+            success,
             p.cumulative_gas,
-            &[],
+            logs,
         ));
         p.receipt_acc = receipts.root();
         let mut txs = Accumulator::resume(p.tx_acc);
         txs.push(input.tx_hash);
         p.tx_acc = txs.root();
+        p.bloom.accrue_logs(logs);
         p.tx_index += 1;
         self.tx = None;
         self.top = None;
@@ -864,41 +907,25 @@ impl<P: StateProvider> Tracer<'_, P> {
 
     /// The transaction's end: fees paid, receipt and accumulators (from revm's result).
     fn end_tx(&mut self, input: &TxInput, result: &ExecutionResult, state: &EvmState) {
-        let mut changes = Vec::with_capacity(state.len());
-        for (address, account) in state {
-            if !account.is_touched() {
-                continue;
-            }
-            match self.witnesses.leaf(&account.info) {
-                Ok(leaf) => changes.push((account_key(address), leaf)),
-                Err(e) => return self.fail(TraceError::Execution(e)),
-            }
+        let touched = state
+            .iter()
+            .filter(|(_, account)| account.is_touched())
+            .map(|(a, account)| (*a, account.info.clone()));
+        if let Some(changes) = self.leaves(touched) {
+            self.apply(|r| &mut r.world, changes);
         }
-        self.apply(|r| &mut r.world, changes);
-        let p = &mut self.progress;
-        p.cumulative_gas += result.tx_gas_used();
-        let mut receipts = Accumulator::resume(p.receipt_acc);
-        receipts.push(receipt_item(
-            input.tx_type as u8,
+        self.close_tx(
+            input,
+            result.tx_gas_used(),
             result.is_success(),
-            p.cumulative_gas,
             result.logs(),
-        ));
-        p.receipt_acc = receipts.root();
-        let mut txs = Accumulator::resume(p.tx_acc);
-        txs.push(input.tx_hash);
-        p.tx_acc = txs.root();
-        p.bloom.accrue_logs(result.logs());
-        p.tx_index += 1;
-        self.tx = None;
-        self.top = None;
+        );
     }
 
     /// The checkpoint of the transaction's frame: the world after the gas purchase, before the
     /// value moves (revm's state at the frame's start, with the value moved back).
     fn top_checkpoint(&mut self, state: &EvmState, top: &TopFrame) -> Option<(Checkpoint, Roots)> {
-        let mut changes = Vec::with_capacity(state.len());
-        for (address, account) in state {
+        let accounts = state.iter().map(|(address, account)| {
             let mut info = account.info.clone();
             if top.sender != top.to {
                 if *address == top.sender {
@@ -907,14 +934,9 @@ impl<P: StateProvider> Tracer<'_, P> {
                     info.balance = info.balance.saturating_sub(top.value);
                 }
             }
-            match self.witnesses.leaf(&info) {
-                Ok(leaf) => changes.push((account_key(address), leaf)),
-                Err(e) => {
-                    self.fail(TraceError::Execution(e));
-                    return None;
-                }
-            }
-        }
+            (*address, info)
+        });
+        let changes = self.leaves(accounts)?;
         let world = match self.witnesses.update(self.roots.world, changes) {
             Ok(root) => root,
             Err(e) => {
@@ -938,8 +960,7 @@ impl<P: StateProvider> Tracer<'_, P> {
         address: Address,
         value: U256,
     ) {
-        let mut changes = Vec::with_capacity(state.len());
-        for (a, account) in state {
+        let accounts = state.iter().map(|(a, account)| {
             let mut info = account.info.clone();
             if *a == address {
                 info.balance = info.balance.saturating_sub(value);
@@ -947,12 +968,11 @@ impl<P: StateProvider> Tracer<'_, P> {
             } else if *a == creator {
                 info.balance = info.balance.saturating_add(value);
             }
-            match self.witnesses.leaf(&info) {
-                Ok(leaf) => changes.push((account_key(a), leaf)),
-                Err(e) => return self.fail(TraceError::Execution(e)),
-            }
+            (*a, info)
+        });
+        if let Some(changes) = self.leaves(accounts) {
+            self.apply(|r| &mut r.world, changes);
         }
-        self.apply(|r| &mut r.world, changes);
     }
 
     /// Enters the frame of a contract-creating transaction: the tx-init micro-states building
@@ -971,11 +991,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             ));
         }
         self.world_before_create(state, sender, address, value);
-        let building = DataRef {
-            tree: Arc::new(code.to_vec()),
-            offset: 0,
-            len: code.len() as u64,
-        };
+        let building = DataRef::of(code);
         let pieces = code.len().div_ceil(PIECE);
         for (k, builder) in CodeBuilder::states(code)
             .into_iter()
@@ -1316,21 +1332,17 @@ impl<P: StateProvider> Tracer<'_, P> {
                     if target != address {
                         let mut info = t.info.clone();
                         info.balance = info.balance.saturating_sub(me.balance);
-                        if let Err(e) = self.witnesses.leaf(&info) {
-                            return self.fail(TraceError::Execution(e));
+                        if self.leaves([(target, info)]).is_none() {
+                            return;
                         }
                     }
                 }
-                let mut changes = Vec::new();
-                for a in [address, target] {
-                    if let Some(account) = state.get(&a) {
-                        match self.witnesses.leaf(&account.info) {
-                            Ok(leaf) => changes.push((account_key(&a), leaf)),
-                            Err(e) => return self.fail(TraceError::Execution(e)),
-                        }
-                    }
+                let moved = [address, target]
+                    .into_iter()
+                    .filter_map(|a| Some((a, state.get(&a)?.info.clone())));
+                if let Some(changes) = self.leaves(moved) {
+                    self.apply(|r| &mut r.world, changes);
                 }
-                self.apply(|r| &mut r.world, changes);
             }
             0xf1 | 0xf2 | 0xf4 | 0xfa => {
                 let target = Address::from_word(B256::from(arg(1)));
@@ -1348,8 +1360,8 @@ impl<P: StateProvider> Tracer<'_, P> {
                     Address::from_word(B256::from(arg(0)))
                 };
                 if let Some(account) = state.get(&target) {
-                    if let Err(e) = self.witnesses.leaf(&account.info) {
-                        return self.fail(TraceError::Execution(e));
+                    if self.leaves([(target, account.info.clone())]).is_none() {
+                        return;
                     }
                 }
                 if opcode != 0x47 && !super::call::is_precompile(&target) {
@@ -1412,11 +1424,7 @@ where
                     let state = context.journal().evm_state().clone();
                     return self.enter_top_create(&state, &code, target, caller, value);
                 }
-                let input = DataRef {
-                    len: calldata.len() as u64,
-                    tree: Arc::new(calldata.to_vec()),
-                    offset: 0,
-                };
+                let input = DataRef::of(&calldata);
                 let is_static = interp.runtime_flag.is_static();
                 self.enter_top(context.journal().evm_state(), &code, input, is_static);
             }
@@ -1478,7 +1486,7 @@ where
         if self.error.is_some() {
             return;
         }
-        if let Some(call) = self.pending_call.take() {
+        if self.pending_call.take().is_some() {
             // No frame ran. A collision bumped the creator's nonce and warmed the address.
             if outcome.result.result == InstructionResult::CreateCollision {
                 let state = context.journal().evm_state().clone();
@@ -1491,7 +1499,6 @@ where
                     vec![(account_key(&address), Some(SET_MEMBER))],
                 );
             }
-            let _ = call;
             if let Some(caller) = self.active.last_mut() {
                 caller.returndata = DataRef::empty();
             }
@@ -1529,11 +1536,7 @@ where
             return;
         };
         let returndata = if outcome.result.result == InstructionResult::Revert {
-            DataRef {
-                tree: last.memory.clone(),
-                offset: last.out.0,
-                len: last.out.1,
-            }
+            last.output()
         } else {
             DataRef::empty()
         };
@@ -1563,11 +1566,7 @@ where
                 let state = context.journal().evm_state().clone();
                 self.enter_world(&state);
                 let returndata = if outcome.result.is_ok() {
-                    DataRef {
-                        len: outcome.result.output.len() as u64,
-                        tree: Arc::new(outcome.result.output.to_vec()),
-                        offset: 0,
-                    }
+                    DataRef::of(&outcome.result.output)
                 } else {
                     DataRef::empty()
                 };
@@ -1593,19 +1592,10 @@ where
                 inputs.gas_limit,
             );
             first.frame = self.enter_frame(data, call.refund, None);
-            self.states.push(first.clone());
-            self.states.push(Snapshot {
-                status: Status::Returned,
-                ..first
-            });
-            self.active.pop();
+            self.run_empty_frame(first);
             self.pending_exit = Some(PendingExit {
                 suspended: call.suspended,
-                returndata: DataRef {
-                    tree: Arc::new(Vec::new()),
-                    offset: 0,
-                    len: 0,
-                },
+                returndata: DataRef::empty(),
             });
             return;
         }
@@ -1614,23 +1604,13 @@ where
             if super::call::is_precompile(&inputs.bytecode_address) {
                 return self.fail(TraceError::Unsupported("precompile call".into()));
             }
-            let bytes = inputs.input.bytes(context);
-            let input = DataRef {
-                len: bytes.len() as u64,
-                tree: Arc::new(bytes.to_vec()),
-                offset: 0,
-            };
+            let input = DataRef::of(&inputs.input.bytes(context));
             let state = context.journal().evm_state().clone();
             let Some(frame) = self.enter_top(&state, &[], input, false) else {
                 return;
             };
             let first = self.fresh(frame, inputs.gas_limit, 0);
-            self.states.push(first.clone());
-            self.states.push(Snapshot {
-                status: Status::Returned,
-                ..first
-            });
-            self.active.pop();
+            self.run_empty_frame(first);
             return;
         }
         let Some(done) = self.active.pop() else {
@@ -1648,11 +1628,7 @@ where
         let returndata = if last.status == Status::Halted {
             DataRef::empty()
         } else {
-            DataRef {
-                tree: last.memory.clone(),
-                offset: last.out.0,
-                len: last.out.1,
-            }
+            last.output()
         };
         self.pending_exit = Some(PendingExit {
             suspended,
@@ -1773,12 +1749,12 @@ where
             } else {
                 Address::from_word(B256::from(arg(1)))
             };
-            for address in [frame.address, target] {
-                if let Some(account) = context.journal().evm_state().get(&address) {
-                    if let Err(e) = self.witnesses.leaf(&account.info) {
-                        return self.fail(TraceError::Execution(e));
-                    }
-                }
+            let seen: Vec<_> = [frame.address, target]
+                .into_iter()
+                .filter_map(|a| Some((a, context.journal().evm_state().get(&a)?.info.clone())))
+                .collect();
+            if self.leaves(seen).is_none() {
+                return;
             }
             let base = self.active.last().map_or(0, |a| a.refund_base);
             let refund = base + u64::try_from(interp.gas.refunded()).unwrap_or_default();
