@@ -69,7 +69,7 @@ pub enum TraceError {
 
 /// A byte range of a word tree: call data (in the transaction input or the caller's memory)
 /// or return data (in the callee's final memory).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 struct DataRef {
     tree: Arc<Vec<u8>>,
     offset: u64,
@@ -120,7 +120,7 @@ struct FrameData {
 }
 
 /// The machine state before one step (or after the last), as revm showed it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 struct Snapshot {
     frame: usize,
     status: Status,
@@ -775,25 +775,12 @@ impl<P: StateProvider> Tracer<'_, P> {
         Snapshot {
             frame: NO_FRAME,
             status: Status::Boundary,
-            pc: 0,
-            gas: 0,
-            stack: Vec::new(),
-            memory: Arc::new(Vec::new()),
-            returndata: DataRef::empty(),
-            out: (0, 0),
             roots: Roots {
                 world: self.roots.world,
                 ..Default::default()
             },
-            refund: 0,
-            cursor: 0,
-            sponge: None,
-            builder: None,
-            building: None,
-            chain: None,
             progress: self.progress,
-            tx: None,
-            sealed: None,
+            ..Default::default()
         }
     }
 
@@ -801,23 +788,12 @@ impl<P: StateProvider> Tracer<'_, P> {
     fn fresh(&self, frame: usize, gas: u64, refund: u64) -> Snapshot {
         Snapshot {
             frame,
-            status: Status::Running,
-            pc: 0,
             gas,
-            stack: Vec::new(),
-            memory: Arc::new(Vec::new()),
-            returndata: DataRef::empty(),
-            out: (0, 0),
             roots: self.roots,
             refund,
-            cursor: 0,
-            sponge: None,
-            builder: None,
-            building: None,
-            chain: None,
             progress: self.progress,
             tx: self.tx,
-            sealed: None,
+            ..Default::default()
         }
     }
 
@@ -1221,13 +1197,9 @@ impl<P: StateProvider> Tracer<'_, P> {
                 roots: now.roots,
                 refund: now.refund,
                 cursor: c + 1,
-                sponge: None,
-                builder: None,
-                building: None,
-                chain: None,
                 progress: now.progress,
                 tx: now.tx,
-                sealed: None,
+                ..Default::default()
             });
         }
     }
@@ -1659,23 +1631,16 @@ where
         };
         let now = Snapshot {
             frame: active.frame,
-            status: Status::Running,
             pc: interp.bytecode.pc() as u64,
             gas: interp.gas.remaining(),
             stack: interp.stack.data().clone(),
             memory: Arc::new(interp.memory.context_memory().to_vec()),
             returndata: active.returndata.clone(),
-            out: (0, 0),
             roots: self.roots,
             refund: active.refund_base + refund,
-            cursor: 0,
-            sponge: None,
-            builder: None,
-            building: None,
-            chain: None,
             progress: self.progress,
             tx: self.tx,
-            sealed: None,
+            ..Default::default()
         };
         if let Some(exit) = exit {
             self.exit_states(exit, &now);
