@@ -29,7 +29,7 @@ use std::{
 use alloy::{
     network::TransactionBuilder,
     primitives::{Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::{Filter, TransactionRequest},
     signers::local::PrivateKeySigner,
     sol,
@@ -132,14 +132,7 @@ impl Batcher {
                 config.deployment.batcher
             )));
         }
-        let url = config
-            .l1_rpc
-            .parse()
-            .map_err(|e| NodeError::Config(format!("--l1.rpc {}: {e}", config.l1_rpc)))?;
-        let l1 = ProviderBuilder::new()
-            .wallet(config.key.clone())
-            .connect_http(url)
-            .erased();
+        let l1 = crate::derive::l1_provider(&config.l1_rpc, Some(&config.key))?;
         Ok(Self {
             config,
             store,

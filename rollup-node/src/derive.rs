@@ -331,6 +331,23 @@ pub struct L1Follower {
     read_batches: bool,
 }
 
+/// An HTTP provider for the L1 at `rpc` (the `--l1.rpc` flag), signing with `key` if given.
+pub fn l1_provider(
+    rpc: &str,
+    key: Option<&alloy::signers::local::PrivateKeySigner>,
+) -> Result<DynProvider, crate::NodeError> {
+    let url = rpc
+        .parse()
+        .map_err(|e| crate::NodeError::Config(format!("--l1.rpc {rpc}: {e}")))?;
+    Ok(match key {
+        Some(key) => ProviderBuilder::new()
+            .wallet(key.clone())
+            .connect_http(url)
+            .erased(),
+        None => ProviderBuilder::new().connect_http(url).erased(),
+    })
+}
+
 impl L1Follower {
     /// A follower of `config`'s L1 feeding `feed`, resuming after `start` (the stored cursor).
     pub fn new(
@@ -338,11 +355,7 @@ impl L1Follower {
         feed: Arc<DepositFeed>,
         start: Option<L1Cursor>,
     ) -> Result<Self, crate::NodeError> {
-        let url = config
-            .rpc
-            .parse()
-            .map_err(|e| crate::NodeError::Config(format!("--l1.rpc {}: {e}", config.rpc)))?;
-        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let provider = l1_provider(&config.rpc, None)?;
         Ok(Self {
             config,
             provider,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use alloy::{
     network::TransactionBuilder,
     primitives::U256,
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
     sol,
@@ -82,14 +82,7 @@ impl Proposer {
         if config.interval == 0 {
             return Err(NodeError::Config("--proposer.interval must be >= 1".into()));
         }
-        let url = config
-            .l1_rpc
-            .parse()
-            .map_err(|e| NodeError::Config(format!("--l1.rpc {}: {e}", config.l1_rpc)))?;
-        let l1 = ProviderBuilder::new()
-            .wallet(config.key.clone())
-            .connect_http(url)
-            .erased();
+        let l1 = crate::derive::l1_provider(&config.l1_rpc, Some(&config.key))?;
         Ok(Self {
             config,
             store,

@@ -24,7 +24,7 @@ use std::{sync::Arc, time::Duration};
 
 use alloy::{
     eips::BlockNumberOrTag,
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
 };
 use fraud_vm::{
     batch::{derive_block, BatchBlock},
@@ -94,15 +94,13 @@ impl Replica {
         poll_interval: Duration,
         batched: BatchedThrough,
     ) -> Result<Self, NodeError> {
-        let url = l1_rpc
-            .parse()
-            .map_err(|e| NodeError::Config(format!("--l1.rpc {l1_rpc}: {e}")))?;
+        let l1 = crate::derive::l1_provider(l1_rpc, None)?;
         Ok(Self {
             chain,
             store,
             events,
             feed,
-            l1: ProviderBuilder::new().connect_http(url).erased(),
+            l1,
             batched,
             poll_interval,
         })
