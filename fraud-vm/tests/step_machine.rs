@@ -148,6 +148,34 @@ fn create_tx(nonce: u64, initcode: &[u8], value: u64, gas: u64) -> (OpTxEnvelope
     (OpTxEnvelope::Eip1559(tx.into_signed(sig)), caller())
 }
 
+/// A signed contract-creating EIP-1559 transaction with an access list (the new address and
+/// one of its slots, the token and the caller's balance slot).
+fn create_access_tx(nonce: u64, initcode: &[u8], gas: u64) -> (OpTxEnvelope, Address) {
+    use alloy::eips::eip2930::{AccessList, AccessListItem};
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 2_000_000_000,
+        to: TxKind::Create,
+        input: Bytes::copy_from_slice(initcode),
+        access_list: AccessList(vec![
+            AccessListItem {
+                address: caller().create(nonce),
+                storage_keys: vec![B256::ZERO],
+            },
+            AccessListItem {
+                address: TOKEN,
+                storage_keys: vec![balance_slot(caller())],
+            },
+        ]),
+        ..Default::default()
+    };
+    let sig = signer().sign_transaction_sync(&mut tx).expect("sign");
+    (OpTxEnvelope::Eip1559(tx.into_signed(sig)), caller())
+}
+
 /// `TestToken`'s creation code with `constructor(name, symbol, supply)` arguments.
 fn token_initcode(supply: u64) -> Vec<u8> {
     use alloy::sol_types::SolValue;
@@ -346,6 +374,7 @@ fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
             StepKind::TxInit => "(tx init)",
             StepKind::Deposit => "(code deposit)",
             StepKind::TxEnd => "(tx end)",
+            StepKind::Destruct => "(destruct)",
             StepKind::BlockEnd => "(block end)",
         };
         if let Some(h) = info.halt {
@@ -1037,6 +1066,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             Witness::Builder(b) => b.carry += 1,
             Witness::Parent { frame, .. } => frame.gas += 1,
             Witness::CodeRoot { len, .. } => *len += 1,
+            Witness::Link { item, .. } => item.0[31] ^= 1,
             Witness::Smt(smt) => match &mut smt.leaf {
                 Some((_, value)) => value.0[31] ^= 1,
                 None => smt.leaf = Some((B256::repeat_byte(3), B256::repeat_byte(4))),
@@ -1070,6 +1100,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
                 None => continue,
             },
             Witness::Parent { checkpoint, .. } => checkpoint.refund += 1,
+            Witness::Link { prev, .. } => prev.0[0] ^= 1,
         }
         assert!(rejects(&p), "tampered path of witness {w} accepted");
     }
@@ -1564,4 +1595,217 @@ fn call_depth_limit_verifies() {
     let mut seen = Seen::default();
     check_block(&built, &mut seen);
     assert_eq!(seen.exits, 1024, "one exit per called frame");
+}
+
+/// Initcode that sets slot 0 to 5, back to 0, to 7 (the slot is linked twice), slot 1 to 9,
+/// then self-destructs to `RICH` (EIP-6780: deleted at the transaction's end).
+fn destruct_in_initcode() -> Vec<u8> {
+    let rich = U256::from_be_slice(RICH.as_slice());
+    Asm::new()
+        .pushn(5)
+        .pushn(0)
+        .op(0x55)
+        .pushn(0)
+        .pushn(0)
+        .op(0x55)
+        .pushn(7)
+        .pushn(0)
+        .op(0x55)
+        .pushn(9)
+        .pushn(1)
+        .op(0x55)
+        .push(rich)
+        .op(0xff)
+        .0
+}
+
+#[test]
+fn eip6780_accounts_created_and_destroyed_in_one_transaction_verify() {
+    // CONTRACT: CREATE (5 wei) from its call data, then CALL the new account twice (0, then 50
+    // wei), then STOP.
+    let code = Asm::new()
+        .op(0x36)
+        .pushn(0)
+        .pushn(0)
+        .op(0x37)
+        .op(0x36)
+        .pushn(0)
+        .pushn(5)
+        .op(0xf0)
+        .op(0x80)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .op(0x85)
+        .op(0x5a)
+        .op(0xf1)
+        .op(0x50)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(50)
+        .op(0x85)
+        .op(0x5a)
+        .op(0xf1)
+        .op(0x50)
+        .op(0x50)
+        .op(0x50)
+        .op(0x00)
+        .0;
+    let rich = U256::from_be_slice(RICH.as_slice());
+    // Runtime: slot 3 = 1, SELFDESTRUCT to itself (burns the balance); called twice, so the
+    // account is linked twice. Its initcode sets slot 4 first.
+    let runtime = [0x60, 0x01, 0x60, 0x03, 0x55, 0x30, 0xff];
+    let destruct_on_call = Asm::new()
+        .pushn(0x44)
+        .pushn(4)
+        .op(0x55)
+        .push(U256::from_be_slice(&runtime))
+        .pushn(0)
+        .op(0x52)
+        .pushn(7)
+        .pushn(25)
+        .op(0xf3)
+        .0;
+    // A grandchild that sets slot 0 and self-destructs to RICH, created by a child that then
+    // reverts (`revert`) or stops.
+    let grandchild = Asm::new().pushn(1).pushn(0).op(0x55).push(rich).op(0xff).0;
+    assert_eq!(grandchild.len(), 27);
+    let nested = |revert: bool| {
+        let a = Asm::new()
+            .push(U256::from_be_slice(&grandchild))
+            .pushn(0)
+            .op(0x52)
+            .pushn(27)
+            .pushn(5)
+            .pushn(0)
+            .op(0xf0)
+            .op(0x50);
+        if revert {
+            a.pushn(0).pushn(0).op(0xfd).0
+        } else {
+            a.op(0x00).0
+        }
+    };
+    let txs = vec![
+        tx(0, CONTRACT, 1000, &destruct_in_initcode(), 1_000_000),
+        tx(1, CONTRACT, 1000, &destruct_on_call, 1_000_000),
+        tx(2, CONTRACT, 1000, &nested(true), 1_000_000),
+        tx(3, CONTRACT, 1000, &nested(false), 1_000_000),
+        // A creating transaction whose initcode self-destructs.
+        create_tx(4, &destruct_in_initcode(), 11, 1_000_000),
+    ];
+    let built = build(&code, txs);
+    let mut seen = Seen::default();
+    check_block(&built, &mut seen);
+    let destructs = seen.proof_bytes.get("(destruct)").map_or(0, |e| e.0);
+    // tx 0: slot 0 twice, slot 1, the account; tx 1: slots 3 and 4, the account twice;
+    // tx 3: slot 0, the grandchild; tx 4: like tx 0.
+    assert_eq!(destructs, 4 + 4 + 2 + 4, "deletion micro-steps");
+    let gone = [
+        CONTRACT.create(0),
+        CONTRACT.create(1),
+        CONTRACT.create(3).create(1),
+        caller().create(4),
+    ];
+    let mut after = built.state.clone();
+    after.apply(&built.block1);
+    for a in gone {
+        assert_eq!(after.account(&a), None, "{a} deleted");
+        for slot in [0u64, 1, 3, 4] {
+            assert_eq!(
+                after.storage(&a, &U256::from(slot)),
+                U256::ZERO,
+                "{a} slot {slot}"
+            );
+        }
+    }
+    // The child of tx 3 survives (it did not self-destruct); the reverted one never existed.
+    assert!(after.account(&CONTRACT.create(3)).is_some());
+    assert_eq!(after.account(&CONTRACT.create(2)), None);
+    assert_eq!(after.account(&CONTRACT.create(2).create(1)), None);
+    // RICH got the 5 wei of tx 0's child and tx 4's 11, and the grandchild's nothing.
+    let rich_before = built.state.account(&RICH).expect("rich").balance;
+    assert_eq!(
+        after.account(&RICH).expect("rich").balance,
+        rich_before + U256::from(5 + 11)
+    );
+    // Tampering with a deletion (of a slot, of the account) is caught.
+    for skip in [0, 3] {
+        let (pre, proof, post) = sample(&built, StepKind::Destruct, skip);
+        assert!(kinds(&proof).contains(&"chain link"));
+        assert_tamper_evident(pre, &proof, post);
+    }
+    eprintln!(
+        "EIP-6780 block: {} steps, {destructs} deletions",
+        seen.steps
+    );
+}
+
+#[test]
+fn creating_transactions_with_access_lists_verify() {
+    let txs = vec![
+        // Multi-piece initcode (the token), one piece, and empty initcode.
+        create_access_tx(0, &token_initcode(1_000), 3_000_000),
+        create_access_tx(
+            1,
+            &[0x60, 0x2a, 0x60, 0x00, 0x55, 0x60, 0x01, 0x60, 0x00, 0xf3],
+            200_000,
+        ),
+        create_access_tx(2, &[], 100_000),
+    ];
+    let built = build(&[0x00], txs);
+    let mut seen = Seen::default();
+    check_block(&built, &mut seen);
+    assert!(built.block1.receipts.iter().all(|r| r.is_success()));
+    let mut after = built.state.clone();
+    after.apply(&built.block1);
+    assert_eq!(
+        after.storage(&caller().create(1), &U256::ZERO),
+        U256::from(0x2a)
+    );
+    eprintln!(
+        "creating transactions with access lists: {} steps",
+        seen.steps
+    );
+}
+
+#[test]
+fn transactions_to_precompiles_verify() {
+    let pre = |n: u8| Address::with_last_byte(n);
+    let txs = vec![
+        tx(0, pre(4), 7, &[0xab; 100], 100_000),
+        tx(1, pre(2), 0, &[0x01; 40], 100_000),
+        tx(2, pre(1), 0, &[0x02; 128], 100_000),
+        // Not a curve point: the precompile fails, the value comes back, all gas is used.
+        tx(3, pre(6), 9, &[0x01; 128], 100_000),
+        tx(4, pre(0x0a), 0, &[0x03; 192], 100_000),
+        // Empty input to identity.
+        tx(5, pre(4), 0, &[], 30_000),
+    ];
+    let built = build(&[0x00], txs);
+    let mut seen = Seen::default();
+    check_block(&built, &mut seen);
+    let status: Vec<bool> = built
+        .block1
+        .receipts
+        .iter()
+        .map(|r| r.is_success())
+        .collect();
+    assert_eq!(status, [true, true, true, false, false, true]);
+    let mut after = built.state.clone();
+    after.apply(&built.block1);
+    assert_eq!(
+        after.account(&pre(4)).expect("identity").balance,
+        U256::from(7)
+    );
+    assert_eq!(
+        after.account(&pre(6)),
+        None,
+        "the failed call's value came back"
+    );
+    assert!(seen.kinds.contains(&StepKind::TxInit));
 }

@@ -170,16 +170,10 @@ fn precompile_call<O: Oracle + ?Sized>(
         transfer(ctx, &caller_address, &target, value)?;
     }
     let input = ctx.read_memory(args.0, args.1 as usize)?;
-    let outcome = revm::precompile::Precompiles::cancun()
-        .get(&target)
-        .map(|p| p.execute(&input, gas, 0));
-    let output = match outcome {
-        Some(Ok(out)) if out.status == revm::precompile::PrecompileStatus::Success => {
-            ctx.m.frame.gas += gas.saturating_sub(out.gas_used);
-            Some(out.bytes)
-        }
-        _ => None,
-    };
+    let output = precompile(&target, &input, gas).map(|(bytes, used)| {
+        ctx.m.frame.gas += gas - used;
+        bytes
+    });
     let frame = &mut ctx.m.frame;
     match &output {
         Some(bytes) => {
@@ -202,6 +196,24 @@ fn precompile_call<O: Oracle + ?Sized>(
         frame.cursor = 1;
     }
     Ok(())
+}
+
+/// Runs precompile `target` on `input` with `gas`: its output and the gas used, or `None` if it
+/// fails (out of gas, bad input). The implementation is revm's Cancun set, the same as L1's.
+pub(super) fn precompile(
+    target: &Address,
+    input: &[u8],
+    gas: u64,
+) -> Option<(alloy_primitives::Bytes, u64)> {
+    match revm::precompile::Precompiles::cancun()
+        .get(target)?
+        .execute(input, gas, 0)
+    {
+        Ok(out) if out.status == revm::precompile::PrecompileStatus::Success => {
+            Some((out.bytes, out.gas_used.min(gas)))
+        }
+        _ => None,
+    }
 }
 
 /// Whether `address` is one of the Cancun precompiles (0x01 … 0x0a).

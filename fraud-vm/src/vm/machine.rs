@@ -104,8 +104,14 @@ pub struct TxPart {
     pub accessed_slots: B256,
     /// Root of transient storage (EIP-1153).
     pub transient_root: B256,
-    /// Root of the set of accounts created in this transaction (EIP-6780).
+    /// Root of the set of accounts created in this transaction (EIP-6780). A member's value is
+    /// the hash chain of the slots it set from zero to non-zero ([`link`] from [`SET_MEMBER`]).
+    ///
+    /// [`SET_MEMBER`]: super::SET_MEMBER
     pub created_root: B256,
+    /// Hash chain ([`link`] from zero) of the accounts created in this transaction that ran
+    /// `SELFDESTRUCT`; they and their storage are deleted at the transaction's end.
+    pub destructed: B256,
     /// Hash chain of the transaction's logs.
     pub logs_acc: B256,
     /// OR of the blooms of the transaction's logs.
@@ -245,7 +251,7 @@ encoded_part!(BlockPart, 26, |s, w| w
     .b256(&s.state_root)
     .u64(s.tx_index));
 
-encoded_part!(TxPart, 21, |s, w| w
+encoded_part!(TxPart, 22, |s, w| w
     .address(&s.origin)
     .u256(&s.gas_price)
     .b256(&s.start_state_root)
@@ -254,6 +260,7 @@ encoded_part!(TxPart, 21, |s, w| w
     .b256(&s.accessed_slots)
     .b256(&s.transient_root)
     .b256(&s.created_root)
+    .b256(&s.destructed)
     .b256(&s.logs_acc));
 
 encoded_part!(Frame, 26, |s, w| w
@@ -298,11 +305,13 @@ pub struct Checkpoint {
     pub logs_acc: B256,
     /// Created-accounts set root.
     pub created_root: B256,
+    /// Self-destructed accounts chain.
+    pub destructed: B256,
     /// Log bloom.
     pub logs_bloom: Bloom,
 }
 
-encoded_part!(Checkpoint, 15, |s, w| w
+encoded_part!(Checkpoint, 16, |s, w| w
     .b256(&s.state_root)
     .b256(&s.transient_root)
     .b256(&s.accessed_addresses)
@@ -310,6 +319,7 @@ encoded_part!(Checkpoint, 15, |s, w| w
     .u64(s.refund)
     .b256(&s.logs_acc)
     .b256(&s.created_root)
+    .b256(&s.destructed)
     .bloom(&s.logs_bloom));
 
 impl Checkpoint {
@@ -323,6 +333,7 @@ impl Checkpoint {
             refund: m.tx.refund,
             logs_acc: m.tx.logs_acc,
             created_root: m.tx.created_root,
+            destructed: m.tx.destructed,
             logs_bloom: m.tx.logs_bloom,
         }
     }
@@ -336,8 +347,17 @@ impl Checkpoint {
         m.tx.refund = self.refund;
         m.tx.logs_acc = self.logs_acc;
         m.tx.created_root = self.created_root;
+        m.tx.destructed = self.destructed;
         m.tx.logs_bloom = self.logs_bloom;
     }
+}
+
+/// One link of a hash chain: `keccak256(prev ‖ item)`.
+pub fn link(prev: &B256, item: &B256) -> B256 {
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(prev.as_slice());
+    preimage[32..].copy_from_slice(item.as_slice());
+    keccak256(preimage)
 }
 
 /// A called frame's `parentHash`: `keccak256(callerFrame.hash ‖ checkpoint.hash)`.

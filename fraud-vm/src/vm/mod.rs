@@ -10,12 +10,12 @@
 //! **Status.** Every defined Cancun opcode (one module per family: `arith`, `compare_bitwise`,
 //! `keccak`, `env`, `block_info`, `account`, `storage`, `stack_memory`, `flow`, `copy`, `log`,
 //! `call`, `create`, `selfdestruct`, `halt`), every exceptional halt, precompile calls
-//! 0x01–0x0a, frame exit with rollback, code deposit, tx-init (signed transactions, deposits,
-//! contract creation), tx-end and block-end; [`Trace::for_block`] replays any node-built block.
-//! Not supported yet ([`StepError::Unsupported`], or [`TraceError::Unsupported`] when
-//! tracing): contract-creating transactions with access lists, `SELFDESTRUCT` of an account
-//! created in the same transaction (EIP-6780 deletion), and a precompile as a transaction's own
-//! target.
+//! 0x01–0x0a (called, or as a transaction's own target), frame exit with rollback, code
+//! deposit, tx-init (signed transactions of every L2 type, deposits, contract creation, access
+//! lists), tx-end, the EIP-6780 deletion of accounts created and self-destructed in one
+//! transaction, and block-end; [`Trace::for_block`] replays any node-built block.
+//! [`StepError::Unsupported`] remains only for states no block reaches (a step after the block
+//! ended, a refund counter below zero).
 //!
 //! Module docs of each family state its exact semantics: [`call`], [`create`], [`copy`],
 //! [`keccak`], [`build`], [`input`], and the private `tx`, `exit`, `storage`, `account`,
@@ -33,9 +33,10 @@
 //! * **block** ([`BlockPart`], 26 words): number, timestamp, gasLimit, baseFee, coinbase,
 //!   prevrandao, chainId, blobBaseFee, blockHashesRoot, cumulativeGas, txAcc, receiptAcc,
 //!   stateRoot, txIndex, txCount, inputsRoot, logsBloom (8 words), parentHash, extraDataHash.
-//! * **tx** ([`TxPart`], 21 words; all zero between transactions): origin, gasPrice,
+//! * **tx** ([`TxPart`], 22 words; all zero between transactions, except `createdRoot` and
+//!   `destructed` while self-destructed accounts are being deleted): origin, gasPrice,
 //!   startStateRoot, refund, accessedAddressesRoot, accessedSlotsRoot, transientRoot,
-//!   createdRoot, logsAcc, logsBloom (8 words), txType, gasLimit, tip, txHash.
+//!   createdRoot, destructed, logsAcc, logsBloom (8 words), txType, gasLimit, tip, txHash.
 //! * **frame** ([`Frame`], 26 words): status (0 running, 1 returned, 2 reverted, 3 halted,
 //!   4 boundary = no frame, between transactions), kind (0 call, 1 callcode, 2 delegatecall,
 //!   3 staticcall, 4 create, 5 create2), depth, isStatic, address, caller, value, codeLen,
@@ -45,9 +46,12 @@
 //!
 //! Sets (accessed addresses and slots, created accounts) are state-tree SMTs keyed like the
 //! state (`keccak256(address)`, `keccak256(address ‖ slot)`) with value `bytes32(1)`;
-//! transient storage is an SMT with the storage keys. A called frame's `parentHash` is
-//! `keccak256(callerFrame.hash ‖ checkpoint.hash)` ([`Checkpoint`]: the roots, refund, logs
-//! and bloom to restore on revert); the transaction's frame has the boundary frame as caller.
+//! transient storage is an SMT with the storage keys. A created account's member value is
+//! instead the hash chain ([`machine::link`]) of the slots it set from zero, starting at
+//! `bytes32(1)`, and `destructed` is the chain of created accounts that ran `SELFDESTRUCT`
+//! (the private `selfdestruct` module states the deletion rule). A called frame's `parentHash` is
+//! `keccak256(callerFrame.hash ‖ checkpoint.hash)` ([`Checkpoint`]: the roots, the
+//! `destructed` chain, refund, logs and bloom to restore on revert); the transaction's frame has the boundary frame as caller.
 //! After the block-end step the state is terminal and hashes to
 //! `keccak256(keccak256("fraud-vm block end") ‖ blockHash ‖ stateRoot)`
 //! ([`machine::end_hash`]). The block's start state is defined from its parent and its inputs
@@ -79,7 +83,9 @@
 //! `offset, len`, charge memory expansion, and set `status` 1/2, `outOffset` (0 when
 //! `len = 0`) and `outLen`; the program counter stays on the halting opcode. The frame-exit
 //! step ([`StepKind::FrameExit`], or [`StepKind::TxEnd`] for the transaction's frame) consumes
-//! a frame whose status is not 0.
+//! a frame whose status is not 0. Between transactions, a boundary whose `destructed` is not
+//! zero takes [`StepKind::Destruct`] micro-steps (one deleted slot or account each) before the
+//! next tx-init or the block end.
 //!
 //! Bulk work is split into micro-steps with `cursor`: copies move 32 bytes per step
 //! ([`copy`]), hashing absorbs 136 bytes per step ([`keccak`]), code commitments are built 31
@@ -94,7 +100,9 @@
 //! it reads them ([`Witness`]): each popped stack word with the hash below it, each code chunk
 //! (the opcode's, the next one when a `PUSH` immediate crosses a chunk, a jump target's) with
 //! its path, each memory word read or written (the old value) with its path, each call data
-//! word with its path. [`verify_step`] checks `hash(parts) == preHash`, runs the step taking
+//! word with its path, each state-tree or set read or write with its SMT proof, account and
+//! code-root preimages, the last link of a hash chain ([`Witness::Link`]) where a step unrolls
+//! one. [`verify_step`] checks `hash(parts) == preHash`, runs the step taking
 //! witnesses from the proof ([`oracle::Checker`]), rejects missing, wrong or unused witnesses,
 //! and returns the post-state hash.
 

@@ -85,6 +85,8 @@ pub trait Oracle {
     fn extra_data(&mut self, hash: &B256) -> Result<Bytes, StepError>;
     /// `(code length, chunk root)` of a non-zero `codeRoot`.
     fn code_root_preimage(&mut self, code_root: &B256) -> Result<(u64, B256), StepError>;
+    /// `(prev, item)` with `link(prev, item) == head`: the last link of a hash chain.
+    fn link(&mut self, head: &B256) -> Result<(B256, B256), StepError>;
 }
 
 /// A byte array of the frame committed as a word tree.
@@ -330,6 +332,16 @@ impl Oracle for Checker {
             return Err(StepError::BadWitness("code builder"));
         }
         Ok(*builder)
+    }
+
+    fn link(&mut self, head: &B256) -> Result<(B256, B256), StepError> {
+        let Witness::Link { prev, item } = self.next("chain link")? else {
+            return Err(StepError::WrongWitness("chain link"));
+        };
+        if super::machine::link(&prev, &item) != *head {
+            return Err(StepError::BadWitness("chain link"));
+        }
+        Ok((prev, item))
     }
 
     fn sponge(&mut self, frame: &Frame) -> Result<Sponge, StepError> {

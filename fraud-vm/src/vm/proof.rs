@@ -62,6 +62,13 @@ pub enum Witness {
         /// Root of the chunk tree.
         chunk_root: B256,
     },
+    /// The last link of a hash chain (self-destructed accounts, a created account's slots).
+    Link {
+        /// The chain before the link.
+        prev: B256,
+        /// The linked item.
+        item: B256,
+    },
     /// A call data (or return data, or block hash) word and its path.
     Data {
         /// The word.
@@ -88,6 +95,7 @@ impl Witness {
             Witness::AccessEntry(_) => "access-list entry",
             Witness::Account(_) => "account",
             Witness::CodeRoot { .. } => "code root",
+            Witness::Link { .. } => "chain link",
         }
     }
 
@@ -160,6 +168,12 @@ impl Witness {
                 out.push(6);
                 out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(chunk_root.as_slice());
+                return;
+            }
+            Witness::Link { prev, item } => {
+                out.push(13);
+                out.extend_from_slice(prev.as_slice());
+                out.extend_from_slice(item.as_slice());
                 return;
             }
             Witness::Code { chunk, path } => (1, chunk.as_slice(), path),

@@ -49,6 +49,9 @@ pub enum StepKind {
     TxInit,
     /// The exit of the transaction's frame: refunds, fees, receipt.
     TxEnd,
+    /// One deletion micro-step of an account that self-destructed in the transaction that
+    /// created it (EIP-6780): one storage slot, or the account.
+    Destruct,
     /// The end of the block: the header and its hash.
     BlockEnd,
 }
@@ -363,6 +366,11 @@ pub fn step<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepInfo, 
     let info = |kind| StepInfo { kind, halt: None };
     match m.frame.status {
         Status::Running => {}
+        Status::Boundary if !m.tx.destructed.is_zero() => {
+            let mut ctx = Ctx::new(m, o);
+            super::selfdestruct::delete(&mut ctx)?;
+            return Ok(info(StepKind::Destruct));
+        }
         Status::Boundary if m.block.tx_index < m.block.tx_count => {
             let mut ctx = Ctx::new(m, o);
             return match tx::init(&mut ctx) {

@@ -3,7 +3,9 @@
 //! A slot's value is the storage leaf `keccak256(address ‖ slot)` of the world-state tree
 //! (`block.stateRoot`; absent = 0). Its original value (at transaction start) is read from
 //! `tx.startStateRoot`. A slot is warm if its key is in the accessed-slots set; transient
-//! storage is a tree with the same keys (`tx.transientRoot`).
+//! storage is a tree with the same keys (`tx.transientRoot`). A slot of an account created in
+//! the transaction that goes from zero to non-zero is linked onto its created-set member value
+//! (see `selfdestruct`: EIP-6780 deletes that storage if the account self-destructs).
 
 use alloy_primitives::{B256, U256};
 
@@ -60,6 +62,9 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
             ctx.m.block.state_root = root;
             let original = value(ctx.o.smt_read(&ctx.m.tx.start_state_root, &key)?);
             sstore_gas_and_refund(ctx, original, current, new)?;
+            if current.is_zero() && !new.is_zero() {
+                super::selfdestruct::track_slot(ctx, &address, slot)?;
+            }
         }
         0x5c => {
             let slot = ctx.pop()?;

@@ -167,6 +167,7 @@ struct Roots {
     logs: B256,
     bloom: Bloom,
     created: B256,
+    destructed: B256,
 }
 
 impl Roots {
@@ -180,6 +181,7 @@ impl Roots {
             refund,
             logs_acc: self.logs,
             created_root: self.created,
+            destructed: self.destructed,
             logs_bloom: self.bloom,
         }
     }
@@ -225,9 +227,23 @@ struct Witnesses<'a, P> {
     chunked: HashMap<B256, ChunkedCode>,
     /// The block-hash tree.
     block_hashes: Vec<Vec<B256>>,
+    /// Hash-chain link → `(prev, item)` (self-destructed accounts, created accounts' slots).
+    links: HashMap<B256, (B256, B256)>,
 }
 
 impl<P: StateProvider> Witnesses<'_, P> {
+    /// `link(prev, item)`, remembering its preimage.
+    fn link(&mut self, prev: B256, item: B256) -> B256 {
+        let head = super::machine::link(&prev, &item);
+        self.links.insert(head, (prev, item));
+        head
+    }
+
+    /// The value under `key` in the tree at `root`.
+    fn get(&self, root: B256, key: &B256) -> Result<Option<B256>, String> {
+        smt::get(&self.nodes, root, key).map_err(|e| e.to_string())
+    }
+
     /// Applies `changes` to the tree at `root`, keeping the new nodes.
     fn update(&mut self, root: B256, changes: Vec<(B256, Option<B256>)>) -> Result<B256, String> {
         let result = smt::update(&self.nodes, root, changes).map_err(|e| e.to_string())?;
@@ -387,6 +403,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 roots_by_hash: HashMap::new(),
                 chunked: HashMap::new(),
                 block_hashes,
+                links: HashMap::new(),
             },
             roots: Roots {
                 world: parent.state_root,
@@ -539,10 +556,16 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 logs_acc: s.roots.logs,
                 logs_bloom: s.roots.bloom,
                 created_root: s.roots.created,
+                destructed: s.roots.destructed,
                 refund: s.refund,
                 ..self.txs[t].clone()
             },
-            None => TxPart::default(),
+            // Between transactions; after one with self-destructs, until they are deleted.
+            None => TxPart {
+                created_root: s.roots.created,
+                destructed: s.roots.destructed,
+                ..Default::default()
+            },
         };
         let frame = if s.frame == NO_FRAME {
             let mut frame = boundary_frame();
@@ -770,6 +793,125 @@ impl<P: StateProvider> Tracer<'_, P> {
         Some(changes)
     }
 
+    /// `SSTORE` set `slot` of `address` from zero: link it onto the account's created-set
+    /// member value if it was created in this transaction.
+    fn track_slot(&mut self, address: &Address, slot: U256) {
+        let key = account_key(address);
+        match self.witnesses.get(self.roots.created, &key) {
+            Ok(Some(chain)) => {
+                let next = self.witnesses.link(chain, B256::from(slot));
+                self.apply(|r| &mut r.created, vec![(key, Some(next))]);
+            }
+            Ok(None) => {}
+            Err(e) => self.fail(TraceError::Inconsistent(e)),
+        }
+    }
+
+    /// The deletion micro-states after a transaction whose created accounts self-destructed:
+    /// one per linked slot, then the account, last self-destruct first.
+    fn destruct_states(&mut self) {
+        while !self.roots.destructed.is_zero() && self.error.is_none() {
+            let mut b = self.boundary();
+            b.roots.created = self.roots.created;
+            b.roots.destructed = self.roots.destructed;
+            self.states.push(b);
+            let Some(&(prev, item)) = self.witnesses.links.get(&self.roots.destructed) else {
+                return self.fail(TraceError::Inconsistent(
+                    "unknown self-destruct link".into(),
+                ));
+            };
+            let address = Address::from_word(item);
+            let key = account_key(&address);
+            let chain = match self.witnesses.get(self.roots.created, &key) {
+                Ok(Some(chain)) => chain,
+                other => {
+                    return self.fail(TraceError::Inconsistent(format!(
+                        "self-destructed {address} not in the created set: {other:?}"
+                    )))
+                }
+            };
+            if chain == SET_MEMBER {
+                self.apply(|r| &mut r.world, vec![(key, None)]);
+                self.roots.destructed = prev;
+            } else {
+                let Some(&(before, slot)) = self.witnesses.links.get(&chain) else {
+                    return self.fail(TraceError::Inconsistent("unknown slot link".into()));
+                };
+                let slot_key = storage_key(&address, &U256::from_be_bytes(slot.0));
+                self.apply(|r| &mut r.world, vec![(slot_key, None)]);
+                self.apply(|r| &mut r.created, vec![(key, Some(before))]);
+            }
+        }
+        self.roots.created = B256::ZERO;
+    }
+
+    /// The tx-init micro-states warming the access list `entries`, one per entry, from
+    /// `roots` (the world after the gas purchase); returns the roots with the sets warmed.
+    fn warm_access_list(&mut self, entries: &[AccessEntry], mut roots: Roots) -> Option<Roots> {
+        let mut chain = B256::ZERO;
+        for (k, entry) in entries.iter().enumerate() {
+            let mut b = self.boundary();
+            b.roots = roots;
+            b.tx = self.tx;
+            b.cursor = k as u64 + 1;
+            b.chain = Some(chain);
+            self.states.push(b);
+            let (which, key): (fn(&mut Roots) -> &mut B256, B256) = match entry.slot {
+                Some(slot) => (
+                    |r| &mut r.accessed_slots,
+                    storage_key(&entry.address, &U256::from_be_bytes(slot.0)),
+                ),
+                None => (|r| &mut r.accessed_addresses, account_key(&entry.address)),
+            };
+            match self
+                .witnesses
+                .update(*which(&mut roots), vec![(key, Some(SET_MEMBER))])
+            {
+                Ok(root) => *which(&mut roots) = root,
+                Err(e) => {
+                    self.fail(TraceError::Inconsistent(e));
+                    return None;
+                }
+            }
+            chain = chain_entry(&chain, entry);
+        }
+        Some(roots)
+    }
+
+    /// A transaction whose target is a precompile: tx-init runs it and the frame ends at once
+    /// (returned with `gas` left, or halted). revm's `state` has rolled a failed call's value
+    /// back; the frame's world has it moved until the exit restores the checkpoint.
+    fn precompile_tx(&mut self, mut state: EvmState, input: DataRef, gas: Option<u64>) {
+        if let (None, Some(top)) = (gas, &self.top) {
+            if top.sender != top.to {
+                let (sender, to, value) = (top.sender, top.to, top.value);
+                if let Some(a) = state.get_mut(&sender) {
+                    a.info.balance = a.info.balance.saturating_sub(value);
+                }
+                if let Some(a) = state.get_mut(&to) {
+                    a.info.balance = a.info.balance.saturating_add(value);
+                }
+            }
+        }
+        let Some(frame) = self.enter_top(&state, &[], input, false) else {
+            return;
+        };
+        let end = Snapshot {
+            status: if gas.is_some() {
+                Status::Returned
+            } else {
+                Status::Halted
+            },
+            ..self.fresh(frame, gas.unwrap_or_default(), 0)
+        };
+        self.states.push(end);
+        if let Some(done) = self.active.pop() {
+            if gas.is_none() {
+                self.roots = done.checkpoint;
+            }
+        }
+    }
+
     /// A snapshot of no frame (between transactions).
     fn boundary(&self) -> Snapshot {
         Snapshot {
@@ -896,6 +1038,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             result.is_success(),
             result.logs(),
         );
+        self.destruct_states();
     }
 
     /// The checkpoint of the transaction's frame: the world after the gas purchase, before the
@@ -961,12 +1104,20 @@ impl<P: StateProvider> Tracer<'_, P> {
         sender: Address,
         value: U256,
     ) {
-        if self.top.take().is_none() {
+        let Some(top) = self.top.take() else {
             return self.fail(TraceError::Inconsistent(
                 "a second transaction frame".into(),
             ));
-        }
+        };
         self.world_before_create(state, sender, address, value);
+        let entries = top.entries.len() as u64;
+        if entries > 0 {
+            let Some(roots) = self.warm_access_list(&top.entries, self.roots) else {
+                return;
+            };
+            self.roots.accessed_addresses = roots.accessed_addresses;
+            self.roots.accessed_slots = roots.accessed_slots;
+        }
         let building = DataRef::of(code);
         let pieces = code.len().div_ceil(PIECE);
         for (k, builder) in CodeBuilder::states(code)
@@ -977,7 +1128,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             let mut b = self.boundary();
             b.roots = self.roots;
             b.tx = self.tx;
-            b.cursor = k as u64 + 1;
+            b.cursor = entries + k as u64 + 1;
             b.builder = Some(builder);
             b.building = Some(building.clone());
             self.states.push(b);
@@ -1017,35 +1168,8 @@ impl<P: StateProvider> Tracer<'_, P> {
     ) -> Option<usize> {
         let top = self.top.take()?;
         if !top.entries.is_empty() {
-            // tx-init micro-states warming the access list (world after the gas purchase).
-            let (_, mut roots) = self.top_checkpoint(state, &top)?;
-            let mut chain = B256::ZERO;
-            for (k, entry) in top.entries.iter().enumerate() {
-                let mut b = self.boundary();
-                b.roots = roots;
-                b.tx = self.tx;
-                b.cursor = k as u64 + 1;
-                b.chain = Some(chain);
-                self.states.push(b);
-                let (which, key): (fn(&mut Roots) -> &mut B256, B256) = match entry.slot {
-                    Some(slot) => (
-                        |r| &mut r.accessed_slots,
-                        storage_key(&entry.address, &U256::from_be_bytes(slot.0)),
-                    ),
-                    None => (|r| &mut r.accessed_addresses, account_key(&entry.address)),
-                };
-                match self
-                    .witnesses
-                    .update(*which(&mut roots), vec![(key, Some(SET_MEMBER))])
-                {
-                    Ok(root) => *which(&mut roots) = root,
-                    Err(e) => {
-                        self.fail(TraceError::Inconsistent(e));
-                        return None;
-                    }
-                }
-                chain = chain_entry(&chain, entry);
-            }
+            let (_, roots) = self.top_checkpoint(state, &top)?;
+            let roots = self.warm_access_list(&top.entries, roots)?;
             self.roots.accessed_addresses = roots.accessed_addresses;
             self.roots.accessed_slots = roots.accessed_slots;
         }
@@ -1315,6 +1439,19 @@ impl<P: StateProvider> Tracer<'_, P> {
                 if let Some(changes) = self.leaves(moved) {
                     self.apply(|r| &mut r.world, changes);
                 }
+                // EIP-6780: an account created in this transaction is deleted at its end.
+                match self
+                    .witnesses
+                    .get(self.roots.created, &account_key(&address))
+                {
+                    Ok(Some(_)) => {
+                        self.roots.destructed = self
+                            .witnesses
+                            .link(self.roots.destructed, address.into_word());
+                    }
+                    Ok(None) => {}
+                    Err(e) => self.fail(TraceError::Inconsistent(e)),
+                }
             }
             0xf1 | 0xf2 | 0xf4 | 0xfa => {
                 let target = Address::from_word(B256::from(arg(1)));
@@ -1357,7 +1494,14 @@ impl<P: StateProvider> Tracer<'_, P> {
                         return self.fail(TraceError::Inconsistent("SSTORE left no slot".into()));
                     };
                     let leaf = (!present.is_zero()).then(|| B256::from(present));
+                    let before = match self.witnesses.get(self.roots.world, &key) {
+                        Ok(before) => before,
+                        Err(e) => return self.fail(TraceError::Inconsistent(e)),
+                    };
                     self.apply(|r| &mut r.world, vec![(key, leaf)]);
+                    if before.is_none() && leaf.is_some() {
+                        self.track_slot(&address, slot);
+                    }
                 }
             }
             0x5d => {
@@ -1573,11 +1717,15 @@ where
         }
         if self.active.is_empty() {
             // The transaction's own call ran no code (or a precompile).
-            if super::call::is_precompile(&inputs.bytecode_address) {
-                return self.fail(TraceError::Unsupported("precompile call".into()));
-            }
             let input = DataRef::of(&inputs.input.bytes(context));
             let state = context.journal().evm_state().clone();
+            if super::call::is_precompile(&inputs.bytecode_address) {
+                let gas = outcome
+                    .result
+                    .is_ok()
+                    .then(|| outcome.result.gas.remaining());
+                return self.precompile_tx(state, input, gas);
+            }
             let Some(frame) = self.enter_top(&state, &[], input, false) else {
                 return;
             };
@@ -2057,6 +2205,16 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         self.witnesses
             .push(Witness::Builder(Box::new(builder.clone())));
         Ok(builder)
+    }
+
+    fn link(&mut self, head: &B256) -> Result<(B256, B256), StepError> {
+        let (prev, item) = *self
+            .known
+            .links
+            .get(head)
+            .ok_or(StepError::MissingWitness("chain link"))?;
+        self.witnesses.push(Witness::Link { prev, item });
+        Ok((prev, item))
     }
 
     fn sponge(&mut self, _frame: &Frame) -> Result<Sponge, StepError> {

@@ -37,15 +37,20 @@
 //! An access list (EIP-2930, also on EIP-1559 transactions) is warmed after the purchase, one
 //! entry per micro-step in the boundary frame (`cursor` = entries done + 1, `sponge` = the
 //! entries' hash chain so far, [`super::input::access_list_hash`]); after the last one the chain
-//! must equal the input's `accessListHash`, and the transaction's frame starts. Creating
-//! transactions with access lists are not supported yet.
+//! must equal the input's `accessListHash`, and the transaction's frame starts (a creating
+//! transaction builds its first initcode piece in that same step and piece `k` at
+//! `cursor = entries + k`).
+//!
+//! A transaction whose target is a precompile (0x01 … 0x0a) runs it within tx-init on the
+//! whole input with the frame's gas (the same implementation as L1's): the frame starts
+//! returned with the unused gas, or halted with none if the precompile fails.
 
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 
 use super::{
     account::{read_account, update_balance, warm_address, write_account},
     build::CodeBuilder,
-    call::transfer,
+    call::{is_precompile, precompile, transfer},
     create::{collides, create_account, MAX_INITCODE},
     input::{chain_entry, TxInput, DEPOSIT_TYPE},
     machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
@@ -96,11 +101,9 @@ const INITCODE_WORD: u64 = 2;
 pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit> {
     let input = ctx.o.tx_input(&ctx.m.block)?;
     let entries = input.access_list.0 + input.access_list.1;
-    if entries > 0 && input.to.is_none() {
-        return Err(StepError::Unsupported(
-            "contract-creating transactions with access lists".into(),
-        )
-        .into());
+    let cursor = ctx.m.frame.cursor;
+    if input.to.is_some() && cursor > entries {
+        return Err(StepError::BadWitness("tx-init cursor").into());
     }
     let base_fee = ctx.m.block.base_fee as u128;
     let price = input.price(base_fee);
@@ -114,7 +117,7 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
     }
     let deposit = input.tx_type == DEPOSIT_TYPE;
     let price = if deposit { 0 } else { price };
-    if ctx.m.frame.cursor == 0 {
+    if cursor == 0 {
         let started = if deposit {
             deposit_start(ctx, &input, intrinsic)?
         } else {
@@ -129,7 +132,7 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
             ctx.m.frame.sponge = B256::ZERO;
             return Ok(());
         }
-    } else if entries > 0 {
+    } else if cursor <= entries {
         let entry = ctx.o.access_entry()?;
         match entry.slot {
             Some(slot) => {
@@ -141,7 +144,7 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
             }
         }
         let chain = chain_entry(&ctx.m.frame.sponge, &entry);
-        if ctx.m.frame.cursor < entries {
+        if cursor < entries {
             ctx.m.frame.cursor += 1;
             ctx.m.frame.sponge = chain;
             return Ok(());
@@ -149,25 +152,26 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
         if chain != input.access_list_hash {
             return Err(StepError::BadWitness("access list").into());
         }
-        ctx.m.frame.cursor = 0;
+        // A creating transaction builds its first initcode piece in this step too.
         ctx.m.frame.sponge = B256::ZERO;
     }
     let to = match input.to {
         Some(to) => to,
         None => {
             // Build the initcode's commitment from the input, one piece per micro-step, in the
-            // boundary frame (its call data fields point at the input meanwhile).
+            // boundary frame (its call data fields point at the input meanwhile); piece `k`
+            // at `cursor = entries + k` (piece 0 in the step that warmed the last entry).
             let len = input.input_len;
             let frame = &mut ctx.m.frame;
             frame.calldata_len = len;
             frame.calldata_root = input.input_root;
-            let mut builder = if frame.cursor == 0 {
+            let k = cursor.saturating_sub(entries);
+            let mut builder = if k == 0 {
                 CodeBuilder::new(len)
             } else {
                 ctx.o.builder(&ctx.m.frame)?
             };
             if len > 0 {
-                let k = ctx.m.frame.cursor;
                 let start = k * PIECE as u64;
                 let width = (len - start).min(PIECE as u64) as usize;
                 let bytes =
@@ -214,6 +218,33 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
         parent_hash: parent_hash(&boundary_frame(), &checkpoint),
         ..Default::default()
     };
+    if is_precompile(&to) {
+        run_precompile(ctx)?;
+    }
+    Ok(())
+}
+
+/// A transaction whose target is a precompile: it runs on the whole input within tx-init and
+/// the frame ends right away, returned with the gas left, or halted with none.
+fn run_precompile<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit> {
+    let len = ctx.m.frame.calldata_len;
+    let mut bytes = Vec::with_capacity(len as usize);
+    for start in (0..len).step_by(32) {
+        let width = (len - start).min(32) as usize;
+        let word = ctx.read(Source::Data(DataSource::CallData), U256::from(start), width)?;
+        bytes.extend_from_slice(&word[..width]);
+    }
+    let frame = &mut ctx.m.frame;
+    match precompile(&frame.address, &bytes, frame.gas) {
+        Some((_, gas_used)) => {
+            frame.gas -= gas_used;
+            frame.status = Status::Returned;
+        }
+        None => {
+            frame.gas = 0;
+            frame.status = Status::Halted;
+        }
+    }
     Ok(())
 }
 
@@ -391,7 +422,16 @@ pub(super) fn end<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, done: &Frame) -> Res
     block.tx_acc = txs.root();
     block.logs_bloom.accrue_bloom(&tx.logs_bloom);
     block.tx_index += 1;
-    ctx.m.tx = TxPart::default();
+    // Accounts created and self-destructed in the transaction are deleted next (EIP-6780).
+    ctx.m.tx = if tx.destructed.is_zero() {
+        TxPart::default()
+    } else {
+        TxPart {
+            created_root: tx.created_root,
+            destructed: tx.destructed,
+            ..Default::default()
+        }
+    };
     ctx.m.frame = boundary_frame();
     Ok(())
 }
