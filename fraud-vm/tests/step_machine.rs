@@ -322,6 +322,15 @@ struct Seen {
     proof_bytes: BTreeMap<&'static str, (usize, usize)>,
 }
 
+impl Seen {
+    /// Steps and the largest proof per step kind (and opcode).
+    fn print_proof_sizes(&self) {
+        for (name, (count, max)) in &self.proof_bytes {
+            eprintln!("  {name:<14} steps {count:>5}  max proof {max:>5} bytes");
+        }
+    }
+}
+
 /// Runs `code` as the target of a call with `calldata` and `gas`, then checks every step.
 /// Returns the opcode of every opcode step.
 fn check_program(code: &[u8], calldata: &[u8], gas: u64, seen: &mut Seen) -> Vec<u8> {
@@ -1023,9 +1032,7 @@ fn every_step_of_the_corpus_verifies_against_revm() {
         not_yet.len(),
         not_yet.join(" ")
     );
-    for (name, (count, max)) in &seen.proof_bytes {
-        eprintln!("  {name:<14} steps {count:>5}  max proof {max:>5} bytes");
-    }
+    seen.print_proof_sizes();
 }
 
 fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
@@ -1343,9 +1350,7 @@ fn blocks_of_transfers_and_calls_verify_end_to_end() {
     // An empty block is one block-end step.
     check_block(&build(&code, vec![]), &mut seen);
     eprintln!("block steps checked: {}", seen.steps);
-    for (name, (count, max)) in &seen.proof_bytes {
-        eprintln!("  {name:<14} steps {count:>5}  max proof {max:>5} bytes");
-    }
+    seen.print_proof_sizes();
 }
 
 fn random_op() -> impl Strategy<Value = Vec<u8>> {
@@ -1743,6 +1748,7 @@ fn eip6780_accounts_created_and_destroyed_in_one_transaction_verify() {
         "EIP-6780 block: {} steps, {destructs} deletions",
         seen.steps
     );
+    seen.print_proof_sizes();
 }
 
 #[test]
@@ -1771,6 +1777,7 @@ fn creating_transactions_with_access_lists_verify() {
         "creating transactions with access lists: {} steps",
         seen.steps
     );
+    seen.print_proof_sizes();
 }
 
 #[test]
@@ -1808,4 +1815,5 @@ fn transactions_to_precompiles_verify() {
         "the failed call's value came back"
     );
     assert!(seen.kinds.contains(&StepKind::TxInit));
+    seen.print_proof_sizes();
 }
