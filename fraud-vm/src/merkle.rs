@@ -11,6 +11,11 @@
 //! A path for leaf `i` lists the sibling hashes from the leaf level up (`path[0]` is the sibling
 //! leaf, `path[d - 1]` the root's other child); bit `h` of `i` says whether the node at height `h`
 //! is a right child.
+//!
+//! A range proof for `count` consecutive leaves from `first` lists, level by level from the
+//! leaves up, the left neighbour of the range's first node if that node is a right child and
+//! the right neighbour of its last node if that node is a left child: at most two hashes per
+//! level, however long the range ([`range_siblings`], [`root_from_range`]).
 
 use std::sync::OnceLock;
 
@@ -110,6 +115,66 @@ pub fn set_leaf(levels: &mut [Vec<B256>], index: u64, value: B256) {
     }
 }
 
+/// The boundary siblings proving leaves `first .. first + count` (`count > 0`) of a tree built
+/// by [`levels`] (see the module docs for their order).
+pub fn range_siblings(levels: &[Vec<B256>], first: u64, count: u64) -> Vec<B256> {
+    let depth = levels.len() - 1;
+    let at = |h: usize, i: u64| {
+        levels[h]
+            .get(i as usize)
+            .copied()
+            .unwrap_or_else(|| zero_hash(h))
+    };
+    let (mut a, mut b) = (first, first + count - 1);
+    let mut out = Vec::new();
+    for h in 0..depth {
+        if a & 1 == 1 {
+            out.push(at(h, a - 1));
+        }
+        if b & 1 == 0 {
+            out.push(at(h, b + 1));
+        }
+        a >>= 1;
+        b >>= 1;
+    }
+    out
+}
+
+/// The root of a depth-`depth` tree whose leaves `first ..` are `leaves` (not empty), given
+/// the range's boundary `siblings`; `None` if the siblings are too few or too many or the
+/// range does not fit the tree.
+pub fn root_from_range(
+    leaves: &[B256],
+    first: u64,
+    siblings: &[B256],
+    depth: usize,
+) -> Option<B256> {
+    let end = first.checked_add(leaves.len() as u64)?;
+    if leaves.is_empty() || depth > MAX_DEPTH || end > 1u64 << depth {
+        return None;
+    }
+    let mut nodes = leaves.to_vec();
+    let mut a = first;
+    let mut next = siblings.iter();
+    for _ in 0..depth {
+        let mut level = Vec::with_capacity(nodes.len() + 2);
+        if a & 1 == 1 {
+            level.push(*next.next()?);
+            a -= 1;
+        }
+        level.extend_from_slice(&nodes);
+        if level.len() % 2 == 1 {
+            level.push(*next.next()?);
+        }
+        nodes = level.chunks(2).map(|p| hash_pair(&p[0], &p[1])).collect();
+        a >>= 1;
+    }
+    if next.next().is_some() {
+        return None;
+    }
+    nodes.first().copied()
+}
+
 /// Smallest depth whose tree holds `count` leaves (`0` for one leaf or none).
 pub fn depth_for(count: usize) -> usize {
     count.max(1).next_power_of_two().trailing_zeros() as usize
@@ -118,6 +183,45 @@ pub fn depth_for(count: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_lead_to_the_root() {
+        let leaves: Vec<B256> = (1..=11u8).map(B256::repeat_byte).collect();
+        for depth in 4..7 {
+            let lv = levels(&leaves, depth);
+            let r = root(&leaves, depth);
+            let width = 1u64 << depth;
+            for first in 0..width {
+                for count in 1..=(width - first).min(14) {
+                    let words: Vec<B256> = (first..first + count)
+                        .map(|i| leaves.get(i as usize).copied().unwrap_or_default())
+                        .collect();
+                    let siblings = range_siblings(&lv, first, count);
+                    assert!(siblings.len() <= 2 * depth);
+                    assert_eq!(root_from_range(&words, first, &siblings, depth), Some(r));
+                    // A changed word, a missing or extra sibling, a shifted range: not the root.
+                    let mut bad = words.clone();
+                    bad[0].0[0] ^= 1;
+                    assert_ne!(root_from_range(&bad, first, &siblings, depth), Some(r));
+                    if let Some((_, fewer)) = siblings.split_last() {
+                        assert_eq!(root_from_range(&words, first, fewer, depth), None);
+                    }
+                    let mut more = siblings.clone();
+                    more.push(B256::ZERO);
+                    assert_eq!(root_from_range(&words, first, &more, depth), None);
+                    if first + count < width && words.iter().any(|w| !w.is_zero()) {
+                        assert_ne!(
+                            root_from_range(&words, first + 1, &siblings, depth),
+                            Some(r),
+                            "range {first}+{count} shifted"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(root_from_range(&[], 0, &[], 3), None);
+        assert_eq!(root_from_range(&[B256::ZERO; 2], 7, &[], 3), None);
+    }
 
     #[test]
     fn paths_lead_to_the_root() {

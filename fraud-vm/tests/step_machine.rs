@@ -1074,6 +1074,7 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             Witness::Parent { frame, .. } => frame.gas += 1,
             Witness::CodeRoot { len, .. } => *len += 1,
             Witness::Link { item, .. } => item.0[31] ^= 1,
+            Witness::Words { words, .. } => words[0].0[0] ^= 1,
             Witness::Smt(smt) => match &mut smt.leaf {
                 Some((_, value)) => value.0[31] ^= 1,
                 None => smt.leaf = Some((B256::repeat_byte(3), B256::repeat_byte(4))),
@@ -1108,6 +1109,10 @@ fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
             },
             Witness::Parent { checkpoint, .. } => checkpoint.refund += 1,
             Witness::Link { prev, .. } => prev.0[0] ^= 1,
+            Witness::Words { siblings, .. } => match siblings.first_mut() {
+                Some(s) => s.0[31] ^= 1,
+                None => continue,
+            },
         }
         assert!(rejects(&p), "tampered path of witness {w} accepted");
     }
@@ -1187,13 +1192,14 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
     );
     assert_tamper_evident(pre, &proof, post);
 
-    // The second micro-step of hashing 200 bytes: stack words, the sponge, memory words.
+    // The second micro-step of hashing 200 bytes: stack words, the sponge, the memory words
+    // as one range.
     let keccak = Asm::new().pushn(200).pushn(0).op(0x20).op(0x00).0;
     let (pre, proof, post) = sample(&one_call(&keccak), StepKind::Opcode(0x20), 1);
     assert_eq!(proof.frame.cursor, 1);
     assert_eq!(
         kinds(&proof),
-        ["code", "stack", "stack", "sponge", "memory", "memory", "memory"]
+        ["code", "stack", "stack", "sponge", "word range"]
     );
     assert_tamper_evident(pre, &proof, post);
 
@@ -1790,8 +1796,9 @@ fn transactions_to_precompiles_verify() {
         // Not a curve point: the precompile fails, the value comes back, all gas is used.
         tx(3, pre(6), 9, &[0x01; 128], 100_000),
         tx(4, pre(0x0a), 0, &[0x03; 192], 100_000),
-        // Empty input to identity.
+        // Empty input to identity; a 4 KiB input.
         tx(5, pre(4), 0, &[], 30_000),
+        tx(6, pre(4), 0, &[0x5a; 4096], 200_000),
     ];
     let built = build(&[0x00], txs);
     let mut seen = Seen::default();
@@ -1802,7 +1809,10 @@ fn transactions_to_precompiles_verify() {
         .iter()
         .map(|r| r.is_success())
         .collect();
-    assert_eq!(status, [true, true, true, false, false, true]);
+    assert_eq!(status, [true, true, true, false, false, true, true]);
+    // The input is one word range: its bytes plus at most two siblings per level.
+    let (_, largest) = seen.proof_bytes["(tx init)"];
+    assert!(largest < 4096 + 8_000, "tx-init proof of {largest} bytes");
     let mut after = built.state.clone();
     after.apply(&built.block1);
     assert_eq!(

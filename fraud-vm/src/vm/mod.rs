@@ -100,7 +100,8 @@
 //! it reads them ([`Witness`]): each popped stack word with the hash below it, each code chunk
 //! (the opcode's, the next one when a `PUSH` immediate crosses a chunk, a jump target's) with
 //! its path, each memory word read or written (the old value) with its path, each call data
-//! word with its path, each state-tree or set read or write with its SMT proof, account and
+//! word with its path; bulk reads (a keccak block, a precompile's input) as one word range
+//! with at most two siblings per level ([`Witness::Words`]); each state-tree or set read or write with its SMT proof, account and
 //! code-root preimages, the last link of a hash chain ([`Witness::Link`]) where a step unrolls
 //! one. [`verify_step`] checks `hash(parts) == preHash`, runs the step taking
 //! witnesses from the proof ([`oracle::Checker`]), rejects missing, wrong or unused witnesses,

@@ -85,8 +85,36 @@ pub trait Oracle {
     fn extra_data(&mut self, hash: &B256) -> Result<Bytes, StepError>;
     /// `(code length, chunk root)` of a non-zero `codeRoot`.
     fn code_root_preimage(&mut self, code_root: &B256) -> Result<(u64, B256), StepError>;
+    /// Words `first .. first + count` (`count > 0`) of the frame's memory or of the tree
+    /// holding its call data or return data.
+    fn words(
+        &mut self,
+        frame: &Frame,
+        tree: WordTree,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<B256>, StepError>;
     /// `(prev, item)` with `link(prev, item) == head`: the last link of a hash chain.
     fn link(&mut self, head: &B256) -> Result<(B256, B256), StepError>;
+}
+
+/// A word tree of the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WordTree {
+    /// Its memory.
+    Memory,
+    /// The tree holding its call data or return data.
+    Data(DataSource),
+}
+
+impl WordTree {
+    /// The tree's root.
+    pub fn root(self, frame: &Frame) -> B256 {
+        match self {
+            WordTree::Memory => frame.mem_root,
+            WordTree::Data(source) => source.of(frame).1,
+        }
+    }
 }
 
 /// A byte array of the frame committed as a word tree.
@@ -332,6 +360,25 @@ impl Oracle for Checker {
             return Err(StepError::BadWitness("code builder"));
         }
         Ok(*builder)
+    }
+
+    fn words(
+        &mut self,
+        frame: &Frame,
+        tree: WordTree,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<B256>, StepError> {
+        let Witness::Words { words, siblings } = self.next("word range")? else {
+            return Err(StepError::WrongWitness("word range"));
+        };
+        if words.len() as u64 != count
+            || merkle::root_from_range(&words, first, &siblings, DATA_DEPTH)
+                != Some(tree.root(frame))
+        {
+            return Err(StepError::BadWitness("word range"));
+        }
+        Ok(words)
     }
 
     fn link(&mut self, head: &B256) -> Result<(B256, B256), StepError> {

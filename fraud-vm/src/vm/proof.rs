@@ -62,6 +62,14 @@ pub enum Witness {
         /// Root of the chunk tree.
         chunk_root: B256,
     },
+    /// Consecutive words of a memory or data tree with the range's boundary siblings
+    /// ([`crate::merkle::range_siblings`]).
+    Words {
+        /// The words.
+        words: Vec<B256>,
+        /// Boundary siblings, leaf level first.
+        siblings: Vec<B256>,
+    },
     /// The last link of a hash chain (self-destructed accounts, a created account's slots).
     Link {
         /// The chain before the link.
@@ -96,6 +104,7 @@ impl Witness {
             Witness::Account(_) => "account",
             Witness::CodeRoot { .. } => "code root",
             Witness::Link { .. } => "chain link",
+            Witness::Words { .. } => "word range",
         }
     }
 
@@ -168,6 +177,18 @@ impl Witness {
                 out.push(6);
                 out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(chunk_root.as_slice());
+                return;
+            }
+            Witness::Words { words, siblings } => {
+                out.push(14);
+                out.extend_from_slice(&(words.len() as u32).to_be_bytes());
+                for word in words {
+                    out.extend_from_slice(word.as_slice());
+                }
+                out.push(siblings.len() as u8);
+                for sibling in siblings {
+                    out.extend_from_slice(sibling.as_slice());
+                }
                 return;
             }
             Witness::Link { prev, item } => {

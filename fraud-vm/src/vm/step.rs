@@ -9,7 +9,7 @@ use super::{
 use super::{
     machine::{Machine, Status},
     opcodes::{self, Family},
-    oracle::{self, Oracle},
+    oracle::{self, Oracle, WordTree},
     StepError, DATA_DEPTH, STACK_LIMIT,
 };
 use crate::code::{self, PIECE};
@@ -263,20 +263,40 @@ impl<'a, O: Oracle + ?Sized> Ctx<'a, O> {
         Ok(out)
     }
 
-    /// `len` bytes of memory at `at` (already expanded), reading each word once.
+    /// `len` bytes of memory at `at` (the caller has checked memory covers them), read as one
+    /// word range.
     pub fn read_memory(&mut self, at: u64, len: usize) -> Result<Vec<u8>, StepError> {
-        let mut out = Vec::with_capacity(len);
+        self.read_range(WordTree::Memory, at, len)
+    }
+
+    /// `len` bytes at byte `at` of the frame's memory or of its call data or return data (the
+    /// caller has checked they are inside), read as one word range: the words and at most two
+    /// siblings per tree level, however long the range.
+    pub fn read_range(
+        &mut self,
+        tree: WordTree,
+        at: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, StepError> {
         if len == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        let end = at + len as u64;
-        for index in at / 32..end.div_ceil(32) {
-            let word = self.o.memory_word(&self.m.frame, index)?;
-            let from = at.max(index * 32) - index * 32;
-            let to = end.min(index * 32 + 32) - index * 32;
-            out.extend_from_slice(&word[from as usize..to as usize]);
-        }
-        Ok(out)
+        let start = match tree {
+            WordTree::Memory => at,
+            WordTree::Data(source) => source.of(&self.m.frame).2 + at,
+        };
+        let end = start + len as u64;
+        let first = start / 32;
+        let words = self
+            .o
+            .words(&self.m.frame, tree, first, end.div_ceil(32) - first)?;
+        let from = (start - first * 32) as usize;
+        Ok(words
+            .iter()
+            .flat_map(|w| w.0)
+            .skip(from)
+            .take(len)
+            .collect())
     }
 
     /// The 32 bytes of memory at `offset` (already expanded).

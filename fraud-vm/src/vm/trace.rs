@@ -39,7 +39,7 @@ use super::{
         boundary_frame, parent_hash, stack_hash, BlockPart, Checkpoint, Frame, FrameKind, Machine,
         Status, TxPart,
     },
-    oracle::{DataSource, Oracle},
+    oracle::{DataSource, Oracle, WordTree},
     proof::{Proof, Witness},
     step, StepError, StepInfo, BLOCK_HASH_DEPTH, DATA_DEPTH, SET_MEMBER,
 };
@@ -2205,6 +2205,29 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         self.witnesses
             .push(Witness::Builder(Box::new(builder.clone())));
         Ok(builder)
+    }
+
+    fn words(
+        &mut self,
+        _frame: &Frame,
+        tree: WordTree,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<B256>, StepError> {
+        let levels = match tree {
+            WordTree::Memory => &self.memory,
+            WordTree::Data(DataSource::CallData) => &self.calldata,
+            WordTree::Data(DataSource::ReturnData) => &self.returndata,
+        };
+        let words: Vec<B256> = (first..first + count)
+            .map(|i| levels[0].get(i as usize).copied().unwrap_or_default())
+            .collect();
+        let siblings = merkle::range_siblings(levels, first, count);
+        self.witnesses.push(Witness::Words {
+            words: words.clone(),
+            siblings,
+        });
+        Ok(words)
     }
 
     fn link(&mut self, head: &B256) -> Result<(B256, B256), StepError> {

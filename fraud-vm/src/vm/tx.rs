@@ -54,8 +54,8 @@ use super::{
     create::{collides, create_account, MAX_INITCODE},
     input::{chain_entry, TxInput, DEPOSIT_TYPE},
     machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
-    oracle::DataSource,
     oracle::Oracle,
+    oracle::{DataSource, WordTree},
     step::Source,
     step::{Ctx, Exit},
     storage::access_slot,
@@ -227,13 +227,8 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
 /// A transaction whose target is a precompile: it runs on the whole input within tx-init and
 /// the frame ends right away, returned with the gas left, or halted with none.
 fn run_precompile<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit> {
-    let len = ctx.m.frame.calldata_len;
-    let mut bytes = Vec::with_capacity(len as usize);
-    for start in (0..len).step_by(32) {
-        let width = (len - start).min(32) as usize;
-        let word = ctx.read(Source::Data(DataSource::CallData), U256::from(start), width)?;
-        bytes.extend_from_slice(&word[..width]);
-    }
+    let len = ctx.m.frame.calldata_len as usize;
+    let bytes = ctx.read_range(WordTree::Data(DataSource::CallData), 0, len)?;
     let frame = &mut ctx.m.frame;
     match precompile(&frame.address, &bytes, frame.gas) {
         Some((_, gas_used)) => {
