@@ -73,6 +73,9 @@ pub(super) fn write_account<O: Oracle + ?Sized>(
 ) -> Result<(), super::StepError> {
     let mut root = ctx.m.block.state_root;
     let leaf = (!account.is_empty()).then(|| account.value_hash());
+    if leaf.is_some() {
+        ctx.o.wrote_account(account);
+    }
     ctx.o.smt_write(&mut root, &account_key(address), leaf)?;
     ctx.m.block.state_root = root;
     Ok(())

@@ -62,6 +62,9 @@ pub trait Oracle {
     ) -> Result<Option<B256>, StepError>;
     /// The account whose leaf value is `leaf` (`None`: the empty account, no witness).
     fn account(&mut self, leaf: Option<B256>) -> Result<AccountLeaf, StepError>;
+    /// The step is writing `account` (so a later read in the same step can show it). The
+    /// verifier needs nothing: it checks every preimage it is shown.
+    fn wrote_account(&mut self, _account: &AccountLeaf) {}
     /// The length of the code whose `codeRoot` is `code_root` (0 for `codeRoot = 0`).
     fn code_len(&mut self, code_root: &B256) -> Result<u64, StepError> {
         if code_root.is_zero() {

@@ -1975,6 +1975,8 @@ struct Recorder<'a, P> {
     parent: Option<(Frame, Checkpoint)>,
     /// Tree nodes written earlier in the same step.
     local: MemoryNodes,
+    /// Accounts written earlier in the same step, by leaf value.
+    local_accounts: HashMap<B256, AccountLeaf>,
     sponge: Option<Sponge>,
     builder: Option<CodeBuilder>,
     witnesses: Vec<Witness>,
@@ -2008,6 +2010,7 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
             },
             parent: frame.and_then(|f| f.parent.clone()),
             local: MemoryNodes::default(),
+            local_accounts: HashMap::new(),
             sponge: s.sponge,
             builder: s.builder.clone(),
             witnesses: Vec::new(),
@@ -2134,12 +2137,16 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
             return Ok(AccountLeaf::empty());
         };
         let account = *self
-            .known
-            .accounts
+            .local_accounts
             .get(&leaf)
+            .or_else(|| self.known.accounts.get(&leaf))
             .ok_or(StepError::MissingWitness("account preimage"))?;
         self.witnesses.push(Witness::Account(account));
         Ok(account)
+    }
+
+    fn wrote_account(&mut self, account: &AccountLeaf) {
+        self.local_accounts.insert(account.value_hash(), *account);
     }
 
     fn tx_input(&mut self, _block: &BlockPart) -> Result<TxInput, StepError> {
