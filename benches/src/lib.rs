@@ -6,7 +6,8 @@
 //! * a genesis with `n` extra funded sender accounts (the dev genesis plus `n` accounts whose
 //!   private keys are [`sender_key`]`(i) = keccak256(uint256(i))`);
 //! * for the ERC20 workload, a deployed `TestToken` and a setup block that hands every sender
-//!   some tokens;
+//!   some tokens; for the swap workload, a setup block deploying the npm Uniswap V2 contracts
+//!   (WETH9, factory, router) and a `TestToken`, and adding liquidity ([`uniswap`]);
 //! * a *pristine* data directory holding that chain (closed, ready to copy);
 //! * `n` pre-signed EIP-1559 transactions (one per sender, nonce 0, each to a fresh recipient)
 //!   whose senders were recovered from the signatures, as admission does.
@@ -45,6 +46,7 @@ use rollup_node::{
 use tempfile::TempDir;
 
 pub mod loadgen;
+pub mod uniswap;
 
 /// Errors of the benchmark setup and pipeline.
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
@@ -96,17 +98,25 @@ pub enum Workload {
     /// `n` ERC20 `transfer` calls on a deployed `TestToken`, sender `i` → fresh holder `i`
     /// (a new balance slot, about 51,000 gas each).
     Erc20Transfers,
+    /// `n` Uniswap V2 `swapExactETHForTokens` calls on one WETH/`TestToken` pool of the npm
+    /// contracts, sender `i` swapping 0.001 ETH (about 105,000 gas each).
+    UniswapSwaps,
 }
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 2] = [Workload::EthTransfers, Workload::Erc20Transfers];
+    pub const ALL: [Workload; 3] = [
+        Workload::EthTransfers,
+        Workload::Erc20Transfers,
+        Workload::UniswapSwaps,
+    ];
 
     /// Short name, as used in benchmark ids and tables.
     pub fn name(self) -> &'static str {
         match self {
             Workload::EthTransfers => "eth_transfers",
             Workload::Erc20Transfers => "erc20_transfers",
+            Workload::UniswapSwaps => "uniswap_swaps",
         }
     }
 
@@ -387,8 +397,10 @@ pub struct Fixture {
     pub senders: Vec<Address>,
     /// Recipient `i` receives transaction `i`'s ETH or tokens.
     pub recipients: Vec<Address>,
-    /// The `TestToken` (ERC20 workload only).
+    /// The `TestToken` (ERC20 and swap workloads).
     pub token: Option<Address>,
+    /// The Uniswap V2 pool (swap workload only).
+    pub pool: Option<uniswap::Pool>,
     /// Head block number of the pristine chain (the measured block is the next one).
     pub head_number: u64,
     /// How long the preparation took.
@@ -415,10 +427,15 @@ impl Fixture {
         let (store, genesis) = open_chain(pristine.path(), &genesis_json(&senders)?)?;
         let spec = genesis.spec.clone();
         let chain_gas_limit = genesis.header.gas_limit;
-        let token = match workload {
-            Workload::EthTransfers => None,
-            Workload::Erc20Transfers => {
-                Some(setup_token(&store, &spec, chain_gas_limit, &senders)?)
+        let (token, pool) = match workload {
+            Workload::EthTransfers => (None, None),
+            Workload::Erc20Transfers => (
+                Some(setup_token(&store, &spec, chain_gas_limit, &senders)?),
+                None,
+            ),
+            Workload::UniswapSwaps => {
+                let pool = uniswap::setup(&store, &spec, chain_gas_limit)?;
+                (Some(pool.token), Some(pool))
             }
         };
         let head_number = store.head_number();
@@ -430,8 +447,9 @@ impl Fixture {
         let txs = keys
             .par_iter()
             .zip(&recipients)
-            .map(|(key, to)| match token {
-                None => sign(
+            .map(|(key, to)| match (pool, token) {
+                (Some(pool), _) => uniswap::swap(key, chain_id, &pool),
+                (None, None) => sign(
                     key,
                     chain_id,
                     0,
@@ -440,7 +458,7 @@ impl Fixture {
                     U256::from(ETH_TRANSFER_VALUE),
                     Bytes::new(),
                 ),
-                Some(token) => sign(
+                (None, Some(token)) => sign(
                     key,
                     chain_id,
                     0,
@@ -467,6 +485,7 @@ impl Fixture {
             senders,
             recipients,
             token,
+            pool,
             head_number,
             setup: SetupTimes {
                 keys: keys_done - started,

@@ -104,3 +104,25 @@ fn erc20_transfers_pipeline() {
         );
     }
 }
+
+#[test]
+fn uniswap_swaps_pipeline() {
+    let fixture = Fixture::new(Workload::UniswapSwaps, TXS).expect("fixture");
+    let pool = fixture.pool.expect("pool deployed");
+    assert_eq!(fixture.head_number, 1, "one setup block");
+
+    let fresh = fixture.fresh().expect("fresh store");
+    let (fresh, block, _) = fixture.seal_fresh(fresh).expect("seal");
+    assert_eq!(block.header.number, 2);
+    assert_eq!(block.transactions.len(), TXS);
+    // Each swap: WETH deposit, WETH transfer to the pair, token transfer out, Sync, Swap.
+    assert!(block.receipts.iter().all(|r| r.logs().len() == 5));
+    // Every sender got tokens, each fewer than the one before (the price moves).
+    let got: Vec<U256> = fixture
+        .senders
+        .iter()
+        .map(|s| token_balance(&fresh.store, pool.token, *s).unwrap())
+        .collect();
+    assert!(got[0] > U256::ZERO);
+    assert!(got.windows(2).all(|w| w[1] < w[0]), "price impact");
+}
