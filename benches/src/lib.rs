@@ -448,7 +448,7 @@ impl Fixture {
             .par_iter()
             .zip(&recipients)
             .map(|(key, to)| match (pool, token) {
-                (Some(pool), _) => uniswap::swap(key, chain_id, &pool),
+                (Some(pool), _) => uniswap::swap(key, chain_id, 0, &pool),
                 (None, None) => sign(
                     key,
                     chain_id,

@@ -10,7 +10,8 @@
 //!    `anvil_setBalance`. `url`: uses a running endpoint (`--fund` pays the senders from dev
 //!    account 0 first).
 //! 2. **Setup** (untimed): chain id, the senders' next nonces, for `erc20`/`mix` a `TestToken`
-//!    deployed from dev account 0 and 1,000 tokens handed to every sender.
+//!    deployed from dev account 0 and 1,000 tokens handed to every sender, for `swap` the npm
+//!    Uniswap V2 contracts and a funded WETH/`TestToken` pool ([`crate::uniswap`]).
 //! 3. **Signing** (untimed, rayon): `T` EIP-1559 transactions, transaction `k` from sender
 //!    `k mod N` with that sender's next nonce, so every sender has at most `ceil(T/N)`. The
 //!    JSON-RPC batch bodies are built here too.
@@ -52,8 +53,9 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use crate::{
-    dev_key, genesis_json, recipient, sender_key, token_initcode, Result, ETH_TRANSFER_VALUE,
-    IERC20, SENDER_BALANCE, TOKENS_PER_SENDER, TOKENS_PER_TRANSFER,
+    dev_key, genesis_json, recipient, sender_key, token_initcode,
+    uniswap::{self, Pool, SWAP_GAS, SWAP_VALUE},
+    Result, ETH_TRANSFER_VALUE, IERC20, SENDER_BALANCE, TOKENS_PER_SENDER, TOKENS_PER_TRANSFER,
 };
 
 /// `maxFeePerGas` of every load transaction (100 gwei: far above the 1 gwei starting base fee).
@@ -92,6 +94,19 @@ pub enum LoadWorkload {
     Erc20,
     /// Alternating ETH and ERC20 transfers (50/50).
     Mix,
+    /// Uniswap V2 `swapExactETHForTokens` of 0.001 ETH on one WETH/`TestToken` pool (about
+    /// 105,000 gas each); the npm contracts are deployed and the pool funded from dev account
+    /// 0 before the clock starts.
+    Swap,
+}
+
+/// What the setup deployed, and its transactions (replayed in memory for the ceilings).
+struct Setup {
+    token: Option<Address>,
+    pool: Option<Pool>,
+    /// Dev account 0's nonce before the setup.
+    dev_nonce: u64,
+    txs: Vec<OpTxEnvelope>,
 }
 
 /// Load generator options (also the `loadgen` command line).
@@ -276,7 +291,7 @@ pub async fn run(config: &Config) -> Result<Report> {
     if per_sender > 1000 {
         return Err(format!("{per_sender} transactions per sender: the node's pool takes at most 1,025 in flight per sender; raise --accounts").into());
     }
-    if config.workload != LoadWorkload::Eth
+    if matches!(config.workload, LoadWorkload::Erc20 | LoadWorkload::Mix)
         && (per_sender as u128) * TOKENS_PER_TRANSFER > TOKENS_PER_SENDER
     {
         return Err(format!("{per_sender} token transfers per sender exceed the 1000 tokens each gets: raise --accounts").into());
@@ -321,8 +336,12 @@ pub async fn run(config: &Config) -> Result<Report> {
     let chain_id = rpc.call_u64("eth_chainId", json!([])).await?;
 
     // 2. Setup: funding, nonces, token.
+    let (value, gas) = match config.workload {
+        LoadWorkload::Swap => (SWAP_VALUE, SWAP_GAS),
+        _ => (ETH_TRANSFER_VALUE, ERC20_GAS),
+    };
     let needed_per_sender = U256::from(per_sender as u64)
-        * (U256::from(ETH_TRANSFER_VALUE) + U256::from(ERC20_GAS as u128 * LOAD_MAX_FEE));
+        * (U256::from(value) + U256::from(gas as u128 * LOAD_MAX_FEE));
     match config.target {
         Target::Anvil => {
             let mut calls: Vec<(&str, Value)> = senders
@@ -360,12 +379,9 @@ pub async fn run(config: &Config) -> Result<Report> {
             start_nonces.push(hex_u64(&r?)?);
         }
     }
-    let (token, token_nonce) = match config.workload {
-        LoadWorkload::Eth => (None, None),
-        LoadWorkload::Erc20 | LoadWorkload::Mix => {
-            let (token, nonce) = setup_token(&rpc, &dev0, chain_id, &senders, progress).await?;
-            (Some(token), Some(nonce))
-        }
+    let setup = match config.workload {
+        LoadWorkload::Eth => None,
+        workload => Some(setup(&rpc, &dev0, chain_id, &senders, workload, progress).await?),
     };
     let setup_secs = setup_started.elapsed().as_secs_f64();
 
@@ -377,7 +393,7 @@ pub async fn run(config: &Config) -> Result<Report> {
         );
     }
     let sign_started = Instant::now();
-    let signed = sign_load(config, &keys, &start_nonces, chain_id, token)?;
+    let signed = sign_load(config, &keys, &start_nonces, chain_id, setup.as_ref())?;
     let sign_secs = sign_started.elapsed().as_secs_f64();
     let hashes: HashMap<B256, usize> = signed
         .iter()
@@ -461,7 +477,7 @@ pub async fn run(config: &Config) -> Result<Report> {
             &senders,
             &start_nonces,
             &dev0,
-            token_nonce,
+            setup.as_ref(),
             &signed,
         )?);
     }
@@ -864,7 +880,7 @@ fn sign_1559(
 /// Whether timed transaction `k` is an ERC20 transfer.
 fn is_erc20(workload: LoadWorkload, k: usize) -> bool {
     match workload {
-        LoadWorkload::Eth => false,
+        LoadWorkload::Eth | LoadWorkload::Swap => false,
         LoadWorkload::Erc20 => true,
         LoadWorkload::Mix => k % 2 == 1,
     }
@@ -877,8 +893,10 @@ fn sign_load(
     keys: &[PrivateKeySigner],
     start_nonces: &[u64],
     chain_id: u64,
-    token: Option<Address>,
+    setup: Option<&Setup>,
 ) -> Result<Vec<ExecutableTx>> {
+    let token = setup.and_then(|s| s.token);
+    let pool = setup.and_then(|s| s.pool);
     let n = keys.len();
     (0..config.txs)
         .into_par_iter()
@@ -886,7 +904,17 @@ fn sign_load(
             let sender = k % n;
             let key = &keys[sender];
             let nonce = start_nonces[sender] + (k / n) as u64;
-            let tx = if is_erc20(config.workload, k) {
+            let tx = if let Some(pool) = &pool {
+                sign_1559(
+                    key,
+                    chain_id,
+                    nonce,
+                    SWAP_GAS,
+                    TxKind::Call(pool.router),
+                    U256::from(SWAP_VALUE),
+                    pool.swap_input(key.address()),
+                )?
+            } else if is_erc20(config.workload, k) {
                 let token = token.ok_or("no token deployed")?;
                 let input = IERC20::transferCall {
                     to: recipient(k),
@@ -1053,38 +1081,61 @@ fn token_setup_txs(
     Ok((token, txs))
 }
 
-async fn setup_token(
+/// Deploys what `workload` needs from dev account 0: the token and its distribution
+/// (`erc20`, `mix`), or the Uniswap pool (`swap`).
+async fn setup(
     rpc: &Rpc,
     dev0: &PrivateKeySigner,
     chain_id: u64,
     senders: &[Address],
+    workload: LoadWorkload,
     progress: bool,
-) -> Result<(Address, u64)> {
+) -> Result<Setup> {
     let nonce = rpc
         .call_u64(
             "eth_getTransactionCount",
             json!([dev0.address(), "pending"]),
         )
         .await?;
-    if progress {
-        eprintln!(
-            "[loadgen] deploying TestToken from {} (nonce {nonce}) and handing 1000 tokens to {} senders",
-            dev0.address(),
-            senders.len()
-        );
-    }
-    let (token, txs) = token_setup_txs(dev0, chain_id, nonce, senders)?;
+    let (token, pool, txs) = if workload == LoadWorkload::Swap {
+        if progress {
+            eprintln!(
+                "[loadgen] deploying WETH9, the Uniswap V2 factory and router and a pool from {} (nonce {nonce})",
+                dev0.address()
+            );
+        }
+        let (pool, txs) = uniswap::setup_txs(dev0, chain_id, nonce)?;
+        let txs: Vec<OpTxEnvelope> = txs.into_iter().map(|t| t.tx).collect();
+        (Some(pool.token), Some(pool), txs)
+    } else {
+        if progress {
+            eprintln!(
+                "[loadgen] deploying TestToken from {} (nonce {nonce}) and handing 1000 tokens to {} senders",
+                dev0.address(),
+                senders.len()
+            );
+        }
+        let (token, txs) = token_setup_txs(dev0, chain_id, nonce, senders)?;
+        (Some(token), None, txs)
+    };
     send_in_order(rpc, &txs, dev0.address(), nonce + txs.len() as u64).await?;
-    let receipt = receipt_ok(rpc, txs[0].tx_hash()).await?;
-    let deployed = receipt
+    for tx in txs.iter().take(6).chain(txs.last()) {
+        receipt_ok(rpc, tx.tx_hash()).await?;
+    }
+    let token_receipt = receipt_ok(rpc, txs[if pool.is_some() { 3 } else { 0 }].tx_hash()).await?;
+    let deployed = token_receipt
         .get("contractAddress")
         .and_then(Value::as_str)
         .ok_or("deployment receipt has no contractAddress")?;
-    if deployed.parse::<Address>()? != token {
-        return Err(format!("token deployed at {deployed}, expected {token}").into());
+    if Some(deployed.parse::<Address>()?) != token {
+        return Err(format!("token deployed at {deployed}, expected {token:?}").into());
     }
-    receipt_ok(rpc, txs.last().expect("transfers").tx_hash()).await?;
-    Ok((token, nonce))
+    Ok(Setup {
+        token,
+        pool,
+        dev_nonce: nonce,
+        txs,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1443,7 +1494,7 @@ fn measure_ceilings(
     senders: &[Address],
     start_nonces: &[u64],
     dev0: &PrivateKeySigner,
-    token_nonce: Option<u64>,
+    setup: Option<&Setup>,
     txs: &[ExecutableTx],
 ) -> Result<Ceilings> {
     let n = txs.len() as f64;
@@ -1470,8 +1521,7 @@ fn measure_ceilings(
             alloc[&address.to_checksum(None)]["nonce"] = json!(format!("{nonce:#x}"));
         }
     }
-    let dev_nonce = token_nonce;
-    if let Some(nonce) = dev_nonce.filter(|n| *n > 0) {
+    if let Some(nonce) = setup.map(|s| s.dev_nonce).filter(|n| *n > 0) {
         let key = alloc
             .keys()
             .find(|k| k.parse::<Address>().ok() == Some(dev0.address()))
@@ -1489,12 +1539,12 @@ fn measure_ceilings(
     let mut parent = (block0.header.clone(), block0.hash);
     let gas_limit = config.gas_limit;
 
-    if let Some(nonce) = dev_nonce {
-        let (_, setup) = token_setup_txs(dev0, chain_id, nonce, senders)?;
+    if let Some(setup) = setup {
         let setup: Vec<ExecutableTx> = setup
-            .into_iter()
+            .txs
+            .iter()
             .map(|tx| ExecutableTx {
-                tx,
+                tx: tx.clone(),
                 sender: dev0.address(),
             })
             .collect();

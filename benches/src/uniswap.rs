@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use alloy::{sol, sol_types::SolCall, sol_types::SolValue};
+use alloy::{signers::local::PrivateKeySigner, sol, sol_types::SolCall, sol_types::SolValue};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use fraud_vm::{chain::ChainSpec, execute::ExecutableTx};
 use rollup_node::store::Store;
@@ -83,29 +83,36 @@ fn npm_initcode(path: &str, args: Vec<u8>) -> Result<Bytes> {
     Ok(code.into())
 }
 
-/// Deploys WETH9, the factory, the router and a token from dev account 0, approves the router
-/// and adds liquidity (the factory creates the pair): one block of six transactions.
-pub fn setup(store: &Store, spec: &ChainSpec, chain_gas_limit: u64) -> Result<Pool> {
-    let dev = dev_key(0)?;
+/// The setup of the pool, signed by `dev` from `nonce` on: deploy WETH9, the factory, the
+/// router and a token, approve the router, add liquidity (the factory creates the pair).
+pub fn setup_txs(
+    dev: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+) -> Result<(Pool, Vec<ExecutableTx>)> {
     let me = dev.address();
-    let (weth, factory, router, token) = (me.create(0), me.create(1), me.create(2), me.create(3));
-    let chain_id = spec.chain_id;
-    let create = |nonce: u64, code: Bytes| {
+    let (weth, factory, router, token) = (
+        me.create(nonce),
+        me.create(nonce + 1),
+        me.create(nonce + 2),
+        me.create(nonce + 3),
+    );
+    let create = |k: u64, code: Bytes| {
         sign(
-            &dev,
+            dev,
             chain_id,
-            nonce,
+            nonce + k,
             6_000_000,
             TxKind::Create,
             U256::ZERO,
             code,
         )
     };
-    let call = |nonce: u64, to: Address, value: u128, input: Vec<u8>| {
+    let call = |k: u64, to: Address, value: u128, input: Vec<u8>| {
         sign(
-            &dev,
+            dev,
             chain_id,
-            nonce,
+            nonce + k,
             5_000_000,
             TxKind::Call(to),
             U256::from(value),
@@ -157,27 +164,37 @@ pub fn setup(store: &Store, spec: &ChainSpec, chain_gas_limit: u64) -> Result<Po
             .abi_encode(),
         )?,
     ];
+    Ok((
+        Pool {
+            weth,
+            router,
+            token,
+        },
+        txs,
+    ))
+}
+
+/// Seals [`setup_txs`] from dev account 0 (nonce 0) as one block on `store`.
+pub fn setup(store: &Store, spec: &ChainSpec, chain_gas_limit: u64) -> Result<Pool> {
+    let (pool, txs) = setup_txs(&dev_key(0)?, spec.chain_id, 0)?;
     let count = txs.len();
     let gas_limit = block_gas_limit(&txs, chain_gas_limit);
     let (block, _) = seal_block(spec, store, txs, gas_limit)?;
     check_block(&block, count)?;
-    Ok(Pool {
-        weth,
-        router,
-        token,
-    })
+    Ok(pool)
 }
 
-/// Sender `key`'s swap (nonce 0) of [`SWAP_VALUE`] wei for tokens.
+/// Sender `key`'s swap of [`SWAP_VALUE`] wei for tokens, with `nonce`.
 pub fn swap(
-    key: &alloy::signers::local::PrivateKeySigner,
+    key: &PrivateKeySigner,
     chain_id: u64,
+    nonce: u64,
     pool: &Pool,
 ) -> Result<ExecutableTx> {
     sign(
         key,
         chain_id,
-        0,
+        nonce,
         SWAP_GAS,
         TxKind::Call(pool.router),
         U256::from(SWAP_VALUE),

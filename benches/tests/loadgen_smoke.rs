@@ -1,5 +1,5 @@
 //! Runs the load generator (`benches::loadgen::run`) against a debug `rollup-node` with a tiny
-//! load (200 ETH transfers from 50 senders), so the loadgen code is exercised by
+//! load (200 ETH transfers from 50 senders; 100 Uniswap swaps from 25), so the loadgen code is exercised by
 //! `cargo test --workspace` and cannot rot. No timing assertions.
 
 use std::{path::PathBuf, process::Command};
@@ -62,4 +62,29 @@ async fn eth_load_is_fully_included() {
     let ceilings = report.ceilings.expect("ceilings measured by default");
     assert!(ceilings.recover_tps > 0.0 && ceilings.execute_finish_tps > 0.0);
     assert!(ceilings.blocks >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swap_load_is_fully_included() {
+    let mut config = Config::defaults();
+    config.target = Target::Node;
+    config.node_bin = Some(debug_node());
+    config.workload = LoadWorkload::Swap;
+    config.txs = 100;
+    config.accounts = 25;
+    config.batch = 20;
+    config.connections = 2;
+    config.timeout = 60;
+    config.quiet = true;
+
+    let report = run(&config).await.expect("load run");
+    println!("{}", report.render());
+    println!("{}", report.render_ceilings(None));
+    report.check_counts().expect("counts add up");
+    assert_eq!(report.rpc_errors, 0, "errors: {:?}", report.errors);
+    assert_eq!(report.included, 100, "every swap was included");
+    assert_eq!(report.failed, 0, "no swap reverted");
+    // The in-memory ceiling replayed the pool setup before the same swaps.
+    let ceilings = report.ceilings.expect("ceilings measured by default");
+    assert!(ceilings.execute_finish_tps > 0.0);
 }
