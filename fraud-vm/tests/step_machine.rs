@@ -1430,7 +1430,6 @@ fn uniswap_v2_deploy_liquidity_and_swaps_verify_step_by_step() {
     let mut router_code = npm_code("@uniswap/v2-periphery/build/UniswapV2Router02.json");
     router_code.extend((factory, weth).abi_encode_params());
     let deadline = U256::from(1u64 << 40);
-    let ether = U256::from(10u64.pow(18));
     let call = |nonce: u64, to: Address, value: u64, data: Vec<u8>, gas: u64| {
         let mut t = TxEip1559 {
             chain_id: CHAIN_ID,
@@ -1510,7 +1509,6 @@ fn uniswap_v2_deploy_liquidity_and_swaps_verify_step_by_step() {
             300_000,
         ),
     ];
-    let _ = ether;
     let built = build(&[0x00], txs);
     for (i, r) in built.block1.receipts.iter().enumerate() {
         assert!(
