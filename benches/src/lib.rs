@@ -14,7 +14,7 @@
 //!
 //! Sealing a block changes the chain, so every measured block runs on its own copy of the
 //! pristine directory ([`Fixture::fresh`]). [`seal_block`] then does what the sequencer's
-//! `seal_block` does, minus the pool: `BlockBuilder::new` on `store.latest()`, one `execute` per
+//! `seal_block` does, minus the pool: `BlockBuilder::new` on `store.tip_state()`, one `execute` per
 //! transaction, `finish` (state diff, state-tree update, header) and `Store::commit_block`
 //! (one sled batch and a flush), timing each stage.
 
@@ -302,7 +302,7 @@ pub fn seal_block(
         prevrandao: keccak256(head.hash),
         extra_data: Bytes::new(),
     };
-    let state = store.latest();
+    let state = store.tip_state();
 
     let start = Instant::now();
     let mut builder = BlockBuilder::new(spec, &state, &head.header, head.hash, attributes);

@@ -16,9 +16,9 @@ use fraud_vm::{smt::Node, state::AccountLeaf};
 use parking_lot::RwLock;
 
 /// Most entries per generation.
-const ACCOUNTS_CAP: usize = 1 << 20;
-const SLOTS_CAP: usize = 1 << 21;
-const NODES_CAP: usize = 1 << 21;
+const ACCOUNTS_CAP: usize = 1 << 19;
+const SLOTS_CAP: usize = 1 << 20;
+const NODES_CAP: usize = 1 << 20;
 
 /// Two generations of a map (see the module docs).
 struct Generations<K, V> {
@@ -146,6 +146,21 @@ impl Caches {
         for (hash, node) in nodes {
             cache.insert(*hash, *node);
         }
+    }
+
+    /// The cached account, if any (no sled read).
+    pub fn cached_account(&self, address: &Address) -> Option<Option<AccountLeaf>> {
+        self.state.read().accounts.get(address)
+    }
+
+    /// The cached slot, if any (no sled read).
+    pub fn cached_slot(&self, address: &Address, slot: &U256) -> Option<U256> {
+        self.state.read().slots.get(&(*address, *slot))
+    }
+
+    /// The cached node, if any (no sled read).
+    pub fn cached_node(&self, hash: &B256) -> Option<Node> {
+        self.nodes.read().get(hash)
     }
 
     /// The cached node, or `load` it and remember it.

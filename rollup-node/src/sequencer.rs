@@ -1,12 +1,17 @@
 //! The sequencer: seals a block every block time (or at once while a backlog fills blocks up to
 //! their gas limit or their build-time budget),
-//! commits it to disk, then announces it. Building the next block overlaps writing the previous
-//! one (see [`Sequencer::run`]).
+//! commits it to disk, then announces it. Building the next blocks overlaps writing the previous
+//! ones: a writer thread commits blocks in order and announces each once it is on disk, while
+//! the sequencer builds on the staged state in memory (see [`Sequencer::run`]).
 //!
 //! When the node follows L1 ([`crate::derive`]), every block with an L1 origin opens with the
 //! L1-info deposit and the pending L1 deposits, before the pool's transactions.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{mpsc, Arc},
+    time::Duration,
+};
 
 use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256};
@@ -14,8 +19,7 @@ use fraud_vm::{
     batch::apply_l1_inputs,
     chain::ChainSpec,
     execute::{
-        AfterBlock, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider,
-        TxRejection,
+        BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider, TxRejection,
     },
 };
 use parking_lot::Mutex;
@@ -96,25 +100,20 @@ impl Sequencer {
 
     /// Builds, commits and announces one block from the pool's best transactions.
     pub fn seal_block(&self) -> Result<Arc<BuiltBlock>, NodeError> {
-        let sealed = self.build(None)?;
+        let sealed = self.build()?;
         self.commit(&sealed)?;
         Ok(sealed.block)
     }
 
-    /// Builds the next block from the pool's best transactions, on top of `parent` (a block
-    /// built but maybe not stored yet) or of the stored head, and updates the pool.
-    fn build(&self, parent: Option<&BuiltBlock>) -> Result<Sealed, NodeError> {
-        let latest = self.store.latest();
-        let sealed = match parent {
-            Some(parent) => {
-                let state = AfterBlock::new(&latest, parent);
-                self.build_on(&state, &parent.header, parent.hash)?
-            }
-            None => {
-                let head = self.store.head().ok_or(NodeError::NoGenesis)?;
-                self.build_on(&latest, &head.header, head.hash)?
-            }
-        };
+    /// Builds the next block from the pool's best transactions on top of the store's tip
+    /// (built blocks may still be waiting for the writer), stages it in the store's overlay
+    /// ([`Store::stage`]) and updates the pool.
+    fn build(&self) -> Result<Sealed, NodeError> {
+        let tip = self.store.tip().ok_or(NodeError::NoGenesis)?;
+        let state = self.store.tip_state();
+        let sealed = self.build_on(&state, &tip.header, tip.hash)?;
+        drop(state);
+        self.store.stage(sealed.block.clone())?;
         self.pool.on_block(&sealed.included, &sealed.dropped);
         if let (Some(d), Some(cursor)) = (&self.derivation, sealed.cursor) {
             *d.cursor.lock() = Some(cursor);
@@ -261,46 +260,78 @@ impl Sequencer {
 
     /// Seals blocks until `shutdown` turns true.
     ///
-    /// Pipelined: while block N is written to disk (on its own thread), block N+1 is built on
-    /// N's state held in memory ([`AfterBlock`]). N is announced only once it is on disk, and
-    /// N+1 is written only after N, so the chain on disk is always a prefix of what was built
-    /// and nothing is announced before it is durable.
+    /// Write-behind: a writer thread commits built blocks in order and announces each only once
+    /// it is on disk ([`Sequencer::commit`]), while the next blocks are built on the staged
+    /// state in memory ([`Store::tip_state`]). At most [`WRITE_QUEUE`] blocks wait for the
+    /// writer (plus the one it is writing); building blocks when the queue is full, which
+    /// bounds the memory held by staged blocks. The chain on disk is always a prefix of what
+    /// was built, and nothing is announced before it is durable.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
-        let mut in_flight: Option<InFlight> = None;
+        let (queue, blocks) = mpsc::sync_channel::<Sealed>(WRITE_QUEUE);
+        let writer = {
+            let this = self.clone();
+            std::thread::Builder::new()
+                .name("block-writer".into())
+                .spawn(move || this.write_loop(blocks))
+                .map_err(|e| NodeError::Internal(format!("cannot start the block writer: {e}")))?
+        };
+        let sealing = self.seal_loop(queue, &mut shutdown).await;
+        // The queue's sender is gone: the writer drains what was built, then stops.
+        let written = join(tokio::task::spawn_blocking(move || writer.join()))
+            .await?
+            .map_err(|_| NodeError::Internal("the block writer panicked".into()))?;
+        written.and(sealing)
+    }
+
+    /// Builds blocks and hands them to the writer until shutdown (or until the writer stops).
+    async fn seal_loop(
+        &self,
+        queue: mpsc::SyncSender<Sealed>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), NodeError> {
+        let queue = Arc::new(queue);
         loop {
             let started = tokio::time::Instant::now();
             let this = self.clone();
-            let parent = in_flight.as_ref().map(|(s, _)| s.block.clone());
-            let build = tokio::task::spawn_blocking(move || this.build(parent.as_deref()));
-            let sealed = Arc::new(join(build).await??);
-            if let Some((_, commit)) = in_flight.take() {
-                join(commit).await??;
-            }
-            let backlog = sealed.backlog;
-            let this = self.clone();
-            let to_commit = sealed.clone();
-            let commit = tokio::task::spawn_blocking(move || this.commit(&to_commit));
-            in_flight = Some((sealed, commit));
+            let to_writer = queue.clone();
+            // Building and queueing run off the async runtime: the send blocks while the
+            // writer's queue is full.
+            let build = tokio::task::spawn_blocking(move || -> Result<Option<bool>, NodeError> {
+                let sealed = this.build()?;
+                let backlog = sealed.backlog;
+                Ok(to_writer.send(sealed).is_ok().then_some(backlog))
+            });
+            // `None`: the writer stopped on an error, which `run` reports.
+            let Some(backlog) = join(build).await?? else {
+                return Ok(());
+            };
             if *shutdown.borrow() {
-                break;
+                return Ok(());
             }
             if backlog {
                 continue;
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(started + self.config.block_time) => {}
-                _ = shutdown.changed() => break,
+                _ = shutdown.changed() => return Ok(()),
             }
         }
-        if let Some((_, commit)) = in_flight.take() {
-            join(commit).await??;
+    }
+
+    /// The writer thread: commits and announces blocks in the order they were built.
+    fn write_loop(&self, blocks: mpsc::Receiver<Sealed>) -> Result<(), NodeError> {
+        for sealed in blocks {
+            if let Err(e) = self.commit(&sealed) {
+                error!(number = sealed.block.header.number, error = %e, "writing a block failed; the sequencer stops");
+                return Err(e);
+            }
         }
         Ok(())
     }
 }
 
-/// A block being written to disk, and the task writing it.
-type InFlight = (Arc<Sealed>, tokio::task::JoinHandle<Result<(), NodeError>>);
+/// Most built blocks waiting for the writer (besides the one being written).
+pub const WRITE_QUEUE: usize = 1;
 
 /// A built block and the pool bookkeeping it implies.
 struct Sealed {

@@ -27,12 +27,39 @@
 //! Latest-state reads use the flat `a`/`s` records; reads at an older block walk the state tree
 //! from that block's root (the tree is content-addressed and never pruned). Hot accounts, slots
 //! and tree nodes are served from bounded in-memory caches ([`crate::cache`]).
+//!
+//! ## Write-behind: the tip and the head
+//!
+//! The sequencer builds block N+1 while block N is still being written. A built block is first
+//! *staged* ([`Store::stage`]): it joins an in-memory overlay of built-but-unflushed blocks, and
+//! [`Store::tip_state`] serves the newest state (overlay, then caches, then sled) to the next
+//! block's execution and state-tree update. [`Store::commit_block`] later writes the block and
+//! only then makes it the *head*: everything the store answers to readers (headers, bodies,
+//! receipts, [`Store::latest`], [`Store::head`]) stops at the head, so a block is reported to
+//! nobody before it is on disk. The overlay holds at most the blocks queued for the writer
+//! (the sequencer bounds that queue), so its memory is bounded.
+//!
+//! A tip read that misses the overlay and the caches first tries to settle *absence* from the
+//! state tree held in memory (the tip root's path through cached nodes: a fresh recipient or a
+//! never-written slot needs no sled read), and falls back to sled only when the path leaves
+//! memory.
+//!
+//! ## Write order (crash safety)
+//!
+//! A block is written in two steps: first its content-addressed records (`n` tree nodes, `p`
+//! account preimages, `c` code, `R` code roots) in small batches, then one atomic batch with
+//! everything else (header, body, senders, receipts, indexes, flat state, cursor, head), then a
+//! flush. sled holds its global write lock for the duration of an `apply_batch`, blocking every
+//! reader; small batches let the next block's reads interleave. A crash between the steps
+//! leaves only unreferenced content-addressed records (they are keyed by their own hash, so they
+//! are correct whenever a later block references them); the head and every record readers use
+//! move together in the final batch.
 
-use std::sync::Arc;
+use std::{collections::VecDeque, sync::Arc};
 
 use alloy_consensus::Header;
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_primitives::{map::B256Map, Address, Bytes, B256, U256};
 use alloy_rlp::{Decodable, Encodable};
 use fraud_vm::{
     execute::{BuiltBlock, StateProvider},
@@ -106,7 +133,24 @@ pub struct Store {
     db: sled::Db,
     head: Arc<RwLock<Option<Head>>>,
     caches: Arc<Caches>,
+    /// Built blocks not yet on disk, oldest first (see the module docs).
+    staged: Arc<RwLock<VecDeque<Arc<Staged>>>>,
 }
+
+/// A built block waiting for the writer, with its new tree nodes indexed by hash.
+struct Staged {
+    block: Arc<BuiltBlock>,
+    nodes: B256Map<Node>,
+}
+
+/// Most records in one of the small batches that write a block's content-addressed records
+/// (see the module docs): short enough that readers blocked by sled's write lock wait only a
+/// few milliseconds.
+const CHUNK: usize = 4096;
+
+/// sled's page cache. sled's resident memory grows well beyond this figure (node versions,
+/// deferred garbage), so keep it modest: the node's own caches hold the hot state.
+const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -130,12 +174,13 @@ impl Store {
     pub fn open(path: &std::path::Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(512 * 1024 * 1024)
+            .cache_capacity(SLED_CACHE_BYTES)
             .open()?;
         let store = Self {
             db,
             head: Arc::new(RwLock::new(None)),
             caches: Arc::new(Caches::default()),
+            staged: Arc::new(RwLock::new(VecDeque::new())),
         };
         if let Some(number) = store.read_head_number()? {
             let (hash, header) = store
@@ -201,7 +246,49 @@ impl Store {
         self.head.read().as_ref().map_or(0, |h| h.header.number)
     }
 
-    /// Persists a built block atomically and makes it the head. Returns once it is on disk.
+    /// The newest built block: the last staged one, else the head. The sequencer builds on it;
+    /// nothing else may report it (it may not be on disk yet).
+    pub fn tip(&self) -> Option<Head> {
+        match self.staged.read().back() {
+            Some(s) => Some(Head {
+                header: s.block.header.clone(),
+                hash: s.block.hash,
+            }),
+            None => self.head(),
+        }
+    }
+
+    /// Number of staged blocks (built, not yet on disk).
+    pub fn staged_len(&self) -> usize {
+        self.staged.read().len()
+    }
+
+    /// Adds a built block on top of the tip to the in-memory overlay, so the next block can be
+    /// built on its state before it is written ([`Store::commit_block`] writes it and removes
+    /// it from the overlay).
+    pub fn stage(&self, block: Arc<BuiltBlock>) -> Result<(), StoreError> {
+        let tip = self.tip().map(|t| (t.header.number, t.hash));
+        if tip
+            != Some((
+                block.header.number.wrapping_sub(1),
+                block.header.parent_hash,
+            ))
+        {
+            return Err(corrupt(format!(
+                "staged block {} ({}) does not extend the tip {tip:?}",
+                block.header.number, block.hash
+            )));
+        }
+        let nodes = block.new_nodes.iter().copied().collect();
+        self.staged
+            .write()
+            .push_back(Arc::new(Staged { block, nodes }));
+        Ok(())
+    }
+
+    /// Persists a built block and makes it the head. Returns once it is on disk (see the module
+    /// docs for the write order). The block must extend the head; if it is the oldest staged
+    /// block it leaves the overlay.
     pub fn commit_block(&self, block: &BuiltBlock) -> Result<(), StoreError> {
         self.commit_block_with_cursor(block, None, false)
     }
@@ -267,14 +354,12 @@ impl Store {
             batch.insert(key(b'l', &[address.as_slice(), &nb]), &[]);
         }
 
+        self.write_content(block)?;
+
         for (address, account) in &block.diff.accounts {
             let k = key(b'a', &[address.as_slice()]);
             match account {
-                Some(leaf) => {
-                    let enc = leaf.encode();
-                    batch.insert(key(b'p', &[leaf.value_hash().as_slice()]), &enc[..]);
-                    batch.insert(k, &enc[..]);
-                }
+                Some(leaf) => batch.insert(k, &leaf.encode()[..]),
                 None => batch.remove(k),
             }
         }
@@ -286,15 +371,6 @@ impl Store {
                 batch.insert(k, &value.to_be_bytes::<32>()[..]);
             }
         }
-        for (hash, code) in &block.diff.codes {
-            batch.insert(key(b'c', &[hash.as_slice()]), code.as_ref());
-        }
-        for (hash, root) in &block.code_roots {
-            batch.insert(key(b'R', &[hash.as_slice()]), root.as_slice());
-        }
-        for (hash, node) in &block.new_nodes {
-            batch.insert(key(b'n', &[hash.as_slice()]), node.encode());
-        }
         batch.insert(key(b'm', &[b"head"]), &nb);
 
         self.db.apply_batch(batch)?;
@@ -304,11 +380,56 @@ impl Store {
             block.diff.storage.iter(),
             block.new_nodes.iter(),
         );
-        *self.head.write() = Some(Head {
-            header: block.header.clone(),
-            hash: block.hash,
-        });
+        {
+            // Head and overlay change together: a tip read sees the block either in the
+            // overlay or in the caches and sled.
+            let mut staged = self.staged.write();
+            if staged.front().is_some_and(|s| s.block.hash == block.hash) {
+                staged.pop_front();
+            }
+            *self.head.write() = Some(Head {
+                header: block.header.clone(),
+                hash: block.hash,
+            });
+        }
         debug!(hash = %block.hash, txs = block.transactions.len(), "block committed");
+        Ok(())
+    }
+
+    /// Writes a block's content-addressed records (tree nodes, account preimages, code, code
+    /// roots) in small batches and flushes them: the first step of [`Store::commit_block`]
+    /// (see the module docs). Harmless on its own: nothing references the records until the
+    /// block's final batch does.
+    fn write_content(&self, block: &BuiltBlock) -> Result<(), StoreError> {
+        // Content-addressed records first, in small batches (see the module docs).
+        let mut chunk = sled::Batch::default();
+        let mut in_chunk = 0;
+        let mut add = |k: Vec<u8>, v: &[u8]| -> Result<(), StoreError> {
+            chunk.insert(k, v);
+            in_chunk += 1;
+            if in_chunk == CHUNK {
+                self.db.apply_batch(std::mem::take(&mut chunk))?;
+                in_chunk = 0;
+            }
+            Ok(())
+        };
+        for (hash, node) in &block.new_nodes {
+            add(key(b'n', &[hash.as_slice()]), &node.encode())?;
+        }
+        for leaf in block.diff.accounts.values().flatten() {
+            add(key(b'p', &[leaf.value_hash().as_slice()]), &leaf.encode())?;
+        }
+        for (hash, code) in &block.diff.codes {
+            add(key(b'c', &[hash.as_slice()]), code.as_ref())?;
+        }
+        for (hash, root) in &block.code_roots {
+            add(key(b'R', &[hash.as_slice()]), root.as_slice())?;
+        }
+        if in_chunk > 0 {
+            self.db.apply_batch(chunk)?;
+        }
+        // On disk before the batch that makes the head reference them.
+        self.db.flush()?;
         Ok(())
     }
 
@@ -493,6 +614,55 @@ impl Store {
         LatestState { store: self }
     }
 
+    /// The state after the tip (staged blocks over the flushed state): what the next block
+    /// executes on. Only the sequencer may use it (staged blocks are not reported yet).
+    pub fn tip_state(&self) -> TipState<'_> {
+        let staged: Vec<Arc<Staged>> = self.staged.read().iter().rev().cloned().collect();
+        let root = match staged.first() {
+            Some(s) => s.block.header.state_root,
+            None => self
+                .head
+                .read()
+                .as_ref()
+                .map_or(B256::ZERO, |h| h.header.state_root),
+        };
+        TipState {
+            store: self,
+            staged,
+            root,
+        }
+    }
+
+    /// Whether the tree at `root` holds no leaf at `key`, decided from nodes held in memory
+    /// only (`staged` blocks' nodes and the node cache). `None`: the path leaves memory.
+    fn absent_in_memory(&self, staged: &[Arc<Staged>], root: B256, key: &B256) -> Option<bool> {
+        let mut hash = root;
+        let mut depth = 0;
+        loop {
+            if hash.is_zero() {
+                return Some(true);
+            }
+            let node = staged
+                .iter()
+                .find_map(|s| s.nodes.get(&hash).copied())
+                .or_else(|| self.caches.cached_node(&hash))?;
+            match node {
+                Node::Leaf { key: k, .. } => return Some(k != *key),
+                Node::Internal { left, right } => {
+                    if depth >= smt::MAX_DEPTH {
+                        return None;
+                    }
+                    hash = if smt::key_bit(key, depth) {
+                        right
+                    } else {
+                        left
+                    };
+                    depth += 1;
+                }
+            }
+        }
+    }
+
     /// The state at a block's state root, read through the state tree.
     pub fn at_root(&self, root: B256) -> HistoricalState<'_> {
         HistoricalState { store: self, root }
@@ -637,5 +807,233 @@ impl NodeReader for HistoricalState<'_> {
 impl StateProvider for HistoricalState<'_> {
     fn code_root(&self, code_hash: &B256) -> Result<B256, ProviderError> {
         self.store.code_root(code_hash)
+    }
+}
+
+/// The state after the tip ([`Store::tip_state`]): staged blocks (newest first), then the
+/// caches and sled. Absent accounts and slots are recognised from the state tree in memory
+/// when possible (see the module docs).
+pub struct TipState<'a> {
+    store: &'a Store,
+    /// Staged blocks when the view was taken, newest first.
+    staged: Vec<Arc<Staged>>,
+    /// The tip's state root.
+    root: B256,
+}
+
+impl TipState<'_> {
+    /// The account leaf of `address` at the tip.
+    pub fn account(&self, address: &Address) -> Result<Option<AccountLeaf>, StoreError> {
+        for s in &self.staged {
+            if let Some(account) = s.block.diff.accounts.get(address) {
+                return Ok(*account);
+            }
+        }
+        if let Some(hit) = self.store.caches.cached_account(address) {
+            return Ok(hit);
+        }
+        if self
+            .store
+            .absent_in_memory(&self.staged, self.root, &account_key(address))
+            == Some(true)
+        {
+            return Ok(None);
+        }
+        self.store.account(address)
+    }
+
+    /// A storage slot at the tip.
+    pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
+        for s in &self.staged {
+            if let Some(value) = s.block.diff.storage.get(&(*address, *slot)) {
+                return Ok(*value);
+            }
+        }
+        if let Some(hit) = self.store.caches.cached_slot(address, slot) {
+            return Ok(hit);
+        }
+        if self
+            .store
+            .absent_in_memory(&self.staged, self.root, &storage_key(address, slot))
+            == Some(true)
+        {
+            return Ok(U256::ZERO);
+        }
+        self.store.storage(address, slot)
+    }
+}
+
+impl DatabaseRef for TipState<'_> {
+    type Error = ProviderError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        Ok(self
+            .account(&address)?
+            .as_ref()
+            .map(AccountLeaf::to_account_info))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        for s in &self.staged {
+            if let Some(code) = s.block.diff.codes.get(&code_hash) {
+                return Ok(Bytecode::new_raw(code.clone()));
+            }
+        }
+        self.store.code_bytecode(code_hash)
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        Ok(self.storage(&address, &index)?)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        for s in &self.staged {
+            if s.block.header.number == number {
+                return Ok(s.block.hash);
+            }
+        }
+        self.store.block_hash(number)
+    }
+}
+
+impl NodeReader for TipState<'_> {
+    fn node(&self, hash: &B256) -> Result<Option<Node>, SmtError> {
+        for s in &self.staged {
+            if let Some(node) = s.nodes.get(hash) {
+                return Ok(Some(*node));
+            }
+        }
+        self.store.node(hash)
+    }
+}
+
+impl StateProvider for TipState<'_> {
+    fn code_root(&self, code_hash: &B256) -> Result<B256, ProviderError> {
+        for s in &self.staged {
+            if let Some((_, root)) = s.block.code_roots.iter().find(|(h, _)| h == code_hash) {
+                return Ok(*root);
+            }
+        }
+        self.store.code_root(code_hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::TxKind;
+    use fraud_vm::{
+        chain::ChainSpec,
+        execute::{BlockAttributes, BlockBuilder},
+    };
+    use op_alloy_consensus::TxDeposit;
+
+    use super::*;
+    use crate::node::{open_chain, DEV_GENESIS};
+
+    const ETH: u128 = 1_000_000_000_000_000_000;
+
+    /// A block on the store's tip holding one deposit minting 1 ETH to `to`.
+    fn deposit_block(store: &Store, spec: &ChainSpec, to: Address, salt: u8) -> BuiltBlock {
+        let tip = store.tip().expect("a chain");
+        let state = store.tip_state();
+        let attributes = BlockAttributes {
+            timestamp: tip.header.timestamp + u64::from(salt),
+            gas_limit: 30_000_000,
+            prevrandao: B256::repeat_byte(salt),
+            extra_data: Bytes::new(),
+        };
+        let mut builder = BlockBuilder::new(spec, &state, &tip.header, tip.hash, attributes);
+        builder
+            .execute_deposit(TxDeposit {
+                source_hash: B256::repeat_byte(salt),
+                from: to,
+                to: TxKind::Call(to),
+                mint: ETH,
+                value: U256::ZERO,
+                gas_limit: 100_000,
+                is_system_transaction: false,
+                input: Bytes::new(),
+            })
+            .expect("the deposit applies");
+        builder.finish().expect("the block seals")
+    }
+
+    #[test]
+    fn staged_blocks_feed_the_next_block_but_are_reported_only_once_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+        let (a, b) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb2));
+
+        let one = Arc::new(deposit_block(&store, &genesis.spec, a, 1));
+        store.stage(one.clone()).expect("stage");
+        assert_eq!(store.tip().map(|t| t.hash), Some(one.hash));
+        assert_eq!(store.head_number(), 0, "a staged block is not the head");
+        assert!(store.header_by_number(1).expect("read").is_none());
+        assert!(store.account(&a).expect("read").is_none());
+        assert!(store.tip_state().account(&a).expect("read").is_some());
+        // Block 2 built on the staged block 1 ...
+        let two = deposit_block(&store, &genesis.spec, b, 2);
+        assert_eq!(two.header.parent_hash, one.hash);
+
+        // ... is the block built once block 1 is on disk: same state root, same hash.
+        store.commit_block(&one).expect("commit 1");
+        assert_eq!(store.staged_len(), 0);
+        assert_eq!(store.head_number(), 1);
+        let again = deposit_block(&store, &genesis.spec, b, 2);
+        assert_eq!(again.header.state_root, two.header.state_root);
+        assert_eq!(again.hash, two.hash);
+        store.stage(Arc::new(two)).expect("stage 2");
+        store.commit_block(&again).expect("commit 2");
+        assert_eq!(store.head_number(), 2);
+        let at_two = store.at_root(again.header.state_root);
+        assert_eq!(
+            at_two.account(&a).expect("read").map(|l| l.balance),
+            Some(U256::from(ETH))
+        );
+        assert_eq!(
+            at_two.account(&b).expect("read").map(|l| l.balance),
+            Some(U256::from(ETH))
+        );
+    }
+
+    /// A kill after a block's content-addressed records were written but before its final
+    /// batch: the block was never reported, and the chain resumes at the previous head.
+    #[test]
+    fn a_crash_between_the_two_write_steps_resumes_at_the_previous_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb2));
+        let lost = {
+            let (store, genesis) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+            let lost = Arc::new(deposit_block(&store, &genesis.spec, a, 1));
+            store.stage(lost.clone()).expect("stage");
+            store.write_content(&lost).expect("first step only");
+            assert_eq!(store.head_number(), 0);
+            lost
+        };
+        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS).expect("reopen");
+        assert_eq!(store.head_number(), 0);
+        assert_eq!(store.tip().map(|t| t.header.number), Some(0));
+        assert!(store.header_by_number(1).expect("read").is_none());
+        assert!(store.number_by_hash(&lost.hash).expect("read").is_none());
+        let lost_tx = lost.transactions[0].tx_hash();
+        assert!(store.tx_location(&lost_tx).expect("read").is_none());
+        assert!(store.account(&a).expect("read").is_none());
+
+        let one = deposit_block(&store, &genesis.spec, b, 3);
+        assert_ne!(one.hash, lost.hash);
+        store.commit_block(&one).expect("commit");
+        assert_eq!(store.head().map(|h| h.hash), Some(one.hash));
+        assert!(store.tx_location(&lost_tx).expect("read").is_none());
+        assert!(store.account(&a).expect("read").is_none());
+        assert_eq!(
+            store.account(&b).expect("read").map(|l| l.balance),
+            Some(U256::from(ETH))
+        );
+        let at_one = store.at_root(one.header.state_root);
+        assert!(at_one.account(&a).expect("read").is_none());
+        assert_eq!(
+            at_one.account(&b).expect("read").map(|l| l.balance),
+            Some(U256::from(ETH))
+        );
     }
 }
