@@ -6,7 +6,10 @@
 //! `verify_step(state_hash(i), prove_step(i)) == state_hash(i + 1)` for every step is a
 //! differential test of the reference verifier against revm.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bloom, Bytes, Log, B256, KECCAK256_EMPTY, U256};
@@ -306,6 +309,8 @@ pub struct Trace<'a, P> {
     /// `states[i]` is the state before step `i`; the last one is the state after the last step.
     states: Vec<Snapshot>,
     witnesses: Witnesses<'a, P>,
+    /// Memory roots by the address of a snapshot's memory (the snapshots keep them alive).
+    memory_roots: Mutex<HashMap<usize, B256>>,
 }
 
 /// Words of a byte string, zero-padded.
@@ -525,6 +530,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             frames: tracer.frames,
             states: tracer.states,
             witnesses: tracer.witnesses,
+            memory_roots: Mutex::new(HashMap::new()),
         })
     }
 
@@ -580,7 +586,9 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             }
             frame
         } else {
-            frame_of(s, &self.frames[s.frame])
+            let mut frame = frame_of_with(s, &self.frames[s.frame], B256::ZERO);
+            frame.mem_root = self.memory_root(&s.memory);
+            frame
         };
         Machine {
             block,
@@ -588,6 +596,25 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             frame,
             sealed: s.sealed,
         }
+    }
+
+    /// The root of a snapshot's memory, computed once per distinct memory (consecutive
+    /// snapshots share one until it changes).
+    fn memory_root(&self, memory: &Arc<Vec<u8>>) -> B256 {
+        let key = Arc::as_ptr(memory) as usize;
+        if let Some(root) = self
+            .memory_roots
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).copied())
+        {
+            return root;
+        }
+        let root = data_root(memory);
+        if let Ok(mut roots) = self.memory_roots.lock() {
+            roots.insert(key, root);
+        }
+        root
     }
 
     /// Hash of the machine state before step `i`.
@@ -630,6 +657,11 @@ impl<'a, P: StateProvider> Trace<'a, P> {
 
 /// The frame commitment of snapshot `s` of frame `f`.
 fn frame_of(s: &Snapshot, f: &FrameData) -> Frame {
+    frame_of_with(s, f, data_root(&s.memory))
+}
+
+/// [`frame_of`] with the memory root given.
+fn frame_of_with(s: &Snapshot, f: &FrameData, mem_root: B256) -> Frame {
     Frame {
         status: s.status,
         kind: f.kind,
@@ -645,7 +677,7 @@ fn frame_of(s: &Snapshot, f: &FrameData) -> Frame {
         stack_size: s.stack.len() as u64,
         stack_hash: stack_hash(&s.stack),
         mem_words: (s.memory.len() / 32) as u64,
-        mem_root: data_root(&s.memory),
+        mem_root,
         calldata_len: f.calldata.len,
         calldata_root: f.calldata_root,
         calldata_offset: f.calldata.offset,
@@ -909,6 +941,18 @@ impl<P: StateProvider> Tracer<'_, P> {
             if gas.is_none() {
                 self.roots = done.checkpoint;
             }
+        }
+    }
+
+    /// `memory` of `frame` as a snapshot holds it: shared with the last snapshot when that one
+    /// is of the same frame with the same memory (most steps do not write memory), so a long
+    /// trace does not hold one copy of the memory per step.
+    fn memory_of(&self, frame: usize, memory: &[u8]) -> Arc<Vec<u8>> {
+        match self.states.last() {
+            Some(last) if last.frame == frame && last.memory.as_slice() == memory => {
+                last.memory.clone()
+            }
+            _ => Arc::new(memory.to_vec()),
         }
     }
 
@@ -1768,8 +1812,12 @@ where
             return;
         }
         let exit = self.pending_exit.take();
-        let Some(active) = self.active.last_mut() else {
+        let Some(frame) = self.active.last().map(|a| a.frame) else {
             return self.fail(TraceError::Inconsistent("a step outside any frame".into()));
+        };
+        let memory = self.memory_of(frame, &interp.memory.context_memory());
+        let Some(active) = self.active.last_mut() else {
+            return;
         };
         if let Some(exit) = &exit {
             active.returndata = exit.returndata.clone();
@@ -1782,7 +1830,7 @@ where
             pc: interp.bytecode.pc() as u64,
             gas: interp.gas.remaining(),
             stack: interp.stack.data().clone(),
-            memory: Arc::new(interp.memory.context_memory().to_vec()),
+            memory,
             returndata: active.returndata.clone(),
             roots: self.roots,
             refund: active.refund_base + refund,
