@@ -47,10 +47,11 @@
 //! ## Write order (crash safety)
 //!
 //! A block is written in two steps: first its content-addressed records (`n` tree nodes, `p`
-//! account preimages, `c` code, `R` code roots) in small batches, then one atomic batch with
-//! everything else (header, body, senders, receipts, indexes, flat state, cursor, head), then a
-//! flush. sled holds its global write lock for the duration of an `apply_batch`, blocking every
-//! reader; small batches let the next block's reads interleave. A crash between the steps
+//! account preimages, `c` code, `R` code roots) as plain inserts from all cores and a flush,
+//! then one atomic batch with everything else (header, body, senders, receipts, indexes, flat
+//! state, cursor, head), then a flush. sled holds its global write lock for the duration of an
+//! `apply_batch`, blocking every reader, while plain inserts of different keys proceed side by
+//! side and let the next block's reads interleave. A crash between the steps
 //! leaves only unreferenced content-addressed records (they are keyed by their own hash, so they
 //! are correct whenever a later block references them); the head and every record readers use
 //! move together in the final batch.
@@ -143,9 +144,8 @@ struct Staged {
     nodes: B256Map<Node>,
 }
 
-/// Most records in one of the small batches that write a block's content-addressed records
-/// (see the module docs): short enough that readers blocked by sled's write lock wait only a
-/// few milliseconds.
+/// Content-addressed records one thread inserts before taking the next share (see the module
+/// docs).
 const CHUNK: usize = 4096;
 
 /// sled's page cache. sled's resident memory grows well beyond this figure (node versions,
@@ -401,33 +401,35 @@ impl Store {
     /// (see the module docs). Harmless on its own: nothing references the records until the
     /// block's final batch does.
     fn write_content(&self, block: &BuiltBlock) -> Result<(), StoreError> {
-        // Content-addressed records first, in small batches (see the module docs).
-        let mut chunk = sled::Batch::default();
-        let mut in_chunk = 0;
-        let mut add = |k: Vec<u8>, v: &[u8]| -> Result<(), StoreError> {
-            chunk.insert(k, v);
-            in_chunk += 1;
-            if in_chunk == CHUNK {
-                self.db.apply_batch(std::mem::take(&mut chunk))?;
-                in_chunk = 0;
-            }
-            Ok(())
-        };
+        use rayon::prelude::*;
+        let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(
+            block.new_nodes.len() + block.diff.accounts.len() + block.code_roots.len(),
+        );
         for (hash, node) in &block.new_nodes {
-            add(key(b'n', &[hash.as_slice()]), &node.encode())?;
+            records.push((key(b'n', &[hash.as_slice()]), node.encode().to_vec()));
         }
         for leaf in block.diff.accounts.values().flatten() {
-            add(key(b'p', &[leaf.value_hash().as_slice()]), &leaf.encode())?;
+            records.push((
+                key(b'p', &[leaf.value_hash().as_slice()]),
+                leaf.encode().to_vec(),
+            ));
         }
         for (hash, code) in &block.diff.codes {
-            add(key(b'c', &[hash.as_slice()]), code.as_ref())?;
+            records.push((key(b'c', &[hash.as_slice()]), code.to_vec()));
         }
         for (hash, root) in &block.code_roots {
-            add(key(b'R', &[hash.as_slice()]), root.as_slice())?;
+            records.push((key(b'R', &[hash.as_slice()]), root.to_vec()));
         }
-        if in_chunk > 0 {
-            self.db.apply_batch(chunk)?;
-        }
+        // Plain inserts, not one batch: sled's batch holds a lock that stops every reader,
+        // while inserts of different keys run side by side on all cores.
+        records
+            .par_chunks(CHUNK)
+            .try_for_each(|chunk| -> Result<(), StoreError> {
+                for (k, v) in chunk {
+                    self.db.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok(())
+            })?;
         // On disk before the batch that makes the head reference them.
         self.db.flush()?;
         Ok(())
