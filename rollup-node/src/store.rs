@@ -421,7 +421,9 @@ impl Store {
             records.push((key(b'R', &[hash.as_slice()]), root.to_vec()));
         }
         // Plain inserts, not one batch: sled's batch holds a lock that stops every reader,
-        // while inserts of different keys run side by side on all cores.
+        // while inserts of different keys run side by side on all cores. In key order, so
+        // consecutive inserts land in the same pages and each thread works on its own range.
+        records.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         records
             .par_chunks(CHUNK)
             .try_for_each(|chunk| -> Result<(), StoreError> {
