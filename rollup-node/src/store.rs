@@ -20,8 +20,7 @@
 //! | `s` | address ‖ slot | latest non-zero storage value |
 //! | `c` | code hash | code |
 //! | `R` | code hash | code root |
-//! | `n` | node hash | state-tree node |
-//! | `p` | account leaf value hash | account leaf (to read old states from the tree) |
+//! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree |
 //! | `l` | address ‖ number | (empty): blocks where the address logged |
 //!
 //! Latest-state reads use the flat `a`/`s` records; reads at an older block walk the state tree
@@ -405,14 +404,21 @@ impl Store {
         let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(
             block.new_nodes.len() + block.diff.accounts.len() + block.code_roots.len(),
         );
+        // An account's leaf node carries the account (the leaf only holds its hash).
+        let accounts: B256Map<&AccountLeaf> = block
+            .diff
+            .accounts
+            .iter()
+            .filter_map(|(address, leaf)| Some((account_key(address), leaf.as_ref()?)))
+            .collect();
         for (hash, node) in &block.new_nodes {
-            records.push((key(b'n', &[hash.as_slice()]), node.encode().to_vec()));
-        }
-        for leaf in block.diff.accounts.values().flatten() {
-            records.push((
-                key(b'p', &[leaf.value_hash().as_slice()]),
-                leaf.encode().to_vec(),
-            ));
+            let mut record = node.encode();
+            if let Node::Leaf { key: k, value } = node {
+                if let Some(account) = accounts.get(k).filter(|a| a.value_hash() == *value) {
+                    record.extend_from_slice(&account.encode());
+                }
+            }
+            records.push((key(b'n', &[hash.as_slice()]), record));
         }
         for (hash, code) in &block.diff.codes {
             records.push((key(b'c', &[hash.as_slice()]), code.to_vec()));
@@ -598,13 +604,23 @@ impl Store {
             .map(|v| Bytes::copy_from_slice(&v)))
     }
 
-    /// The account leaf whose value hash is `value` (for reads at older blocks).
-    pub fn account_preimage(&self, value: &B256) -> Result<Option<AccountLeaf>, StoreError> {
-        match self.db.get(key(b'p', &[value.as_slice()]))? {
+    /// The account of the state-tree leaf `(key, value)` (kept with the leaf node; for reads
+    /// at older blocks).
+    pub fn leaf_account(
+        &self,
+        key: &B256,
+        value: &B256,
+    ) -> Result<Option<AccountLeaf>, StoreError> {
+        let hash = smt::leaf_hash(key, value);
+        match self.db.get(self::key(b'n', &[hash.as_slice()]))? {
             None => Ok(None),
-            Some(v) => AccountLeaf::decode(&v)
-                .map(Some)
-                .ok_or_else(|| corrupt("account preimage")),
+            Some(v) => {
+                let (_, account) = Node::decode_prefix(&v).map_err(fraud_vm::Error::from)?;
+                AccountLeaf::decode(account)
+                    .filter(|a| a.value_hash() == *value)
+                    .map(Some)
+                    .ok_or_else(|| corrupt(format!("account of leaf {hash}")))
+            }
         }
     }
 
@@ -703,7 +719,7 @@ impl NodeReader for Store {
         self.caches
             .node(hash, || match self.db.get(key(b'n', &[hash.as_slice()])) {
                 Ok(None) => Ok(None),
-                Ok(Some(v)) => Node::decode(&v).map(Some),
+                Ok(Some(v)) => Node::decode_prefix(&v).map(|(node, _)| Some(node)),
                 Err(e) => Err(SmtError::Store(e.to_string())),
             })
     }
@@ -759,15 +775,14 @@ pub struct HistoricalState<'a> {
 impl HistoricalState<'_> {
     /// The account leaf of `address` at this state.
     pub fn account(&self, address: &Address) -> Result<Option<AccountLeaf>, StoreError> {
-        match smt::get(self.store, self.root, &account_key(address))
-            .map_err(fraud_vm::Error::from)?
-        {
+        let key = account_key(address);
+        match smt::get(self.store, self.root, &key).map_err(fraud_vm::Error::from)? {
             None => Ok(None),
             Some(value) => self
                 .store
-                .account_preimage(&value)?
+                .leaf_account(&key, &value)?
                 .map(Some)
-                .ok_or_else(|| corrupt(format!("account preimage {value}"))),
+                .ok_or_else(|| corrupt(format!("account of leaf value {value}"))),
         }
     }
 

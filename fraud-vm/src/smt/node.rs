@@ -76,6 +76,19 @@ impl Node {
             tag => Err(SmtError::Decode(format!("unknown node tag {tag:#04x}"))),
         }
     }
+
+    /// Decodes a node encoding followed by other bytes (a store's record that keeps more
+    /// next to the node); returns the node and those bytes.
+    pub fn decode_prefix(bytes: &[u8]) -> Result<(Node, &[u8]), SmtError> {
+        if bytes.len() < NODE_ENCODED_LEN {
+            return Err(SmtError::Decode(format!(
+                "node encoding must be {NODE_ENCODED_LEN} bytes, got {}",
+                bytes.len()
+            )));
+        }
+        let (node, rest) = bytes.split_at(NODE_ENCODED_LEN);
+        Ok((Node::decode(node)?, rest))
+    }
 }
 
 /// Read access to a content-addressed node store.
