@@ -15,7 +15,7 @@
 //! | `b` | number | RLP list of EIP-2718 transactions |
 //! | `S` | number | senders, 20 bytes each |
 //! | `r` | number | RLP list of EIP-2718 receipts |
-//! | `t` | tx hash | number ‖ index (u32 BE) |
+//! | `t` | tx hash | number ‖ index (u32 BE) ‖ block hash (written with the content records: a location whose block hash is not the stored block's is ignored) |
 //! | `a` | address | latest account leaf (`AccountLeaf::encode`) |
 //! | `s` | address ‖ slot | latest non-zero storage value |
 //! | `c` | code hash | code |
@@ -45,15 +45,16 @@
 //!
 //! ## Write order (crash safety)
 //!
-//! A block is written in two steps: first its content-addressed records (`n` tree nodes, `p`
-//! account preimages, `c` code, `R` code roots) as plain inserts from all cores and a flush,
-//! then one atomic batch with everything else (header, body, senders, receipts, indexes, flat
-//! state, cursor, head), then a flush. sled holds its global write lock for the duration of an
-//! `apply_batch`, blocking every reader, while plain inserts of different keys proceed side by
-//! side and let the next block's reads interleave. A crash between the steps
-//! leaves only unreferenced content-addressed records (they are keyed by their own hash, so they
-//! are correct whenever a later block references them); the head and every record readers use
-//! move together in the final batch.
+//! A block is written in two steps: first its content-addressed records (`n` tree nodes, `c`
+//! code, `R` code roots) and its transaction locations (`t`) as plain inserts from all cores,
+//! and a flush; then one atomic batch with everything else (header, body, senders, receipts,
+//! log index, flat state, cursor, head), and a flush. sled holds its global write lock for the
+//! duration of an `apply_batch`, blocking every reader, while plain inserts of different keys
+//! proceed side by side and let the next block's reads interleave. A crash between the steps
+//! leaves only records nothing reads: content-addressed ones are keyed by their own hash (so
+//! correct whenever a later block references them), and a transaction location names its
+//! block's hash, which is not the hash of whatever block is later stored at that number. The
+//! head and every other record readers use move together in the final batch.
 
 use std::{collections::VecDeque, sync::Arc};
 
@@ -338,11 +339,6 @@ impl Store {
         receipts.encode(&mut rbytes);
         batch.insert(num_key(b'r', number), rbytes);
 
-        for (i, tx) in block.transactions.iter().enumerate() {
-            let mut v = nb.to_vec();
-            v.extend_from_slice(&(i as u32).to_be_bytes());
-            batch.insert(key(b't', &[tx.tx_hash().as_slice()]), v);
-        }
         let mut logged = std::collections::BTreeSet::new();
         for r in &block.receipts {
             for log in r.logs() {
@@ -425,6 +421,16 @@ impl Store {
         }
         for (hash, root) in &block.code_roots {
             records.push((key(b'R', &[hash.as_slice()]), root.to_vec()));
+        }
+        // Transaction locations name the block's hash: one left by a block that never became
+        // the head (a crash between the two steps) does not match the block stored there.
+        let number = block.header.number.to_be_bytes();
+        for (i, tx) in block.transactions.iter().enumerate() {
+            let mut v = Vec::with_capacity(44);
+            v.extend_from_slice(&number);
+            v.extend_from_slice(&(i as u32).to_be_bytes());
+            v.extend_from_slice(block.hash.as_slice());
+            records.push((key(b't', &[tx.tx_hash().as_slice()]), v));
         }
         // Plain inserts, not one batch: sled's batch holds a lock that stops every reader,
         // while inserts of different keys run side by side on all cores. In key order, so
@@ -530,12 +536,17 @@ impl Store {
         let Some(v) = self.db.get(key(b't', &[hash.as_slice()]))? else {
             return Ok(None);
         };
-        if v.len() != 12 {
+        if v.len() != 44 {
             return Err(corrupt("tx index"));
         }
         let number = u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt("tx index"))?);
-        let index = u32::from_be_bytes(v[8..].try_into().map_err(|_| corrupt("tx index"))?);
-        Ok(self.visible(number).map(|n| (n, index as usize)))
+        let index = u32::from_be_bytes(v[8..12].try_into().map_err(|_| corrupt("tx index"))?);
+        let Some(number) = self.visible(number) else {
+            return Ok(None);
+        };
+        let stored = self.header_by_number(number)?.map(|(hash, _)| hash);
+        Ok((stored.as_ref().map(|h| h.as_slice()) == Some(&v[12..]))
+            .then_some((number, index as usize)))
     }
 
     /// Block numbers in `[from, to]` where `address` emitted a log.
