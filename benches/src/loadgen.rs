@@ -68,6 +68,8 @@ const ETH_GAS: u64 = 21_000;
 const ERC20_GAS: u64 = 80_000;
 /// Gas limit of the token deployment.
 const DEPLOY_GAS: u64 = 3_000_000;
+/// Dev account 0's balance on anvil (the dev genesis gives it the same).
+const DEV_BALANCE: u128 = 10_000 * 1_000_000_000_000_000_000;
 /// How often the inclusion tracker polls the head.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -353,9 +355,10 @@ pub async fn run(config: &Config) -> Result<Report> {
                     )
                 })
                 .collect();
+            // As in the dev genesis: 10,000 ETH (the swap pool alone takes 1,000).
             calls.push((
                 "anvil_setBalance",
-                json!([dev0.address(), format!("{:#x}", U256::from(SENDER_BALANCE))]),
+                json!([dev0.address(), format!("{:#x}", U256::from(DEV_BALANCE))]),
             ));
             for chunk in calls.chunks(500) {
                 for r in rpc.batch(chunk).await? {
