@@ -391,10 +391,10 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a block's content-addressed records (tree nodes, account preimages, code, code
-    /// roots) in small batches and flushes them: the first step of [`Store::commit_block`]
-    /// (see the module docs). Harmless on its own: nothing references the records until the
-    /// block's final batch does.
+    /// Writes a block's content-addressed records (tree nodes, an account's leaf with the
+    /// account, code, code roots) and its transaction locations, and flushes them: the first
+    /// step of [`Store::commit_block`] (see the module docs). Harmless on its own: nothing
+    /// reads the records until the block's final batch makes it the head.
     fn write_content(&self, block: &BuiltBlock) -> Result<(), StoreError> {
         use rayon::prelude::*;
         let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(
