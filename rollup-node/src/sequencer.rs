@@ -261,7 +261,7 @@ impl Sequencer {
     /// Seals blocks until `shutdown` turns true.
     ///
     /// Write-behind: a writer thread commits built blocks in order and announces each only once
-    /// it is on disk ([`Sequencer::commit`]), while the next blocks are built on the staged
+    /// it is on disk (`Sequencer::commit`), while the next blocks are built on the staged
     /// state in memory ([`Store::tip_state`]). At most [`WRITE_QUEUE`] blocks wait for the
     /// writer (plus the one it is writing); building blocks when the queue is full, which
     /// bounds the memory held by staged blocks. The chain on disk is always a prefix of what
