@@ -12,15 +12,10 @@ use std::{cell::OnceCell, hint::black_box, time::Duration};
 
 use alloy_consensus::transaction::SignerRecoverable;
 use benches::{Fixture, StageTimes, Workload};
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use rayon::prelude::*;
 
-fn block_txs() -> usize {
-    std::env::var("SEAL_BENCH_TXS")
-        .ok()
-        .map(|v| v.parse().expect("SEAL_BENCH_TXS: a number of transactions"))
-        .unwrap_or(10_000)
-}
+mod common;
 
 /// A stage of [`StageTimes`].
 type Stage = (&'static str, fn(&StageTimes) -> Duration);
@@ -32,24 +27,12 @@ const STAGES: [Stage; 3] = [
 ];
 
 fn stages(c: &mut Criterion) {
-    let txs = block_txs();
-    let mut group = c.benchmark_group("stage");
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(10))
-        .throughput(Throughput::Elements(txs as u64));
+    let txs = common::block_txs();
+    let mut group = common::block_group(c, "stage", txs);
     for workload in Workload::ALL {
-        // Built on first use, so a filtered-out workload costs nothing.
         let fixture: OnceCell<Fixture> = OnceCell::new();
-        let fixture = || {
-            fixture.get_or_init(|| {
-                Fixture::new(workload, txs).unwrap_or_else(|e| panic!("{workload} setup: {e}"))
-            })
-        };
         group.bench_function(format!("{}/recover", workload.bench_id(txs)), |b| {
-            let txs = &fixture().txs;
+            let txs = &common::fixture(&fixture, workload, txs).txs;
             b.iter(|| {
                 black_box(
                     txs.par_iter()
@@ -60,7 +43,7 @@ fn stages(c: &mut Criterion) {
         });
         for (name, stage) in STAGES {
             group.bench_function(format!("{}/{name}", workload.bench_id(txs)), |b| {
-                let fixture = fixture();
+                let fixture = common::fixture(&fixture, workload, txs);
                 b.iter_custom(|iters| {
                     (0..iters)
                         .map(|_| {

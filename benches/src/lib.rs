@@ -448,7 +448,10 @@ impl Fixture {
             .par_iter()
             .zip(&recipients)
             .map(|(key, to)| match (pool, token) {
-                (Some(pool), _) => uniswap::swap(key, chain_id, 0, &pool),
+                (Some(pool), _) => {
+                    let (gas, to, value, input) = pool.swap_call(key.address());
+                    sign(key, chain_id, 0, gas, to, value, input)
+                }
                 (None, None) => sign(
                     key,
                     chain_id,

@@ -908,15 +908,8 @@ fn sign_load(
             let key = &keys[sender];
             let nonce = start_nonces[sender] + (k / n) as u64;
             let tx = if let Some(pool) = &pool {
-                sign_1559(
-                    key,
-                    chain_id,
-                    nonce,
-                    SWAP_GAS,
-                    TxKind::Call(pool.router),
-                    U256::from(SWAP_VALUE),
-                    pool.swap_input(key.address()),
-                )?
+                let (gas, to, value, input) = pool.swap_call(key.address());
+                sign_1559(key, chain_id, nonce, gas, to, value, input)?
             } else if is_erc20(config.workload, k) {
                 let token = token.ok_or("no token deployed")?;
                 let input = IERC20::transferCall {
@@ -1122,11 +1115,12 @@ async fn setup(
         (Some(token), None, txs)
     };
     send_in_order(rpc, &txs, dev0.address(), nonce + txs.len() as u64).await?;
+    // The deployments (and the first transfers), and the last transaction, succeeded.
+    let mut receipts = Vec::new();
     for tx in txs.iter().take(6).chain(txs.last()) {
-        receipt_ok(rpc, tx.tx_hash()).await?;
+        receipts.push(receipt_ok(rpc, tx.tx_hash()).await?);
     }
-    let token_receipt = receipt_ok(rpc, txs[if pool.is_some() { 3 } else { 0 }].tx_hash()).await?;
-    let deployed = token_receipt
+    let deployed = receipts[if pool.is_some() { 3 } else { 0 }]
         .get("contractAddress")
         .and_then(Value::as_str)
         .ok_or("deployment receipt has no contractAddress")?;

@@ -46,16 +46,22 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Call data of a swap of the ETH sent for tokens delivered to `to`.
-    pub fn swap_input(&self, to: Address) -> Bytes {
-        IUniswap::swapExactETHForTokensCall {
+    /// A swap of [`SWAP_VALUE`] wei for tokens delivered to `to`, as transaction fields:
+    /// gas limit, target (the router), value, call data.
+    pub fn swap_call(&self, to: Address) -> (u64, TxKind, U256, Bytes) {
+        let input = IUniswap::swapExactETHForTokensCall {
             amountOutMin: U256::ZERO,
             path: vec![self.weth, self.token],
             to,
             deadline: U256::from(DEADLINE),
         }
-        .abi_encode()
-        .into()
+        .abi_encode();
+        (
+            SWAP_GAS,
+            TxKind::Call(self.router),
+            U256::from(SWAP_VALUE),
+            input.into(),
+        )
     }
 }
 
@@ -182,22 +188,4 @@ pub fn setup(store: &Store, spec: &ChainSpec, chain_gas_limit: u64) -> Result<Po
     let (block, _) = seal_block(spec, store, txs, gas_limit)?;
     check_block(&block, count)?;
     Ok(pool)
-}
-
-/// Sender `key`'s swap of [`SWAP_VALUE`] wei for tokens, with `nonce`.
-pub fn swap(
-    key: &PrivateKeySigner,
-    chain_id: u64,
-    nonce: u64,
-    pool: &Pool,
-) -> Result<ExecutableTx> {
-    sign(
-        key,
-        chain_id,
-        nonce,
-        SWAP_GAS,
-        TxKind::Call(pool.router),
-        U256::from(SWAP_VALUE),
-        pool.swap_input(key.address()),
-    )
 }

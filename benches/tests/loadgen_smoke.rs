@@ -24,19 +24,25 @@ fn debug_node() -> PathBuf {
     bin
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eth_load_is_fully_included() {
+/// A small quiet load of `workload` on a fresh debug node, in batches of `batch` over two
+/// connections.
+fn small_load(workload: LoadWorkload, txs: usize, accounts: usize, batch: usize) -> Config {
     let mut config = Config::defaults();
     config.target = Target::Node;
     config.node_bin = Some(debug_node());
-    config.workload = LoadWorkload::Eth;
-    config.txs = 200;
-    config.accounts = 50;
-    config.batch = 30;
+    config.workload = workload;
+    config.txs = txs;
+    config.accounts = accounts;
+    config.batch = batch;
     config.connections = 2;
     config.timeout = 60;
     config.quiet = true;
+    config
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eth_load_is_fully_included() {
+    let config = small_load(LoadWorkload::Eth, 200, 50, 30);
     let report = run(&config).await.expect("load run");
     println!("{}", report.render());
     println!("{}", report.render_ceilings(None));
@@ -66,17 +72,7 @@ async fn eth_load_is_fully_included() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swap_load_is_fully_included() {
-    let mut config = Config::defaults();
-    config.target = Target::Node;
-    config.node_bin = Some(debug_node());
-    config.workload = LoadWorkload::Swap;
-    config.txs = 100;
-    config.accounts = 25;
-    config.batch = 20;
-    config.connections = 2;
-    config.timeout = 60;
-    config.quiet = true;
-
+    let config = small_load(LoadWorkload::Swap, 100, 25, 20);
     let report = run(&config).await.expect("load run");
     println!("{}", report.render());
     println!("{}", report.render_ceilings(None));

@@ -586,9 +586,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             }
             frame
         } else {
-            let mut frame = frame_of_with(s, &self.frames[s.frame], B256::ZERO);
-            frame.mem_root = self.memory_root(&s.memory);
-            frame
+            frame_of_with(s, &self.frames[s.frame], self.memory_root(&s.memory))
         };
         Machine {
             block,
