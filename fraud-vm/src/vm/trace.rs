@@ -1458,14 +1458,12 @@ impl<P: StateProvider> Tracer<'_, P> {
                 }
                 // The step reads the beneficiary before the balance moves: remember that
                 // account too (its balance now minus what the frame's account had).
-                let before = smt::get(
-                    &self.witnesses.nodes,
-                    self.roots.world,
-                    &account_key(&address),
-                )
-                .ok()
-                .flatten()
-                .and_then(|leaf| self.witnesses.accounts.get(&leaf).copied());
+                let before = self
+                    .witnesses
+                    .get(self.roots.world, &account_key(&address))
+                    .ok()
+                    .flatten()
+                    .and_then(|leaf| self.witnesses.accounts.get(&leaf).copied());
                 if let (Some(me), Some(t)) = (before, state.get(&target)) {
                     if target != address {
                         let mut info = t.info.clone();
