@@ -138,6 +138,7 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
         batcher: None,
         proposer: None,
         ignore_deposits: false,
+        state_history: None,
     })
     .await
     .expect("start the L2 node");
@@ -331,6 +332,7 @@ async fn l2_node(
             interval: 2,
         }),
         ignore_deposits: false,
+        state_history: None,
     })
     .await
     .expect("start the L2 node");

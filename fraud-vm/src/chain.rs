@@ -155,6 +155,7 @@ impl ChainGenesis {
                 .map(|(hash, code)| (*hash, code_root(code)))
                 .collect(),
             new_nodes: update.new_nodes,
+            stale_nodes: update.stale_nodes,
         })
     }
 }

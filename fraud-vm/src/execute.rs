@@ -118,6 +118,10 @@ pub struct BuiltBlock {
     pub code_roots: Vec<(B256, B256)>,
     /// The state-tree nodes created by this block.
     pub new_nodes: Vec<(B256, Node)>,
+    /// The parent's state-tree nodes this block's tree no longer holds
+    /// ([`smt::UpdateResult::stale_nodes`]): a store may delete them once it stops serving
+    /// the parent's state.
+    pub stale_nodes: Vec<B256>,
 }
 
 /// Builds one block (see the module docs).
@@ -386,6 +390,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
             diff,
             code_roots,
             new_nodes: update.new_nodes,
+            stale_nodes: update.stale_nodes,
         })
     }
 }

@@ -73,6 +73,7 @@ pub fn check_block(
     let (_, parent) = store
         .header_by_number(number - 1)?
         .ok_or_else(|| NodeError::Internal(format!("parent of block {number} missing")))?;
+    store.state_available(number - 1)?;
     let state = store.at_root(parent.state_root);
     let start = Instant::now();
     let trace = Trace::for_parts(

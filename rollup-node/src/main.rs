@@ -104,6 +104,14 @@ struct Cli {
     /// Propose the output of every N-th L2 block.
     #[arg(long = "proposer.interval", value_name = "N", default_value_t = 10)]
     proposer_interval: u64,
+    /// Keep the state of only the last BLOCKS blocks before the head (plus the head's) and
+    /// delete older state-tree nodes, so the database follows the live state instead of
+    /// growing with every block. Older states are then gone for good: state queries at those
+    /// blocks (eth_getBalance, eth_getProof, eth_call, ...) and `check-block` answer "state
+    /// ... is pruned". Keep more blocks than a challenger needs to re-execute the oldest
+    /// block it may dispute. Default: keep every state (archive).
+    #[arg(long = "state-history", value_name = "BLOCKS")]
+    state_history: Option<u64>,
     /// TESTS ONLY: the sequencer includes no L1 deposits except those a forced batch
     /// (Inbox.forceInclusion) requires. Simulates a censoring sequencer.
     #[arg(long = "sequencer.ignore-deposits")]
@@ -354,6 +362,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             interval: cli.proposer_interval,
         }),
         ignore_deposits: cli.ignore_deposits,
+        state_history: cli.state_history,
     };
     let node = Node::start(config).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);

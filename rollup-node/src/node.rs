@@ -50,6 +50,9 @@ pub struct NodeConfig {
     pub proposer: Option<ProposerSettings>,
     /// **Tests only**: the sequencer includes only forced deposits.
     pub ignore_deposits: bool,
+    /// Keep the state of this many blocks before the head, prune older states (None: keep
+    /// every block's state). See [`Store::with_state_history`].
+    pub state_history: Option<u64>,
 }
 
 /// Batcher flags (the L1 URL and deployment come from [`NodeConfig::l1`]).
@@ -121,6 +124,7 @@ impl Node {
     /// Opens the chain and starts the RPC servers (blocks are sealed by [`Node::run`]).
     pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
         let (store, genesis) = open_chain(&config.datadir, &config.genesis)?;
+        let store = store.with_state_history(config.state_history);
         let head = store.head().ok_or(NodeError::NoGenesis)?;
         info!(number = head.header.number, hash = %head.hash, "chain head");
         let gas_limit = config.gas_limit.unwrap_or(genesis.header.gas_limit);

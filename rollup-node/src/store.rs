@@ -20,12 +20,36 @@
 //! | `s` | address ‖ slot | latest non-zero storage value |
 //! | `c` | code hash | code |
 //! | `R` | code hash | code root |
-//! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree |
+//! | `n` | node hash | state-tree node ‖ the number of the newest block that created it (u64 BE); an account's leaf node is then followed by the account ([`AccountLeaf::encode`]), to read old states from the tree |
+//! | `x` | number | the state-tree nodes block `number` made stale (32-byte hashes; only with a state history) |
+//! | `m` | `firststate` | the oldest block whose state is still complete (only once pruning started) |
 //! | `l` | address ‖ number | (empty): blocks where the address logged |
 //!
 //! Latest-state reads use the flat `a`/`s` records; reads at an older block walk the state tree
-//! from that block's root (the tree is content-addressed and never pruned). Hot accounts, slots
-//! and tree nodes are served from bounded in-memory caches ([`crate::cache`]).
+//! from that block's root. Hot accounts, slots and tree nodes are served from bounded in-memory
+//! caches ([`crate::cache`]).
+//!
+//! ## State history (pruning)
+//!
+//! Tree nodes are content-addressed, and an archive store ([`Store::open`]) keeps every one,
+//! so the state of every block stays readable. With a state history of `H` blocks
+//! ([`Store::with_state_history`]) the store keeps the states of the newest `H + 1` blocks
+//! only, and the tree's size on disk follows the live state instead of growing with every
+//! block:
+//!
+//! * each block writes the list of nodes its tree update made stale
+//!   ([`BuiltBlock::stale_nodes`]: nodes of the parent's tree that its own tree no longer
+//!   holds) under `x`;
+//! * after block `M` is committed, the lists of blocks up to `M - H` are processed, oldest
+//!   first: a listed node is deleted unless a block after the one that listed it created it
+//!   again (a value set back to an old one recreates the same node; the block number kept
+//!   in the node record tells), then the list itself; `firststate` moves to the last block
+//!   processed. Processing the list of block `N` removes the state of block `N - 1`, never
+//!   a node of a state at or after `N`.
+//!
+//! Reads of a state older than `firststate` fail with [`StoreError::Pruned`]. Pruning is
+//! idempotent: a crash in the middle leaves `firststate` behind and the next commit redoes
+//! the rest (an already deleted node reads as absent).
 //!
 //! ## Write-behind: the tip and the head
 //!
@@ -98,6 +122,16 @@ pub enum StoreError {
     /// The chain rules failed (state tree).
     #[error(transparent)]
     Chain(#[from] fraud_vm::Error),
+    /// The state of an old block was pruned (see the module docs).
+    #[error(
+        "the state of block {number} is pruned: this node keeps the state of blocks {first} and later (--state-history)"
+    )]
+    Pruned {
+        /// The block asked for.
+        number: u64,
+        /// The oldest block whose state the node still has.
+        first: u64,
+    },
 }
 
 impl From<StoreError> for ProviderError {
@@ -136,6 +170,10 @@ pub struct Store {
     caches: Arc<Caches>,
     /// Built blocks not yet on disk, oldest first (see the module docs).
     staged: Arc<RwLock<VecDeque<Arc<Staged>>>>,
+    /// Keep the state of this many blocks before the head (None: every block's state).
+    state_history: Option<u64>,
+    /// The oldest block whose state is complete (0 until pruning starts).
+    first_state: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A built block waiting for the writer, with its new tree nodes indexed by hash.
@@ -151,6 +189,9 @@ const CHUNK: usize = 4096;
 /// sled's page cache. sled's resident memory grows well beyond this figure (node versions,
 /// deferred garbage), so keep it modest: the node's own caches hold the hot state.
 const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// `m` key of the oldest block whose state is complete.
+const FIRST_STATE: &[u8] = b"firststate";
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -169,6 +210,28 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// A tree node's record (`n`): the node, the block that created it, then `extra` (an
+/// account leaf's account).
+fn node_record(node: &Node, born: u64, extra: &[u8]) -> Vec<u8> {
+    let mut record = Vec::with_capacity(NODE_RECORD_FIXED + extra.len());
+    node.encode_into(&mut record);
+    record.extend_from_slice(&born.to_be_bytes());
+    record.extend_from_slice(extra);
+    record
+}
+
+/// Bytes of a node record before its extra part: the 65-byte node and the block number.
+const NODE_RECORD_FIXED: usize = 65 + 8;
+
+/// Splits a node record into the node, the block that created it, and the extra part.
+fn decode_node_record(bytes: &[u8]) -> Result<(Node, u64, &[u8]), SmtError> {
+    let (node, rest) = Node::decode_prefix(bytes)?;
+    let (born, extra) = rest
+        .split_first_chunk::<8>()
+        .ok_or_else(|| SmtError::Decode("node record without its block number".into()))?;
+    Ok((node, u64::from_be_bytes(*born), extra))
+}
+
 impl Store {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &std::path::Path) -> Result<Self, StoreError> {
@@ -176,11 +239,19 @@ impl Store {
             .path(path)
             .cache_capacity(SLED_CACHE_BYTES)
             .open()?;
+        let first_state = match db.get(key(b'm', &[FIRST_STATE]))? {
+            None => 0,
+            Some(v) => {
+                u64::from_be_bytes(v.as_ref().try_into().map_err(|_| corrupt("first state"))?)
+            }
+        };
         let store = Self {
             db,
             head: Arc::new(RwLock::new(None)),
             caches: Arc::new(Caches::default()),
             staged: Arc::new(RwLock::new(VecDeque::new())),
+            state_history: None,
+            first_state: Arc::new(first_state.into()),
         };
         if let Some(number) = store.read_head_number()? {
             let (hash, header) = store
@@ -189,6 +260,27 @@ impl Store {
             *store.head.write() = Some(Head { header, hash });
         }
         Ok(store)
+    }
+
+    /// Keeps only the state of the newest `history + 1` blocks (None: keep every state), see
+    /// the module docs. A store that once pruned stays pruned: older states are gone.
+    pub fn with_state_history(mut self, history: Option<u64>) -> Self {
+        self.state_history = history;
+        self
+    }
+
+    /// The oldest block whose state the store can serve.
+    pub fn first_state(&self) -> u64 {
+        self.first_state.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Checks that the state of block `number` was not pruned.
+    pub fn state_available(&self, number: u64) -> Result<(), StoreError> {
+        let first = self.first_state();
+        if number < first {
+            return Err(StoreError::Pruned { number, first });
+        }
+        Ok(())
     }
 
     fn read_head_number(&self) -> Result<Option<u64>, StoreError> {
@@ -388,6 +480,58 @@ impl Store {
             });
         }
         debug!(hash = %block.hash, txs = block.transactions.len(), "block committed");
+        if let Some(history) = self.state_history {
+            self.prune(number.saturating_sub(history))?;
+        }
+        Ok(())
+    }
+
+    /// Processes the stale-node lists of the blocks up to `upto` that are not processed yet
+    /// (see the module docs); the state of `upto` and later stays complete.
+    #[instrument(level = "debug", skip(self))]
+    fn prune(&self, upto: u64) -> Result<(), StoreError> {
+        use rayon::prelude::*;
+        let first = self.first_state();
+        if upto <= first {
+            return Ok(());
+        }
+        let mut deleted = 0usize;
+        for number in first + 1..=upto {
+            let list_key = num_key(b'x', number);
+            if let Some(list) = self.db.get(&list_key)? {
+                if list.len() % 32 != 0 {
+                    return Err(corrupt(format!("stale list of block {number}")));
+                }
+                let hashes: Vec<&[u8]> = list.chunks_exact(32).collect();
+                deleted += hashes
+                    .par_chunks(CHUNK)
+                    .map(|chunk| -> Result<usize, StoreError> {
+                        let mut deleted = 0;
+                        for hash in chunk {
+                            let k = key(b'n', &[hash]);
+                            let Some(record) = self.db.get(&k)? else {
+                                continue; // already deleted (pruning is redone after a crash)
+                            };
+                            let (_, born, _) =
+                                decode_node_record(&record).map_err(fraud_vm::Error::from)?;
+                            // Created again after this block made it stale: still live.
+                            if born < number {
+                                self.db.remove(&k)?;
+                                deleted += 1;
+                            }
+                        }
+                        Ok(deleted)
+                    })
+                    .sum::<Result<usize, StoreError>>()?;
+                self.db.remove(&list_key)?;
+            }
+        }
+        // Durable with the next flush; lost in a crash, the next commit redoes the lists.
+        self.db
+            .insert(key(b'm', &[FIRST_STATE]), &upto.to_be_bytes())?;
+        self.first_state
+            .store(upto, std::sync::atomic::Ordering::Release);
+        debug!(upto, deleted, "pruned state");
         Ok(())
     }
 
@@ -407,14 +551,21 @@ impl Store {
             .iter()
             .filter_map(|(address, leaf)| Some((account_key(address), leaf.as_ref()?)))
             .collect();
+        let number = block.header.number;
         for (hash, node) in &block.new_nodes {
-            let mut record = node.encode();
-            if let Node::Leaf { key: k, value } = node {
-                if let Some(account) = accounts.get(k).filter(|a| a.value_hash() == *value) {
-                    record.extend_from_slice(&account.encode());
-                }
-            }
+            let account = match node {
+                Node::Leaf { key: k, value } => accounts
+                    .get(k)
+                    .filter(|a| a.value_hash() == *value)
+                    .map(|a| a.encode()),
+                Node::Internal { .. } => None,
+            };
+            let record = node_record(node, number, account.as_ref().map_or(&[][..], |a| &a[..]));
             records.push((key(b'n', &[hash.as_slice()]), record));
+        }
+        if self.state_history.is_some() && !block.stale_nodes.is_empty() {
+            let list: Vec<u8> = block.stale_nodes.iter().flat_map(|h| h.0).collect();
+            records.push((num_key(b'x', number), list));
         }
         for (hash, code) in &block.diff.codes {
             records.push((key(b'c', &[hash.as_slice()]), code.to_vec()));
@@ -424,7 +575,7 @@ impl Store {
         }
         // Transaction locations name the block's hash: one left by a block that never became
         // the head (a crash between the two steps) does not match the block stored there.
-        let number = block.header.number.to_be_bytes();
+        let number = number.to_be_bytes();
         for (i, tx) in block.transactions.iter().enumerate() {
             let mut v = Vec::with_capacity(44);
             v.extend_from_slice(&number);
@@ -626,7 +777,7 @@ impl Store {
         match self.db.get(self::key(b'n', &[hash.as_slice()]))? {
             None => Ok(None),
             Some(v) => {
-                let (_, account) = Node::decode_prefix(&v).map_err(fraud_vm::Error::from)?;
+                let (_, _, account) = decode_node_record(&v).map_err(fraud_vm::Error::from)?;
                 AccountLeaf::decode(account)
                     .filter(|a| a.value_hash() == *value)
                     .map(Some)
@@ -730,7 +881,7 @@ impl NodeReader for Store {
         self.caches
             .node(hash, || match self.db.get(key(b'n', &[hash.as_slice()])) {
                 Ok(None) => Ok(None),
-                Ok(Some(v)) => Node::decode_prefix(&v).map(|(node, _)| Some(node)),
+                Ok(Some(v)) => decode_node_record(&v).map(|(node, _, _)| Some(node)),
                 Err(e) => Err(SmtError::Store(e.to_string())),
             })
     }
@@ -1024,6 +1175,166 @@ mod tests {
             at_two.account(&b).expect("read").map(|l| l.balance),
             Some(U256::from(ETH))
         );
+    }
+
+    /// A block on the store's tip that sets `accounts` (balance; 0 deletes) and slots of
+    /// `HOLDER` (0 clears), built straight from the tree update.
+    fn state_block(store: &Store, accounts: &[(Address, u64)], slots: &[(u64, u64)]) -> BuiltBlock {
+        let tip = store.tip().expect("a chain");
+        let mut diff = fraud_vm::state::StateDiff::default();
+        for (address, balance) in accounts {
+            let leaf = AccountLeaf {
+                balance: U256::from(*balance),
+                ..AccountLeaf::empty()
+            };
+            diff.accounts
+                .insert(*address, (*balance != 0).then_some(leaf));
+        }
+        for (slot, value) in slots {
+            diff.storage
+                .insert((HOLDER, U256::from(*slot)), U256::from(*value));
+        }
+        let update = smt::update(
+            &store.tip_state(),
+            tip.header.state_root,
+            diff.tree_changes(),
+        )
+        .expect("tree update");
+        let header = Header {
+            parent_hash: tip.hash,
+            number: tip.header.number + 1,
+            timestamp: tip.header.timestamp + 1,
+            state_root: update.root,
+            ..tip.header.clone()
+        };
+        BuiltBlock {
+            hash: header.hash_slow(),
+            header,
+            transactions: Vec::new(),
+            senders: Vec::new(),
+            receipts: Vec::new(),
+            outcomes: Vec::new(),
+            diff,
+            code_roots: Vec::new(),
+            new_nodes: update.new_nodes,
+            stale_nodes: update.stale_nodes,
+        }
+    }
+
+    const HOLDER: Address = Address::repeat_byte(0x5e);
+
+    /// Hashes of the stored tree nodes (`n` records).
+    fn stored_nodes(store: &Store) -> std::collections::BTreeSet<B256> {
+        store
+            .db
+            .scan_prefix([b'n'])
+            .map(|item| B256::from_slice(&item.expect("scan").0[1..]))
+            .collect()
+    }
+
+    /// Hashes of the nodes of the tree at `root`, read from the store.
+    fn tree_nodes(store: &Store, root: B256, into: &mut std::collections::BTreeSet<B256>) {
+        let mut todo = vec![root];
+        while let Some(hash) = todo.pop() {
+            if hash.is_zero() || !into.insert(hash) {
+                continue;
+            }
+            match store.node(&hash).expect("read") {
+                Some(Node::Internal { left, right }) => todo.extend([left, right]),
+                Some(Node::Leaf { .. }) => {}
+                None => panic!("node {hash} of a kept state is missing"),
+            }
+        }
+    }
+
+    /// With a state history of 3 blocks the store keeps exactly the tree nodes of the last 4
+    /// states, however often values go back and forth (which recreates old nodes), answers
+    /// every kept state in full and refuses older ones; an archive store keeps them all.
+    #[test]
+    fn a_state_history_keeps_exactly_the_recent_states() {
+        const HISTORY: u64 = 3;
+        let accounts: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
+        for history in [Some(HISTORY), None] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+            let store = store.with_state_history(history);
+            let mut roots = vec![store.head().expect("genesis").header.state_root];
+            // expected[n]: balances and slots after block n (only the ones the test writes).
+            let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
+            let mut rng = 0x2545_f491_4f6c_dd1du64;
+            let mut next = move |m: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % m
+            };
+            for number in 1..=40u64 {
+                let (mut balances, mut slots) = expected.last().cloned().expect("a state");
+                // Few values, so states (and tree nodes) recur.
+                let set: Vec<(Address, u64)> = (0..3)
+                    .map(|_| {
+                        let i = next(6) as usize;
+                        balances[i] = next(3);
+                        (accounts[i], balances[i])
+                    })
+                    .collect();
+                let writes: Vec<(u64, u64)> = (0..3)
+                    .map(|_| {
+                        let slot = next(8);
+                        slots[slot as usize] = next(3);
+                        (slot, slots[slot as usize])
+                    })
+                    .collect();
+                let block = state_block(&store, &set, &writes);
+                store.commit_block(&block).expect("commit");
+                roots.push(block.header.state_root);
+                expected.push((balances, slots));
+
+                let first = match history {
+                    Some(h) => number.saturating_sub(h),
+                    None => 0,
+                };
+                assert_eq!(store.first_state(), first);
+                let mut live = std::collections::BTreeSet::new();
+                for n in first..=number {
+                    store.state_available(n).expect("a kept state");
+                    let state = store.at_root(roots[n as usize]);
+                    let (balances, slots) = &expected[n as usize];
+                    for (address, balance) in accounts.iter().zip(balances) {
+                        let read = state.account(address).expect("read").map(|a| a.balance);
+                        assert_eq!(read.unwrap_or_default(), U256::from(*balance));
+                    }
+                    for (slot, value) in slots.iter().enumerate() {
+                        let read = state.storage(&HOLDER, &U256::from(slot)).expect("read");
+                        assert_eq!(read, U256::from(*value), "block {n} slot {slot}");
+                    }
+                    tree_nodes(&store, roots[n as usize], &mut live);
+                }
+                for n in 0..first {
+                    assert!(matches!(
+                        store.state_available(n),
+                        Err(StoreError::Pruned { .. })
+                    ));
+                }
+                let stored = stored_nodes(&store);
+                if history.is_some() {
+                    assert_eq!(
+                        stored, live,
+                        "block {number}: stored nodes are the kept states' nodes"
+                    );
+                } else {
+                    let mut all = std::collections::BTreeSet::new();
+                    for root in &roots {
+                        tree_nodes(&store, *root, &mut all);
+                    }
+                    assert_eq!(stored, all);
+                }
+            }
+            drop(store);
+            // The pruning point survives a restart.
+            let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("reopen");
+            assert_eq!(store.first_state(), history.map_or(0, |h| 40 - h));
+        }
     }
 
     /// A kill after a block's content-addressed records were written but before its final

@@ -32,8 +32,11 @@
 //! node (2+ leaves) is `Node::Internal { left, right }`, a collapsed subtree is
 //! `Node::Leaf { key, value }` (stored under its leaf hash, independent of
 //! depth). `ZERO` is never looked up. [`update`] returns the nodes it created so
-//! a block's writes can be persisted in one batch; nodes are never deleted, so
-//! every old root stays readable.
+//! a block's writes can be persisted in one batch, and the old nodes the new
+//! tree no longer holds ([`UpdateResult::stale_nodes`]). A store that never
+//! deletes keeps every old root readable; one that keeps only recent roots may
+//! delete a stale node once no root it serves holds it (the same node can be
+//! created again later, when a subtree returns to an earlier content).
 //!
 //! Disk encoding of a node ([`Node::encode`]), always 65 bytes:
 //! * leaf: `0x00 || key || value` (identical to the leaf hash preimage);

@@ -527,6 +527,62 @@ fn parallel_equals_sequential_large_batches() {
     assert_eq!(par.root, ref_root(&model));
 }
 
+/// Hashes of every node reachable from `root`.
+fn reachable(store: &MemoryNodes, root: B256) -> std::collections::BTreeSet<B256> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![root];
+    while let Some(hash) = todo.pop() {
+        if hash.is_zero() || !seen.insert(hash) {
+            continue;
+        }
+        if let Some(Node::Internal { left, right }) = store.get(&hash) {
+            todo.extend([*left, *right]);
+        }
+    }
+    seen
+}
+
+/// The stale list of an update is exactly the old tree's nodes that the new tree lost, with
+/// no duplicates (what a pruning store may delete).
+fn assert_stale_exact(store: &MemoryNodes, old: B256, res: &UpdateResult) {
+    let mut after = store.clone();
+    after.insert_all(res.new_nodes.iter().copied());
+    let lost: Vec<B256> = reachable(&after, old)
+        .difference(&reachable(&after, res.root))
+        .copied()
+        .collect();
+    let mut stale = res.stale_nodes.clone();
+    stale.sort();
+    let listed = stale.len();
+    stale.dedup();
+    assert_eq!(listed, stale.len(), "a stale node is listed twice");
+    assert_eq!(stale, lost);
+}
+
+#[test]
+fn stale_nodes_are_exactly_the_lost_ones_in_large_batches() {
+    let mut store = MemoryNodes::new();
+    let initial: Vec<Change> = (0..5_000).map(|i| (h(i), Some(h(i + 1)))).collect();
+    let res = update(&store, EMPTY_ROOT, initial).unwrap();
+    assert!(res.stale_nodes.is_empty());
+    store.insert_all(res.new_nodes);
+    // Overwrites (some with the same value), deletes that re-collapse, inserts under
+    // existing leaves (which move deeper), deletes of absent keys.
+    let changes: Vec<Change> = (0..3_000u64)
+        .map(|i| match i % 5 {
+            0 => (h(i * 3), Some(h(i + 9))),
+            1 => (h(i * 3), Some(h(i * 3 + 1))),
+            2 => (h(i * 3), None),
+            3 => (h(100_000 + i), Some(h(i))),
+            _ => (h(200_000 + i), None),
+        })
+        .collect();
+    let par = update(&store, res.root, changes.clone()).unwrap();
+    assert_eq!(par, update_sequential(&store, res.root, changes).unwrap());
+    assert!(par.stale_nodes.len() > 3_000);
+    assert_stale_exact(&store, res.root, &par);
+}
+
 // ---------------------------------------------------------------------------
 // Property tests.
 
@@ -590,6 +646,7 @@ proptest! {
             let res = update(&store, root_batched, batch.clone()).unwrap();
             let seq = update_sequential(&store, root_batched, batch.clone()).unwrap();
             prop_assert_eq!(&res, &seq);
+            assert_stale_exact(&store, root_batched, &res);
             store.insert_all(res.new_nodes);
             root_batched = res.root;
             for (k, v) in &batch {

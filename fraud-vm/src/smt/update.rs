@@ -19,6 +19,11 @@ pub struct UpdateResult {
     /// persisted; existing nodes are never deleted). May contain nodes that are
     /// already stored (e.g. when a value is rewritten unchanged).
     pub new_nodes: Vec<(B256, Node)>,
+    /// Hashes of the nodes of the old tree that the new tree no longer holds
+    /// (replaced internal nodes, overwritten or deleted leaves), none of them in
+    /// `new_nodes`. A store that keeps only recent states may delete them once no
+    /// state it still serves needs them; this list does not affect the root.
+    pub stale_nodes: Vec<B256>,
 }
 
 /// Minimum number of changes in a sub-batch to process its two halves in parallel.
@@ -90,7 +95,7 @@ fn update_impl<R: NodeReader>(
     if changes.is_empty() {
         return Ok(UpdateResult {
             root,
-            new_nodes: Vec::new(),
+            ..UpdateResult::default()
         });
     }
     // Stable sort keeps duplicates in input order; dedup keeps the last value.
@@ -110,8 +115,14 @@ fn update_impl<R: NodeReader>(
 
     let ctx = Ctx { reader, parallel };
     let levels = ctx.descend(root, &changes)?;
-    let (root, new_nodes) = ctx.ascend(&levels, &changes)?;
-    Ok(UpdateResult { root, new_nodes })
+    let mut result = ctx.ascend(&levels, &changes)?;
+    if !result.stale_nodes.is_empty() {
+        // A kept leaf may move to another depth and be listed as new there: it stays.
+        let created: alloy_primitives::map::B256Set =
+            result.new_nodes.iter().map(|(h, _)| *h).collect();
+        result.stale_nodes.retain(|h| !created.contains(h));
+    }
+    Ok(result)
 }
 
 /// Rough number of nodes created by `n` changes (avoids most reallocations).
@@ -151,8 +162,9 @@ struct Level {
     plans: Vec<Plan>,
 }
 
-/// New subtree states of a run of visits and the nodes they created.
-type AscendPart = (Vec<Sub>, Vec<Vec<(B256, Node)>>);
+/// New subtree states of a run of visits, the nodes they created and the old
+/// nodes they replaced.
+type AscendPart = (Vec<Sub>, Vec<Vec<(B256, Node)>>, Vec<B256>);
 
 /// Visits per work unit when a level is processed in parallel; fixed so the
 /// output order never depends on the thread count.
@@ -370,13 +382,10 @@ impl<R: NodeReader> Ctx<'_, R> {
     }
 
     /// Bottom-up pass: rebuilds / recombines every visited subtree, deepest
-    /// level first. Returns the new root and the new nodes (children before
-    /// parents; the order does not depend on parallelism).
-    fn ascend(
-        &self,
-        levels: &[Level],
-        changes: &[Change],
-    ) -> Result<(B256, Vec<(B256, Node)>), SmtError> {
+    /// level first. Returns the new root, the new nodes (children before
+    /// parents; the order does not depend on parallelism) and the visited old
+    /// nodes that were replaced (before the caller drops the ones that moved).
+    fn ascend(&self, levels: &[Level], changes: &[Change]) -> Result<UpdateResult, SmtError> {
         let mut below: Vec<Sub> = Vec::new();
         let estimate = levels
             .iter()
@@ -387,6 +396,7 @@ impl<R: NodeReader> Ctx<'_, R> {
             })
             .sum();
         let mut out: Vec<(B256, Node)> = Vec::with_capacity(estimate);
+        let mut stale: Vec<B256> = Vec::new();
         for (depth, level) in levels.iter().enumerate().rev() {
             let next_visits = levels.get(depth + 1).map_or(&[][..], |l| &l.visits[..]);
             let run = |range: Range<usize>| -> Result<AscendPart, SmtError> {
@@ -396,8 +406,9 @@ impl<R: NodeReader> Ctx<'_, R> {
                 });
                 let mut sink = Sink::with_capacity(estimate.sum());
                 let mut subs = Vec::with_capacity(range.len());
+                let mut replaced = Vec::new();
                 for i in range {
-                    subs.push(self.finish_visit(
+                    let sub = self.finish_visit(
                         level,
                         i,
                         depth,
@@ -405,9 +416,17 @@ impl<R: NodeReader> Ctx<'_, R> {
                         &below,
                         next_visits,
                         &mut sink,
-                    )?);
+                    )?;
+                    let old = level.visits[i].hash;
+                    // The old node at this position is gone unless it is still here, or it
+                    // is an existing leaf kept in the rebuilt subtree.
+                    let kept_leaf = matches!(level.plans[i], Plan::Build(Some(_)));
+                    if !old.is_zero() && sub.hash() != old && !kept_leaf {
+                        replaced.push(old);
+                    }
+                    subs.push(sub);
                 }
-                Ok((subs, sink.into_chunks()))
+                Ok((subs, sink.into_chunks(), replaced))
             };
             let n = level.visits.len();
             let parts: Vec<AscendPart> = if self.parallel && n > LEVEL_CHUNK {
@@ -419,8 +438,9 @@ impl<R: NodeReader> Ctx<'_, R> {
                 vec![run(0..n)?]
             };
             let mut subs = Vec::with_capacity(n);
-            for (part_subs, part_chunks) in parts {
+            for (part_subs, part_chunks, part_stale) in parts {
                 subs.extend(part_subs);
+                stale.extend(part_stale);
                 for chunk in part_chunks {
                     if out.is_empty() && chunk.capacity() >= out.capacity() {
                         out = chunk; // e.g. one big rebuild: no copy
@@ -432,7 +452,11 @@ impl<R: NodeReader> Ctx<'_, R> {
             below = subs;
         }
         let root = below.first().map_or(B256::ZERO, Sub::hash);
-        Ok((root, out))
+        Ok(UpdateResult {
+            root,
+            new_nodes: out,
+            stale_nodes: stale,
+        })
     }
 
     /// New state of visit `i` of `level`, given the new states of the next level.

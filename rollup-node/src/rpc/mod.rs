@@ -160,11 +160,15 @@ impl RpcContext {
         self.store.block_by_number(number).map_err(error::internal)
     }
 
-    /// The header a state query names, or "header not found".
+    /// The header a state query names, or "header not found", or the pruned-state error when
+    /// the node no longer keeps that block's state.
     fn state_header(&self, id: Option<BlockId>) -> Result<Header, ErrorObjectOwned> {
         let number = self
             .resolve_id(id.unwrap_or_default())?
             .ok_or_else(error::unknown_block)?;
+        self.store
+            .state_available(number)
+            .map_err(|e| error::server(e.to_string()))?;
         self.store
             .header_by_number(number)
             .map_err(error::internal)?

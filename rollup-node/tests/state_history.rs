@@ -1,0 +1,132 @@
+//! `--state-history`: a node that keeps only its recent states answers every state query at a
+//! kept block (balances, proofs, calls, block checks) exactly as an archive node would, answers
+//! a clear "pruned" error at older blocks, and keeps both across a kill -9.
+
+mod support;
+
+use std::time::Duration;
+
+use alloy::{
+    eips::BlockId,
+    network::TransactionBuilder,
+    primitives::{Address, U256, U64},
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
+};
+use rollup_node::check::CheckReport;
+use serde_json::{json, Value};
+use support::{ChainOpts, Target, TestChain};
+
+/// Blocks of state the node keeps before its head.
+const HISTORY: u64 = 4;
+
+/// Receives one transfer per block.
+const RECIPIENT: Address = Address::repeat_byte(0x7c);
+
+/// Sends `count` transfers to [`RECIPIENT`], one at a time; returns (block, value) of each.
+async fn transfers(chain: &TestChain, p: &DynProvider, count: u64) -> Vec<(u64, u64)> {
+    let mut mined = Vec::new();
+    for i in 0..count {
+        let value = 1_000 + i;
+        let receipt = p
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_to(RECIPIENT)
+                    .with_value(U256::from(value)),
+            )
+            .await
+            .unwrap_or_else(|e| chain.fail(&format!("transfer refused: {e}")))
+            .with_timeout(Some(Duration::from_secs(20)))
+            .get_receipt()
+            .await
+            .unwrap_or_else(|e| chain.fail(&format!("no receipt: {e}")));
+        mined.push((receipt.block_number.expect("mined"), value));
+    }
+    mined
+}
+
+/// The recipient's balance after block `number`, from the mined transfers.
+fn balance_after(mined: &[(u64, u64)], number: u64) -> U256 {
+    U256::from(
+        mined
+            .iter()
+            .filter(|(b, _)| *b <= number)
+            .map(|(_, v)| v)
+            .sum::<u64>(),
+    )
+}
+
+/// Every state query at a kept block answers; at a pruned block, the pruned error.
+async fn check_states(chain: &TestChain, p: &DynProvider, mined: &[(u64, u64)]) -> u64 {
+    let head = p.get_block_number().await.expect("head");
+    let first = head - HISTORY;
+    for number in first..=head {
+        let balance = p
+            .get_balance(RECIPIENT)
+            .block_id(BlockId::number(number))
+            .await
+            .unwrap_or_else(|e| chain.fail(&format!("balance at kept block {number}: {e}")));
+        assert_eq!(balance, balance_after(mined, number), "block {number}");
+        p.get_proof(RECIPIENT, vec![])
+            .block_id(BlockId::number(number))
+            .await
+            .unwrap_or_else(|e| chain.fail(&format!("proof at kept block {number}: {e}")));
+    }
+    // The check replays a block on its parent's state: the oldest checkable block is first + 1.
+    let mined_kept = mined
+        .iter()
+        .map(|(b, _)| *b)
+        .filter(|b| *b > first)
+        .max()
+        .expect("a transfer in a kept block");
+    let report: CheckReport = p
+        .raw_request("rollup_checkBlock".into(), (U64::from(mined_kept),))
+        .await
+        .unwrap_or_else(|e| chain.fail(&format!("check of kept block {mined_kept}: {e}")));
+    assert!(report.ok && report.steps > 3, "{report:?}");
+
+    for number in [1, first.saturating_sub(1)] {
+        let err = p
+            .get_balance(RECIPIENT)
+            .block_id(BlockId::number(number))
+            .await
+            .expect_err("a pruned state");
+        assert!(err.to_string().contains("pruned"), "block {number}: {err}");
+        let err = p
+            .raw_request::<_, Value>(
+                "eth_call".into(),
+                json!([{"to": RECIPIENT, "data": "0x"}, format!("0x{number:x}")]),
+            )
+            .await
+            .expect_err("a pruned state");
+        assert!(err.to_string().contains("pruned"), "block {number}: {err}");
+    }
+    let err = p
+        .raw_request::<_, CheckReport>("rollup_checkBlock".into(), (U64::from(1),))
+        .await
+        .expect_err("block 1's parent state is pruned");
+    assert!(err.to_string().contains("pruned"), "{err}");
+    head
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kept_states_answer_and_pruned_ones_say_so_across_a_kill() {
+    let mut chain = TestChain::start_target(
+        Target::Node,
+        ChainOpts {
+            block_time: Some("100ms".into()),
+            extra_args: vec!["--state-history".into(), HISTORY.to_string()],
+        },
+    )
+    .await;
+    let p = chain.provider_for(0);
+    let mut mined = transfers(&chain, &p, 12).await;
+    let head = check_states(&chain, &p, &mined).await;
+
+    chain.kill9();
+    chain.respawn().await;
+    let p = chain.provider_for(0);
+    mined.extend(transfers(&chain, &p, 6).await);
+    let after = check_states(&chain, &p, &mined).await;
+    assert!(after > head);
+}
