@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Sustained load on one release node: `loadgen --target url --fund` in a loop for SOAK_SECS,
+# then after each run the node's resident memory (VmRSS, peak VmHWM) and its datadir size.
+#
+#   benches/soak.sh                       # 600 s, archive node (every state kept)
+#   STATE_HISTORY=128 benches/soak.sh     # the node runs with --state-history 128
+#
+# Environment: SOAK_SECS (600), TXS per run (100000), ACCOUNTS (10000), PORT (9645),
+# STATE_HISTORY (unset: archive). The genesis is the dev genesis with dev account 0 holding
+# 10^12 ETH, so funding the senders never runs dry. Output: one Markdown row per run.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+secs="${SOAK_SECS:-600}"
+txs="${TXS:-100000}"
+accounts="${ACCOUNTS:-10000}"
+port="${PORT:-9645}"
+
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p rollup-node -p benches --bins
+node_bin="$root/target/release/rollup-node"
+loadgen_bin="$root/target/release/loadgen"
+
+work="$(mktemp -d)"
+node_pid=""
+cleanup() {
+    if [[ -n "$node_pid" ]]; then kill "$node_pid" 2>/dev/null || true; wait "$node_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Dev account 0: 10^12 ETH instead of 10^4.
+sed 's/"0x21e19e0c9bab2400000"/"0xc9f2c9cd04674edea40000000"/' "$root/testdata/genesis.json" >"$work/genesis.json"
+grep -q c9f2c9cd04674edea40000000 "$work/genesis.json" || { echo "soak: dev account 0 not found in the genesis" >&2; exit 1; }
+
+node_args=(--datadir "$work/data" --genesis "$work/genesis.json" --http.port "$port"
+    --ws.port "$((port + 1))" --block-time 1s --gas-limit 1000000000 --log.level warn)
+if [[ -n "${STATE_HISTORY:-}" ]]; then node_args+=(--state-history "$STATE_HISTORY"); fi
+"$node_bin" "${node_args[@]}" >"$work/node.log" 2>&1 &
+node_pid=$!
+for _ in $(seq 100); do
+    curl -sf -o /dev/null -H 'content-type: application/json' \
+        -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "http://127.0.0.1:$port" && break
+    sleep 0.1
+done
+
+status() { awk -v k="$1:" '$1 == k { printf "%.2f GB", $2 / 1048576 }' "/proc/$node_pid/status"; }
+
+echo "node: ${node_args[*]}"
+echo "| run | at s | included TPS | inclusion s | VmRSS | VmHWM | datadir |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+start=$SECONDS
+run=0
+while ((SECONDS - start < secs)); do
+    run=$((run + 1))
+    out="$("$loadgen_bin" --target url --url "http://127.0.0.1:$port" --fund --txs "$txs" \
+        --accounts "$accounts" --ceilings false --quiet 2>"$work/loadgen.err")" ||
+        { cat "$work/loadgen.err" >&2; exit 1; }
+    # The report's data row: | sent | accepted | errors | included | failed | send s | inclusion s | TPS | ...
+    row="$(grep -E '^\| [0-9]' <<<"$out" | head -1)"
+    tps="$(awk -F'|' '{ gsub(/ /, "", $9); print $9 }' <<<"$row")"
+    incl="$(awk -F'|' '{ gsub(/ /, "", $8); print $8 }' <<<"$row")"
+    size="$(du -sb "$work/data" | awk '{ printf "%.2f GB", $1 / 1e9 }')"
+    echo "| $run | $((SECONDS - start)) | ${tps//\*/} | $incl | $(status VmRSS) | $(status VmHWM) | $size |"
+done
