@@ -46,6 +46,12 @@ use rollup_node::{
 use tempfile::TempDir;
 
 pub mod loadgen;
+
+/// Every bench binary and criterion bench links this crate, so all of them measure with the
+/// node binary's allocator (jemalloc, see `rollup-node`'s `main.rs`).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub mod uniswap;
 
 /// Errors of the benchmark setup and pipeline.

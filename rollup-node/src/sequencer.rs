@@ -10,7 +10,7 @@
 use std::{
     collections::HashSet,
     sync::{mpsc, Arc},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use alloy_consensus::Header;
@@ -187,6 +187,7 @@ impl Sequencer {
     ) -> Result<Sealed, NodeError> {
         let span = info_span!("build", number = parent.number + 1);
         let _guard = span.enter();
+        let build_started = Instant::now();
         let attributes = BlockAttributes {
             timestamp: unix_now(),
             gas_limit: self.config.gas_limit,
@@ -200,7 +201,7 @@ impl Sequencer {
         let mut skip: HashSet<Address> = HashSet::new();
         let mut included = Vec::with_capacity(candidates.len());
         let mut dropped: Vec<B256> = Vec::new();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let mut backlog = false;
         for (i, candidate) in candidates.into_iter().enumerate() {
             if builder.gas_left() < 21_000
@@ -238,12 +239,14 @@ impl Sequencer {
             backlog,
             cursor,
             has_origin,
+            build_time: build_started.elapsed(),
         })
     }
 
     /// Writes a built block to disk, then announces it.
     fn commit(&self, sealed: &Sealed) -> Result<(), NodeError> {
         let block = &sealed.block;
+        let write_started = Instant::now();
         self.store
             .commit_block_with_cursor(block, sealed.cursor.as_ref(), sealed.has_origin)?;
         self.pool.on_committed(&sealed.included);
@@ -253,6 +256,8 @@ impl Sequencer {
             hash = %block.hash,
             txs = block.transactions.len(),
             gas_used = block.header.gas_used,
+            build_ms = sealed.build_time.as_millis() as u64,
+            write_ms = write_started.elapsed().as_millis() as u64,
             "sealed"
         );
         Ok(())
@@ -344,6 +349,8 @@ struct Sealed {
     cursor: Option<L1Cursor>,
     /// Whether this block has the cursor's origin (opens with its L1-info deposit).
     has_origin: bool,
+    /// Time to build it (execution and state root).
+    build_time: Duration,
 }
 
 /// Seconds since the Unix epoch: the timestamp the sequencer proposes for a new block.

@@ -115,14 +115,7 @@ fn update_impl<R: NodeReader>(
 
     let ctx = Ctx { reader, parallel };
     let levels = ctx.descend(root, &changes)?;
-    let mut result = ctx.ascend(&levels, &changes)?;
-    if !result.stale_nodes.is_empty() {
-        // A kept leaf may move to another depth and be listed as new there: it stays.
-        let created: alloy_primitives::map::B256Set =
-            result.new_nodes.iter().map(|(h, _)| *h).collect();
-        result.stale_nodes.retain(|h| !created.contains(h));
-    }
-    Ok(result)
+    ctx.ascend(&levels, &changes)
 }
 
 /// Rough number of nodes created by `n` changes (avoids most reallocations).
@@ -144,13 +137,22 @@ struct Visit {
 #[derive(Clone, Copy, Debug)]
 enum Plan {
     /// Empty subtree or collapsed leaf: rebuild it from the changes and the
-    /// key of the existing leaf (whose hash is the visit's hash), unless a
-    /// change overwrites that key.
-    Build(Option<B256>),
+    /// existing leaf (whose hash is the visit's hash), which is kept unless a
+    /// change overwrites its key.
+    Build(Option<Leaf>),
     /// Internal node: combine the two children after they are updated. A
     /// child is either the next level's visit at that index, or [`KEEP`]:
     /// untouched, with hash `kept` (at most one child is untouched).
     Branch { left: u32, right: u32, kept: B256 },
+}
+
+/// The existing leaf of a [`Plan::Build`].
+#[derive(Clone, Copy, Debug)]
+struct Leaf {
+    key: B256,
+    value: B256,
+    /// A change sets or deletes this key.
+    overwritten: bool,
 }
 
 /// Marks the untouched child of a [`Plan::Branch`].
@@ -353,9 +355,13 @@ impl<R: NodeReader> Ctx<'_, R> {
                 .ok_or(SmtError::MissingNode(visit.hash))?;
             let range = &changes[visit.lo..visit.hi];
             plans.push(match node {
-                Node::Leaf { key, .. } => {
+                Node::Leaf { key, value } => {
                     let overwritten = range.binary_search_by(|(k, _)| k.cmp(&key)).is_ok();
-                    Plan::Build((!overwritten).then_some(key))
+                    Plan::Build(Some(Leaf {
+                        key,
+                        value,
+                        overwritten,
+                    }))
                 }
                 Node::Internal { left, right } => {
                     if depth >= MAX_DEPTH {
@@ -383,8 +389,8 @@ impl<R: NodeReader> Ctx<'_, R> {
 
     /// Bottom-up pass: rebuilds / recombines every visited subtree, deepest
     /// level first. Returns the new root, the new nodes (children before
-    /// parents; the order does not depend on parallelism) and the visited old
-    /// nodes that were replaced (before the caller drops the ones that moved).
+    /// parents; the order does not depend on parallelism) and the old nodes
+    /// the new tree lost.
     fn ascend(&self, levels: &[Level], changes: &[Change]) -> Result<UpdateResult, SmtError> {
         let mut below: Vec<Sub> = Vec::new();
         let estimate = levels
@@ -417,12 +423,9 @@ impl<R: NodeReader> Ctx<'_, R> {
                         next_visits,
                         &mut sink,
                     )?;
-                    let old = level.visits[i].hash;
-                    // The old node at this position is gone unless it is still here, or it
-                    // is an existing leaf kept in the rebuilt subtree.
-                    let kept_leaf = matches!(level.plans[i], Plan::Build(Some(_)));
-                    if !old.is_zero() && sub.hash() != old && !kept_leaf {
-                        replaced.push(old);
+                    let visit = level.visits[i];
+                    if self.replaced(visit, level.plans[i], sub, changes) {
+                        replaced.push(visit.hash);
                     }
                     subs.push(sub);
                 }
@@ -459,6 +462,32 @@ impl<R: NodeReader> Ctx<'_, R> {
         })
     }
 
+    /// Whether the old node of `visit` (now `sub`) is gone from the new tree. It stays if it
+    /// is still there, if it is a leaf the rebuilt subtree keeps (perhaps deeper), or if
+    /// its key was set again to the same value (the same leaf, created again). Internal
+    /// nodes never move: their leaves' keys fix their position.
+    fn replaced(&self, visit: Visit, plan: Plan, sub: Sub, changes: &[Change]) -> bool {
+        if visit.hash.is_zero() || sub.hash() == visit.hash {
+            return false;
+        }
+        match plan {
+            Plan::Build(Some(Leaf {
+                key,
+                value,
+                overwritten,
+            })) => {
+                overwritten && {
+                    let range = &changes[visit.lo..visit.hi];
+                    let set_again = range
+                        .binary_search_by(|(k, _)| k.cmp(&key))
+                        .is_ok_and(|j| range[j].1 == Some(value));
+                    !set_again
+                }
+            }
+            Plan::Build(None) | Plan::Branch { .. } => true,
+        }
+    }
+
     /// New state of visit `i` of `level`, given the new states of the next level.
     #[allow(clippy::too_many_arguments)]
     fn finish_visit(
@@ -474,10 +503,12 @@ impl<R: NodeReader> Ctx<'_, R> {
         let visit = level.visits[i];
         match level.plans[i] {
             Plan::Build(existing) => {
-                let existing = existing.map(|key| ExistingLeaf {
-                    key,
-                    hash: visit.hash,
-                });
+                let existing = existing
+                    .filter(|leaf| !leaf.overwritten)
+                    .map(|leaf| ExistingLeaf {
+                        key: leaf.key,
+                        hash: visit.hash,
+                    });
                 self.build(&changes[visit.lo..visit.hi], existing, depth, sink)
             }
             Plan::Branch { left, right, kept } => {
