@@ -23,6 +23,7 @@
 //! | `n` | node hash | state-tree node ‖ the number of the newest block that created it (u64 BE); an account's leaf node is then followed by the account ([`AccountLeaf::encode`]), to read old states from the tree |
 //! | `x` | number | the state-tree nodes block `number` made stale (32-byte hashes; only with a state history) |
 //! | `m` | `firststate` | the oldest block whose state is still complete (only once pruning started) |
+//! | `m` | `format` | the record format version ([`FORMAT`], u32 BE); a store of another version is refused |
 //! | `l` | address ‖ number | (empty): blocks where the address logged |
 //!
 //! Latest-state reads use the flat `a`/`s` records; reads at an older block walk the state tree
@@ -49,7 +50,8 @@
 //!
 //! Reads of a state older than `firststate` fail with [`StoreError::Pruned`]. Pruning is
 //! idempotent: a crash in the middle leaves `firststate` behind and the next commit redoes
-//! the rest (an already deleted node reads as absent).
+//! the rest (an already deleted node reads as absent). Blocks written without a state history
+//! have no stale lists, so the nodes they replaced stay after a switch to pruning.
 //!
 //! ## Write-behind: the tip and the head
 //!
@@ -111,6 +113,16 @@ pub enum StoreError {
     /// A record does not decode: the data directory is corrupt or from another version.
     #[error("corrupt record {0}")]
     Corrupt(String),
+    /// The data directory was written by a node with another record layout.
+    #[error(
+        "the data directory uses record format {found}, this node reads format {expected}: start from a fresh --datadir"
+    )]
+    WrongFormat {
+        /// Format in the store (0: written before the format was recorded).
+        found: u32,
+        /// [`FORMAT`].
+        expected: u32,
+    },
     /// The data directory holds another chain.
     #[error("the data directory holds a different chain (genesis {found}, expected {expected})")]
     WrongChain {
@@ -193,6 +205,9 @@ const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// `m` key of the oldest block whose state is complete.
 const FIRST_STATE: &[u8] = b"firststate";
 
+/// Version of the record layout in the module docs; bumped whenever a record changes.
+pub const FORMAT: u32 = 3;
+
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
     k.push(prefix);
@@ -239,6 +254,26 @@ impl Store {
             .path(path)
             .cache_capacity(SLED_CACHE_BYTES)
             .open()?;
+        let format_key = key(b'm', &[b"format"]);
+        match db.get(&format_key)? {
+            Some(v) if v.as_ref() == FORMAT.to_be_bytes() => {}
+            Some(v) => {
+                let found = v.as_ref().try_into().map_or(0, u32::from_be_bytes);
+                return Err(StoreError::WrongFormat {
+                    found,
+                    expected: FORMAT,
+                });
+            }
+            None if db.is_empty() => {
+                db.insert(&format_key, &FORMAT.to_be_bytes())?;
+            }
+            None => {
+                return Err(StoreError::WrongFormat {
+                    found: 0,
+                    expected: FORMAT,
+                })
+            }
+        }
         let first_state = match db.get(key(b'm', &[FIRST_STATE]))? {
             None => 0,
             Some(v) => {
@@ -1337,6 +1372,34 @@ mod tests {
             let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("reopen");
             assert_eq!(store.first_state(), history.map_or(0, |h| 40 - h));
         }
+    }
+
+    /// A data directory of another record layout is refused with a clear error, not misread.
+    #[test]
+    fn a_store_of_another_format_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+            store
+                .db
+                .insert(key(b'm', &[b"format"]), &2u32.to_be_bytes())
+                .expect("write");
+            store.db.flush().expect("flush");
+        }
+        let err = open_chain(dir.path(), DEV_GENESIS)
+            .err()
+            .expect("an old format");
+        assert!(err.to_string().contains("record format 2"), "{err}");
+        let err = Store::open(&dir.path().join("chain"))
+            .err()
+            .expect("an old format");
+        assert!(matches!(
+            err,
+            StoreError::WrongFormat {
+                found: 2,
+                expected: FORMAT
+            }
+        ));
     }
 
     /// A kill after a block's content-addressed records were written but before its final
