@@ -1287,6 +1287,7 @@ mod tests {
     /// With a state history of 3 blocks the store keeps exactly the tree nodes of the last 4
     /// states, however often values go back and forth (which recreates old nodes), answers
     /// every kept state in full and refuses older ones; an archive store keeps them all.
+    /// Pruning goes on across a restart halfway.
     #[test]
     fn a_state_history_keeps_exactly_the_recent_states() {
         const HISTORY: u64 = 3;
@@ -1294,7 +1295,7 @@ mod tests {
         for history in [Some(HISTORY), None] {
             let dir = tempfile::tempdir().expect("tempdir");
             let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
-            let store = store.with_state_history(history);
+            let mut store = store.with_state_history(history);
             let mut roots = vec![store.head().expect("genesis").header.state_root];
             // expected[n]: balances and slots after block n (only the ones the test writes).
             let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
@@ -1306,6 +1307,11 @@ mod tests {
                 rng % m
             };
             for number in 1..=40u64 {
+                if number == 21 {
+                    drop(store);
+                    let (reopened, _) = open_chain(dir.path(), DEV_GENESIS).expect("reopen");
+                    store = reopened.with_state_history(history);
+                }
                 let (mut balances, mut slots) = expected.last().cloned().expect("a state");
                 // Few values, so states (and tree nodes) recur.
                 let set: Vec<(Address, u64)> = (0..3)
