@@ -14,7 +14,7 @@
 //! | `H` | block hash | number |
 //! | `b` | number | RLP list of EIP-2718 transactions |
 //! | `S` | number | senders, 20 bytes each |
-//! | `r` | number | RLP list of EIP-2718 receipts |
+//! | `r` | number | RLP list of the receipts without their logs bloom (`OpReceipt`'s RLP: type, status, cumulative gas, logs, deposit fields); the bloom is recomputed from the logs on read |
 //! | `t` | tx hash | number ‖ index (u32 BE) ‖ block hash (written with the content records: a location whose block hash is not the stored block's is ignored) |
 //! | `a` | address | latest account leaf (`AccountLeaf::encode`) |
 //! | `s` | address ‖ slot | latest non-zero storage value |
@@ -84,7 +84,7 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
-use alloy_consensus::Header;
+use alloy_consensus::{Header, TxReceipt};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{map::B256Map, Address, Bytes, B256, U256};
 use alloy_rlp::{Decodable, Encodable};
@@ -94,7 +94,7 @@ use fraud_vm::{
     state::{account_key, storage_key, AccountLeaf},
     ProviderError,
 };
-use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope};
+use op_alloy_consensus::{OpReceipt, OpReceiptEnvelope, OpTxEnvelope};
 use parking_lot::RwLock;
 use revm::{
     database_interface::DatabaseRef,
@@ -206,7 +206,7 @@ const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 const FIRST_STATE: &[u8] = b"firststate";
 
 /// Version of the record layout in the module docs; bumped whenever a record changes.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -233,6 +233,19 @@ fn node_record(node: &Node, born: u64, extra: &[u8]) -> Vec<u8> {
     record.extend_from_slice(&born.to_be_bytes());
     record.extend_from_slice(extra);
     record
+}
+
+/// A receipt as stored: everything but the logs bloom, which the logs determine (256 bytes
+/// less per receipt).
+fn without_bloom(receipt: &OpReceiptEnvelope) -> OpReceipt {
+    match receipt {
+        OpReceiptEnvelope::Legacy(r) => OpReceipt::Legacy(r.receipt.clone()),
+        OpReceiptEnvelope::Eip2930(r) => OpReceipt::Eip2930(r.receipt.clone()),
+        OpReceiptEnvelope::Eip1559(r) => OpReceipt::Eip1559(r.receipt.clone()),
+        OpReceiptEnvelope::Eip7702(r) => OpReceipt::Eip7702(r.receipt.clone()),
+        OpReceiptEnvelope::PostExec(r) => OpReceipt::PostExec(r.receipt.clone()),
+        OpReceiptEnvelope::Deposit(r) => OpReceipt::Deposit(r.receipt.clone()),
+    }
 }
 
 /// Bytes of a node record before its extra part: the 65-byte node and the block number.
@@ -457,11 +470,7 @@ impl Store {
         batch.insert(num_key(b'b', number), body);
         let senders: Vec<u8> = block.senders.iter().flat_map(|a| a.0 .0).collect();
         batch.insert(num_key(b'S', number), senders);
-        let receipts: Vec<Bytes> = block
-            .receipts
-            .iter()
-            .map(|r| r.encoded_2718().into())
-            .collect();
+        let receipts: Vec<OpReceipt> = block.receipts.iter().map(without_bloom).collect();
         let mut rbytes = Vec::new();
         receipts.encode(&mut rbytes);
         batch.insert(num_key(b'r', number), rbytes);
@@ -710,13 +719,14 @@ impl Store {
         let Some(v) = self.db.get(num_key(b'r', number))? else {
             return Ok(None);
         };
-        let raw: Vec<Bytes> =
+        let stored: Vec<OpReceipt> =
             Vec::decode(&mut v.as_ref()).map_err(|e| corrupt(format!("receipts {number}: {e}")))?;
-        raw.iter()
-            .map(|b| OpReceiptEnvelope::decode_2718(&mut b.as_ref()))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
-            .map_err(|e| corrupt(format!("receipts {number}: {e}")))
+        Ok(Some(
+            stored
+                .into_iter()
+                .map(|r| OpReceiptEnvelope::from(r.into_with_bloom()))
+                .collect(),
+        ))
     }
 
     /// Where a transaction was included: (block number, index), for blocks up to the head.
@@ -1378,6 +1388,53 @@ mod tests {
             let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("reopen");
             assert_eq!(store.first_state(), history.map_or(0, |h| 40 - h));
         }
+    }
+
+    /// Receipts are stored without their bloom and come back equal, bloom, logs and deposit
+    /// fields included.
+    #[test]
+    fn receipts_come_back_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+        let tip = store.tip().expect("a chain");
+        let state = store.tip_state();
+        let attributes = BlockAttributes {
+            timestamp: tip.header.timestamp + 1,
+            gas_limit: 30_000_000,
+            prevrandao: B256::ZERO,
+            extra_data: Bytes::new(),
+        };
+        let mut builder =
+            BlockBuilder::new(&genesis.spec, &state, &tip.header, tip.hash, attributes);
+        // Initcode: LOG1(memory[0..1], topic 0x77…77), then stop.
+        let mut initcode = vec![0x7f];
+        initcode.extend([0x77; 32]);
+        initcode.extend([0x60, 0x01, 0x60, 0x00, 0xa1, 0x00]);
+        for (salt, to, input) in [
+            (1u8, TxKind::Call(Address::repeat_byte(0xa1)), Bytes::new()),
+            (2u8, TxKind::Create, Bytes::from(initcode)),
+        ] {
+            builder
+                .execute_deposit(TxDeposit {
+                    source_hash: B256::repeat_byte(salt),
+                    from: Address::repeat_byte(0xa1),
+                    to,
+                    mint: ETH,
+                    value: U256::ZERO,
+                    gas_limit: 100_000,
+                    is_system_transaction: false,
+                    input,
+                })
+                .expect("the deposit applies");
+        }
+        let block = builder.finish().expect("the block seals");
+        assert_eq!(block.receipts[1].logs().len(), 1);
+        assert!(!block.receipts[1].logs_bloom().is_zero());
+        store.commit_block(&block).expect("commit");
+        assert_eq!(
+            store.receipts(1).expect("read"),
+            Some(block.receipts.clone())
+        );
     }
 
     /// A data directory of another record layout is refused with a clear error, not misread.
