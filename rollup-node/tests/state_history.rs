@@ -17,8 +17,12 @@ use rollup_node::check::CheckReport;
 use serde_json::{json, Value};
 use support::{ChainOpts, Target, TestChain};
 
-/// Blocks of state the node keeps before its head.
-const HISTORY: u64 = 4;
+/// Blocks of state the node keeps before its head (2 s of 100 ms blocks).
+const HISTORY: u64 = 20;
+
+/// The window slides by a block every 100 ms while the checks run: the oldest blocks of the
+/// window are left out of the kept-state checks.
+const MARGIN: u64 = 5;
 
 /// Receives one transfer per block.
 const RECIPIENT: Address = Address::repeat_byte(0x7c);
@@ -58,9 +62,13 @@ fn balance_after(mined: &[(u64, u64)], number: u64) -> U256 {
 
 /// Every state query at a kept block answers; at a pruned block, the pruned error.
 async fn check_states(chain: &TestChain, p: &DynProvider, mined: &[(u64, u64)]) -> u64 {
-    let head = p.get_block_number().await.expect("head");
+    let mut head = p.get_block_number().await.expect("head");
+    while head < HISTORY + MARGIN + 2 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        head = p.get_block_number().await.expect("head");
+    }
     let first = head - HISTORY;
-    for number in first..=head {
+    for number in first + MARGIN..=head {
         let balance = p
             .get_balance(RECIPIENT)
             .block_id(BlockId::number(number))
@@ -72,11 +80,11 @@ async fn check_states(chain: &TestChain, p: &DynProvider, mined: &[(u64, u64)]) 
             .await
             .unwrap_or_else(|e| chain.fail(&format!("proof at kept block {number}: {e}")));
     }
-    // The check replays a block on its parent's state: the oldest checkable block is first + 1.
+    // The check replays a block on its parent's state, which must stay kept meanwhile.
     let mined_kept = mined
         .iter()
         .map(|(b, _)| *b)
-        .filter(|b| *b > first)
+        .filter(|b| *b > first + MARGIN)
         .max()
         .expect("a transfer in a kept block");
     let report: CheckReport = p
