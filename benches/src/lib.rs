@@ -46,13 +46,13 @@ use rollup_node::{
 use tempfile::TempDir;
 
 pub mod loadgen;
+pub mod uniswap;
 
 /// Every bench binary and criterion bench links this crate, so all of them measure with the
 /// node binary's allocator (jemalloc, see `rollup-node`'s `main.rs`).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-pub mod uniswap;
 
 /// Errors of the benchmark setup and pipeline.
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;

@@ -225,6 +225,18 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// The u64 (big-endian) stored under the `m` key `name`.
+fn read_u64(db: &sled::Db, name: &[u8]) -> Result<Option<u64>, StoreError> {
+    db.get(key(b'm', &[name]))?
+        .map(|v| {
+            v.as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt(String::from_utf8_lossy(name)))
+        })
+        .transpose()
+}
+
 /// A tree node's record (`n`): the node, the block that created it, then `extra` (an
 /// account leaf's account).
 fn node_record(node: &Node, born: u64, extra: &[u8]) -> Vec<u8> {
@@ -248,8 +260,8 @@ fn without_bloom(receipt: &OpReceiptEnvelope) -> OpReceipt {
     }
 }
 
-/// Bytes of a node record before its extra part: the 65-byte node and the block number.
-const NODE_RECORD_FIXED: usize = 65 + 8;
+/// Bytes of a node record before its extra part: the node and the block number.
+const NODE_RECORD_FIXED: usize = smt::NODE_ENCODED_LEN + 8;
 
 /// Splits a node record into the node, the block that created it, and the extra part.
 fn decode_node_record(bytes: &[u8]) -> Result<(Node, u64, &[u8]), SmtError> {
@@ -268,31 +280,21 @@ impl Store {
             .cache_capacity(SLED_CACHE_BYTES)
             .open()?;
         let format_key = key(b'm', &[b"format"]);
-        match db.get(&format_key)? {
-            Some(v) if v.as_ref() == FORMAT.to_be_bytes() => {}
-            Some(v) => {
-                let found = v.as_ref().try_into().map_or(0, u32::from_be_bytes);
-                return Err(StoreError::WrongFormat {
-                    found,
-                    expected: FORMAT,
-                });
-            }
+        let found = match db.get(&format_key)? {
+            Some(v) => v.as_ref().try_into().map_or(0, u32::from_be_bytes),
             None if db.is_empty() => {
                 db.insert(&format_key, &FORMAT.to_be_bytes())?;
+                FORMAT
             }
-            None => {
-                return Err(StoreError::WrongFormat {
-                    found: 0,
-                    expected: FORMAT,
-                })
-            }
-        }
-        let first_state = match db.get(key(b'm', &[FIRST_STATE]))? {
-            None => 0,
-            Some(v) => {
-                u64::from_be_bytes(v.as_ref().try_into().map_err(|_| corrupt("first state"))?)
-            }
+            None => 0, // written before the format was recorded
         };
+        if found != FORMAT {
+            return Err(StoreError::WrongFormat {
+                found,
+                expected: FORMAT,
+            });
+        }
+        let first_state = read_u64(&db, FIRST_STATE)?.unwrap_or_default();
         let store = Self {
             db,
             head: Arc::new(RwLock::new(None)),
@@ -332,12 +334,7 @@ impl Store {
     }
 
     fn read_head_number(&self) -> Result<Option<u64>, StoreError> {
-        Ok(match self.db.get(key(b'm', &[b"head"]))? {
-            None => None,
-            Some(v) => Some(u64::from_be_bytes(
-                v.as_ref().try_into().map_err(|_| corrupt("head"))?,
-            )),
-        })
+        read_u64(&self.db, b"head")
     }
 
     /// The derivation cursor of the newest block that had an L1 origin.

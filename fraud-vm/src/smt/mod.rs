@@ -155,7 +155,7 @@ mod update;
 #[cfg(test)]
 mod tests;
 
-pub use node::{MemoryNodes, Node, NodeReader, Overlay};
+pub use node::{MemoryNodes, Node, NodeReader, Overlay, NODE_ENCODED_LEN};
 pub use proof::{prove, Proof};
 pub use update::{get, update, update_sequential, Change, UpdateResult};
 

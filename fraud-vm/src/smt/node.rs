@@ -10,7 +10,7 @@ const TAG_LEAF: u8 = 0x00;
 /// Tag byte of an encoded internal node.
 const TAG_INTERNAL: u8 = 0x01;
 /// Length of every encoded node.
-pub(crate) const NODE_ENCODED_LEN: usize = 65;
+pub const NODE_ENCODED_LEN: usize = 65;
 
 /// A stored tree node, addressed by [`Node::hash`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -151,8 +151,8 @@ enum Plan {
 struct Leaf {
     key: B256,
     value: B256,
-    /// A change sets or deletes this key.
-    overwritten: bool,
+    /// Index (into the batch) of the change that sets or deletes this key, if any.
+    overwritten_by: Option<usize>,
 }
 
 /// Marks the untouched child of a [`Plan::Branch`].
@@ -356,11 +356,14 @@ impl<R: NodeReader> Ctx<'_, R> {
             let range = &changes[visit.lo..visit.hi];
             plans.push(match node {
                 Node::Leaf { key, value } => {
-                    let overwritten = range.binary_search_by(|(k, _)| k.cmp(&key)).is_ok();
+                    let overwritten_by = range
+                        .binary_search_by(|(k, _)| k.cmp(&key))
+                        .ok()
+                        .map(|j| visit.lo + j);
                     Plan::Build(Some(Leaf {
                         key,
                         value,
-                        overwritten,
+                        overwritten_by,
                     }))
                 }
                 Node::Internal { left, right } => {
@@ -472,18 +475,10 @@ impl<R: NodeReader> Ctx<'_, R> {
         }
         match plan {
             Plan::Build(Some(Leaf {
-                key,
                 value,
-                overwritten,
-            })) => {
-                overwritten && {
-                    let range = &changes[visit.lo..visit.hi];
-                    let set_again = range
-                        .binary_search_by(|(k, _)| k.cmp(&key))
-                        .is_ok_and(|j| range[j].1 == Some(value));
-                    !set_again
-                }
-            }
+                overwritten_by,
+                ..
+            })) => overwritten_by.is_some_and(|j| changes[j].1 != Some(value)),
             Plan::Build(None) | Plan::Branch { .. } => true,
         }
     }
@@ -504,7 +499,7 @@ impl<R: NodeReader> Ctx<'_, R> {
         match level.plans[i] {
             Plan::Build(existing) => {
                 let existing = existing
-                    .filter(|leaf| !leaf.overwritten)
+                    .filter(|leaf| leaf.overwritten_by.is_none())
                     .map(|leaf| ExistingLeaf {
                         key: leaf.key,
                         hash: visit.hash,
