@@ -430,7 +430,7 @@ impl Fixture {
         let pristine = tempfile::Builder::new()
             .prefix("seal-bench-pristine-")
             .tempdir()?;
-        let (store, genesis) = open_chain(pristine.path(), &genesis_json(&senders)?)?;
+        let (store, genesis) = open_chain(pristine.path(), &genesis_json(&senders)?, None)?;
         let spec = genesis.spec.clone();
         let chain_gas_limit = genesis.header.gas_limit;
         let (token, pool) = match workload {
@@ -528,7 +528,7 @@ impl Fixture {
             .tempdir()?;
         let datadir: PathBuf = dir.path().join("data");
         copy_dir(self.pristine.path(), &datadir)?;
-        let store = Store::open(&datadir.join("chain"))?;
+        let store = Store::open(&datadir.join("chain"), None)?;
         if store.head_number() != self.head_number {
             return Err(format!(
                 "copied chain is at block {}, expected {}",

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod check;
 pub mod derive;
 pub mod events;
+pub mod history;
 pub mod mempool;
 pub mod node;
 pub mod proposer;

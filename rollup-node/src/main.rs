@@ -111,12 +111,15 @@ struct Cli {
     /// Propose the output of every N-th L2 block.
     #[arg(long = "proposer.interval", value_name = "N", default_value_t = 10)]
     proposer_interval: u64,
-    /// Keep the state of only the last BLOCKS blocks before the head (plus the head's) and
-    /// delete older state-tree nodes, so the database follows the live state instead of
-    /// growing with every block. Older states are then gone for good: state queries at those
-    /// blocks (eth_getBalance, eth_getProof, eth_call, ...) and `check-block` answer "state
-    /// ... is pruned". Keep more blocks than a challenger needs to re-execute the oldest
-    /// block it may dispute. Default: keep every state (archive).
+    /// Keep the state of only the last BLOCKS blocks before the head (plus the head's), with
+    /// their state tree in memory instead of on disk: blocks commit much faster and the
+    /// database holds no tree at all (the tree is rebuilt from the flat state at start, a few
+    /// seconds per million accounts; memory grows with the live state, ~260 bytes per
+    /// account or slot). Older states are gone for good: state queries at those blocks
+    /// (eth_getBalance, eth_getProof, eth_call, ...) and `check-block` answer "state ... is
+    /// pruned". Keep more blocks than a challenger needs to re-execute the oldest block it may
+    /// dispute. Fixed when the data directory is created (give the flag on every start).
+    /// Default: keep every state on disk (archive).
     #[arg(long = "state-history", value_name = "BLOCKS")]
     state_history: Option<u64>,
     /// TESTS ONLY: the sequencer includes no L1 deposits except those a forced batch
@@ -235,7 +238,11 @@ async fn check_blocks(cli: &Cli, args: &CheckArgs) -> Result<bool, Box<dyn std::
                 Some(path) => std::fs::read_to_string(path)?,
                 None => DEV_GENESIS.to_string(),
             };
-            Some(rollup_node::node::open_chain(&cli.datadir, &genesis)?)
+            Some(rollup_node::node::open_chain(
+                &cli.datadir,
+                &genesis,
+                cli.state_history,
+            )?)
         }
     };
     let mut all_ok = true;

@@ -20,9 +20,10 @@
 //! | `s` | address ‖ slot | latest non-zero storage value |
 //! | `c` | code hash | code |
 //! | `R` | code hash | code root |
-//! | `n` | node hash | state-tree node ‖ the number of the newest block that created it (u64 BE); an account's leaf node is then followed by the account ([`AccountLeaf::encode`]), to read old states from the tree |
-//! | `x` | number | the state-tree nodes block `number` made stale (32-byte hashes; only with a state history) |
-//! | `m` | `firststate` | the oldest block whose state is still complete (only once pruning started) |
+//! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree (archive only) |
+//! | `x` | number | the block's changeset: the accounts and slots it changed, with their values before it ([`crate::history::encode_changeset`]; state history only, for the kept blocks) |
+//! | `m` | `firststate` | the oldest block whose state is still complete (state history only) |
+//! | `m` | `tree` | `archive` (every state's tree on disk) or `memory` (a state history, tree in memory); fixed at creation |
 //! | `m` | `format` | the record format version ([`FORMAT`], u32 BE); a store of another version is refused |
 //! | `l` | address ‖ number | (empty): blocks where the address logged |
 //!
@@ -30,28 +31,21 @@
 //! from that block's root. Hot accounts, slots and tree nodes are served from bounded in-memory
 //! caches ([`crate::cache`]).
 //!
-//! ## State history (pruning)
+//! ## Archive or state history
 //!
-//! Tree nodes are content-addressed, and an archive store ([`Store::open`]) keeps every one,
-//! so the state of every block stays readable. With a state history of `H` blocks
-//! ([`Store::with_state_history`]) the store keeps the states of the newest `H + 1` blocks
-//! only, and the tree's size on disk follows the live state instead of growing with every
-//! block:
+//! An archive store (`Store::open(path, None)`) keeps every state: tree nodes are
+//! content-addressed `n` records, never deleted, so any block's state reads through its root.
 //!
-//! * each block writes the list of nodes its tree update made stale
-//!   ([`BuiltBlock::stale_nodes`]: nodes of the parent's tree that its own tree no longer
-//!   holds) under `x`;
-//! * after block `M` is committed, the lists of blocks up to `M - H` are processed, oldest
-//!   first: a listed node is deleted unless a block after the one that listed it created it
-//!   again (a value set back to an old one recreates the same node; the block number kept
-//!   in the node record tells), then the list itself; `firststate` moves to the last block
-//!   processed. Processing the list of block `N` removes the state of block `N - 1`, never
-//!   a node of a state at or after `N`.
-//!
-//! Reads of a state older than `firststate` fail with [`StoreError::Pruned`]. Pruning is
-//! idempotent: a crash in the middle leaves `firststate` behind and the next commit redoes
-//! the rest (an already deleted node reads as absent). Blocks written without a state history
-//! have no stale lists, so the nodes they replaced stay after a switch to pruning.
+//! With a state history of `H` blocks (`Store::open(path, Some(H))`) the store serves only
+//! the states of the newest `H + 1` blocks, and writes no tree nodes at all: the kept states'
+//! tree lives in memory ([`crate::history`]) and each block writes its changeset (`x`)
+//! instead. At start the store rebuilds the head's tree from the flat `a`/`s` records and
+//! each older kept state from the next block's changeset, and refuses to open if any rebuilt
+//! root differs from its header's. When block `M` commits, the blocks up to `M - H` leave the
+//! history: their stale nodes leave memory, and their changesets and the new `firststate`
+//! are written in one batch. Reads of a state older than `firststate` fail with
+//! [`StoreError::Pruned`]. A data directory keeps the mode it was created with
+//! ([`StoreError::WrongTreeMode`]).
 //!
 //! ## Write-behind: the tip and the head
 //!
@@ -71,10 +65,10 @@
 //!
 //! ## Write order (crash safety)
 //!
-//! A block is written in two steps: first its content-addressed records (`n` tree nodes, `c`
-//! code, `R` code roots) and its transaction locations (`t`) as plain inserts from all cores,
+//! A block is written in two steps: first its content-addressed records (`n` tree nodes in an
+//! archive, `c` code, `R` code roots) and its transaction locations (`t`) as plain inserts from all cores,
 //! and a flush; then one atomic batch with everything else (header, body, senders, receipts,
-//! log index, flat state, cursor, head), and a flush. sled holds its global write lock for the
+//! log index, flat state, changeset, cursor, head), and a flush. sled holds its global write lock for the
 //! duration of an `apply_batch`, blocking every reader, while plain inserts of different keys
 //! proceed side by side and let the next block's reads interleave. A crash between the steps
 //! leaves only records nothing reads: content-addressed ones are keyed by their own hash (so
@@ -91,7 +85,7 @@ use alloy_rlp::{Decodable, Encodable};
 use fraud_vm::{
     execute::{BuiltBlock, StateProvider},
     smt::{self, Node, NodeReader, SmtError},
-    state::{account_key, storage_key, AccountLeaf},
+    state::{account_key, storage_key, AccountLeaf, StateDiff},
     ProviderError,
 };
 use op_alloy_consensus::{OpReceipt, OpReceiptEnvelope, OpTxEnvelope};
@@ -100,9 +94,13 @@ use revm::{
     database_interface::DatabaseRef,
     state::{AccountInfo, Bytecode},
 };
-use tracing::{debug, instrument};
+use tracing::{debug, info, instrument};
 
-use crate::{cache::Caches, derive::L1Cursor};
+use crate::{
+    cache::Caches,
+    derive::L1Cursor,
+    history::{decode_changeset, encode_changeset, KeptStates, Order},
+};
 
 /// Errors of the chain store.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +132,16 @@ pub enum StoreError {
     /// The chain rules failed (state tree).
     #[error(transparent)]
     Chain(#[from] fraud_vm::Error),
+    /// The data directory keeps its state tree another way than asked for.
+    #[error("{}", if *archive {
+        "the data directory is an archive (every state on disk): run without --state-history, or start from a fresh --datadir"
+    } else {
+        "the data directory keeps a state history (its tree in memory): run with --state-history, or start from a fresh --datadir"
+    })]
+    WrongTreeMode {
+        /// The data directory is an archive.
+        archive: bool,
+    },
     /// The state of an old block was pruned (see the module docs).
     #[error(
         "the state of block {number} is pruned: this node keeps the state of blocks {first} and later (--state-history)"
@@ -184,6 +192,8 @@ pub struct Store {
     staged: Arc<RwLock<VecDeque<Arc<Staged>>>>,
     /// Keep the state of this many blocks before the head (None: every block's state).
     state_history: Option<u64>,
+    /// With a state history: the kept states' tree, in memory (see [`crate::history`]).
+    kept: Option<Arc<KeptStates>>,
     /// The oldest block whose state is complete (0 until pruning starts).
     first_state: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -205,8 +215,15 @@ const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// `m` key of the oldest block whose state is complete.
 const FIRST_STATE: &[u8] = b"firststate";
 
+/// `m` key of where the state tree lives: [`ARCHIVE`] or [`IN_MEMORY`].
+const TREE: &[u8] = b"tree";
+/// Every state's tree nodes on disk (`n`).
+const ARCHIVE: &[u8] = b"archive";
+/// The kept states' tree in memory, rebuilt at start from the flat state and changesets.
+const IN_MEMORY: &[u8] = b"memory";
+
 /// Version of the record layout in the module docs; bumped whenever a record changes.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -237,16 +254,6 @@ fn read_u64(db: &sled::Db, name: &[u8]) -> Result<Option<u64>, StoreError> {
         .transpose()
 }
 
-/// A tree node's record (`n`): the node, the block that created it, then `extra` (an
-/// account leaf's account).
-fn node_record(node: &Node, born: u64, extra: &[u8]) -> Vec<u8> {
-    let mut record = Vec::with_capacity(NODE_RECORD_FIXED + extra.len());
-    node.encode_into(&mut record);
-    record.extend_from_slice(&born.to_be_bytes());
-    record.extend_from_slice(extra);
-    record
-}
-
 /// A receipt as stored: everything but the logs bloom, which the logs determine (256 bytes
 /// less per receipt).
 fn without_bloom(receipt: &OpReceiptEnvelope) -> OpReceipt {
@@ -260,30 +267,27 @@ fn without_bloom(receipt: &OpReceiptEnvelope) -> OpReceipt {
     }
 }
 
-/// Bytes of a node record before its extra part: the node and the block number.
-const NODE_RECORD_FIXED: usize = smt::NODE_ENCODED_LEN + 8;
-
-/// Splits a node record into the node, the block that created it, and the extra part.
-fn decode_node_record(bytes: &[u8]) -> Result<(Node, u64, &[u8]), SmtError> {
-    let (node, rest) = Node::decode_prefix(bytes)?;
-    let (born, extra) = rest
-        .split_first_chunk::<8>()
-        .ok_or_else(|| SmtError::Decode("node record without its block number".into()))?;
-    Ok((node, u64::from_be_bytes(*born), extra))
-}
-
 impl Store {
-    /// Opens (or creates) the store in `path`.
-    pub fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+    /// Opens (or creates) the store in `path`. `state_history`: keep only the state of the
+    /// newest `H + 1` blocks, with their tree in memory (None: an archive keeping every state
+    /// on disk); see the module docs. A data directory keeps the mode it was created with.
+    pub fn open(path: &std::path::Path, state_history: Option<u64>) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(SLED_CACHE_BYTES)
             .open()?;
         let format_key = key(b'm', &[b"format"]);
+        let tree_key = key(b'm', &[TREE]);
+        let tree = if state_history.is_some() {
+            IN_MEMORY
+        } else {
+            ARCHIVE
+        };
         let found = match db.get(&format_key)? {
             Some(v) => v.as_ref().try_into().map_or(0, u32::from_be_bytes),
             None if db.is_empty() => {
                 db.insert(&format_key, &FORMAT.to_be_bytes())?;
+                db.insert(&tree_key, tree)?;
                 FORMAT
             }
             None => 0, // written before the format was recorded
@@ -294,13 +298,20 @@ impl Store {
                 expected: FORMAT,
             });
         }
+        let stored_tree = db.get(&tree_key)?;
+        if stored_tree.as_deref() != Some(tree) {
+            return Err(StoreError::WrongTreeMode {
+                archive: stored_tree.as_deref() == Some(ARCHIVE),
+            });
+        }
         let first_state = read_u64(&db, FIRST_STATE)?.unwrap_or_default();
         let store = Self {
             db,
             head: Arc::new(RwLock::new(None)),
             caches: Arc::new(Caches::default()),
             staged: Arc::new(RwLock::new(VecDeque::new())),
-            state_history: None,
+            state_history,
+            kept: state_history.map(|_| Arc::new(KeptStates::default())),
             first_state: Arc::new(first_state.into()),
         };
         if let Some(number) = store.read_head_number()? {
@@ -309,14 +320,94 @@ impl Store {
                 .ok_or_else(|| corrupt(format!("head block {number} missing")))?;
             *store.head.write() = Some(Head { header, hash });
         }
+        if let Some(kept) = &store.kept {
+            store.rebuild_kept_states(kept)?;
+        }
         Ok(store)
     }
 
-    /// Keeps only the state of the newest `history + 1` blocks (None: keep every state), see
-    /// the module docs. A store that once pruned stays pruned: older states are gone.
-    pub fn with_state_history(mut self, history: Option<u64>) -> Self {
-        self.state_history = history;
-        self
+    /// Rebuilds the kept states' tree (see [`crate::history`]): the head's from the flat
+    /// records, then each older kept state from the next block's changeset, checking every
+    /// root against its header.
+    #[instrument(level = "info", skip_all)]
+    fn rebuild_kept_states(&self, kept: &KeptStates) -> Result<(), StoreError> {
+        use rayon::prelude::*;
+        let Some(head) = self.head() else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let mut accounts = Vec::new();
+        for item in self.db.scan_prefix([b'a']) {
+            let (k, v) = item?;
+            let leaf = AccountLeaf::decode(&v).ok_or_else(|| corrupt("account record"))?;
+            accounts.push((Address::from_slice(&k[1..]), leaf));
+        }
+        let mut slots = Vec::new();
+        for item in self.db.scan_prefix([b's']) {
+            let (k, v) = item?;
+            if k.len() != 53 || v.len() != 32 {
+                return Err(corrupt("storage record"));
+            }
+            slots.push((
+                Address::from_slice(&k[1..21]),
+                U256::from_be_slice(&k[21..]),
+                v,
+            ));
+        }
+        let mut changes: Vec<smt::Change> = accounts
+            .par_iter()
+            .filter(|(_, leaf)| !leaf.is_empty())
+            .map(|(address, leaf)| (account_key(address), Some(leaf.value_hash())))
+            .collect();
+        changes.par_extend(slots.par_iter().map(|(address, slot, value)| {
+            (storage_key(address, slot), Some(B256::from_slice(value)))
+        }));
+        let leaves = changes.len();
+        let live = smt::update(&smt::MemoryNodes::new(), B256::ZERO, changes)
+            .map_err(fraud_vm::Error::from)?;
+        if live.root != head.header.state_root {
+            return Err(corrupt(format!(
+                "the flat state's root {} is not the state root of head block {}",
+                live.root, head.header.number
+            )));
+        }
+        kept.insert_nodes(&live.new_nodes, head.header.number, Order::Newest);
+        // The older kept states, newest first: block N's changeset turns its state into
+        // its parent's; the nodes that creates are the ones block N made stale.
+        let mut root = live.root;
+        let mut first = head.header.number;
+        while first > self.first_state() {
+            let Some(bytes) = self.db.get(num_key(b'x', first))? else {
+                break;
+            };
+            let changeset = decode_changeset(&bytes)
+                .ok_or_else(|| corrupt(format!("changeset of block {first}")))?;
+            let parent =
+                smt::update(kept, root, changeset.tree_changes()).map_err(fraud_vm::Error::from)?;
+            let (_, header) = self
+                .header_by_number(first - 1)?
+                .ok_or_else(|| corrupt(format!("header {} missing", first - 1)))?;
+            if parent.root != header.state_root {
+                return Err(corrupt(format!(
+                    "block {first}'s changeset does not lead back to block {}'s state root",
+                    first - 1
+                )));
+            }
+            let stale = parent.new_nodes.iter().map(|(hash, _)| *hash).collect();
+            kept.add_block(first, &parent.new_nodes, stale, &changeset, Order::Oldest);
+            root = parent.root;
+            first -= 1;
+        }
+        self.first_state
+            .store(first, std::sync::atomic::Ordering::Release);
+        info!(
+            leaves,
+            nodes = kept.len(),
+            states = head.header.number - first + 1,
+            ms = started.elapsed().as_millis() as u64,
+            "rebuilt the kept states' tree"
+        );
+        Ok(())
     }
 
     /// The oldest block whose state the store can serve.
@@ -483,6 +574,14 @@ impl Store {
         }
 
         self.write_content(block)?;
+        let changeset = match &self.kept {
+            Some(_) if number > 0 => {
+                let changeset = self.changeset(block)?;
+                batch.insert(num_key(b'x', number), encode_changeset(&changeset));
+                Some(changeset)
+            }
+            _ => None,
+        };
 
         for (address, account) in &block.diff.accounts {
             let k = key(b'a', &[address.as_slice()]);
@@ -503,10 +602,23 @@ impl Store {
 
         self.db.apply_batch(batch)?;
         self.db.flush()?;
+        let cached_nodes = match &self.kept {
+            Some(kept) => {
+                kept.add_block(
+                    number,
+                    &block.new_nodes,
+                    block.stale_nodes.clone(),
+                    &changeset.unwrap_or_default(),
+                    Order::Newest,
+                );
+                &[][..]
+            }
+            None => &block.new_nodes[..],
+        };
         self.caches.commit(
             block.diff.accounts.iter(),
             block.diff.storage.iter(),
-            block.new_nodes.iter(),
+            cached_nodes.iter(),
         );
         {
             // Head and overlay change together: a tip read sees the block either in the
@@ -527,54 +639,49 @@ impl Store {
         Ok(())
     }
 
-    /// Processes the stale-node lists of the blocks up to `upto` that are not processed yet
-    /// (see the module docs); the state of `upto` and later stays complete.
+    /// The values `block`'s changes replace (its changeset): the head's, read before the
+    /// block is written.
+    fn changeset(&self, block: &BuiltBlock) -> Result<StateDiff, StoreError> {
+        use rayon::prelude::*;
+        let accounts: Vec<(Address, Option<AccountLeaf>)> = block
+            .diff
+            .accounts
+            .par_iter()
+            .map(|(address, _)| Ok((*address, self.account(address)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let storage: Vec<((Address, U256), U256)> = block
+            .diff
+            .storage
+            .par_iter()
+            .map(|((address, slot), _)| Ok(((*address, *slot), self.storage(address, slot)?)))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(StateDiff {
+            accounts: accounts.into_iter().collect(),
+            storage: storage.into_iter().collect(),
+            codes: Default::default(),
+        })
+    }
+
+    /// Drops the kept states before block `upto` (see [`crate::history`]): the state of
+    /// `upto` and later ones stay whole.
     #[instrument(level = "debug", skip(self))]
     fn prune(&self, upto: u64) -> Result<(), StoreError> {
-        use rayon::prelude::*;
         let first = self.first_state();
-        if upto <= first {
+        let Some(kept) = self.kept.as_ref().filter(|_| upto > first) else {
             return Ok(());
-        }
-        let mut deleted = 0usize;
+        };
+        let deleted = kept.drop_through(upto);
+        // The changesets go with the first state, atomically: a restart rebuilds exactly the
+        // states from `firststate` on.
+        let mut batch = sled::Batch::default();
         for number in first + 1..=upto {
-            let list_key = num_key(b'x', number);
-            if let Some(list) = self.db.get(&list_key)? {
-                if list.len() % 32 != 0 {
-                    return Err(corrupt(format!("stale list of block {number}")));
-                }
-                // In key order, like the inserts: neighbouring deletes share sled pages.
-                let mut hashes: Vec<&[u8]> = list.chunks_exact(32).collect();
-                hashes.par_sort_unstable();
-                deleted += hashes
-                    .par_chunks(CHUNK)
-                    .map(|chunk| -> Result<usize, StoreError> {
-                        let mut deleted = 0;
-                        for hash in chunk {
-                            let k = key(b'n', &[hash]);
-                            let Some(record) = self.db.get(&k)? else {
-                                continue; // already deleted (pruning is redone after a crash)
-                            };
-                            let (_, born, _) =
-                                decode_node_record(&record).map_err(fraud_vm::Error::from)?;
-                            // Created again after this block made it stale: still live.
-                            if born < number {
-                                self.db.remove(&k)?;
-                                deleted += 1;
-                            }
-                        }
-                        Ok(deleted)
-                    })
-                    .sum::<Result<usize, StoreError>>()?;
-                self.db.remove(&list_key)?;
-            }
+            batch.remove(num_key(b'x', number));
         }
-        // Durable with the next flush; lost in a crash, the next commit redoes the lists.
-        self.db
-            .insert(key(b'm', &[FIRST_STATE]), &upto.to_be_bytes())?;
+        batch.insert(key(b'm', &[FIRST_STATE]), &upto.to_be_bytes());
+        self.db.apply_batch(batch)?;
         self.first_state
             .store(upto, std::sync::atomic::Ordering::Release);
-        debug!(upto, deleted, "pruned state");
+        debug!(upto, deleted, "dropped old states");
         Ok(())
     }
 
@@ -594,21 +701,21 @@ impl Store {
             .iter()
             .filter_map(|(address, leaf)| Some((account_key(address), leaf.as_ref()?)))
             .collect();
-        let number = block.header.number;
-        for (hash, node) in &block.new_nodes {
-            let account = match node {
-                Node::Leaf { key: k, value } => accounts
-                    .get(k)
-                    .filter(|a| a.value_hash() == *value)
-                    .map(|a| a.encode()),
-                Node::Internal { .. } => None,
-            };
-            let record = node_record(node, number, account.as_ref().map_or(&[][..], |a| &a[..]));
+        // Only an archive keeps its tree on disk.
+        let nodes = if self.kept.is_some() {
+            &[][..]
+        } else {
+            &block.new_nodes[..]
+        };
+        for (hash, node) in nodes {
+            let mut record = Vec::with_capacity(smt::NODE_ENCODED_LEN + AccountLeaf::ENCODED_LEN);
+            node.encode_into(&mut record);
+            if let Node::Leaf { key: k, value } = node {
+                if let Some(account) = accounts.get(k).filter(|a| a.value_hash() == *value) {
+                    record.extend_from_slice(&account.encode());
+                }
+            }
             records.push((key(b'n', &[hash.as_slice()]), record));
-        }
-        if self.state_history.is_some() && !block.stale_nodes.is_empty() {
-            let list: Vec<u8> = block.stale_nodes.iter().flat_map(|h| h.0).collect();
-            records.push((num_key(b'x', number), list));
         }
         for (hash, code) in &block.diff.codes {
             records.push((key(b'c', &[hash.as_slice()]), code.to_vec()));
@@ -618,7 +725,7 @@ impl Store {
         }
         // Transaction locations name the block's hash: one left by a block that never became
         // the head (a crash between the two steps) does not match the block stored there.
-        let number = number.to_be_bytes();
+        let number = block.header.number.to_be_bytes();
         for (i, tx) in block.transactions.iter().enumerate() {
             let mut v = Vec::with_capacity(44);
             v.extend_from_slice(&number);
@@ -810,24 +917,31 @@ impl Store {
             .map(|v| Bytes::copy_from_slice(&v)))
     }
 
-    /// The account of the state-tree leaf `(key, value)` (kept with the leaf node; for reads
-    /// at older blocks).
-    pub fn leaf_account(
+    /// The account `address` holds in a state whose tree has the leaf value `value` at its
+    /// key: in an archive, kept with the leaf node; with a state history, the latest account
+    /// or an older one from the kept changesets.
+    fn account_with_value(
         &self,
-        key: &B256,
+        address: &Address,
         value: &B256,
-    ) -> Result<Option<AccountLeaf>, StoreError> {
-        let hash = smt::leaf_hash(key, value);
-        match self.db.get(self::key(b'n', &[hash.as_slice()]))? {
-            None => Ok(None),
-            Some(v) => {
-                let (_, _, account) = decode_node_record(&v).map_err(fraud_vm::Error::from)?;
-                AccountLeaf::decode(account)
-                    .filter(|a| a.value_hash() == *value)
-                    .map(Some)
-                    .ok_or_else(|| corrupt(format!("account of leaf {hash}")))
-            }
-        }
+    ) -> Result<AccountLeaf, StoreError> {
+        let hash = smt::leaf_hash(&account_key(address), value);
+        let found = match &self.kept {
+            Some(kept) => match self.account(address)? {
+                Some(latest) if latest.value_hash() == *value => Some(latest),
+                _ => kept.old_account(&hash),
+            },
+            None => match self.db.get(key(b'n', &[hash.as_slice()]))? {
+                None => None,
+                Some(v) => {
+                    let (_, account) = Node::decode_prefix(&v).map_err(fraud_vm::Error::from)?;
+                    AccountLeaf::decode(account)
+                }
+            },
+        };
+        found
+            .filter(|a| a.value_hash() == *value)
+            .ok_or_else(|| corrupt(format!("account of leaf {hash}")))
     }
 
     /// Size of the data directory on disk, in bytes.
@@ -871,7 +985,10 @@ impl Store {
             let node = staged
                 .iter()
                 .find_map(|s| s.nodes.get(&hash).copied())
-                .or_else(|| self.caches.cached_node(&hash))?;
+                .or_else(|| match &self.kept {
+                    Some(kept) => kept.node(&hash),
+                    None => self.caches.cached_node(&hash),
+                })?;
             match node {
                 Node::Leaf { key: k, .. } => return Some(k != *key),
                 Node::Internal { left, right } => {
@@ -922,10 +1039,13 @@ impl Store {
 
 impl NodeReader for Store {
     fn node(&self, hash: &B256) -> Result<Option<Node>, SmtError> {
+        if let Some(kept) = &self.kept {
+            return Ok(kept.node(hash));
+        }
         self.caches
             .node(hash, || match self.db.get(key(b'n', &[hash.as_slice()])) {
                 Ok(None) => Ok(None),
-                Ok(Some(v)) => decode_node_record(&v).map(|(node, _, _)| Some(node)),
+                Ok(Some(v)) => Node::decode_prefix(&v).map(|(node, _)| Some(node)),
                 Err(e) => Err(SmtError::Store(e.to_string())),
             })
     }
@@ -984,11 +1104,7 @@ impl HistoricalState<'_> {
         let key = account_key(address);
         match smt::get(self.store, self.root, &key).map_err(fraud_vm::Error::from)? {
             None => Ok(None),
-            Some(value) => self
-                .store
-                .leaf_account(&key, &value)?
-                .map(Some)
-                .ok_or_else(|| corrupt(format!("account of leaf value {value}"))),
+            Some(value) => self.store.account_with_value(address, &value).map(Some),
         }
     }
 
@@ -1186,7 +1302,7 @@ mod tests {
     #[test]
     fn staged_blocks_feed_the_next_block_but_are_reported_only_once_written() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, None).expect("chain");
         let (a, b) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb2));
 
         let one = Arc::new(deposit_block(&store, &genesis.spec, a, 1));
@@ -1267,13 +1383,19 @@ mod tests {
 
     const HOLDER: Address = Address::repeat_byte(0x5e);
 
-    /// Hashes of the stored tree nodes (`n` records).
+    /// Hashes of the tree nodes held: in memory with a state history, else on disk (`n`).
     fn stored_nodes(store: &Store) -> std::collections::BTreeSet<B256> {
-        store
+        let on_disk = store
             .db
             .scan_prefix([b'n'])
-            .map(|item| B256::from_slice(&item.expect("scan").0[1..]))
-            .collect()
+            .map(|item| B256::from_slice(&item.expect("scan").0[1..]));
+        match &store.kept {
+            Some(kept) => {
+                assert_eq!(on_disk.count(), 0, "a state history writes no tree nodes");
+                kept.hashes().into_iter().collect()
+            }
+            None => on_disk.collect(),
+        }
     }
 
     /// Hashes of the nodes of the tree at `root`, read from the store.
@@ -1301,8 +1423,7 @@ mod tests {
         let accounts: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
         for history in [Some(HISTORY), None] {
             let dir = tempfile::tempdir().expect("tempdir");
-            let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
-            let mut store = store.with_state_history(history);
+            let (mut store, _) = open_chain(dir.path(), DEV_GENESIS, history).expect("chain");
             let mut roots = vec![store.head().expect("genesis").header.state_root];
             // expected[n]: balances and slots after block n (only the ones the test writes).
             let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
@@ -1316,8 +1437,9 @@ mod tests {
             for number in 1..=40u64 {
                 if number == 21 {
                     drop(store);
-                    let (reopened, _) = open_chain(dir.path(), DEV_GENESIS).expect("reopen");
-                    store = reopened.with_state_history(history);
+                    store = open_chain(dir.path(), DEV_GENESIS, history)
+                        .expect("reopen")
+                        .0;
                 }
                 let (mut balances, mut slots) = expected.last().cloned().expect("a state");
                 // Few values, so states (and tree nodes) recur.
@@ -1382,7 +1504,7 @@ mod tests {
             }
             drop(store);
             // The pruning point survives a restart.
-            let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("reopen");
+            let (store, _) = open_chain(dir.path(), DEV_GENESIS, history).expect("reopen");
             assert_eq!(store.first_state(), history.map_or(0, |h| 40 - h));
         }
     }
@@ -1392,7 +1514,7 @@ mod tests {
     #[test]
     fn receipts_come_back_whole() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, None).expect("chain");
         let tip = store.tip().expect("a chain");
         let state = store.tip_state();
         let attributes = BlockAttributes {
@@ -1439,18 +1561,18 @@ mod tests {
     fn a_store_of_another_format_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let (store, _) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+            let (store, _) = open_chain(dir.path(), DEV_GENESIS, None).expect("chain");
             store
                 .db
                 .insert(key(b'm', &[b"format"]), &2u32.to_be_bytes())
                 .expect("write");
             store.db.flush().expect("flush");
         }
-        let err = open_chain(dir.path(), DEV_GENESIS)
+        let err = open_chain(dir.path(), DEV_GENESIS, None)
             .err()
             .expect("an old format");
         assert!(err.to_string().contains("record format 2"), "{err}");
-        let err = Store::open(&dir.path().join("chain"))
+        let err = Store::open(&dir.path().join("chain"), None)
             .err()
             .expect("an old format");
         assert!(matches!(
@@ -1462,6 +1584,94 @@ mod tests {
         ));
     }
 
+    /// A data directory keeps its tree mode, and a state-history store whose flat state or
+    /// changesets do not lead to the headers' state roots is refused at start, not served.
+    #[test]
+    fn a_state_history_store_checks_what_it_rebuilds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rich = Address::repeat_byte(0x11);
+        {
+            let (store, _) = open_chain(dir.path(), DEV_GENESIS, Some(4)).expect("chain");
+            for (i, balance) in [5u64, 6, 7].into_iter().enumerate() {
+                let block = state_block(&store, &[(rich, balance)], &[(i as u64, balance)]);
+                store.commit_block(&block).expect("commit");
+            }
+        }
+        let err = open_chain(dir.path(), DEV_GENESIS, None)
+            .err()
+            .expect("an archive open of a state-history store");
+        assert!(
+            err.to_string().contains("run with --state-history"),
+            "{err}"
+        );
+        let (store, _) = open_chain(dir.path(), DEV_GENESIS, Some(9)).expect("a longer history");
+        assert_eq!(
+            store.first_state(),
+            0,
+            "every block's changeset is still there"
+        );
+        let balance = |n: u64| {
+            let root = store
+                .header_by_number(n)
+                .expect("read")
+                .expect("header")
+                .1
+                .state_root;
+            store
+                .at_root(root)
+                .account(&rich)
+                .expect("read")
+                .map(|a| a.balance)
+        };
+        assert_eq!(balance(0), None);
+        assert_eq!(balance(2), Some(U256::from(6)));
+        assert_eq!(balance(3), Some(U256::from(7)));
+
+        // A flat record that disagrees with the head's state root.
+        let k = key(
+            b's',
+            &[HOLDER.as_slice(), &U256::from(1).to_be_bytes::<32>()],
+        );
+        store.db.insert(&k, &[9u8; 32]).expect("write");
+        drop(store);
+        let err = open_chain(dir.path(), DEV_GENESIS, Some(4))
+            .err()
+            .expect("a corrupt flat state");
+        assert!(
+            err.to_string()
+                .contains("is not the state root of head block 3"),
+            "{err}"
+        );
+        {
+            // Repaired: slot 1 holds what block 2 wrote.
+            let db = sled::open(dir.path().join("chain")).expect("sled");
+            db.insert(&k, &U256::from(6).to_be_bytes::<32>()[..])
+                .expect("write");
+            db.flush().expect("flush");
+        }
+        let store = Store::open(&dir.path().join("chain"), Some(4)).expect("repaired");
+        // A changeset that does not undo its block.
+        let mut changeset =
+            decode_changeset(&store.db.get(num_key(b'x', 2)).expect("read").expect("x"))
+                .expect("decodes");
+        changeset
+            .storage
+            .insert((HOLDER, U256::from(1)), U256::from(1234));
+        store
+            .db
+            .insert(num_key(b'x', 2), encode_changeset(&changeset))
+            .expect("write");
+        drop(store);
+        let err = open_chain(dir.path(), DEV_GENESIS, Some(4))
+            .err()
+            .expect("a corrupt changeset");
+        assert!(
+            err.to_string()
+                .contains("block 2's changeset does not lead back to block 1"),
+            "{err}"
+        );
+    }
+
     /// A kill after a block's content-addressed records were written but before its final
     /// batch: the block was never reported, and the chain resumes at the previous head.
     #[test]
@@ -1469,14 +1679,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (a, b) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb2));
         let lost = {
-            let (store, genesis) = open_chain(dir.path(), DEV_GENESIS).expect("chain");
+            let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, None).expect("chain");
             let lost = Arc::new(deposit_block(&store, &genesis.spec, a, 1));
             store.stage(lost.clone()).expect("stage");
             store.write_content(&lost).expect("first step only");
             assert_eq!(store.head_number(), 0);
             lost
         };
-        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS).expect("reopen");
+        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, None).expect("reopen");
         assert_eq!(store.head_number(), 0);
         assert_eq!(store.tip().map(|t| t.header.number), Some(0));
         assert!(store.header_by_number(1).expect("read").is_none());
