@@ -411,6 +411,8 @@ pub struct Fixture {
     pub head_number: u64,
     /// How long the preparation took.
     pub setup: SetupTimes,
+    /// The store's state history (None: archive).
+    pub state_history: Option<u64>,
     pristine: TempDir,
 }
 
@@ -418,6 +420,16 @@ impl Fixture {
     /// Prepares `workload` with `txs` senders and transactions (slow for large `txs`: key
     /// derivation, signing, and for ERC20 a token-distribution block of `txs` transfers).
     pub fn new(workload: Workload, txs: usize) -> Result<Self> {
+        Self::with_state_history(workload, txs, None)
+    }
+
+    /// [`Fixture::new`] on a store with a state history of `history` blocks (the state tree in
+    /// memory, see `rollup_node::history`; None: an archive store, as [`Fixture::new`]).
+    pub fn with_state_history(
+        workload: Workload,
+        txs: usize,
+        history: Option<u64>,
+    ) -> Result<Self> {
         if txs == 0 {
             return Err("a workload needs at least one transaction".into());
         }
@@ -430,7 +442,7 @@ impl Fixture {
         let pristine = tempfile::Builder::new()
             .prefix("seal-bench-pristine-")
             .tempdir()?;
-        let (store, genesis) = open_chain(pristine.path(), &genesis_json(&senders)?, None)?;
+        let (store, genesis) = open_chain(pristine.path(), &genesis_json(&senders)?, history)?;
         let spec = genesis.spec.clone();
         let chain_gas_limit = genesis.header.gas_limit;
         let (token, pool) = match workload {
@@ -501,6 +513,7 @@ impl Fixture {
                 chain: chain_done - keys_done,
                 sign: signed - chain_done,
             },
+            state_history: history,
             pristine,
         })
     }
@@ -528,7 +541,7 @@ impl Fixture {
             .tempdir()?;
         let datadir: PathBuf = dir.path().join("data");
         copy_dir(self.pristine.path(), &datadir)?;
-        let store = Store::open(&datadir.join("chain"), None)?;
+        let store = Store::open(&datadir.join("chain"), self.state_history)?;
         if store.head_number() != self.head_number {
             return Err(format!(
                 "copied chain is at block {}, expected {}",

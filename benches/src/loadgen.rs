@@ -151,6 +151,10 @@ pub struct Config {
         default_value_t = 1_000_000_000
     )]
     pub gas_limit: u64,
+    /// `--state-history` of the started node: keep this many past states, with the state tree
+    /// in memory (default: an archive node, every state's tree on disk).
+    #[arg(long = "state-history", value_name = "BLOCKS")]
+    pub state_history: Option<u64>,
     /// Number of senders; sender i's key is keccak256(uint256(i)).
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub accounts: usize,
@@ -796,9 +800,11 @@ async fn start_node(config: &Config, senders: &[Address]) -> Result<Started> {
         .args(["--http.port", &port.to_string()])
         .args(["--ws.port", &port.to_string()])
         .args(["--block-time", &config.block_time])
-        .args(["--gas-limit", &config.gas_limit.to_string()])
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG");
+        .args(["--gas-limit", &config.gas_limit.to_string()]);
+    if let Some(history) = config.state_history {
+        command.args(["--state-history", &history.to_string()]);
+    }
+    command.env("NO_COLOR", "1").env_remove("RUST_LOG");
     spawn_ready(command, "rollup-node", dir, port, Some(datadir)).await
 }
 

@@ -38,6 +38,11 @@ struct Args {
     /// Workloads to run, comma-separated or repeated [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     workload: Vec<Workload>,
+
+    /// Seal on a store keeping this many past states, with the state tree in memory (the
+    /// node's --state-history) [default: an archive store, every state's tree on disk].
+    #[arg(long = "state-history", value_name = "BLOCKS")]
+    state_history: Option<u64>,
 }
 
 /// Median of the rounds of one workload.
@@ -73,9 +78,9 @@ fn rate(txs: usize, d: Duration) -> String {
     format!("{:.0}", txs as f64 / d.as_secs_f64())
 }
 
-fn run(workload: Workload, txs: usize, rounds: u64) -> Result<Row> {
+fn run(workload: Workload, txs: usize, rounds: u64, history: Option<u64>) -> Result<Row> {
     eprintln!("[{workload}] preparing {txs} senders and transactions ...");
-    let fixture = Fixture::new(workload, txs)?;
+    let fixture = Fixture::with_state_history(workload, txs, history)?;
     let s = fixture.setup;
     eprintln!(
         "[{workload}] setup: keys {:.2}s, chain {:.2}s, signing+recovery {:.2}s; measured block is #{}",
@@ -129,13 +134,17 @@ fn main() -> Result<()> {
     let txs = usize::try_from(args.txs)?;
     let rows = workloads
         .into_iter()
-        .map(|w| run(w, txs, args.rounds))
+        .map(|w| run(w, txs, args.rounds, args.state_history))
         .collect::<Result<Vec<_>>>()?;
 
     println!(
-        "Median of {} round(s) per workload ({} available cores).",
+        "Median of {} round(s) per workload ({} available cores), {}.",
         args.rounds,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        match args.state_history {
+            Some(h) => format!("store with a state history of {h} blocks (tree in memory)"),
+            None => "archive store (every state's tree on disk)".into(),
+        }
     );
     println!();
     println!("| workload | txs | execute ms | state root ms | commit ms | total ms | tx/s |");
