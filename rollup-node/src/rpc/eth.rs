@@ -92,8 +92,10 @@ pub trait EthApi {
     /// All receipts of a block.
     #[method(name = "eth_getBlockReceipts", blocking)]
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>>;
-    /// Submits a signed transaction.
-    #[method(name = "eth_sendRawTransaction", blocking)]
+    /// Submits a signed transaction. Runs on the RPC worker itself, not on a blocking thread:
+    /// admission is ~50 µs of CPU (mostly sender recovery), below the cost of handing each
+    /// call to another thread and back, which at high rates was a fifth of the node's CPU.
+    #[method(name = "eth_sendRawTransaction")]
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
     /// Executes a call without creating a transaction.
     #[method(name = "eth_call", blocking)]
