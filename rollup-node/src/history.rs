@@ -8,9 +8,9 @@
 //!
 //! * every tree node of the kept states, by hash, with the newest block that created it;
 //! * per kept block, the nodes its update made stale ([`fraud_vm::execute::BuiltBlock::stale_nodes`])
-//!   and the leaf hashes of the accounts in its changeset;
+//!   and the accounts in its changeset;
 //! * the accounts of older states' leaves (a leaf holds only the account's hash), from the
-//!   changesets: by leaf hash, with the newest block whose changeset holds it.
+//!   changesets: by address and leaf value, with the newest block whose changeset holds it.
 //!
 //! Dropping the oldest kept block `N` (when `N` falls `H` behind the head) deletes the nodes
 //! `N` made stale unless a later block created them again (a value set back to an old one
@@ -21,10 +21,13 @@
 
 use std::collections::VecDeque;
 
-use alloy_primitives::{map::B256Map, Address, B256, U256};
+use alloy_primitives::{
+    map::{B256Map, HashMap},
+    Address, B256, U256,
+};
 use fraud_vm::{
-    smt::{self, Node, NodeReader, SmtError},
-    state::{account_key, AccountLeaf, StateDiff},
+    smt::{Node, NodeReader, SmtError},
+    state::{AccountLeaf, StateDiff},
 };
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
@@ -44,8 +47,8 @@ struct KeptBlock {
     number: u64,
     /// Nodes of the parent's tree that this block's tree no longer holds.
     stale: Vec<B256>,
-    /// Leaf hashes of the accounts in this block's changeset.
-    accounts: Vec<B256>,
+    /// The accounts in this block's changeset: address and leaf value.
+    accounts: Vec<(Address, B256)>,
 }
 
 /// Whether a block is added after the ones held (the node runs forward) or before them (the
@@ -62,7 +65,7 @@ pub enum Order {
 pub struct KeptStates {
     shards: Vec<RwLock<B256Map<Kept>>>,
     blocks: Mutex<VecDeque<KeptBlock>>,
-    old_accounts: RwLock<B256Map<(AccountLeaf, u64)>>,
+    old_accounts: RwLock<HashMap<(Address, B256), (AccountLeaf, u64)>>,
 }
 
 impl Default for KeptStates {
@@ -77,11 +80,6 @@ impl Default for KeptStates {
 
 fn shard_of(hash: &B256) -> usize {
     hash[0] as usize % SHARDS
-}
-
-/// The leaf hash of `address`'s account leaf holding `account` (None: no leaf).
-fn account_leaf_hash(address: &Address, account: &AccountLeaf) -> Option<B256> {
-    (!account.is_empty()).then(|| smt::leaf_hash(&account_key(address), &account.value_hash()))
 }
 
 impl KeptStates {
@@ -108,9 +106,13 @@ impl KeptStates {
         self.shards[shard_of(hash)].read().get(hash).map(|k| k.node)
     }
 
-    /// The account of an older state's leaf `leaf_hash`, from the kept changesets.
-    pub fn old_account(&self, leaf_hash: &B256) -> Option<AccountLeaf> {
-        self.old_accounts.read().get(leaf_hash).map(|(a, _)| *a)
+    /// The account `address` held in an older state where its leaf value was `value`, from
+    /// the kept changesets.
+    pub fn old_account(&self, address: &Address, value: &B256) -> Option<AccountLeaf> {
+        self.old_accounts
+            .read()
+            .get(&(*address, *value))
+            .map(|(a, _)| *a)
     }
 
     /// Records block `number`: the ones it made stale, its changeset (the values its changes
@@ -130,12 +132,12 @@ impl KeptStates {
             Order::Oldest => number.saturating_sub(1),
         };
         self.insert_nodes(created, born, order);
-        let accounts: Vec<(B256, AccountLeaf)> = changeset
+        let accounts: Vec<((Address, B256), AccountLeaf)> = changeset
             .accounts
             .iter()
             .filter_map(|(address, account)| {
-                let account = account.as_ref()?;
-                Some((account_leaf_hash(address, account)?, *account))
+                let account = account.filter(|a| !a.is_empty())?;
+                Some(((*address, account.value_hash()), account))
             })
             .collect();
         {
@@ -230,9 +232,9 @@ impl KeptStates {
         deleted
     }
 
-    /// Number of the oldest kept block (None: none kept).
-    pub fn oldest_block(&self) -> Option<u64> {
-        self.blocks.lock().front().map(|b| b.number)
+    /// The (address, leaf value) pairs of the old accounts held.
+    pub fn old_account_keys(&self) -> std::collections::BTreeSet<(Address, B256)> {
+        self.old_accounts.read().keys().copied().collect()
     }
 }
 

@@ -929,7 +929,7 @@ impl Store {
         let found = match &self.kept {
             Some(kept) => match self.account(address)? {
                 Some(latest) if latest.value_hash() == *value => Some(latest),
-                _ => kept.old_account(&hash),
+                _ => kept.old_account(address, value),
             },
             None => match self.db.get(key(b'n', &[hash.as_slice()]))? {
                 None => None,
@@ -1427,6 +1427,8 @@ mod tests {
             let mut roots = vec![store.head().expect("genesis").header.state_root];
             // expected[n]: balances and slots after block n (only the ones the test writes).
             let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
+            // changes[n]: the accounts block n set (indices into `accounts`).
+            let mut changes: Vec<Vec<usize>> = vec![Vec::new()];
             let mut rng = 0x2545_f491_4f6c_dd1du64;
             let mut next = move |m: u64| {
                 rng ^= rng << 13;
@@ -1443,13 +1445,16 @@ mod tests {
                 }
                 let (mut balances, mut slots) = expected.last().cloned().expect("a state");
                 // Few values, so states (and tree nodes) recur.
+                let mut changed = Vec::new();
                 let set: Vec<(Address, u64)> = (0..3)
                     .map(|_| {
                         let i = next(6) as usize;
                         balances[i] = next(3);
+                        changed.push(i);
                         (accounts[i], balances[i])
                     })
                     .collect();
+                changes.push(changed);
                 let writes: Vec<(u64, u64)> = (0..3)
                     .map(|_| {
                         let slot = next(8);
@@ -1489,11 +1494,26 @@ mod tests {
                     ));
                 }
                 let stored = stored_nodes(&store);
-                if history.is_some() {
+                if let Some(kept) = &store.kept {
                     assert_eq!(
                         stored, live,
                         "block {number}: stored nodes are the kept states' nodes"
                     );
+                    // Old accounts: exactly those the kept blocks' changesets replaced.
+                    let mut old = std::collections::BTreeSet::new();
+                    for n in first + 1..=number {
+                        for &i in &changes[n as usize] {
+                            let balance = expected[n as usize - 1].0[i];
+                            if balance != 0 {
+                                let leaf = AccountLeaf {
+                                    balance: U256::from(balance),
+                                    ..AccountLeaf::empty()
+                                };
+                                old.insert((accounts[i], leaf.value_hash()));
+                            }
+                        }
+                    }
+                    assert_eq!(kept.old_account_keys(), old, "block {number}: old accounts");
                 } else {
                     let mut all = std::collections::BTreeSet::new();
                     for root in &roots {
