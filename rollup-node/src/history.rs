@@ -63,14 +63,18 @@ pub enum Order {
 
 /// The kept states' tree nodes and old accounts (see the module docs).
 pub struct KeptStates {
+    /// States kept before the head's.
+    history: u64,
     shards: Vec<RwLock<B256Map<Kept>>>,
     blocks: Mutex<VecDeque<KeptBlock>>,
     old_accounts: RwLock<HashMap<(Address, B256), (AccountLeaf, u64)>>,
 }
 
-impl Default for KeptStates {
-    fn default() -> Self {
+impl KeptStates {
+    /// Nothing kept yet; `history`: how many states before the head's to keep.
+    pub fn new(history: u64) -> Self {
         Self {
+            history,
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             blocks: Mutex::default(),
             old_accounts: RwLock::default(),
@@ -83,6 +87,11 @@ fn shard_of(hash: &B256) -> usize {
 }
 
 impl KeptStates {
+    /// How many states before the head's are kept.
+    pub fn history(&self) -> u64 {
+        self.history
+    }
+
     /// Number of tree nodes held.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().len()).sum()

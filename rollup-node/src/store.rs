@@ -190,9 +190,8 @@ pub struct Store {
     caches: Arc<Caches>,
     /// Built blocks not yet on disk, oldest first (see the module docs).
     staged: Arc<RwLock<VecDeque<Arc<Staged>>>>,
-    /// Keep the state of this many blocks before the head (None: every block's state).
-    state_history: Option<u64>,
-    /// With a state history: the kept states' tree, in memory (see [`crate::history`]).
+    /// With a state history: the kept states and their tree, in memory (see
+    /// [`crate::history`]); None: an archive, every block's state on disk.
     kept: Option<Arc<KeptStates>>,
     /// The oldest block whose state is complete (0 until pruning starts).
     first_state: Arc<std::sync::atomic::AtomicU64>,
@@ -310,8 +309,7 @@ impl Store {
             head: Arc::new(RwLock::new(None)),
             caches: Arc::new(Caches::default()),
             staged: Arc::new(RwLock::new(VecDeque::new())),
-            state_history,
-            kept: state_history.map(|_| Arc::new(KeptStates::default())),
+            kept: state_history.map(|history| Arc::new(KeptStates::new(history))),
             first_state: Arc::new(first_state.into()),
         };
         if let Some(number) = store.read_head_number()? {
@@ -633,8 +631,8 @@ impl Store {
             });
         }
         debug!(hash = %block.hash, txs = block.transactions.len(), "block committed");
-        if let Some(history) = self.state_history {
-            self.prune(number.saturating_sub(history))?;
+        if let Some(kept) = &self.kept {
+            self.prune(number.saturating_sub(kept.history()))?;
         }
         Ok(())
     }
@@ -692,30 +690,31 @@ impl Store {
     fn write_content(&self, block: &BuiltBlock) -> Result<(), StoreError> {
         use rayon::prelude::*;
         let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(
-            block.new_nodes.len() + block.diff.accounts.len() + block.code_roots.len(),
+            block.new_nodes.len()
+                + block.diff.codes.len()
+                + block.code_roots.len()
+                + block.transactions.len(),
         );
-        // An account's leaf node carries the account (the leaf only holds its hash).
-        let accounts: B256Map<&AccountLeaf> = block
-            .diff
-            .accounts
-            .iter()
-            .filter_map(|(address, leaf)| Some((account_key(address), leaf.as_ref()?)))
-            .collect();
         // Only an archive keeps its tree on disk.
-        let nodes = if self.kept.is_some() {
-            &[][..]
-        } else {
-            &block.new_nodes[..]
-        };
-        for (hash, node) in nodes {
-            let mut record = Vec::with_capacity(smt::NODE_ENCODED_LEN + AccountLeaf::ENCODED_LEN);
-            node.encode_into(&mut record);
-            if let Node::Leaf { key: k, value } = node {
-                if let Some(account) = accounts.get(k).filter(|a| a.value_hash() == *value) {
-                    record.extend_from_slice(&account.encode());
+        if self.kept.is_none() {
+            // An account's leaf node carries the account (the leaf only holds its hash).
+            let accounts: B256Map<&AccountLeaf> = block
+                .diff
+                .accounts
+                .iter()
+                .filter_map(|(address, leaf)| Some((account_key(address), leaf.as_ref()?)))
+                .collect();
+            for (hash, node) in &block.new_nodes {
+                let mut record =
+                    Vec::with_capacity(smt::NODE_ENCODED_LEN + AccountLeaf::ENCODED_LEN);
+                node.encode_into(&mut record);
+                if let Node::Leaf { key: k, value } = node {
+                    if let Some(account) = accounts.get(k).filter(|a| a.value_hash() == *value) {
+                        record.extend_from_slice(&account.encode());
+                    }
                 }
+                records.push((key(b'n', &[hash.as_slice()]), record));
             }
-            records.push((key(b'n', &[hash.as_slice()]), record));
         }
         for (hash, code) in &block.diff.codes {
             records.push((key(b'c', &[hash.as_slice()]), code.to_vec()));
@@ -1576,6 +1575,14 @@ mod tests {
         );
     }
 
+    /// Opening the chain in `datadir` with `history` fails with an error saying `message`.
+    fn assert_refused(datadir: &std::path::Path, history: Option<u64>, message: &str) {
+        let Err(err) = open_chain(datadir, DEV_GENESIS, history) else {
+            panic!("the open succeeded; expected an error saying {message:?}");
+        };
+        assert!(err.to_string().contains(message), "{err}");
+    }
+
     /// A data directory of another record layout is refused with a clear error, not misread.
     #[test]
     fn a_store_of_another_format_is_refused() {
@@ -1588,10 +1595,7 @@ mod tests {
                 .expect("write");
             store.db.flush().expect("flush");
         }
-        let err = open_chain(dir.path(), DEV_GENESIS, None)
-            .err()
-            .expect("an old format");
-        assert!(err.to_string().contains("record format 2"), "{err}");
+        assert_refused(dir.path(), None, "record format 2");
         let err = Store::open(&dir.path().join("chain"), None)
             .err()
             .expect("an old format");
@@ -1617,13 +1621,7 @@ mod tests {
                 store.commit_block(&block).expect("commit");
             }
         }
-        let err = open_chain(dir.path(), DEV_GENESIS, None)
-            .err()
-            .expect("an archive open of a state-history store");
-        assert!(
-            err.to_string().contains("run with --state-history"),
-            "{err}"
-        );
+        assert_refused(dir.path(), None, "run with --state-history");
         let (store, _) = open_chain(dir.path(), DEV_GENESIS, Some(9)).expect("a longer history");
         assert_eq!(
             store.first_state(),
@@ -1654,14 +1652,7 @@ mod tests {
         );
         store.db.insert(&k, &[9u8; 32]).expect("write");
         drop(store);
-        let err = open_chain(dir.path(), DEV_GENESIS, Some(4))
-            .err()
-            .expect("a corrupt flat state");
-        assert!(
-            err.to_string()
-                .contains("is not the state root of head block 3"),
-            "{err}"
-        );
+        assert_refused(dir.path(), Some(4), "is not the state root of head block 3");
         {
             // Repaired: slot 1 holds what block 2 wrote.
             let db = sled::open(dir.path().join("chain")).expect("sled");
@@ -1682,13 +1673,10 @@ mod tests {
             .insert(num_key(b'x', 2), encode_changeset(&changeset))
             .expect("write");
         drop(store);
-        let err = open_chain(dir.path(), DEV_GENESIS, Some(4))
-            .err()
-            .expect("a corrupt changeset");
-        assert!(
-            err.to_string()
-                .contains("block 2's changeset does not lead back to block 1"),
-            "{err}"
+        assert_refused(
+            dir.path(),
+            Some(4),
+            "block 2's changeset does not lead back to block 1",
         );
     }
 
