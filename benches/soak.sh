@@ -4,9 +4,10 @@
 #
 #   benches/soak.sh                       # 600 s, archive node (every state kept)
 #   STATE_HISTORY=128 benches/soak.sh     # the node runs with --state-history 128
+#   DB_CACHE_MB=64 benches/soak.sh        # the node runs with --db.cache-mb 64
 #
 # Environment: SOAK_SECS (600), TXS per run (100000), ACCOUNTS (10000), PORT (9645),
-# STATE_HISTORY (unset: archive). The genesis is the dev genesis with dev account 0 holding
+# STATE_HISTORY (unset: archive), DB_CACHE_MB (unset: the node's default). The genesis is the dev genesis with dev account 0 holding
 # 10^12 ETH, so funding the senders never runs dry. Output: one Markdown row per run.
 set -euo pipefail
 
@@ -35,6 +36,7 @@ grep -q c9f2c9cd04674edea40000000 "$work/genesis.json" || { echo "soak: dev acco
 node_args=(--datadir "$work/data" --genesis "$work/genesis.json" --http.port "$port"
     --ws.port "$((port + 1))" --block-time 1s --gas-limit 1000000000 --log.level warn)
 if [[ -n "${STATE_HISTORY:-}" ]]; then node_args+=(--state-history "$STATE_HISTORY"); fi
+if [[ -n "${DB_CACHE_MB:-}" ]]; then node_args+=(--db.cache-mb "$DB_CACHE_MB"); fi
 "$node_bin" "${node_args[@]}" >"$work/node.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 100); do

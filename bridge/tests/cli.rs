@@ -138,7 +138,7 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
         batcher: None,
         proposer: None,
         ignore_deposits: false,
-        state_history: None,
+        store: Default::default(),
     })
     .await
     .expect("start the L2 node");
@@ -332,7 +332,7 @@ async fn l2_node(
             interval: 2,
         }),
         ignore_deposits: false,
-        state_history: None,
+        store: Default::default(),
     })
     .await
     .expect("start the L2 node");

@@ -10,6 +10,7 @@ use rollup_node::{
     mempool::PoolConfig,
     node::{BatcherSettings, Node, NodeConfig, ProposerSettings, DEV_GENESIS},
     rpc::RpcConfig,
+    store::StoreOptions,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -122,6 +123,13 @@ struct Cli {
     /// Default: keep every state on disk (archive).
     #[arg(long = "state-history", value_name = "BLOCKS")]
     state_history: Option<u64>,
+    /// Size of the database's page cache, in MiB. The database holds each cached page in
+    /// about twice its size on disk, so the node's resident memory grows with this figure
+    /// (the default adds about 0.6 GB under sustained load) and then stays flat however large
+    /// the data directory grows. Smaller bounds memory lower; larger speeds up writes once
+    /// the transaction index outgrows the cache.
+    #[arg(long = "db.cache-mb", value_name = "MIB", default_value_t = 256)]
+    db_cache_mb: u64,
     /// TESTS ONLY: the sequencer includes no L1 deposits except those a forced batch
     /// (Inbox.forceInclusion) requires. Simulates a censoring sequencer.
     #[arg(long = "sequencer.ignore-deposits")]
@@ -169,6 +177,16 @@ struct Cli {
         default_value_t = 1024
     )]
     pool_max_gap: u64,
+}
+
+impl Cli {
+    /// `--state-history` and `--db.cache-mb`.
+    fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            state_history: self.state_history,
+            cache_bytes: self.db_cache_mb.saturating_mul(1024 * 1024),
+        }
+    }
 }
 
 fn parse_key(s: &str) -> Result<PrivateKeySigner, String> {
@@ -241,7 +259,7 @@ async fn check_blocks(cli: &Cli, args: &CheckArgs) -> Result<bool, Box<dyn std::
             Some(rollup_node::node::open_chain(
                 &cli.datadir,
                 &genesis,
-                cli.state_history,
+                cli.store_options(),
             )?)
         }
     };
@@ -327,6 +345,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("cannot read genesis {}: {e}", path.display()))?,
         None => DEV_GENESIS.to_string(),
     };
+    let store = cli.store_options();
     let l1 = match (cli.l1_rpc, cli.deployment) {
         (Some(rpc), Some(path)) => {
             let text = std::fs::read_to_string(&path)
@@ -376,7 +395,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             interval: cli.proposer_interval,
         }),
         ignore_deposits: cli.ignore_deposits,
-        state_history: cli.state_history,
+        store,
     };
     let node = Node::start(config).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);

@@ -18,7 +18,7 @@ use crate::{
     replica::Replica,
     rpc::{self, RpcConfig, RpcContext},
     sequencer::{Sequencer, SequencerConfig},
-    store::{Store, StoreError},
+    store::{Store, StoreError, StoreOptions},
     NodeError,
 };
 
@@ -50,9 +50,8 @@ pub struct NodeConfig {
     pub proposer: Option<ProposerSettings>,
     /// **Tests only**: the sequencer includes only forced deposits.
     pub ignore_deposits: bool,
-    /// Keep the state of this many blocks before the head, with their tree in memory, and
-    /// drop older states (None: keep every block's state on disk). See [`Store::open`].
-    pub state_history: Option<u64>,
+    /// Archive or state history, and sled's cache ([`StoreOptions`]).
+    pub store: StoreOptions,
 }
 
 /// Batcher flags (the L1 URL and deployment come from [`NodeConfig::l1`]).
@@ -97,13 +96,13 @@ pub struct Node {
 pub fn open_chain(
     datadir: &std::path::Path,
     genesis: &str,
-    state_history: Option<u64>,
+    options: impl Into<StoreOptions>,
 ) -> Result<(Store, ChainGenesis), NodeError> {
     let genesis = ChainGenesis::from_json(genesis)?;
     let block0 = genesis.build()?;
     std::fs::create_dir_all(datadir)
         .map_err(|e| NodeError::Config(format!("cannot create {}: {e}", datadir.display())))?;
-    let store = Store::open(&datadir.join("chain"), state_history)?;
+    let store = Store::open(&datadir.join("chain"), options)?;
     match store.header_by_number(0)? {
         None => {
             store.commit_block(&block0)?;
@@ -124,7 +123,7 @@ pub fn open_chain(
 impl Node {
     /// Opens the chain and starts the RPC servers (blocks are sealed by [`Node::run`]).
     pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
-        let (store, genesis) = open_chain(&config.datadir, &config.genesis, config.state_history)?;
+        let (store, genesis) = open_chain(&config.datadir, &config.genesis, config.store)?;
         let head = store.head().ok_or(NodeError::NoGenesis)?;
         info!(number = head.header.number, hash = %head.hash, "chain head");
         let gas_limit = config.gas_limit.unwrap_or(genesis.header.gas_limit);
