@@ -575,6 +575,94 @@ impl Fixture {
     }
 }
 
+/// What [`Fixture::seal_pipelined`] measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Pipelined {
+    /// Blocks sealed.
+    pub blocks: u64,
+    /// Transactions they hold (all of the fixture's).
+    pub txs: usize,
+    /// From starting the sequencer until the last block was on disk.
+    pub elapsed: Duration,
+}
+
+impl Fixture {
+    /// Seals every transaction through the node's own sequencer on a fresh copy: the pool
+    /// holds them all (senders known, as admission leaves them), and `Sequencer::run` builds
+    /// blocks of at most `block_txs` back to back while its writer thread commits the
+    /// previous ones (write-behind, see `rollup_node::sequencer`). Timed from the start until
+    /// the block holding the last transaction is on disk. Checks that every transaction is in
+    /// a block and succeeded.
+    pub fn seal_pipelined(&self, block_txs: usize) -> Result<Pipelined> {
+        use std::sync::Arc;
+
+        use rollup_node::{
+            events::ChainEvents,
+            mempool::{Mempool, PoolConfig},
+            sequencer::{Sequencer, SequencerConfig},
+        };
+
+        let FreshStore { store, txs, dir } = self.fresh()?;
+        let pool = Arc::new(Mempool::new(PoolConfig {
+            max_txs: txs.len(),
+            ..PoolConfig::default()
+        }));
+        for tx in txs {
+            pool.add(tx.tx, tx.sender, || Ok(0))?;
+        }
+        let sequencer = Sequencer::new(
+            self.spec.clone(),
+            store.clone(),
+            pool.clone(),
+            ChainEvents::default(),
+            SequencerConfig {
+                block_time: Duration::from_millis(1),
+                gas_limit: self.gas_limit,
+                max_block_txs: block_txs.max(1),
+                max_build_time: Duration::from_secs(60),
+                ignore_deposits: false,
+            },
+        );
+        let runtime = tokio::runtime::Runtime::new()?;
+        let started = Instant::now();
+        runtime.block_on(async {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let run = tokio::spawn(sequencer.run(stopped));
+            // The pool empties as blocks are built; `run` returns once the writer has
+            // committed every built block.
+            while !pool.is_empty() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let _ = stop.send(true);
+            run.await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        })?;
+        let elapsed = started.elapsed();
+        let mut included = 0;
+        for number in self.head_number + 1..=store.head_number() {
+            let receipts = store
+                .receipts(number)?
+                .ok_or_else(|| format!("block {number} has no receipts"))?;
+            if let Some(i) = receipts.iter().position(|r| !r.status()) {
+                return Err(format!("block {number}: transaction {i} failed").into());
+            }
+            included += receipts.len();
+        }
+        if included != self.len() {
+            return Err(format!("{included} of {} transactions were included", self.len()).into());
+        }
+        let blocks = store.head_number() - self.head_number;
+        drop(store);
+        drop(dir);
+        Ok(Pipelined {
+            blocks,
+            txs: included,
+            elapsed,
+        })
+    }
+}
+
 /// Deploys `TestToken` from dev account 0 (block 1), then sends every holder
 /// [`TOKENS_PER_SENDER`] tokens in one block of transfers from dev account 0 (block 2).
 fn setup_token(

@@ -61,6 +61,20 @@ fn eth_transfers_pipeline() {
     );
 }
 
+/// `seal_stages --pipeline`: the node's sequencer seals every transaction from the pool in
+/// blocks of at most 8, each one committed (the helper checks every receipt).
+#[test]
+fn the_sequencer_pipeline_includes_every_transaction() {
+    let fixture = Fixture::new(Workload::EthTransfers, TXS).expect("fixture");
+    let run = fixture.seal_pipelined(8).expect("pipelined sealing");
+    assert_eq!(run.txs, TXS);
+    assert!(
+        run.blocks >= TXS.div_ceil(8) as u64,
+        "{} blocks for {TXS} transactions in blocks of at most 8",
+        run.blocks
+    );
+}
+
 #[test]
 fn erc20_transfers_pipeline() {
     let fixture = Fixture::new(Workload::Erc20Transfers, TXS).expect("fixture");

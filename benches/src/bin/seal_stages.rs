@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use benches::{Fixture, Result, StageTimes, Workload};
+use benches::{Fixture, Pipelined, Result, StageTimes, Workload};
 use clap::Parser;
 
 /// Times the stages of sealing a block of `--txs` transactions, per workload, and prints the
@@ -19,6 +19,12 @@ use clap::Parser;
 ///   execute     BlockBuilder::new + one BlockBuilder::execute per transaction
 ///   state root  BlockBuilder::finish: state diff, state-tree update, header
 ///   commit      Store::commit_block: one sled batch, applied and flushed
+///
+/// With --pipeline N, every workload then also seals all --txs transactions through the node's
+/// own sequencer (pool filled with the signed transactions, senders known; blocks of at most N
+/// built back to back while the writer thread commits the previous ones) and reports the
+/// sustained rate from start until the last block is on disk: execute + state root + commit
+/// as the node overlaps them.
 ///
 /// Progress and per-round numbers go to stderr; the tables go to stdout. Temporary
 /// directories are created under $TMPDIR (default /tmp): point it at the disk you want to
@@ -43,6 +49,11 @@ struct Args {
     /// node's --state-history) [default: an archive store, every state's tree on disk].
     #[arg(long = "state-history", value_name = "BLOCKS")]
     state_history: Option<u64>,
+
+    /// Also seal all --txs transactions through the node's sequencer pipeline in blocks of at
+    /// most this many transactions (see above).
+    #[arg(long, value_name = "BLOCK_TXS", value_parser = clap::value_parser!(u64).range(1..))]
+    pipeline: Option<u64>,
 }
 
 /// Median of the rounds of one workload.
@@ -58,6 +69,7 @@ struct Row {
     slots: usize,
     new_nodes: usize,
     growth: u64,
+    pipelined: Option<Pipelined>,
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -78,7 +90,13 @@ fn rate(txs: usize, d: Duration) -> String {
     format!("{:.0}", txs as f64 / d.as_secs_f64())
 }
 
-fn run(workload: Workload, txs: usize, rounds: u64, history: Option<u64>) -> Result<Row> {
+fn run(
+    workload: Workload,
+    txs: usize,
+    rounds: u64,
+    history: Option<u64>,
+    pipeline: Option<usize>,
+) -> Result<Row> {
     eprintln!("[{workload}] preparing {txs} senders and transactions ...");
     let fixture = Fixture::with_state_history(workload, txs, history)?;
     let s = fixture.setup;
@@ -109,6 +127,20 @@ fn run(workload: Workload, txs: usize, rounds: u64, history: Option<u64>) -> Res
         drop(fresh);
     }
     let (block, growth) = last.expect("at least one round");
+    let pipelined = match pipeline {
+        None => None,
+        Some(block_txs) => {
+            let p = fixture.seal_pipelined(block_txs)?;
+            eprintln!(
+                "[{workload}] pipeline: {} transactions in {} blocks in {} ms ({} tx/s)",
+                p.txs,
+                p.blocks,
+                ms(p.elapsed),
+                rate(p.txs, p.elapsed)
+            );
+            Some(p)
+        }
+    };
     Ok(Row {
         workload,
         txs,
@@ -121,6 +153,7 @@ fn run(workload: Workload, txs: usize, rounds: u64, history: Option<u64>) -> Res
         slots: block.diff.storage.len(),
         new_nodes: block.new_nodes.len(),
         growth,
+        pipelined,
     })
 }
 
@@ -132,9 +165,10 @@ fn main() -> Result<()> {
         args.workload.clone()
     };
     let txs = usize::try_from(args.txs)?;
+    let pipeline = args.pipeline.map(usize::try_from).transpose()?;
     let rows = workloads
         .into_iter()
-        .map(|w| run(w, txs, args.rounds, args.state_history))
+        .map(|w| run(w, txs, args.rounds, args.state_history, pipeline))
         .collect::<Result<Vec<_>>>()?;
 
     println!(
@@ -187,6 +221,26 @@ fn main() -> Result<()> {
             r.new_nodes,
             r.growth as f64 / (1024.0 * 1024.0)
         );
+    }
+    if let Some(block_txs) = pipeline {
+        println!();
+        println!("Through the sequencer's pipeline, blocks of at most {block_txs} transactions:");
+        println!();
+        println!("| workload | txs | blocks | ms | tx/s | serial stages tx/s |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for r in &rows {
+            if let Some(p) = r.pipelined {
+                println!(
+                    "| {} | {} | {} | {} | {} | {} |",
+                    r.workload,
+                    p.txs,
+                    p.blocks,
+                    ms(p.elapsed),
+                    rate(p.txs, p.elapsed),
+                    rate(r.txs, r.total)
+                );
+            }
+        }
     }
     Ok(())
 }
