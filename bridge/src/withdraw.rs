@@ -7,7 +7,8 @@
 //!    `finalizeERC20Withdrawal` to the L1 bridge through the passer). The passer's
 //!    `MessagePassed` event gives the [`Withdrawal`].
 //! 2. **Prove** ([`Bridge::prove`]): find the first output in the `OutputRegistry` at or after
-//!    the withdrawal's L2 block that is not invalidated; read that L2 block (hash, state root)
+//!    the withdrawal's L2 block that is not invalidated (or, if the L2 node no longer serves
+//!    that block's state, the newest one); read that L2 block (hash, state root)
 //!    from the L2 node and check it hashes to the output root
 //!    ([`fraud_vm::output::output_root`]); fetch the state-tree proof of the passer's
 //!    `sentMessages[hash]` slot with `eth_getProof` at that block, convert it
@@ -485,6 +486,12 @@ impl Bridge {
 
     /// Proves `sent` on L1 against the first output at or after its L2 block. Returns the L1
     /// transaction and the output index.
+    ///
+    /// If that output's proof cannot be built, for instance because the L2 node keeps only
+    /// recent states (`--state-history`) and has dropped that block's state, it proves against
+    /// the newest valid output instead. Any later output holds the withdrawal too. The
+    /// challenge window then runs from that output's proposal. If both fail, the error is the
+    /// first output's.
     pub async fn prove(&self, sent: &SentWithdrawal) -> Result<(B256, u64), BridgeError> {
         let from = self
             .sender_address()
@@ -508,7 +515,26 @@ impl Bridge {
             }
             WithdrawalStatus::Provable { output_index } => output_index,
         };
-        let (output, proof) = self.withdrawal_proof(sent, output_index).await?;
+        let (output_index, (output, proof)) = match self.withdrawal_proof(sent, output_index).await
+        {
+            Ok(proof) => (output_index, proof),
+            Err(first) => {
+                let newest = self
+                    .outputs()
+                    .await?
+                    .iter()
+                    .filter(|o| !o.invalidated && o.index > output_index)
+                    .map(|o| o.index)
+                    .max();
+                let Some(newest) = newest else {
+                    return Err(first);
+                };
+                match self.withdrawal_proof(sent, newest).await {
+                    Ok(proof) => (newest, proof),
+                    Err(_) => return Err(first),
+                }
+            }
+        };
         let receipt = IPortalWithdrawals::new(self.deployment().portal, self.l1())
             .proveWithdrawal(
                 portal_withdrawal(&sent.withdrawal),

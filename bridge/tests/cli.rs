@@ -2,7 +2,8 @@
 //! `deploy`, `deposit-eth` (with its progress output), `status`, and the errors a user meets
 //! (wrong network, insufficient balance, unknown token, a transaction without deposit); and a
 //! withdrawal through `withdraw-eth`, `prove` and `finalize` with their errors (not yet
-//! provable, window not elapsed, already finalized, wrong network).
+//! provable, window not elapsed, already finalized, wrong network); and a proof against the
+//! newest output when the node keeping only recent states has dropped the first one's.
 
 use std::{
     net::TcpListener,
@@ -292,13 +293,14 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
 }
 
 /// An in-process L2 node on `port` following `l1` with `deployment`, batching (and proposing
-/// every 2 blocks if `propose`).
+/// every 2 blocks if `propose`), keeping `state_history` states (None: archive).
 async fn l2_node(
     datadir: &Path,
     port: u16,
     l1: &str,
     deployment: &bridge::Deployment,
     propose: bool,
+    state_history: Option<u64>,
 ) -> (
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<Result<(), rollup_node::NodeError>>,
@@ -332,7 +334,7 @@ async fn l2_node(
             interval: 2,
         }),
         ignore_deposits: false,
-        store: Default::default(),
+        store: state_history.into(),
     })
     .await
     .expect("start the L2 node");
@@ -379,7 +381,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     // First without a proposer: nothing can be proven yet.
     let port = free_port();
     let datadir = dir.path().join("l2");
-    let (stop, running) = l2_node(&datadir, port, &l1, &deployment, false).await;
+    let (stop, running) = l2_node(&datadir, port, &l1, &deployment, false, None).await;
     let l2 = format!("http://127.0.0.1:{port}");
     let common: Vec<String> = ["--l1-rpc", &l1, "--l2-rpc", &l2, "--deployment", &file_s]
         .map(String::from)
@@ -439,7 +441,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     // Restart the node with a proposer: prove --wait reports progress and proves.
     stop.send(true).expect("stop");
     running.await.expect("join").expect("node ran");
-    let (stop, running) = l2_node(&datadir, port, &l1, &deployment, true).await;
+    let (stop, running) = l2_node(&datadir, port, &l1, &deployment, true, None).await;
     let out = run(
         "prove",
         &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
@@ -497,6 +499,131 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     assert!(
         help.contains("--wait") && help.contains("eth_getProof"),
         "{help}"
+    );
+
+    miner.abort();
+    stop.send(true).expect("stop");
+    running.await.expect("join").expect("node ran");
+}
+
+/// A node keeping only 4 past states (`--state-history 4`, 100 ms blocks) drops the state of
+/// the first output after a withdrawal within about a second; `bridge prove` then proves
+/// against the newest output, which holds the withdrawal too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state() {
+    let (_anvil, l1) = anvil().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("deployment.json");
+    let file_s = file.display().to_string();
+    let out = bridge(&["deploy", "--l1-rpc", &l1, "--out", &file_s]);
+    assert!(out.status.success(), "deploy: {:?}", text(&out));
+    let deployment = bridge::deploy::read_deployment(&file).expect("deployment file");
+    let miner_url = l1.clone();
+    let miner = tokio::spawn(async move {
+        let p = ProviderBuilder::new().connect_http(miner_url.parse().expect("url"));
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _: Result<serde_json::Value, _> =
+                p.raw_request("anvil_mine".into(), (U256::from(1),)).await;
+        }
+    });
+    let port = free_port();
+    let (stop, running) = l2_node(
+        &dir.path().join("l2"),
+        port,
+        &l1,
+        &deployment,
+        true,
+        Some(4),
+    )
+    .await;
+    let l2 = format!("http://127.0.0.1:{port}");
+    let common: Vec<String> = ["--l1-rpc", &l1, "--l2-rpc", &l2, "--deployment", &file_s]
+        .map(String::from)
+        .to_vec();
+    let run = |cmd: &str, extra: &[&str]| {
+        let mut args = vec![cmd.to_string()];
+        args.extend(common.clone());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        bridge_async(args)
+    };
+    let me = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+    let out = run(
+        "deposit-eth",
+        &["--private-key", KEY0, "--to", me, "--amount", "2ether"],
+    )
+    .await;
+    assert!(out.status.success(), "deposit: {:?}", text(&out));
+    let out = run(
+        "withdraw-eth",
+        &[
+            "--private-key",
+            KEY0,
+            "--to",
+            "0x000000000000000000000000000000000000Cafe",
+            "--amount",
+            "1ether",
+        ],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "withdraw-eth: {stderr}");
+    let l2_tx = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("l2 transaction:"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("l2 tx printed")
+        .to_string();
+
+    // Wait for the first output after the withdrawal; its L2 block is at most the head then.
+    let l2p = ProviderBuilder::new().connect_http(l2.parse().expect("url"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (first, head) = loop {
+        assert!(Instant::now() < deadline, "no output was proposed");
+        let head = l2p.get_block_number().await.expect("L2 head");
+        let (status, _) = text(&run("status", &["--withdrawal", &l2_tx]).await);
+        if let Some(index) = status
+            .split("provable against output ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            break (index.parse::<u64>().expect("output index"), head);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Wait until the node no longer serves that block's state (nor, then, any earlier one).
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "block {head}'s state was never dropped"
+        );
+        match l2p
+            .get_balance(me.parse().expect("address"))
+            .block_id(head.into())
+            .await
+        {
+            Err(e) if e.to_string().contains("pruned") => break,
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+
+    let out = run("prove", &["--private-key", KEY0, "--withdrawal", &l2_tx]).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "prove: {stderr}");
+    let used: u64 = stdout
+        .split("against output ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|index| index.parse().ok())
+        .unwrap_or_else(|| panic!("no output index in {stdout}"));
+    assert!(
+        used > first,
+        "proved against output {used}, not a newer one than {first}"
+    );
+    let (status, _) = text(&run("status", &["--withdrawal", &l2_tx]).await);
+    assert!(
+        status.contains(&format!("proven against output {used}")),
+        "{status}"
     );
 
     miner.abort();
