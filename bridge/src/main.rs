@@ -86,7 +86,9 @@ enum Command {
     #[command(name = "withdraw-erc20")]
     WithdrawErc20(WithdrawErc20Args),
     /// Prove a withdrawal on L1 (`Portal.proveWithdrawal`) against the first proposed output at
-    /// or after its L2 block, with the state-tree proof from the L2 node's eth_getProof.
+    /// or after its L2 block, with the state-tree proof from the L2 node's eth_getProof. If
+    /// the node no longer keeps that block's state (--state-history), the newest output is
+    /// used instead; its challenge window starts later.
     Prove(ProveArgs),
     /// Finalize a proven withdrawal on L1 (`Portal.finalizeWithdrawal`) once its output's
     /// challenge window has passed: pays the ETH or releases the tokens.
