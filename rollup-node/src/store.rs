@@ -810,6 +810,15 @@ impl Store {
         Ok(Some((hash, header)))
     }
 
+    /// The hash of stored block `number`, without decoding its header.
+    fn stored_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        match self.db.get(num_key(b'h', number))? {
+            None => Ok(None),
+            Some(v) if v.len() >= 32 => Ok(Some(B256::from_slice(&v[..32]))),
+            Some(_) => Err(corrupt(format!("header {number}"))),
+        }
+    }
+
     /// Number of the block with this hash (only blocks up to the announced head: a block being
     /// committed is invisible until [`Store::commit_block`] returns).
     pub fn number_by_hash(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
@@ -892,7 +901,7 @@ impl Store {
         let Some(number) = self.visible(number) else {
             return Ok(None);
         };
-        let stored = self.header_by_number(number)?.map(|(hash, _)| hash);
+        let stored = self.stored_hash(number)?;
         Ok((stored.as_ref().map(|h| h.as_slice()) == Some(&v[12..]))
             .then_some((number, index as usize)))
     }
@@ -1058,10 +1067,7 @@ impl Store {
     }
 
     fn block_hash(&self, number: u64) -> Result<B256, ProviderError> {
-        Ok(self
-            .header_by_number(number)?
-            .map(|(h, _)| h)
-            .unwrap_or_default())
+        Ok(self.stored_hash(number)?.unwrap_or_default())
     }
 
     fn code_root(&self, hash: &B256) -> Result<B256, ProviderError> {
