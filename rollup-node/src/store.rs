@@ -121,6 +121,9 @@ pub enum StoreError {
         /// [`FORMAT`].
         expected: u32,
     },
+    /// Another process (or a store not yet fully closed) holds the data directory's lock.
+    #[error("the data directory {0} is in use: another node has it open")]
+    InUse(String),
     /// The data directory holds another chain.
     #[error("the data directory holds a different chain (genesis {found}, expected {expected})")]
     WrongChain {
@@ -265,6 +268,30 @@ const IN_MEMORY: &[u8] = b"memory";
 /// Version of the record layout in the module docs; bumped whenever a record changes.
 pub const FORMAT: u32 = 5;
 
+/// Opens sled in `path`. sled locks its files; a store dropped a moment ago may still hold the
+/// lock while sled's background threads wind down, so a held lock is retried for up to
+/// [`LOCK_WAIT`] before the open fails with [`StoreError::InUse`].
+fn open_db(path: &std::path::Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_bytes.max(MIN_CACHE_BYTES));
+    let started = std::time::Instant::now();
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if started.elapsed() >= LOCK_WAIT {
+                    return Err(StoreError::InUse(path.display().to_string()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// How long [`open_db`] waits for a held lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
     k.push(prefix);
@@ -318,10 +345,7 @@ impl Store {
             state_history,
             cache_bytes,
         } = options.into();
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes.max(MIN_CACHE_BYTES))
-            .open()?;
+        let db = open_db(path, cache_bytes)?;
         let format_key = key(b'm', &[b"format"]);
         let tree_key = key(b'm', &[TREE]);
         let tree = if state_history.is_some() {
@@ -1658,6 +1682,22 @@ mod tests {
         assert_eq!(
             store.account(&rich).expect("read").map(|a| a.balance),
             Some(U256::from(6))
+        );
+    }
+
+    /// A data directory another store holds is refused with a clear error, after waiting
+    /// briefly in case that store is closing.
+    #[test]
+    fn a_data_directory_in_use_is_refused_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_held, _) = open_chain(dir.path(), DEV_GENESIS, None).expect("chain");
+        let err = Store::open(&dir.path().join("chain"), None)
+            .err()
+            .expect("the directory is in use");
+        assert!(matches!(err, StoreError::InUse(_)), "{err}");
+        assert!(
+            err.to_string().contains("another node has it open"),
+            "{err}"
         );
     }
 
