@@ -148,15 +148,7 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
     let l2 = format!("http://127.0.0.1:{port}");
 
     // Mine L1 blocks in the background so the deposit gets its confirmations.
-    let miner_url = l1.clone();
-    let miner = tokio::spawn(async move {
-        let p = ProviderBuilder::new().connect_http(miner_url.parse().expect("url"));
-        loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let _: Result<serde_json::Value, _> =
-                p.raw_request("anvil_mine".into(), (U256::from(1),)).await;
-        }
-    });
+    let miner = mine_l1(&l1);
 
     let to = "0x000000000000000000000000000000000000bEEF";
     let common = ["--l1-rpc", &l1, "--l2-rpc", &l2, "--deployment", &file_s];
@@ -342,6 +334,50 @@ async fn l2_node(
     (stop, tokio::spawn(node.run(stopped)))
 }
 
+/// Mines an L1 block every 200 ms until aborted, so deposits and batches get confirmations.
+fn mine_l1(l1: &str) -> tokio::task::JoinHandle<()> {
+    let p = ProviderBuilder::new().connect_http(l1.parse().expect("url"));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _: Result<serde_json::Value, _> =
+                p.raw_request("anvil_mine".into(), (U256::from(1),)).await;
+        }
+    })
+}
+
+/// The word printed after the first `prefix` in `text` (a transaction hash, an index).
+fn word_after(text: &str, prefix: &str) -> Option<String> {
+    text.split(prefix)
+        .nth(1)?
+        .split_whitespace()
+        .next()
+        .map(String::from)
+}
+
+/// The CLI with the `--l1-rpc`, `--l2-rpc` and `--deployment` flags every command takes.
+struct WithdrawalCli {
+    common: Vec<String>,
+}
+
+impl WithdrawalCli {
+    fn new(l1: &str, l2: &str, deployment: &str) -> Self {
+        Self {
+            common: ["--l1-rpc", l1, "--l2-rpc", l2, "--deployment", deployment]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    /// Runs `bridge <cmd> <common flags> <extra>` off the async runtime.
+    async fn run(&self, cmd: &str, extra: &[&str]) -> Output {
+        let mut args = vec![cmd.to_string()];
+        args.extend(self.common.iter().cloned());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        bridge_async(args).await
+    }
+}
+
 /// Runs the CLI off the async runtime.
 async fn bridge_async(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || {
@@ -369,53 +405,36 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     ]);
     assert!(out.status.success(), "deploy: {:?}", text(&out));
     let deployment = bridge::deploy::read_deployment(&file).expect("deployment file");
-    let miner_url = l1.clone();
-    let miner = tokio::spawn(async move {
-        let p = ProviderBuilder::new().connect_http(miner_url.parse().expect("url"));
-        loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let _: Result<serde_json::Value, _> =
-                p.raw_request("anvil_mine".into(), (U256::from(1),)).await;
-        }
-    });
+    let miner = mine_l1(&l1);
     // First without a proposer: nothing can be proven yet.
     let port = free_port();
     let datadir = dir.path().join("l2");
     let (stop, running) = l2_node(&datadir, port, &l1, &deployment, false, None).await;
     let l2 = format!("http://127.0.0.1:{port}");
-    let common: Vec<String> = ["--l1-rpc", &l1, "--l2-rpc", &l2, "--deployment", &file_s]
-        .map(String::from)
-        .to_vec();
-    let run = |cmd: &str, extra: &[&str]| {
-        let mut args = vec![cmd.to_string()];
-        args.extend(common.clone());
-        args.extend(extra.iter().map(|s| s.to_string()));
-        bridge_async(args)
-    };
+    let cli = WithdrawalCli::new(&l1, &l2, &file_s);
     let me = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
     let target = "0x000000000000000000000000000000000000Cafe";
-    let out = run(
-        "deposit-eth",
-        &["--private-key", KEY0, "--to", me, "--amount", "2ether"],
-    )
-    .await;
+    let out = cli
+        .run(
+            "deposit-eth",
+            &["--private-key", KEY0, "--to", me, "--amount", "2ether"],
+        )
+        .await;
     assert!(out.status.success(), "deposit: {:?}", text(&out));
     let started = Instant::now();
-    let out = run(
-        "withdraw-eth",
-        &["--private-key", KEY0, "--to", target, "--amount", "1ether"],
-    )
-    .await;
+    let out = cli
+        .run(
+            "withdraw-eth",
+            &["--private-key", KEY0, "--to", target, "--amount", "1ether"],
+        )
+        .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "withdraw-eth: {stderr}");
     assert!(stderr.contains("next: bridge prove"), "{stderr}");
-    let l2_tx = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("l2 transaction:"))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("l2 tx printed")
-        .to_string();
-    let out = run("prove", &["--private-key", KEY0, "--withdrawal", &l2_tx]).await;
+    let l2_tx = word_after(&stdout, "l2 transaction:").expect("l2 tx printed");
+    let out = cli
+        .run("prove", &["--private-key", KEY0, "--withdrawal", &l2_tx])
+        .await;
     assert!(!out.status.success());
     assert!(
         text(&out)
@@ -442,32 +461,36 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     stop.send(true).expect("stop");
     running.await.expect("join").expect("node ran");
     let (stop, running) = l2_node(&datadir, port, &l1, &deployment, true, None).await;
-    let out = run(
-        "prove",
-        &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
-    )
-    .await;
+    let out = cli
+        .run(
+            "prove",
+            &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
+        )
+        .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "prove: {stderr}");
     assert!(stdout.contains("proven:"), "{stdout}");
-    let out = run("finalize", &["--private-key", KEY0, "--withdrawal", &l2_tx]).await;
+    let out = cli
+        .run("finalize", &["--private-key", KEY0, "--withdrawal", &l2_tx])
+        .await;
     assert!(!out.status.success());
     assert!(
         text(&out).1.contains("challenge window not elapsed"),
         "{:?}",
         text(&out)
     );
-    let out = run("status", &["--withdrawal", &l2_tx]).await;
+    let out = cli.run("status", &["--withdrawal", &l2_tx]).await;
     assert!(
         text(&out).0.contains("challenge window ends in"),
         "{:?}",
         text(&out)
     );
-    let out = run(
-        "finalize",
-        &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
-    )
-    .await;
+    let out = cli
+        .run(
+            "finalize",
+            &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
+        )
+        .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "finalize: {stderr}");
     assert!(stdout.contains("the call succeeded"), "{stdout}");
@@ -482,14 +505,16 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
             .expect("balance"),
         U256::from(1_000_000_000_000_000_000u128)
     );
-    let out = run("finalize", &["--private-key", KEY0, "--withdrawal", &l2_tx]).await;
+    let out = cli
+        .run("finalize", &["--private-key", KEY0, "--withdrawal", &l2_tx])
+        .await;
     assert!(!out.status.success());
     assert!(
         text(&out).1.contains("already finalized"),
         "{:?}",
         text(&out)
     );
-    let out = run("status", &["--withdrawal", &l2_tx]).await;
+    let out = cli.run("status", &["--withdrawal", &l2_tx]).await;
     assert!(
         text(&out).0.contains("status:          finalized"),
         "{:?}",
@@ -518,15 +543,7 @@ async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state
     let out = bridge(&["deploy", "--l1-rpc", &l1, "--out", &file_s]);
     assert!(out.status.success(), "deploy: {:?}", text(&out));
     let deployment = bridge::deploy::read_deployment(&file).expect("deployment file");
-    let miner_url = l1.clone();
-    let miner = tokio::spawn(async move {
-        let p = ProviderBuilder::new().connect_http(miner_url.parse().expect("url"));
-        loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let _: Result<serde_json::Value, _> =
-                p.raw_request("anvil_mine".into(), (U256::from(1),)).await;
-        }
-    });
+    let miner = mine_l1(&l1);
     let port = free_port();
     let (stop, running) = l2_node(
         &dir.path().join("l2"),
@@ -538,42 +555,31 @@ async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state
     )
     .await;
     let l2 = format!("http://127.0.0.1:{port}");
-    let common: Vec<String> = ["--l1-rpc", &l1, "--l2-rpc", &l2, "--deployment", &file_s]
-        .map(String::from)
-        .to_vec();
-    let run = |cmd: &str, extra: &[&str]| {
-        let mut args = vec![cmd.to_string()];
-        args.extend(common.clone());
-        args.extend(extra.iter().map(|s| s.to_string()));
-        bridge_async(args)
-    };
+    let cli = WithdrawalCli::new(&l1, &l2, &file_s);
     let me = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-    let out = run(
-        "deposit-eth",
-        &["--private-key", KEY0, "--to", me, "--amount", "2ether"],
-    )
-    .await;
+    let out = cli
+        .run(
+            "deposit-eth",
+            &["--private-key", KEY0, "--to", me, "--amount", "2ether"],
+        )
+        .await;
     assert!(out.status.success(), "deposit: {:?}", text(&out));
-    let out = run(
-        "withdraw-eth",
-        &[
-            "--private-key",
-            KEY0,
-            "--to",
-            "0x000000000000000000000000000000000000Cafe",
-            "--amount",
-            "1ether",
-        ],
-    )
-    .await;
+    let out = cli
+        .run(
+            "withdraw-eth",
+            &[
+                "--private-key",
+                KEY0,
+                "--to",
+                "0x000000000000000000000000000000000000Cafe",
+                "--amount",
+                "1ether",
+            ],
+        )
+        .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "withdraw-eth: {stderr}");
-    let l2_tx = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("l2 transaction:"))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("l2 tx printed")
-        .to_string();
+    let l2_tx = word_after(&stdout, "l2 transaction:").expect("l2 tx printed");
 
     // Wait for the first output after the withdrawal; its L2 block is at most the head then.
     let l2p = ProviderBuilder::new().connect_http(l2.parse().expect("url"));
@@ -581,12 +587,8 @@ async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state
     let (first, head) = loop {
         assert!(Instant::now() < deadline, "no output was proposed");
         let head = l2p.get_block_number().await.expect("L2 head");
-        let (status, _) = text(&run("status", &["--withdrawal", &l2_tx]).await);
-        if let Some(index) = status
-            .split("provable against output ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-        {
+        let (status, _) = text(&cli.run("status", &["--withdrawal", &l2_tx]).await);
+        if let Some(index) = word_after(&status, "provable against output ") {
             break (index.parse::<u64>().expect("output index"), head);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -607,20 +609,19 @@ async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state
         }
     }
 
-    let out = run("prove", &["--private-key", KEY0, "--withdrawal", &l2_tx]).await;
+    let out = cli
+        .run("prove", &["--private-key", KEY0, "--withdrawal", &l2_tx])
+        .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "prove: {stderr}");
-    let used: u64 = stdout
-        .split("against output ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
+    let used: u64 = word_after(&stdout, "against output ")
         .and_then(|index| index.parse().ok())
         .unwrap_or_else(|| panic!("no output index in {stdout}"));
     assert!(
         used > first,
         "proved against output {used}, not a newer one than {first}"
     );
-    let (status, _) = text(&run("status", &["--withdrawal", &l2_tx]).await);
+    let (status, _) = text(&cli.run("status", &["--withdrawal", &l2_tx]).await);
     assert!(
         status.contains(&format!("proven against output {used}")),
         "{status}"
