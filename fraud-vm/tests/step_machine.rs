@@ -15,8 +15,10 @@ use fraud_vm::{
     chain::ChainGenesis,
     execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx},
     memory::MemoryState,
+    vm::codec::Words as _,
     vm::{
-        self, machine::end_hash, opcodes, HaltReason, Proof, StepError, StepKind, Trace, Witness,
+        self, machine::end_hash, opcodes, BlockPart, Frame, HaltReason, Proof, StepError, StepKind,
+        StepProof, Trace, TxPart, Witness,
     },
 };
 use op_alloy_consensus::OpTxEnvelope;
@@ -361,8 +363,9 @@ fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
             "step {i} ({:?}): verifier post-state differs from revm's\nverifier: {:#?}\nrevm: {:#?}",
             info.kind,
             {
-                let mut m = proof.machine();
-                let mut c = vm::oracle::Checker::new(proof.witnesses.clone());
+                let step = proof.as_step().expect("a step of a running block");
+                let mut m = step.machine();
+                let mut c = vm::oracle::Checker::new(step.witnesses.clone());
                 vm::step(&mut m, &mut c).ok();
                 m
             },
@@ -385,13 +388,29 @@ fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
             StepKind::TxEnd => "(tx end)",
             StepKind::Destruct => "(destruct)",
             StepKind::BlockEnd => "(block end)",
+            StepKind::Terminal => "(terminal)",
         };
         if let Some(h) = info.halt {
             seen.halts.insert(h);
         }
+        let bytes = proof.encode();
+        assert_eq!(
+            Proof::decode(&bytes),
+            Ok(proof),
+            "step {i}: decode(encode(p)) == p"
+        );
         let e = seen.proof_bytes.entry(name).or_default();
         e.0 += 1;
-        e.1 = e.1.max(proof.encode().len());
+        e.1 = e.1.max(bytes.len());
+    }
+    // Padding past the end: the terminal state steps to itself.
+    for i in [trace.len(), trace.len() + 3] {
+        let (proof, info) = trace.prove_step(i).expect("terminal proof");
+        assert_eq!(info.kind, StepKind::Terminal);
+        assert_eq!(trace.state_hash(i), trace.final_hash());
+        let (post, _) = vm::verify_step(trace.final_hash(), &proof).expect("terminal step");
+        assert_eq!(post, trace.final_hash());
+        assert_eq!(Proof::decode(&proof.encode()), Ok(proof));
     }
     assert_eq!(
         trace.final_hash(),
@@ -1035,101 +1054,275 @@ fn every_step_of_the_corpus_verifies_against_revm() {
     seen.print_proof_sizes();
 }
 
-fn assert_tamper_evident(pre: B256, proof: &Proof, post: B256) {
+/// Verifies a tampered `proof` of the step from `pre`: a proof the verifier accepts must yield
+/// the honest `post` (a different post-state hash is a forgery). Returns whether it was
+/// accepted.
+fn accepts(pre: B256, proof: &Proof, post: B256, what: &dyn Fn() -> String) -> bool {
+    match vm::verify_step(pre, proof) {
+        Ok((h, _)) => {
+            assert_eq!(
+                h,
+                post,
+                "FORGERY: {} verified to another post-state",
+                what()
+            );
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Decodes tampered bytes and, if they are a proof, checks it as [`accepts`] does.
+fn bytes_accepted(pre: B256, bytes: &[u8], post: B256, what: &dyn Fn() -> String) -> bool {
+    Proof::decode(bytes).is_ok_and(|p| accepts(pre, &p, post, what))
+}
+
+/// Words of the three pre-state parts in a step proof's bytes (after its tag byte).
+const PART_WORDS: usize = BlockPart::WORDS + TxPart::WORDS + Frame::WORDS;
+
+/// The attacks a liar can make on one honest proof without changing the agreed pre-state hash:
+/// every word of the pre-state parts, every byte of every witness, missing, extra, repeated and
+/// reordered witnesses, truncation at every witness boundary. Each must be rejected or yield
+/// the honest post-state hash.
+fn assert_sound(pre: B256, proof: &Proof, post: B256) {
     assert_eq!(vm::verify_step(pre, proof).expect("honest").0, post);
-    let rejects = |p: &Proof| match vm::verify_step(pre, p) {
-        Err(_) => true,
-        Ok((h, _)) => h != post,
-    };
-    // Pre-state fields.
-    let mut p = proof.clone();
-    p.frame.gas += 1;
-    assert_eq!(vm::verify_step(pre, &p), Err(StepError::PreStateMismatch));
-    let mut p = proof.clone();
-    p.frame.pc += 1;
-    assert!(rejects(&p));
-    let mut p = proof.clone();
-    p.tx.refund += 1;
-    assert!(rejects(&p));
-    let mut p = proof.clone();
-    p.block.state_root.0[0] ^= 1;
-    assert!(rejects(&p));
+    let bytes = proof.encode();
     assert_eq!(
-        vm::verify_step(B256::repeat_byte(1), proof),
+        Proof::decode(&bytes).as_ref(),
+        Ok(proof),
+        "decode(encode(p)) == p"
+    );
+    assert_eq!(
+        vm::verify_step(B256::repeat_byte(1), proof).map(|r| r.0),
         Err(StepError::PreStateMismatch)
     );
-    // Every witness value and every path element.
-    for w in 0..proof.witnesses.len() {
-        let mut p = proof.clone();
-        match &mut p.witnesses[w] {
-            Witness::Stack { word, .. } => *word += U256::from(1),
-            Witness::Code { chunk, .. } => chunk.0[5] ^= 1,
-            Witness::Memory { word, .. } | Witness::Data { word, .. } => word.0[0] ^= 1,
-            Witness::Account(a) => a.balance += U256::from(1),
-            Witness::TxInput { input, .. } => input.gas_limit += 1,
-            Witness::ExtraData(bytes) => *bytes = Bytes::from_static(b"other"),
-            Witness::AccessEntry(e) => e.address = Address::repeat_byte(0x12),
-            Witness::Sponge(sp) => sp.0[3] ^= 1,
-            Witness::Builder(b) => b.carry += 1,
-            Witness::Parent { frame, .. } => frame.gas += 1,
-            Witness::CodeRoot { len, .. } => *len += 1,
-            Witness::Link { item, .. } => item.0[31] ^= 1,
-            Witness::Words { words, .. } => words[0].0[0] ^= 1,
-            Witness::Smt(smt) => match &mut smt.leaf {
-                Some((_, value)) => value.0[31] ^= 1,
-                None => smt.leaf = Some((B256::repeat_byte(3), B256::repeat_byte(4))),
-            },
+    let Proof::Step(step) = proof else {
+        // The terminal proof is two words: every change is another pre-state.
+        for at in 1..bytes.len() {
+            let mut b = bytes.clone();
+            b[at] ^= 1;
+            let p = Proof::decode(&b).expect("terminal words");
+            assert_eq!(
+                vm::verify_step(pre, &p).map(|r| r.0),
+                Err(StepError::PreStateMismatch)
+            );
         }
-        assert!(rejects(&p), "tampered witness {w} accepted");
-        let mut p = proof.clone();
-        match &mut p.witnesses[w] {
-            Witness::Stack { below, .. } => below.0[0] ^= 1,
-            Witness::Code { path, .. }
-            | Witness::Memory { path, .. }
-            | Witness::Data { path, .. } => match path.first_mut() {
-                Some(s) => s.0[31] ^= 1,
-                None => continue,
-            },
-            Witness::Smt(smt) => match smt.siblings.last_mut() {
-                Some(s) => s.0[31] ^= 1,
-                None => continue,
-            },
-            Witness::CodeRoot { chunk_root, .. } => chunk_root.0[0] ^= 1,
-            Witness::Account(a) => a.nonce += 1,
-            Witness::TxInput { path, .. } => match path.first_mut() {
-                Some(s) => s.0[0] ^= 1,
-                None => continue,
-            },
-            Witness::ExtraData(_) => continue,
-            Witness::AccessEntry(e) => e.slot = Some(B256::repeat_byte(3)),
-            Witness::Sponge(sp) => sp.0[24] ^= 1 << 63,
-            Witness::Builder(b) => match b.frontier.first_mut() {
-                Some(node) => node.0[0] ^= 1,
-                None => continue,
-            },
-            Witness::Parent { checkpoint, .. } => checkpoint.refund += 1,
-            Witness::Link { prev, .. } => prev.0[0] ^= 1,
-            Witness::Words { siblings, .. } => match siblings.first_mut() {
-                Some(s) => s.0[31] ^= 1,
-                None => continue,
-            },
+        return;
+    };
+    // Every word of the pre-state parts (low bit: stays canonical, except past an enum's range).
+    for w in 0..PART_WORDS {
+        let mut b = bytes.clone();
+        b[1 + w * 32 + 31] ^= 1;
+        if let Ok(p) = Proof::decode(&b) {
+            assert_eq!(
+                vm::verify_step(pre, &p).map(|r| r.0),
+                Err(StepError::PreStateMismatch),
+                "pre-state word {w} is not bound by the state hash"
+            );
         }
-        assert!(rejects(&p), "tampered path of witness {w} accepted");
     }
-    // Missing, extra and reordered witnesses.
-    let mut p = proof.clone();
-    p.witnesses.pop();
-    assert!(matches!(
-        vm::verify_step(pre, &p),
-        Err(StepError::MissingWitness(_))
-    ));
-    let mut p = proof.clone();
-    p.witnesses.push(p.witnesses[0].clone());
-    assert_eq!(vm::verify_step(pre, &p), Err(StepError::UnusedWitnesses(1)));
-    if p.witnesses.len() > 3 {
-        let mut p = proof.clone();
-        p.witnesses.swap(1, 2);
-        assert!(rejects(&p));
+    // Every byte of every witness, two ways.
+    let witnesses_at = 1 + PART_WORDS * 32;
+    for at in witnesses_at..bytes.len() {
+        for flip in [0x01u8, 0x80] {
+            let mut b = bytes.clone();
+            b[at] ^= flip;
+            let what = || format!("byte {at} ^ {flip:#x} of {:?}", kinds(proof));
+            bytes_accepted(pre, &b, post, &what);
+        }
+    }
+    // Truncation at and inside every witness.
+    let mut boundary = witnesses_at;
+    for w in &step.witnesses {
+        let mut one = Proof::Step(Box::new(StepProof {
+            witnesses: vec![w.clone()],
+            ..(**step).clone()
+        }))
+        .encode();
+        let len = one.len() - witnesses_at;
+        one.clear();
+        for cut in [
+            boundary,
+            boundary + 1,
+            boundary + len / 2,
+            boundary + len - 1,
+        ] {
+            let what = || format!("proof cut at byte {cut}");
+            assert!(
+                !bytes_accepted(pre, &bytes[..cut], post, &what),
+                "{}",
+                what()
+            );
+        }
+        boundary += len;
+    }
+    assert_eq!(boundary, bytes.len());
+    // Missing, extra, repeated and reordered witnesses.
+    let with = |f: &dyn Fn(&mut Vec<Witness>)| {
+        let mut p = (**step).clone();
+        f(&mut p.witnesses);
+        Proof::Step(Box::new(p))
+    };
+    let n = step.witnesses.len();
+    for w in 0..n {
+        let p = with(&|ws| {
+            ws.remove(w);
+        });
+        assert!(!accepts(pre, &p, post, &|| format!("witness {w} left out")));
+        let p = with(&|ws| ws.insert(w, ws[w].clone()));
+        assert!(!accepts(pre, &p, post, &|| format!("witness {w} twice")));
+        if w + 1 < n && step.witnesses[w] != step.witnesses[w + 1] {
+            let p = with(&|ws| ws.swap(w, w + 1));
+            accepts(pre, &p, post, &|| {
+                format!("witnesses {w} and {} swapped", w + 1)
+            });
+        }
+    }
+    if n > 0 {
+        let p = with(&|ws| {
+            ws.pop();
+        });
+        assert!(matches!(
+            vm::verify_step(pre, &p),
+            Err(StepError::MissingWitness(_))
+        ));
+    }
+    let p = with(&|ws| {
+        ws.push(Witness::Link {
+            prev: B256::ZERO,
+            item: B256::ZERO,
+        })
+    });
+    assert_eq!(
+        vm::verify_step(pre, &p).map(|r| r.0),
+        Err(StepError::UnusedWitnesses(1))
+    );
+}
+
+/// One honest step: its pre-state hash, proof and post-state hash, and a name for messages.
+#[derive(Clone)]
+struct Sample {
+    name: String,
+    pre: B256,
+    proof: Proof,
+    post: B256,
+}
+
+/// One proof of every distinct step shape in `built`'s block (step kind, halt and the kinds of
+/// witnesses it reads), with the terminal step.
+fn samples_of(label: &str, built: &Built, out: &mut Vec<Sample>, shapes: &mut BTreeSet<String>) {
+    let trace = built.trace();
+    for i in 0..=trace.len() {
+        let (proof, info) = trace.prove_step(i).expect("prove");
+        let shape = format!("{:?} {:?} {:?}", info.kind, info.halt, kinds(&proof));
+        if shapes.insert(shape.clone()) {
+            out.push(Sample {
+                name: format!("{label} step {i}: {shape}"),
+                pre: trace.state_hash(i),
+                proof,
+                post: trace.state_hash(i + 1),
+            });
+        }
+    }
+}
+
+/// A sample of every step shape that the opcode corpus and the transaction-level blocks
+/// (transfers, calls, creations, access lists, deposits, self-destructs) reach.
+fn all_samples() -> &'static [Sample] {
+    static SAMPLES: std::sync::OnceLock<Vec<Sample>> = std::sync::OnceLock::new();
+    SAMPLES.get_or_init(|| {
+        let (mut out, mut shapes) = (Vec::new(), BTreeSet::new());
+        for (name, code, calldata, gas) in corpus() {
+            let built = build(&code, vec![tx(0, CONTRACT, 1234, &calldata, gas)]);
+            samples_of(name, &built, &mut out, &mut shapes);
+        }
+        let code = Asm::new().pushn(1).pushn(9).op(0x55).op(0x00).0;
+        let txs = vec![
+            tx(0, RICH, 1000, &[], 21_000),
+            legacy(1, Address::repeat_byte(0x55), 7, 30_000),
+            tx(2, ECHO, 9, &[0x01; 40], 100_000),
+            tx(3, ECHO, 0, &[0xff, 1], 100_000),
+            create_tx(4, &token_initcode(1_000_000), 0, 3_000_000),
+            create_tx(5, &destruct_in_initcode(), 0, 200_000),
+            access_tx(6, CONTRACT, true, 100_000),
+            create_access_tx(7, &token_initcode(5), 3_000_000),
+            deposit(
+                1,
+                Address::repeat_byte(0x1a),
+                TxKind::Call(RICH),
+                10u128.pow(18),
+                4,
+                50_000,
+                &[],
+            ),
+        ];
+        samples_of("transactions", &build(&code, txs), &mut out, &mut shapes);
+        out
+    })
+}
+
+#[test]
+fn every_step_shape_resists_tampering() {
+    use rayon::prelude::*;
+    let samples = all_samples();
+    let kinds: BTreeSet<String> = samples
+        .iter()
+        .map(|s| {
+            format!(
+                "{:?}",
+                vm::verify_step(s.pre, &s.proof).expect("honest").1.kind
+            )
+        })
+        .collect();
+    for kind in [
+        "TxInit",
+        "TxEnd",
+        "FrameExit",
+        "Deposit",
+        "Destruct",
+        "BlockEnd",
+        "Terminal",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} sample: {kinds:?}");
+    }
+    samples.par_iter().for_each(|s| {
+        let result = std::panic::catch_unwind(|| assert_sound(s.pre, &s.proof, s.post));
+        if let Err(e) = result {
+            panic!("{}: {:?}", s.name, e.downcast_ref::<String>());
+        }
+    });
+    eprintln!(
+        "{} step shapes attacked ({} step kinds)",
+        samples.len(),
+        kinds.len()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Random byte edits of the encoded proofs of random steps never verify to a post-state
+    /// other than the honest one.
+    #[test]
+    fn random_edits_of_encoded_proofs_never_forge(
+        pick in any::<prop::sample::Index>(),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..4),
+    ) {
+        let s = pick.get(all_samples());
+        let mut bytes = s.proof.encode();
+        for (at, byte, how) in edits {
+            let i = at.index(bytes.len());
+            match how {
+                0 => bytes[i] ^= byte | 1,
+                1 => bytes[i] = byte,
+                2 => bytes.insert(i, byte),
+                _ => { bytes.remove(i); }
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        bytes_accepted(s.pre, &bytes, s.post, &|| format!("random edit of {}", s.name));
     }
 }
 
@@ -1151,11 +1344,175 @@ fn one_call(code: &[u8]) -> Built {
 }
 
 fn kinds(proof: &Proof) -> Vec<&'static str> {
-    proof.witnesses.iter().map(Witness::kind).collect()
+    proof.witnesses().iter().map(Witness::kind).collect()
+}
+
+/// The step proof inside `proof`.
+fn step_of(proof: &Proof) -> StepProof {
+    proof.as_step().expect("a step of a running block").clone()
+}
+
+/// A consistent forgery: `forged` changes a value and recomputes every commitment the liar
+/// controls, so every witness checks against the forged pre-state and the step runs to a post
+/// state other than `post`. The verifier must refuse it at the pre-state hash.
+fn assert_forgery_refused(pre: B256, forged: StepProof, post: B256, what: &str) {
+    let mut m = forged.machine();
+    let mut checker = vm::oracle::Checker::new(forged.witnesses.clone());
+    vm::step(&mut m, &mut checker).unwrap_or_else(|e| panic!("{what}: forgery inconsistent: {e}"));
+    checker.finish().expect("every witness used");
+    assert_ne!(m.hash(), post, "{what}: not a forgery (same post-state)");
+    assert_eq!(
+        vm::verify_step(pre, &Proof::Step(Box::new(forged))).map(|r| r.0),
+        Err(StepError::PreStateMismatch),
+        "{what}"
+    );
 }
 
 #[test]
-fn tampered_proofs_are_rejected_or_change_the_post_state() {
+fn consistent_forgeries_fail_at_the_pre_state_hash() {
+    use fraud_vm::merkle::root_from_path;
+    use vm::machine::stack_push_hash;
+
+    // A popped stack word with a matching stack hash (ADD).
+    let add = Asm::new().pushn(2).pushn(3).op(0x01).op(0x00).0;
+    let (pre, proof, post) = sample(&one_call(&add), StepKind::Opcode(0x01), 0);
+    let mut forged = step_of(&proof);
+    let Witness::Stack { word, below } = &mut forged.witnesses[1] else {
+        panic!("stack witness")
+    };
+    *word = U256::from(1000);
+    forged.frame.stack_hash = stack_push_hash(below, word);
+    assert_forgery_refused(pre, forged, post, "stack word");
+
+    // A memory word with a matching memory root (MLOAD).
+    let mload = Asm::new()
+        .pushn(7)
+        .pushn(0)
+        .op(0x52)
+        .pushn(0)
+        .op(0x51)
+        .op(0x00)
+        .0;
+    let (pre, proof, post) = sample(&one_call(&mload), StepKind::Opcode(0x51), 0);
+    let mut forged = step_of(&proof);
+    let Witness::Memory { word, path } = &mut forged.witnesses[2] else {
+        panic!("memory witness: {:?}", kinds(&proof))
+    };
+    *word = B256::repeat_byte(0x66);
+    forged.frame.mem_root = root_from_path(word, 0, path);
+    assert_forgery_refused(pre, forged, post, "memory word");
+
+    // Another transaction under a matching inputs root (tx-init).
+    let built = one_call(&[0x00]);
+    let (pre, proof, post) = sample(&built, StepKind::TxInit, 0);
+    let mut forged = step_of(&proof);
+    let Witness::TxInput { input, path } = &mut forged.witnesses[0] else {
+        panic!("tx input witness")
+    };
+    input.tx_hash = B256::repeat_byte(0x77);
+    forged.block.inputs_root = root_from_path(&input.hash(), forged.block.tx_index, path);
+    assert_forgery_refused(pre, forged, post, "tx input");
+
+    // Another sponge state under a matching frame commitment (KECCAK256's second micro-step).
+    let keccak = Asm::new().pushn(200).pushn(0).op(0x20).op(0x00).0;
+    let (pre, proof, post) = sample(&one_call(&keccak), StepKind::Opcode(0x20), 1);
+    let mut forged = step_of(&proof);
+    let at = kinds(&proof)
+        .iter()
+        .position(|k| *k == "sponge")
+        .expect("sponge");
+    let Witness::Sponge(sponge) = &mut forged.witnesses[at] else {
+        unreachable!()
+    };
+    sponge.0[0] ^= 1;
+    forged.frame.sponge = sponge.commitment();
+    assert_forgery_refused(pre, forged, post, "sponge");
+
+    // Another caller frame under a matching parent hash (a callee's exit).
+    let call_other = Asm::new()
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .push(U256::from_be_slice(OTHER.as_slice()))
+        .pushn(50_000)
+        .op(0xf1)
+        .op(0x00)
+        .0;
+    let built = one_call(&call_other);
+    let (pre, proof, post) = sample(&built, StepKind::FrameExit, 0);
+    let mut forged = step_of(&proof);
+    let Witness::Parent { frame, checkpoint } = &mut forged.witnesses[0] else {
+        panic!("parent witness")
+    };
+    frame.gas += 1000;
+    forged.frame.parent_hash = vm::machine::parent_hash(frame, checkpoint);
+    assert_forgery_refused(pre, forged, post, "parent frame");
+
+    // Another parent block hash (block-end reads it from the block part).
+    let (pre, proof, post) = sample(&built, StepKind::BlockEnd, 0);
+    let mut forged = step_of(&proof);
+    forged.block.parent_hash = B256::repeat_byte(0x42);
+    assert_forgery_refused(pre, forged, post, "parent hash");
+
+    // A code builder whose commitment aliases the honest one (its buffer swallows the carry
+    // and eight frontier nodes): same pre-state, so it must be refused outright.
+    // Initcode that deposits itself: 4200 bytes, 136 pieces, a chunk tree of depth 8.
+    let len = 4200;
+    let mut initcode = Asm::new()
+        .pushn(len)
+        .pushn(0)
+        .pushn(0)
+        .op(0x39)
+        .pushn(len)
+        .pushn(0)
+        .op(0xf3)
+        .0;
+    initcode.resize(len as usize, 0x5b);
+    let built = build(&[0x00], vec![create_tx(0, &initcode, 0, 3_000_000)]);
+    let trace = built.trace();
+    let (i, honest) = (0..trace.len())
+        .find_map(|i| {
+            let (proof, _) = trace.prove_step(i).expect("prove");
+            let builder = proof.witnesses().iter().find_map(|w| match w {
+                Witness::Builder(b) if b.frontier.len() >= 9 => Some((**b).clone()),
+                _ => None,
+            })?;
+            Some((i, (proof, builder)))
+        })
+        .expect("a build of code with at least 2^8 pieces");
+    let (proof, builder) = honest;
+    let tail: Vec<u8> = std::iter::once(builder.carry as u8)
+        .chain(builder.frontier.iter().flat_map(|n| n.0))
+        .collect();
+    let alias = vm::build::CodeBuilder {
+        buffer: [builder.buffer.as_slice(), &tail[..256]].concat(),
+        carry: u64::from(tail[256]),
+        frontier: tail[257..].chunks(32).map(B256::from_slice).collect(),
+        ..builder.clone()
+    };
+    assert_eq!(alias.commitment(), builder.commitment());
+    let mut forged = step_of(&proof);
+    for w in &mut forged.witnesses {
+        if let Witness::Builder(b) = w {
+            **b = alias.clone();
+        }
+    }
+    let (pre, post) = (trace.state_hash(i), trace.state_hash(i + 1));
+    assert!(!accepts(pre, &Proof::Step(Box::new(forged)), post, &|| {
+        "aliased builder".into()
+    }));
+
+    // Another transaction type and tip at tx-end (the receipt and the fee read them).
+    let (pre, proof, post) = sample(&built, StepKind::TxEnd, 0);
+    let mut forged = step_of(&proof);
+    forged.tx.tx_type = 0;
+    assert_forgery_refused(pre, forged, post, "tx type");
+}
+
+#[test]
+fn tampered_proofs_never_verify_to_another_post_state() {
     let mstore = Asm::new()
         .pushn(0x1234)
         .pushn(45)
@@ -1170,7 +1527,7 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
         kinds(&proof),
         ["code", "stack", "stack", "memory", "memory"]
     );
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
 
     let sstore = Asm::new().pushn(0).pushn(1).op(0x55).op(0x00).0; // clears slot 1
     let (pre, proof, post) = sample(&one_call(&sstore), StepKind::Opcode(0x55), 0);
@@ -1178,7 +1535,7 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
         kinds(&proof),
         ["code", "stack", "stack", "smt", "smt", "smt"]
     );
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
 
     let extcodesize = Asm::new()
         .push(U256::from_be_slice(OTHER.as_slice()))
@@ -1190,18 +1547,18 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
         kinds(&proof),
         ["code", "stack", "smt", "smt", "account", "code root"]
     );
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
 
     // The second micro-step of hashing 200 bytes: stack words, the sponge, the memory words
     // as one range.
     let keccak = Asm::new().pushn(200).pushn(0).op(0x20).op(0x00).0;
     let (pre, proof, post) = sample(&one_call(&keccak), StepKind::Opcode(0x20), 1);
-    assert_eq!(proof.frame.cursor, 1);
+    assert_eq!(step_of(&proof).frame.cursor, 1);
     assert_eq!(
         kinds(&proof),
         ["code", "stack", "stack", "sponge", "word range"]
     );
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
 
     // A callee's exit, the transaction's start and end, and the block's end.
     let call_other = Asm::new()
@@ -1218,7 +1575,7 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
     let built = one_call(&call_other);
     let (pre, proof, post) = sample(&built, StepKind::FrameExit, 0);
     assert_eq!(kinds(&proof), ["parent"]);
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
     let (pre, proof, post) = sample(&built, StepKind::TxInit, 0);
     assert_eq!(
         kinds(&proof),
@@ -1232,23 +1589,23 @@ fn tampered_proofs_are_rejected_or_change_the_post_state() {
             "code root"
         ]
     );
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
     let (pre, proof, post) = sample(&built, StepKind::TxEnd, 0);
     // The fee recipient does not exist yet: an absence proof and no account.
     assert_eq!(
         kinds(&proof),
         ["parent", "smt", "account", "smt", "smt", "smt"]
     );
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
     let (pre, proof, post) = sample(&built, StepKind::BlockEnd, 0);
     assert_eq!(kinds(&proof), ["extra data"]);
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
 
     // Warming an access-list entry (the second tx-init micro-step).
     let built = build(&[0x00], vec![access_tx(0, CONTRACT, true, 100_000)]);
     let (pre, proof, post) = sample(&built, StepKind::TxInit, 1);
     assert_eq!(kinds(&proof), ["tx input", "access-list entry", "smt"]);
-    assert_tamper_evident(pre, &proof, post);
+    assert_sound(pre, &proof, post);
 }
 
 #[test]
@@ -1746,7 +2103,7 @@ fn eip6780_accounts_created_and_destroyed_in_one_transaction_verify() {
     for skip in [0, 3] {
         let (pre, proof, post) = sample(&built, StepKind::Destruct, skip);
         assert!(kinds(&proof).contains(&"chain link"));
-        assert_tamper_evident(pre, &proof, post);
+        assert_sound(pre, &proof, post);
     }
     eprintln!(
         "EIP-6780 block: {} steps, {destructs} deletions",

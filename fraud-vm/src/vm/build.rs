@@ -37,6 +37,14 @@ impl CodeBuilder {
         }
     }
 
+    /// Whether the builder is one a build can reach: fewer than 136 buffered bytes and a carry
+    /// of at most 32 push-data bytes. Only such builders have a [`CodeBuilder::commitment`]
+    /// that no other builder shares (its one-byte lengths are then exact), so the verifier
+    /// accepts no other.
+    pub fn is_well_formed(&self) -> bool {
+        self.buffer.len() < RATE && self.carry <= 32
+    }
+
     /// `keccak256(state ‖ uint8 bufferLen ‖ buffer ‖ uint8 carry ‖ frontier…)`.
     pub fn commitment(&self) -> B256 {
         let mut preimage = Vec::with_capacity(200 + 2 + self.buffer.len() + 32 * 12);
@@ -157,5 +165,32 @@ mod tests {
             );
         }
         assert_eq!(CodeBuilder::new(0).finish(0), (KECCAK256_EMPTY, B256::ZERO));
+    }
+
+    /// The commitment's one-byte lengths alias once a buffer reaches 256 bytes: the honest
+    /// preimage `state ‖ L ‖ buffer ‖ carry ‖ frontier` also parses as a builder whose buffer
+    /// swallows the carry and eight frontier nodes. Only well-formed builders are accepted.
+    #[test]
+    fn a_builder_aliasing_the_commitment_is_not_well_formed() {
+        let code = vec![0x5bu8; 31 * 200];
+        let honest = CodeBuilder::states(&code)[150].clone();
+        assert!(honest.is_well_formed());
+        assert!(
+            honest.frontier.len() >= 9,
+            "frontier {}",
+            honest.frontier.len()
+        );
+        let tail: Vec<u8> = std::iter::once(honest.carry as u8)
+            .chain(honest.frontier.iter().flat_map(|n| n.0))
+            .collect();
+        let forged = CodeBuilder {
+            sponge: honest.sponge,
+            buffer: [honest.buffer.as_slice(), &tail[..256]].concat(),
+            carry: u64::from(tail[256]),
+            frontier: tail[257..].chunks(32).map(B256::from_slice).collect(),
+        };
+        assert_ne!(forged, honest);
+        assert_eq!(forged.commitment(), honest.commitment());
+        assert!(!forged.is_well_formed());
     }
 }

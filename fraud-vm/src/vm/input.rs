@@ -12,44 +12,83 @@ use alloy_consensus::Transaction as _;
 use alloy_primitives::{keccak256, Address, B256, U256};
 use op_alloy_consensus::OpTxEnvelope;
 
+use super::codec::{word_struct, DecodeError, Words};
 use crate::merkle;
 
 /// EIP-2718 type of deposit transactions.
 pub const DEPOSIT_TYPE: u64 = 0x7e;
 
-/// One transaction of the block as the step machine reads it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TxInput {
-    /// `keccak256` of the EIP-2718 encoding (what `transactionsRoot` accumulates).
-    pub tx_hash: B256,
-    /// EIP-2718 type (0 legacy, 1 EIP-2930, 2 EIP-1559).
-    pub tx_type: u64,
-    /// Recovered sender.
-    pub sender: Address,
-    /// Nonce.
-    pub nonce: u64,
-    /// Gas limit.
-    pub gas_limit: u64,
-    /// Recipient; `None` creates a contract.
-    pub to: Option<Address>,
-    /// Value sent.
-    pub value: U256,
-    /// Max fee per gas (the gas price for legacy and EIP-2930).
-    pub max_fee_per_gas: u128,
-    /// Max priority fee per gas (the gas price for legacy and EIP-2930).
-    pub max_priority_fee_per_gas: u128,
-    /// Input length in bytes.
-    pub input_len: u64,
-    /// Root of the input's word tree (depth [`super::DATA_DEPTH`]).
-    pub input_root: B256,
-    /// Number of zero bytes of the input (intrinsic gas).
-    pub input_zero_bytes: u64,
-    /// Number of access-list entries (addresses) and storage keys.
-    pub access_list: (u64, u64),
-    /// Hash chain of the access list ([`access_list_hash`]; 0 when empty).
-    pub access_list_hash: B256,
-    /// Wei minted to the sender first (deposits, type `0x7E`; 0 otherwise).
-    pub mint: U256,
+word_struct! {
+    /// One transaction of the block as the step machine reads it.
+    pub struct TxInput {
+        /// `keccak256` of the EIP-2718 encoding (what `transactionsRoot` accumulates).
+        pub tx_hash: B256,
+        /// EIP-2718 type (0 legacy, 1 EIP-2930, 2 EIP-1559).
+        pub tx_type: u64,
+        /// Recovered sender.
+        pub sender: Address,
+        /// Nonce.
+        pub nonce: u64,
+        /// Gas limit.
+        pub gas_limit: u64,
+        /// Recipient; `None` creates a contract.
+        pub to: Option<Address>,
+        /// Value sent.
+        pub value: U256,
+        /// Max fee per gas (the gas price for legacy and EIP-2930).
+        pub max_fee_per_gas: u128,
+        /// Max priority fee per gas (the gas price for legacy and EIP-2930).
+        pub max_priority_fee_per_gas: u128,
+        /// Input length in bytes.
+        pub input_len: u64,
+        /// Root of the input's word tree (depth [`super::DATA_DEPTH`]).
+        pub input_root: B256,
+        /// Number of zero bytes of the input (intrinsic gas).
+        pub input_zero_bytes: u64,
+        /// Number of access-list entries (addresses) and storage keys.
+        pub access_list: (u64, u64),
+        /// Hash chain of the access list ([`access_list_hash`]; 0 when empty).
+        pub access_list_hash: B256,
+        /// Wei minted to the sender first (deposits, type `0x7E`; 0 otherwise).
+        pub mint: U256,
+    }
+}
+
+/// A transaction's recipient as two words: `isCreate, to` (`to` is zero when creating).
+impl Words for Option<Address> {
+    const WORDS: usize = 2;
+    const NAME: &'static str = "recipient (isCreate, to)";
+    fn encode_words(&self, out: &mut Vec<u8>) {
+        self.is_none().encode_words(out);
+        self.unwrap_or_default().encode_words(out);
+    }
+    fn decode_words(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (is_create, to) = (
+            bool::decode_words(&bytes[..32])?,
+            Address::decode_words(&bytes[32..])?,
+        );
+        match (is_create, to.is_zero()) {
+            (true, true) => Ok(None),
+            (true, false) => Err(DecodeError::NonCanonical(Self::NAME)),
+            (false, _) => Ok(Some(to)),
+        }
+    }
+}
+
+/// A pair of counts as two words.
+impl Words for (u64, u64) {
+    const WORDS: usize = 2;
+    const NAME: &'static str = "count pair";
+    fn encode_words(&self, out: &mut Vec<u8>) {
+        self.0.encode_words(out);
+        self.1.encode_words(out);
+    }
+    fn decode_words(bytes: &[u8]) -> Result<Self, DecodeError> {
+        Ok((
+            u64::decode_words(&bytes[..32])?,
+            u64::decode_words(&bytes[32..])?,
+        ))
+    }
 }
 
 impl TxInput {
@@ -104,35 +143,6 @@ impl TxInput {
         }
     }
 
-    /// `abi.encode` of the fields in declaration order (`to` as `isCreate, to`; the access
-    /// list as its two counts and its hash): 17 words.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(17 * 32);
-        let mut word = |bytes: &[u8]| {
-            let mut w = [0u8; 32];
-            w[32 - bytes.len()..].copy_from_slice(bytes);
-            out.extend_from_slice(&w);
-        };
-        word(self.tx_hash.as_slice());
-        word(&self.tx_type.to_be_bytes());
-        word(self.sender.as_slice());
-        word(&self.nonce.to_be_bytes());
-        word(&self.gas_limit.to_be_bytes());
-        word(&[self.to.is_none() as u8]);
-        word(self.to.unwrap_or_default().as_slice());
-        word(&self.value.to_be_bytes::<32>());
-        word(&self.max_fee_per_gas.to_be_bytes());
-        word(&self.max_priority_fee_per_gas.to_be_bytes());
-        word(&self.input_len.to_be_bytes());
-        word(self.input_root.as_slice());
-        word(&self.input_zero_bytes.to_be_bytes());
-        word(&self.access_list.0.to_be_bytes());
-        word(&self.access_list.1.to_be_bytes());
-        word(self.access_list_hash.as_slice());
-        word(&self.mint.to_be_bytes::<32>());
-        out
-    }
-
     /// The price per gas the sender pays at `base_fee`: `min(feeCap, baseFee + tipCap)` for
     /// EIP-1559, the gas price otherwise (0 for deposits).
     pub fn price(&self, base_fee: u128) -> u128 {
@@ -142,11 +152,6 @@ impl TxInput {
         } else {
             self.max_fee_per_gas
         }
-    }
-
-    /// The item's leaf in the input tree.
-    pub fn hash(&self) -> B256 {
-        keccak256(self.encode())
     }
 }
 

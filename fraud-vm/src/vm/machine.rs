@@ -2,9 +2,11 @@
 
 use alloy_primitives::{keccak256, Address, Bloom, B256, U256};
 
-/// `keccak256("fraud-vm machine v0")`: the domain of a machine-state hash.
+use super::codec::{enum_words, word_struct};
+
+/// `keccak256("fraud-vm machine v1")`: the domain of a machine-state hash.
 pub fn domain() -> B256 {
-    keccak256(b"fraud-vm machine v0")
+    keccak256(b"fraud-vm machine v1")
 }
 
 /// What the frame is doing.
@@ -44,283 +46,197 @@ pub enum FrameKind {
     Create2 = 5,
 }
 
-/// The block part of the machine state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BlockPart {
-    /// Block number.
-    pub number: u64,
-    /// Block timestamp.
-    pub timestamp: u64,
-    /// Block gas limit.
-    pub gas_limit: u64,
-    /// EIP-1559 base fee.
-    pub base_fee: u64,
-    /// Fee recipient (`COINBASE`).
-    pub coinbase: Address,
-    /// `PREVRANDAO`.
-    pub prevrandao: B256,
-    /// Chain id.
-    pub chain_id: u64,
-    /// `BLOBBASEFEE`.
-    pub blob_base_fee: U256,
-    /// Root of the last 256 block hashes (`BLOCKHASH`).
-    pub block_hashes_root: B256,
-    /// Gas used by the block's transactions so far.
-    pub cumulative_gas: u64,
-    /// Transactions accumulator so far.
-    pub tx_acc: B256,
-    /// Receipts accumulator so far.
-    pub receipt_acc: B256,
-    /// Current world-state root.
-    pub state_root: B256,
-    /// Index of the current transaction.
-    pub tx_index: u64,
-    /// Number of transactions in the block's input list.
-    pub tx_count: u64,
-    /// Root of the block's input list ([`super::input`]).
-    pub inputs_root: B256,
-    /// OR of the blooms of the logs of the transactions so far.
-    pub logs_bloom: Bloom,
-    /// Parent block hash.
-    pub parent_hash: B256,
-    /// `keccak256(extraData)`.
-    pub extra_data_hash: B256,
-}
+enum_words!(
+    Status,
+    "frame status",
+    [
+        Status::Running,
+        Status::Returned,
+        Status::Reverted,
+        Status::Halted,
+        Status::Boundary
+    ]
+);
 
-/// The transaction part of the machine state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TxPart {
-    /// `ORIGIN`.
-    pub origin: Address,
-    /// Effective gas price (`GASPRICE`).
-    pub gas_price: U256,
-    /// World-state root when the transaction started (original values for `SSTORE` gas).
-    pub start_state_root: B256,
-    /// Refund counter.
-    pub refund: u64,
-    /// Root of the accessed-addresses set (EIP-2929).
-    pub accessed_addresses: B256,
-    /// Root of the accessed-slots set (EIP-2929).
-    pub accessed_slots: B256,
-    /// Root of transient storage (EIP-1153).
-    pub transient_root: B256,
-    /// Root of the set of accounts created in this transaction (EIP-6780). A member's value is
-    /// the hash chain of the slots it set from zero to non-zero ([`link`] from [`SET_MEMBER`]).
-    ///
-    /// [`SET_MEMBER`]: super::SET_MEMBER
-    pub created_root: B256,
-    /// Hash chain ([`link`] from zero) of the accounts created in this transaction that ran
-    /// `SELFDESTRUCT`; they and their storage are deleted at the transaction's end.
-    pub destructed: B256,
-    /// Hash chain of the transaction's logs.
-    pub logs_acc: B256,
-    /// OR of the blooms of the transaction's logs.
-    pub logs_bloom: Bloom,
-    /// EIP-2718 type.
-    pub tx_type: u64,
-    /// Gas limit.
-    pub gas_limit: u64,
-    /// Priority fee per gas paid to the fee recipient (effective price minus base fee).
-    pub tip: U256,
-    /// Transaction hash.
-    pub tx_hash: B256,
-}
+enum_words!(
+    FrameKind,
+    "frame kind",
+    [
+        FrameKind::Call,
+        FrameKind::CallCode,
+        FrameKind::DelegateCall,
+        FrameKind::StaticCall,
+        FrameKind::Create,
+        FrameKind::Create2
+    ]
+);
 
-/// The active call frame.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Frame {
-    /// Running, or how it ended.
-    pub status: Status,
-    /// How it was entered.
-    pub kind: FrameKind,
-    /// Call depth (0 for the transaction's frame).
-    pub depth: u64,
-    /// Whether state changes are forbidden (inside `STATICCALL`).
-    pub is_static: bool,
-    /// `ADDRESS`: whose storage and balance the frame uses.
-    pub address: Address,
-    /// `CALLER`.
-    pub caller: Address,
-    /// `CALLVALUE`.
-    pub value: U256,
-    /// Length of the code being run.
-    pub code_len: u64,
-    /// Root of the code's chunk tree ([`crate::code`]).
-    pub code_chunk_root: B256,
-    /// Program counter.
-    pub pc: u64,
-    /// Gas left.
-    pub gas: u64,
-    /// Number of stack items.
-    pub stack_size: u64,
-    /// Stack hash chain: `0` when empty, `keccak256(below ‖ top)` after a push.
-    pub stack_hash: B256,
-    /// Memory size in 32-byte words.
-    pub mem_words: u64,
-    /// Root of the memory word tree (depth [`super::DATA_DEPTH`]).
-    pub mem_root: B256,
-    /// Call data length in bytes.
-    pub calldata_len: u64,
-    /// Root of the word tree holding the call data: the transaction input for the
-    /// transaction's frame, the caller's memory for a called frame.
-    pub calldata_root: B256,
-    /// Byte offset of the call data in that tree.
-    pub calldata_offset: u64,
-    /// Return data (of the last call this frame made) length in bytes.
-    pub returndata_len: u64,
-    /// Root of the word tree holding the return data (the returning frame's memory).
-    pub returndata_root: B256,
-    /// Byte offset of the return data in that tree.
-    pub returndata_offset: u64,
-    /// Offset of the output in memory once the frame returned or reverted.
-    pub out_offset: u64,
-    /// Length of the output.
-    pub out_len: u64,
-    /// Micro-step cursor of a bulk operation in progress.
-    pub cursor: u64,
-    /// `keccak256` of the keccak sponge state while a hash is being absorbed, else 0.
-    pub sponge: B256,
-    /// Hash of the calling frame and the snapshot taken at entry (0 for the transaction's frame).
-    pub parent_hash: B256,
-}
-
-/// Fixed-width encoding: every field is one 32-byte big-endian word (`abi.encode` of a tuple of
-/// static types), so a Solidity verifier hashes the same bytes.
-struct Words(Vec<u8>);
-
-impl Words {
-    fn new(fields: usize) -> Self {
-        Self(Vec::with_capacity(fields * 32))
-    }
-    fn u64(mut self, v: u64) -> Self {
-        self.0.extend_from_slice(&[0u8; 24]);
-        self.0.extend_from_slice(&v.to_be_bytes());
-        self
-    }
-    fn u256(mut self, v: &U256) -> Self {
-        self.0.extend_from_slice(&v.to_be_bytes::<32>());
-        self
-    }
-    fn b256(mut self, v: &B256) -> Self {
-        self.0.extend_from_slice(v.as_slice());
-        self
-    }
-    fn bloom(mut self, v: &Bloom) -> Self {
-        self.0.extend_from_slice(v.as_slice());
-        self
-    }
-    fn address(mut self, v: &Address) -> Self {
-        self.0.extend_from_slice(&[0u8; 12]);
-        self.0.extend_from_slice(v.as_slice());
-        self
+word_struct! {
+    /// The block part of the machine state.
+    pub struct BlockPart {
+        /// Block number.
+        pub number: u64,
+        /// Block timestamp.
+        pub timestamp: u64,
+        /// Block gas limit.
+        pub gas_limit: u64,
+        /// EIP-1559 base fee.
+        pub base_fee: u64,
+        /// Fee recipient (`COINBASE`).
+        pub coinbase: Address,
+        /// `PREVRANDAO`.
+        pub prevrandao: B256,
+        /// Chain id.
+        pub chain_id: u64,
+        /// `BLOBBASEFEE`.
+        pub blob_base_fee: U256,
+        /// Root of the last 256 block hashes (`BLOCKHASH`).
+        pub block_hashes_root: B256,
+        /// Gas used by the block's transactions so far.
+        pub cumulative_gas: u64,
+        /// Transactions accumulator so far.
+        pub tx_acc: B256,
+        /// Receipts accumulator so far.
+        pub receipt_acc: B256,
+        /// Current world-state root.
+        pub state_root: B256,
+        /// Index of the current transaction.
+        pub tx_index: u64,
+        /// Number of transactions in the block's input list.
+        pub tx_count: u64,
+        /// Root of the block's input list ([`super::input`]).
+        pub inputs_root: B256,
+        /// OR of the blooms of the logs of the transactions so far.
+        pub logs_bloom: Bloom,
+        /// Parent block hash.
+        pub parent_hash: B256,
+        /// `keccak256(extraData)`.
+        pub extra_data_hash: B256,
     }
 }
 
-macro_rules! encoded_part {
-    ($ty:ty, $fields:expr, |$s:ident, $w:ident| $body:expr) => {
-        impl $ty {
-            /// The part's fixed-width encoding: one 32-byte word per field, in declaration
-            /// order (enums and flags as their numeric value).
-            pub fn encode(&self) -> Vec<u8> {
-                let $s = self;
-                let $w = Words::new($fields);
-                $body.0
-            }
-
-            /// `keccak256` of [`Self::encode`].
-            pub fn hash(&self) -> B256 {
-                keccak256(self.encode())
-            }
-        }
-    };
+word_struct! {
+    /// The transaction part of the machine state.
+    pub struct TxPart {
+        /// `ORIGIN`.
+        pub origin: Address,
+        /// Effective gas price (`GASPRICE`).
+        pub gas_price: U256,
+        /// World-state root when the transaction started (original values for `SSTORE` gas).
+        pub start_state_root: B256,
+        /// Refund counter.
+        pub refund: u64,
+        /// Root of the accessed-addresses set (EIP-2929).
+        pub accessed_addresses: B256,
+        /// Root of the accessed-slots set (EIP-2929).
+        pub accessed_slots: B256,
+        /// Root of transient storage (EIP-1153).
+        pub transient_root: B256,
+        /// Root of the set of accounts created in this transaction (EIP-6780). A member's value is
+        /// the hash chain of the slots it set from zero to non-zero ([`link`] from [`SET_MEMBER`]).
+        ///
+        /// [`SET_MEMBER`]: super::SET_MEMBER
+        pub created_root: B256,
+        /// Hash chain ([`link`] from zero) of the accounts created in this transaction that ran
+        /// `SELFDESTRUCT`; they and their storage are deleted at the transaction's end.
+        pub destructed: B256,
+        /// Hash chain of the transaction's logs.
+        pub logs_acc: B256,
+        /// OR of the blooms of the transaction's logs.
+        pub logs_bloom: Bloom,
+        /// EIP-2718 type.
+        pub tx_type: u64,
+        /// Gas limit.
+        pub gas_limit: u64,
+        /// Priority fee per gas paid to the fee recipient (effective price minus base fee).
+        pub tip: U256,
+        /// Transaction hash.
+        pub tx_hash: B256,
+    }
 }
 
-encoded_part!(BlockPart, 26, |s, w| w
-    .u64(s.number)
-    .u64(s.timestamp)
-    .u64(s.gas_limit)
-    .u64(s.base_fee)
-    .address(&s.coinbase)
-    .b256(&s.prevrandao)
-    .u64(s.chain_id)
-    .u256(&s.blob_base_fee)
-    .b256(&s.block_hashes_root)
-    .u64(s.cumulative_gas)
-    .b256(&s.tx_acc)
-    .b256(&s.receipt_acc)
-    .b256(&s.state_root)
-    .u64(s.tx_index));
-
-encoded_part!(TxPart, 22, |s, w| w
-    .address(&s.origin)
-    .u256(&s.gas_price)
-    .b256(&s.start_state_root)
-    .u64(s.refund)
-    .b256(&s.accessed_addresses)
-    .b256(&s.accessed_slots)
-    .b256(&s.transient_root)
-    .b256(&s.created_root)
-    .b256(&s.destructed)
-    .b256(&s.logs_acc));
-
-encoded_part!(Frame, 26, |s, w| w
-    .u64(s.status as u64)
-    .u64(s.kind as u64)
-    .u64(s.depth)
-    .u64(s.is_static as u64)
-    .address(&s.address)
-    .address(&s.caller)
-    .u256(&s.value)
-    .u64(s.code_len)
-    .b256(&s.code_chunk_root)
-    .u64(s.pc)
-    .u64(s.gas)
-    .u64(s.stack_size)
-    .b256(&s.stack_hash)
-    .u64(s.mem_words)
-    .b256(&s.mem_root)
-    .u64(s.calldata_len)
-    .b256(&s.calldata_root)
-    .u64(s.returndata_len)
-    .b256(&s.returndata_root)
-    .u64(s.out_offset)
-    .u64(s.out_len)
-    .u64(s.cursor)
-    .b256(&s.parent_hash));
-
-/// What a call frame's revert restores: the transaction-scoped state at the frame's entry.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// World-state root.
-    pub state_root: B256,
-    /// Transient storage root.
-    pub transient_root: B256,
-    /// Accessed-addresses set root.
-    pub accessed_addresses: B256,
-    /// Accessed-slots set root.
-    pub accessed_slots: B256,
-    /// Refund counter.
-    pub refund: u64,
-    /// Log accumulator.
-    pub logs_acc: B256,
-    /// Created-accounts set root.
-    pub created_root: B256,
-    /// Self-destructed accounts chain.
-    pub destructed: B256,
-    /// Log bloom.
-    pub logs_bloom: Bloom,
+word_struct! {
+    /// The active call frame.
+    pub struct Frame {
+        /// Running, or how it ended.
+        pub status: Status,
+        /// How it was entered.
+        pub kind: FrameKind,
+        /// Call depth (0 for the transaction's frame).
+        pub depth: u64,
+        /// Whether state changes are forbidden (inside `STATICCALL`).
+        pub is_static: bool,
+        /// `ADDRESS`: whose storage and balance the frame uses.
+        pub address: Address,
+        /// `CALLER`.
+        pub caller: Address,
+        /// `CALLVALUE`.
+        pub value: U256,
+        /// Length of the code being run.
+        pub code_len: u64,
+        /// Root of the code's chunk tree ([`crate::code`]).
+        pub code_chunk_root: B256,
+        /// Program counter.
+        pub pc: u64,
+        /// Gas left.
+        pub gas: u64,
+        /// Number of stack items.
+        pub stack_size: u64,
+        /// Stack hash chain: `0` when empty, `keccak256(below ‖ top)` after a push.
+        pub stack_hash: B256,
+        /// Memory size in 32-byte words.
+        pub mem_words: u64,
+        /// Root of the memory word tree (depth [`super::DATA_DEPTH`]).
+        pub mem_root: B256,
+        /// Call data length in bytes.
+        pub calldata_len: u64,
+        /// Root of the word tree holding the call data: the transaction input for the
+        /// transaction's frame, the caller's memory for a called frame.
+        pub calldata_root: B256,
+        /// Byte offset of the call data in that tree.
+        pub calldata_offset: u64,
+        /// Return data (of the last call this frame made) length in bytes.
+        pub returndata_len: u64,
+        /// Root of the word tree holding the return data (the returning frame's memory).
+        pub returndata_root: B256,
+        /// Byte offset of the return data in that tree.
+        pub returndata_offset: u64,
+        /// Offset of the output in memory once the frame returned or reverted.
+        pub out_offset: u64,
+        /// Length of the output.
+        pub out_len: u64,
+        /// Micro-step cursor of a bulk operation in progress.
+        pub cursor: u64,
+        /// `keccak256` of the keccak sponge state while a hash is being absorbed, else 0.
+        pub sponge: B256,
+        /// Hash of the calling frame and the snapshot taken at entry (0 for the transaction's frame).
+        pub parent_hash: B256,
+    }
 }
 
-encoded_part!(Checkpoint, 16, |s, w| w
-    .b256(&s.state_root)
-    .b256(&s.transient_root)
-    .b256(&s.accessed_addresses)
-    .b256(&s.accessed_slots)
-    .u64(s.refund)
-    .b256(&s.logs_acc)
-    .b256(&s.created_root)
-    .b256(&s.destructed)
-    .bloom(&s.logs_bloom));
+word_struct! {
+    /// What a call frame's revert restores: the transaction-scoped state at the frame's entry.
+    pub struct Checkpoint {
+        /// World-state root.
+        pub state_root: B256,
+        /// Transient storage root.
+        pub transient_root: B256,
+        /// Accessed-addresses set root.
+        pub accessed_addresses: B256,
+        /// Accessed-slots set root.
+        pub accessed_slots: B256,
+        /// Refund counter.
+        pub refund: u64,
+        /// Log accumulator.
+        pub logs_acc: B256,
+        /// Created-accounts set root.
+        pub created_root: B256,
+        /// Self-destructed accounts chain.
+        pub destructed: B256,
+        /// Log bloom.
+        pub logs_bloom: Bloom,
+    }
+}
 
 impl Checkpoint {
     /// The checkpoint of `m`'s current state.
@@ -431,5 +347,116 @@ pub fn boundary_frame() -> Frame {
     Frame {
         status: Status::Boundary,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::codec::{DecodeError, Words};
+
+    /// Changes each word of `part`'s encoding alone (its low bit, which keeps a flag or enum
+    /// in range when it is 0) and checks the decoded part differs and hashes differently: no
+    /// field is left out of the hash, and `decode` is the inverse of `encode`.
+    fn assert_every_word_bound<T: Words + Clone + PartialEq + std::fmt::Debug>(
+        part: &T,
+        encode: fn(&T) -> Vec<u8>,
+        decode: fn(&[u8]) -> Result<T, DecodeError>,
+        fields: &[&str],
+    ) {
+        let bytes = encode(part);
+        assert_eq!(bytes.len(), T::WORDS * 32);
+        assert!(T::WORDS >= fields.len());
+        assert_eq!(decode(&bytes).as_ref(), Ok(part));
+        for w in 0..T::WORDS {
+            let mut changed = bytes.clone();
+            changed[w * 32 + 31] ^= 1;
+            let other = decode(&changed).unwrap_or_else(|e| panic!("word {w}: {e}"));
+            assert_ne!(&other, part, "word {w} of {}", T::NAME);
+            assert_ne!(
+                keccak256(encode(&other)),
+                keccak256(&bytes),
+                "word {w} of {}",
+                T::NAME
+            );
+        }
+        // Truncated, extended and non-canonical encodings are refused.
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode(&[bytes.as_slice(), &[0]].concat()).is_err());
+    }
+
+    #[test]
+    fn every_field_of_every_part_is_bound_by_its_hash() {
+        // Zero flags and enums (their low bit flips to a valid value); every other field zero
+        // too: a flipped word must still decode to a different part.
+        assert_every_word_bound(
+            &BlockPart::default(),
+            BlockPart::encode,
+            BlockPart::decode,
+            BlockPart::FIELDS,
+        );
+        assert_every_word_bound(
+            &TxPart::default(),
+            TxPart::encode,
+            TxPart::decode,
+            TxPart::FIELDS,
+        );
+        assert_every_word_bound(
+            &Frame::default(),
+            Frame::encode,
+            Frame::decode,
+            Frame::FIELDS,
+        );
+        assert_every_word_bound(
+            &Checkpoint::default(),
+            Checkpoint::encode,
+            Checkpoint::decode,
+            Checkpoint::FIELDS,
+        );
+        assert_eq!(BlockPart::FIELDS.len(), 19);
+        assert_eq!(
+            (BlockPart::WORDS, TxPart::WORDS, Frame::WORDS),
+            (26, 22, 26)
+        );
+        assert_eq!(Checkpoint::WORDS, 16);
+    }
+
+    #[test]
+    fn the_machine_hash_covers_each_part() {
+        let m = Machine::default();
+        let mut other = m.clone();
+        other.block.parent_hash = B256::repeat_byte(1);
+        assert_ne!(other.hash(), m.hash());
+        let mut other = m.clone();
+        other.tx.tx_hash = B256::repeat_byte(1);
+        assert_ne!(other.hash(), m.hash());
+        let mut other = m.clone();
+        other.frame.sponge = B256::repeat_byte(1);
+        assert_ne!(other.hash(), m.hash());
+    }
+
+    #[test]
+    fn non_canonical_words_are_refused() {
+        let mut bytes = Frame::default().encode();
+        bytes[0] = 1; // status word's high byte
+        assert_eq!(
+            Frame::decode(&bytes),
+            Err(DecodeError::NonCanonical("uint64 word"))
+        );
+        let mut bytes = Frame::default().encode();
+        bytes[31] = 9; // status 9
+        assert!(Frame::decode(&bytes).is_err());
+        let mut bytes = Frame::default().encode();
+        bytes[3 * 32 + 31] = 2; // isStatic = 2
+        assert_eq!(
+            Frame::decode(&bytes),
+            Err(DecodeError::NonCanonical("bool word"))
+        );
+        let mut bytes = TxPart::default().encode();
+        bytes[0] = 1; // origin's high bytes
+        assert_eq!(
+            TxPart::decode(&bytes),
+            Err(DecodeError::NonCanonical("address word"))
+        );
     }
 }

@@ -25,10 +25,13 @@
 //!
 //! ```text
 //! stateHash = keccak256(DOMAIN ‖ keccak256(block) ‖ keccak256(tx) ‖ keccak256(frame))
-//! DOMAIN    = keccak256("fraud-vm machine v0")
+//! DOMAIN    = keccak256("fraud-vm machine v1")
 //! ```
-//! Each part is encoded as one 32-byte big-endian word per field (`abi.encode` of a tuple of
-//! static types), fields in this order:
+//! Each part is encoded as `abi.encode` of a tuple of static types: every field in declaration
+//! order, each one 32-byte big-endian word (a bloom is 8 words; enums and flags their numeric
+//! value). Every field of every part is committed: the struct, its encoding and its decoding
+//! are generated from one field list ([`codec`]; `BlockPart::FIELDS` names them), and a test
+//! changes each field alone and checks the hash changes. The fields, in order:
 //!
 //! * **block** ([`BlockPart`], 26 words): number, timestamp, gasLimit, baseFee, coinbase,
 //!   prevrandao, chainId, blobBaseFee, blockHashesRoot, cumulativeGas, txAcc, receiptAcc,
@@ -54,8 +57,10 @@
 //! `destructed` chain, refund, logs and bloom to restore on revert); the transaction's frame has the boundary frame as caller.
 //! After the block-end step the state is terminal and hashes to
 //! `keccak256(keccak256("fraud-vm block end") ‖ blockHash ‖ stateRoot)`
-//! ([`machine::end_hash`]). The block's start state is defined from its parent and its inputs
-//! ([`input`]).
+//! ([`machine::end_hash`]); stepping the terminal state leaves it unchanged
+//! ([`StepKind::Terminal`], proven by a [`Terminal`] proof), so a game can pad a block's trace
+//! to a power of two and still decide every leaf. The block's start state is defined from its
+//! parent and its inputs ([`input`]).
 //!
 //! Commitments inside the frame:
 //! * **stack**: a hash chain, `0` for the empty stack and `keccak256(below ‖ word)` after a push
@@ -105,7 +110,41 @@
 //! code-root preimages, the last link of a hash chain ([`Witness::Link`]) where a step unrolls
 //! one. [`verify_step`] checks `hash(parts) == preHash`, runs the step taking
 //! witnesses from the proof ([`oracle::Checker`]), rejects missing, wrong or unused witnesses,
-//! and returns the post-state hash.
+//! and returns the post-state hash. A [`Terminal`] proof (block hash and state root) proves the
+//! terminal state's step: `verify_step` checks `end_hash == preHash` and returns `preHash`.
+//!
+//! Soundness, the property the tests attack: for a given `preHash`, every proof that
+//! `verify_step` accepts yields the same post-state hash. Every field a step reads is a field
+//! of the committed parts or a witness checked against a commitment those fields hold.
+//!
+//! ### Proof bytes
+//!
+//! What an L1 verifier receives ([`Proof::encode`], [`Proof::decode`] its exact inverse; the
+//! decoder rejects truncation, trailing bytes, unknown tags and non-canonical values: a
+//! `uint64`/`uint128`/address word with non-zero high bytes, a flag other than 0/1, an enum
+//! word out of range). Integers are big-endian; `word` is 32 bytes; `list` is
+//! `uint8 n ‖ n words`.
+//!
+//! ```text
+//! proof    = 0x00 ‖ block (26 words) ‖ tx (22 words) ‖ frame (26 words) ‖ witness*
+//!          | 0x01 ‖ blockHash ‖ stateRoot                       (terminal)
+//! witness  = 0  stack        ‖ word ‖ below
+//!          | 1  code chunk   ‖ chunk ‖ list path
+//!          | 2  memory word  ‖ word ‖ list path
+//!          | 3  data word    ‖ word ‖ list path                 (call/return data, block hash)
+//!          | 4  state tree   ‖ uint16 len ‖ len bytes            (smt::Proof::encode)
+//!          | 5  account      ‖ abi.encode(nonce, balance, codeHash, codeRoot)
+//!          | 6  code root    ‖ uint64 len ‖ chunkRoot
+//!          | 7  sponge       ‖ 200 state bytes (25 little-endian lanes)
+//!          | 8  parent       ‖ frame (26 words) ‖ checkpoint (16 words)
+//!          | 9  tx input     ‖ TxInput (17 words) ‖ list path
+//!          | 10 extra data   ‖ uint8 len ‖ len bytes
+//!          | 11 code builder ‖ 200 sponge bytes ‖ uint8 n ‖ n buffered bytes ‖ uint8 carry ‖ list frontier
+//!          | 12 access entry ‖ 20-byte address ‖ uint8 hasSlot ‖ slot (zero without one)
+//!          | 13 chain link   ‖ prev ‖ item
+//!          | 14 word range   ‖ uint32 n ‖ n words ‖ list siblings
+//! ```
+//! Witnesses run to the end of the bytes, in the order the step reads them.
 
 mod account;
 mod arith;
@@ -113,6 +152,7 @@ mod block_end;
 mod block_info;
 pub mod build;
 pub mod call;
+pub mod codec;
 mod compare_bitwise;
 pub mod copy;
 pub mod create;
@@ -137,7 +177,7 @@ mod tx;
 use alloy_primitives::B256;
 
 pub use machine::{BlockPart, Checkpoint, Frame, FrameKind, Machine, Status, TxPart};
-pub use proof::{Proof, Witness};
+pub use proof::{Proof, StepProof, Terminal, Witness};
 pub use step::{memory_cost, step, HaltReason, StepInfo, StepKind};
 pub use trace::{BlockRef, Trace, TraceError};
 
@@ -186,6 +226,17 @@ pub enum StepError {
 /// The reference verifier: checks `proof` against `pre_hash`, executes the step, and returns
 /// the post-state hash with what the step did.
 pub fn verify_step(pre_hash: B256, proof: &Proof) -> Result<(B256, StepInfo), StepError> {
+    let proof = match proof {
+        Proof::Step(p) => p,
+        Proof::Terminal(t) if t.hash() == pre_hash => {
+            let info = StepInfo {
+                kind: StepKind::Terminal,
+                halt: None,
+            };
+            return Ok((pre_hash, info));
+        }
+        Proof::Terminal(_) => return Err(StepError::PreStateMismatch),
+    };
     let mut machine = proof.machine();
     if machine.hash() != pre_hash {
         return Err(StepError::PreStateMismatch);

@@ -359,7 +359,7 @@ impl Oracle for Checker {
         let Witness::Builder(builder) = self.next("code builder")? else {
             return Err(StepError::WrongWitness("code builder"));
         };
-        if builder.commitment() != frame.sponge {
+        if !builder.is_well_formed() || builder.commitment() != frame.sponge {
             return Err(StepError::BadWitness("code builder"));
         }
         Ok(*builder)

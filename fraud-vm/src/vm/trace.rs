@@ -43,7 +43,7 @@ use super::{
         Status, TxPart,
     },
     oracle::{DataSource, Oracle, WordTree},
-    proof::{Proof, Witness},
+    proof::{Proof, StepProof, Terminal, Witness},
     step, StepError, StepInfo, BLOCK_HASH_DEPTH, DATA_DEPTH, SET_MEMBER,
 };
 use crate::{
@@ -544,9 +544,10 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         self.len() == 0
     }
 
-    /// The machine state before step `i` (`i == len()`: after the last step).
+    /// The machine state before step `i`; for `i >= len()` the terminal state after the last
+    /// step (the state every padding step of a game's power-of-two trace is at).
     pub fn machine(&self, i: usize) -> Machine {
-        let s = &self.states[i];
+        let s = &self.states[i.min(self.len())];
         let mut block = self.block.clone();
         block.state_root = s.roots.world;
         block.cumulative_gas = s.progress.cumulative_gas;
@@ -615,7 +616,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         root
     }
 
-    /// Hash of the machine state before step `i`.
+    /// Hash of the machine state before step `i` (the terminal state's for `i >= len()`).
     pub fn state_hash(&self, i: usize) -> B256 {
         self.machine(i).hash()
     }
@@ -627,7 +628,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
 
     /// The opcode step `i` executes.
     pub fn opcode(&self, i: usize) -> Option<u8> {
-        let s = &self.states[i];
+        let s = self.states.get(i)?;
         if s.frame == NO_FRAME || s.status != Status::Running {
             return None;
         }
@@ -637,19 +638,28 @@ impl<'a, P: StateProvider> Trace<'a, P> {
     /// The one-step proof of step `i`, and what the step does.
     pub fn prove_step(&self, i: usize) -> Result<(Proof, StepInfo), StepError> {
         let mut machine = self.machine(i);
+        if let Some(block_hash) = machine.sealed {
+            let info = StepInfo {
+                kind: super::StepKind::Terminal,
+                halt: None,
+            };
+            let terminal = Terminal {
+                block_hash,
+                state_root: machine.block.state_root,
+            };
+            return Ok((Proof::Terminal(terminal), info));
+        }
         let pre = machine.clone();
         let s = &self.states[i];
         let mut recorder = Recorder::new(s, self.frames.get(s.frame), self);
         let info = step(&mut machine, &mut recorder)?;
-        Ok((
-            Proof {
-                block: pre.block,
-                tx: pre.tx,
-                frame: pre.frame,
-                witnesses: recorder.witnesses,
-            },
-            info,
-        ))
+        let proof = StepProof {
+            block: pre.block,
+            tx: pre.tx,
+            frame: pre.frame,
+            witnesses: recorder.witnesses,
+        };
+        Ok((Proof::Step(Box::new(proof)), info))
     }
 }
 
