@@ -30,7 +30,7 @@ use revm::{
     database_interface::{Database, DatabaseCommit, DatabaseRef},
     handler::MainnetContext,
     state::{Account, AccountInfo, Bytecode},
-    ExecuteCommitEvm, MainBuilder, MainnetEvm,
+    ExecuteCommitEvm, MainBuilder,
 };
 use tracing::trace;
 
@@ -38,6 +38,7 @@ use crate::{
     block::Accumulator,
     chain::ChainSpec,
     deposit::DEPOSIT_RECEIPT_VERSION,
+    precompile::{L2Evm, L2Precompiles},
     smt::{self, Node, NodeReader},
     state::{code_root, AccountLeaf, StateDiff},
     Error, ProviderError,
@@ -126,7 +127,7 @@ pub struct BuiltBlock {
 
 /// Builds one block (see the module docs).
 pub struct BlockBuilder<'a, P: StateProvider> {
-    evm: MainnetEvm<MainnetContext<BlockState<'a, P>>>,
+    evm: L2Evm<MainnetContext<BlockState<'a, P>>>,
     provider: &'a P,
     parent_state_root: B256,
     header: Header,
@@ -167,7 +168,8 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
         let evm = MainnetContext::new(state, chain.spec)
             .modify_cfg_chained(|cfg| cfg.chain_id = chain.chain_id)
             .with_block(block_env)
-            .build_mainnet();
+            .build_mainnet()
+            .with_precompiles(L2Precompiles::new(chain.spec));
         Self {
             evm,
             provider,

@@ -12,6 +12,7 @@ pub mod memory;
 pub mod merkle;
 pub mod message;
 pub mod output;
+pub mod precompile;
 pub mod smt;
 pub mod state;
 pub mod vm;

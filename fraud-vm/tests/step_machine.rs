@@ -403,6 +403,14 @@ fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
         e.0 += 1;
         e.1 = e.1.max(bytes.len());
     }
+    // The step bound the game's depth is set from (vm module docs, "Protocol limits").
+    let txs = built.block1.transactions.len() as u64;
+    let gas = built.block1.header.gas_used;
+    assert!(
+        trace.len() as u64 <= 2 * gas + 4 * txs + 2,
+        "{} steps for {gas} gas and {txs} transactions",
+        trace.len()
+    );
     // Padding past the end: the terminal state steps to itself.
     for i in [trace.len(), trace.len() + 3] {
         let (proof, info) = trace.prove_step(i).expect("terminal proof");
@@ -2181,4 +2189,57 @@ fn transactions_to_precompiles_verify() {
     );
     assert!(seen.kinds.contains(&StepKind::TxInit));
     seen.print_proof_sizes();
+}
+
+/// The precompile limits (`fraud_vm::precompile`): an identity call on exactly `MAX_INPUT`
+/// bytes runs and its step reads the input as one word range; one byte more fails unread (no
+/// input witness), in the node's block and in the step machine alike; a transaction whose
+/// target is a precompile obeys the same rule.
+#[test]
+fn precompile_input_limit_bounds_the_call_step() {
+    use fraud_vm::precompile::MAX_INPUT;
+    let call_identity = |asm: Asm, len: u64, slot: u64| {
+        asm.pushn(0)
+            .pushn(0)
+            .pushn(len)
+            .pushn(0)
+            .pushn(0)
+            .pushn(4)
+            .pushn(300_000)
+            .op(0xf1)
+            .pushn(slot)
+            .op(0x55)
+    };
+    let code = call_identity(
+        call_identity(Asm::new(), MAX_INPUT as u64, 0),
+        MAX_INPUT as u64 + 1,
+        1,
+    )
+    .op(0x00)
+    .0;
+    let identity = Address::with_last_byte(4);
+    let txs = vec![
+        tx(0, CONTRACT, 0, &[], 2_000_000),
+        tx(1, identity, 0, &vec![1u8; MAX_INPUT], 2_000_000),
+        tx(2, identity, 0, &vec![1u8; MAX_INPUT + 1], 2_000_000),
+    ];
+    let built = build(&code, txs);
+    check_block(&built, &mut Seen::default());
+    let trace = built.trace();
+    let reads: Vec<usize> = (0..trace.len())
+        .filter_map(|i| {
+            let (proof, info) = trace.prove_step(i).expect("prove");
+            let words = proof.witnesses().iter().find_map(|w| match w {
+                Witness::Words { words, .. } => Some(words.len()),
+                _ => None,
+            });
+            matches!(info.kind, StepKind::Opcode(0xf1) | StepKind::TxInit)
+                .then(|| words.unwrap_or(0))
+        })
+        .collect();
+    // Tx-init of the call (no input), the two calls, tx-init of the precompile transactions.
+    assert_eq!(reads, [0, MAX_INPUT / 32, 0, MAX_INPUT / 32, 0]);
+    // The call at the limit succeeded, the one over it failed; so did the transactions.
+    let receipts: Vec<bool> = built.block1.receipts.iter().map(|r| r.status()).collect();
+    assert_eq!(receipts, [true, true, false]);
 }

@@ -41,7 +41,7 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
 /// Charges warm or cold access to `address` and adds it to the accessed set (precompiles are
 /// always warm and never in the set).
 pub(super) fn access_address<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, address: &Address) -> Exec {
-    if super::call::is_precompile(address) {
+    if crate::precompile::is_precompile(address) {
         return ctx.charge(WARM_ACCESS);
     }
     let warm = warm_address(ctx, address)?;

@@ -32,7 +32,10 @@ use super::{
     step::{Ctx, Exec, Exit, HaltReason, Source},
     StepError, DATA_DEPTH,
 };
-use crate::merkle;
+use crate::{
+    merkle,
+    precompile::{self, MAX_INPUT},
+};
 
 /// Gas for sending value with a call.
 const CALL_VALUE: u64 = 9_000;
@@ -98,7 +101,7 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
         ctx.next(0);
         return Ok(());
     }
-    if is_precompile(&target) {
+    if crate::precompile::is_precompile(&target) {
         return precompile_call(
             ctx,
             kind,
@@ -169,11 +172,16 @@ fn precompile_call<O: Oracle + ?Sized>(
     if kind == FrameKind::Call && !value.is_zero() {
         transfer(ctx, &caller_address, &target, value)?;
     }
-    let input = ctx.read_memory(args.0, args.1 as usize)?;
-    let output = precompile(&target, &input, gas).map(|(bytes, used)| {
-        ctx.m.frame.gas += gas - used;
-        bytes
-    });
+    // An input over the limit fails the call unread (crate::precompile).
+    let output = if args.1 > MAX_INPUT as u64 {
+        None
+    } else {
+        let input = ctx.read_memory(args.0, args.1 as usize)?;
+        precompile::run(&target, &input, gas).map(|(bytes, used)| {
+            ctx.m.frame.gas += gas - used;
+            bytes
+        })
+    };
     let frame = &mut ctx.m.frame;
     match &output {
         Some(bytes) => {
@@ -196,30 +204,6 @@ fn precompile_call<O: Oracle + ?Sized>(
         frame.cursor = 1;
     }
     Ok(())
-}
-
-/// Runs precompile `target` on `input` with `gas`: its output and the gas used, or `None` if it
-/// fails (out of gas, bad input). The implementation is revm's Cancun set, the same as L1's.
-pub(super) fn precompile(
-    target: &Address,
-    input: &[u8],
-    gas: u64,
-) -> Option<(alloy_primitives::Bytes, u64)> {
-    match revm::precompile::Precompiles::cancun()
-        .get(target)?
-        .execute(input, gas, 0)
-    {
-        Ok(out) if out.status == revm::precompile::PrecompileStatus::Success => {
-            Some((out.bytes, out.gas_used.min(gas)))
-        }
-        _ => None,
-    }
-}
-
-/// Whether `address` is one of the Cancun precompiles (0x01 … 0x0a).
-pub fn is_precompile(address: &Address) -> bool {
-    let bytes = address.as_slice();
-    bytes[..19].iter().all(|b| *b == 0) && (1..=0x0a).contains(&bytes[19])
 }
 
 /// Moves `value` from `from` to `to` in the world state (the caller checked `from` can pay).

@@ -96,6 +96,27 @@
 //! ([`copy`]), hashing absorbs 136 bytes per step ([`keccak`]), code commitments are built 31
 //! bytes per step ([`build`]); between micro-steps the opcode's arguments stay on the stack.
 //!
+//! ## Protocol limits: every step fits in one L1 transaction
+//!
+//! A step's witness is bounded by the opcode, not by the data it touches: bulk work is
+//! micro-stepped (32 bytes per copy step, 136 per keccak step, 31 per code-build step), a
+//! stack, memory, code or data read is one word with a path of at most [`DATA_DEPTH`]
+//! siblings, a state read one SMT proof of at most 256 siblings. The one step that reads a
+//! caller-sized input at once is a precompile call (or a transaction to a precompile); it is
+//! bounded by [`crate::precompile`]: at most [`crate::precompile::MAX_INPUT`] bytes of input
+//! (longer inputs fail the call unread) and at most [`crate::precompile::MAX_GAS`] gas for the
+//! precompile itself, which the L1 verifier spends again in L1's own precompile. That call is
+//! the worst-case step: a 64 KiB word-range witness plus 10M gas of precompile work.
+//!
+//! The number of steps of a block, which sets the depth of a game's second level: every step
+//! but a frame's last (its halting opcode and its exit) costs gas — an opcode at least 1, a
+//! copy or return-data micro-step at least 3 per word (the memory it writes was paid for), a
+//! keccak micro-step 6 per word, a code-build micro-step at least 2 per 32 bytes (EIP-3860), an
+//! access-list micro-step 1900, a destruct micro-step a slot set for 20000 — and every frame
+//! costs at least 100, so a block with `gasUsed` gas and `n` transactions has at most
+//! `2·gasUsed + 4·n + 2` steps (checked on every traced block by the tests). A block of the
+//! 30M-gas limit therefore needs at most 2^26 leaves.
+//!
 //! Memory beyond `2^DATA_DEPTH` words is treated as out of gas: its expansion cost exceeds
 //! `5·10^11` gas, so no transaction of a chain whose block gas limit is below that can reach it.
 //!

@@ -27,7 +27,7 @@ use alloy_primitives::{Address, B256, U256};
 
 use super::{
     account::{read_account, update_balance, warm_address},
-    call::{is_precompile, transfer},
+    call::transfer,
     machine::{link, Status, TxPart},
     oracle::Oracle,
     step::{Ctx, Exec, Exit, HaltReason},
@@ -43,7 +43,7 @@ pub(super) fn run<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Exec {
         return Err(Exit::Halt(HaltReason::StaticViolation));
     }
     let target = Address::from_word(B256::from(ctx.pop()?));
-    if !is_precompile(&target) && !warm_address(ctx, &target)? {
+    if !crate::precompile::is_precompile(&target) && !warm_address(ctx, &target)? {
         ctx.charge(COLD_ACCOUNT_ACCESS)?;
     }
     let me = ctx.m.frame.address;

@@ -52,6 +52,7 @@ use crate::{
     code::{self, ChunkedCode, PIECE},
     execute::{block_env, deposit_tx_env, tx_env, BlockState, BuiltBlock, StateProvider},
     merkle,
+    precompile::L2Precompiles,
     smt::{self, MemoryNodes, NodeReader, Overlay},
     state::{account_key, storage_key, AccountLeaf},
 };
@@ -433,7 +434,8 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     cfg.chain_id = chain.chain_id;
                     cfg.set_spec_and_mainnet_gas_params(chain.spec);
                 })
-                .build_mainnet_with_inspector(&mut tracer);
+                .build_mainnet_with_inspector(&mut tracer)
+                .with_precompiles(L2Precompiles::new(chain.spec));
             for (index, (tx, input)) in block.transactions.iter().zip(&inputs).enumerate() {
                 let to = input.to.unwrap_or_default();
                 let nonce = evm
@@ -1460,7 +1462,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             0xff => {
                 // The balance moved: both accounts as revm holds them now.
                 let target = Address::from_word(B256::from(arg(0)));
-                if !super::call::is_precompile(&target) {
+                if !crate::precompile::is_precompile(&target) {
                     self.apply(
                         |r| &mut r.accessed_addresses,
                         vec![(account_key(&target), Some(SET_MEMBER))],
@@ -1505,7 +1507,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             }
             0xf1 | 0xf2 | 0xf4 | 0xfa => {
                 let target = Address::from_word(B256::from(arg(1)));
-                if !super::call::is_precompile(&target) {
+                if !crate::precompile::is_precompile(&target) {
                     self.apply(
                         |r| &mut r.accessed_addresses,
                         vec![(account_key(&target), Some(SET_MEMBER))],
@@ -1523,7 +1525,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                         return;
                     }
                 }
-                if opcode != 0x47 && !super::call::is_precompile(&target) {
+                if opcode != 0x47 && !crate::precompile::is_precompile(&target) {
                     self.apply(
                         |r| &mut r.accessed_addresses,
                         vec![(account_key(&target), Some(SET_MEMBER))],
@@ -1725,7 +1727,7 @@ where
             // No frame ran: a precompile answered within the call step; a call that failed
             // before entering (depth, balance) only empties the return data; a call to an
             // account without code is a callee whose first step is STOP.
-            if super::call::is_precompile(&inputs.bytecode_address)
+            if crate::precompile::is_precompile(&inputs.bytecode_address)
                 && outcome.result.result != InstructionResult::CallTooDeep
                 && outcome.result.result != InstructionResult::OutOfFunds
             {
@@ -1769,7 +1771,7 @@ where
             // The transaction's own call ran no code (or a precompile).
             let input = DataRef::of(&inputs.input.bytes(context));
             let state = context.journal().evm_state().clone();
-            if super::call::is_precompile(&inputs.bytecode_address) {
+            if crate::precompile::is_precompile(&inputs.bytecode_address) {
                 let gas = outcome
                     .result
                     .is_ok()

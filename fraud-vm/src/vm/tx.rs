@@ -50,7 +50,7 @@ use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 use super::{
     account::{read_account, update_balance, warm_address, write_account},
     build::CodeBuilder,
-    call::{is_precompile, precompile, transfer},
+    call::transfer,
     create::{collides, create_account, MAX_INITCODE},
     input::{chain_entry, TxInput, DEPOSIT_TYPE},
     machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
@@ -65,6 +65,7 @@ use crate::{
     block::{receipt_item_parts, Accumulator},
     code::PIECE,
     merkle,
+    precompile::{self, MAX_INPUT},
     smt::{self, MemoryNodes},
     state::{account_key, storage_key},
 };
@@ -218,7 +219,7 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
         parent_hash: parent_hash(&boundary_frame(), &checkpoint),
         ..Default::default()
     };
-    if is_precompile(&to) {
+    if crate::precompile::is_precompile(&to) {
         run_precompile(ctx)?;
     }
     Ok(())
@@ -228,9 +229,15 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
 /// the frame ends right away, returned with the gas left, or halted with none.
 fn run_precompile<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit> {
     let len = ctx.m.frame.calldata_len as usize;
-    let bytes = ctx.read_range(WordTree::Data(DataSource::CallData), 0, len)?;
+    // An input over the limit fails the call unread (crate::precompile).
+    let output = if len > MAX_INPUT {
+        None
+    } else {
+        let bytes = ctx.read_range(WordTree::Data(DataSource::CallData), 0, len)?;
+        precompile::run(&ctx.m.frame.address, &bytes, ctx.m.frame.gas)
+    };
     let frame = &mut ctx.m.frame;
-    match precompile(&frame.address, &bytes, frame.gas) {
+    match output {
         Some((_, gas_used)) => {
             frame.gas -= gas_used;
             frame.status = Status::Returned;

@@ -4,7 +4,10 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_evm::{overrides::apply_state_overrides, rpc::TryIntoTxEnv, EvmEnv};
 use alloy_primitives::Bytes;
 use alloy_rpc_types_eth::{state::StateOverride, TransactionRequest};
-use fraud_vm::execute::{block_env, StateProvider};
+use fraud_vm::{
+    execute::{block_env, StateProvider},
+    precompile::L2Precompiles,
+};
 use jsonrpsee::types::ErrorObjectOwned;
 use revm::{
     context::{
@@ -149,10 +152,12 @@ fn execute<P: StateProvider>(
         apply_state_overrides(overrides, &mut db)
             .map_err(|e| error::invalid_params(format!("invalid state override: {e}")))?;
     }
-    let mut evm = MainnetContext::new(db, cfg.spec)
+    let spec = cfg.spec;
+    let mut evm = MainnetContext::new(db, spec)
         .with_cfg(cfg)
         .with_block(block)
-        .build_mainnet();
+        .build_mainnet()
+        .with_precompiles(L2Precompiles::new(spec));
     match evm.transact(tx) {
         Ok(r) => Ok(r.result),
         Err(EVMError::Transaction(InvalidTransaction::LackOfFundForMaxFee { fee, balance })) => {
