@@ -21,6 +21,26 @@ use std::sync::OnceLock;
 
 use alloy_primitives::{keccak256, B256};
 
+/// Depth of the memory, call data and return data word trees (`2^24` words = 512 MiB).
+pub const DATA_DEPTH: usize = 24;
+
+/// Words of a byte string, zero-padded.
+pub fn words(bytes: &[u8]) -> Vec<B256> {
+    bytes
+        .chunks(32)
+        .map(|c| {
+            let mut w = [0u8; 32];
+            w[..c.len()].copy_from_slice(c);
+            B256::from(w)
+        })
+        .collect()
+}
+
+/// Root of the word tree (depth [`DATA_DEPTH`]) of `bytes`: memory, call data, return data.
+pub fn data_root(bytes: &[u8]) -> B256 {
+    root(&words(bytes), DATA_DEPTH)
+}
+
 /// Deepest tree any commitment uses (memory and data trees).
 pub const MAX_DEPTH: usize = 32;
 

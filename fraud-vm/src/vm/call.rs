@@ -186,7 +186,7 @@ fn precompile_call<O: Oracle + ?Sized>(
     match &output {
         Some(bytes) => {
             frame.returndata_len = bytes.len() as u64;
-            frame.returndata_root = super::trace::data_root(bytes);
+            frame.returndata_root = crate::merkle::data_root(bytes);
             frame.returndata_offset = 0;
         }
         None => clear_returndata(frame),

@@ -104,7 +104,7 @@ impl TxInput {
                 to: deposit.to.to().copied(),
                 value: deposit.value,
                 input_len: input.len() as u64,
-                input_root: super::trace::data_root(input),
+                input_root: crate::merkle::data_root(input),
                 input_zero_bytes: input.iter().filter(|b| **b == 0).count() as u64,
                 mint: U256::from(deposit.mint),
                 ..Default::default()
@@ -135,7 +135,7 @@ impl TxInput {
             max_fee_per_gas: max_fee,
             max_priority_fee_per_gas: max_priority,
             input_len: input.len() as u64,
-            input_root: super::trace::data_root(input),
+            input_root: crate::merkle::data_root(input),
             input_zero_bytes: input.iter().filter(|b| **b == 0).count() as u64,
             access_list,
             access_list_hash,

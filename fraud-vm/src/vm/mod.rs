@@ -202,8 +202,7 @@ pub use proof::{Proof, StepProof, Terminal, Witness};
 pub use step::{memory_cost, step, HaltReason, StepInfo, StepKind};
 pub use trace::{BlockRef, Trace, TraceError};
 
-/// Depth of the memory, call data and return data word trees (`2^24` words = 512 MiB).
-pub const DATA_DEPTH: usize = 24;
+pub use crate::merkle::DATA_DEPTH;
 
 /// Depth of the block-hash tree (256 leaves; block `n`'s hash at leaf `n mod 256`).
 pub const BLOCK_HASH_DEPTH: usize = 8;

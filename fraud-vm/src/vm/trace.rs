@@ -51,7 +51,7 @@ use crate::{
     chain::ChainSpec,
     code::{self, ChunkedCode, PIECE},
     execute::{block_env, deposit_tx_env, tx_env, BlockState, BuiltBlock, StateProvider},
-    merkle,
+    merkle::{self, data_root, words},
     precompile::L2Precompiles,
     smt::{self, MemoryNodes, NodeReader, Overlay},
     state::{account_key, storage_key, AccountLeaf},
@@ -312,23 +312,6 @@ pub struct Trace<'a, P> {
     witnesses: Witnesses<'a, P>,
     /// Memory roots by the address of a snapshot's memory (the snapshots keep them alive).
     memory_roots: Mutex<HashMap<usize, B256>>,
-}
-
-/// Words of a byte string, zero-padded.
-fn words(bytes: &[u8]) -> Vec<B256> {
-    bytes
-        .chunks(32)
-        .map(|c| {
-            let mut w = [0u8; 32];
-            w[..c.len()].copy_from_slice(c);
-            B256::from(w)
-        })
-        .collect()
-}
-
-/// Root of the word tree of `bytes` (memory, call data, return data).
-pub fn data_root(bytes: &[u8]) -> B256 {
-    merkle::root(&words(bytes), DATA_DEPTH)
 }
 
 impl<'a, P: StateProvider> Trace<'a, P> {
