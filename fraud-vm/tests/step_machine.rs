@@ -1346,6 +1346,21 @@ fn sample(built: &Built, kind: StepKind, skip: usize) -> (B256, Proof, B256) {
     (trace.state_hash(i), proof, trace.state_hash(i + 1))
 }
 
+/// Code that calls `OTHER` with 50k gas and no data, then stops.
+fn call_other() -> Vec<u8> {
+    Asm::new()
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .pushn(0)
+        .push(U256::from_be_slice(OTHER.as_slice()))
+        .pushn(50_000)
+        .op(0xf1)
+        .op(0x00)
+        .0
+}
+
 /// One call to `CONTRACT` running `code`.
 fn one_call(code: &[u8]) -> Built {
     build(code, vec![tx(0, CONTRACT, 0, &[], 200_000)])
@@ -1437,18 +1452,7 @@ fn consistent_forgeries_fail_at_the_pre_state_hash() {
     assert_forgery_refused(pre, forged, post, "sponge");
 
     // Another caller frame under a matching parent hash (a callee's exit).
-    let call_other = Asm::new()
-        .pushn(0)
-        .pushn(0)
-        .pushn(0)
-        .pushn(0)
-        .pushn(0)
-        .push(U256::from_be_slice(OTHER.as_slice()))
-        .pushn(50_000)
-        .op(0xf1)
-        .op(0x00)
-        .0;
-    let built = one_call(&call_other);
+    let built = one_call(&call_other());
     let (pre, proof, post) = sample(&built, StepKind::FrameExit, 0);
     let mut forged = step_of(&proof);
     let Witness::Parent { frame, checkpoint } = &mut forged.witnesses[0] else {
@@ -1569,18 +1573,7 @@ fn tampered_proofs_never_verify_to_another_post_state() {
     assert_sound(pre, &proof, post);
 
     // A callee's exit, the transaction's start and end, and the block's end.
-    let call_other = Asm::new()
-        .pushn(0)
-        .pushn(0)
-        .pushn(0)
-        .pushn(0)
-        .pushn(0)
-        .push(U256::from_be_slice(OTHER.as_slice()))
-        .pushn(50_000)
-        .op(0xf1)
-        .op(0x00)
-        .0;
-    let built = one_call(&call_other);
+    let built = one_call(&call_other());
     let (pre, proof, post) = sample(&built, StepKind::FrameExit, 0);
     assert_eq!(kinds(&proof), ["parent"]);
     assert_sound(pre, &proof, post);
