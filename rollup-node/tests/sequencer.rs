@@ -18,6 +18,7 @@ async fn backlog_fills_consecutive_blocks() {
         block_time: Some("1s".into()),
         // Room for exactly 5 plain transfers per block.
         extra_args: vec!["--gas-limit".into(), "105000".into()],
+        anvil_automine: false,
     })
     .await;
     let senders = 3u32;
