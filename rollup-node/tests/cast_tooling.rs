@@ -23,7 +23,7 @@ use alloy::{
 use serde_json::Value;
 use support::{
     artifact, dev_address, dev_private_key_hex, npm_bin, wait_for_file, workspace_path, ChainOpts,
-    TestChain,
+    Target, TestChain,
 };
 
 const TEST_TOKEN: &str = "contracts/out/TestToken.json";
@@ -538,8 +538,12 @@ async fn cast_uniswap_swap_without_gas_limit() {
         quantity(&swap, "blockNumber") > quantity(&liquidity, "blockNumber"),
         "the swap lands after the liquidity"
     );
-    // It paid for the accumulators: well above the ~95k of a same-second swap.
-    assert!(gas_used > U256::from(120_000), "gas used {gas_used}");
+    // On the node it paid for the accumulators (its block has a later second than the
+    // liquidity's): well above the ~95k of a same-second swap. anvil's auto-mine blocks may
+    // share a second, and then the swap skips them.
+    if chain.target() == Target::Node {
+        assert!(gas_used > U256::from(120_000), "gas used {gas_used}");
+    }
     let balance = decimal(&cast.rpc(&["call", &b, "balanceOf(address)(uint256)", &me]));
     assert!(
         balance > U256::from(10u64).pow(U256::from(18)) * U256::from(999_000u64),
