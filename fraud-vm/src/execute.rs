@@ -62,8 +62,10 @@ pub const MIN_BLOCK_INTERVAL_SECS: u64 = 1;
 /// replicas stamp every block alike; the sequencer proposes its clock
 /// (`block_timestamp(parent, now)`), and `eth_estimateGas` / the `pending` block use the same
 /// call for the block a new transaction lands in (the earliest timestamp that block can get).
-/// Whoever checks a block against its parent (derivation, the L1 verifier) checks
-/// `header.timestamp == block_timestamp(parent.timestamp, batch timestamp)`.
+/// Derivation rebuilds blocks with [`BlockBuilder`], so a batch's timestamp goes through the same
+/// rule; the step machine replays a block with the timestamp in its header (it does not check
+/// it against the parent), and the provable derivation and L1 verifier are to apply this
+/// function.
 ///
 /// What it means for block times under one second: timestamps count whole seconds, so blocks
 /// made faster than one per second (a sub-second `--block-time`, or a backlog sealed back to

@@ -352,8 +352,9 @@ pub const WRITE_QUEUE: usize = 1;
 /// with transactions are never held back for that (throughput is not capped at one block per
 /// second, and a backlog leads the clock for as long as it lasts); while the pool has no pending
 /// transaction, no block is sealed whose timestamp would lead the clock by more than this (L1
-/// deposits, if any, wait for the clock too), so an idle chain falls back to the wall clock and
-/// keeps at most this lead.
+/// deposits, if any, wait for the clock too). So an idle chain keeps at most this lead: with a
+/// sub-second block time it slows to one empty block per second there, and after a backlog it
+/// pauses until the lead is back under this.
 pub const MAX_EMPTY_BLOCK_LEAD_SECS: u64 = 60;
 
 impl Sequencer {
