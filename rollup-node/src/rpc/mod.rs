@@ -226,7 +226,10 @@ pub async fn start(ctx: Arc<RpcContext>) -> Result<Vec<ServerHandle>, NodeError>
         let server = Server::builder()
             .set_config(config)
             .set_http_middleware(tower::ServiceBuilder::new().layer(
-                requests::RequestShapeLayer::new(ctx.config.max_request_bytes),
+                requests::RequestShapeLayer::new(
+                    ctx.config.max_request_bytes,
+                    ctx.config.max_batch_len,
+                ),
             ))
             .build(addr)
             .await

@@ -49,13 +49,18 @@ pub const INVALID_REQUEST: i32 = -32600;
 #[derive(Clone, Copy, Debug)]
 pub struct RequestShapeLayer {
     max_request_bytes: u32,
+    max_batch_len: u32,
 }
 
 impl RequestShapeLayer {
     /// A layer reading bodies of at most `max_request_bytes` (larger ones are answered 413, as
-    /// jsonrpsee does).
-    pub fn new(max_request_bytes: u32) -> Self {
-        Self { max_request_bytes }
+    /// jsonrpsee does); batches longer than `max_batch_len` go to jsonrpsee whole, which refuses
+    /// them.
+    pub fn new(max_request_bytes: u32, max_batch_len: u32) -> Self {
+        Self {
+            max_request_bytes,
+            max_batch_len,
+        }
     }
 }
 
@@ -66,6 +71,7 @@ impl<S> tower::Layer<S> for RequestShapeLayer {
         RequestShape {
             inner,
             max_request_bytes: self.max_request_bytes,
+            max_batch_len: self.max_batch_len,
         }
     }
 }
@@ -75,6 +81,7 @@ impl<S> tower::Layer<S> for RequestShapeLayer {
 pub struct RequestShape<S> {
     inner: S,
     max_request_bytes: u32,
+    max_batch_len: u32,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -102,6 +109,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let max = self.max_request_bytes;
+        let max_batch_len = self.max_batch_len as usize;
         if !inspects(&request, max) {
             return Box::pin(inner.call(request.map(HttpBody::new)));
         }
@@ -126,6 +134,9 @@ where
                 HttpRequest::from_parts(parts, HttpBody::from(body))
             };
             match classify(&bytes) {
+                Verdict::Batch(batch) if batch.elements.len() > max_batch_len => {
+                    inner.call(forward(bytes.to_vec())).await
+                }
                 Verdict::Forward { only_notifications } => {
                     let reply = inner.call(forward(bytes.to_vec())).await?;
                     Ok(if only_notifications && reply.status().is_success() {
