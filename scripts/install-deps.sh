@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the pinned non-Rust test dependencies (anvil, cast, solc, Solidity
-# libraries) from testdata/package-lock.json into testdata/node_modules.
+# libraries, the viem and ethers client libraries) from
+# testdata/package-lock.json into testdata/node_modules.
 #
 # Idempotent: `npm ci` runs only when node_modules does not match the lockfile
 # (tracked by a stamp holding the hash of package.json + package-lock.json).
@@ -30,7 +31,8 @@ done
 want="$(cat "$TESTDATA/package.json" "$TESTDATA/package-lock.json" | sha256sum | cut -d' ' -f1) node-$(node -p 'process.versions.node.split(".")[0]')"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 
-if [[ "$have" == "$want" && -x "$BIN/anvil" && -x "$BIN/cast" && -f "$NM/solc/soljson.js" ]]; then
+if [[ "$have" == "$want" && -x "$BIN/anvil" && -x "$BIN/cast" && -f "$NM/solc/soljson.js" &&
+    -f "$NM/viem/package.json" && -f "$NM/ethers/package.json" ]]; then
     echo "install-deps: testdata/node_modules is up to date with package-lock.json"
 else
     echo "install-deps: running npm ci in testdata/"
@@ -48,3 +50,6 @@ for tool in anvil cast; do
 done
 solc_version="$(cd "$TESTDATA" && node -e 'process.stdout.write(require("solc").version())')"
 echo "install-deps: solc $solc_version at $NM/solc"
+for lib in viem ethers; do
+    echo "install-deps: $lib $(node -p "require('$NM/$lib/package.json').version") at $NM/$lib"
+done

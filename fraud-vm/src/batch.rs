@@ -49,7 +49,10 @@
 //!
 //! Block `n` of a batch is rebuilt on L2 block `n - 1` (whose hash must be the batch's
 //! `parentHash` for the first block, checked by the caller) with attributes
-//! `(timestamp, gasLimit, prevrandao, extraData)` from the batch, then:
+//! `(timestamp, gasLimit, prevrandao, extraData)` from the batch; the block is stamped by the
+//! timestamp rule, `max(timestamp, parent.timestamp + 1)`
+//! ([`crate::execute::block_timestamp`]), which an honest sequencer's batch already satisfies.
+//! Then:
 //!
 //! 1. If the block has an L1 origin: the L1-info deposit of that origin
 //!    ([`crate::deposit::l1_info_deposit`]; number, timestamp and base fee read from L1 by the

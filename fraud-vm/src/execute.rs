@@ -51,10 +51,36 @@ pub trait StateProvider: DatabaseRef<Error = ProviderError> + NodeReader {
     fn code_root(&self, code_hash: &B256) -> Result<B256, ProviderError>;
 }
 
+/// The least number of seconds between a block's timestamp and its parent's: block timestamps
+/// strictly increase, as on Ethereum (see [`block_timestamp`]).
+pub const MIN_BLOCK_INTERVAL_SECS: u64 = 1;
+
+/// **The timestamp rule** (consensus): the block after a parent stamped `parent_timestamp`,
+/// proposed with timestamp `proposed`, is stamped `max(proposed, parent_timestamp + 1)`.
+///
+/// Block timestamps therefore strictly increase, as Ethereum requires. [`BlockBuilder::new`]
+/// applies the rule to its attributes, so the sequencer, derivation from L1 batches and
+/// replicas stamp every block alike; the sequencer proposes its clock
+/// (`block_timestamp(parent, now)`), and `eth_estimateGas` / the `pending` block use the same
+/// call for the block a new transaction lands in (the earliest timestamp that block can get).
+/// Derivation rebuilds blocks with [`BlockBuilder`], so a batch's timestamp goes through the same
+/// rule; the step machine replays a block with the timestamp in its header (it does not check
+/// it against the parent), and the provable derivation and L1 verifier are to apply this
+/// function.
+///
+/// What it means for block times under one second: timestamps count whole seconds, so blocks
+/// made faster than one per second (a sub-second `--block-time`, or a backlog sealed back to
+/// back) each take the next second and move the chain's clock ahead of the wall clock; it falls
+/// back as soon as blocks come slower than one per second.
+pub fn block_timestamp(parent_timestamp: u64, proposed: u64) -> u64 {
+    proposed.max(parent_timestamp.saturating_add(MIN_BLOCK_INTERVAL_SECS))
+}
+
 /// The attributes of a block to build, chosen by the sequencer (or read from a batch).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockAttributes {
-    /// Seconds since the epoch; never below the parent's.
+    /// Proposed seconds since the epoch; the block is stamped
+    /// [`block_timestamp`]`(parent.timestamp, timestamp)`.
     pub timestamp: u64,
     /// Block gas limit.
     pub gas_limit: u64,
@@ -142,7 +168,8 @@ pub struct BlockBuilder<'a, P: StateProvider> {
 
 impl<'a, P: StateProvider> BlockBuilder<'a, P> {
     /// Opens the block after `parent` (whose hash is `parent_hash`) on `provider`, which must
-    /// hold the parent's state.
+    /// hold the parent's state. The block is stamped by the timestamp rule
+    /// ([`block_timestamp`]).
     pub fn new(
         chain: &ChainSpec,
         provider: &'a P,
@@ -150,19 +177,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
         parent_hash: B256,
         attributes: BlockAttributes,
     ) -> Self {
-        let base_fee = parent
-            .next_block_base_fee(chain.base_fee_params)
-            .unwrap_or_default();
-        let header = l2_header(
-            parent_hash,
-            chain.fee_recipient,
-            parent.number + 1,
-            attributes.gas_limit,
-            attributes.timestamp.max(parent.timestamp),
-            attributes.extra_data,
-            attributes.prevrandao,
-            base_fee,
-        );
+        let header = next_header(chain, parent, parent_hash, attributes);
         let block_env = block_env(&header);
         let state = BlockState::new(provider);
         let evm = MainnetContext::new(state, chain.spec)
@@ -443,6 +458,31 @@ pub fn l2_header(
         parent_beacon_block_root: Some(B256::ZERO),
         ..Default::default()
     }
+}
+
+/// The header of the block after `parent` (whose hash is `parent_hash`) built with `attributes`,
+/// before execution ([`l2_header`]): its number, its timestamp by the timestamp rule
+/// ([`block_timestamp`]) and its EIP-1559 base fee. [`BlockBuilder::new`] starts from it; the
+/// node's `pending` block environment is this header's.
+pub fn next_header(
+    chain: &ChainSpec,
+    parent: &Header,
+    parent_hash: B256,
+    attributes: BlockAttributes,
+) -> Header {
+    let base_fee = parent
+        .next_block_base_fee(chain.base_fee_params)
+        .unwrap_or_default();
+    l2_header(
+        parent_hash,
+        chain.fee_recipient,
+        parent.number + 1,
+        attributes.gas_limit,
+        block_timestamp(parent.timestamp, attributes.timestamp),
+        attributes.extra_data,
+        attributes.prevrandao,
+        base_fee,
+    )
 }
 
 /// The revm block environment of a header.

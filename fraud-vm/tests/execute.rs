@@ -13,7 +13,10 @@ use alloy_eips::eip2718::Encodable2718;
 use fraud_vm::{
     block::{receipt_item, Accumulator},
     chain::ChainGenesis,
-    execute::{AfterBlock, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, TxRejection},
+    execute::{
+        block_timestamp, AfterBlock, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx,
+        TxRejection,
+    },
     memory::MemoryState,
     smt::{self, MemoryNodes},
 };
@@ -351,6 +354,38 @@ fn building_on_an_unstored_parent_equals_building_on_the_stored_one() {
     let overlaid = builder.finish().expect("finish");
     assert_eq!(overlaid.hash, stored.hash);
     assert_eq!(overlaid.header.state_root, stored.header.state_root);
+}
+
+/// The timestamp rule: a block is stamped `max(proposed, parent + 1)`, so timestamps strictly
+/// increase whatever the proposer (sequencer clock or batch) says.
+#[test]
+fn block_timestamps_strictly_increase() {
+    assert_eq!(block_timestamp(100, 100), 101);
+    assert_eq!(block_timestamp(100, 50), 101);
+    assert_eq!(block_timestamp(100, 101), 101);
+    assert_eq!(block_timestamp(100, 250), 250);
+    assert_eq!(block_timestamp(u64::MAX, 0), u64::MAX);
+    let chain = Chain::new(&[]);
+    for (proposed, stamped) in [
+        (chain.head.timestamp, chain.head.timestamp + 1),
+        (0, chain.head.timestamp + 1),
+        (chain.head.timestamp + 7, chain.head.timestamp + 7),
+    ] {
+        let attrs = BlockAttributes {
+            timestamp: proposed,
+            gas_limit: 30_000_000,
+            prevrandao: keccak256(chain.head_hash),
+            extra_data: Bytes::new(),
+        };
+        let builder = BlockBuilder::new(
+            &chain.genesis.spec,
+            &chain.state,
+            &chain.head,
+            chain.head_hash,
+            attrs,
+        );
+        assert_eq!(builder.header().timestamp, stamped, "proposed {proposed}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,11 @@
 //!
 //! When the node follows L1 ([`crate::derive`]), every block with an L1 origin opens with the
 //! L1-info deposit and the pending L1 deposits, before the pool's transactions.
+//!
+//! Timestamps: a block is stamped `max(now, parent + 1)` (the consensus rule
+//! [`fraud_vm::execute::block_timestamp`] applied to the sequencer's clock), so faster than one
+//! block per second the chain's clock leads the wall clock; empty blocks are held back once
+//! that lead passes [`MAX_EMPTY_BLOCK_LEAD_SECS`].
 
 use std::{
     collections::HashSet,
@@ -19,7 +24,8 @@ use fraud_vm::{
     batch::apply_l1_inputs,
     chain::ChainSpec,
     execute::{
-        BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider, TxRejection,
+        block_timestamp, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider,
+        TxRejection,
     },
 };
 use parking_lot::Mutex;
@@ -188,12 +194,7 @@ impl Sequencer {
         let span = info_span!("build", number = parent.number + 1);
         let _guard = span.enter();
         let build_started = Instant::now();
-        let attributes = BlockAttributes {
-            timestamp: unix_now(),
-            gas_limit: self.config.gas_limit,
-            prevrandao: keccak256(parent_hash),
-            extra_data: Bytes::new(),
-        };
+        let attributes = next_attributes(parent, parent_hash, self.config.gas_limit);
         let mut builder = BlockBuilder::new(&self.chain, state, parent, parent_hash, attributes);
         let (cursor, has_origin) = self.include_l1(&mut builder)?;
         let base_fee = builder.header().base_fee_per_gas.unwrap_or_default();
@@ -297,6 +298,12 @@ impl Sequencer {
         let queue = Arc::new(queue);
         loop {
             let started = tokio::time::Instant::now();
+            if self.holds_empty_block() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(started + self.config.block_time) => continue,
+                    _ = shutdown.changed() => return Ok(()),
+                }
+            }
             let this = self.clone();
             let to_writer = queue.clone();
             // Building and queueing run off the async runtime: the send blocks while the
@@ -338,6 +345,30 @@ impl Sequencer {
 /// Most built blocks waiting for the writer (besides the one being written).
 pub const WRITE_QUEUE: usize = 1;
 
+/// Most seconds an empty block's timestamp may run ahead of the sequencer's clock.
+///
+/// Block timestamps strictly increase ([`fraud_vm::execute::block_timestamp`]), so blocks made
+/// faster than one per second (a sub-second block time, a backlog) lead the wall clock. Blocks
+/// with transactions are never held back for that (throughput is not capped at one block per
+/// second, and a backlog leads the clock for as long as it lasts); while the pool has no pending
+/// transaction, no block is sealed whose timestamp would lead the clock by more than this (L1
+/// deposits, if any, wait for the clock too). So an idle chain keeps at most this lead: with a
+/// sub-second block time it slows to one empty block per second there, and after a backlog it
+/// pauses until the lead is back under this.
+pub const MAX_EMPTY_BLOCK_LEAD_SECS: u64 = 60;
+
+impl Sequencer {
+    /// Whether to skip this block-time tick: the pool has nothing to include and the next
+    /// block's timestamp would lead the clock by more than [`MAX_EMPTY_BLOCK_LEAD_SECS`].
+    fn holds_empty_block(&self) -> bool {
+        let Some(tip) = self.store.tip() else {
+            return false;
+        };
+        let next = block_timestamp(tip.header.timestamp, 0);
+        next > unix_now().saturating_add(MAX_EMPTY_BLOCK_LEAD_SECS) && self.pool.status().0 == 0
+    }
+}
+
 /// A built block and the pool bookkeeping it implies.
 struct Sealed {
     block: Arc<BuiltBlock>,
@@ -353,7 +384,21 @@ struct Sealed {
     build_time: Duration,
 }
 
-/// Seconds since the Unix epoch: the timestamp the sequencer proposes for a new block.
+/// The attributes the sequencer proposes for the block after `parent` (whose hash is
+/// `parent_hash`): its clock as timestamp (stamped by the timestamp rule,
+/// [`block_timestamp`]), `gas_limit`, `keccak256(parent_hash)` as `prevrandao`, no extra data.
+/// The `pending` block of the JSON-RPC is built from the same attributes.
+pub fn next_attributes(parent: &Header, parent_hash: B256, gas_limit: u64) -> BlockAttributes {
+    BlockAttributes {
+        timestamp: block_timestamp(parent.timestamp, unix_now()),
+        gas_limit,
+        prevrandao: keccak256(parent_hash),
+        extra_data: Bytes::new(),
+    }
+}
+
+/// Seconds since the Unix epoch: the sequencer's clock, which it proposes as a new block's
+/// timestamp (the block gets [`block_timestamp`]`(parent, unix_now())`).
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

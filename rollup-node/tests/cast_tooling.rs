@@ -23,7 +23,7 @@ use alloy::{
 use serde_json::Value;
 use support::{
     artifact, dev_address, dev_private_key_hex, npm_bin, wait_for_file, workspace_path, ChainOpts,
-    TestChain,
+    Target, TestChain,
 };
 
 const TEST_TOKEN: &str = "contracts/out/TestToken.json";
@@ -423,4 +423,130 @@ async fn cast_deploys_transfers_and_queries() {
     );
 
     println!("cast tooling passed in {:?}", started.elapsed());
+}
+
+const WETH9: &str = "testdata/node_modules/@uniswap/v2-periphery/build/WETH9.json";
+const FACTORY: &str = "testdata/node_modules/@uniswap/v2-core/build/UniswapV2Factory.json";
+const ROUTER: &str = "testdata/node_modules/@uniswap/v2-periphery/build/UniswapV2Router02.json";
+const V2_ERC20: &str = "testdata/node_modules/@uniswap/v2-core/build/ERC20.json";
+
+/// `cast send --json --create <artifact code><constructor args>`; returns the new address.
+fn cast_deploy(cast: &Cast, artifact_path: &str, args: &str) -> Address {
+    let (_, code) = artifact(artifact_path);
+    let init_code = format!("{code}{}", args.trim_start_matches("0x"));
+    let receipt = cast.signed_json(&["send", "--json", "--create", &init_code]);
+    assert_eq!(
+        receipt["status"], "0x1",
+        "deploying {artifact_path}: {receipt}"
+    );
+    receipt["contractAddress"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("deploying {artifact_path}: no contractAddress in {receipt}"))
+}
+
+/// The flow, with default tooling and the node's default one-second blocks: deploy
+/// WETH9, UniswapV2Factory, UniswapV2Router02 and two Uniswap test ERC20s with `cast send
+/// --create`, approve, `addLiquidity`, then `cast send swapExactTokensForTokens` **without
+/// `--gas-limit`**. The swap lands in a later block than the liquidity, so the pair's price
+/// accumulators get written (~44k gas in fresh slots): cast's `eth_estimateGas` must see that
+/// block, not the latest one, or the swap runs out of gas.
+///
+/// anvil falls short here in its interval mode (`--block-time 1`: the swap fails with status 0
+/// after ~95k gas, its estimate); against anvil this test runs in auto-mine mode, where it
+/// passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cast_uniswap_swap_without_gas_limit() {
+    let chain = TestChain::start(ChainOpts {
+        block_time: Some("1s".into()),
+        anvil_automine: true,
+        ..ChainOpts::default()
+    })
+    .await;
+    let cast = Cast {
+        bin: npm_bin("cast"),
+        rpc_url: chain.http_url(),
+        private_key: dev_private_key_hex(0),
+    };
+    let me = dev_address(0).to_string();
+    let units = |n: u64| (U256::from(n) * U256::from(10u64).pow(U256::from(18))).to_string();
+
+    let weth = cast_deploy(&cast, WETH9, "");
+    let factory = cast_deploy(
+        &cast,
+        FACTORY,
+        &cast.offline(&["abi-encode", "f(address)", &me]),
+    );
+    let router_args = cast.offline(&[
+        "abi-encode",
+        "f(address,address)",
+        &factory.to_string(),
+        &weth.to_string(),
+    ]);
+    let router = cast_deploy(&cast, ROUTER, &router_args).to_string();
+    let supply = cast.offline(&["abi-encode", "f(uint256)", &units(1_000_000)]);
+    let a = cast_deploy(&cast, V2_ERC20, &supply).to_string();
+    let b = cast_deploy(&cast, V2_ERC20, &supply).to_string();
+
+    let deadline = "99999999999";
+    for token in [&a, &b] {
+        let approve = cast.signed_json(&[
+            "send",
+            "--json",
+            token,
+            "approve(address,uint256)",
+            &router,
+            &U256::MAX.to_string(),
+        ]);
+        assert_eq!(approve["status"], "0x1", "approve: {approve}");
+    }
+    let liquidity = cast.signed_json(&[
+        "send",
+        "--json",
+        &router,
+        "addLiquidity(address,address,uint256,uint256,uint256,uint256,address,uint256)",
+        &a,
+        &b,
+        &units(1000),
+        &units(1000),
+        "0",
+        "0",
+        &me,
+        deadline,
+    ]);
+    assert_eq!(liquidity["status"], "0x1", "addLiquidity: {liquidity}");
+
+    // No --gas-limit: cast estimates.
+    let path = format!("[{a},{b}]");
+    let swap = cast.signed_json(&[
+        "send",
+        "--json",
+        &router,
+        "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
+        &units(1),
+        "0",
+        &path,
+        &me,
+        deadline,
+    ]);
+    let gas_used = quantity(&swap, "gasUsed");
+    assert_eq!(
+        swap["status"], "0x1",
+        "the swap failed with cast's estimate (gas used {gas_used}): {swap}"
+    );
+    assert!(
+        quantity(&swap, "blockNumber") > quantity(&liquidity, "blockNumber"),
+        "the swap lands after the liquidity"
+    );
+    // On the node it paid for the accumulators (its block has a later second than the
+    // liquidity's): well above the ~95k of a same-second swap. anvil's auto-mine blocks may
+    // share a second, and then the swap skips them.
+    if chain.target() == Target::Node {
+        assert!(gas_used > U256::from(120_000), "gas used {gas_used}");
+    }
+    let balance = decimal(&cast.rpc(&["call", &b, "balanceOf(address)(uint256)", &me]));
+    assert!(
+        balance > U256::from(10u64).pow(U256::from(18)) * U256::from(999_000u64),
+        "{balance}"
+    );
 }

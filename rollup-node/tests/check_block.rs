@@ -24,6 +24,7 @@ async fn every_block_with_transactions_passes_the_step_machine_check() {
     let chain = TestChain::start(ChainOpts {
         block_time: Some("200ms".into()),
         extra_args: vec![],
+        anvil_automine: false,
     })
     .await;
     let signer = wallet(0);

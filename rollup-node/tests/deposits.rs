@@ -101,6 +101,7 @@ async fn start_node(
                 "--l1.poll-interval".into(),
                 "50ms".into(),
             ],
+            anvil_automine: false,
         },
     )
     .await;

@@ -156,6 +156,7 @@ fn sequencer_opts(flags: &[String], extra: &[&str]) -> ChainOpts {
     ChainOpts {
         block_time: Some("100ms".into()),
         extra_args,
+        anvil_automine: false,
     }
 }
 
@@ -165,6 +166,7 @@ fn replica_opts(flags: &[String]) -> ChainOpts {
     ChainOpts {
         block_time: None,
         extra_args,
+        anvil_automine: false,
     }
 }
 

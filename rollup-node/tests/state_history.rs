@@ -124,6 +124,7 @@ async fn kept_states_answer_and_pruned_ones_say_so_across_a_kill() {
         ChainOpts {
             block_time: Some("100ms".into()),
             extra_args: vec!["--state-history".into(), HISTORY.to_string()],
+            anvil_automine: false,
         },
     )
     .await;

@@ -111,6 +111,7 @@ async fn eth_and_erc20_withdrawals_round_trip_and_l1_rejects_bad_ones() {
         ChainOpts {
             block_time: Some("100ms".into()),
             extra_args: args,
+            anvil_automine: false,
         },
     )
     .await;
@@ -373,6 +374,7 @@ async fn eth_and_erc20_withdrawals_round_trip_and_l1_rejects_bad_ones() {
         ChainOpts {
             block_time: None,
             extra_args: rargs,
+            anvil_automine: false,
         },
     )
     .await;

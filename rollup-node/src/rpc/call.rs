@@ -1,11 +1,22 @@
 //! `eth_call` and `eth_estimateGas`: a transaction executed on a copy of a block's state.
+//!
+//! The block environment: a request that names a past block (by number or hash) runs in that
+//! block's environment. A request for the `pending` block, and an `eth_estimateGas` with no
+//! block, `latest` or `pending`, runs on the head's state in the environment of the block a
+//! transaction sent now lands in: the head's number + 1, the timestamp the sequencer would give
+//! it now (`fraud_vm::execute::block_timestamp(head, now)`, at least the head's + 1: block
+//! timestamps strictly increase), its base fee, gas limit and `prevrandao`
+//! ([`crate::sequencer::next_attributes`], [`fraud_vm::execute::next_header`]). So an estimate
+//! sees what the transaction will see: e.g. Uniswap V2's price accumulators are written when time
+//! has passed since the pair's last update, which the next block always has. (`eth_call` with
+//! no block or `latest` keeps the head's environment, as geth does.)
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_evm::{overrides::apply_state_overrides, rpc::TryIntoTxEnv, EvmEnv};
 use alloy_primitives::Bytes;
 use alloy_rpc_types_eth::{state::StateOverride, TransactionRequest};
 use fraud_vm::{
-    execute::{block_env, StateProvider},
+    execute::{block_env, next_header, StateProvider},
     precompile::L2Precompiles,
 };
 use jsonrpsee::types::ErrorObjectOwned;
@@ -21,6 +32,7 @@ use revm::{
 };
 
 use super::{error, RpcContext};
+use crate::sequencer::next_attributes;
 
 /// Runs `request` on the state of `block` and returns its output.
 pub fn call(
@@ -29,7 +41,9 @@ pub fn call(
     block: Option<BlockId>,
     overrides: Option<StateOverride>,
 ) -> Result<Bytes, ErrorObjectOwned> {
-    let (result, _) = run(ctx, request, block, overrides, None)?;
+    let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+    let env = Env::of(block, pending);
+    let (result, _) = run(ctx, request, env, overrides, None)?;
     match result {
         ExecutionResult::Success { output, .. } => Ok(output.into_data()),
         ExecutionResult::Revert { output, .. } => Err(error::reverted(&output)),
@@ -46,7 +60,14 @@ pub fn estimate_gas(
     block: Option<BlockId>,
     overrides: Option<StateOverride>,
 ) -> Result<u64, ErrorObjectOwned> {
-    let (result, cap) = run(ctx, request.clone(), block, overrides.clone(), None)?;
+    let next = matches!(
+        block,
+        None | Some(BlockId::Number(
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending
+        ))
+    );
+    let env = Env::of(block, next);
+    let (result, cap) = run(ctx, request.clone(), env, overrides.clone(), None)?;
     let used = match result {
         ExecutionResult::Success { .. } => result.tx_gas_used(),
         ExecutionResult::Revert { output, .. } => return Err(error::reverted(&output)),
@@ -62,7 +83,7 @@ pub fn estimate_gas(
     let mut hi = cap;
     let optimistic = (used + 2_300) * 64 / 63;
     if optimistic < hi {
-        if succeeds(ctx, &request, block, &overrides, optimistic)? {
+        if succeeds(ctx, &request, env, &overrides, optimistic)? {
             hi = optimistic;
         } else {
             lo = optimistic;
@@ -70,7 +91,7 @@ pub fn estimate_gas(
     }
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if succeeds(ctx, &request, block, &overrides, mid)? {
+        if succeeds(ctx, &request, env, &overrides, mid)? {
             hi = mid;
         } else {
             lo = mid;
@@ -79,14 +100,29 @@ pub fn estimate_gas(
     Ok(hi)
 }
 
+/// The state and block environment a request runs in (see the module docs).
+#[derive(Clone, Copy, Debug)]
+struct Env {
+    /// The block whose state is read.
+    block: Option<BlockId>,
+    /// Whether the environment is the next block's rather than that block's own.
+    next: bool,
+}
+
+impl Env {
+    fn of(block: Option<BlockId>, next: bool) -> Self {
+        Self { block, next }
+    }
+}
+
 fn succeeds(
     ctx: &RpcContext,
     request: &TransactionRequest,
-    block: Option<BlockId>,
+    env: Env,
     overrides: &Option<StateOverride>,
     gas: u64,
 ) -> Result<bool, ErrorObjectOwned> {
-    match run(ctx, request.clone(), block, overrides.clone(), Some(gas)) {
+    match run(ctx, request.clone(), env, overrides.clone(), Some(gas)) {
         Ok((result, _)) => Ok(result.is_success()),
         Err(e) if e.code() == error::SERVER => Ok(false),
         Err(e) => Err(e),
@@ -97,11 +133,11 @@ fn succeeds(
 fn run(
     ctx: &RpcContext,
     mut request: TransactionRequest,
-    block: Option<BlockId>,
+    env: Env,
     overrides: Option<StateOverride>,
     gas: Option<u64>,
 ) -> Result<(ExecutionResult, u64), ErrorObjectOwned> {
-    let header = ctx.state_header(block)?;
+    let (hash, header) = ctx.state_block(env.block)?;
     let state = ctx.store.at_root(header.state_root);
     let mut cfg = CfgEnv::new_with_spec(ctx.chain.spec);
     cfg.chain_id = ctx.chain.chain_id;
@@ -112,17 +148,12 @@ fn run(
     if no_fee {
         cfg.disable_base_fee = true;
     }
-    let mut env = block_env(&header);
-    if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
-        // The pending block is the next one: its number, a current timestamp and its base fee,
-        // so contracts that look at the block (e.g. price oracles) behave as they will.
-        env.number = env.number.saturating_add(revm::primitives::U256::from(1));
-        let now = crate::sequencer::unix_now();
-        env.timestamp = revm::primitives::U256::from(now.max(header.timestamp));
-        env.basefee = header
-            .next_block_base_fee(ctx.chain.base_fee_params)
-            .unwrap_or(env.basefee);
-    }
+    let mut env = if env.next {
+        let attributes = next_attributes(&header, hash, ctx.block_gas_limit);
+        block_env(&next_header(&ctx.chain, &header, hash, attributes))
+    } else {
+        block_env(&header)
+    };
     env.gas_limit = env.gas_limit.max(ctx.config.gas_cap);
     let evm_env = EvmEnv {
         cfg_env: cfg.clone(),

@@ -7,7 +7,22 @@
 //! ## Block tags
 //! `latest`, `pending`, `safe` and `finalized` all name the head block for reads (the sequencer's
 //! blocks are final once written; L1 finality arrives with derivation). `pending` additionally
-//! counts pool transactions in `eth_getTransactionCount`. `earliest` is block 0.
+//! counts pool transactions in `eth_getTransactionCount`, and `eth_call` on `pending` (and
+//! `eth_estimateGas` on `pending`, `latest` or no block) runs in the environment of the block a
+//! transaction sent now lands in: the head's number + 1, the timestamp the sequencer would give
+//! it (block timestamps strictly increase: `fraud_vm::execute::block_timestamp`) and its base
+//! fee (see the `call` module). `earliest` is block 0.
+//!
+//! ## Requests and subscriptions
+//! Every request that is not a notification gets a JSON-RPC response object; a malformed one
+//! (a duplicate key, an `id` or `params` of the wrong kind, JSON that is not a request) gets
+//! `-32600 Invalid request`, one per element in a batch, and a request made only of
+//! notifications gets HTTP 204 ([`requests`], which also says why jsonrpsee alone answered
+//! `null`). Over WebSocket, jsonrpsee reads a malformed request that carries an id as a
+//! notification and does not answer it; the HTTP layer cannot see WebSocket messages.
+//!
+//! `eth_subscribe` (`newHeads`, `logs`, `newPendingTransactions`) answers ids in Ethereum's
+//! format, `0x`-prefixed hex strings ([`EthSubscriptionIds`]), and notifications carry them.
 //!
 //! ## `eth_getProof`
 //! The state is one binary sparse Merkle tree (see `fraud_vm::smt`), so proofs are not MPT node
@@ -29,6 +44,7 @@ mod convert;
 pub mod error;
 mod eth;
 mod filters;
+pub mod requests;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -37,8 +53,8 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::B256;
 use fraud_vm::chain::ChainSpec;
 use jsonrpsee::{
-    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
-    types::ErrorObjectOwned,
+    server::{BatchRequestConfig, IdProvider, Server, ServerConfig, ServerHandle},
+    types::{ErrorObjectOwned, SubscriptionId},
     RpcModule,
 };
 use tracing::info;
@@ -163,6 +179,11 @@ impl RpcContext {
     /// The header a state query names, or "header not found", or the pruned-state error when
     /// the node no longer keeps that block's state.
     fn state_header(&self, id: Option<BlockId>) -> Result<Header, ErrorObjectOwned> {
+        self.state_block(id).map(|(_, h)| h)
+    }
+
+    /// [`RpcContext::state_header`] with the block's hash.
+    fn state_block(&self, id: Option<BlockId>) -> Result<(B256, Header), ErrorObjectOwned> {
         let number = self
             .resolve_id(id.unwrap_or_default())?
             .ok_or_else(error::unknown_block)?;
@@ -172,7 +193,6 @@ impl RpcContext {
         self.store
             .header_by_number(number)
             .map_err(error::internal)?
-            .map(|(_, h)| h)
             .ok_or_else(error::unknown_block)
     }
 }
@@ -201,9 +221,16 @@ pub async fn start(ctx: Arc<RpcContext>) -> Result<Vec<ServerHandle>, NodeError>
             .max_response_body_size(ctx.config.max_response_bytes)
             .max_connections(ctx.config.max_connections)
             .set_batch_request_config(BatchRequestConfig::Limit(ctx.config.max_batch_len))
+            .set_id_provider(EthSubscriptionIds)
             .build();
         let server = Server::builder()
             .set_config(config)
+            .set_http_middleware(tower::ServiceBuilder::new().layer(
+                requests::RequestShapeLayer::new(
+                    ctx.config.max_request_bytes,
+                    ctx.config.max_batch_len,
+                ),
+            ))
             .build(addr)
             .await
             .map_err(|e| NodeError::Rpc(format!("cannot listen on {addr}: {e}")))?;
@@ -214,4 +241,18 @@ pub async fn start(ctx: Arc<RpcContext>) -> Result<Vec<ServerHandle>, NodeError>
         handles.push(server.start(module.clone()));
     }
     Ok(handles)
+}
+
+/// Subscription ids in Ethereum's format, as geth, reth and anvil give them: a random 128-bit
+/// number as a `0x`-prefixed hex quantity (no leading zeros), a JSON string. Clients key their
+/// subscriptions by this string (viem ignored notifications keyed by jsonrpsee's default JSON
+/// numbers), and alloy, which reads the id as a number, sends the same string back to
+/// `eth_unsubscribe`.
+#[derive(Clone, Copy, Debug)]
+pub struct EthSubscriptionIds;
+
+impl IdProvider for EthSubscriptionIds {
+    fn next_id(&self) -> SubscriptionId<'static> {
+        SubscriptionId::Str(format!("{:#x}", rand::random::<u128>()).into())
+    }
 }

@@ -63,10 +63,13 @@ impl Target {
 #[derive(Debug, Clone, Default)]
 pub struct ChainOpts {
     /// `--block-time` for the node (e.g. `"200ms"`, `"1s"`); `"200ms"` when `None`.
-    /// Anvil always runs with `--block-time 1`.
+    /// Anvil runs with `--block-time 1` unless `anvil_automine`.
     pub block_time: Option<String>,
     /// Extra arguments appended to the command line (node or anvil).
     pub extra_args: Vec<String>,
+    /// Anvil only: mine every transaction at once (no `--block-time`), for the tests whose
+    /// expectation anvil meets only in auto-mine mode (each says why).
+    pub anvil_automine: bool,
 }
 
 /// A chain (node or anvil) running as a child process for the duration of a test.
@@ -276,10 +279,12 @@ impl TestChain {
                 let mut cmd = Command::new(npm_bin("anvil"));
                 cmd.args(["--host", "127.0.0.1"])
                     .args(["--port", &self.http_port.to_string()])
-                    .args(["--block-time", "1"])
                     // keeps state across a graceful `restart()`, like the node's datadir
                     .arg("--state")
                     .arg(self.dir.path().join("anvil-state.json"));
+                if !self.opts.anvil_automine {
+                    cmd.args(["--block-time", "1"]);
+                }
                 cmd
             }
         };
@@ -383,6 +388,47 @@ pub fn npm_bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs `node <script> <args>` (a script under `testdata/`, where its npm packages resolve)
+/// and returns its stdout; panics with stdout and stderr if it fails or outlives `timeout`.
+pub fn run_node_script(script: &str, args: &[&str], timeout: Duration) -> String {
+    let script = workspace_path(script);
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let err = tempfile::NamedTempFile::new().expect("temp file");
+    let started = Instant::now();
+    let mut child = Command::new("node")
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out.reopen().expect("reopen"))
+        .stderr(err.reopen().expect("reopen"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn node {} (is Node.js on PATH?): {e}", script.display()));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = std::fs::read_to_string(out.path()).unwrap_or_default();
+    let stderr = std::fs::read_to_string(err.path()).unwrap_or_default();
+    let shown = format!("node {} {}", script.display(), args.join(" "));
+    match status {
+        Some(s) if s.success() => {
+            eprintln!("`{shown}` ok in {:?}:\n{stdout}", started.elapsed());
+            stdout
+        }
+        Some(s) => panic!("`{shown}` failed ({s})\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"),
+        None => panic!(
+            "`{shown}` did not finish within {timeout:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        ),
+    }
 }
 
 /// Resolves a path relative to the workspace root (absolute paths are kept).
