@@ -79,7 +79,6 @@ fn eip1559(
         value: U256::from(value),
         input: Bytes::copy_from_slice(input),
         access_list: list,
-        ..Default::default()
     };
     let sig = signer().sign_transaction_sync(&mut tx).expect("sign");
     (OpTxEnvelope::Eip1559(tx.into_signed(sig)), caller())
@@ -163,29 +162,39 @@ fn set_tree(keys: &[B256]) -> (MemoryNodes, B256) {
     (nodes, result.root)
 }
 
-/// Finding: an access-list entry warmed before the last one is not checked against anything
-/// (the entries' hash chain is only compared with the input's `accessListHash` after the last
-/// entry), so a liar can warm any address in an intermediate micro-step.
+/// Finding: an access-list entry warmed before the last one was not checked against anything
+/// (the entries' hash chain was only compared with the input's `accessListHash` after the last
+/// entry), so a liar could warm any address or slot in an intermediate micro-step.
 #[test]
 fn intermediate_access_list_entries_are_bound() {
     use alloy::eips::eip2930::{AccessList, AccessListItem};
+    use fraud_vm::state::storage_key;
+    // Entries: CONTRACT, CONTRACT slot 1, OTHER — the first two are intermediate.
     let list = AccessList(vec![
-        AccessListItem {
-            address: OTHER,
-            storage_keys: vec![],
-        },
         AccessListItem {
             address: CONTRACT,
             storage_keys: vec![B256::with_last_byte(1)],
+        },
+        AccessListItem {
+            address: OTHER,
+            storage_keys: vec![],
         },
     ]);
     let built = build(
         &[0x00],
         vec![eip1559(0, TxKind::Call(CONTRACT), 0, &[], 100_000, list)],
     );
-    let steps = steps(&built);
-    let mut forged_any = false;
-    for (pre, proof, post, kind) in &steps {
+    let evil = Address::repeat_byte(0x66);
+    let evil_slot = B256::with_last_byte(7);
+    // The sets a forged entry is proven against: the accessed addresses at the start
+    // ({sender, to, coinbase}) and the empty accessed-slots set.
+    let (addresses, addresses_root) = set_tree(&[
+        account_key(&caller()),
+        account_key(&CONTRACT),
+        account_key(&COINBASE),
+    ]);
+    let mut forged_kinds = Vec::new();
+    for (pre, proof, post, kind) in &steps(&built) {
         let Proof::Step(step) = proof else { continue };
         if *kind != StepKind::TxInit {
             continue;
@@ -194,39 +203,55 @@ fn intermediate_access_list_entries_are_bound() {
         let Some(at) = step
             .witnesses
             .iter()
-            .position(|w| matches!(w, Witness::AccessEntry(e) if e.slot.is_none()))
+            .position(|w| matches!(w, Witness::AccessEntry(_)))
         else {
             continue;
         };
-        // The first entry (OTHER) is warmed into {sender, CONTRACT, coinbase}.
-        let (nodes, root) = set_tree(&[
-            account_key(&caller()),
-            account_key(&CONTRACT),
-            account_key(&COINBASE),
-        ]);
-        if root != step.tx.accessed_addresses {
-            continue;
-        }
-        let evil = Address::repeat_byte(0x66);
+        let Witness::AccessEntry(honest) = step.witnesses[at] else {
+            unreachable!()
+        };
+        let (entry, smt_proof) = match honest.slot {
+            None if step.tx.accessed_addresses == addresses_root => (
+                vm::input::AccessEntry {
+                    address: evil,
+                    slot: None,
+                },
+                smt::prove(&addresses, addresses_root, &account_key(&evil)),
+            ),
+            Some(_) if step.tx.accessed_slots.is_zero() => (
+                vm::input::AccessEntry {
+                    address: honest.address,
+                    slot: Some(evil_slot),
+                },
+                smt::prove(
+                    &MemoryNodes::new(),
+                    B256::ZERO,
+                    &storage_key(&honest.address, &U256::from_be_bytes(evil_slot.0)),
+                ),
+            ),
+            _ => continue,
+        };
         let mut forged = (**step).clone();
-        forged.witnesses[at] = Witness::AccessEntry(vm::input::AccessEntry {
-            address: evil,
-            slot: None,
-        });
+        forged.witnesses[at] = Witness::AccessEntry(entry);
         let smt_at = at
             + forged.witnesses[at..]
                 .iter()
                 .position(|w| matches!(w, Witness::Smt(_)))
                 .expect("the set write");
-        forged.witnesses[smt_at] =
-            Witness::Smt(smt::prove(&nodes, root, &account_key(&evil)).expect("prove"));
+        forged.witnesses[smt_at] = Witness::Smt(smt_proof.expect("prove"));
         assert_no_forgery(
             *pre,
             &Proof::Step(Box::new(forged)),
             *post,
-            "a different intermediate access-list entry",
+            &format!("access-list entry {honest:?} replaced by {entry:?}"),
         );
-        forged_any = true;
+        forged_kinds.push(honest.slot.is_some());
     }
-    assert!(forged_any, "no intermediate access-list step found");
+    // Warming CONTRACT (already warm) leaves the address set as it was, so the last entry
+    // (OTHER, always checked) is attacked too.
+    assert_eq!(
+        forged_kinds,
+        [false, true, false],
+        "the intermediate address and slot entries and the last entry"
+    );
 }
