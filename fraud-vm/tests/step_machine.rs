@@ -1605,7 +1605,10 @@ fn tampered_proofs_never_verify_to_another_post_state() {
     // Warming an access-list entry (the second tx-init micro-step).
     let built = build(&[0x00], vec![access_tx(0, CONTRACT, true, 100_000)]);
     let (pre, proof, post) = sample(&built, StepKind::TxInit, 1);
-    assert_eq!(kinds(&proof), ["tx input", "access-list entry", "smt"]);
+    assert_eq!(
+        kinds(&proof),
+        ["tx input", "access-list entry", "chain link", "smt"]
+    );
     assert_sound(pre, &proof, post);
 }
 

@@ -47,7 +47,8 @@ word_struct! {
         pub input_zero_bytes: u64,
         /// Number of access-list entries (addresses) and storage keys.
         pub access_list: (u64, u64),
-        /// Hash chain of the access list ([`access_list_hash`]; 0 when empty).
+        /// Hash chain of the access list, from its last entry back ([`access_list_hash`]; 0
+        /// when empty).
         pub access_list_hash: B256,
         /// Wei minted to the sender first (deposits, type `0x7E`; 0 otherwise).
         pub mint: U256,
@@ -196,12 +197,19 @@ pub fn access_entries(tx: &OpTxEnvelope) -> Vec<AccessEntry> {
     entries
 }
 
-/// The hash chain `h' = keccak256(h ‖ entry.hash())` over `entries`, from 0.
+/// The hash chain over `entries` from the last one back: `H([]) = 0`,
+/// `H([e, rest…]) = keccak256(H(rest) ‖ e.hash())` ([`super::machine::link`]). Chained this way,
+/// each tx-init micro-step checks its entry against the chain of the entries not yet warmed
+/// (the head it holds) and keeps the rest; chained forwards, only the last entry could be
+/// checked and a liar could warm any address in an earlier micro-step.
 pub fn access_list_hash(entries: &[AccessEntry]) -> B256 {
-    entries.iter().fold(B256::ZERO, |h, e| chain_entry(&h, e))
+    entries
+        .iter()
+        .rev()
+        .fold(B256::ZERO, |h, e| chain_entry(&h, e))
 }
 
-/// One link of [`access_list_hash`].
+/// One link of [`access_list_hash`]: `keccak256(rest ‖ entry.hash())`.
 pub fn chain_entry(h: &B256, entry: &AccessEntry) -> B256 {
     let mut preimage = [0u8; 64];
     preimage[..32].copy_from_slice(h.as_slice());

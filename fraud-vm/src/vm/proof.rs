@@ -49,7 +49,8 @@ pub enum Witness {
         /// Siblings in the input tree, leaf level first.
         path: Vec<B256>,
     },
-    /// An access-list entry (checked by the hash chain once all are in).
+    /// An access-list entry (checked against the last link of the chain of the entries not
+    /// yet warmed, the [`Witness::Link`] that follows it).
     AccessEntry(super::input::AccessEntry),
     /// The block's extra data (at most 32 bytes).
     ExtraData(alloy_primitives::Bytes),
@@ -76,7 +77,8 @@ pub enum Witness {
         /// Boundary siblings, leaf level first.
         siblings: Vec<B256>,
     },
-    /// The last link of a hash chain (self-destructed accounts, a created account's slots).
+    /// The last link of a hash chain (self-destructed accounts, a created account's slots, the
+    /// access-list entries not yet warmed).
     Link {
         /// The chain before the link.
         prev: B256,

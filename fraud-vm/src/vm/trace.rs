@@ -36,7 +36,7 @@ use revm::{
 use super::{
     build::CodeBuilder,
     copy::chunk_order,
-    input::{self, access_entries, chain_entry, AccessEntry, TxInput},
+    input::{self, access_entries, AccessEntry, TxInput},
     keccak::{self, Sponge},
     machine::{
         boundary_frame, parent_hash, stack_hash, BlockPart, Checkpoint, Frame, FrameKind, Machine,
@@ -141,7 +141,7 @@ struct Snapshot {
     builder: Option<CodeBuilder>,
     /// At a boundary: the input a creating transaction's initcode is being built from.
     building: Option<DataRef>,
-    /// At a boundary: the hash chain of the access-list entries warmed so far.
+    /// At a boundary: the hash chain of the access-list entries not yet warmed.
     chain: Option<B256>,
     progress: Progress,
     /// Index of the transaction being executed (`None` at a boundary).
@@ -231,7 +231,8 @@ struct Witnesses<'a, P> {
     chunked: HashMap<B256, ChunkedCode>,
     /// The block-hash tree.
     block_hashes: Vec<Vec<B256>>,
-    /// Hash-chain link → `(prev, item)` (self-destructed accounts, created accounts' slots).
+    /// Hash-chain link → `(prev, item)` (self-destructed accounts, created accounts' slots,
+    /// access lists).
     links: HashMap<B256, (B256, B256)>,
 }
 
@@ -873,13 +874,19 @@ impl<P: StateProvider> Tracer<'_, P> {
     /// The tx-init micro-states warming the access list `entries`, one per entry, from
     /// `roots` (the world after the gas purchase); returns the roots with the sets warmed.
     fn warm_access_list(&mut self, entries: &[AccessEntry], mut roots: Roots) -> Option<Roots> {
-        let mut chain = B256::ZERO;
+        // `rests[k]`: the chain of the entries from `k` on (what micro-step `k` holds).
+        let mut rests = vec![B256::ZERO];
+        for entry in entries.iter().rev() {
+            let rest = rests[rests.len() - 1];
+            rests.push(self.witnesses.link(rest, entry.hash()));
+        }
+        rests.reverse();
         for (k, entry) in entries.iter().enumerate() {
             let mut b = self.boundary();
             b.roots = roots;
             b.tx = self.tx;
             b.cursor = k as u64 + 1;
-            b.chain = Some(chain);
+            b.chain = Some(rests[k]);
             self.states.push(b);
             let (which, key): (fn(&mut Roots) -> &mut B256, B256) = match entry.slot {
                 Some(slot) => (
@@ -898,7 +905,6 @@ impl<P: StateProvider> Tracer<'_, P> {
                     return None;
                 }
             }
-            chain = chain_entry(&chain, entry);
         }
         Some(roots)
     }

@@ -35,11 +35,12 @@
 //! refund, no tip).
 //!
 //! An access list (EIP-2930, also on EIP-1559 transactions) is warmed after the purchase, one
-//! entry per micro-step in the boundary frame (`cursor` = entries done + 1, `sponge` = the
-//! entries' hash chain so far, [`super::input::access_list_hash`]); after the last one the chain
-//! must equal the input's `accessListHash`, and the transaction's frame starts (a creating
-//! transaction builds its first initcode piece in that same step and piece `k` at
-//! `cursor = entries + k`).
+//! entry per micro-step in the boundary frame (`cursor` = entries done + 1, `sponge` = the hash
+//! chain of the entries not yet warmed, [`super::input::access_list_hash`], starting at the
+//! input's `accessListHash`): each micro-step shows its entry and the chain's last link
+//! `(rest, entry.hash())` and keeps `rest`; after the last one `rest` must be 0, and the
+//! transaction's frame starts (a creating transaction builds its first initcode piece in that
+//! same step and piece `k` at `cursor = entries + k`).
 //!
 //! A transaction whose target is a precompile (0x01 … 0x0a) runs it within tx-init on the
 //! whole input with the frame's gas (the same implementation as L1's): the frame starts
@@ -52,7 +53,7 @@ use super::{
     build::CodeBuilder,
     call::transfer,
     create::{collides, create_account, MAX_INITCODE},
-    input::{chain_entry, TxInput, DEPOSIT_TYPE},
+    input::{TxInput, DEPOSIT_TYPE},
     machine::{boundary_frame, parent_hash, Checkpoint, Frame, FrameKind, Status, TxPart},
     oracle::Oracle,
     oracle::{DataSource, WordTree},
@@ -130,11 +131,15 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
         if entries > 0 {
             // The access list is warmed one entry per micro-step.
             ctx.m.frame.cursor = 1;
-            ctx.m.frame.sponge = B256::ZERO;
+            ctx.m.frame.sponge = input.access_list_hash;
             return Ok(());
         }
     } else if cursor <= entries {
         let entry = ctx.o.access_entry()?;
+        let (rest, item) = ctx.o.link(&ctx.m.frame.sponge)?;
+        if item != entry.hash() {
+            return Err(StepError::BadWitness("access-list entry").into());
+        }
         match entry.slot {
             Some(slot) => {
                 let key = storage_key(&entry.address, &U256::from_be_bytes(slot.0));
@@ -144,13 +149,12 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
                 warm_address(ctx, &entry.address)?;
             }
         }
-        let chain = chain_entry(&ctx.m.frame.sponge, &entry);
         if cursor < entries {
             ctx.m.frame.cursor += 1;
-            ctx.m.frame.sponge = chain;
+            ctx.m.frame.sponge = rest;
             return Ok(());
         }
-        if chain != input.access_list_hash {
+        if !rest.is_zero() {
             return Err(StepError::BadWitness("access list").into());
         }
         // A creating transaction builds its first initcode piece in this step too.
