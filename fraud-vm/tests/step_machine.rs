@@ -26,6 +26,10 @@ use proptest::prelude::*;
 
 const CHAIN_ID: u64 = 42069;
 const CONTRACT: Address = Address::repeat_byte(0xc0);
+/// The genesis fee recipient.
+const COINBASE: Address = Address::new([
+    0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11,
+]);
 /// An account with balance only.
 const RICH: Address = Address::repeat_byte(0xbb);
 /// Another contract: stores 1 in slot 0.
@@ -2238,4 +2242,95 @@ fn precompile_input_limit_bounds_the_call_step() {
     // The call at the limit succeeded, the one over it failed; so did the transactions.
     let receipts: Vec<bool> = built.block1.receipts.iter().map(|r| r.status()).collect();
     assert_eq!(receipts, [true, true, false]);
+}
+
+/// An SMT over `keys` (each a member), for proving against.
+fn set_tree(keys: &[B256]) -> (fraud_vm::smt::MemoryNodes, B256) {
+    use fraud_vm::smt::{self, MemoryNodes};
+    let mut nodes = MemoryNodes::new();
+    let changes = keys.iter().map(|k| (*k, Some(vm::SET_MEMBER))).collect();
+    let result = smt::update(&nodes, B256::ZERO, changes).expect("update");
+    nodes.insert_all(result.new_nodes);
+    (nodes, result.root)
+}
+
+/// A consistent forgery of an access-list micro-step: another address or slot with a valid set
+/// proof. Each entry is checked against the rest of the list's hash chain (`vm::input`), so
+/// every one is refused, the intermediate ones included (they once were not).
+#[test]
+fn intermediate_access_list_entries_are_bound() {
+    use fraud_vm::{
+        smt::{self, MemoryNodes},
+        state::{account_key, storage_key},
+    };
+    // Entries: CONTRACT, its slots 1 and 9, OTHER: all but the last are intermediate.
+    let built = build(&[0x00], vec![access_tx(0, CONTRACT, true, 100_000)]);
+    let evil = Address::repeat_byte(0x66);
+    let evil_slot = B256::with_last_byte(7);
+    // The sets a forged entry is proven against: the accessed addresses at the start
+    // ({sender, to, coinbase}) and the empty accessed-slots set.
+    let (addresses, addresses_root) = set_tree(&[
+        account_key(&caller()),
+        account_key(&CONTRACT),
+        account_key(&COINBASE),
+    ]);
+    let mut forged_kinds = Vec::new();
+    let trace = built.trace();
+    for i in 0..trace.len() {
+        let (proof, info) = trace.prove_step(i).expect("prove");
+        let (pre, post) = (trace.state_hash(i), trace.state_hash(i + 1));
+        let Proof::Step(step) = &proof else { continue };
+        if info.kind != StepKind::TxInit {
+            continue;
+        }
+        let Some(at) = step
+            .witnesses
+            .iter()
+            .position(|w| matches!(w, Witness::AccessEntry(_)))
+        else {
+            continue;
+        };
+        let Witness::AccessEntry(honest) = step.witnesses[at] else {
+            unreachable!()
+        };
+        let (entry, smt_proof) = match honest.slot {
+            None if step.tx.accessed_addresses == addresses_root => (
+                vm::input::AccessEntry {
+                    address: evil,
+                    slot: None,
+                },
+                smt::prove(&addresses, addresses_root, &account_key(&evil)),
+            ),
+            Some(_) if step.tx.accessed_slots.is_zero() => (
+                vm::input::AccessEntry {
+                    address: honest.address,
+                    slot: Some(evil_slot),
+                },
+                smt::prove(
+                    &MemoryNodes::new(),
+                    B256::ZERO,
+                    &storage_key(&honest.address, &U256::from_be_bytes(evil_slot.0)),
+                ),
+            ),
+            _ => continue,
+        };
+        let mut forged = (**step).clone();
+        forged.witnesses[at] = Witness::AccessEntry(entry);
+        let smt_at = at
+            + forged.witnesses[at..]
+                .iter()
+                .position(|w| matches!(w, Witness::Smt(_)))
+                .expect("the set write");
+        forged.witnesses[smt_at] = Witness::Smt(smt_proof.expect("prove"));
+        let what = || format!("access-list entry {honest:?} replaced by {entry:?}");
+        assert!(!accepts(pre, &Proof::Step(Box::new(forged)), post, &what));
+        forged_kinds.push(honest.slot.is_some());
+    }
+    // Warming CONTRACT (already warm) leaves the address set as it was, so the last entry
+    // (OTHER, always checked) is attacked too.
+    assert_eq!(
+        forged_kinds,
+        [false, true, false],
+        "the intermediate address and slot entries and the last entry"
+    );
 }
