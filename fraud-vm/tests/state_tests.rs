@@ -1,0 +1,516 @@
+//! Ethereum's own state tests (ethereum/tests `GeneralStateTests`, Cancun) through the step
+//! machine: each test case (one Cancun post entry: one data, gas and value index) becomes a
+//! genesis holding the test's pre-state and one block holding its transaction, re-signed with
+//! the test's secret key for our chain. The node's `BlockBuilder` builds the block,
+//! `Trace::for_block` replays it, and every step must verify:
+//! `verify_step(state_hash(i), prove_step(i)) == state_hash(i + 1)`, the last state being the
+//! node's block (hash and state root). The test case's expected post state is not compared:
+//! our chain differs from Ethereum's (chain id, state commitment, base fee, block hashes);
+//! what is measured is that every block our node builds is provable step by step.
+//!
+//! The fixtures are not in this repository: `testdata/state-tests/README.md` says where the
+//! pinned selection comes from and how `scripts/state-tests.sh` writes it. The runner reads
+//! them from `$STATE_TESTS_DIR`, else `testdata/state-tests/fixtures/`, else
+//! `../shared/state-tests/` beside the repository; with none there it says so and checks only
+//! the named cases below. `STATE_TESTS_FILTER=substring` runs the cases whose file path or
+//! name contains it; `STATE_TESTS_LOG=file` writes one line per case (status, steps, ms).
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEip2930, TxLegacy},
+    eips::eip2930::{AccessList, AccessListItem},
+    network::TxSignerSync,
+    signers::local::PrivateKeySigner,
+};
+use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+use fraud_vm::{
+    chain::ChainGenesis,
+    execute::{BlockAttributes, BlockBuilder, ExecutableTx},
+    memory::MemoryState,
+    vm::{self, machine::end_hash, opcodes, StepKind, Trace},
+};
+use op_alloy_consensus::OpTxEnvelope;
+use rayon::prelude::*;
+use serde_json::Value;
+
+/// Our L2 chain id: every transaction is re-signed for it.
+const CHAIN_ID: u64 = 42069;
+
+/// Test cases not run, with the reason. A case's key is `file stem/test name/post index`;
+/// a key without an index covers every case of the test.
+const SKIPPED: &[(&str, &str)] = &[];
+
+/// Why a case did not run.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Skip {
+    /// Listed in [`SKIPPED`].
+    Listed(&'static str),
+    /// A transaction our chain refuses at admission (wrong type, unrepresentable field).
+    NotOurTx(String),
+    /// Ethereum refuses the transaction (`expectException`) and so does our block builder.
+    Refused,
+    /// Our block builder refuses a transaction Ethereum accepts (e.g. a fee our lower base fee
+    /// makes too low cannot happen; a nonce or gas above our limits can).
+    RefusedHere(String),
+    /// Our genesis refuses the pre-state.
+    Genesis(String),
+}
+
+impl Skip {
+    /// The reason without case-specific details (for the summary).
+    fn class(&self) -> String {
+        match self {
+            Skip::Listed(r) => format!("listed: {r}"),
+            Skip::NotOurTx(r) => format!("not an L2 transaction: {r}"),
+            Skip::Refused => "invalid on Ethereum, refused by the block builder too".into(),
+            Skip::RefusedHere(r) => format!("refused by our block builder: {r}"),
+            Skip::Genesis(r) => format!("genesis refused: {r}"),
+        }
+    }
+}
+
+/// What one case did.
+enum Outcome {
+    Passed(Coverage),
+    Failed(String),
+    Skipped(Skip),
+}
+
+/// What the verified steps covered.
+#[derive(Default)]
+struct Coverage {
+    steps: usize,
+    opcodes: BTreeSet<u8>,
+    kinds: BTreeSet<StepKind>,
+}
+
+/// One test case: a pre-state, an environment and one transaction.
+struct Case {
+    key: String,
+    test: Value,
+    data: usize,
+    gas: usize,
+    value: usize,
+    expect_exception: Option<String>,
+}
+
+fn hex_bytes(v: &Value) -> Result<Vec<u8>, String> {
+    let s = v.as_str().ok_or("not a string")?;
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    alloy_primitives::hex::decode(s).map_err(|e| format!("{s}: {e}"))
+}
+
+fn hex_u256(v: &Value) -> Result<U256, String> {
+    let s = v.as_str().ok_or("not a string")?;
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if s.is_empty() {
+        return Ok(U256::ZERO);
+    }
+    U256::from_str_radix(s, 16).map_err(|e| format!("{s}: {e}"))
+}
+
+fn hex_u64(v: &Value) -> Result<u64, String> {
+    u64::try_from(hex_u256(v)?).map_err(|_| "above u64".to_string())
+}
+
+fn address(v: &Value) -> Result<Address, String> {
+    let b = hex_bytes(v)?;
+    (b.len() == 20)
+        .then(|| Address::from_slice(&b))
+        .ok_or_else(|| format!("address of {} bytes", b.len()))
+}
+
+/// The test's pre-state and environment as our genesis.
+fn genesis(test: &Value) -> Result<ChainGenesis, Skip> {
+    let bad = |e: String| Skip::Genesis(format!("unreadable pre-state: {e}"));
+    let env = &test["env"];
+    let mut alloc = BTreeMap::new();
+    for (addr, account) in test["pre"].as_object().into_iter().flatten() {
+        let addr = address(&Value::String(addr.clone())).map_err(bad)?;
+        let storage: BTreeMap<B256, B256> = account["storage"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                Ok((
+                    B256::from(hex_u256(&Value::String(k.clone()))?),
+                    B256::from(hex_u256(v)?),
+                ))
+            })
+            .collect::<Result<_, String>>()
+            .map_err(bad)?;
+        alloc.insert(
+            addr,
+            GenesisAccount {
+                nonce: Some(hex_u64(&account["nonce"]).map_err(bad)?),
+                balance: hex_u256(&account["balance"]).map_err(bad)?,
+                code: Some(Bytes::from(hex_bytes(&account["code"]).map_err(bad)?)),
+                storage: Some(storage),
+                ..Default::default()
+            },
+        );
+    }
+    let genesis = Genesis {
+        config: ChainConfig {
+            chain_id: CHAIN_ID,
+            ..Default::default()
+        },
+        coinbase: address(&env["currentCoinbase"]).map_err(bad)?,
+        gas_limit: hex_u64(&env["currentGasLimit"]).map_err(bad)?,
+        base_fee_per_gas: Some(match env.get("currentBaseFee") {
+            Some(fee) => u128::try_from(hex_u256(fee).map_err(bad)?)
+                .map_err(|_| bad("base fee above u128".into()))?,
+            None => 10,
+        }),
+        alloc,
+        ..Default::default()
+    };
+    ChainGenesis::from_genesis(&genesis).map_err(|e| Skip::Genesis(e.to_string()))
+}
+
+/// The case's transaction, signed for our chain.
+fn transaction(case: &Case) -> Result<(OpTxEnvelope, Address), Skip> {
+    let tx = &case.test["transaction"];
+    let bad = |e: String| Skip::NotOurTx(e);
+    if tx.get("blobVersionedHashes").is_some() {
+        return Err(Skip::NotOurTx("a blob transaction (type 3)".into()));
+    }
+    let key = B256::from_slice(&hex_bytes(&tx["secretKey"]).map_err(bad)?);
+    let signer = PrivateKeySigner::from_bytes(&key).map_err(|e| bad(e.to_string()))?;
+    let nonce = hex_u64(&tx["nonce"]).map_err(|e| bad(format!("nonce {e}")))?;
+    let gas_limit = hex_u64(&tx["gasLimit"][case.gas]).map_err(|e| bad(format!("gas {e}")))?;
+    let value = hex_u256(&tx["value"][case.value]).map_err(bad)?;
+    let input = Bytes::from(hex_bytes(&tx["data"][case.data]).map_err(bad)?);
+    let to = match tx["to"].as_str() {
+        Some("") | None => TxKind::Create,
+        Some(_) => TxKind::Call(address(&tx["to"]).map_err(bad)?),
+    };
+    let fee = |name: &str| -> Result<u128, Skip> {
+        u128::try_from(hex_u256(&tx[name]).map_err(bad)?)
+            .map_err(|_| bad(format!("{name} above u128")))
+    };
+    let access_list = match tx.get("accessLists") {
+        None => None,
+        Some(lists) => Some(AccessList(
+            lists[case.data]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|item| {
+                    Ok(AccessListItem {
+                        address: address(&item["address"])?,
+                        storage_keys: item["storageKeys"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|k| hex_u256(k).map(B256::from))
+                            .collect::<Result<_, String>>()?,
+                    })
+                })
+                .collect::<Result<_, String>>()
+                .map_err(bad)?,
+        )),
+    };
+    let sign = |e: alloy::signers::Error| bad(format!("signing: {e}"));
+    let envelope = if tx.get("maxFeePerGas").is_some() {
+        let mut t = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_limit,
+            max_fee_per_gas: fee("maxFeePerGas")?,
+            max_priority_fee_per_gas: fee("maxPriorityFeePerGas")?,
+            to,
+            value,
+            input,
+            access_list: access_list.unwrap_or_default(),
+        };
+        let sig = signer.sign_transaction_sync(&mut t).map_err(sign)?;
+        OpTxEnvelope::Eip1559(t.into_signed(sig))
+    } else if let Some(access_list) = access_list {
+        let mut t = TxEip2930 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_price: fee("gasPrice")?,
+            gas_limit,
+            to,
+            value,
+            input,
+            access_list,
+        };
+        let sig = signer.sign_transaction_sync(&mut t).map_err(sign)?;
+        OpTxEnvelope::Eip2930(t.into_signed(sig))
+    } else {
+        let mut t = TxLegacy {
+            chain_id: Some(CHAIN_ID),
+            nonce,
+            gas_price: fee("gasPrice")?,
+            gas_limit,
+            to,
+            value,
+            input,
+        };
+        let sig = signer.sign_transaction_sync(&mut t).map_err(sign)?;
+        OpTxEnvelope::Legacy(t.into_signed(sig))
+    };
+    Ok((envelope, signer.address()))
+}
+
+/// Builds the case's block and checks every step of its trace.
+fn run(case: &Case) -> Outcome {
+    if let Some((_, reason)) = SKIPPED
+        .iter()
+        .find(|(key, _)| case.key == *key || case.key.starts_with(&format!("{key}/")))
+    {
+        return Outcome::Skipped(Skip::Listed(reason));
+    }
+    let chain = match genesis(&case.test) {
+        Ok(chain) => chain,
+        Err(skip) => return Outcome::Skipped(skip),
+    };
+    let (tx, sender) = match transaction(case) {
+        Ok(tx) => tx,
+        Err(skip) => return Outcome::Skipped(skip),
+    };
+    let Ok(block0) = chain.build() else {
+        return Outcome::Failed("genesis block".into());
+    };
+    let mut state = MemoryState::new();
+    state.apply(&block0);
+    let env = &case.test["env"];
+    let attrs = BlockAttributes {
+        timestamp: hex_u64(&env["currentTimestamp"]).unwrap_or(1),
+        gas_limit: block0.header.gas_limit,
+        prevrandao: env
+            .get("currentRandom")
+            .and_then(|r| hex_u256(r).ok())
+            .map(B256::from)
+            .unwrap_or_default(),
+        extra_data: Bytes::new(),
+    };
+    let mut builder = BlockBuilder::new(&chain.spec, &state, &block0.header, block0.hash, attrs);
+    if let Err(e) = builder.execute(ExecutableTx { tx, sender }) {
+        return Outcome::Skipped(match case.expect_exception {
+            Some(_) => Skip::Refused,
+            None => Skip::RefusedHere(e.to_string()),
+        });
+    }
+    let block1 = match builder.finish() {
+        Ok(block) => block,
+        Err(e) => return Outcome::Failed(format!("finish: {e}")),
+    };
+    let trace = match Trace::for_block(&state, &chain.spec, &block0.header, &block1) {
+        Ok(trace) => trace,
+        Err(e) => return Outcome::Failed(format!("trace: {e}")),
+    };
+    let mut coverage = Coverage::default();
+    let mut pre = trace.state_hash(0);
+    for i in 0..trace.len() {
+        let step = || {
+            format!(
+                "step {i} of {} ({:?})",
+                trace.len(),
+                trace.opcode(i).map(opcodes::name)
+            )
+        };
+        let (proof, info) = match trace.prove_step(i) {
+            Ok(p) => p,
+            Err(e) => return Outcome::Failed(format!("prove {}: {e}", step())),
+        };
+        let (post, verified) = match vm::verify_step(pre, &proof) {
+            Ok(v) => v,
+            Err(e) => return Outcome::Failed(format!("verify {}: {e}", step())),
+        };
+        let traced = trace.state_hash(i + 1);
+        if post != traced || verified != info {
+            return Outcome::Failed(format!(
+                "{} {:?}: the verifier's post state differs from the trace's",
+                step(),
+                info.kind
+            ));
+        }
+        coverage.steps += 1;
+        coverage.kinds.insert(info.kind);
+        if let StepKind::Opcode(op) = info.kind {
+            coverage.opcodes.insert(op);
+        }
+        pre = post;
+    }
+    if pre != end_hash(&block1.hash, &block1.header.state_root) {
+        return Outcome::Failed("the last state is not the node's block".into());
+    }
+    Outcome::Passed(coverage)
+}
+
+/// The fixture directory, if there is one.
+fn fixtures() -> Option<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        std::env::var_os("STATE_TESTS_DIR").map(PathBuf::from),
+        Some(manifest.join("../testdata/state-tests/fixtures")),
+        Some(manifest.join("../../shared/state-tests")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.is_dir())
+}
+
+/// Every `.json` file under `dir`, sorted.
+fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            json_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    out.sort();
+}
+
+/// The Cancun cases of one fixture file.
+fn cases(path: &Path) -> Vec<Case> {
+    let text = std::fs::read_to_string(path).expect("fixture readable");
+    let file: BTreeMap<String, Value> = serde_json::from_str(&text).expect("fixture is JSON");
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+    let mut out = Vec::new();
+    for (name, test) in file {
+        let Some(posts) = test["post"]["Cancun"].as_array().cloned() else {
+            continue;
+        };
+        for (k, post) in posts.iter().enumerate() {
+            let index = |name: &str| post["indexes"][name].as_u64().unwrap_or(0) as usize;
+            let key = if name == stem {
+                format!("{stem}/{k}")
+            } else {
+                format!("{stem}/{name}/{k}")
+            };
+            out.push(Case {
+                key,
+                test: test.clone(),
+                data: index("data"),
+                gas: index("gas"),
+                value: index("value"),
+                expect_exception: post["expectException"].as_str().map(str::to_string),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn ethereum_state_tests_verify_step_by_step() {
+    let Some(dir) = fixtures() else {
+        eprintln!(
+            "state tests: no fixtures (set STATE_TESTS_DIR, or see testdata/state-tests/README.md)"
+        );
+        return;
+    };
+    let mut files = Vec::new();
+    json_files(&dir, &mut files);
+    let filter = std::env::var("STATE_TESTS_FILTER").ok();
+    let cases: Vec<(String, Case)> = files
+        .iter()
+        .flat_map(|path| {
+            let rel = path
+                .strip_prefix(&dir)
+                .unwrap_or(path)
+                .display()
+                .to_string();
+            cases(path).into_iter().map(move |c| (rel.clone(), c))
+        })
+        .filter(|(rel, case)| {
+            filter
+                .as_ref()
+                .is_none_or(|f| rel.contains(f.as_str()) || case.key.contains(f.as_str()))
+        })
+        .collect();
+    let started = Instant::now();
+    let results: Vec<(String, Outcome, Duration)> = cases
+        .par_iter()
+        .map(|(_, case)| {
+            let t = Instant::now();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(case)))
+                .unwrap_or_else(|p| {
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    Outcome::Failed(format!("panicked: {msg}"))
+                });
+            (case.key.clone(), outcome, t.elapsed())
+        })
+        .collect();
+    let elapsed = started.elapsed();
+
+    let mut passed = 0;
+    let mut steps = 0;
+    let mut opcodes_seen: BTreeSet<u8> = BTreeSet::new();
+    let mut kinds: BTreeSet<StepKind> = BTreeSet::new();
+    let mut failed = Vec::new();
+    let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+    let mut log = String::new();
+    for (key, outcome, time) in &results {
+        let (status, n) = match outcome {
+            Outcome::Passed(c) => {
+                passed += 1;
+                steps += c.steps;
+                opcodes_seen.extend(&c.opcodes);
+                kinds.extend(&c.kinds);
+                ("pass".to_string(), c.steps)
+            }
+            Outcome::Failed(e) => {
+                failed.push(format!("{key}: {e}"));
+                (format!("FAIL {e}"), 0)
+            }
+            Outcome::Skipped(s) => {
+                *skipped.entry(s.class()).or_default() += 1;
+                (format!("skip {}", s.class()), 0)
+            }
+        };
+        log.push_str(&format!("{key}\t{n}\t{}\t{status}\n", time.as_millis()));
+    }
+    if let Some(path) = std::env::var_os("STATE_TESTS_LOG") {
+        std::fs::write(path, log).expect("log written");
+    }
+    let missing: Vec<&str> = opcodes::all()
+        .filter(|op| !opcodes_seen.contains(op))
+        .map(opcodes::name)
+        .collect();
+    eprintln!(
+        "state tests from {}: {} files, {} cases in {:.1?}",
+        dir.display(),
+        files.len(),
+        cases.len(),
+        elapsed
+    );
+    eprintln!(
+        "  {passed} blocks verified step by step: {steps} steps, {} distinct opcodes, {} step kinds",
+        opcodes_seen.len(),
+        kinds.len()
+    );
+    eprintln!("  opcodes never run: {}", missing.join(" "));
+    for (reason, n) in &skipped {
+        eprintln!("  skipped {n:>4}: {reason}");
+    }
+    for f in &failed {
+        eprintln!("  FAILED {f}");
+    }
+    let skips: usize = skipped.values().sum();
+    eprintln!(
+        "state tests: {passed} passed, {} failed, {skips} skipped",
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} state-test cases failed",
+        failed.len()
+    );
+}
