@@ -70,9 +70,17 @@ impl Skip {
             Skip::NotOurTx(r) => format!("not an L2 transaction: {r}"),
             Skip::Refused => "invalid on Ethereum, refused by the block builder too".into(),
             Skip::RefusedHere(r) => format!("refused by our block builder: {r}"),
-            Skip::Genesis(r) => format!("genesis refused: {r}"),
+            Skip::Genesis(r) => format!("genesis refused: {}", without_hex(r)),
         }
     }
+}
+
+/// `text` with every `0x…` word shortened to `0x…` (so reasons group across cases).
+fn without_hex(text: &str) -> String {
+    text.split(' ')
+        .map(|w| if w.starts_with("0x") { "0x…" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What one case did.
@@ -329,9 +337,10 @@ fn run(case: &Case) -> Outcome {
         let traced = trace.state_hash(i + 1);
         if post != traced || verified != info {
             return Outcome::Failed(format!(
-                "{} {:?}: the verifier's post state differs from the trace's",
+                "{} {:?}: the verifier's post state differs from the trace's{}",
                 step(),
-                info.kind
+                info.kind,
+                differences(&proof, &trace.machine(i + 1))
             ));
         }
         coverage.steps += 1;
@@ -345,6 +354,29 @@ fn run(case: &Case) -> Outcome {
         return Outcome::Failed("the last state is not the node's block".into());
     }
     Outcome::Passed(coverage)
+}
+
+/// With `STATE_TESTS_DEBUG` set: the lines in which the verifier's post state (from `proof`)
+/// and the trace's differ.
+fn differences(proof: &vm::Proof, traced: &vm::Machine) -> String {
+    if std::env::var_os("STATE_TESTS_DEBUG").is_none() {
+        return String::new();
+    }
+    let mut verified = proof.machine();
+    let mut checker = vm::oracle::Checker::new(proof.witnesses.clone());
+    vm::step(&mut verified, &mut checker).ok();
+    let (a, b) = (format!("{verified:#?}"), format!("{traced:#?}"));
+    let mut out = String::new();
+    for (x, y) in a.lines().zip(b.lines()) {
+        if x != y {
+            out.push_str(&format!(
+                "\n    verifier {}\n    trace    {}",
+                x.trim(),
+                y.trim()
+            ));
+        }
+    }
+    out
 }
 
 /// The fixture directory, if there is one.
@@ -492,9 +524,12 @@ fn ethereum_state_tests_verify_step_by_step() {
         elapsed
     );
     eprintln!(
-        "  {passed} blocks verified step by step: {steps} steps, {} distinct opcodes, {} step kinds",
+        "  {passed} blocks verified step by step: {steps} steps, {} distinct opcodes; synthetic steps: {:?}",
         opcodes_seen.len(),
-        kinds.len()
+        kinds
+            .iter()
+            .filter(|k| !matches!(k, StepKind::Opcode(_)))
+            .collect::<Vec<_>>()
     );
     eprintln!("  opcodes never run: {}", missing.join(" "));
     for (reason, n) in &skipped {
