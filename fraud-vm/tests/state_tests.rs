@@ -549,3 +549,159 @@ fn ethereum_state_tests_verify_step_by_step() {
         failed.len()
     );
 }
+
+/// The sender of the named cases below.
+fn named_signer() -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&alloy_primitives::keccak256(b"state tests")).expect("key")
+}
+
+/// A case of our own in the state-test format: `pre` (address, balance, nonce, code, storage)
+/// plus a funded sender, and one legacy transaction from it.
+fn named_case(
+    name: &str,
+    pre: &[(Address, u64, u64, &str, &[(u64, u64)])],
+    to: Option<Address>,
+    data: &str,
+    value: u64,
+) -> Case {
+    let sender = named_signer();
+    let mut accounts = serde_json::Map::new();
+    accounts.insert(
+        sender.address().to_string(),
+        serde_json::json!({ "balance": "0x0de0b6b3a7640000", "nonce": "0x00", "code": "0x", "storage": {} }),
+    );
+    for (address, balance, nonce, code, storage) in pre {
+        let storage: serde_json::Map<String, Value> = storage
+            .iter()
+            .map(|(k, v)| (format!("{k:#x}"), Value::String(format!("{v:#x}"))))
+            .collect();
+        accounts.insert(
+            address.to_string(),
+            serde_json::json!({
+                "balance": format!("{balance:#x}"),
+                "nonce": format!("{nonce:#x}"),
+                "code": format!("0x{code}"),
+                "storage": storage,
+            }),
+        );
+    }
+    let test = serde_json::json!({
+        "env": {
+            "currentCoinbase": "0x2adc25665018aa1fe0e6bc666dac8fc2697ff9ba",
+            "currentGasLimit": "0x05f5e100",
+            "currentTimestamp": "0x03e8",
+            "currentBaseFee": "0x0a",
+        },
+        "pre": accounts,
+        "transaction": {
+            "data": [format!("0x{data}")],
+            "gasLimit": ["0x0f4240"],
+            "gasPrice": "0x0a",
+            "nonce": "0x00",
+            "secretKey": named_signer().to_bytes().to_string(),
+            "to": to.map_or(String::new(), |a| a.to_string()),
+            "value": [format!("{value:#x}")],
+        },
+    });
+    Case {
+        key: name.to_string(),
+        test,
+        data: 0,
+        gas: 0,
+        value: 0,
+        expect_exception: None,
+    }
+}
+
+/// Runs a named case: it must be built and verify step by step.
+fn assert_verifies(case: &Case) -> Coverage {
+    match run(case) {
+        Outcome::Passed(coverage) => coverage,
+        Outcome::Failed(e) => panic!("{}: {e}", case.key),
+        Outcome::Skipped(s) => panic!("{}: skipped: {}", case.key, s.class()),
+    }
+}
+
+const CALLER: Address = Address::repeat_byte(0xca);
+const CALLEE: Address = Address::repeat_byte(0xce);
+
+/// `CALL(gas 1000, target, value 0x17, no input, no output)` with `target` pushed as `push`
+/// (hex of a PUSHn and its bytes), then `SSTORE(0, success)`.
+fn call_with_value(push: &str) -> String {
+    format!("6000600060006000 6017 {push} 6103e8 f1 6000 55 00").replace(' ', "")
+}
+
+/// A callee that fails (out of gas, revert, a LOG over an unpayable memory size) after
+/// receiving value rolls the value back: the trace used to restore the state after the
+/// transfer, so its replay reached another state root than the node (ethereum/tests
+/// `CallToReturn1`, `PostToReturn1`, `CallToNameRegistratorOutOfGas`,
+/// `CallToNameRegistratorAddressTooBigLeft`, `log3_logMemsizeTooHigh`, `ABAcalls0`,
+/// `SuicidesAndInternalCallSuicides*`).
+#[test]
+fn a_failed_callee_returns_the_value_it_received() {
+    let callee = CALLEE.to_string().to_lowercase().replace("0x", "");
+    let callees = [
+        ("out of gas", "6001600155"),
+        ("revert", "60006000fd"),
+        (
+            "log over the memory limit",
+            "6000600060007fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff6001a300",
+        ),
+    ];
+    for (what, code) in callees {
+        for (target, push) in [
+            ("address", format!("73{callee}")),
+            ("address with high bits", format!("74aa{callee}")),
+        ] {
+            let case = named_case(
+                &format!("callee {what}, {target}"),
+                &[
+                    (CALLER, 1_000_000, 0, &call_with_value(&push), &[]),
+                    (CALLEE, 0x17, 0, code, &[]),
+                ],
+                Some(CALLER),
+                "",
+                100_000,
+            );
+            assert_verifies(&case);
+        }
+    }
+}
+
+/// The caller clears slot 0 (refund +4800), then calls itself and the callee sets the slot
+/// again (refund −4800): revm's counter of the callee frame goes below zero while the
+/// transaction's stays at zero. The trace used to stop at "negative refund counter"
+/// (ethereum/tests `SstoreCallToSelfSubRefundBelowZero`).
+#[test]
+fn a_callee_may_take_back_its_callers_refund() {
+    // No input: SSTORE(0, 0), CALL(self, input of 1 byte), STOP; with input: SSTORE(0, 1).
+    let code = "36601857600060005560006000600160006000305af150005b6001600055 00".replace(' ', "");
+    let case = named_case(
+        "refund taken back",
+        &[(CALLER, 0, 0, &code, &[(0, 1)])],
+        Some(CALLER),
+        "",
+        0,
+    );
+    let coverage = assert_verifies(&case);
+    assert!(coverage.opcodes.contains(&0xf1), "the call ran");
+}
+
+/// A contract-creating transaction whose address has code: revm runs no frame, the machine
+/// starts the create frame halted. The prover lacked the address's account and the trace
+/// skipped the halted frame (ethereum/tests `initCollidingWithNonEmptyAccount`).
+#[test]
+fn a_creating_transaction_may_collide() {
+    let address = named_signer().address().create(0);
+    for (what, nonce, code) in [("code", 0, "00"), ("a nonce", 1, "")] {
+        let case = named_case(
+            &format!("collision with {what}"),
+            &[(address, 5, nonce, code, &[(1, 1)])],
+            None,
+            "60016000556000600060006000f0",
+            7,
+        );
+        let coverage = assert_verifies(&case);
+        assert!(coverage.kinds.contains(&StepKind::TxEnd));
+    }
+}
