@@ -464,6 +464,8 @@ fn ethereum_state_tests_verify_step_by_step() {
         })
         .collect();
     let started = Instant::now();
+    let log = std::env::var_os("STATE_TESTS_LOG")
+        .map(|path| std::sync::Mutex::new(std::fs::File::create(path).expect("log file")));
     let results: Vec<(String, Outcome, Duration)> = cases
         .par_iter()
         .map(|(_, case)| {
@@ -477,7 +479,19 @@ fn ethereum_state_tests_verify_step_by_step() {
                         .unwrap_or_default();
                     Outcome::Failed(format!("panicked: {msg}"))
                 });
-            (case.key.clone(), outcome, t.elapsed())
+            let elapsed = t.elapsed();
+            if let Some(file) = &log {
+                let (status, steps) = match &outcome {
+                    Outcome::Passed(c) => ("pass".to_string(), c.steps),
+                    Outcome::Failed(e) => (format!("FAIL {e}"), 0),
+                    Outcome::Skipped(s) => (format!("skip {}", s.class()), 0),
+                };
+                let line = format!("{}\t{steps}\t{}\t{status}\n", case.key, elapsed.as_millis());
+                if let Ok(mut file) = file.lock() {
+                    std::io::Write::write_all(&mut *file, line.as_bytes()).expect("log written");
+                }
+            }
+            (case.key.clone(), outcome, elapsed)
         })
         .collect();
     let elapsed = started.elapsed();
@@ -488,29 +502,21 @@ fn ethereum_state_tests_verify_step_by_step() {
     let mut kinds: BTreeSet<StepKind> = BTreeSet::new();
     let mut failed = Vec::new();
     let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
-    let mut log = String::new();
+    let mut slowest = (Duration::ZERO, "");
     for (key, outcome, time) in &results {
-        let (status, n) = match outcome {
+        match outcome {
             Outcome::Passed(c) => {
                 passed += 1;
                 steps += c.steps;
                 opcodes_seen.extend(&c.opcodes);
                 kinds.extend(&c.kinds);
-                ("pass".to_string(), c.steps)
             }
-            Outcome::Failed(e) => {
-                failed.push(format!("{key}: {e}"));
-                (format!("FAIL {e}"), 0)
-            }
-            Outcome::Skipped(s) => {
-                *skipped.entry(s.class()).or_default() += 1;
-                (format!("skip {}", s.class()), 0)
-            }
-        };
-        log.push_str(&format!("{key}\t{n}\t{}\t{status}\n", time.as_millis()));
-    }
-    if let Some(path) = std::env::var_os("STATE_TESTS_LOG") {
-        std::fs::write(path, log).expect("log written");
+            Outcome::Failed(e) => failed.push(format!("{key}: {e}")),
+            Outcome::Skipped(s) => *skipped.entry(s.class()).or_default() += 1,
+        }
+        if *time > slowest.0 {
+            slowest = (*time, key);
+        }
     }
     let missing: Vec<&str> = opcodes::all()
         .filter(|op| !opcodes_seen.contains(op))
@@ -532,6 +538,7 @@ fn ethereum_state_tests_verify_step_by_step() {
             .collect::<Vec<_>>()
     );
     eprintln!("  opcodes never run: {}", missing.join(" "));
+    eprintln!("  slowest case: {} ({:.1?})", slowest.1, slowest.0);
     for (reason, n) in &skipped {
         eprintln!("  skipped {n:>4}: {reason}");
     }

@@ -2021,6 +2021,12 @@ where
                 } else {
                     Status::Returned
                 };
+                let base = self.active.last().map_or(0, |a| a.refund_base);
+                let Some(refund) = tx_refund(base, interp.gas.refunded()) else {
+                    return self.fail(TraceError::Inconsistent(
+                        "transaction refund counter below zero".into(),
+                    ));
+                };
                 let memory = Arc::new(interp.memory.context_memory().to_vec());
                 let out = if matches!(
                     result.result,
@@ -2052,11 +2058,7 @@ where
                     memory,
                     out,
                     roots: self.roots,
-                    refund: tx_refund(
-                        self.active.last().map_or(0, |a| a.refund_base),
-                        interp.gas.refunded(),
-                    )
-                    .unwrap_or_default(),
+                    refund,
                     ..pre
                 }
             }
