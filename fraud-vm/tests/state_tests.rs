@@ -712,3 +712,24 @@ fn a_creating_transaction_may_collide() {
         assert!(coverage.kinds.contains(&StepKind::TxEnd));
     }
 }
+
+/// `EXTCODECOPY` reads the account before it charges the memory expansion, so a copy that
+/// runs out of gas there still needs the account's preimage: the prover lacked it for an
+/// account revm had not shown yet (ethereum/tests `stMemoryTest/buffer`, `bufferSrcOffset`).
+#[test]
+fn extcodecopy_out_of_gas_on_memory_reads_the_account() {
+    let callee = CALLEE.to_string().to_lowercase().replace("0x", "");
+    // EXTCODECOPY(callee, dest 0, offset 0, size 2^32 - 1): out of gas on the expansion.
+    let code = format!("63ffffffff60006000 73{callee} 3c 00").replace(' ', "");
+    let case = named_case(
+        "EXTCODECOPY out of gas",
+        &[
+            (CALLER, 0, 0, &code, &[]),
+            (CALLEE, 1, 0, "6001600155", &[]),
+        ],
+        Some(CALLER),
+        "",
+        0,
+    );
+    assert_verifies(&case);
+}

@@ -833,6 +833,22 @@ impl<P: StateProvider> Tracer<'_, P> {
         Some(changes)
     }
 
+    /// Remembers the preimage of `address`'s leaf as revm holds the account (`state`), or as
+    /// the parent state has it if revm has not loaded it.
+    fn remember_account(&mut self, state: &EvmState, address: Address) {
+        let info = match state.get(&address) {
+            Some(account) => Some(account.info.clone()),
+            None => match self.witnesses.provider.basic_ref(address) {
+                Ok(info) => info,
+                Err(e) => return self.fail(TraceError::Execution(e.to_string())),
+            },
+        };
+        if let Some(info) = info {
+            // A missing code fails the trace inside.
+            let _ = self.leaves([(address, info)]);
+        }
+    }
+
     /// `SSTORE` set `slot` of `address` from zero: link it onto the account's created-set
     /// member value if it was created in this transaction.
     fn track_slot(&mut self, address: &Address, slot: U256) {
@@ -1913,6 +1929,14 @@ where
         };
         let action = interp.bytecode.action().clone();
         let halted = matches!(&action, Some(InterpreterAction::Return(r)) if r.result.is_halt());
+        if halted && opcode_at(&self.frames[pre.frame].code, pre.pc) == 0x3c {
+            // EXTCODECOPY reads the account before it charges the memory expansion: a step
+            // that halts there still needs the account's preimage.
+            if let Some(&word) = pre.stack.last() {
+                let target = Address::from_word(B256::from(word));
+                self.remember_account(context.journal().evm_state(), target);
+            }
+        }
         if !halted {
             let frame = &self.frames[pre.frame];
             let opcode = opcode_at(&frame.code, pre.pc);
