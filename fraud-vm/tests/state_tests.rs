@@ -13,11 +13,13 @@
 //! them from `$STATE_TESTS_DIR`, else `testdata/state-tests/fixtures/`, else
 //! `../shared/state-tests/` beside the repository; with none there it says so and checks only
 //! the named cases below. `STATE_TESTS_FILTER=substring` runs the cases whose file path or
-//! name contains it; `STATE_TESTS_LOG=file` writes one line per case (status, steps, ms).
+//! name contains it; `STATE_TESTS_LOG=file` writes one line per case (key, steps, ms, status,
+//! opcodes run).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -101,7 +103,8 @@ struct Coverage {
 /// One test case: a pre-state, an environment and one transaction.
 struct Case {
     key: String,
-    test: Value,
+    /// The whole test (shared by its cases).
+    test: Arc<Value>,
     data: usize,
     gas: usize,
     value: usize,
@@ -413,6 +416,7 @@ fn cases(path: &Path) -> Vec<Case> {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
     let mut out = Vec::new();
     for (name, test) in file {
+        let test = Arc::new(test);
         let Some(posts) = test["post"]["Cancun"].as_array().cloned() else {
             continue;
         };
@@ -425,7 +429,7 @@ fn cases(path: &Path) -> Vec<Case> {
             };
             out.push(Case {
                 key,
-                test: test.clone(),
+                test: Arc::clone(&test),
                 data: index("data"),
                 gas: index("gas"),
                 value: index("value"),
@@ -481,12 +485,21 @@ fn ethereum_state_tests_verify_step_by_step() {
                 });
             let elapsed = t.elapsed();
             if let Some(file) = &log {
-                let (status, steps) = match &outcome {
-                    Outcome::Passed(c) => ("pass".to_string(), c.steps),
-                    Outcome::Failed(e) => (format!("FAIL {e}"), 0),
-                    Outcome::Skipped(s) => (format!("skip {}", s.class()), 0),
+                let (status, steps, ops) = match &outcome {
+                    Outcome::Passed(c) => (
+                        "pass".to_string(),
+                        c.steps,
+                        c.opcodes.iter().map(|op| format!("{op:02x}")).collect(),
+                    ),
+                    Outcome::Failed(e) => (format!("FAIL {e}"), 0, Vec::new()),
+                    Outcome::Skipped(s) => (format!("skip {}", s.class()), 0, Vec::new()),
                 };
-                let line = format!("{}\t{steps}\t{}\t{status}\n", case.key, elapsed.as_millis());
+                let line = format!(
+                    "{}\t{steps}\t{}\t{status}\t{}\n",
+                    case.key,
+                    elapsed.as_millis(),
+                    ops.join(" ")
+                );
                 if let Ok(mut file) = file.lock() {
                     std::io::Write::write_all(&mut *file, line.as_bytes()).expect("log written");
                 }
@@ -612,7 +625,7 @@ fn named_case(
     });
     Case {
         key: name.to_string(),
-        test,
+        test: Arc::new(test),
         data: 0,
         gas: 0,
         value: 0,
