@@ -746,3 +746,25 @@ fn extcodecopy_out_of_gas_on_memory_reads_the_account() {
     );
     assert_verifies(&case);
 }
+
+/// Between its micro-steps `EXTCODECOPY` keeps its arguments on the stack: the address word
+/// as it was popped, bits above the 20 address bytes included. The verifier pushed back the
+/// truncated address, so its stack differed from revm's (ethereum/tests
+/// `stSystemOperationsTest/extcodecopy`).
+#[test]
+fn extcodecopy_keeps_a_high_bits_address_word_between_micro_steps() {
+    let callee = CALLEE.to_string().to_lowercase().replace("0x", "");
+    // EXTCODECOPY(0xaa‖callee, dest 0, offset 0, size 64): two micro-steps.
+    let code = format!("604060006000 74aa{callee} 3c 00").replace(' ', "");
+    let case = named_case(
+        "EXTCODECOPY of a high-bits address",
+        &[
+            (CALLER, 0, 0, &code, &[]),
+            (CALLEE, 1, 0, "6001600155", &[]),
+        ],
+        Some(CALLER),
+        "",
+        0,
+    );
+    assert_verifies(&case);
+}
