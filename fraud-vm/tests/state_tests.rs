@@ -13,8 +13,8 @@
 //! them from `$STATE_TESTS_DIR`, else `testdata/state-tests/fixtures/`, else
 //! `../shared/state-tests/` beside the repository; with none there it says so and checks only
 //! the named cases below. `STATE_TESTS_FILTER=substring` runs the cases whose file path or
-//! name contains it; `STATE_TESTS_LOG=file` writes one line per case (key, steps, ms, status,
-//! opcodes run).
+//! name contains it; `STATE_TESTS_LOG=file` writes one line per case (file, key, steps, ms,
+//! status, opcodes run).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -57,9 +57,6 @@ enum Skip {
     NotOurTx(String),
     /// Ethereum refuses the transaction (`expectException`) and so does our block builder.
     Refused,
-    /// Our block builder refuses a transaction Ethereum accepts (e.g. a fee our lower base fee
-    /// makes too low cannot happen; a nonce or gas above our limits can).
-    RefusedHere(String),
     /// Our genesis refuses the pre-state.
     Genesis(String),
 }
@@ -71,7 +68,6 @@ impl Skip {
             Skip::Listed(r) => format!("listed: {r}"),
             Skip::NotOurTx(r) => format!("not an L2 transaction: {r}"),
             Skip::Refused => "invalid on Ethereum, refused by the block builder too".into(),
-            Skip::RefusedHere(r) => format!("refused by our block builder: {r}"),
             Skip::Genesis(r) => format!("genesis refused: {}", without_hex(r)),
         }
     }
@@ -95,6 +91,9 @@ enum Outcome {
 /// What the verified steps covered.
 #[derive(Default)]
 struct Coverage {
+    /// Ethereum refuses the transaction but our block builder took it (e.g. our block's base
+    /// fee is lower): traced like any other.
+    invalid_on_ethereum: bool,
     steps: usize,
     opcodes: BTreeSet<u8>,
     kinds: BTreeSet<StepKind>,
@@ -306,10 +305,12 @@ fn run(case: &Case) -> Outcome {
     };
     let mut builder = BlockBuilder::new(&chain.spec, &state, &block0.header, block0.hash, attrs);
     if let Err(e) = builder.execute(ExecutableTx { tx, sender }) {
-        return Outcome::Skipped(match case.expect_exception {
-            Some(_) => Skip::Refused,
-            None => Skip::RefusedHere(e.to_string()),
-        });
+        return match case.expect_exception {
+            Some(_) => Outcome::Skipped(Skip::Refused),
+            None => Outcome::Failed(format!(
+                "the block builder refuses a transaction Ethereum accepts: {e}"
+            )),
+        };
     }
     let block1 = match builder.finish() {
         Ok(block) => block,
@@ -319,7 +320,10 @@ fn run(case: &Case) -> Outcome {
         Ok(trace) => trace,
         Err(e) => return Outcome::Failed(format!("trace: {e}")),
     };
-    let mut coverage = Coverage::default();
+    let mut coverage = Coverage {
+        invalid_on_ethereum: case.expect_exception.is_some(),
+        ..Default::default()
+    };
     let mut pre = trace.state_hash(0);
     for i in 0..trace.len() {
         let step = || {
@@ -472,7 +476,7 @@ fn ethereum_state_tests_verify_step_by_step() {
         .map(|path| std::sync::Mutex::new(std::fs::File::create(path).expect("log file")));
     let results: Vec<(String, Outcome, Duration)> = cases
         .par_iter()
-        .map(|(_, case)| {
+        .map(|(path, case)| {
             let t = Instant::now();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(case)))
                 .unwrap_or_else(|p| {
@@ -495,7 +499,7 @@ fn ethereum_state_tests_verify_step_by_step() {
                     Outcome::Skipped(s) => (format!("skip {}", s.class()), 0, Vec::new()),
                 };
                 let line = format!(
-                    "{}\t{steps}\t{}\t{status}\t{}\n",
+                    "{path}\t{}\t{steps}\t{}\t{status}\t{}\n",
                     case.key,
                     elapsed.as_millis(),
                     ops.join(" ")
@@ -516,10 +520,12 @@ fn ethereum_state_tests_verify_step_by_step() {
     let mut failed = Vec::new();
     let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
     let mut slowest = (Duration::ZERO, "");
+    let mut invalid_here = 0;
     for (key, outcome, time) in &results {
         match outcome {
             Outcome::Passed(c) => {
                 passed += 1;
+                invalid_here += usize::from(c.invalid_on_ethereum);
                 steps += c.steps;
                 opcodes_seen.extend(&c.opcodes);
                 kinds.extend(&c.kinds);
@@ -550,6 +556,7 @@ fn ethereum_state_tests_verify_step_by_step() {
             .filter(|k| !matches!(k, StepKind::Opcode(_)))
             .collect::<Vec<_>>()
     );
+    eprintln!("  of which {invalid_here} hold a transaction Ethereum refuses but our chain takes");
     eprintln!("  opcodes never run: {}", missing.join(" "));
     eprintln!("  slowest case: {} ({:.1?})", slowest.1, slowest.0);
     for (reason, n) in &skipped {
