@@ -582,11 +582,14 @@ fn named_signer() -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&alloy_primitives::keccak256(b"state tests")).expect("key")
 }
 
-/// A case of our own in the state-test format: `pre` (address, balance, nonce, code, storage)
-/// plus a funded sender, and one legacy transaction from it.
+/// An account of a named case's pre-state: address, balance, nonce, code (hex), storage.
+type PreAccount<'a> = (Address, u64, u64, &'a str, &'a [(u64, u64)]);
+
+/// A case of our own in the state-test format: `pre` plus a funded sender, and one legacy
+/// transaction from it.
 fn named_case(
     name: &str,
-    pre: &[(Address, u64, u64, &str, &[(u64, u64)])],
+    pre: &[PreAccount<'_>],
     to: Option<Address>,
     data: &str,
     value: u64,
