@@ -44,8 +44,10 @@ use serde_json::Value;
 /// Our L2 chain id: every transaction is re-signed for it.
 const CHAIN_ID: u64 = 42069;
 
-/// Test cases not run, with the reason. A case's key is `file stem/test name/post index`;
-/// a key without an index covers every case of the test.
+/// Test cases excluded by hand, with the reason (none today). A case's key is
+/// `file stem/test name/post index` (`file stem/post index` when the test is named like its
+/// file); a key without the index covers every case of the test. Cases are also skipped, each
+/// with its reason printed, when [`Skip`] says our chain cannot hold them.
 const SKIPPED: &[(&str, &str)] = &[];
 
 /// Why a case did not run.
