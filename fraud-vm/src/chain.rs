@@ -3,6 +3,11 @@
 //! The genesis file is geth-style JSON (parsed with `alloy-genesis`): `config.chainId`,
 //! `timestamp`, `gasLimit`, `baseFeePerGas`, `coinbase`, `extraData` and `alloc`.
 //! Execution rules are Cancun from block 0; later upgrades are explicit forks.
+//!
+//! An `alloc` account with storage but neither code nor a nonce is refused: creating a contract
+//! at its address must fail on Ethereum (EIP-7610), which neither revm nor the step machine
+//! models, and no transaction can leave such an account behind (an account's storage outlives
+//! its code only through a genesis).
 
 use alloy_consensus::{Header, EMPTY_OMMER_ROOT_HASH};
 use alloy_eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
@@ -65,6 +70,18 @@ impl ChainGenesis {
         let mut state = StateDiff::default();
         for (address, account) in &genesis.alloc {
             let code = account.code.clone().unwrap_or_default();
+            let has_storage = account
+                .storage
+                .iter()
+                .flatten()
+                .any(|(_, value)| !value.is_zero());
+            if has_storage && code.is_empty() && account.nonce.unwrap_or(0) == 0 {
+                return Err(Error::Genesis(format!(
+                    "account {address} has storage but neither code nor a nonce: a contract \
+                     created at its address would collide with that storage (EIP-7610), which \
+                     the chain does not model (no transaction can leave such an account)"
+                )));
+            }
             let (code_hash, root) = if code.is_empty() {
                 (KECCAK256_EMPTY, B256::ZERO)
             } else {
@@ -181,6 +198,26 @@ mod tests {
         }
         assert_eq!(genesis.header.number, 0);
         assert!(genesis.header.base_fee_per_gas.is_some());
+    }
+
+    #[test]
+    fn storage_without_code_or_nonce_is_refused() {
+        let alloc = |account: &str| {
+            format!(
+                r#"{{"config":{{"chainId":1}},"alloc":{{"0x00000000000000000000000000000000000000aa":{account}}}}}"#
+            )
+        };
+        let storage = r#""storage":{"0x01":"0x01"}"#;
+        let refused = ChainGenesis::from_json(&alloc(&format!(r#"{{"balance":"0x1",{storage}}}"#)))
+            .expect_err("storage without code or nonce");
+        assert!(refused.to_string().contains("EIP-7610"), "{refused}");
+        for kept in [
+            format!(r#"{{"balance":"0x1","nonce":"0x1",{storage}}}"#),
+            format!(r#"{{"balance":"0x1","code":"0x00",{storage}}}"#),
+            r#"{"balance":"0x1","storage":{"0x01":"0x00"}}"#.to_string(),
+        ] {
+            ChainGenesis::from_json(&alloc(&kept)).expect(&kept);
+        }
     }
 
     #[test]

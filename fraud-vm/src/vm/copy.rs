@@ -1,8 +1,8 @@
 //! Bulk copies into memory, one 32-byte chunk per micro-step: `CALLDATACOPY`, `CODECOPY`,
 //! `EXTCODECOPY`, `RETURNDATACOPY`, `MCOPY`.
 //!
-//! `EXTCODECOPY` pops the address first (it stays on the stack with the other arguments between
-//! micro-steps), charges warm/cold access in its first micro-step, and reads the account and
+//! `EXTCODECOPY` pops the address first (the word stays on the stack as it was, bits above the
+//! 20 address bytes included, with the other arguments between micro-steps), charges warm/cold access in its first micro-step, and reads the account and
 //! its code-root preimage in every micro-step to open the other code's chunks.
 //!
 //! The first micro-step (`cursor = 0`) pops `destOffset, offset, size`, charges all the gas
@@ -28,11 +28,14 @@ use super::{
 const COPY_WORD: u64 = 3;
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
-    let account = if opcode == 0x3c {
-        Some(Address::from_word(B256::from(ctx.pop()?)))
+    // EXTCODECOPY's address word, pushed back as it was (high bits included) between
+    // micro-steps.
+    let address_word = if opcode == 0x3c {
+        Some(ctx.pop()?)
     } else {
         None
     };
+    let account = address_word.map(|word| Address::from_word(B256::from(word)));
     let [dest, src, len] = ctx.pop_n()?;
     let k = ctx.m.frame.cursor;
     if let (Some(address), 0) = (account, k) {
@@ -93,8 +96,8 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
         ctx.push(len);
         ctx.push(src);
         ctx.push(dest);
-        if let Some(address) = account {
-            ctx.push(U256::from_be_slice(address.as_slice()));
+        if let Some(word) = address_word {
+            ctx.push(word);
         }
         ctx.m.frame.cursor = k + 1;
     }

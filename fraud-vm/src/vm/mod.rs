@@ -55,6 +55,14 @@
 //! (the private `selfdestruct` module states the deletion rule). A called frame's `parentHash` is
 //! `keccak256(callerFrame.hash ‖ checkpoint.hash)` ([`Checkpoint`]: the roots, the
 //! `destructed` chain, refund, logs and bloom to restore on revert); the transaction's frame has the boundary frame as caller.
+//! `refund` is the transaction's refund counter (EIP-2200 with EIP-3529's amounts), restored
+//! with the rest of the checkpoint when a frame fails. It never goes below zero: the only
+//! deduction (−4800 when `SSTORE` sets a slot that an earlier `SSTORE` of the transaction
+//! cleared) undoes that earlier addition, which is still counted since the storage change it
+//! came with was not rolled back; so it is a `uint64`, and a step that would take it below zero
+//! is [`StepError::Unsupported`]. (revm counts refunds per frame, and a frame's own count does
+//! go below zero when a callee sets again a slot its caller cleared; the trace adds it to the
+//! transaction's count at the frame's start.)
 //! After the block-end step the state is terminal and hashes to
 //! `keccak256(keccak256("fraud-vm block end") ‖ blockHash ‖ stateRoot)`
 //! ([`machine::end_hash`]); stepping the terminal state leaves it unchanged

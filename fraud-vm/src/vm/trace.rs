@@ -421,7 +421,6 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 .build_mainnet_with_inspector(&mut tracer)
                 .with_precompiles(L2Precompiles::new(chain.spec));
             for (index, (tx, input)) in block.transactions.iter().zip(&inputs).enumerate() {
-                let to = input.to.unwrap_or_default();
                 let nonce = evm
                     .ctx
                     .journaled_state
@@ -429,6 +428,8 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     .basic(input.sender)
                     .map_err(|e| TraceError::Execution(e.to_string()))?
                     .map_or(0, |i| i.nonce);
+                // A creating transaction's target is the new address (it may collide).
+                let to = input.to.unwrap_or_else(|| input.sender.create(nonce));
                 for address in [input.sender, to, header.beneficiary] {
                     let info = evm
                         .ctx
@@ -693,6 +694,15 @@ fn frame_of_with(s: &Snapshot, f: &FrameData, mem_root: B256) -> Frame {
     }
 }
 
+/// The transaction's refund counter: `base` (the counter when the frame started) plus revm's
+/// counter of the frame, `refunded`. revm counts refunds per frame, so a frame's own counter
+/// goes below zero when its `SSTORE` takes back a refund its caller earned (a slot the caller
+/// cleared, set again); the transaction's counter never does (every deduction undoes an earlier
+/// addition for the same slot that was not rolled back), so `None` means the trace is wrong.
+fn tx_refund(base: u64, refunded: i64) -> Option<u64> {
+    u64::try_from(i128::from(base) + i128::from(refunded)).ok()
+}
+
 /// The opcode at `pc` (`STOP` past the end).
 fn opcode_at(code: &ChunkedCode, pc: u64) -> u8 {
     if pc >= code.len() as u64 {
@@ -817,6 +827,22 @@ impl<P: StateProvider> Tracer<'_, P> {
             }
         }
         Some(changes)
+    }
+
+    /// Remembers the preimage of `address`'s leaf as revm holds the account (`state`), or as
+    /// the parent state has it if revm has not loaded it.
+    fn remember_account(&mut self, state: &EvmState, address: Address) {
+        let info = match state.get(&address) {
+            Some(account) => Some(account.info.clone()),
+            None => match self.witnesses.provider.basic_ref(address) {
+                Ok(info) => info,
+                Err(e) => return self.fail(TraceError::Execution(e.to_string())),
+            },
+        };
+        if let Some(info) = info {
+            // A missing code fails the trace inside.
+            let _ = self.leaves([(address, info)]);
+        }
     }
 
     /// `SSTORE` set `slot` of `address` from zero: link it onto the account's created-set
@@ -1137,26 +1163,20 @@ impl<P: StateProvider> Tracer<'_, P> {
         }
     }
 
-    /// Enters the frame of a contract-creating transaction: the tx-init micro-states building
-    /// the initcode's commitment (world after the gas purchase), then the create frame.
-    fn enter_top_create(
-        &mut self,
-        state: &EvmState,
-        code: &[u8],
-        address: Address,
-        sender: Address,
-        value: U256,
-    ) {
+    /// The tx-init micro-states of a contract-creating transaction before its frame: warming
+    /// the access list, then building the commitment of the initcode `code` (the world is
+    /// already after the gas purchase). `false` if the trace failed.
+    fn top_create_init(&mut self, code: &[u8]) -> bool {
         let Some(top) = self.top.take() else {
-            return self.fail(TraceError::Inconsistent(
+            self.fail(TraceError::Inconsistent(
                 "a second transaction frame".into(),
             ));
+            return false;
         };
-        self.world_before_create(state, sender, address, value);
         let entries = top.entries.len() as u64;
         if entries > 0 {
             let Some(roots) = self.warm_access_list(&top.entries, self.roots) else {
-                return;
+                return false;
             };
             self.roots.accessed_addresses = roots.accessed_addresses;
             self.roots.accessed_slots = roots.accessed_slots;
@@ -1175,6 +1195,55 @@ impl<P: StateProvider> Tracer<'_, P> {
             b.builder = Some(builder);
             b.building = Some(building.clone());
             self.states.push(b);
+        }
+        true
+    }
+
+    /// A contract-creating transaction whose address already has a nonce or code: revm runs
+    /// no frame; the machine's tx-init starts the create frame halted, with no gas, after the
+    /// checkpoint (`state` is revm's, the address untouched).
+    fn top_create_collision(&mut self, state: &EvmState, code: &[u8]) {
+        let Some((sender, address, value)) = self.top.as_ref().map(|t| (t.sender, t.to, t.value))
+        else {
+            return;
+        };
+        self.enter_world(state);
+        if !self.top_create_init(code) {
+            return;
+        }
+        let checkpoint = self.roots.checkpoint(0);
+        self.frames.push(FrameData {
+            kind: FrameKind::Create,
+            depth: 0,
+            is_static: false,
+            address,
+            caller: sender,
+            value,
+            code: ChunkedCode::new(code),
+            calldata_root: DataRef::empty().root(),
+            calldata: DataRef::empty(),
+            parent: Some((boundary_frame(), checkpoint)),
+        });
+        let halted = Snapshot {
+            status: Status::Halted,
+            ..self.fresh(self.frames.len() - 1, 0, 0)
+        };
+        self.states.push(halted);
+    }
+
+    /// Enters the frame of a contract-creating transaction: the tx-init micro-states building
+    /// the initcode's commitment (world after the gas purchase), then the create frame.
+    fn enter_top_create(
+        &mut self,
+        state: &EvmState,
+        code: &[u8],
+        address: Address,
+        sender: Address,
+        value: U256,
+    ) {
+        self.world_before_create(state, sender, address, value);
+        if !self.top_create_init(code) {
+            return;
         }
         let checkpoint_roots = self.roots;
         let checkpoint = self.roots.checkpoint(0);
@@ -1596,10 +1665,15 @@ where
                 );
             }
             Some(call) => {
+                // The checkpoint is the caller's state at the call, before the value moved.
+                let checkpoint = call.suspended.roots;
                 self.enter_world(context.journal().evm_state());
                 let gas = interp.gas.remaining();
                 let (data, _) = self.callee(&call, &code, target, caller, value, gas);
                 self.enter_frame(data, call.refund, Some(call.suspended));
+                if let Some(active) = self.active.last_mut() {
+                    active.checkpoint = checkpoint;
+                }
             }
             None => self.fail(TraceError::Unsupported(
                 "a frame not entered by CALL, CALLCODE, DELEGATECALL or STATICCALL (CREATE)".into(),
@@ -1662,6 +1736,10 @@ where
             return;
         }
         let Some(done) = self.active.pop() else {
+            if outcome.result.result == InstructionResult::CreateCollision {
+                let state = context.journal().evm_state().clone();
+                self.top_create_collision(&state, inputs.init_code());
+            }
             return;
         };
         let Some(last) = self.states.last().cloned() else {
@@ -1819,8 +1897,10 @@ where
         if let Some(exit) = &exit {
             active.returndata = exit.returndata.clone();
         }
-        let Ok(refund) = u64::try_from(interp.gas.refunded()) else {
-            return self.fail(TraceError::Inconsistent("negative refund counter".into()));
+        let Some(refund) = tx_refund(active.refund_base, interp.gas.refunded()) else {
+            return self.fail(TraceError::Inconsistent(
+                "transaction refund counter below zero".into(),
+            ));
         };
         let now = Snapshot {
             frame: active.frame,
@@ -1830,7 +1910,7 @@ where
             memory,
             returndata: active.returndata.clone(),
             roots: self.roots,
-            refund: active.refund_base + refund,
+            refund,
             progress: self.progress,
             tx: self.tx,
             ..Default::default()
@@ -1850,6 +1930,14 @@ where
         };
         let action = interp.bytecode.action().clone();
         let halted = matches!(&action, Some(InterpreterAction::Return(r)) if r.result.is_halt());
+        if halted && opcode_at(&self.frames[pre.frame].code, pre.pc) == 0x3c {
+            // EXTCODECOPY reads the account before it charges the memory expansion: a step
+            // that halts there still needs the account's preimage.
+            if let Some(&word) = pre.stack.last() {
+                let target = Address::from_word(B256::from(word));
+                self.remember_account(context.journal().evm_state(), target);
+            }
+        }
         if !halted {
             let frame = &self.frames[pre.frame];
             let opcode = opcode_at(&frame.code, pre.pc);
@@ -1915,7 +2003,11 @@ where
                 return;
             }
             let base = self.active.last().map_or(0, |a| a.refund_base);
-            let refund = base + u64::try_from(interp.gas.refunded()).unwrap_or_default();
+            let Some(refund) = tx_refund(base, interp.gas.refunded()) else {
+                return self.fail(TraceError::Inconsistent(
+                    "transaction refund counter below zero".into(),
+                ));
+            };
             let memory = interp.memory.context_memory().to_vec();
             let (init_at, init_len) = norm(args_offset, args_len);
             let initcode = if creates {
@@ -1954,6 +2046,12 @@ where
                 } else {
                     Status::Returned
                 };
+                let base = self.active.last().map_or(0, |a| a.refund_base);
+                let Some(refund) = tx_refund(base, interp.gas.refunded()) else {
+                    return self.fail(TraceError::Inconsistent(
+                        "transaction refund counter below zero".into(),
+                    ));
+                };
                 let memory = Arc::new(interp.memory.context_memory().to_vec());
                 let out = if matches!(
                     result.result,
@@ -1985,8 +2083,7 @@ where
                     memory,
                     out,
                     roots: self.roots,
-                    refund: self.active.last().map_or(0, |a| a.refund_base)
-                        + u64::try_from(interp.gas.refunded()).unwrap_or_default(),
+                    refund,
                     ..pre
                 }
             }
