@@ -371,8 +371,11 @@ fn differences(proof: &vm::Proof, traced: &vm::Machine) -> String {
     if std::env::var_os("STATE_TESTS_DEBUG").is_none() {
         return String::new();
     }
-    let mut verified = proof.machine();
-    let mut checker = vm::oracle::Checker::new(proof.witnesses.clone());
+    let Some(step) = proof.as_step() else {
+        return String::new();
+    };
+    let mut verified = step.machine();
+    let mut checker = vm::oracle::Checker::new(step.witnesses.clone());
     vm::step(&mut verified, &mut checker).ok();
     let (a, b) = (format!("{verified:#?}"), format!("{traced:#?}"));
     let mut out = String::new();
