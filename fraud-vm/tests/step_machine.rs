@@ -1146,13 +1146,11 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
     // Truncation at and inside every witness.
     let mut boundary = witnesses_at;
     for w in &step.witnesses {
-        let mut one = Proof::Step(Box::new(StepProof {
+        let one = Proof::Step(Box::new(StepProof {
             witnesses: vec![w.clone()],
             ..(**step).clone()
-        }))
-        .encode();
-        let len = one.len() - witnesses_at;
-        one.clear();
+        }));
+        let len = one.encode().len() - witnesses_at;
         for cut in [
             boundary,
             boundary + 1,

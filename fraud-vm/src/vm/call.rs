@@ -28,14 +28,11 @@ use alloy_primitives::{Address, B256, U256};
 use super::{
     account::{access_address, read_account, update_balance},
     machine::{parent_hash, Checkpoint, Frame, FrameKind, Status},
-    oracle::{DataSource, Oracle},
+    oracle::{DataSource, Oracle, WordTree},
     step::{Ctx, Exec, Exit, HaltReason, Source},
     StepError, DATA_DEPTH,
 };
-use crate::{
-    merkle,
-    precompile::{self, MAX_INPUT},
-};
+use crate::merkle;
 
 /// Gas for sending value with a call.
 const CALL_VALUE: u64 = 9_000;
@@ -172,16 +169,12 @@ fn precompile_call<O: Oracle + ?Sized>(
     if kind == FrameKind::Call && !value.is_zero() {
         transfer(ctx, &caller_address, &target, value)?;
     }
-    // An input over the limit fails the call unread (crate::precompile).
-    let output = if args.1 > MAX_INPUT as u64 {
-        None
-    } else {
-        let input = ctx.read_memory(args.0, args.1 as usize)?;
-        precompile::run(&target, &input, gas).map(|(bytes, used)| {
+    let output = ctx
+        .precompile(&target, WordTree::Memory, args.0, args.1, gas)?
+        .map(|(bytes, used)| {
             ctx.m.frame.gas += gas - used;
             bytes
-        })
-    };
+        });
     let frame = &mut ctx.m.frame;
     match &output {
         Some(bytes) => {

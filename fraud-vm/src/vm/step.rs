@@ -1,6 +1,6 @@
 //! One step of the machine: fetch, generic checks, dispatch to the opcode's family.
 
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{Address, Bytes, B256, U256};
 
 use super::{
     account, arith, block_end, block_info, call, compare_bitwise, copy, create, env, exit, flow,
@@ -299,6 +299,24 @@ impl<'a, O: Oracle + ?Sized> Ctx<'a, O> {
             .skip(from)
             .take(len)
             .collect())
+    }
+
+    /// Runs precompile `target` with `gas` on the `len` input bytes at byte `at` of `tree`: its
+    /// output and the gas used, or `None` if it fails. An input over
+    /// [`crate::precompile::MAX_INPUT`] fails the call unread, so no step reads more.
+    pub fn precompile(
+        &mut self,
+        target: &Address,
+        tree: WordTree,
+        at: u64,
+        len: u64,
+        gas: u64,
+    ) -> Result<Option<(Bytes, u64)>, StepError> {
+        if len > crate::precompile::MAX_INPUT as u64 {
+            return Ok(None);
+        }
+        let input = self.read_range(tree, at, len as usize)?;
+        Ok(crate::precompile::run(target, &input, gas))
     }
 
     /// The 32 bytes of memory at `offset` (already expanded).

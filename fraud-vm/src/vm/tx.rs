@@ -66,7 +66,6 @@ use crate::{
     block::{receipt_item_parts, Accumulator},
     code::PIECE,
     merkle,
-    precompile::{self, MAX_INPUT},
     smt::{self, MemoryNodes},
     state::{account_key, storage_key},
 };
@@ -232,14 +231,12 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
 /// A transaction whose target is a precompile: it runs on the whole input within tx-init and
 /// the frame ends right away, returned with the gas left, or halted with none.
 fn run_precompile<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit> {
-    let len = ctx.m.frame.calldata_len as usize;
-    // An input over the limit fails the call unread (crate::precompile).
-    let output = if len > MAX_INPUT {
-        None
-    } else {
-        let bytes = ctx.read_range(WordTree::Data(DataSource::CallData), 0, len)?;
-        precompile::run(&ctx.m.frame.address, &bytes, ctx.m.frame.gas)
-    };
+    let (target, len, gas) = (
+        ctx.m.frame.address,
+        ctx.m.frame.calldata_len,
+        ctx.m.frame.gas,
+    );
+    let output = ctx.precompile(&target, WordTree::Data(DataSource::CallData), 0, len, gas)?;
     let frame = &mut ctx.m.frame;
     match output {
         Some((_, gas_used)) => {

@@ -402,21 +402,17 @@ impl<'a, P: StateProvider> Trace<'a, P> {
     /// The one-step proof of step `i`, and what the step does.
     pub fn prove_step(&self, i: usize) -> Result<(Proof, StepInfo), StepError> {
         let mut machine = self.machine(i);
-        if let Some(block_hash) = machine.sealed {
-            let info = StepInfo {
-                kind: crate::vm::StepKind::Terminal,
-                halt: None,
-            };
+        let pre = machine.clone();
+        let s = &self.states[i.min(self.len())];
+        let mut recorder = Recorder::new(s, self.frames.get(s.frame), self);
+        let info = step(&mut machine, &mut recorder)?;
+        if let Some(block_hash) = pre.sealed {
             let terminal = Terminal {
                 block_hash,
-                state_root: machine.block.state_root,
+                state_root: pre.block.state_root,
             };
             return Ok((Proof::Terminal(terminal), info));
         }
-        let pre = machine.clone();
-        let s = &self.states[i];
-        let mut recorder = Recorder::new(s, self.frames.get(s.frame), self);
-        let info = step(&mut machine, &mut recorder)?;
         let proof = StepProof {
             block: pre.block,
             tx: pre.tx,
