@@ -83,14 +83,17 @@ async function main() {
   await until('the pending transaction', () => seen.pending.includes(tx.hash));
   await ws.destroy();
 
-  // The three transaction types.
+  // The three transaction types. The nonces are counted here: ethers answers an identical
+  // request made within 250 ms from its own cache, so a `pending` nonce asked for right after
+  // the previous transaction was mined (200 ms blocks) can be the one that transaction used.
   const gasPrice = parseUnits('5', 'gwei');
+  let nonce = tx.nonce + 1;
   for (const [type, fields] of [
     [0, { gasPrice }],
     [1, { gasPrice, accessList: [{ address, storageKeys: ['0x' + '00'.repeat(32)] }] }],
     [2, { maxFeePerGas: gasPrice, maxPriorityFeePerGas: parseUnits('1', 'gwei') }],
   ]) {
-    const sent = await deployer.sendTransaction({ type, to: other.address, value: 1n, ...fields });
+    const sent = await deployer.sendTransaction({ type, to: other.address, value: 1n, nonce: nonce++, ...fields });
     const r = await within(`type ${type} mined`, sent.wait());
     assert.equal(r.status, 1, `type ${type} succeeded`);
     assert.equal(r.type, type, `type ${type} receipt`);
