@@ -10,6 +10,8 @@ use alloy_primitives::{address, keccak256, Address, Bytes, B256, U256};
 use alloy_sol_types::{sol, SolCall, SolValue};
 use common::{Chain, Outcome};
 use fraud_vm::{
+    batch::{BatchAppended, BatchCommitment},
+    merkle::data_root,
     message::{apply_alias, DepositMessage, Withdrawal, L2_STANDARD_BRIDGE, WITHDRAWAL_SENT_VALUE},
     output::output_root,
     smt::{self, MemoryNodes},
@@ -26,7 +28,6 @@ sol! {
         function batchAcc(uint256 n) external view returns (bytes32);
         function delayedMessagesRead() external view returns (uint256);
         event DepositQueued(uint256 indexed index, address indexed from, address indexed to, uint256 mint, uint256 value, uint64 gasLimit, bool isCreation, bytes data, uint64 l1BlockNumber, uint64 l1Timestamp, bytes32 messageHash);
-        event BatchAppended(uint256 indexed batchIndex, bytes32 dataHash, uint256 afterDelayedMessagesRead, bytes32 batchAcc, bool forced);
         error NotPortal();
         error NotBatcher();
         error InvalidDelayedMessagesRead(uint256 afterDelayedMessagesRead, uint256 read, uint256 count);
@@ -514,8 +515,54 @@ fn erc20_and_eth_deposits_through_the_bridge() {
     assert_eq!(l1.chain.balance(bridge), U256::ZERO);
 }
 
-fn batch_acc(prev: B256, data: &[u8], after: u64, delayed_acc: B256) -> B256 {
-    keccak256((prev, keccak256(data), U256::from(after), delayed_acc).abi_encode_params())
+/// The batch accumulator `fraud_vm::batch` defines, for a batch appended in `l1`'s current block.
+fn batch_acc(
+    l1: &L1,
+    prev: B256,
+    data: &[u8],
+    after: u64,
+    delayed_acc: B256,
+    forced: bool,
+) -> B256 {
+    BatchCommitment::new(prev, data, after, delayed_acc, &l1.chain.header(), forced).accumulate()
+}
+
+/// The Inbox's `dataRoot` is `fraud_vm::merkle::data_root` of the batch, at every length that
+/// changes the tree's shape (empty, partial words, odd and even word counts, many levels).
+#[test]
+fn batch_data_roots_match_the_word_tree() {
+    let mut l1 = setup();
+    let (batcher, inbox) = (l1.batcher, l1.inbox);
+    let mut prev = B256::ZERO;
+    for len in [
+        0usize, 1, 31, 32, 33, 63, 64, 65, 96, 127, 128, 129, 1000, 4095, 4097, 100_000,
+    ] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+        let out = l1
+            .send(
+                batcher,
+                inbox,
+                U256::ZERO,
+                Inbox::appendSequencerBatchCall {
+                    data: data.clone().into(),
+                    afterDelayedMessagesRead: U256::ZERO,
+                },
+            )
+            .ok();
+        if len == 100_000 {
+            println!(
+                "gas: appendSequencerBatch (100 000 bytes) = {}",
+                out.gas_used
+            );
+        }
+        let e = out.event::<BatchAppended>();
+        assert_eq!(e.dataRoot, data_root(&data), "{len} bytes");
+        assert_eq!(e.dataLength, U256::from(len));
+        let acc = batch_acc(&l1, prev, &data, 0, B256::ZERO, false);
+        assert_eq!(e.batchAcc, acc, "{len} bytes");
+        prev = acc;
+        l1.chain.advance(12);
+    }
 }
 
 #[test]
@@ -534,13 +581,14 @@ fn sequencer_batches_accumulate() {
         .send(batcher, inbox, U256::ZERO, append(b"batch0", 0))
         .ok();
     println!("gas: appendSequencerBatch (6 bytes) = {}", out.gas_used);
-    let e = out.event::<Inbox::BatchAppended>();
-    let acc0 = batch_acc(B256::ZERO, b"batch0", 0, B256::ZERO);
+    let e = out.event::<BatchAppended>();
+    let acc0 = batch_acc(&l1, B256::ZERO, b"batch0", 0, B256::ZERO, false);
     assert_eq!(
         (e.batchIndex, e.batchAcc, e.forced),
         (U256::ZERO, acc0, false)
     );
-    assert_eq!(e.dataHash, keccak256(b"batch0"));
+    assert_eq!(e.dataRoot, data_root(b"batch0"));
+    assert_eq!(e.dataLength, U256::from(6));
     for _ in 0..3 {
         l1.deposit(alice, bob, eth(1), U256::ZERO, 21_000, Bytes::new())
             .ok();
@@ -549,8 +597,8 @@ fn sequencer_batches_accumulate() {
     let out = l1
         .send(batcher, inbox, U256::ZERO, append(b"batch1", 2))
         .ok();
-    let acc1 = batch_acc(acc0, b"batch1", 2, d2);
-    assert_eq!(out.event::<Inbox::BatchAppended>().batchAcc, acc1);
+    let acc1 = batch_acc(&l1, acc0, b"batch1", 2, d2, false);
+    assert_eq!(out.event::<BatchAppended>().batchAcc, acc1);
     assert_eq!(
         l1.view(inbox, Inbox::batchAccCall { n: U256::from(2) }),
         acc1
@@ -568,8 +616,8 @@ fn sequencer_batches_accumulate() {
     // Same count again is fine (a batch with no new deposits).
     let out = l1.send(batcher, inbox, U256::ZERO, append(b"", 2)).ok();
     assert_eq!(
-        out.event::<Inbox::BatchAppended>().batchAcc,
-        batch_acc(acc1, b"", 2, d2)
+        out.event::<BatchAppended>().batchAcc,
+        batch_acc(&l1, acc1, b"", 2, d2, false)
     );
 }
 
@@ -597,12 +645,12 @@ fn forced_inclusion_after_the_window() {
     l1.send(bob, inbox, U256::ZERO, force(2))
         .expect_revert::<Inbox::ForceInclusionWindowNotElapsed>();
     let out = l1.send(bob, inbox, U256::ZERO, force(1)).ok();
-    let e = out.event::<Inbox::BatchAppended>();
+    let e = out.event::<BatchAppended>();
     let d1 = l1.delayed_acc(1);
     assert!(e.forced);
-    assert_eq!(e.dataHash, keccak256(b""));
+    assert_eq!((e.dataRoot, e.dataLength), (data_root(b""), U256::ZERO));
     assert_eq!(e.afterDelayedMessagesRead, U256::from(1));
-    assert_eq!(e.batchAcc, batch_acc(B256::ZERO, b"", 1, d1));
+    assert_eq!(e.batchAcc, batch_acc(&l1, B256::ZERO, b"", 1, d1, true));
     // Already read.
     l1.send(bob, inbox, U256::ZERO, force(1))
         .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
@@ -623,10 +671,7 @@ fn forced_inclusion_after_the_window() {
     .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
     l1.chain.set_timestamp(t0 + 10 + FORCE_WINDOW);
     let out = l1.send(bob, inbox, U256::ZERO, force(2)).ok();
-    assert_eq!(
-        out.event::<Inbox::BatchAppended>().batchIndex,
-        U256::from(1)
-    );
+    assert_eq!(out.event::<BatchAppended>().batchIndex, U256::from(1));
 }
 
 // ---------------------------------------------------------------------------------------------

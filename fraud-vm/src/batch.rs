@@ -8,11 +8,27 @@
 //! ## On L1
 //!
 //! The batcher EOA calls `Inbox.appendSequencerBatch(bytes data, uint256 afterDelayedMessagesRead)`
-//! ([`appendSequencerBatchCall`]); `data` is [`Batch::encode`], uncompressed (phase 1), so the
-//! Inbox's batch accumulator commits to `keccak256(data)` and a proof can read one transaction
-//! with a bounded witness (every variable-length item is length-prefixed, so a transaction is a
-//! byte range of the calldata found by walking the prefixes). The Inbox emits
-//! [`BatchAppended`]; derivation reads `data` back from the transaction's calldata.
+//! ([`appendSequencerBatchCall`]); `data` is [`Batch::encode`], uncompressed (phase 1). The
+//! Inbox's batch accumulator commits to the word-tree root of `data`
+//! ([`crate::merkle::data_root`]), so a proof reads any 32-byte word of a batch with a bounded
+//! witness (every variable-length item is length-prefixed, so a transaction is a byte range of
+//! the calldata found by walking the prefixes). The Inbox emits [`BatchAppended`]; derivation
+//! reads `data` back from the transaction's calldata and checks its root and length.
+//!
+//! Batch `n` (sequencer-posted or forced) extends the accumulator by
+//! [`BatchCommitment::accumulate`]:
+//!
+//! ```text
+//! batchAcc[0]     = 0
+//! batchAcc[n + 1] = keccak256(abi.encode(batchAcc[n], dataRoot, dataLength,
+//!                     afterDelayedMessagesRead, delayedAcc[afterDelayedMessagesRead],
+//!                     l1BlockNumber, l1Timestamp, l1ParentHash, forced))
+//! ```
+//!
+//! with the number, timestamp and parent hash of the L1 block that appended it. The Inbox keeps
+//! every `batchAcc[n]` readable, so the batch's L1 block (and, by walking back L1 headers from
+//! its parent hash, the L1 origins of its L2 blocks) stays provable for as long as a dispute
+//! lasts, where `blockhash` forgets after 256 blocks.
 //!
 //! `afterDelayedMessagesRead` is `max(delayed messages consumed by the batch's last block,
 //! Inbox.delayedMessagesRead())`: the Inbox only lets that count grow, and a forced batch may
@@ -82,8 +98,8 @@
 
 use alloy_consensus::{transaction::SignerRecoverable, Header, Transaction as _};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{Bytes, B256};
-use alloy_sol_types::sol;
+use alloy_primitives::{keccak256, Bytes, B256, U256};
+use alloy_sol_types::{sol, SolValue};
 use op_alloy_consensus::OpTxEnvelope;
 use tracing::debug;
 
@@ -110,15 +126,63 @@ sol! {
     /// The Inbox's forced inclusion.
     function forceInclusion(uint256 afterDelayedMessagesRead);
 
-    /// Emitted by the Inbox for every batch, sequencer-posted or forced.
+    /// Emitted by the Inbox for every batch, sequencer-posted or forced. The L1 fields of the
+    /// batch's commitment are those of the block holding the log.
     #[derive(Debug, PartialEq, Eq)]
     event BatchAppended(
         uint256 indexed batchIndex,
-        bytes32 dataHash,
+        bytes32 dataRoot,
+        uint256 dataLength,
         uint256 afterDelayedMessagesRead,
         bytes32 batchAcc,
         bool forced
     );
+
+    /// What one batch adds to the Inbox's batch accumulator (the ABI tuple hashed by
+    /// [`BatchCommitment::accumulate`]).
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct BatchCommitment {
+        bytes32 prevAcc;
+        bytes32 dataRoot;
+        uint256 dataLength;
+        uint256 afterDelayedMessagesRead;
+        bytes32 delayedAcc;
+        uint256 l1BlockNumber;
+        uint256 l1Timestamp;
+        bytes32 l1ParentHash;
+        bool forced;
+    }
+}
+
+impl BatchCommitment {
+    /// The commitment of a batch with data `data`, appended in the L1 block with `number`,
+    /// `timestamp` and `parent_hash`, after accumulator `prev_acc`; `delayed_acc` is the
+    /// delayed-message accumulator after `after_delayed_messages_read` messages.
+    pub fn new(
+        prev_acc: B256,
+        data: &[u8],
+        after_delayed_messages_read: u64,
+        delayed_acc: B256,
+        l1: &Header,
+        forced: bool,
+    ) -> Self {
+        Self {
+            prevAcc: prev_acc,
+            dataRoot: crate::merkle::data_root(data),
+            dataLength: U256::from(data.len()),
+            afterDelayedMessagesRead: U256::from(after_delayed_messages_read),
+            delayedAcc: delayed_acc,
+            l1BlockNumber: U256::from(l1.number),
+            l1Timestamp: U256::from(l1.timestamp),
+            l1ParentHash: l1.parent_hash,
+            forced,
+        }
+    }
+
+    /// The batch accumulator after this batch: `keccak256(abi.encode(self))`.
+    pub fn accumulate(&self) -> B256 {
+        keccak256(self.abi_encode())
+    }
 }
 
 /// Why a batch does not decode.

@@ -11,7 +11,7 @@
 //!   before the head that reaches it, so the sequencer applies the forced-inclusion rule
 //!   (`fraud_vm::batch`) in the first block whose origin is at or after the forced batch;
 //! - in replica mode ([`L1Follower::reading_batches`]), every sequencer batch, decoded from its
-//!   transaction's calldata (checked against the event's `dataHash`), for [`crate::replica`].
+//!   transaction's calldata (checked against the event's `dataRoot` and `dataLength`), for [`crate::replica`].
 //!
 //! For each new L2 block the sequencer ([`crate::sequencer`]) asks the feed for its inputs
 //! ([`DepositFeed::inputs`]):
@@ -45,7 +45,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{keccak256, B256, U256},
+    primitives::{B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::Filter,
 };
@@ -608,8 +608,12 @@ impl L1Follower {
         let decoded = appendSequencerBatchCall::abi_decode(input)
             .map_err(|e| e.to_string())
             .and_then(|call| {
-                if keccak256(&call.data) != event.dataHash {
-                    return Err("calldata does not hash to the event's dataHash".to_string());
+                if U256::from(call.data.len()) != event.dataLength
+                    || fraud_vm::merkle::data_root(&call.data) != event.dataRoot
+                {
+                    return Err(
+                        "calldata does not match the event's dataRoot and dataLength".to_string(),
+                    );
                 }
                 Batch::decode(&call.data).map_err(|e| e.to_string())
             });

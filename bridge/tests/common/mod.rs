@@ -152,6 +152,25 @@ impl Chain {
         self.evm.ctx.block.number.to::<u64>()
     }
 
+    /// The current block's number, timestamp and parent hash (as `blockhash(number - 1)`
+    /// returns it), the fields a contract can read about its own block.
+    pub fn header(&self) -> alloy::consensus::Header {
+        let number = self.block_number();
+        let parent_hash = self
+            .evm
+            .ctx
+            .journaled_state
+            .database
+            .block_hash_ref(number - 1)
+            .expect("in-memory block hash");
+        alloy::consensus::Header {
+            number,
+            timestamp: self.timestamp(),
+            parent_hash,
+            ..Default::default()
+        }
+    }
+
     /// Gives `address` a balance of `amount` wei.
     pub fn fund(&mut self, address: Address, amount: U256) {
         let mut info = self.account(address);

@@ -1,15 +1,25 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
+import {WordTree} from "../lib/WordTree.sol";
+
 /// @title Inbox
-/// @notice The L2's input on L1, as two hash accumulators (Arbitrum-style):
+/// @notice The L2's input on L1, as two hash accumulators (Arbitrum-style), every step of which
+///         stays readable (`delayedAcc(n)`, `batchAcc(n)`), so a proof reads one entry with a
+///         bounded witness as long as a dispute lasts:
 ///         - delayed messages (deposits), queued by the {Portal}:
 ///           `delayedAcc[0] = 0`, `delayedAcc[n + 1] = keccak256(delayedAcc[n] ‖ messageHash_n)`
 ///           with `messageHash` exactly `fraud_vm::message::DepositMessage::hash`;
-///         - sequencer batches, posted by the batcher (an EOA, so derivation reads the batch data
-///           from the transaction's calldata):
-///           `batchAcc[0] = 0`, `batchAcc[n + 1] = keccak256(abi.encode(batchAcc[n], keccak256(data),
-///           afterDelayedMessagesRead, delayedAcc[afterDelayedMessagesRead]))`.
+///         - batches, posted by the batcher (an EOA, so derivation reads the batch data from the
+///           transaction's calldata) or forced by anyone:
+///           `batchAcc[0] = 0`, `batchAcc[n + 1] = keccak256(abi.encode(batchAcc[n], dataRoot,
+///           dataLength, afterDelayedMessagesRead, delayedAcc[afterDelayedMessagesRead],
+///           l1BlockNumber, l1Timestamp, l1ParentHash, forced))`, exactly
+///           `fraud_vm::batch::BatchCommitment::accumulate`. `dataRoot` is the {WordTree} root of
+///           the data (a proof reads one 32-byte word against it); the L1 block number, timestamp
+///           and parent hash are those of the block that appended the batch, so the L1 origins
+///           of the batch's L2 blocks can be proven from the parent hash by walking back L1
+///           headers, long after `blockhash` forgot them.
 ///         A batch also says how many delayed messages the chain has consumed after it. If the
 ///         sequencer ignores a delayed message for `forceInclusionWindow` seconds, anyone can
 ///         append an empty, `forced` batch that consumes it.
@@ -42,10 +52,29 @@ contract Inbox {
         bytes32 messageHash
     );
 
-    /// @notice Batch `batchIndex` was appended; `batchAcc` is the accumulator after it.
+    /// @notice Batch `batchIndex` was appended; `batchAcc` is the accumulator after it. The L1
+    ///         fields of its commitment are those of the block holding this log.
     event BatchAppended(
-        uint256 indexed batchIndex, bytes32 dataHash, uint256 afterDelayedMessagesRead, bytes32 batchAcc, bool forced
+        uint256 indexed batchIndex,
+        bytes32 dataRoot,
+        uint256 dataLength,
+        uint256 afterDelayedMessagesRead,
+        bytes32 batchAcc,
+        bool forced
     );
+
+    /// @dev The ABI tuple of `BatchCommitment::accumulate`.
+    struct BatchCommitment {
+        bytes32 prevAcc;
+        bytes32 dataRoot;
+        uint256 dataLength;
+        uint256 afterDelayedMessagesRead;
+        bytes32 delayedAcc;
+        uint256 l1BlockNumber;
+        uint256 l1Timestamp;
+        bytes32 l1ParentHash;
+        bool forced;
+    }
 
     /// @dev The ABI tuple of `DepositMessage::hash`.
     struct DepositMessage {
@@ -146,7 +175,7 @@ contract Inbox {
         if (afterDelayedMessagesRead < delayedMessagesRead || afterDelayedMessagesRead > _delayedAccs.length) {
             revert InvalidDelayedMessagesRead(afterDelayedMessagesRead, delayedMessagesRead, _delayedAccs.length);
         }
-        _appendBatch(keccak256(data), afterDelayedMessagesRead, false);
+        _appendBatch(WordTree.root(data), data.length, afterDelayedMessagesRead, false);
     }
 
     /// @notice Forces delayed messages up to `afterDelayedMessagesRead` into the chain with an
@@ -160,17 +189,27 @@ contract Inbox {
         if (block.timestamp < queuedAt + forceInclusionWindow) {
             revert ForceInclusionWindowNotElapsed(queuedAt, queuedAt + forceInclusionWindow);
         }
-        _appendBatch(keccak256(""), afterDelayedMessagesRead, true);
+        _appendBatch(WordTree.root(msg.data[0:0]), 0, afterDelayedMessagesRead, true);
     }
 
-    function _appendBatch(bytes32 dataHash, uint256 afterDelayedMessagesRead, bool forced) private {
+    function _appendBatch(bytes32 dataRoot, uint256 dataLength, uint256 afterDelayedMessagesRead, bool forced)
+        private
+    {
         uint256 batchIndex = _batchAccs.length;
-        bytes32 prev = batchIndex == 0 ? bytes32(0) : _batchAccs[batchIndex - 1];
-        bytes32 acc =
-            keccak256(abi.encode(prev, dataHash, afterDelayedMessagesRead, delayedAcc(afterDelayedMessagesRead)));
+        BatchCommitment memory c;
+        c.prevAcc = batchIndex == 0 ? bytes32(0) : _batchAccs[batchIndex - 1];
+        c.dataRoot = dataRoot;
+        c.dataLength = dataLength;
+        c.afterDelayedMessagesRead = afterDelayedMessagesRead;
+        c.delayedAcc = delayedAcc(afterDelayedMessagesRead);
+        c.l1BlockNumber = block.number;
+        c.l1Timestamp = block.timestamp;
+        c.l1ParentHash = blockhash(block.number - 1);
+        c.forced = forced;
+        bytes32 acc = keccak256(abi.encode(c));
         _batchAccs.push(acc);
         delayedMessagesRead = afterDelayedMessagesRead;
-        emit BatchAppended(batchIndex, dataHash, afterDelayedMessagesRead, acc, forced);
+        emit BatchAppended(batchIndex, dataRoot, dataLength, afterDelayedMessagesRead, acc, forced);
     }
 
     /// @notice Number of delayed messages queued.
