@@ -48,11 +48,13 @@
 //! - `write`: staging and committing blocks (the write order and crash safety);
 //! - `blocks`: headers, bodies, receipts, transaction locations, the log index, L1 records;
 //! - `state`: latest and historical state views; `tip`: the sequencer's view over staged blocks;
-//! - [`cursor`]: the L1 derivation cursor's encoding.
+//! - [`cursor`]: the L1 derivation cursor's encoding;
+//! - `provider`: the [`crate::provider`] read traits over the store.
 
 mod blocks;
 pub mod cursor;
 mod open;
+mod provider;
 pub mod schema;
 mod state;
 #[cfg(test)]
