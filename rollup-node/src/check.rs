@@ -58,28 +58,28 @@ fn kind_name(kind: StepKind) -> String {
     }
 }
 
-/// Traces block `number` (not genesis) of `store` and checks every step.
+/// Traces block `number` (not genesis) of `provider`'s chain and checks every step.
 ///
 /// Fails with [`NodeError::GenesisHasNoSteps`] for block 0, [`NodeError::MissingBlock`] if the
 /// block is unknown, a pruned-state error if its parent's state is gone, and
 /// [`NodeError::Trace`] if the step machine cannot trace it at all (a step kind it does not
 /// support yet: the error names it).
 pub fn check_block<P: BlockReader + StateReader>(
-    store: &P,
+    provider: &P,
     chain: &ChainSpec,
     number: u64,
 ) -> Result<CheckReport, NodeError> {
     if number == 0 {
         return Err(NodeError::GenesisHasNoSteps);
     }
-    let block = store
+    let block = provider
         .block_by_number(number)?
         .ok_or(NodeError::MissingBlock(number))?;
-    let (_, parent) = store
+    let (_, parent) = provider
         .header_by_number(number - 1)?
         .ok_or(NodeError::MissingBlock(number - 1))?;
-    store.state_available(number - 1)?;
-    let state = store.state_at(parent.state_root);
+    provider.state_available(number - 1)?;
+    let state = provider.state_at(parent.state_root);
     let start = Instant::now();
     let trace = Trace::for_parts(
         &state,

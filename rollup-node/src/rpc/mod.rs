@@ -106,7 +106,8 @@ pub struct RpcConfig {
     /// Serve `rollup_checkBlock` (`--rpc.check-block`; off by default: each call takes
     /// seconds of CPU).
     pub check_block: bool,
-    /// Most `rollup_checkBlock` calls running at once; more are answered "busy".
+    /// Most `rollup_checkBlock` calls running at once (0 counts as 1); more are answered
+    /// "busy".
     pub max_concurrent_checks: usize,
 }
 
