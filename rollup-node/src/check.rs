@@ -10,7 +10,10 @@ use fraud_vm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{store::Store, NodeError};
+use crate::{
+    provider::{BlockReader, StateReader},
+    NodeError,
+};
 
 /// The outcome of checking one block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,26 +58,28 @@ fn kind_name(kind: StepKind) -> String {
     }
 }
 
-/// Traces stored block `number` (not genesis) and checks every step.
+/// Traces block `number` (not genesis) of `provider`'s chain and checks every step.
 ///
-/// Fails if the block is unknown, or if the step machine cannot trace it at all (a step kind
-/// it does not support yet: the error names it).
-pub fn check_block(
-    store: &Store,
+/// Fails with [`NodeError::GenesisHasNoSteps`] for block 0, [`NodeError::MissingBlock`] if the
+/// block is unknown, a pruned-state error if its parent's state is gone, and
+/// [`NodeError::Trace`] if the step machine cannot trace it at all (a step kind it does not
+/// support yet: the error names it).
+pub fn check_block<P: BlockReader + StateReader>(
+    provider: &P,
     chain: &ChainSpec,
     number: u64,
 ) -> Result<CheckReport, NodeError> {
     if number == 0 {
-        return Err(NodeError::Config("block 0 (genesis) has no steps".into()));
+        return Err(NodeError::GenesisHasNoSteps);
     }
-    let block = store
+    let block = provider
         .block_by_number(number)?
-        .ok_or_else(|| NodeError::Config(format!("block {number} is not in the store")))?;
-    let (_, parent) = store
+        .ok_or(NodeError::MissingBlock(number))?;
+    let (_, parent) = provider
         .header_by_number(number - 1)?
-        .ok_or_else(|| NodeError::Internal(format!("parent of block {number} missing")))?;
-    store.state_available(number - 1)?;
-    let state = store.at_root(parent.state_root);
+        .ok_or(NodeError::MissingBlock(number - 1))?;
+    provider.state_available(number - 1)?;
+    let state = provider.state_at(parent.state_root);
     let start = Instant::now();
     let trace = Trace::for_parts(
         &state,
@@ -87,7 +92,7 @@ pub fn check_block(
             senders: &block.senders,
         },
     )
-    .map_err(|e| NodeError::Internal(format!("block {number}: {e}")))?;
+    .map_err(|source| NodeError::Trace { number, source })?;
     let trace_ms = start.elapsed().as_millis() as u64;
     let start = Instant::now();
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();

@@ -160,6 +160,19 @@ struct Cli {
     /// Gas cap of eth_call and eth_estimateGas.
     #[arg(long = "rpc.gas-cap", value_name = "GAS", default_value_t = 50_000_000)]
     gas_cap: u64,
+    /// Serve rollup_checkBlock (what `check-block --rpc` calls): each call replays a block
+    /// with the fraud-proof step machine and proves every step, seconds of CPU per block, so
+    /// it is off unless asked for. Without it the method does not exist (-32601).
+    #[arg(long = "rpc.check-block")]
+    rpc_check_block: bool,
+    /// Most rollup_checkBlock calls running at once; more are answered "busy" (-32005).
+    #[arg(
+        long = "rpc.check-block-max",
+        value_name = "N",
+        default_value_t = 1,
+        requires = "rpc_check_block"
+    )]
+    rpc_check_block_max: usize,
     /// Most transactions in the pool.
     #[arg(long = "txpool.max", value_name = "N", default_value_t = 200_000)]
     pool_max: usize,
@@ -221,7 +234,7 @@ enum Command {
     /// Replays blocks with the fraud-proof step machine, proves and verifies every step, and
     /// prints the step counts and the first mismatch (exit status 1 if any block fails).
     ///
-    /// Against a running node (its `rollup_checkBlock` method):
+    /// Against a running node started with --rpc.check-block (its `rollup_checkBlock` method):
     ///   rollup-node check-block --rpc http://127.0.0.1:8545 --block 12
     /// On a stopped node's data directory:
     ///   rollup-node --datadir ./rollup-data check-block --block 12 --to 20
@@ -238,8 +251,8 @@ struct CheckArgs {
     /// Last block to check (default: only --block).
     #[arg(long, value_name = "N")]
     to: Option<u64>,
-    /// JSON-RPC URL of a running node; without it the chain in --datadir is opened directly
-    /// (the node must be stopped).
+    /// JSON-RPC URL of a running node started with --rpc.check-block; without it the chain in
+    /// --datadir is opened directly (the node must be stopped).
     #[arg(long, value_name = "URL")]
     rpc: Option<String>,
 }
@@ -381,6 +394,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             max_connections: cli.max_connections,
             max_logs_range: cli.max_logs_range,
             gas_cap: cli.gas_cap,
+            check_block: cli.rpc_check_block,
+            max_concurrent_checks: cli.rpc_check_block_max,
             ..Default::default()
         },
         l1,

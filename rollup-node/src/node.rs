@@ -100,8 +100,10 @@ pub fn open_chain(
 ) -> Result<(Store, ChainGenesis), NodeError> {
     let genesis = ChainGenesis::from_json(genesis)?;
     let block0 = genesis.build()?;
-    std::fs::create_dir_all(datadir)
-        .map_err(|e| NodeError::Config(format!("cannot create {}: {e}", datadir.display())))?;
+    std::fs::create_dir_all(datadir).map_err(|source| NodeError::DataDir {
+        path: datadir.to_path_buf(),
+        source,
+    })?;
     let store = Store::open(&datadir.join("chain"), options)?;
     match store.header_by_number(0)? {
         None => {
@@ -289,19 +291,18 @@ impl Node {
 fn check_deployment(l1: &L1Config, store: &Store, chain_id: u64) -> Result<(), NodeError> {
     let d = &l1.deployment;
     if d.l2_chain_id != chain_id {
-        return Err(NodeError::Config(format!(
-            "the deployment is for L2 chain {}, the genesis is chain {chain_id}",
-            d.l2_chain_id
-        )));
+        return Err(NodeError::DeploymentChainId {
+            deployment: d.l2_chain_id,
+            genesis: chain_id,
+        });
     }
     let other = store.storage(&L2_STANDARD_BRIDGE, &U256::ZERO)?;
     let other = Address::from_word(other.to_be_bytes::<32>().into());
     if other != d.l1_standard_bridge {
-        return Err(NodeError::Config(format!(
-            "the genesis' L2StandardBridge trusts the L1 bridge {other}, the deployment's is {} \
-             (deploy with the devnet deployer on a fresh L1, or regenerate the genesis)",
-            d.l1_standard_bridge
-        )));
+        return Err(NodeError::DeploymentBridge {
+            genesis: other,
+            deployment: d.l1_standard_bridge,
+        });
     }
     Ok(())
 }

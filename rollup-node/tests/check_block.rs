@@ -1,6 +1,7 @@
 //! Any block the node produces can be checked with the fraud-proof step machine: ETH
 //! transfers and a token deploy + transfer go through the node, then `rollup_checkBlock` (and the
-//! `rollup-node check-block` command) replay each block, prove and verify every step.
+//! `rollup-node check-block` command) replay each block, prove and verify every step. The method
+//! is served only with `--rpc.check-block`.
 
 mod support;
 
@@ -13,7 +14,7 @@ use alloy::{
     sol_types::{SolCall, SolValue},
 };
 use rollup_node::check::CheckReport;
-use support::{artifact, wallet, ChainOpts, TestChain};
+use support::{artifact, wallet, ChainOpts, Target, TestChain};
 
 sol! {
     function transfer(address to, uint256 amount) returns (bool);
@@ -21,11 +22,14 @@ sol! {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_block_with_transactions_passes_the_step_machine_check() {
-    let chain = TestChain::start(ChainOpts {
-        block_time: Some("200ms".into()),
-        extra_args: vec![],
-        anvil_automine: false,
-    })
+    let chain = TestChain::start_target(
+        Target::Node,
+        ChainOpts {
+            block_time: Some("200ms".into()),
+            extra_args: vec!["--rpc.check-block".into()],
+            anvil_automine: false,
+        },
+    )
     .await;
     let signer = wallet(0);
     let provider = ProviderBuilder::new()
@@ -134,4 +138,25 @@ async fn every_block_with_transactions_passes_the_step_machine_check() {
         .await
         .expect_err("unknown block");
     assert!(err.to_string().contains("not in the store"), "{err}");
+}
+
+/// Without `--rpc.check-block` the method does not exist: JSON-RPC "method not found".
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_flag_check_block_is_not_served() {
+    let chain = TestChain::start_target(
+        Target::Node,
+        ChainOpts {
+            block_time: Some("200ms".into()),
+            extra_args: vec![],
+            anvil_automine: false,
+        },
+    )
+    .await;
+    let provider = ProviderBuilder::new().connect_http(chain.http_url().parse().expect("url"));
+    let err = provider
+        .raw_request::<_, CheckReport>("rollup_checkBlock".into(), (U64::from(0),))
+        .await
+        .expect_err("not served");
+    let code = err.as_error_resp().map(|e| e.code);
+    assert_eq!(code, Some(-32601), "{err}");
 }

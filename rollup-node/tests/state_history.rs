@@ -123,7 +123,11 @@ async fn kept_states_answer_and_pruned_ones_say_so_across_a_kill() {
         Target::Node,
         ChainOpts {
             block_time: Some("100ms".into()),
-            extra_args: vec!["--state-history".into(), HISTORY.to_string()],
+            extra_args: vec![
+                "--state-history".into(),
+                HISTORY.to_string(),
+                "--rpc.check-block".into(),
+            ],
             anvil_automine: false,
         },
     )

@@ -32,11 +32,11 @@ use revm::{
 };
 
 use super::{error, RpcContext};
-use crate::sequencer::next_attributes;
+use crate::{provider::ChainProvider, sequencer::next_attributes};
 
 /// Runs `request` on the state of `block` and returns its output.
-pub fn call(
-    ctx: &RpcContext,
+pub fn call<P: ChainProvider>(
+    ctx: &RpcContext<P>,
     request: TransactionRequest,
     block: Option<BlockId>,
     overrides: Option<StateOverride>,
@@ -54,8 +54,8 @@ pub fn call(
 }
 
 /// The smallest gas limit with which `request` succeeds on the state of `block`.
-pub fn estimate_gas(
-    ctx: &RpcContext,
+pub fn estimate_gas<P: ChainProvider>(
+    ctx: &RpcContext<P>,
     request: TransactionRequest,
     block: Option<BlockId>,
     overrides: Option<StateOverride>,
@@ -115,8 +115,8 @@ impl Env {
     }
 }
 
-fn succeeds(
-    ctx: &RpcContext,
+fn succeeds<P: ChainProvider>(
+    ctx: &RpcContext<P>,
     request: &TransactionRequest,
     env: Env,
     overrides: &Option<StateOverride>,
@@ -130,15 +130,15 @@ fn succeeds(
 }
 
 /// Executes the request; returns the result and the gas limit used.
-fn run(
-    ctx: &RpcContext,
+fn run<P: ChainProvider>(
+    ctx: &RpcContext<P>,
     mut request: TransactionRequest,
     env: Env,
     overrides: Option<StateOverride>,
     gas: Option<u64>,
 ) -> Result<(ExecutionResult, u64), ErrorObjectOwned> {
     let (hash, header) = ctx.state_block(env.block)?;
-    let state = ctx.store.at_root(header.state_root);
+    let state = ctx.provider.state_at(header.state_root);
     let mut cfg = CfgEnv::new_with_spec(ctx.chain.spec);
     cfg.chain_id = ctx.chain.chain_id;
     cfg.disable_nonce_check = true;
@@ -171,8 +171,8 @@ fn run(
     Ok((result, cap))
 }
 
-fn execute<P: StateProvider>(
-    state: &P,
+fn execute<S: StateProvider>(
+    state: &S,
     overrides: Option<StateOverride>,
     cfg: CfgEnv,
     block: revm::context::BlockEnv,

@@ -1,13 +1,19 @@
 //! `rollup_checkBlock`: check a block of this node with the fraud-proof step machine.
+//!
+//! Registered only with `--rpc.check-block` (see [`super::module`]); at most
+//! [`super::RpcConfig::max_concurrent_checks`] run at once, and a call beyond that is answered
+//! with a busy error ([`error::LIMIT_EXCEEDED`]) rather than queued.
 
 use std::sync::Arc;
 
 use alloy_primitives::U64;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+use tokio::sync::Semaphore;
 
 use super::{error, RpcContext};
 use crate::{
     check::{check_block, CheckReport},
+    provider::ChainProvider,
     NodeError,
 };
 
@@ -22,28 +28,41 @@ pub trait RollupApi {
 }
 
 /// Handlers of [`RollupApiServer`].
-pub struct RollupRpc {
-    ctx: Arc<RpcContext>,
+pub struct RollupRpc<P> {
+    ctx: Arc<RpcContext<P>>,
+    /// One permit per check allowed to run at once.
+    pub(super) permits: Arc<Semaphore>,
 }
 
-impl RollupRpc {
-    /// Handlers over `ctx`.
-    pub fn new(ctx: Arc<RpcContext>) -> Self {
-        Self { ctx }
+impl<P: ChainProvider> RollupRpc<P> {
+    /// Handlers over `ctx`, running at most `ctx.config.max_concurrent_checks` checks at once.
+    pub fn new(ctx: Arc<RpcContext<P>>) -> Self {
+        let permits = Arc::new(Semaphore::new(ctx.config.max_concurrent_checks.max(1)));
+        Self { ctx, permits }
     }
 }
 
 #[jsonrpsee::core::async_trait]
-impl RollupApiServer for RollupRpc {
+impl<P: ChainProvider> RollupApiServer for RollupRpc<P> {
     async fn check_block(&self, number: U64) -> RpcResult<CheckReport> {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            return Err(error::limit_exceeded(format!(
+                "busy: {} block check(s) already running, retry later",
+                self.ctx.config.max_concurrent_checks.max(1)
+            )));
+        };
         let ctx = self.ctx.clone();
         let number = number.to::<u64>();
-        let outcome =
-            tokio::task::spawn_blocking(move || check_block(&ctx.store, &ctx.chain, number))
-                .await
-                .map_err(error::internal)?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            check_block(&ctx.provider, &ctx.chain, number)
+        })
+        .await
+        .map_err(error::internal)?;
         outcome.map_err(|e| match e {
-            NodeError::Config(msg) => error::invalid_params(msg),
+            NodeError::GenesisHasNoSteps | NodeError::MissingBlock(_) => {
+                error::invalid_params(e.to_string())
+            }
             other => error::server(other.to_string()),
         })
     }

@@ -10,6 +10,8 @@ pub const INVALID_PARAMS: i32 = -32602;
 pub const INTERNAL: i32 = -32603;
 /// Server error: transaction refused, resource missing, limit exceeded (-32000).
 pub const SERVER: i32 = -32000;
+/// Limit exceeded: the server is busy with this kind of request (-32005, EIP-1474).
+pub const LIMIT_EXCEEDED: i32 = -32005;
 /// Execution reverted (3), with the revert data in `data`.
 pub const REVERTED: i32 = 3;
 
@@ -21,6 +23,11 @@ pub fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
 /// A -32000 error.
 pub fn server(msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(SERVER, msg.into(), None::<()>)
+}
+
+/// A -32005 error.
+pub fn limit_exceeded(msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(LIMIT_EXCEEDED, msg.into(), None::<()>)
 }
 
 /// A -32603 error.

@@ -29,7 +29,7 @@ use super::{
     error, RpcContext,
 };
 use crate::{
-    admission::{admit, AdmissionError},
+    provider::{ChainProvider, StateView},
     store::StoredBlock,
 };
 
@@ -92,11 +92,6 @@ pub trait EthApi {
     /// All receipts of a block.
     #[method(name = "eth_getBlockReceipts", blocking)]
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<RpcReceipt>>>;
-    /// Submits a signed transaction. Runs on the RPC worker itself, not on a blocking thread:
-    /// admission is ~50 µs of CPU (mostly sender recovery), below the cost of handing each
-    /// call to another thread and back, which at high rates was a fifth of the node's CPU.
-    #[method(name = "eth_sendRawTransaction")]
-    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
     /// Executes a call without creating a transaction.
     #[method(name = "eth_call", blocking)]
     fn call(
@@ -178,14 +173,14 @@ pub trait EthApi {
     async fn subscribe(&self, kind: String, params: Option<Value>) -> SubscriptionResult;
 }
 
-/// The handlers.
-pub struct EthRpc {
-    ctx: Arc<RpcContext>,
+/// The handlers, over any chain provider.
+pub struct EthRpc<P> {
+    ctx: Arc<RpcContext<P>>,
 }
 
-impl EthRpc {
+impl<P: ChainProvider> EthRpc<P> {
     /// Handlers over `ctx`.
-    pub fn new(ctx: Arc<RpcContext>) -> Self {
+    pub fn new(ctx: Arc<RpcContext<P>>) -> Self {
         Self { ctx }
     }
 
@@ -212,7 +207,7 @@ impl EthRpc {
         }
         Ok(self
             .ctx
-            .store
+            .provider
             .receipts(block.header.number)
             .map_err(error::internal)?
             .unwrap_or_default())
@@ -249,7 +244,7 @@ impl EthRpc {
         };
         let receipts = self
             .ctx
-            .store
+            .provider
             .receipts(number)
             .map_err(error::internal)?
             .unwrap_or_default();
@@ -264,7 +259,7 @@ impl EthRpc {
 }
 
 #[async_trait]
-impl EthApiServer for EthRpc {
+impl<P: ChainProvider> EthApiServer for EthRpc<P> {
     fn client_version(&self) -> RpcResult<String> {
         Ok(format!("rollup-node/v{}", env!("CARGO_PKG_VERSION")))
     }
@@ -282,7 +277,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn block_number(&self) -> RpcResult<U64> {
-        Ok(U64::from(self.ctx.store.head_number()))
+        Ok(U64::from(self.ctx.provider.head_number()))
     }
 
     fn syncing(&self) -> RpcResult<bool> {
@@ -300,7 +295,7 @@ impl EthApiServer for EthRpc {
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<RpcBlock>> {
         let number = self
             .ctx
-            .store
+            .provider
             .number_by_hash(&hash)
             .map_err(error::internal)?;
         self.block_at(number, full)
@@ -313,14 +308,19 @@ impl EthApiServer for EthRpc {
     fn tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
         let number = self
             .ctx
-            .store
+            .provider
             .number_by_hash(&hash)
             .map_err(error::internal)?;
         self.tx_count(number)
     }
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<RpcTransaction>> {
-        if let Some((number, index)) = self.ctx.store.tx_location(&hash).map_err(error::internal)? {
+        if let Some((number, index)) = self
+            .ctx
+            .provider
+            .tx_location(&hash)
+            .map_err(error::internal)?
+        {
             return self.tx_at(Some(number), U64::from(index));
         }
         Ok(self
@@ -345,14 +345,18 @@ impl EthApiServer for EthRpc {
     ) -> RpcResult<Option<RpcTransaction>> {
         let number = self
             .ctx
-            .store
+            .provider
             .number_by_hash(&hash)
             .map_err(error::internal)?;
         self.tx_at(number, index)
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<RpcReceipt>> {
-        let Some((number, index)) = self.ctx.store.tx_location(&hash).map_err(error::internal)?
+        let Some((number, index)) = self
+            .ctx
+            .provider
+            .tx_location(&hash)
+            .map_err(error::internal)?
         else {
             return Ok(None);
         };
@@ -365,21 +369,6 @@ impl EthApiServer for EthRpc {
         match self.ctx.resolve_id(block)? {
             Some(number) => self.block_receipts_at(number),
             None => Ok(None),
-        }
-    }
-
-    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        let ctx = &self.ctx;
-        match admit(&raw, &ctx.chain, &ctx.store, &ctx.pool, ctx.block_gas_limit) {
-            Ok((hash, _, _)) => {
-                ctx.events.publish_pending(hash);
-                Ok(hash)
-            }
-            Err(AdmissionError::Store(e)) => Err(error::internal(e)),
-            Err(e @ (AdmissionError::Decode(_) | AdmissionError::Oversized(_))) => {
-                Err(error::invalid_params(e.to_string()))
-            }
-            Err(e) => Err(error::server(e.to_string())),
         }
     }
 
@@ -443,7 +432,7 @@ impl EthApiServer for EthRpc {
             }
             let Some((_, header)) = self
                 .ctx
-                .store
+                .provider
                 .header_by_number(number)
                 .map_err(error::internal)?
             else {
@@ -489,7 +478,7 @@ impl EthApiServer for EthRpc {
         };
         Ok(self
             .ctx
-            .store
+            .provider
             .code(&account.code_hash)
             .map_err(error::internal)?
             .unwrap_or_default())
@@ -504,8 +493,8 @@ impl EthApiServer for EthRpc {
         let header = self.ctx.state_header(block)?;
         let value = self
             .ctx
-            .store
-            .at_root(header.state_root)
+            .provider
+            .state_at(header.state_root)
             .storage(&address, &slot.as_b256().into())
             .map_err(error::internal)?;
         Ok(B256::from(value))
@@ -563,18 +552,18 @@ impl EthApiServer for EthRpc {
         }
         let header = self.ctx.state_header(block)?;
         let root = header.state_root;
-        let state = self.ctx.store.at_root(root);
+        let state = self.ctx.provider.state_at(root);
         let account = state
             .account(&address)
             .map_err(error::internal)?
             .unwrap_or_default();
         let account_proof =
-            smt::prove(&self.ctx.store, root, &account_key(&address)).map_err(error::internal)?;
+            smt::prove(&state, root, &account_key(&address)).map_err(error::internal)?;
         let mut storage_proof = Vec::with_capacity(slots.len());
         for slot in slots {
             let index: U256 = slot.as_b256().into();
             let value = state.storage(&address, &index).map_err(error::internal)?;
-            let proof = smt::prove(&self.ctx.store, root, &storage_key(&address, &index))
+            let proof = smt::prove(&state, root, &storage_key(&address, &index))
                 .map_err(error::internal)?;
             storage_proof.push(EIP1186StorageProof {
                 key: slot,
@@ -700,7 +689,7 @@ impl EthApiServer for EthRpc {
     }
 }
 
-impl EthRpc {
+impl<P: ChainProvider> EthRpc<P> {
     fn account_at(
         &self,
         address: Address,
@@ -708,8 +697,8 @@ impl EthRpc {
     ) -> RpcResult<Option<fraud_vm::state::AccountLeaf>> {
         let header = self.ctx.state_header(block)?;
         self.ctx
-            .store
-            .at_root(header.state_root)
+            .provider
+            .state_at(header.state_root)
             .account(&address)
             .map_err(error::internal)
     }
@@ -725,7 +714,7 @@ impl EthRpc {
         };
         let receipts = self
             .ctx
-            .store
+            .provider
             .receipts(number)
             .map_err(error::internal)?
             .unwrap_or_default();

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
 use super::{convert::RpcTransaction, error, RpcContext};
-use crate::events::block_logs;
+use crate::{events::block_logs, provider::ChainProvider};
 
 const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -38,7 +38,7 @@ pub struct Filters {
     active: Mutex<HashMap<U256, Active>>,
 }
 
-impl RpcContext {
+impl<P: ChainProvider> RpcContext<P> {
     fn install(&self, kind: Kind) -> U256 {
         let id = U256::from(self.filters.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let mut active = self.filters.active.lock();
@@ -47,7 +47,7 @@ impl RpcContext {
             id,
             Active {
                 kind,
-                next_block: self.store.head_number() + 1,
+                next_block: self.provider.head_number() + 1,
                 polled: Instant::now(),
             },
         );
@@ -79,7 +79,7 @@ impl RpcContext {
         &self,
         id: U256,
     ) -> Result<FilterChanges<RpcTransaction>, ErrorObjectOwned> {
-        let head = self.store.head_number();
+        let head = self.provider.head_number();
         let (from, filter) = {
             let mut active = self.filters.active.lock();
             let f = active
@@ -112,7 +112,7 @@ impl RpcContext {
                 let mut hashes = Vec::new();
                 for n in from..=head {
                     if let Some((hash, _)) =
-                        self.store.header_by_number(n).map_err(error::internal)?
+                        self.provider.header_by_number(n).map_err(error::internal)?
                     {
                         hashes.push(hash);
                     }
@@ -150,7 +150,7 @@ impl RpcContext {
         match &filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => {
                 let n = self
-                    .store
+                    .provider
                     .number_by_hash(hash)
                     .map_err(error::internal)?
                     .ok_or_else(|| error::server("unknown block"))?;
@@ -160,7 +160,7 @@ impl RpcContext {
                 from_block,
                 to_block,
             } => {
-                let head = self.store.head_number();
+                let head = self.provider.head_number();
                 let resolve =
                     |t: Option<&alloy_eips::BlockNumberOrTag>| -> Result<u64, ErrorObjectOwned> {
                         Ok(match t {
@@ -176,7 +176,7 @@ impl RpcContext {
     /// `eth_getLogs`.
     pub fn logs(&self, filter: &Filter) -> Result<Vec<Log>, ErrorObjectOwned> {
         let (from, to) = self.filter_range(filter)?;
-        let to = to.min(self.store.head_number());
+        let to = to.min(self.provider.head_number());
         if from > to {
             return Ok(Vec::new());
         }
@@ -201,7 +201,7 @@ impl RpcContext {
             let mut set = std::collections::BTreeSet::new();
             for address in filter.address.iter() {
                 set.extend(
-                    self.store
+                    self.provider
                         .blocks_with_logs_from(address, from, to)
                         .map_err(error::internal)?,
                 );
@@ -211,7 +211,7 @@ impl RpcContext {
         let mut out = Vec::new();
         for number in blocks {
             let Some((hash, header)) = self
-                .store
+                .provider
                 .header_by_number(number)
                 .map_err(error::internal)?
             else {
@@ -221,14 +221,14 @@ impl RpcContext {
                 continue;
             }
             let Some(block) = self
-                .store
+                .provider
                 .block_by_number(number)
                 .map_err(error::internal)?
             else {
                 continue;
             };
             let receipts = self
-                .store
+                .provider
                 .receipts(number)
                 .map_err(error::internal)?
                 .unwrap_or_default();

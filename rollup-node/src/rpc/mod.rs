@@ -1,7 +1,9 @@
 //! The Ethereum JSON-RPC server (HTTP and WebSocket, JSON-RPC 2.0 batches).
 //!
-//! Handlers read through [`RpcContext`], which resolves block tags and hands out state views;
-//! the sequencer never waits on RPC. Limits (request and response size, batch length,
+//! Handlers read through [`RpcContext`], which resolves block tags and hands out state views
+//! over a chain provider ([`crate::provider`]: the node's store, or an in-memory chain in
+//! tests); the sequencer never waits on RPC. [`module`] builds the methods over any provider;
+//! [`start`] serves them, with `eth_sendRawTransaction` ([`submit`]), over the node's store. Limits (request and response size, batch length,
 //! connections, log ranges) are configurable and answered with proper JSON-RPC errors.
 //!
 //! ## Block tags
@@ -37,6 +39,12 @@
 //! - `storageProof[i].proof`: the same encoding for the slot's key in the same tree.
 //!
 //! Keys and values are laid out as `fraud_vm::state` documents.
+//!
+//! ## `rollup_checkBlock`
+//! Served only with `--rpc.check-block` ([`RpcConfig::check_block`]): each call replays and
+//! proves a whole block, seconds of CPU. At most [`RpcConfig::max_concurrent_checks`] run at
+//! once; a call beyond that is answered at once with a busy error ([`error::LIMIT_EXCEEDED`])
+//! instead of queueing. Without the flag the method does not exist (-32601).
 
 mod call;
 pub mod check;
@@ -45,6 +53,9 @@ pub mod error;
 mod eth;
 mod filters;
 pub mod requests;
+pub mod submit;
+#[cfg(test)]
+mod tests;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -59,11 +70,14 @@ use jsonrpsee::{
 };
 use tracing::info;
 
+pub use check::RollupApiServer;
 pub use eth::EthApiServer;
+pub use submit::EthSubmitApiServer;
 
 use crate::{
     events::ChainEvents,
     mempool::Mempool,
+    provider::ChainProvider,
     store::{Store, StoredBlock},
     NodeError,
 };
@@ -89,6 +103,12 @@ pub struct RpcConfig {
     pub max_logs: usize,
     /// Gas cap for `eth_call` and `eth_estimateGas`.
     pub gas_cap: u64,
+    /// Serve `rollup_checkBlock` (`--rpc.check-block`; off by default: each call takes
+    /// seconds of CPU).
+    pub check_block: bool,
+    /// Most `rollup_checkBlock` calls running at once (0 counts as 1); more are answered
+    /// "busy".
+    pub max_concurrent_checks: usize,
 }
 
 impl Default for RpcConfig {
@@ -103,16 +123,19 @@ impl Default for RpcConfig {
             max_logs_range: 10_000,
             max_logs: 20_000,
             gas_cap: 50_000_000,
+            check_block: false,
+            max_concurrent_checks: 1,
         }
     }
 }
 
-/// What the handlers read from.
-pub struct RpcContext {
+/// What the handlers read from: a chain provider `P` (the node's [`Store`] unless a test
+/// gives another), the pool and the event streams.
+pub struct RpcContext<P = Store> {
     /// Chain parameters.
     pub chain: ChainSpec,
-    /// The chain store.
-    pub store: Store,
+    /// The chain: blocks, receipts and state.
+    pub provider: P,
     /// The pool.
     pub pool: Arc<Mempool>,
     /// New blocks and pending transactions.
@@ -124,11 +147,11 @@ pub struct RpcContext {
     filters: filters::Filters,
 }
 
-impl RpcContext {
+impl<P: ChainProvider> RpcContext<P> {
     /// A context over the node's parts.
     pub fn new(
         chain: ChainSpec,
-        store: Store,
+        provider: P,
         pool: Arc<Mempool>,
         events: ChainEvents,
         config: RpcConfig,
@@ -136,7 +159,7 @@ impl RpcContext {
     ) -> Self {
         Self {
             chain,
-            store,
+            provider,
             pool,
             events,
             config,
@@ -146,7 +169,7 @@ impl RpcContext {
     }
 
     fn head(&self) -> Result<(B256, Header), ErrorObjectOwned> {
-        self.store
+        self.provider
             .head()
             .map(|h| (h.hash, h.header))
             .ok_or_else(|| error::internal("no genesis"))
@@ -154,7 +177,7 @@ impl RpcContext {
 
     /// The number a tag resolves to (None: a number above the head).
     fn resolve_number(&self, tag: BlockNumberOrTag) -> Result<Option<u64>, ErrorObjectOwned> {
-        let head = self.store.head_number();
+        let head = self.provider.head_number();
         Ok(match tag {
             BlockNumberOrTag::Earliest => Some(0),
             BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
@@ -166,14 +189,16 @@ impl RpcContext {
         match id {
             BlockId::Number(tag) => self.resolve_number(tag),
             BlockId::Hash(h) => self
-                .store
+                .provider
                 .number_by_hash(&h.block_hash)
                 .map_err(error::internal),
         }
     }
 
     fn stored_block(&self, number: u64) -> Result<Option<StoredBlock>, ErrorObjectOwned> {
-        self.store.block_by_number(number).map_err(error::internal)
+        self.provider
+            .block_by_number(number)
+            .map_err(error::internal)
     }
 
     /// The header a state query names, or "header not found", or the pruned-state error when
@@ -187,27 +212,32 @@ impl RpcContext {
         let number = self
             .resolve_id(id.unwrap_or_default())?
             .ok_or_else(error::unknown_block)?;
-        self.store
+        self.provider
             .state_available(number)
             .map_err(|e| error::server(e.to_string()))?;
-        self.store
+        self.provider
             .header_by_number(number)
             .map_err(error::internal)?
             .ok_or_else(error::unknown_block)
     }
 }
 
-/// Starts the servers; they run until their handles are stopped.
-pub async fn start(ctx: Arc<RpcContext>) -> Result<Vec<ServerHandle>, NodeError> {
+/// The JSON-RPC methods over `ctx`'s provider: `eth_`, `net_`, `web3_` reads and
+/// subscriptions, and `rollup_checkBlock` if [`RpcConfig::check_block`]. Transactions are
+/// submitted through [`submit`], which the node adds in [`start`].
+pub fn module<P: ChainProvider>(ctx: Arc<RpcContext<P>>) -> Result<RpcModule<()>, NodeError> {
     let mut module = RpcModule::new(());
-    module
-        .merge(eth::EthApiServer::into_rpc(eth::EthRpc::new(ctx.clone())))
-        .map_err(|e| NodeError::Internal(e.to_string()))?;
-    module
-        .merge(check::RollupApiServer::into_rpc(check::RollupRpc::new(
-            ctx.clone(),
-        )))
-        .map_err(|e| NodeError::Internal(e.to_string()))?;
+    module.merge(eth::EthRpc::new(ctx.clone()).into_rpc())?;
+    if ctx.config.check_block {
+        module.merge(check::RollupRpc::new(ctx.clone()).into_rpc())?;
+    }
+    Ok(module)
+}
+
+/// Starts the servers over the node's store; they run until their handles are stopped.
+pub async fn start(ctx: Arc<RpcContext>) -> Result<Vec<ServerHandle>, NodeError> {
+    let mut module = module(ctx.clone())?;
+    module.merge(submit::SubmitRpc::new(ctx.clone()).into_rpc())?;
     let mut handles = Vec::new();
     let mut addrs = vec![ctx.config.http];
     if let Some(ws) = ctx.config.ws {
@@ -233,10 +263,10 @@ pub async fn start(ctx: Arc<RpcContext>) -> Result<Vec<ServerHandle>, NodeError>
             ))
             .build(addr)
             .await
-            .map_err(|e| NodeError::Rpc(format!("cannot listen on {addr}: {e}")))?;
+            .map_err(|source| NodeError::RpcBind { addr, source })?;
         let local = server
             .local_addr()
-            .map_err(|e| NodeError::Rpc(e.to_string()))?;
+            .map_err(|source| NodeError::RpcBind { addr, source })?;
         info!(%local, "JSON-RPC listening (HTTP and WebSocket)");
         handles.push(server.start(module.clone()));
     }

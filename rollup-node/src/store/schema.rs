@@ -1,0 +1,111 @@
+//! The record layout: every record lives in one sled tree under a one-byte prefix, so a block's
+//! records are written by one atomic batch (see the write order in [`super`]).
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `m` | `head` | head block number (u64 BE) |
+//! | `m` | `l1cursor` | derivation cursor of the head block ([`L1Cursor::encode`]: L1 origin and next Inbox index), written with the block that advanced it |
+//! | `d` | number | the block's own L1 record ([`L1Cursor::encode`]: its L1 origin and the delayed messages consumed up to and including it), only for blocks with an L1 origin; the batcher and derivation read it |
+//! | `h` | number | block hash ‖ header RLP |
+//! | `H` | block hash | number |
+//! | `b` | number | RLP list of EIP-2718 transactions |
+//! | `S` | number | senders, 20 bytes each |
+//! | `r` | number | RLP list of the receipts without their logs bloom (`OpReceipt`'s RLP: type, status, cumulative gas, logs, deposit fields); the bloom is recomputed from the logs on read |
+//! | `t` | tx hash | number ‖ index (u32 BE) ‖ block hash (written with the content records: a location whose block hash is not the stored block's is ignored) |
+//! | `a` | address | latest account leaf (`AccountLeaf::encode`) |
+//! | `s` | address ‖ slot | latest non-zero storage value |
+//! | `c` | code hash | code |
+//! | `R` | code hash | code root |
+//! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree (archive only) |
+//! | `x` | number | the block's changeset: the accounts and slots it changed, with their values before it ([`crate::history::encode_changeset`]; state history only, for the kept blocks) |
+//! | `m` | `firststate` | the oldest block whose state is still complete (state history only) |
+//! | `m` | `tree` | `archive` (every state's tree on disk) or `memory` (a state history, tree in memory); fixed at creation |
+//! | `m` | `format` | the record format version ([`FORMAT`], u32 BE); a store of another version is refused |
+//! | `l` | address ‖ number | (empty): blocks where the address logged |
+//!
+//! [`L1Cursor::encode`]: super::L1Cursor::encode
+//! [`AccountLeaf::encode`]: fraud_vm::state::AccountLeaf::encode
+
+use super::StoreError;
+
+/// `m`: single values under a name ([`HEAD`], [`L1_CURSOR`], [`FIRST_STATE`], [`TREE`],
+/// [`FORMAT_KEY`]).
+pub(super) const META: u8 = b'm';
+/// `d`: a block's own L1 record.
+pub(super) const L1_RECORD: u8 = b'd';
+/// `h`: block hash and header by number.
+pub(super) const HEADER: u8 = b'h';
+/// `H`: block number by hash.
+pub(super) const HASH_INDEX: u8 = b'H';
+/// `b`: a block's transactions.
+pub(super) const BODY: u8 = b'b';
+/// `S`: a block's senders.
+pub(super) const SENDERS: u8 = b'S';
+/// `r`: a block's receipts, without their blooms.
+pub(super) const RECEIPTS: u8 = b'r';
+/// `t`: where a transaction was included.
+pub(super) const TX_INDEX: u8 = b't';
+/// `a`: the latest account leaf.
+pub(super) const ACCOUNT: u8 = b'a';
+/// `s`: the latest non-zero storage value.
+pub(super) const STORAGE: u8 = b's';
+/// `c`: code by hash.
+pub(super) const CODE: u8 = b'c';
+/// `R`: code root by code hash.
+pub(super) const CODE_ROOT: u8 = b'R';
+/// `n`: state-tree node by hash (archive only).
+pub(super) const NODE: u8 = b'n';
+/// `x`: a block's changeset (state history only).
+pub(super) const CHANGESET: u8 = b'x';
+/// `l`: the blocks where an address logged.
+pub(super) const LOG_INDEX: u8 = b'l';
+
+/// `m` key of the head block number.
+pub(super) const HEAD: &[u8] = b"head";
+/// `m` key of the head's derivation cursor.
+pub(super) const L1_CURSOR: &[u8] = b"l1cursor";
+/// `m` key of the record format version.
+pub(super) const FORMAT_KEY: &[u8] = b"format";
+/// `m` key of the oldest block whose state is complete.
+pub(super) const FIRST_STATE: &[u8] = b"firststate";
+/// `m` key of where the state tree lives: [`ARCHIVE`] or [`IN_MEMORY`].
+pub(super) const TREE: &[u8] = b"tree";
+/// Every state's tree nodes on disk (`n`).
+pub(super) const ARCHIVE: &[u8] = b"archive";
+/// The kept states' tree in memory, rebuilt at start from the flat state and changesets.
+pub(super) const IN_MEMORY: &[u8] = b"memory";
+
+/// Version of the record layout in the module docs; bumped whenever a record changes.
+pub const FORMAT: u32 = 5;
+
+/// The key `prefix ‖ parts...`.
+pub(super) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The key `prefix ‖ number` (u64 BE), so records of one prefix sort by block number.
+pub(super) fn num_key(prefix: u8, number: u64) -> Vec<u8> {
+    key(prefix, &[&number.to_be_bytes()])
+}
+
+/// A [`StoreError::Corrupt`] naming `what`.
+pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// The u64 (big-endian) stored under the `m` key `name`.
+pub(super) fn read_u64(db: &sled::Db, name: &[u8]) -> Result<Option<u64>, StoreError> {
+    db.get(key(META, &[name]))?
+        .map(|v| {
+            v.as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt(String::from_utf8_lossy(name)))
+        })
+        .transpose()
+}

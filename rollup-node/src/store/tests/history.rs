@@ -1,0 +1,240 @@
+//! A state history keeps exactly its recent states, and checks what it rebuilds at start.
+
+use alloy_primitives::{Address, B256, U256};
+use fraud_vm::{
+    smt::{Node, NodeReader},
+    state::AccountLeaf,
+};
+
+use super::{assert_refused, state_block, HOLDER};
+use crate::{
+    history::{decode_changeset, encode_changeset},
+    node::{open_chain, DEV_GENESIS},
+    store::{
+        schema::{key, num_key, CHANGESET, NODE, STORAGE},
+        Store, StoreError,
+    },
+};
+
+/// Hashes of the tree nodes held: in memory with a state history, else on disk (`n`).
+fn stored_nodes(store: &Store) -> std::collections::BTreeSet<B256> {
+    let on_disk = store
+        .db
+        .scan_prefix([NODE])
+        .map(|item| B256::from_slice(&item.expect("scan").0[1..]));
+    match &store.kept {
+        Some(kept) => {
+            assert_eq!(on_disk.count(), 0, "a state history writes no tree nodes");
+            kept.hashes().into_iter().collect()
+        }
+        None => on_disk.collect(),
+    }
+}
+
+/// Hashes of the nodes of the tree at `root`, read from the store.
+fn tree_nodes(store: &Store, root: B256, into: &mut std::collections::BTreeSet<B256>) {
+    let mut todo = vec![root];
+    while let Some(hash) = todo.pop() {
+        if hash.is_zero() || !into.insert(hash) {
+            continue;
+        }
+        match store.node(&hash).expect("read") {
+            Some(Node::Internal { left, right }) => todo.extend([left, right]),
+            Some(Node::Leaf { .. }) => {}
+            None => panic!("node {hash} of a kept state is missing"),
+        }
+    }
+}
+
+/// With a state history of 3 blocks the store keeps exactly the tree nodes of the last 4
+/// states, however often values go back and forth (which recreates old nodes), answers
+/// every kept state in full and refuses older ones; an archive store keeps them all.
+/// Pruning goes on across a restart halfway.
+#[test]
+fn a_state_history_keeps_exactly_the_recent_states() {
+    const HISTORY: u64 = 3;
+    let accounts: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
+    for history in [Some(HISTORY), None] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, _) = open_chain(dir.path(), DEV_GENESIS, history).expect("chain");
+        let mut roots = vec![store.head().expect("genesis").header.state_root];
+        // expected[n]: balances and slots after block n (only the ones the test writes).
+        let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
+        // changes[n]: the accounts block n set (indices into `accounts`).
+        let mut changes: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        for number in 1..=40u64 {
+            if number == 21 {
+                drop(store);
+                store = open_chain(dir.path(), DEV_GENESIS, history)
+                    .expect("reopen")
+                    .0;
+            }
+            let (mut balances, mut slots) = expected.last().cloned().expect("a state");
+            // Few values, so states (and tree nodes) recur.
+            let mut changed = Vec::new();
+            let set: Vec<(Address, u64)> = (0..3)
+                .map(|_| {
+                    let i = next(6) as usize;
+                    balances[i] = next(3);
+                    changed.push(i);
+                    (accounts[i], balances[i])
+                })
+                .collect();
+            changes.push(changed);
+            let writes: Vec<(u64, u64)> = (0..3)
+                .map(|_| {
+                    let slot = next(8);
+                    slots[slot as usize] = next(3);
+                    (slot, slots[slot as usize])
+                })
+                .collect();
+            let block = state_block(&store, &set, &writes);
+            store.commit_block(&block).expect("commit");
+            roots.push(block.header.state_root);
+            expected.push((balances, slots));
+
+            let first = match history {
+                Some(h) => number.saturating_sub(h),
+                None => 0,
+            };
+            assert_eq!(store.first_state(), first);
+            let mut live = std::collections::BTreeSet::new();
+            for n in first..=number {
+                store.state_available(n).expect("a kept state");
+                let state = store.at_root(roots[n as usize]);
+                let (balances, slots) = &expected[n as usize];
+                for (address, balance) in accounts.iter().zip(balances) {
+                    let read = state.account(address).expect("read").map(|a| a.balance);
+                    assert_eq!(read.unwrap_or_default(), U256::from(*balance));
+                }
+                for (slot, value) in slots.iter().enumerate() {
+                    let read = state.storage(&HOLDER, &U256::from(slot)).expect("read");
+                    assert_eq!(read, U256::from(*value), "block {n} slot {slot}");
+                }
+                tree_nodes(&store, roots[n as usize], &mut live);
+            }
+            for n in 0..first {
+                assert!(matches!(
+                    store.state_available(n),
+                    Err(StoreError::Pruned { .. })
+                ));
+            }
+            let stored = stored_nodes(&store);
+            if let Some(kept) = &store.kept {
+                assert_eq!(
+                    stored, live,
+                    "block {number}: stored nodes are the kept states' nodes"
+                );
+                // Old accounts: exactly those the kept blocks' changesets replaced.
+                let mut old = std::collections::BTreeSet::new();
+                for n in first + 1..=number {
+                    for &i in &changes[n as usize] {
+                        let balance = expected[n as usize - 1].0[i];
+                        if balance != 0 {
+                            let leaf = AccountLeaf {
+                                balance: U256::from(balance),
+                                ..AccountLeaf::empty()
+                            };
+                            old.insert((accounts[i], leaf.value_hash()));
+                        }
+                    }
+                }
+                assert_eq!(kept.old_account_keys(), old, "block {number}: old accounts");
+            } else {
+                let mut all = std::collections::BTreeSet::new();
+                for root in &roots {
+                    tree_nodes(&store, *root, &mut all);
+                }
+                assert_eq!(stored, all);
+            }
+        }
+        drop(store);
+        // The pruning point survives a restart.
+        let (store, _) = open_chain(dir.path(), DEV_GENESIS, history).expect("reopen");
+        assert_eq!(store.first_state(), history.map_or(0, |h| 40 - h));
+    }
+}
+
+/// A data directory keeps its tree mode, and a state-history store whose flat state or
+/// changesets do not lead to the headers' state roots is refused at start, not served.
+#[test]
+fn a_state_history_store_checks_what_it_rebuilds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rich = Address::repeat_byte(0x11);
+    {
+        let (store, _) = open_chain(dir.path(), DEV_GENESIS, Some(4)).expect("chain");
+        for (i, balance) in [5u64, 6, 7].into_iter().enumerate() {
+            let block = state_block(&store, &[(rich, balance)], &[(i as u64, balance)]);
+            store.commit_block(&block).expect("commit");
+        }
+    }
+    assert_refused(dir.path(), None, "run with --state-history");
+    let (store, _) = open_chain(dir.path(), DEV_GENESIS, Some(9)).expect("a longer history");
+    assert_eq!(
+        store.first_state(),
+        0,
+        "every block's changeset is still there"
+    );
+    let balance = |n: u64| {
+        let root = store
+            .header_by_number(n)
+            .expect("read")
+            .expect("header")
+            .1
+            .state_root;
+        store
+            .at_root(root)
+            .account(&rich)
+            .expect("read")
+            .map(|a| a.balance)
+    };
+    assert_eq!(balance(0), None);
+    assert_eq!(balance(2), Some(U256::from(6)));
+    assert_eq!(balance(3), Some(U256::from(7)));
+
+    // A flat record that disagrees with the head's state root.
+    let k = key(
+        STORAGE,
+        &[HOLDER.as_slice(), &U256::from(1).to_be_bytes::<32>()],
+    );
+    store.db.insert(&k, &[9u8; 32]).expect("write");
+    drop(store);
+    assert_refused(dir.path(), Some(4), "is not the state root of head block 3");
+    {
+        // Repaired: slot 1 holds what block 2 wrote.
+        let db = sled::open(dir.path().join("chain")).expect("sled");
+        db.insert(&k, &U256::from(6).to_be_bytes::<32>()[..])
+            .expect("write");
+        db.flush().expect("flush");
+    }
+    let store = Store::open(&dir.path().join("chain"), Some(4)).expect("repaired");
+    // A changeset that does not undo its block.
+    let mut changeset = decode_changeset(
+        &store
+            .db
+            .get(num_key(CHANGESET, 2))
+            .expect("read")
+            .expect("x"),
+    )
+    .expect("decodes");
+    changeset
+        .storage
+        .insert((HOLDER, U256::from(1)), U256::from(1234));
+    store
+        .db
+        .insert(num_key(CHANGESET, 2), encode_changeset(&changeset))
+        .expect("write");
+    drop(store);
+    assert_refused(
+        dir.path(),
+        Some(4),
+        "block 2's changeset does not lead back to block 1",
+    );
+}
