@@ -5,6 +5,7 @@ pub mod batch;
 pub mod block;
 pub mod chain;
 pub mod code;
+pub mod codec;
 pub mod deposit;
 mod error;
 pub mod execute;

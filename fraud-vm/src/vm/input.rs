@@ -12,7 +12,7 @@ use alloy_consensus::Transaction as _;
 use alloy_primitives::{keccak256, Address, B256, U256};
 use op_alloy_consensus::OpTxEnvelope;
 
-use super::codec::{word_struct, DecodeError, Words};
+use crate::codec::{word_struct, DecodeError, Words};
 use crate::merkle;
 
 /// EIP-2718 type of deposit transactions.

@@ -2,7 +2,7 @@
 
 use alloy_primitives::{keccak256, Address, Bloom, B256, U256};
 
-use super::codec::{enum_words, word_struct};
+use crate::codec::{enum_words, word_struct};
 
 /// `keccak256("fraud-vm machine v1")`: the domain of a machine-state hash.
 pub fn domain() -> B256 {
@@ -353,7 +353,7 @@ pub fn boundary_frame() -> Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::codec::{DecodeError, Words};
+    use crate::codec::{DecodeError, Words};
 
     /// Changes each word of `part`'s encoding alone (its low bit, which keeps a flag or enum
     /// in range when it is 0) and checks the decoded part differs and hashes differently: no

@@ -181,7 +181,6 @@ mod block_end;
 mod block_info;
 pub mod build;
 pub mod call;
-pub mod codec;
 mod compare_bitwise;
 pub mod copy;
 pub mod create;
@@ -210,7 +209,7 @@ pub use proof::{Proof, StepProof, Terminal, Witness};
 pub use step::{memory_cost, step, HaltReason, StepInfo, StepKind};
 pub use trace::{BlockRef, Trace, TraceError};
 
-pub use crate::merkle::DATA_DEPTH;
+pub use crate::{codec, merkle::DATA_DEPTH};
 
 /// Depth of the block-hash tree (256 leaves; block `n`'s hash at leaf `n mod 256`).
 pub const BLOCK_HASH_DEPTH: usize = 8;

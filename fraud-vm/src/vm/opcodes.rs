@@ -182,25 +182,3 @@ pub fn name(opcode: u8) -> &'static str {
 pub fn all() -> impl Iterator<Item = u8> {
     (0..=255u8).filter(|op| info(*op).is_some())
 }
-
-/// Whether the verifier implements the opcode's steps yet.
-pub fn implemented(opcode: u8) -> bool {
-    let Some(info) = info(opcode) else {
-        return true; // undefined opcodes halt, which is implemented
-    };
-    match info.family {
-        Family::Arith
-        | Family::CompareBitwise
-        | Family::Env
-        | Family::BlockInfo
-        | Family::StackMemory
-        | Family::Flow
-        | Family::Halt
-        | Family::Account
-        | Family::Storage
-        | Family::Keccak
-        | Family::Log => true,
-        Family::Copy => true,
-        Family::CallCreate => true,
-    }
-}

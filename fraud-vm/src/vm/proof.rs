@@ -4,12 +4,15 @@ use alloy_primitives::{Address, Bytes, B256, U256};
 
 use super::{
     build::CodeBuilder,
-    codec::{DecodeError, Reader, Words},
     input::AccessEntry,
     keccak::Sponge,
     machine::{end_hash, BlockPart, Checkpoint, Frame, Machine, TxPart},
 };
-use crate::{smt, state::AccountLeaf};
+use crate::{
+    codec::{DecodeError, Reader, Words},
+    smt,
+    state::AccountLeaf,
+};
 
 /// One witness, in the order the step asks for it.
 #[derive(Clone, Debug, PartialEq, Eq)]

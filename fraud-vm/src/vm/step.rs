@@ -451,9 +451,6 @@ fn exec<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
     let Some(info) = opcodes::info(opcode) else {
         return Err(Exit::Halt(HaltReason::InvalidOpcode));
     };
-    if !opcodes::implemented(opcode) {
-        return Err(StepError::Unsupported(format!("opcode {}", info.name)).into());
-    }
     if ctx.m.frame.cursor != 0 {
         // A later micro-step: the first one checked the stack and charged all gas.
         return match info.family {

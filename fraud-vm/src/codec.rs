@@ -1,5 +1,7 @@
-//! The byte codec of machine parts and proofs: 32-byte words as `abi.encode` lays out static
-//! types, and a bounds-checked reader that rejects every non-canonical encoding.
+//! The byte codec of the crate's proof formats: 32-byte words as `abi.encode` lays out static
+//! types ([`Words`], for the step machine's parts and proofs), and the one bounds-checked
+//! [`Reader`] of encoded bytes (step proofs, and the state tree's proofs in
+//! [`crate::smt::Proof::decode`]), which rejects every non-canonical encoding.
 //!
 //! Canonical means one byte string per value: a `uint64` word has its upper 24 bytes zero, an
 //! address word its upper 12, a flag is 0 or 1, an enum one of its defined values. A verifier
@@ -230,18 +232,18 @@ impl Words for Bloom {
 /// Implements [`Words`] for a `#[repr(u8)]` enum as one `uint64` word.
 macro_rules! enum_words {
     ($ty:ty, $name:literal, [$($variant:path),+ $(,)?]) => {
-        impl $crate::vm::codec::Words for $ty {
+        impl $crate::codec::Words for $ty {
             const WORDS: usize = 1;
             const NAME: &'static str = $name;
             fn encode_words(&self, out: &mut Vec<u8>) {
-                <u64 as $crate::vm::codec::Words>::encode_words(&(*self as u64), out)
+                <u64 as $crate::codec::Words>::encode_words(&(*self as u64), out)
             }
-            fn decode_words(bytes: &[u8]) -> Result<Self, $crate::vm::codec::DecodeError> {
-                let v = <u64 as $crate::vm::codec::Words>::decode_words(bytes)?;
+            fn decode_words(bytes: &[u8]) -> Result<Self, $crate::codec::DecodeError> {
+                let v = <u64 as $crate::codec::Words>::decode_words(bytes)?;
                 $(if v == $variant as u64 {
                     return Ok($variant);
                 })+
-                Err($crate::vm::codec::DecodeError::NonCanonical($name))
+                Err($crate::codec::DecodeError::NonCanonical($name))
             }
         }
     };
@@ -277,14 +279,14 @@ macro_rules! word_struct {
 
             /// The fixed-width encoding: each field as its words, in declaration order.
             pub fn encode(&self) -> Vec<u8> {
-                let mut out = Vec::with_capacity(<Self as $crate::vm::codec::Words>::WORDS * 32);
-                $crate::vm::codec::Words::encode_words(self, &mut out);
+                let mut out = Vec::with_capacity(<Self as $crate::codec::Words>::WORDS * 32);
+                $crate::codec::Words::encode_words(self, &mut out);
                 out
             }
 
             /// The exact inverse of [`Self::encode`].
-            pub fn decode(bytes: &[u8]) -> Result<Self, $crate::vm::codec::DecodeError> {
-                let mut r = $crate::vm::codec::Reader::new(bytes);
+            pub fn decode(bytes: &[u8]) -> Result<Self, $crate::codec::DecodeError> {
+                let mut r = $crate::codec::Reader::new(bytes);
                 let part = r.words()?;
                 r.finish()?;
                 Ok(part)
@@ -296,14 +298,14 @@ macro_rules! word_struct {
             }
         }
 
-        impl $crate::vm::codec::Words for $name {
-            const WORDS: usize = 0 $(+ <$ty as $crate::vm::codec::Words>::WORDS)+;
+        impl $crate::codec::Words for $name {
+            const WORDS: usize = 0 $(+ <$ty as $crate::codec::Words>::WORDS)+;
             const NAME: &'static str = stringify!($name);
             fn encode_words(&self, out: &mut Vec<u8>) {
-                $($crate::vm::codec::Words::encode_words(&self.$field, out);)+
+                $($crate::codec::Words::encode_words(&self.$field, out);)+
             }
-            fn decode_words(bytes: &[u8]) -> Result<Self, $crate::vm::codec::DecodeError> {
-                let mut r = $crate::vm::codec::Reader::new(bytes);
+            fn decode_words(bytes: &[u8]) -> Result<Self, $crate::codec::DecodeError> {
+                let mut r = $crate::codec::Reader::new(bytes);
                 let part = Self {
                     $($field: r.words()?,)+
                 };
