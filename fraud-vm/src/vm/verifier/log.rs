@@ -11,9 +11,9 @@
 use alloy_primitives::B256;
 
 use super::{
+    ctx::{Ctx, Exec, Exit, HaltReason},
     keccak::absorb_next,
     oracle::Oracle,
-    step::{Ctx, Exec, Exit, HaltReason},
 };
 use crate::block::{log_hash_parts, Accumulator};
 

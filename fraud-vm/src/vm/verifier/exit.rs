@@ -18,9 +18,9 @@ use alloy_primitives::U256;
 use super::{
     call::clear_returndata,
     create,
+    ctx::{Ctx, Exit, StepKind},
     machine::{FrameKind, Machine, Status},
     oracle::{self, Oracle},
-    step::{Ctx, Exit, StepKind},
     StepError,
 };
 

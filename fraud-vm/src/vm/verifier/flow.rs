@@ -3,8 +3,8 @@
 use alloy_primitives::U256;
 
 use super::{
+    ctx::{Ctx, Exec, Exit, HaltReason},
     oracle::Oracle,
-    step::{Ctx, Exec, Exit, HaltReason},
 };
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {

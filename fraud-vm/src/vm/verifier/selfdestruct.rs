@@ -28,9 +28,9 @@ use alloy_primitives::{Address, B256, U256};
 use super::{
     account::{read_account, update_balance, warm_address},
     call::transfer,
+    ctx::{Ctx, Exec, Exit, HaltReason},
     machine::{link, Status, TxPart},
     oracle::Oracle,
-    step::{Ctx, Exec, Exit, HaltReason},
     StepError, COLD_ACCOUNT_ACCESS, SET_MEMBER,
 };
 use crate::state::{account_key, storage_key};

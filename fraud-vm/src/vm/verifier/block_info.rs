@@ -4,9 +4,9 @@
 use alloy_primitives::U256;
 
 use super::{
+    ctx::{Ctx, Exec},
     env::address_word,
     oracle::Oracle,
-    step::{Ctx, Exec},
 };
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {

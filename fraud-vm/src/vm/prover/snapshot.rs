@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use alloy_primitives::{Address, Bloom, B256, KECCAK256_EMPTY, U256};
 
-use crate::vm::{
+use crate::vm::verifier::{
     build::CodeBuilder,
     input::TxInput,
     keccak::Sponge,
@@ -175,7 +175,7 @@ pub(super) struct Witnesses<'a, P> {
 impl<P: StateProvider> Witnesses<'_, P> {
     /// `link(prev, item)`, remembering its preimage.
     pub(super) fn link(&mut self, prev: B256, item: B256) -> B256 {
-        let head = crate::vm::machine::link(&prev, &item);
+        let head = crate::vm::verifier::machine::link(&prev, &item);
         self.links.insert(head, (prev, item));
         head
     }

@@ -10,8 +10,8 @@
 use alloy_primitives::{B256, U256};
 
 use super::{
+    ctx::{Ctx, Exec, Exit, HaltReason},
     oracle::Oracle,
-    step::{Ctx, Exec, Exit, HaltReason},
     COLD_SLOAD, SET_MEMBER, WARM_ACCESS,
 };
 use crate::state::storage_key;

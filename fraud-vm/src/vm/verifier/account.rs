@@ -8,8 +8,8 @@
 use alloy_primitives::{Address, B256, U256};
 
 use super::{
+    ctx::{Ctx, Exec},
     oracle::Oracle,
-    step::{Ctx, Exec},
     COLD_ACCOUNT_ACCESS, WARM_ACCESS,
 };
 use crate::state::{account_key, AccountLeaf};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use alloy_primitives::{Bytes, B256, U256};
 
 use super::{snapshot::*, Trace};
-use crate::vm::{
+use crate::vm::verifier::{
     build::CodeBuilder,
     input::{AccessEntry, TxInput},
     keccak::Sponge,
@@ -49,7 +49,7 @@ impl<'a, P: StateProvider> Recorder<'a, P> {
         let mut prefix = vec![B256::ZERO];
         for w in &s.stack {
             let last = prefix[prefix.len() - 1];
-            prefix.push(crate::vm::machine::stack_push_hash(&last, w));
+            prefix.push(crate::vm::verifier::machine::stack_push_hash(&last, w));
         }
         Self {
             frame,

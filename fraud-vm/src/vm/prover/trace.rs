@@ -5,10 +5,6 @@
 //! data, how each frame ended), not from this crate's step semantics, so checking
 //! `verify_step(state_hash(i), prove_step(i)) == state_hash(i + 1)` for every step is a
 //! differential test of the reference verifier against revm.
-//!
-//! Files: `snapshot` (what is recorded per frame and per step), `tracer` (the revm inspector
-//! that records it), `recorder` (the prover's oracle that turns a snapshot into witnesses);
-//! this file is the trace API.
 
 use std::{
     collections::HashMap,
@@ -26,7 +22,8 @@ use revm::{
     ExecuteCommitEvm, MainContext,
 };
 
-use crate::vm::{
+use super::{recorder::*, snapshot::*, tracer::*};
+use crate::vm::verifier::{
     input::{self, access_entries, AccessEntry, TxInput},
     machine::{boundary_frame, BlockPart, Machine, Status, TxPart},
     proof::{Proof, StepProof, Terminal},
@@ -39,11 +36,6 @@ use crate::{
     precompile::L2Precompiles,
     smt::Overlay,
 };
-mod recorder;
-mod snapshot;
-mod tracer;
-
-use self::{recorder::*, snapshot::*, tracer::*};
 
 /// Why a transaction could not be traced.
 #[derive(Debug, thiserror::Error)]
@@ -77,17 +69,17 @@ pub struct Trace<'a, P> {
     block: BlockPart,
     /// The fixed fields of each transaction's part.
     txs: Vec<TxPart>,
-    inputs: Vec<TxInput>,
-    input_levels: Vec<Vec<B256>>,
+    pub(super) inputs: Vec<TxInput>,
+    pub(super) input_levels: Vec<Vec<B256>>,
     /// Each transaction's input bytes.
-    tx_data: Vec<DataRef>,
+    pub(super) tx_data: Vec<DataRef>,
     /// Each transaction's access-list entries.
-    access: Vec<Vec<AccessEntry>>,
-    extra_data: Bytes,
+    pub(super) access: Vec<Vec<AccessEntry>>,
+    pub(super) extra_data: Bytes,
     frames: Vec<FrameData>,
     /// `states[i]` is the state before step `i`; the last one is the state after the last step.
     states: Vec<Snapshot>,
-    witnesses: Witnesses<'a, P>,
+    pub(super) witnesses: Witnesses<'a, P>,
     /// Memory roots by the address of a snapshot's memory (the snapshots keep them alive).
     memory_roots: Mutex<HashMap<usize, B256>>,
 }

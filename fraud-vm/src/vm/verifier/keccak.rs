@@ -13,8 +13,8 @@
 use alloy_primitives::{keccak256, B256, U256};
 
 use super::{
+    ctx::{Ctx, Exec, Exit, HaltReason},
     oracle::Oracle,
-    step::{Ctx, Exec, Exit, HaltReason},
 };
 
 /// keccak256's rate in bytes.

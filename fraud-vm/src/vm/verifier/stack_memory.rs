@@ -4,8 +4,8 @@
 use alloy_primitives::U256;
 
 use super::{
+    ctx::{Ctx, Exec},
     oracle::Oracle,
-    step::{Ctx, Exec},
 };
 use crate::code::immediate_len;
 

@@ -27,9 +27,9 @@ use super::{
     account::{read_account, update_balance, warm_address, write_account},
     build::CodeBuilder,
     call::{clear_returndata, MAX_DEPTH},
+    ctx::{Ctx, Exec, Exit, HaltReason, Source},
     machine::{parent_hash, Checkpoint, Frame, FrameKind, Status},
     oracle::Oracle,
-    step::{Ctx, Exec, Exit, HaltReason, Source},
     StepError, DATA_DEPTH, SET_MEMBER,
 };
 use crate::{code::PIECE, merkle, state::account_key};

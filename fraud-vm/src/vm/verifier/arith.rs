@@ -3,8 +3,8 @@
 use alloy_primitives::U256;
 
 use super::{
+    ctx::{Ctx, Exec},
     oracle::Oracle,
-    step::{Ctx, Exec},
 };
 
 /// Gas per byte of `EXP`'s exponent.

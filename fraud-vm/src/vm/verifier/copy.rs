@@ -20,8 +20,8 @@ use alloy_primitives::{Address, B256, U256};
 
 use super::{
     account::{access_address, read_account},
+    ctx::{Ctx, Exec, Exit, HaltReason, Source},
     oracle::{DataSource, Oracle},
-    step::{Ctx, Exec, Exit, HaltReason, Source},
 };
 
 /// Gas per copied word.

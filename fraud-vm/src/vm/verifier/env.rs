@@ -4,8 +4,8 @@
 use alloy_primitives::U256;
 
 use super::{
+    ctx::{Ctx, Exec, Source},
     oracle::{DataSource, Oracle},
-    step::{Ctx, Exec, Source},
 };
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {

@@ -1,9 +1,9 @@
 //! `STOP`, `RETURN`, `REVERT`: the frame ends normally (the frame-exit step copies the output).
 
 use super::{
+    ctx::{Ctx, Exec},
     machine::Status,
     oracle::Oracle,
-    step::{Ctx, Exec},
 };
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {

@@ -17,7 +17,7 @@ use revm::{
 };
 
 use super::{snapshot::*, TraceError};
-use crate::vm::{
+use crate::vm::verifier::{
     build::CodeBuilder,
     copy::chunk_order,
     input::{AccessEntry, TxInput},
@@ -1289,7 +1289,7 @@ where
                 _ => {
                     return self.fail(TraceError::Unsupported(format!(
                         "frames entered by {}",
-                        crate::vm::opcodes::name(opcode)
+                        crate::vm::verifier::opcodes::name(opcode)
                     )))
                 }
             };

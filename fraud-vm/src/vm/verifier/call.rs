@@ -27,9 +27,9 @@ use alloy_primitives::{Address, B256, U256};
 
 use super::{
     account::{access_address, read_account, update_balance},
+    ctx::{Ctx, Exec, Exit, HaltReason, Source},
     machine::{parent_hash, Checkpoint, Frame, FrameKind, Status},
     oracle::{DataSource, Oracle, WordTree},
-    step::{Ctx, Exec, Exit, HaltReason, Source},
     StepError, DATA_DEPTH,
 };
 use crate::merkle;
