@@ -5,7 +5,7 @@
 //!
 //! Canonical means one byte string per value: a `uint64` word has its upper 24 bytes zero, an
 //! address word its upper 12, a flag is 0 or 1, an enum one of its defined values. A verifier
-//! that hashes the bytes it was given (as a Solidity verifier hashes calldata) and one that
+//! that hashes the bytes it was given (as a Solidity verifier would hash its calldata) and one that
 //! hashes a re-encoding of what it decoded therefore agree.
 
 use alloy_primitives::{Address, Bloom, B256, U256};

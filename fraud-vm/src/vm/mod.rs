@@ -3,9 +3,11 @@
 //! The fraud-proof VM's instruction set is the EVM itself: one step is one opcode (or one
 //! synthetic step: block-init, tx-init, frame enter/exit, precompile call, tx-end, block-end,
 //! micro-steps of bulk data). A dispute narrows down to one step; L1 re-executes that step from
-//! its pre-state hash and a [`Proof`] and compares the post-state hash. This module is the
-//! specification and the Rust reference verifier; the Solidity verifier mirrors it family by
-//! family (one module here per contract there).
+//! its pre-state hash and a [`Proof`] and compares the post-state hash. This module's docs are
+//! the specification; [`verifier`] is the Rust reference verifier, which a Solidity port (none
+//! exists yet) will mirror file for file (one module there per contract: the entry, the step
+//! context, one contract per opcode family); [`prover`] (the `evm` feature) replays blocks on
+//! revm and builds the proofs.
 //!
 //! **Status.** Every defined Cancun opcode (one module per family: `arith`, `compare_bitwise`,
 //! `keccak`, `env`, `block_info`, `account`, `storage`, `stack_memory`, `flow`, `copy`, `log`,
@@ -19,7 +21,7 @@
 //!
 //! Module docs of each family state its exact semantics: [`call`], [`create`], [`copy`],
 //! [`keccak`], [`build`], [`input`], and the private `tx`, `exit`, `storage`, `account`,
-//! `selfdestruct`, `log` modules (read the source).
+//! `selfdestruct`, `log` modules of [`verifier`] (read the source).
 //!
 //! ## Machine state and its hash
 //!
@@ -113,7 +115,7 @@
 //! caller-sized input at once is a precompile call (or a transaction to a precompile); it is
 //! bounded by [`crate::precompile`]: at most [`crate::precompile::MAX_INPUT`] bytes of input
 //! (longer inputs fail the call unread) and at most [`crate::precompile::MAX_GAS`] gas for the
-//! precompile itself, which the L1 verifier spends again in L1's own precompile. That call is
+//! precompile itself, which an L1 verifier spends again in L1's own precompile. That call is
 //! the worst-case step: a 64 KiB word-range witness plus 10M gas of precompile work.
 //!
 //! The number of steps of a block, which sets the depth of a game's second level: every step
@@ -175,17 +177,16 @@
 //! ```
 //! Witnesses run to the end of the bytes, in the order the step reads them.
 
+#[cfg(feature = "evm")]
 pub mod prover;
 pub mod verifier;
 
-pub use self::{
-    prover::{trace, BlockRef, Trace, TraceError},
-    verifier::{
-        build, call, copy, create, input, keccak, machine, memory_cost, opcodes, oracle, proof,
-        step, verify_step, BlockPart, Checkpoint, Frame, FrameKind, HaltReason, Machine, Proof,
-        Status, StepError, StepInfo, StepKind, StepProof, Terminal, TxPart, Witness,
-        BLOCK_HASH_DEPTH, COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT,
-        WARM_ACCESS,
-    },
+#[cfg(feature = "evm")]
+pub use self::prover::{trace, BlockRef, Trace, TraceError};
+pub use self::verifier::{
+    build, call, copy, create, input, keccak, machine, memory_cost, opcodes, oracle, proof, step,
+    verify_step, BlockPart, Checkpoint, Frame, FrameKind, HaltReason, Machine, Proof, Status,
+    StepError, StepInfo, StepKind, StepProof, Terminal, TxPart, Witness, BLOCK_HASH_DEPTH,
+    COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT, WARM_ACCESS,
 };
 pub use crate::codec;

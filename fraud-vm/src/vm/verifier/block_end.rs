@@ -1,9 +1,9 @@
 //! The block-end step: with every transaction done, the header is assembled from the block
-//! part (the same template the node uses, [`crate::execute::l2_header`]) and hashed; the state
+//! part (the same template the node uses, [`crate::block::l2_header`]) and hashed; the state
 //! becomes terminal, with hash `keccak256(END ‖ blockHash ‖ stateRoot)`.
 
 use super::{machine::Machine, oracle::Oracle, StepError};
-use crate::execute::l2_header;
+use crate::block::l2_header;
 
 pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<(), StepError> {
     let block = &m.block;

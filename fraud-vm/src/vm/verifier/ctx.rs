@@ -70,7 +70,7 @@ pub struct StepInfo {
 pub(super) enum Exit {
     /// Exceptional halt: the frame ends, all its gas is consumed.
     Halt(HaltReason),
-    /// The proof is wrong or the step is not implemented.
+    /// The proof is wrong, or the state is one no block reaches.
     Error(StepError),
 }
 

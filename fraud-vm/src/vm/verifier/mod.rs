@@ -1,4 +1,5 @@
-//! The reference verifier: what an L1 verifier mirrors, file for file.
+//! The reference verifier: what an L1 verifier (a Solidity port, none exists yet) is to mirror,
+//! file for file.
 //!
 //! [`verify_step`] is the one entry; [`StepError`] says why a proof is refused. Below it:
 //! the dispatch (`step`), the step context every family works on (`ctx`: [`Ctx`](ctx), gas,
@@ -84,8 +85,9 @@ pub enum StepError {
     /// The proof carries witnesses the step does not read.
     #[error("{0} unused witnesses")]
     UnusedWitnesses(usize),
-    /// The step kind is not implemented yet.
-    #[error("step not supported yet: {0}")]
+    /// A state no block of the chain reaches (a step after the block ended, a refund counter
+    /// below zero): the machine defines no step from it.
+    #[error("unsupported state: {0}")]
     Unsupported(String),
 }
 

@@ -1,6 +1,7 @@
 //! The Cancun opcode table: name, family, stack inputs and outputs, static gas.
 
-/// Which verifier module executes an opcode (one Solidity contract per family mirrors it).
+/// Which verifier module executes an opcode (a Solidity port is to mirror each family with one
+/// contract).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
     /// `ADD` … `SIGNEXTEND`.

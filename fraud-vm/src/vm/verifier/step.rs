@@ -12,9 +12,10 @@ use super::{
 
 /// Executes one step of `m`, reading committed data through `o`.
 ///
-/// Returns what the step did, or an error if the proof is inconsistent or the step kind is not
-/// implemented yet. On an exceptional halt the frame is left as it was before the step, with
-/// status [`Status::Halted`] and no gas; the block and transaction parts are unchanged too.
+/// Returns what the step did, or an error if the proof is inconsistent or the state is one no
+/// block reaches ([`StepError::Unsupported`]). On an exceptional halt the frame is left as it
+/// was before the step, with status [`Status::Halted`] and no gas; the block and transaction
+/// parts are unchanged too.
 pub fn step<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepInfo, StepError> {
     let info = |kind| StepInfo { kind, halt: None };
     if m.sealed.is_some() {

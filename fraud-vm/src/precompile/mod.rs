@@ -6,7 +6,7 @@
 //!   reads the input as one word range, so this bounds its witness (64 KiB of calldata costs
 //!   at most ~2.6M L1 gas even at EIP-7623's floor price of 40 gas per byte).
 //! * A precompile runs with at most [`MAX_GAS`] of the gas forwarded to it: one that costs
-//!   more fails the same way. The L1 verifier forwards the call to L1's own precompile, which
+//!   more fails the same way. An L1 verifier forwards the call to L1's own precompile, which
 //!   charges the same gas, so this bounds the L1 cost of the step (a modexp can otherwise cost
 //!   any amount up to the block gas limit).
 //!
@@ -16,14 +16,12 @@
 //! ([`crate::vm`]), and the node's `eth_call`/`eth_estimateGas` (through [`L2Precompiles`]).
 
 use alloy_primitives::{Address, Bytes};
-use revm::{
-    context::Cfg,
-    context_interface::ContextTr,
-    handler::{precompile_output_to_interpreter_result, EthPrecompiles, PrecompileProvider},
-    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
-    precompile::{Precompile, PrecompileOutput, PrecompileStatus, Precompiles},
-    primitives::{hardfork::SpecId, AddressSet},
-};
+use revm_precompile::{Precompile, PrecompileOutput, PrecompileStatus, Precompiles};
+
+#[cfg(feature = "evm")]
+mod provider;
+#[cfg(feature = "evm")]
+pub use provider::{L2Evm, L2Precompiles};
 
 /// Largest precompile input in bytes; a longer one makes the call fail.
 pub const MAX_INPUT: usize = 64 * 1024;
@@ -67,71 +65,6 @@ pub fn run(address: &Address, input: &[u8], gas: u64) -> Option<(Bytes, u64)> {
             Some((out.bytes, out.gas_used.min(gas)))
         }
         _ => None,
-    }
-}
-
-/// A mainnet revm EVM with the L2's precompiles (`build_mainnet()` then
-/// `.with_precompiles(L2Precompiles::new(spec))`).
-pub type L2Evm<CTX, INSP = ()> = revm::context::Evm<
-    CTX,
-    INSP,
-    revm::handler::instructions::EthInstructions<
-        revm::interpreter::interpreter::EthInterpreter,
-        CTX,
-    >,
-    L2Precompiles,
-    revm::handler::EthFrame<revm::interpreter::interpreter::EthInterpreter>,
->;
-
-/// revm's precompile provider for the L2: [`EthPrecompiles`] under this module's limits.
-#[derive(Clone, Debug)]
-pub struct L2Precompiles {
-    inner: EthPrecompiles,
-}
-
-impl L2Precompiles {
-    /// The precompiles of `spec` (the chain's: Cancun).
-    pub fn new(spec: SpecId) -> Self {
-        Self {
-            inner: EthPrecompiles::new(spec),
-        }
-    }
-}
-
-impl<CTX: ContextTr> PrecompileProvider<CTX> for L2Precompiles {
-    type Output = InterpreterResult;
-
-    fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
-        <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.inner, spec)
-    }
-
-    fn run(
-        &mut self,
-        context: &mut CTX,
-        inputs: &CallInputs,
-    ) -> Result<Option<InterpreterResult>, String> {
-        let Some(precompile) = self.inner.precompiles.get(&inputs.bytecode_address) else {
-            return Ok(None);
-        };
-        let input = inputs.input.as_bytes(context);
-        Ok(Some(
-            match execute(precompile, &input, inputs.gas_limit, inputs.reservoir)? {
-                Some(output) => precompile_output_to_interpreter_result(output, inputs.gas_limit),
-                None => {
-                    let mut gas = Gas::new(inputs.gas_limit);
-                    gas.spend_all();
-                    InterpreterResult::new(InstructionResult::PrecompileError, Bytes::new(), gas)
-                }
-            },
-        ))
-    }
-
-    fn warm_addresses(&self) -> &AddressSet {
-        self.inner.warm_addresses()
-    }
-
-    fn contains(&self, address: &Address) -> bool {
-        self.inner.contains(address)
     }
 }
 
