@@ -16,8 +16,9 @@ use crate::{
     code::{self, ChunkedCode, PIECE},
     execute::StateProvider,
     merkle::{self, data_root, words},
-    smt::{self, Overlay},
+    smt::{self, Overlay, SmtError},
     state::AccountLeaf,
+    ProviderError,
 };
 
 /// A byte range of a word tree: call data (in the transaction input or the caller's memory)
@@ -181,8 +182,8 @@ impl<P: StateProvider> Witnesses<'_, P> {
     }
 
     /// The value under `key` in the tree at `root`.
-    pub(super) fn get(&self, root: B256, key: &B256) -> Result<Option<B256>, String> {
-        smt::get(&self.nodes, root, key).map_err(|e| e.to_string())
+    pub(super) fn get(&self, root: B256, key: &B256) -> Result<Option<B256>, SmtError> {
+        smt::get(&self.nodes, root, key)
     }
 
     /// Applies `changes` to the tree at `root`, keeping the new nodes.
@@ -190,14 +191,17 @@ impl<P: StateProvider> Witnesses<'_, P> {
         &mut self,
         root: B256,
         changes: Vec<(B256, Option<B256>)>,
-    ) -> Result<B256, String> {
-        let result = smt::update(&self.nodes, root, changes).map_err(|e| e.to_string())?;
+    ) -> Result<B256, SmtError> {
+        let result = smt::update(&self.nodes, root, changes)?;
         self.nodes.insert_all(result.new_nodes);
         Ok(result.root)
     }
 
     /// The leaf of an account as revm holds it, remembering its preimage (and its code's).
-    pub(super) fn leaf(&mut self, info: &revm::state::AccountInfo) -> Result<Option<B256>, String> {
+    pub(super) fn leaf(
+        &mut self,
+        info: &revm::state::AccountInfo,
+    ) -> Result<Option<B256>, ProviderError> {
         let code_root = if info.code_hash == KECCAK256_EMPTY {
             B256::ZERO
         } else if let Some(root) = self.roots_by_hash.get(&info.code_hash) {
@@ -208,8 +212,7 @@ impl<P: StateProvider> Witnesses<'_, P> {
                 Some(code) => code.original_bytes(),
                 None => self
                     .provider
-                    .code_by_hash_ref(info.code_hash)
-                    .map_err(|e| e.to_string())?
+                    .code_by_hash_ref(info.code_hash)?
                     .original_bytes(),
             };
             let chunked = ChunkedCode::new(&code);

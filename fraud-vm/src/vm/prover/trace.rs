@@ -31,22 +31,69 @@ use crate::vm::verifier::{
 };
 use crate::{
     chain::ChainSpec,
-    execute::{block_env, deposit_tx_env, tx_env, BlockState, BuiltBlock, StateProvider},
+    execute::{
+        block_env, deposit_tx_env, tx_env, BlockState, BuiltBlock, StateProvider, TxRejection,
+    },
     merkle::{self, data_root},
     precompile::L2Precompiles,
-    smt::Overlay,
+    smt::{Overlay, SmtError},
+    ProviderError,
 };
 
-/// Why a transaction could not be traced.
+/// Why a block could not be traced.
+///
+/// What a caller does about it: [`Provider`](Self::Provider) and [`Tree`](Self::Tree) are the
+/// node's storage failing (retry, repair the store: the block may be fine);
+/// [`SendersMismatch`](Self::SendersMismatch), [`InvalidTransaction`](Self::InvalidTransaction)
+/// and [`StateRootMismatch`](Self::StateRootMismatch) say the block is not what the chain's
+/// rules build on this parent (a block to dispute, or the wrong parent state);
+/// [`RefundBelowZero`](Self::RefundBelowZero) and [`Unsupported`](Self::Unsupported) are
+/// executions the step machine defines no steps for, and [`Inconsistent`](Self::Inconsistent)
+/// a bug in the trace (report them: the block cannot be proven by this machine).
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    /// revm refused the transaction (invalid nonce, balance, …) or its database failed.
-    #[error("execution failed: {0}")]
-    Execution(String),
-    /// The transaction does something the step machine cannot trace yet.
-    #[error("not supported yet: {0}")]
+    /// The state provider failed (disk, a missing account, code or block hash).
+    #[error("state provider: {0}")]
+    Provider(#[from] ProviderError),
+    /// The state tree the replay updates is missing a node or holds garbage.
+    #[error("state tree: {0}")]
+    Tree(#[from] SmtError),
+    /// The block does not give one sender per transaction.
+    #[error("{transactions} transactions but {senders} senders")]
+    SendersMismatch {
+        /// Transactions in the block.
+        transactions: usize,
+        /// Senders given.
+        senders: usize,
+    },
+    /// revm refused a transaction of the block (a type the L2 does not accept, a wrong nonce,
+    /// a balance short of the gas purchase, …); a deposit is never refused (it is included as
+    /// failed).
+    #[error("transaction {index} cannot be executed: {reason}")]
+    InvalidTransaction {
+        /// Its position in the block.
+        index: usize,
+        /// revm's reason.
+        reason: String,
+    },
+    /// The replay reached another state root than the block's header holds.
+    #[error("replay reached state root {replayed} but the block has {header}")]
+    StateRootMismatch {
+        /// The state root after replaying the block.
+        replayed: B256,
+        /// The header's state root.
+        header: B256,
+    },
+    /// A transaction's refund counter would go below zero, a state the step machine has no
+    /// step from ([`crate::vm::StepError::Unsupported`]; the machine's docs argue no
+    /// transaction reaches it).
+    #[error("transaction refund counter below zero")]
+    RefundBelowZero,
+    /// revm ran something the trace's model has no steps for (a frame entered or ended in a
+    /// way the machine does not define).
+    #[error("no steps for: {0}")]
     Unsupported(String),
-    /// revm's observed behaviour is inconsistent with the trace's model (a bug).
+    /// revm's observed behaviour contradicts the trace's own model (a bug in the trace).
     #[error("inconsistent trace: {0}")]
     Inconsistent(String),
 }
@@ -87,9 +134,8 @@ pub struct Trace<'a, P> {
 impl<'a, P: StateProvider> Trace<'a, P> {
     /// Replays `block` (built on `parent` by the node) on `provider`, which must hold the
     /// parent's state and the last 256 block hashes, and records every step from the block's
-    /// start state to its end. Fails with [`TraceError::Unsupported`] on a step kind the
-    /// machine does not cover yet, and with [`TraceError::Inconsistent`] if the replay does not
-    /// reach the block's state root.
+    /// start state to its end. Fails with [`TraceError::StateRootMismatch`] if the replay does
+    /// not reach the block's state root ([`TraceError`] lists the other failures).
     pub fn for_block(
         provider: &'a P,
         chain: &ChainSpec,
@@ -120,9 +166,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         let number = header.number;
         let mut hashes = vec![B256::ZERO; 1 << BLOCK_HASH_DEPTH];
         for n in number.saturating_sub(256)..number {
-            hashes[(n % 256) as usize] = provider
-                .block_hash_ref(n)
-                .map_err(|e| TraceError::Execution(e.to_string()))?;
+            hashes[(n % 256) as usize] = provider.block_hash_ref(n)?;
         }
         let block_hashes = merkle::levels(&hashes, BLOCK_HASH_DEPTH);
         let inputs: Vec<TxInput> = block
@@ -132,9 +176,10 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             .map(|(tx, sender)| TxInput::from_tx(tx, *sender))
             .collect();
         if block.transactions.len() != block.senders.len() {
-            return Err(TraceError::Inconsistent(
-                "one sender per transaction".into(),
-            ));
+            return Err(TraceError::SendersMismatch {
+                transactions: block.transactions.len(),
+                senders: block.senders.len(),
+            });
         }
         let block_part = BlockPart {
             number,
@@ -194,23 +239,14 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     .ctx
                     .journaled_state
                     .database
-                    .basic(input.sender)
-                    .map_err(|e| TraceError::Execution(e.to_string()))?
+                    .basic(input.sender)?
                     .map_or(0, |i| i.nonce);
                 // A creating transaction's target is the new address (it may collide).
                 let to = input.to.unwrap_or_else(|| input.sender.create(nonce));
                 for address in [input.sender, to, header.beneficiary] {
-                    let info = evm
-                        .ctx
-                        .journaled_state
-                        .database
-                        .basic(address)
-                        .map_err(|e| TraceError::Execution(e.to_string()))?;
+                    let info = evm.ctx.journaled_state.database.basic(address)?;
                     if let Some(info) = info {
-                        evm.inspector
-                            .witnesses
-                            .leaf(&info)
-                            .map_err(TraceError::Execution)?;
+                        evm.inspector.witnesses.leaf(&info)?;
                     }
                 }
                 evm.inspector
@@ -219,12 +255,17 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     OpTxEnvelope::Deposit(ref deposit) => {
                         // As the block builder does: the mint first, then a free call.
                         let db = &mut evm.ctx.journaled_state.database;
-                        db.credit(input.sender, input.mint)
-                            .map_err(|e| TraceError::Execution(e.to_string()))?;
+                        db.credit(input.sender, input.mint)?;
                         deposit_tx_env(deposit, nonce)
                     }
-                    _ => tx_env(tx, input.sender)
-                        .map_err(|e| TraceError::Execution(format!("{e:?}")))?,
+                    _ => tx_env(tx, input.sender).map_err(|e| match e {
+                        TxRejection::Fatal(crate::Error::Provider(e)) => TraceError::Provider(e),
+                        TxRejection::Fatal(crate::Error::Tree(e)) => TraceError::Tree(e),
+                        e => TraceError::InvalidTransaction {
+                            index,
+                            reason: e.to_string(),
+                        },
+                    })?,
                 };
                 let deposit = tx.is_deposit();
                 let base_fee_check = evm.ctx.cfg.disable_base_fee;
@@ -239,15 +280,17 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     Err(e) if deposit && !matches!(e, EVMError::Database(_)) => {
                         // An invalid deposit is included as failed: nonce bumped, mint kept.
                         let db = &mut evm.ctx.journaled_state.database;
-                        db.bump_nonce(input.sender)
-                            .map_err(|e| TraceError::Execution(e.to_string()))?;
-                        let info = db
-                            .basic(input.sender)
-                            .map_err(|e| TraceError::Execution(e.to_string()))?
-                            .unwrap_or_default();
+                        db.bump_nonce(input.sender)?;
+                        let info = db.basic(input.sender)?.unwrap_or_default();
                         evm.inspector.failed_deposit(input, &info);
                     }
-                    Err(e) => return Err(TraceError::Execution(format!("{e:?}"))),
+                    Err(EVMError::Database(e)) => return Err(TraceError::Provider(e)),
+                    Err(e) => {
+                        return Err(TraceError::InvalidTransaction {
+                            index,
+                            reason: e.to_string(),
+                        })
+                    }
                 }
                 if let Some(e) = evm.inspector.error.take() {
                     return Err(e);
@@ -256,16 +299,16 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         }
         tracer.push_boundary();
         if tracer.roots.world != header.state_root {
-            return Err(TraceError::Inconsistent(format!(
-                "replay reached state root {} but the block has {}",
-                tracer.roots.world, header.state_root
-            )));
+            return Err(TraceError::StateRootMismatch {
+                replayed: tracer.roots.world,
+                header: header.state_root,
+            });
         }
         let mut end = tracer
             .states
             .last()
             .cloned()
-            .ok_or_else(|| TraceError::Inconsistent("no state".into()))?;
+            .ok_or_else(|| TraceError::Inconsistent("no state after the block".into()))?;
         end.sealed = Some(block.hash);
         tracer.states.push(end);
         let input_levels = input::tree(&inputs);

@@ -105,7 +105,7 @@ impl<P: StateProvider> Tracer<'_, P> {
         let root = *which(&mut self.roots);
         match self.witnesses.update(root, changes) {
             Ok(new) => *which(&mut self.roots) = new,
-            Err(e) => self.fail(TraceError::Inconsistent(format!("state tree: {e}"))),
+            Err(e) => self.fail(TraceError::Tree(e)),
         }
     }
 
@@ -129,7 +129,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             match self.witnesses.leaf(&info) {
                 Ok(leaf) => changes.push((account_key(&address), leaf)),
                 Err(e) => {
-                    self.fail(TraceError::Execution(e));
+                    self.fail(TraceError::Provider(e));
                     return None;
                 }
             }
@@ -144,7 +144,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             Some(account) => Some(account.info.clone()),
             None => match self.witnesses.provider.basic_ref(address) {
                 Ok(info) => info,
-                Err(e) => return self.fail(TraceError::Execution(e.to_string())),
+                Err(e) => return self.fail(TraceError::Provider(e)),
             },
         };
         if let Some(info) = info {
@@ -163,7 +163,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                 self.apply(|r| &mut r.created, vec![(key, Some(next))]);
             }
             Ok(None) => {}
-            Err(e) => self.fail(TraceError::Inconsistent(e)),
+            Err(e) => self.fail(TraceError::Tree(e)),
         }
     }
 
@@ -239,7 +239,7 @@ impl<P: StateProvider> Tracer<'_, P> {
             {
                 Ok(root) => *which(&mut roots) = root,
                 Err(e) => {
-                    self.fail(TraceError::Inconsistent(e));
+                    self.fail(TraceError::Tree(e));
                     return None;
                 }
             }
@@ -364,7 +364,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                     ..Default::default()
                 }
             }
-            Err(e) => self.fail(TraceError::Inconsistent(e)),
+            Err(e) => self.fail(TraceError::Tree(e)),
         }
         self.top = Some(TopFrame {
             sender: input.sender,
@@ -444,7 +444,7 @@ impl<P: StateProvider> Tracer<'_, P> {
         let world = match self.witnesses.update(self.roots.world, changes) {
             Ok(root) => root,
             Err(e) => {
-                self.fail(TraceError::Inconsistent(e));
+                self.fail(TraceError::Tree(e));
                 return None;
             }
         };
@@ -882,7 +882,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                             .link(self.roots.destructed, address.into_word());
                     }
                     Ok(None) => {}
-                    Err(e) => self.fail(TraceError::Inconsistent(e)),
+                    Err(e) => self.fail(TraceError::Tree(e)),
                 }
             }
             0xf1 | 0xf2 | 0xf4 | 0xfa => {
@@ -928,7 +928,7 @@ impl<P: StateProvider> Tracer<'_, P> {
                     let leaf = (!present.is_zero()).then(|| B256::from(present));
                     let before = match self.witnesses.get(self.roots.world, &key) {
                         Ok(before) => before,
-                        Err(e) => return self.fail(TraceError::Inconsistent(e)),
+                        Err(e) => return self.fail(TraceError::Tree(e)),
                     };
                     self.apply(|r| &mut r.world, vec![(key, leaf)]);
                     if before.is_none() && leaf.is_some() {
@@ -1220,9 +1220,7 @@ where
             active.returndata = exit.returndata.clone();
         }
         let Some(refund) = tx_refund(active.refund_base, interp.gas.refunded()) else {
-            return self.fail(TraceError::Inconsistent(
-                "transaction refund counter below zero".into(),
-            ));
+            return self.fail(TraceError::RefundBelowZero);
         };
         let now = Snapshot {
             frame: active.frame,
@@ -1326,9 +1324,7 @@ where
             }
             let base = self.active.last().map_or(0, |a| a.refund_base);
             let Some(refund) = tx_refund(base, interp.gas.refunded()) else {
-                return self.fail(TraceError::Inconsistent(
-                    "transaction refund counter below zero".into(),
-                ));
+                return self.fail(TraceError::RefundBelowZero);
             };
             let memory = interp.memory.context_memory().to_vec();
             let (init_at, init_len) = norm(args_offset, args_len);
@@ -1370,9 +1366,7 @@ where
                 };
                 let base = self.active.last().map_or(0, |a| a.refund_base);
                 let Some(refund) = tx_refund(base, interp.gas.refunded()) else {
-                    return self.fail(TraceError::Inconsistent(
-                        "transaction refund counter below zero".into(),
-                    ));
+                    return self.fail(TraceError::RefundBelowZero);
                 };
                 let memory = Arc::new(interp.memory.context_memory().to_vec());
                 let out = if matches!(
