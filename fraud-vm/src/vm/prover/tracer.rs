@@ -16,7 +16,7 @@ use revm::{
     state::EvmState,
 };
 
-use super::{snapshot::*, TraceError};
+use super::{error::TraceError, snapshot::*};
 use crate::vm::verifier::{
     build::CodeBuilder,
     copy::chunk_order,

@@ -1,8 +1,9 @@
 //! The reference verifier: what an L1 verifier (a Solidity port, none exists yet) is to mirror,
 //! file for file.
 //!
-//! [`verify_step`] is the one entry; [`StepError`] says why a proof is refused. Below it:
-//! the dispatch (`step`), the step context every family works on (`ctx`: [`Ctx`](ctx), gas,
+//! [`verify_step`] (this file) is the one entry; [`StepError`] (`error`) says why a proof is
+//! refused; `params` holds the machine's fixed parameters. Below the entry: the dispatch
+//! (`step`), the step context every family works on (`ctx`: the machine and its oracle, gas,
 //! memory expansion, how a step ends), one module per opcode family (`arith`,
 //! `compare_bitwise`, `keccak`, `env`, `block_info`, `account`, `storage`, `stack_memory`,
 //! `flow`, `copy`, `log`, `call`, `create`, `selfdestruct`, `halt`) and per synthetic step
@@ -26,6 +27,7 @@ pub mod copy;
 pub mod create;
 mod ctx;
 mod env;
+mod error;
 mod exit;
 mod flow;
 mod halt;
@@ -35,6 +37,7 @@ mod log;
 pub mod machine;
 pub mod opcodes;
 pub mod oracle;
+mod params;
 pub mod proof;
 mod selfdestruct;
 mod stack_memory;
@@ -45,51 +48,14 @@ mod tx;
 use alloy_primitives::B256;
 
 pub use ctx::{memory_cost, HaltReason, StepInfo, StepKind};
+pub use error::StepError;
 pub use machine::{BlockPart, Checkpoint, Frame, FrameKind, Machine, Status, TxPart};
+pub use params::{
+    BLOCK_HASH_DEPTH, COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT,
+    WARM_ACCESS,
+};
 pub use proof::{Proof, StepProof, Terminal, Witness};
 pub use step::step;
-
-pub use crate::merkle::DATA_DEPTH;
-
-/// Depth of the block-hash tree (256 leaves; block `n`'s hash at leaf `n mod 256`).
-pub const BLOCK_HASH_DEPTH: usize = 8;
-
-/// Value of a member of a set tree (accessed addresses, accessed slots, created accounts).
-pub const SET_MEMBER: B256 = B256::with_last_byte(1);
-
-/// Gas of a warm account or slot access (EIP-2929).
-pub const WARM_ACCESS: u64 = 100;
-/// Gas of a cold account access (EIP-2929).
-pub const COLD_ACCOUNT_ACCESS: u64 = 2_600;
-/// Gas of a cold storage read (EIP-2929).
-pub const COLD_SLOAD: u64 = 2_100;
-
-/// Maximum number of stack items.
-pub const STACK_LIMIT: u64 = 1024;
-
-/// Why a step could not be verified (or proven).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StepError {
-    /// The proof's pre-state parts do not hash to the claimed pre-state hash.
-    #[error("the proof's pre-state does not match the pre-state hash")]
-    PreStateMismatch,
-    /// The step needs a witness the proof does not have.
-    #[error("missing witness: {0}")]
-    MissingWitness(&'static str),
-    /// The next witness is of another kind or shape.
-    #[error("wrong witness kind or shape: expected {0}")]
-    WrongWitness(&'static str),
-    /// A witness does not match its commitment.
-    #[error("witness does not match its commitment: {0}")]
-    BadWitness(&'static str),
-    /// The proof carries witnesses the step does not read.
-    #[error("{0} unused witnesses")]
-    UnusedWitnesses(usize),
-    /// A state no block of the chain reaches (a step after the block ended, a refund counter
-    /// below zero): the machine defines no step from it.
-    #[error("unsupported state: {0}")]
-    Unsupported(String),
-}
 
 /// The reference verifier: checks `proof` against `pre_hash`, executes the step, and returns
 /// the post-state hash with what the step did.
