@@ -13,7 +13,12 @@
 //! Ordinary use is far below both (ecrecover 3k gas on 128 bytes; a pairing check of two
 //! pairs 113k gas on 384 bytes). Every place that executes the chain takes its precompiles from
 //! here: the block builder ([`crate::execute`]), the trace and the step machine
-//! ([`crate::vm`]), and the node's `eth_call`/`eth_estimateGas` (through [`L2Precompiles`]).
+//! ([`crate::vm`]), and the node's `eth_call`/`eth_estimateGas` (through `L2Precompiles`).
+//!
+//! The rules (this file: [`run`], [`is_precompile`], the limits) run the precompiles of the
+//! `revm-precompile` crate directly, so the step machine's verifier needs no other revm crate;
+//! revm's precompile provider (`L2Precompiles`, `L2Evm`: the `evm` feature) applies the same
+//! rules, through the same function, inside revm's EVM.
 
 use alloy_primitives::{Address, Bytes};
 use revm_precompile::{Precompile, PrecompileOutput, PrecompileStatus, Precompiles};

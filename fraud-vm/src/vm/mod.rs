@@ -5,9 +5,9 @@
 //! micro-steps of bulk data). A dispute narrows down to one step; L1 re-executes that step from
 //! its pre-state hash and a [`Proof`] and compares the post-state hash. This module's docs are
 //! the specification; [`verifier`] is the Rust reference verifier, which a Solidity port (none
-//! exists yet) will mirror file for file (one module there per contract: the entry, the step
-//! context, one contract per opcode family); [`prover`] (the `evm` feature) replays blocks on
-//! revm and builds the proofs.
+//! exists yet) will mirror file for file (one contract there per module here: the entry, the
+//! step context, one per opcode family, the oracle, the encodings); [`prover`] (the `evm`
+//! feature) replays blocks on revm and builds the proofs.
 //!
 //! **Status.** Every defined Cancun opcode (one module per family: `arith`, `compare_bitwise`,
 //! `keccak`, `env`, `block_info`, `account`, `storage`, `stack_memory`, `flow`, `copy`, `log`,

@@ -1,5 +1,5 @@
-//! Traces: replay a block with revm and an [`Inspector`], record the machine state before
-//! every step, and produce one-step proofs.
+//! Traces: replay a block with revm and an [`Inspector`](revm::inspector::Inspector), record
+//! the machine state before every step, and produce one-step proofs.
 //!
 //! The trace is built from what revm observes (program counter, gas, stack, memory, return
 //! data, how each frame ended), not from this crate's step semantics, so checking

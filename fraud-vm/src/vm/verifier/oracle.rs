@@ -2,8 +2,8 @@
 //!
 //! The step semantics ([`super::step`]) are written once, against [`Oracle`]: the verifier's
 //! oracle ([`Checker`]) takes each witness from the proof and checks it against the commitment
-//! in the pre-state; the prover's oracle ([`super::trace`]) reads the full machine state and
-//! records the witness. Both therefore ask for exactly the same witnesses in the same order.
+//! in the pre-state; the prover's oracle (the recorder of `vm::prover`) reads the full machine
+//! state and records the witness. Both therefore ask for exactly the same witnesses in the same order.
 
 use std::collections::VecDeque;
 
