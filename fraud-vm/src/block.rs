@@ -19,10 +19,14 @@
 //! The receipt item leaves out the per-receipt bloom and commits to logs through a hash chain,
 //! so the step machine folds each LOG into the commitment with a bounded witness. (The served
 //! receipts are the standard EIP-2718 receipts; the header's `logsBloom` is the usual OR of all
-//! log blooms.) A block without transactions has both roots zero. Block timestamps never
-//! decrease; several blocks may share a timestamp when the block time is below a second.
+//! log blooms.) A block without transactions has both roots zero. Block timestamps strictly
+//! increase (the timestamp rule of the crate docs).
+//!
+//! Every L2 header starts from one template, [`l2_header`]: the block builder's and the step
+//! machine's block-end step alike.
 
-use alloy_primitives::{keccak256, Address, Log, B256};
+use alloy_consensus::{Header, EMPTY_OMMER_ROOT_HASH};
+use alloy_primitives::{keccak256, Address, Bytes, Log, B256};
 
 /// A hash-chain accumulator (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -87,6 +91,38 @@ pub fn receipt_item_parts(
     preimage[2..10].copy_from_slice(&cumulative_gas_used.to_be_bytes());
     preimage[10..].copy_from_slice(logs_hash.as_slice());
     keccak256(preimage)
+}
+
+/// An L2 header before execution: the fields fixed by the block's attributes and the
+/// chain's constants (no ommers, difficulty 0, empty withdrawals, no blobs, zero beacon root);
+/// state root, accumulators, bloom and gas used are filled in when the block is sealed.
+#[allow(clippy::too_many_arguments)]
+pub fn l2_header(
+    parent_hash: B256,
+    beneficiary: Address,
+    number: u64,
+    gas_limit: u64,
+    timestamp: u64,
+    extra_data: Bytes,
+    prevrandao: B256,
+    base_fee: u64,
+) -> Header {
+    Header {
+        parent_hash,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary,
+        number,
+        gas_limit,
+        timestamp,
+        extra_data,
+        mix_hash: prevrandao,
+        base_fee_per_gas: Some(base_fee),
+        withdrawals_root: Some(alloy_consensus::EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

@@ -29,4 +29,5 @@ pub enum Error {
 #[error("{0}")]
 pub struct ProviderError(pub String);
 
+#[cfg(feature = "evm")]
 impl revm::database_interface::DBErrorMarker for ProviderError {}

@@ -16,7 +16,7 @@
 
 use std::collections::{hash_map::Entry, HashMap, HashSet};
 
-use alloy_consensus::{Header, Transaction as _, TxReceipt as _, EMPTY_OMMER_ROOT_HASH};
+use alloy_consensus::{Header, Transaction as _, TxReceipt as _};
 use alloy_eips::eip7840::BlobParams;
 use alloy_evm::FromRecoveredTx;
 use alloy_primitives::{map::AddressMap, Address, Bloom, Bytes, B256, U256};
@@ -33,6 +33,8 @@ use revm::{
     ExecuteCommitEvm, MainBuilder,
 };
 use tracing::trace;
+
+pub use crate::block::l2_header;
 
 use crate::{
     block::Accumulator,
@@ -424,38 +426,6 @@ pub fn deposit_tx_env(deposit: &TxDeposit, nonce: u64) -> TxEnv {
         data: deposit.input.clone(),
         nonce,
         chain_id: None,
-        ..Default::default()
-    }
-}
-
-/// An L2 header before execution: the fields fixed by the block's attributes and the
-/// chain's constants (no ommers, difficulty 0, empty withdrawals, no blobs, zero beacon root);
-/// state root, accumulators, bloom and gas used are filled in when the block is sealed.
-#[allow(clippy::too_many_arguments)]
-pub fn l2_header(
-    parent_hash: B256,
-    beneficiary: Address,
-    number: u64,
-    gas_limit: u64,
-    timestamp: u64,
-    extra_data: Bytes,
-    prevrandao: B256,
-    base_fee: u64,
-) -> Header {
-    Header {
-        parent_hash,
-        ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary,
-        number,
-        gas_limit,
-        timestamp,
-        extra_data,
-        mix_hash: prevrandao,
-        base_fee_per_gas: Some(base_fee),
-        withdrawals_root: Some(alloy_consensus::EMPTY_ROOT_HASH),
-        blob_gas_used: Some(0),
-        excess_blob_gas: Some(0),
-        parent_beacon_block_root: Some(B256::ZERO),
         ..Default::default()
     }
 }

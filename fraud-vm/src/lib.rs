@@ -1,13 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+#[cfg(feature = "evm")]
 pub mod batch;
 pub mod block;
+#[cfg(feature = "evm")]
 pub mod chain;
 pub mod code;
+pub mod codec;
 pub mod deposit;
 mod error;
+#[cfg(feature = "evm")]
 pub mod execute;
+#[cfg(feature = "evm")]
 pub mod memory;
 pub mod merkle;
 pub mod message;

@@ -78,6 +78,7 @@ impl AccountLeaf {
     }
 
     /// The account as revm reads it (code loaded by hash when needed).
+    #[cfg(feature = "evm")]
     pub fn to_account_info(&self) -> revm::state::AccountInfo {
         revm::state::AccountInfo {
             balance: self.balance,

@@ -193,6 +193,12 @@ pub enum SmtError {
     },
 }
 
+impl From<crate::codec::DecodeError> for SmtError {
+    fn from(e: crate::codec::DecodeError) -> Self {
+        Self::Decode(e.to_string())
+    }
+}
+
 /// Bit of `key` used at `depth` (0 = most significant bit of `key[0]`).
 /// `false` = left, `true` = right.
 ///

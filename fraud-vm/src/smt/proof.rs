@@ -3,6 +3,8 @@
 use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
 
+use crate::codec::Reader;
+
 use super::{
     common_prefix, first_diff_bit, key_bit, leaf_hash,
     node::NODE_ENCODED_LEN,
@@ -270,8 +272,8 @@ impl Proof {
     /// Decodes [`Proof::encode`]'s format; rejects every non-canonical encoding.
     pub fn decode(bytes: &[u8]) -> Result<Self, SmtError> {
         let err = |msg: String| SmtError::Decode(msg);
-        let mut r = Reader { bytes };
-        let header = r.take(3)?;
+        let mut r = Reader::new(bytes);
+        let header = r.take(3, "proof header")?;
         let d = usize::from(u16::from_be_bytes([header[0], header[1]]));
         if d > MAX_DEPTH {
             return Err(err(format!("proof depth {d} exceeds {MAX_DEPTH}")));
@@ -280,7 +282,7 @@ impl Proof {
         if flags & !(FLAG_LEAF | FLAG_SIBLING_NODE) != 0 {
             return Err(err(format!("unknown proof flags {flags:#04x}")));
         }
-        let bitmap = r.take(d.div_ceil(8))?;
+        let bitmap = r.take(d.div_ceil(8), "sibling bitmap")?;
         if d % 8 != 0 {
             if let Some(last) = bitmap.last() {
                 if last & (0xff >> (d % 8)) != 0 {
@@ -291,7 +293,7 @@ impl Proof {
         let mut siblings = Vec::with_capacity(d);
         for i in 0..d {
             if bitmap[i / 8] & (0x80 >> (i % 8)) != 0 {
-                let s = B256::from_slice(r.take(32)?);
+                let s = B256::from_slice(r.take(32, "sibling")?);
                 if s.is_zero() {
                     return Err(err("explicit ZERO sibling".into()));
                 }
@@ -301,42 +303,21 @@ impl Proof {
             }
         }
         let leaf = if flags & FLAG_LEAF != 0 {
-            let kv = r.take(64)?;
+            let kv = r.take(64, "leaf")?;
             Some((B256::from_slice(&kv[..32]), B256::from_slice(&kv[32..])))
         } else {
             None
         };
         let sibling_node = if flags & FLAG_SIBLING_NODE != 0 {
-            Some(Node::decode(r.take(NODE_ENCODED_LEN)?)?)
+            Some(Node::decode(r.take(NODE_ENCODED_LEN, "sibling node")?)?)
         } else {
             None
         };
-        if !r.bytes.is_empty() {
-            return Err(err(format!("{} trailing bytes after proof", r.bytes.len())));
-        }
+        r.finish()?;
         Ok(Proof {
             siblings,
             leaf,
             sibling_node,
         })
-    }
-}
-
-/// Bounds-checked byte cursor.
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SmtError> {
-        if self.bytes.len() < n {
-            return Err(SmtError::Decode(format!(
-                "proof truncated: need {n} more bytes, have {}",
-                self.bytes.len()
-            )));
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
     }
 }

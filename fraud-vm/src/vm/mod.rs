@@ -3,9 +3,11 @@
 //! The fraud-proof VM's instruction set is the EVM itself: one step is one opcode (or one
 //! synthetic step: block-init, tx-init, frame enter/exit, precompile call, tx-end, block-end,
 //! micro-steps of bulk data). A dispute narrows down to one step; L1 re-executes that step from
-//! its pre-state hash and a [`Proof`] and compares the post-state hash. This module is the
-//! specification and the Rust reference verifier; the Solidity verifier mirrors it family by
-//! family (one module here per contract there).
+//! its pre-state hash and a [`Proof`] and compares the post-state hash. This module's docs are
+//! the specification; [`verifier`] is the Rust reference verifier, which a Solidity port (none
+//! exists yet) will mirror file for file (one contract there per module here: the entry, the
+//! step context, one per opcode family, the oracle, the encodings); [`prover`] (the `evm`
+//! feature) replays blocks on revm and builds the proofs.
 //!
 //! **Status.** Every defined Cancun opcode (one module per family: `arith`, `compare_bitwise`,
 //! `keccak`, `env`, `block_info`, `account`, `storage`, `stack_memory`, `flow`, `copy`, `log`,
@@ -19,7 +21,7 @@
 //!
 //! Module docs of each family state its exact semantics: [`call`], [`create`], [`copy`],
 //! [`keccak`], [`build`], [`input`], and the private `tx`, `exit`, `storage`, `account`,
-//! `selfdestruct`, `log` modules (read the source).
+//! `selfdestruct`, `log` modules of [`verifier`] (read the source).
 //!
 //! ## Machine state and its hash
 //!
@@ -113,7 +115,7 @@
 //! caller-sized input at once is a precompile call (or a transaction to a precompile); it is
 //! bounded by [`crate::precompile`]: at most [`crate::precompile::MAX_INPUT`] bytes of input
 //! (longer inputs fail the call unread) and at most [`crate::precompile::MAX_GAS`] gas for the
-//! precompile itself, which the L1 verifier spends again in L1's own precompile. That call is
+//! precompile itself, which an L1 verifier spends again in L1's own precompile. That call is
 //! the worst-case step: a 64 KiB word-range witness plus 10M gas of precompile work.
 //!
 //! The number of steps of a block, which sets the depth of a game's second level: every step
@@ -175,102 +177,16 @@
 //! ```
 //! Witnesses run to the end of the bytes, in the order the step reads them.
 
-mod account;
-mod arith;
-mod block_end;
-mod block_info;
-pub mod build;
-pub mod call;
-pub mod codec;
-mod compare_bitwise;
-pub mod copy;
-pub mod create;
-mod env;
-mod exit;
-mod flow;
-mod halt;
-pub mod input;
-pub mod keccak;
-mod log;
-pub mod machine;
-pub mod opcodes;
-pub mod oracle;
-pub mod proof;
-mod selfdestruct;
-mod stack_memory;
-mod step;
-mod storage;
-pub mod trace;
-mod tx;
+#[cfg(feature = "evm")]
+pub mod prover;
+pub mod verifier;
 
-use alloy_primitives::B256;
-
-pub use machine::{BlockPart, Checkpoint, Frame, FrameKind, Machine, Status, TxPart};
-pub use proof::{Proof, StepProof, Terminal, Witness};
-pub use step::{memory_cost, step, HaltReason, StepInfo, StepKind};
-pub use trace::{BlockRef, Trace, TraceError};
-
-pub use crate::merkle::DATA_DEPTH;
-
-/// Depth of the block-hash tree (256 leaves; block `n`'s hash at leaf `n mod 256`).
-pub const BLOCK_HASH_DEPTH: usize = 8;
-
-/// Value of a member of a set tree (accessed addresses, accessed slots, created accounts).
-pub const SET_MEMBER: B256 = B256::with_last_byte(1);
-
-/// Gas of a warm account or slot access (EIP-2929).
-pub const WARM_ACCESS: u64 = 100;
-/// Gas of a cold account access (EIP-2929).
-pub const COLD_ACCOUNT_ACCESS: u64 = 2_600;
-/// Gas of a cold storage read (EIP-2929).
-pub const COLD_SLOAD: u64 = 2_100;
-
-/// Maximum number of stack items.
-pub const STACK_LIMIT: u64 = 1024;
-
-/// Why a step could not be verified (or proven).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StepError {
-    /// The proof's pre-state parts do not hash to the claimed pre-state hash.
-    #[error("the proof's pre-state does not match the pre-state hash")]
-    PreStateMismatch,
-    /// The step needs a witness the proof does not have.
-    #[error("missing witness: {0}")]
-    MissingWitness(&'static str),
-    /// The next witness is of another kind or shape.
-    #[error("wrong witness kind or shape: expected {0}")]
-    WrongWitness(&'static str),
-    /// A witness does not match its commitment.
-    #[error("witness does not match its commitment: {0}")]
-    BadWitness(&'static str),
-    /// The proof carries witnesses the step does not read.
-    #[error("{0} unused witnesses")]
-    UnusedWitnesses(usize),
-    /// The step kind is not implemented yet.
-    #[error("step not supported yet: {0}")]
-    Unsupported(String),
-}
-
-/// The reference verifier: checks `proof` against `pre_hash`, executes the step, and returns
-/// the post-state hash with what the step did.
-pub fn verify_step(pre_hash: B256, proof: &Proof) -> Result<(B256, StepInfo), StepError> {
-    let proof = match proof {
-        Proof::Step(p) => p,
-        Proof::Terminal(t) if t.hash() == pre_hash => {
-            let info = StepInfo {
-                kind: StepKind::Terminal,
-                halt: None,
-            };
-            return Ok((pre_hash, info));
-        }
-        Proof::Terminal(_) => return Err(StepError::PreStateMismatch),
-    };
-    let mut machine = proof.machine();
-    if machine.hash() != pre_hash {
-        return Err(StepError::PreStateMismatch);
-    }
-    let mut checker = oracle::Checker::new(proof.witnesses.clone());
-    let info = step(&mut machine, &mut checker)?;
-    checker.finish()?;
-    Ok((machine.hash(), info))
-}
+#[cfg(feature = "evm")]
+pub use self::prover::{trace, BlockRef, Trace, TraceError};
+pub use self::verifier::{
+    build, call, copy, create, input, keccak, machine, memory_cost, opcodes, oracle, proof, step,
+    verify_step, BlockPart, Checkpoint, Frame, FrameKind, HaltReason, Machine, Proof, Status,
+    StepError, StepInfo, StepKind, StepProof, Terminal, TxPart, Witness, BLOCK_HASH_DEPTH,
+    COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT, WARM_ACCESS,
+};
+pub use crate::codec;
