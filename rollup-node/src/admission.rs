@@ -120,8 +120,7 @@ pub fn admit(
     if raw.len() > MAX_TX_SIZE {
         return Err(AdmissionError::Oversized(raw.len()));
     }
-    let ExecutableTx { tx, sender } =
-        decode_user_tx(chain, raw).map_err(AdmissionError::from)?;
+    let ExecutableTx { tx, sender } = decode_user_tx(chain, raw).map_err(AdmissionError::from)?;
     if tx.gas_limit() > block_gas_limit {
         return Err(AdmissionError::GasLimitTooHigh);
     }

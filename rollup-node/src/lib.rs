@@ -7,6 +7,7 @@ pub mod cache;
 pub mod check;
 pub mod derive;
 pub mod events;
+pub mod follower;
 pub mod history;
 pub mod mempool;
 pub mod node;
