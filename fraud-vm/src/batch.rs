@@ -65,11 +65,12 @@
 //!    block's origin (see below). The count actually consumed is what the next block starts
 //!    from.
 //! 3. The batch's transactions in order. A transaction that does not decode, is not a user
-//!    type (legacy, EIP-2930, EIP-1559), has no or another chain id, does not recover a
-//!    sender, does not fit in the block's remaining gas or is invalid on the state (nonce,
-//!    balance, fees, intrinsic gas) is **skipped**: it is not part of the block, and the batch
-//!    stays valid. An honest sequencer never posts one (its blocks contain exactly the
-//!    transactions that applied), so its blocks are rebuilt identically.
+//!    type (legacy, EIP-2930, EIP-1559), has no or another chain id, has a high-`s`
+//!    signature (EIP-2) or does not recover a sender ([`validate_user_tx`], the rule the
+//!    node's admission applies too), does not fit in the block's remaining gas or is invalid
+//!    on the state (nonce, balance, fees, intrinsic gas) is **skipped**: it is not part of the
+//!    block, and the batch stays valid. An honest sequencer never posts one (its blocks
+//!    contain exactly the transactions that applied), so its blocks are rebuilt identically.
 //!
 //! ## Forced inclusion
 //!
@@ -531,7 +532,8 @@ pub fn validate_user_tx(chain_id: u64, tx: &OpTxEnvelope) -> Result<Address, Use
 /// Decodes one batch transaction and recovers its sender (rule 3's checks before execution,
 /// [`validate_user_tx`]).
 pub fn decode_user_tx(chain: &ChainSpec, raw: &[u8]) -> Result<ExecutableTx, UserTxError> {
-    let tx = OpTxEnvelope::decode_2718_exact(raw).map_err(|e| UserTxError::Decode(e.to_string()))?;
+    let tx =
+        OpTxEnvelope::decode_2718_exact(raw).map_err(|e| UserTxError::Decode(e.to_string()))?;
     let sender = validate_user_tx(chain.chain_id, &tx)?;
     Ok(ExecutableTx { tx, sender })
 }
@@ -640,9 +642,7 @@ mod tests {
         }
 
         fn signed<T: SignableTransaction<Signature>>(tx: T) -> (T, Signature) {
-            let sig = alice()
-                .sign_hash_sync(&tx.signature_hash())
-                .expect("sign");
+            let sig = alice().sign_hash_sync(&tx.signature_hash()).expect("sign");
             (tx, sig)
         }
 
@@ -696,7 +696,11 @@ mod tests {
 
             let (other, sig) = signed(transfer(1));
             assert_eq!(
-                decode_user_tx(&chain(), &raw(OpTxEnvelope::Eip1559(other.into_signed(sig)))).err(),
+                decode_user_tx(
+                    &chain(),
+                    &raw(OpTxEnvelope::Eip1559(other.into_signed(sig)))
+                )
+                .err(),
                 Some(UserTxError::WrongChainId {
                     have: 1,
                     want: CHAIN_ID
