@@ -17,7 +17,7 @@ use alloy::{
     providers::{Provider, ProviderBuilder},
 };
 use rollup_node::{
-    derive::L1Config,
+    follower::L1Config,
     node::{BatcherSettings, Node, NodeConfig, ProposerSettings, DEV_GENESIS},
     rpc::RpcConfig,
 };

@@ -81,11 +81,12 @@
 //!    block's origin (see below). The count actually consumed is what the next block starts
 //!    from.
 //! 3. The batch's transactions in order. A transaction that does not decode, is not a user
-//!    type (legacy, EIP-2930, EIP-1559), has no or another chain id, does not recover a
-//!    sender, does not fit in the block's remaining gas or is invalid on the state (nonce,
-//!    balance, fees, intrinsic gas) is **skipped**: it is not part of the block, and the batch
-//!    stays valid. An honest sequencer never posts one (its blocks contain exactly the
-//!    transactions that applied), so its blocks are rebuilt identically.
+//!    type (legacy, EIP-2930, EIP-1559), has no or another chain id, has a high-`s`
+//!    signature (EIP-2) or does not recover a sender ([`validate_user_tx`], the rule the
+//!    node's admission applies too), does not fit in the block's remaining gas or is invalid
+//!    on the state (nonce, balance, fees, intrinsic gas) is **skipped**: it is not part of the
+//!    block, and the batch stays valid. An honest sequencer never posts one (its blocks
+//!    contain exactly the transactions that applied), so its blocks are rebuilt identically.
 //!
 //! ## Forced inclusion
 //!
@@ -96,9 +97,11 @@
 //! forced batch exactly when its origin reaches the forced batch's L1 block, and the block it
 //! builds then includes the forced deposits; blocks it sealed before keep their count.
 
-use alloy_consensus::{transaction::SignerRecoverable, Header, Transaction as _};
+use alloy_consensus::{
+    crypto::SECP256K1N_HALF, transaction::SignerRecoverable, Header, Transaction as _,
+};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{keccak256, Bytes, B256, U256};
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy_sol_types::{sol, SolValue};
 use op_alloy_consensus::OpTxEnvelope;
 use tracing::debug;
@@ -522,7 +525,7 @@ fn finish_txs<P: StateProvider>(
         let tx = match decode_user_tx(chain, raw) {
             Ok(tx) => tx,
             Err(reason) => {
-                derived.skipped.push((i, reason));
+                derived.skipped.push((i, reason.to_string()));
                 continue;
             }
         };
@@ -535,21 +538,67 @@ fn finish_txs<P: StateProvider>(
     Ok(derived)
 }
 
-/// Decodes one batch transaction and recovers its sender (rule 3's checks before execution).
-pub fn decode_user_tx(chain: &ChainSpec, raw: &[u8]) -> Result<ExecutableTx, String> {
-    let tx = OpTxEnvelope::decode_2718_exact(raw).map_err(|e| format!("undecodable: {e}"))?;
-    if !is_user_tx_type(tx.tx_type()) {
-        return Err(format!(
-            "type {} not allowed in a batch",
-            tx.tx_type() as u8
-        ));
+/// Why bytes are not a valid user transaction of this chain: the checks made before
+/// execution, shared by derivation (rule 3 skips such a transaction) and by the node's
+/// admission of raw transactions (which refuses it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserTxError {
+    /// The bytes are not one EIP-2718 transaction envelope (trailing bytes included).
+    #[error("undecodable: {0}")]
+    Decode(String),
+    /// A type users may not send ([`is_user_tx_type`]): deposits and unknown types.
+    #[error("type {0} not allowed in a batch")]
+    Type(u8),
+    /// A legacy transaction without EIP-155 replay protection (no chain id).
+    #[error("no chain id (not EIP-155 replay-protected)")]
+    Unprotected,
+    /// Signed for another chain.
+    #[error("chain id {have}, want {want}")]
+    WrongChainId {
+        /// The transaction's chain id.
+        have: u64,
+        /// This chain's id.
+        want: u64,
+    },
+    /// The signature's `s` is in the upper half of the curve order (EIP-2).
+    #[error("bad signature: s above n/2 (EIP-2)")]
+    HighS,
+    /// The signature recovers no sender (`r` or `s` out of range, no curve point).
+    #[error("bad signature: {0}")]
+    Signature(String),
+}
+
+/// Checks a decoded transaction against the user-transaction rule and recovers its sender:
+/// a user type ([`is_user_tx_type`]), signed for `chain_id` (EIP-155 for legacy), with a
+/// low-`s` signature (EIP-2) that recovers a sender.
+pub fn validate_user_tx(chain_id: u64, tx: &OpTxEnvelope) -> Result<Address, UserTxError> {
+    let ty = tx.tx_type();
+    if !is_user_tx_type(ty) {
+        return Err(UserTxError::Type(ty as u8));
     }
-    if tx.chain_id() != Some(chain.chain_id) {
-        return Err(format!("chain id {:?}", tx.chain_id()));
+    match tx.chain_id() {
+        None => return Err(UserTxError::Unprotected),
+        Some(have) if have != chain_id => {
+            return Err(UserTxError::WrongChainId {
+                have,
+                want: chain_id,
+            })
+        }
+        Some(_) => {}
     }
-    let sender = tx
-        .recover_signer()
-        .map_err(|e| format!("bad signature: {e}"))?;
+    if tx.signature().is_some_and(|sig| sig.s() > SECP256K1N_HALF) {
+        return Err(UserTxError::HighS);
+    }
+    tx.recover_signer()
+        .map_err(|e| UserTxError::Signature(e.to_string()))
+}
+
+/// Decodes one batch transaction and recovers its sender (rule 3's checks before execution,
+/// [`validate_user_tx`]).
+pub fn decode_user_tx(chain: &ChainSpec, raw: &[u8]) -> Result<ExecutableTx, UserTxError> {
+    let tx =
+        OpTxEnvelope::decode_2718_exact(raw).map_err(|e| UserTxError::Decode(e.to_string()))?;
+    let sender = validate_user_tx(chain.chain_id, &tx)?;
     Ok(ExecutableTx { tx, sender })
 }
 
@@ -628,5 +677,126 @@ mod tests {
             Batch::decode(&extra),
             Err(BatchError::Malformed(_))
         ));
+    }
+
+    /// The user-transaction rule shared by derivation and the node's admission.
+    mod user_tx {
+        use alloy::signers::{local::PrivateKeySigner, SignerSync};
+        use alloy_consensus::{SignableTransaction, TxEip1559, TxLegacy};
+        use alloy_primitives::{keccak256, Signature, TxKind, U256};
+        use op_alloy_consensus::TxDeposit;
+
+        use super::super::*;
+
+        const CHAIN_ID: u64 = 901;
+
+        fn alice() -> PrivateKeySigner {
+            PrivateKeySigner::from_bytes(&keccak256([1])).expect("valid key")
+        }
+
+        fn transfer(chain_id: u64) -> TxEip1559 {
+            TxEip1559 {
+                chain_id,
+                gas_limit: 21_000,
+                max_fee_per_gas: 10,
+                to: TxKind::Call(Address::repeat_byte(2)),
+                value: U256::from(3),
+                ..Default::default()
+            }
+        }
+
+        fn signed<T: SignableTransaction<Signature>>(tx: T) -> (T, Signature) {
+            let sig = alice().sign_hash_sync(&tx.signature_hash()).expect("sign");
+            (tx, sig)
+        }
+
+        fn raw(tx: OpTxEnvelope) -> Vec<u8> {
+            tx.encoded_2718()
+        }
+
+        fn chain() -> ChainSpec {
+            ChainSpec {
+                chain_id: CHAIN_ID,
+                spec: revm::primitives::hardfork::SpecId::CANCUN,
+                base_fee_params: alloy_eips::eip1559::BaseFeeParams::ethereum(),
+                fee_recipient: Address::ZERO,
+            }
+        }
+
+        #[test]
+        fn accepts_signed_user_types_and_recovers_the_sender() {
+            let (tx, sig) = signed(transfer(CHAIN_ID));
+            let eip1559 = OpTxEnvelope::Eip1559(tx.into_signed(sig));
+            let legacy = {
+                let (tx, sig) = signed(TxLegacy {
+                    chain_id: Some(CHAIN_ID),
+                    gas_limit: 21_000,
+                    ..Default::default()
+                });
+                OpTxEnvelope::Legacy(tx.into_signed(sig))
+            };
+            for tx in [eip1559, legacy] {
+                let decoded = decode_user_tx(&chain(), &raw(tx.clone())).expect("valid");
+                assert_eq!(decoded.sender, alice().address());
+                assert_eq!(decoded.tx, tx);
+            }
+        }
+
+        #[test]
+        fn refuses_each_broken_rule_with_its_variant() {
+            let (tx, sig) = signed(transfer(CHAIN_ID));
+            let good = raw(OpTxEnvelope::Eip1559(tx.clone().into_signed(sig)));
+            let trailing = [good.clone(), vec![0]].concat();
+            assert!(matches!(
+                decode_user_tx(&chain(), &trailing),
+                Err(UserTxError::Decode(_))
+            ));
+
+            let deposit = OpTxEnvelope::Deposit(alloy_consensus::Sealed::new(TxDeposit::default()));
+            assert_eq!(
+                decode_user_tx(&chain(), &raw(deposit)).err(),
+                Some(UserTxError::Type(0x7e))
+            );
+
+            let (other, sig) = signed(transfer(1));
+            assert_eq!(
+                decode_user_tx(
+                    &chain(),
+                    &raw(OpTxEnvelope::Eip1559(other.into_signed(sig)))
+                )
+                .err(),
+                Some(UserTxError::WrongChainId {
+                    have: 1,
+                    want: CHAIN_ID
+                })
+            );
+
+            let (unprotected, sig) = signed(TxLegacy {
+                gas_limit: 21_000,
+                ..Default::default()
+            });
+            let unprotected = OpTxEnvelope::Legacy(unprotected.into_signed(sig));
+            assert_eq!(
+                decode_user_tx(&chain(), &raw(unprotected)).err(),
+                Some(UserTxError::Unprotected)
+            );
+
+            // The same signature with s' = n - s and the parity flipped recovers the same
+            // key; EIP-2 refuses it so a transaction has one valid signature.
+            let n = SECP256K1N_HALF * U256::from(2) + U256::from(1);
+            let high_s = Signature::new(sig.r(), n - sig.s(), !sig.v());
+            let high = OpTxEnvelope::Eip1559(tx.clone().into_signed(high_s));
+            assert_eq!(
+                decode_user_tx(&chain(), &raw(high)).err(),
+                Some(UserTxError::HighS)
+            );
+
+            let zero_r = Signature::new(U256::ZERO, sig.s(), sig.v());
+            let zero = OpTxEnvelope::Eip1559(tx.into_signed(zero_r));
+            assert!(matches!(
+                decode_user_tx(&chain(), &raw(zero)),
+                Err(UserTxError::Signature(_))
+            ));
+        }
     }
 }

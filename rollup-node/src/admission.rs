@@ -1,11 +1,18 @@
 //! Admission of raw transactions from users: every check that can be made before execution,
 //! with the error messages Ethereum clients use, before a transaction reaches the pool.
+//!
+//! What a user transaction is (type, chain id, signature) is the chain's rule
+//! ([`fraud_vm::batch::validate_user_tx`]), the one derivation applies to batch transactions;
+//! admission adds the node's own limits (size, gas, fees, balance) and the pool's nonce rules.
 
-use alloy_consensus::{transaction::SignerRecoverable, Transaction as _};
-use alloy_eips::eip2718::Decodable2718;
+use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, U256};
-use fraud_vm::{chain::ChainSpec, execute::tx_env};
-use op_alloy_consensus::{OpTxEnvelope, OpTxType};
+use fraud_vm::{
+    batch::{decode_user_tx, UserTxError},
+    chain::ChainSpec,
+    execute::{tx_env, ExecutableTx},
+};
+use op_alloy_consensus::OpTxEnvelope;
 use revm::{
     context_interface::cfg::gas::calculate_initial_tx_gas_for_tx,
     primitives::eip3860::MAX_INITCODE_SIZE,
@@ -86,6 +93,21 @@ pub enum AdmissionError {
     Store(#[from] StoreError),
 }
 
+impl From<UserTxError> for AdmissionError {
+    /// The chain's user-transaction rule ([`fraud_vm::batch::validate_user_tx`], the one
+    /// derivation applies) in the words Ethereum clients use.
+    fn from(e: UserTxError) -> Self {
+        match e {
+            UserTxError::Decode(reason) => Self::Decode(reason),
+            UserTxError::Type(ty) => Self::UnsupportedType(ty),
+            UserTxError::Unprotected => Self::Unprotected,
+            UserTxError::WrongChainId { have, want } => Self::WrongChainId { have, want },
+            UserTxError::HighS => Self::BadSignature("s above n/2 (EIP-2)".into()),
+            UserTxError::Signature(reason) => Self::BadSignature(reason),
+        }
+    }
+}
+
 /// Validates `raw` against the chain and the latest state, then adds it to the pool.
 /// Returns the transaction hash and its sender.
 pub fn admit(
@@ -98,25 +120,7 @@ pub fn admit(
     if raw.len() > MAX_TX_SIZE {
         return Err(AdmissionError::Oversized(raw.len()));
     }
-    let tx =
-        OpTxEnvelope::decode_2718_exact(raw).map_err(|e| AdmissionError::Decode(e.to_string()))?;
-    let ty = tx.tx_type();
-    if !matches!(ty, OpTxType::Legacy | OpTxType::Eip2930 | OpTxType::Eip1559) {
-        return Err(AdmissionError::UnsupportedType(ty as u8));
-    }
-    match tx.chain_id() {
-        None => return Err(AdmissionError::Unprotected),
-        Some(id) if id != chain.chain_id => {
-            return Err(AdmissionError::WrongChainId {
-                have: id,
-                want: chain.chain_id,
-            })
-        }
-        Some(_) => {}
-    }
-    let sender = tx
-        .recover_signer()
-        .map_err(|e| AdmissionError::BadSignature(e.to_string()))?;
+    let ExecutableTx { tx, sender } = decode_user_tx(chain, raw).map_err(AdmissionError::from)?;
     if tx.gas_limit() > block_gas_limit {
         return Err(AdmissionError::GasLimitTooHigh);
     }

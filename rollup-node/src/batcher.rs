@@ -132,7 +132,7 @@ impl Batcher {
                 config.deployment.batcher
             )));
         }
-        let l1 = crate::derive::l1_provider(&config.l1_rpc, Some(&config.key))?;
+        let l1 = crate::follower::l1_provider(&config.l1_rpc, Some(&config.key))?;
         Ok(Self {
             config,
             store,

@@ -6,7 +6,7 @@ use alloy::signers::local::PrivateKeySigner;
 use clap::Parser;
 use fraud_vm::deposit::Deployment;
 use rollup_node::{
-    derive::L1Config,
+    follower::L1Config,
     mempool::PoolConfig,
     node::{BatcherSettings, Node, NodeConfig, ProposerSettings, DEV_GENESIS},
     rpc::RpcConfig,

@@ -11,8 +11,8 @@ use alloy::signers::local::PrivateKeySigner;
 
 use crate::{
     batcher::{BatchedThrough, Batcher, BatcherConfig},
-    derive::{DepositFeed, L1Config, L1Follower},
     events::ChainEvents,
+    follower::{DepositFeed, L1Config, L1Follower},
     mempool::{Mempool, PoolConfig},
     proposer::{Proposer, ProposerConfig},
     replica::Replica,

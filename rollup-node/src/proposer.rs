@@ -82,7 +82,7 @@ impl Proposer {
         if config.interval == 0 {
             return Err(NodeError::Config("--proposer.interval must be >= 1".into()));
         }
-        let l1 = crate::derive::l1_provider(&config.l1_rpc, Some(&config.key))?;
+        let l1 = crate::follower::l1_provider(&config.l1_rpc, Some(&config.key))?;
         Ok(Self {
             config,
             store,

@@ -1,7 +1,7 @@
 //! Replica mode (`--replica`): the L2 chain rebuilt from L1 alone.
 //!
 //! A replica runs no sequencer and includes nothing from its pool. Its [`L1Follower`]
-//! (`crate::derive`) reads, at the confirmation depth, the Inbox's deposits, forced batches and
+//! (`crate::follower`) reads, at the confirmation depth, the Inbox's deposits, forced batches and
 //! every sequencer batch's calldata; the [`Replica`] task then rebuilds each batch's blocks in
 //! order with [`fraud_vm::batch::derive_block`] — the same `BlockBuilder` and the same
 //! L1-inputs rule the sequencer used — and stores and announces them like the sequencer does, so
@@ -18,14 +18,10 @@
 //! - on start the follower scans L1 from the deployment's deploy block (batches are not stored
 //!   locally), so a restart re-reads the Inbox's history once.
 //!
-//! [`L1Follower`]: crate::derive::L1Follower
+//! [`L1Follower`]: crate::follower::L1Follower
 
 use std::{sync::Arc, time::Duration};
 
-use alloy::{
-    eips::BlockNumberOrTag,
-    providers::{DynProvider, Provider},
-};
 use fraud_vm::{
     batch::{derive_block, BatchBlock},
     chain::ChainSpec,
@@ -37,8 +33,9 @@ use tracing::{error, info, warn};
 
 use crate::{
     batcher::BatchedThrough,
-    derive::{DepositFeed, L1Cursor, PostedBatch},
     events::ChainEvents,
+    follower::{DepositFeed, L1Source, PostedBatch, RpcL1Source},
+    store::L1Cursor,
     store::Store,
     NodeError,
 };
@@ -78,7 +75,7 @@ pub struct Replica {
     store: Store,
     events: ChainEvents,
     feed: Arc<DepositFeed>,
-    l1: DynProvider,
+    l1: RpcL1Source,
     batched: BatchedThrough,
     poll_interval: Duration,
 }
@@ -94,7 +91,7 @@ impl Replica {
         poll_interval: Duration,
         batched: BatchedThrough,
     ) -> Result<Self, NodeError> {
-        let l1 = crate::derive::l1_provider(l1_rpc, None)?;
+        let l1 = RpcL1Source::connect(l1_rpc)?;
         Ok(Self {
             chain,
             store,
@@ -144,16 +141,11 @@ impl Replica {
         };
         let l1 = self
             .l1
-            .get_block_by_number(BlockNumberOrTag::Number(origin.number))
+            .block(origin.number)
             .await
-            .map_err(|e| ReplicaError::Rpc(format!("eth_getBlockByNumber: {e}")))?;
+            .map_err(|e| ReplicaError::Rpc(e.to_string()))?;
         match l1 {
-            Some(b) if b.header.hash == origin.hash => Ok(Some(L1BlockInfo {
-                number: origin.number,
-                hash: origin.hash,
-                timestamp: b.header.timestamp,
-                basefee: b.header.base_fee_per_gas.unwrap_or_default(),
-            })),
+            Some(b) if b.hash == origin.hash => Ok(Some(b)),
             _ => Err(ReplicaError::UnknownOrigin {
                 block,
                 number: origin.number,

@@ -4,7 +4,7 @@
 //! ones: a writer thread commits blocks in order and announces each once it is on disk, while
 //! the sequencer builds on the staged state in memory (see [`Sequencer::run`]).
 //!
-//! When the node follows L1 ([`crate::derive`]), every block with an L1 origin opens with the
+//! When the node follows L1 ([`crate::follower`]), every block with an L1 origin opens with the
 //! L1-info deposit and the pending L1 deposits, before the pool's transactions.
 //!
 //! Timestamps: a block is stamped `max(now, parent + 1)` (the consensus rule
@@ -33,10 +33,10 @@ use tokio::sync::watch;
 use tracing::{error, info, info_span, warn};
 
 use crate::{
-    derive::{DepositFeed, L1Cursor},
     events::ChainEvents,
+    follower::DepositFeed,
     mempool::Mempool,
-    store::Store,
+    store::{L1Cursor, Store},
     NodeError,
 };
 
@@ -94,7 +94,7 @@ impl Sequencer {
         }
     }
 
-    /// Takes L1 origins and deposits from `feed` (see [`crate::derive`]), continuing after
+    /// Takes L1 origins and deposits from `feed` (see [`crate::follower`]), continuing after
     /// `cursor` (the stored cursor of the head block).
     pub fn with_deposits(mut self, feed: Arc<DepositFeed>, cursor: Option<L1Cursor>) -> Self {
         self.derivation = Some(Derivation {

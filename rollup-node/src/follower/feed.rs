@@ -1,0 +1,236 @@
+//! The [`DepositFeed`]: what the follower found on L1, shared with the sequencer and the
+//! replica (see [`crate::follower`]).
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::B256;
+use fraud_vm::{batch::Batch, deposit::L1BlockInfo, message::DepositMessage};
+use parking_lot::Mutex;
+
+use crate::store::L1Cursor;
+
+#[derive(Debug, Default)]
+struct FeedState {
+    /// The newest L1 block at the confirmation depth seen so far.
+    confirmed: Option<L1BlockInfo>,
+    /// Forced batches: L1 block number -> largest `afterDelayedMessagesRead` forced in it.
+    forced: BTreeMap<u64, u64>,
+    /// Sequencer batches found on L1 (replica mode), by batch index.
+    batches: BTreeMap<u64, PostedBatch>,
+    /// Queued deposits not yet included, by Inbox index.
+    deposits: BTreeMap<u64, DepositMessage>,
+    /// Deposits below this index are included already.
+    included_below: u64,
+}
+
+/// What the L1 follower has found, shared with the sequencer (see the module docs).
+#[derive(Debug, Default)]
+pub struct DepositFeed {
+    state: Mutex<FeedState>,
+}
+
+/// A sequencer batch as posted to the Inbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostedBatch {
+    /// The Inbox's batch index.
+    pub index: u64,
+    /// L1 block holding it.
+    pub l1_block: u64,
+    /// L1 transaction holding it.
+    pub l1_tx: B256,
+    /// `afterDelayedMessagesRead` of the call.
+    pub after_delayed_read: u64,
+    /// The decoded batch.
+    pub batch: Batch,
+}
+
+/// The L1 inputs of one L2 block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockInputs {
+    /// The block's L1 origin.
+    pub origin: L1BlockInfo,
+    /// The Inbox index the block continues from (the cursor's next index).
+    pub first_deposit: u64,
+    /// The deposits to include after the L1-info deposit, in index order (contiguous from
+    /// the cursor's next index).
+    pub deposits: Vec<DepositMessage>,
+    /// Delayed messages forced in at or before the origin ([`DepositFeed::forced_read`]).
+    pub forced_read: u64,
+}
+
+impl DepositFeed {
+    /// An empty feed expecting deposits from index `next_deposit` on.
+    pub fn new(next_deposit: u64) -> Self {
+        Self {
+            state: Mutex::new(FeedState {
+                included_below: next_deposit,
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// The inputs of the next L2 block after one whose derivation state is `cursor` (`None`:
+    /// no block had an origin yet). `None` when no L1 block is known yet.
+    pub fn inputs(&self, cursor: Option<&L1Cursor>) -> Option<BlockInputs> {
+        let state = self.state.lock();
+        let origin = match (cursor, state.confirmed) {
+            (Some(c), Some(confirmed)) if confirmed.number > c.origin.number => confirmed,
+            (Some(c), _) => c.origin,
+            (None, confirmed) => confirmed?,
+        };
+        let first_deposit = cursor.map_or(state.included_below, |c| c.next_deposit);
+        let deposits = (first_deposit..)
+            .zip(state.deposits.range(first_deposit..))
+            .take_while(|(next, (index, message))| {
+                *index == next && message.l1_block_number <= origin.number
+            })
+            .map(|(_, (_, message))| message.clone())
+            .collect();
+        let forced_read = forced_read(&state.forced, origin.number);
+        Some(BlockInputs {
+            origin,
+            first_deposit,
+            deposits,
+            forced_read,
+        })
+    }
+
+    /// The queued deposits from index `from` on (contiguous), in index order.
+    pub fn deposits_from(&self, from: u64) -> Vec<DepositMessage> {
+        let state = self.state.lock();
+        (from..)
+            .zip(state.deposits.range(from..))
+            .take_while(|(next, (index, _))| *index == next)
+            .map(|(_, (_, message))| message.clone())
+            .collect()
+    }
+
+    /// The largest `afterDelayedMessagesRead` of the forced batches appended in L1 blocks at or
+    /// before `l1_block` (0 if none): every L2 block with an origin at or after such a batch
+    /// consumes at least that many delayed messages (`fraud_vm::batch`, *Forced inclusion*).
+    pub fn forced_read(&self, l1_block: u64) -> u64 {
+        forced_read(&self.state.lock().forced, l1_block)
+    }
+
+    /// The sequencer batch with index `index`, once found on L1 (replica mode).
+    pub fn batch(&self, index: u64) -> Option<PostedBatch> {
+        self.state.lock().batches.get(&index).cloned()
+    }
+
+    /// Forgets sequencer batches below `index` (derived).
+    pub fn batches_done_below(&self, index: u64) {
+        let mut state = self.state.lock();
+        let keep = state.batches.split_off(&index);
+        state.batches = keep;
+    }
+
+    /// Records forced batches (L1 block, `afterDelayedMessagesRead`) and sequencer batches.
+    pub fn publish_batches(&self, forced: Vec<(u64, u64)>, batches: Vec<PostedBatch>) {
+        let mut state = self.state.lock();
+        for (block, after) in forced {
+            let entry = state.forced.entry(block).or_default();
+            *entry = (*entry).max(after);
+        }
+        for batch in batches {
+            state.batches.insert(batch.index, batch);
+        }
+    }
+
+    /// Forgets deposits below `next_deposit` (included in a built block).
+    pub fn included_below(&self, next_deposit: u64) {
+        let mut state = self.state.lock();
+        state.included_below = state.included_below.max(next_deposit);
+        let keep = state.deposits.split_off(&next_deposit);
+        state.deposits = keep;
+    }
+
+    /// Records the confirmed L1 head and the deposits found up to it.
+    pub fn publish(&self, confirmed: L1BlockInfo, deposits: Vec<DepositMessage>) {
+        let mut state = self.state.lock();
+        for message in deposits {
+            if message.index >= state.included_below {
+                state.deposits.insert(message.index, message);
+            }
+        }
+        if state.confirmed.is_none_or(|c| confirmed.number >= c.number) {
+            state.confirmed = Some(confirmed);
+        }
+    }
+
+    /// The newest confirmed L1 block published.
+    pub fn confirmed(&self) -> Option<L1BlockInfo> {
+        self.state.lock().confirmed
+    }
+}
+
+fn forced_read(forced: &BTreeMap<u64, u64>, l1_block: u64) -> u64 {
+    forced
+        .range(..=l1_block)
+        .map(|(_, after)| *after)
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(number: u64) -> L1BlockInfo {
+        L1BlockInfo {
+            number,
+            hash: B256::with_last_byte(number as u8),
+            timestamp: 1000 + number,
+            basefee: 7,
+        }
+    }
+
+    fn message(index: u64, l1_block_number: u64) -> DepositMessage {
+        DepositMessage {
+            index,
+            l1_block_number,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn inputs_are_contiguous_from_the_cursor_and_origins_never_go_back() {
+        let feed = DepositFeed::new(0);
+        assert_eq!(feed.inputs(None), None, "no L1 block known yet");
+        feed.publish(block(5), vec![message(0, 3), message(1, 5), message(3, 5)]);
+        let inputs = feed.inputs(None).expect("origin");
+        assert_eq!(inputs.origin, block(5));
+        // Index 2 is missing: stop before 3.
+        assert_eq!(
+            inputs.deposits.iter().map(|m| m.index).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        // After a block that included 0 and 1 with origin 5:
+        let cursor = L1Cursor {
+            origin: block(5),
+            next_deposit: 2,
+        };
+        feed.included_below(2);
+        assert!(feed.inputs(Some(&cursor)).unwrap().deposits.is_empty());
+        // An older confirmed block (a slower L1 view) never moves the origin back.
+        feed.publish(block(4), vec![message(2, 4)]);
+        let inputs = feed.inputs(Some(&cursor)).unwrap();
+        assert_eq!(inputs.origin, block(5));
+        assert_eq!(
+            inputs.deposits.iter().map(|m| m.index).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        // A deposit queued after the origin waits for a newer origin.
+        feed.publish(block(6), vec![message(4, 7)]);
+        let cursor = L1Cursor {
+            origin: block(6),
+            next_deposit: 4,
+        };
+        feed.included_below(4);
+        assert!(feed.inputs(Some(&cursor)).unwrap().deposits.is_empty());
+        feed.publish(block(7), vec![]);
+        assert_eq!(feed.inputs(Some(&cursor)).unwrap().deposits.len(), 1);
+        // Already-included deposits are not taken back in.
+        feed.publish(block(7), vec![message(1, 5)]);
+        assert_eq!(feed.inputs(Some(&cursor)).unwrap().deposits[0].index, 4);
+    }
+}
