@@ -8,9 +8,9 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use bridge::{
-    dev,
     client::{Bridge, SentDeposit, DEFAULT_ETH_DEPOSIT_GAS},
     deploy::{self, DeployConfig, DEVNET_DEPLOYER_INDEX},
+    dev,
     withdraw::{SentWithdrawal, WithdrawalStatus, DEFAULT_WITHDRAWAL_GAS},
     BridgeError,
 };

@@ -19,8 +19,7 @@ use std::{
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, WsConnect};
 
 use crate::{
-    anvil,
-    dev,
+    anvil, dev,
     paths::npm_bin,
     rpc::{free_port, wait_for_chain_id},
 };
@@ -344,4 +343,3 @@ impl<N: NodeBin> Drop for TestChain<N> {
         self.kill9();
     }
 }
-

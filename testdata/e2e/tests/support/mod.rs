@@ -1,7 +1,7 @@
 //! The workspace's test harness (crate `test-support`) with the `rollup-node` binary built by
 //! this crate, and the L1 side of the end-to-end tests ([`l1`]).
 
-#![allow(unused_imports)] // each test binary uses a different part of the harness
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 pub mod l1;
 
