@@ -27,7 +27,7 @@ use std::{
 use alloy::{
     consensus::{SignableTransaction, TxEip1559},
     network::TxSignerSync,
-    signers::local::{coins_bip39::English, MnemonicBuilder, PrivateKeySigner},
+    signers::local::PrivateKeySigner,
     sol,
     sol_types::{SolCall, SolValue},
 };
@@ -44,6 +44,7 @@ use rollup_node::{
     store::Store,
 };
 use tempfile::TempDir;
+use test_support::dev;
 
 pub mod loadgen;
 pub mod uniswap;
@@ -59,9 +60,6 @@ pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Result alias for [`BenchError`].
 pub type Result<T, E = BenchError> = std::result::Result<T, E>;
-
-/// The standard development mnemonic (its first ten accounts are funded by the dev genesis).
-pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
 
 /// The compiled `TestToken` (OpenZeppelin 5 ERC20, `constructor(string,string,uint256)`).
 const TEST_TOKEN_JSON: &str = include_str!("../../contracts/out/TestToken.json");
@@ -154,14 +152,6 @@ pub fn recipient(i: usize) -> Address {
     preimage[..9].copy_from_slice(b"recipient");
     preimage[9..].copy_from_slice(&(i as u64).to_be_bytes());
     Address::from_word(keccak256(preimage))
-}
-
-/// Dev account `i` of [`DEV_MNEMONIC`] (path m/44'/60'/0'/0/i).
-pub fn dev_key(i: u32) -> Result<PrivateKeySigner> {
-    Ok(MnemonicBuilder::<English>::default()
-        .phrase(DEV_MNEMONIC)
-        .index(i)?
-        .build()?)
 }
 
 /// The dev genesis ([`DEV_GENESIS`]) with every address of `senders` funded with 100 ETH.
@@ -671,7 +661,7 @@ fn setup_token(
     chain_gas_limit: u64,
     holders: &[Address],
 ) -> Result<Address> {
-    let dev = dev_key(0)?;
+    let dev = dev::signer(0);
     let chain_id = spec.chain_id;
     let supply = U256::from(TOKENS_PER_SENDER) * U256::from(holders.len()) * U256::from(2);
     let deploy = sign(

@@ -51,9 +51,10 @@ use fraud_vm::{
 use op_alloy_consensus::OpTxEnvelope;
 use rayon::prelude::*;
 use serde_json::{json, Value};
+use test_support::{anvil, dev, free_port, npm_bin_dir, rpc::wait_for_chain_id, workspace_root};
 
 use crate::{
-    dev_key, genesis_json, recipient, sender_key, token_initcode,
+    genesis_json, recipient, sender_key, token_initcode,
     uniswap::{self, Pool, SWAP_GAS, SWAP_VALUE},
     Result, ETH_TRANSFER_VALUE, IERC20, SENDER_BALANCE, TOKENS_PER_SENDER, TOKENS_PER_TRANSFER,
 };
@@ -312,7 +313,7 @@ pub async fn run(config: &Config) -> Result<Report> {
         .map(sender_key)
         .collect();
     let senders: Vec<Address> = keys.iter().map(|k| k.address()).collect();
-    let dev0 = dev_key(0)?;
+    let dev0 = dev::signer(0);
 
     // 1. The target.
     let mut process = None;
@@ -734,44 +735,21 @@ pub fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// The workspace root (benches' parent directory).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("benches has a parent")
-        .to_path_buf()
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// Polls `eth_chainId` until the process answers (or exits, or 60 s pass).
+/// Waits until the started process answers `eth_chainId` (60 s at most); the error carries
+/// the tail of its log.
 async fn wait_ready(started: &mut Started, what: &str) -> Result<()> {
-    let rpc = Rpc::new(started.url.clone());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if rpc.call("eth_chainId", json!([])).await.is_ok() {
-            return Ok(());
-        }
-        if let Some(child) = started.child.as_mut() {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(&started.log).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(20).collect();
-                return Err(format!(
-                    "{what} exited with {status}; log tail:\n{}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                )
-                .into());
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{what} did not answer on {} within 60 s", started.url).into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let url = started.url.clone();
+    let Err(e) = wait_for_chain_id(&url, started.child.as_mut(), Duration::from_secs(60)).await
+    else {
+        return Ok(());
+    };
+    let log = std::fs::read_to_string(&started.log).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    Err(format!(
+        "{what}: {e}; log tail:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    )
+    .into())
 }
 
 async fn start_node(config: &Config, senders: &[Address]) -> Result<Started> {
@@ -790,7 +768,7 @@ async fn start_node(config: &Config, senders: &[Address]) -> Result<Started> {
     let genesis = dir.path().join("genesis.json");
     std::fs::write(&genesis, genesis_json(senders)?)?;
     let datadir = dir.path().join("data");
-    let port = free_port()?;
+    let port = free_port();
     let mut command = Command::new(&bin);
     command
         .arg("--datadir")
@@ -841,16 +819,11 @@ async fn spawn_ready(
     Ok(started)
 }
 
-/// The pinned anvil: `$ROLLUP_NPM_BIN/anvil`, else `testdata/node_modules/.bin/anvil`.
-pub fn anvil_path() -> PathBuf {
-    match std::env::var_os("ROLLUP_NPM_BIN") {
-        Some(dir) => PathBuf::from(dir).join("anvil"),
-        None => workspace_root().join("testdata/node_modules/.bin/anvil"),
-    }
-}
-
 async fn start_anvil(config: &Config) -> Result<Started> {
-    let bin = config.anvil_bin.clone().unwrap_or_else(anvil_path);
+    let bin = config
+        .anvil_bin
+        .clone()
+        .unwrap_or_else(|| npm_bin_dir().join("anvil"));
     if !bin.exists() {
         return Err(format!(
             "{} not found: run scripts/install-deps.sh (or pass --anvil-bin)",
@@ -861,11 +834,16 @@ async fn start_anvil(config: &Config) -> Result<Started> {
     let dir = tempfile::Builder::new()
         .prefix("loadgen-anvil-")
         .tempdir()?;
-    let port = free_port()?;
-    let mut command = Command::new(&bin);
-    command
-        .args(["--block-time", "1", "--gas-limit", "3000000000"])
-        .args(["--port", &port.to_string(), "--accounts", "0"]);
+    let port = free_port();
+    let mut command = anvil::command(&bin, port);
+    command.args([
+        "--block-time",
+        "1",
+        "--gas-limit",
+        "3000000000",
+        "--accounts",
+        "0",
+    ]);
     spawn_ready(command, "anvil", dir, port, None).await
 }
 

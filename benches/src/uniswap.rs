@@ -9,7 +9,9 @@ use alloy_primitives::{Address, Bytes, TxKind, U256};
 use fraud_vm::{chain::ChainSpec, execute::ExecutableTx};
 use rollup_node::store::Store;
 
-use crate::{block_gas_limit, check_block, dev_key, seal_block, sign, token_initcode, Result};
+use test_support::dev;
+
+use crate::{block_gas_limit, check_block, seal_block, sign, token_initcode, Result};
 
 sol! {
     /// The parts of the Uniswap V2 router and ERC20 the workload calls.
@@ -182,7 +184,7 @@ pub fn setup_txs(
 
 /// Seals [`setup_txs`] from dev account 0 (nonce 0) as one block on `store`.
 pub fn setup(store: &Store, spec: &ChainSpec, chain_gas_limit: u64) -> Result<Pool> {
-    let (pool, txs) = setup_txs(&dev_key(0)?, spec.chain_id, 0)?;
+    let (pool, txs) = setup_txs(&dev::signer(0), spec.chain_id, 0)?;
     let count = txs.len();
     let gas_limit = block_gas_limit(&txs, chain_gas_limit);
     let (block, _) = seal_block(spec, store, txs, gas_limit)?;

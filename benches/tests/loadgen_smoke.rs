@@ -4,7 +4,8 @@
 
 use std::{path::PathBuf, process::Command};
 
-use benches::loadgen::{run, workspace_root, Config, LoadWorkload, Target};
+use benches::loadgen::{run, Config, LoadWorkload, Target};
+use test_support::workspace_root;
 
 /// `<workspace>/target/debug/rollup-node`, built first if missing.
 fn debug_node() -> PathBuf {

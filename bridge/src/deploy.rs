@@ -17,7 +17,7 @@
 //!
 //! ## Devnet
 //!
-//! [`DeployConfig::devnet`]: deployer = dev account #9 of the standard mnemonic (also the
+//! [`DeployConfig::devnet`]: deployer = dev account #9 ([`crate::dev`]) (also the
 //! registry's resolver), batcher = account #1, proposer = account #2, force-inclusion window
 //! 30 s, challenge window 60 s, proposal bond 0.1 ETH, L2 chain id 42069. On a fresh anvil
 //! account #9 has nonce 0, so the addresses are fixed: the L2 genesis
@@ -32,16 +32,14 @@ use alloy::{
     primitives::{address, Address, Bytes, U256},
     providers::{Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
-    signers::local::{coins_bip39::English, MnemonicBuilder, PrivateKeySigner},
+    signers::local::PrivateKeySigner,
 };
 use alloy_sol_types::SolValue;
 use fraud_vm::{chain::DEV_CHAIN_ID, deposit::Deployment};
 use tracing::info;
 
-use crate::BridgeError;
+use crate::{dev, BridgeError};
 
-/// The standard development mnemonic (anvil's and the L2 dev genesis' funded accounts).
-pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
 /// Dev account index of the devnet deployer.
 pub const DEVNET_DEPLOYER_INDEX: u32 = 9;
 /// Dev account index of the devnet batcher.
@@ -51,15 +49,6 @@ pub const DEVNET_PROPOSER_INDEX: u32 = 2;
 /// The devnet L1StandardBridge: dev account #9's fourth creation (nonce 3). The L2 dev genesis
 /// names it as the L2 bridge's `otherBridge`.
 pub const DEVNET_L1_STANDARD_BRIDGE: Address = address!("8ce361602B935680E8DeC218b820ff5056BeB7af");
-
-/// Dev account `index` of [`DEV_MNEMONIC`] (path `m/44'/60'/0'/0/index`).
-pub fn dev_signer(index: u32) -> Result<PrivateKeySigner, BridgeError> {
-    MnemonicBuilder::<English>::default()
-        .phrase(DEV_MNEMONIC)
-        .index(index)
-        .and_then(|b| b.build())
-        .map_err(|e| BridgeError::Input(format!("dev account {index}: {e}")))
-}
 
 /// What a deployment is configured with (the deployer aside).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,9 +74,9 @@ impl DeployConfig {
     pub fn devnet() -> Result<Self, BridgeError> {
         Ok(Self {
             l2_chain_id: DEV_CHAIN_ID,
-            batcher: dev_signer(DEVNET_BATCHER_INDEX)?.address(),
-            proposer: dev_signer(DEVNET_PROPOSER_INDEX)?.address(),
-            resolver: dev_signer(DEVNET_DEPLOYER_INDEX)?.address(),
+            batcher: dev::address(DEVNET_BATCHER_INDEX),
+            proposer: dev::address(DEVNET_PROPOSER_INDEX),
+            resolver: dev::address(DEVNET_DEPLOYER_INDEX),
             force_inclusion_window: 30,
             challenge_window: 60,
             proposal_bond: U256::from(100_000_000_000_000_000u128),
@@ -245,9 +234,7 @@ mod tests {
 
     #[test]
     fn devnet_bridge_address_is_deployer_nonce_3() {
-        let deployer = dev_signer(DEVNET_DEPLOYER_INDEX)
-            .expect("dev key")
-            .address();
+        let deployer = dev::address(DEVNET_DEPLOYER_INDEX);
         assert_eq!(
             deployer,
             address!("a0Ee7A142d267C1f36714E4a8F75612F20a79720")

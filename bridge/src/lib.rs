@@ -1,6 +1,6 @@
 //! Deposits and withdrawals between L1 and the L2: the L1 deployment ([`deploy`]), the client
-//! library ([`client`] for deposits, [`withdraw`] for withdrawals) and the `bridge`
-//! command-line tool (`src/main.rs`).
+//! library ([`client`] for deposits, [`withdraw`] for withdrawals), the `bridge`
+//! command-line tool (`src/main.rs`) and the dev accounts every devnet tool uses ([`dev`]).
 //!
 //! Formats (message hashes, aliasing, the deployment file) are `fraud-vm`'s
 //! ([`fraud_vm::message`], [`fraud_vm::deposit`]); this crate only talks to L1 and L2 nodes over
@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod deploy;
+pub mod dev;
 pub mod withdraw;
 
 pub use fraud_vm::deposit::Deployment;

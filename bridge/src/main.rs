@@ -10,6 +10,7 @@ use alloy::{
 use bridge::{
     client::{Bridge, SentDeposit, DEFAULT_ETH_DEPOSIT_GAS},
     deploy::{self, DeployConfig, DEVNET_DEPLOYER_INDEX},
+    dev,
     withdraw::{SentWithdrawal, WithdrawalStatus, DEFAULT_WITHDRAWAL_GAS},
     BridgeError,
 };
@@ -524,7 +525,7 @@ async fn finish(bridge: &Bridge, sent: &SentDeposit, sending: &Sending) -> Resul
 async fn deploy_cmd(args: DeployArgs) -> Result<(), BridgeError> {
     let deployer = match &args.private_key {
         Some(key) => signer(key)?,
-        None => deploy::dev_signer(DEVNET_DEPLOYER_INDEX)?,
+        None => dev::signer(DEVNET_DEPLOYER_INDEX),
     };
     let mut config = DeployConfig::devnet()?;
     config.l2_chain_id = args.l2_chain_id;

@@ -6,9 +6,8 @@
 //! newest output when the node keeping only recent states has dropped the first one's.
 
 use std::{
-    net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    path::Path,
+    process::{Command, Output},
     time::{Duration, Instant},
 };
 
@@ -21,65 +20,17 @@ use rollup_node::{
     node::{BatcherSettings, Node, NodeConfig, ProposerSettings, DEV_GENESIS},
     rpc::RpcConfig,
 };
+use test_support::{dev_private_key_hex, free_port, Anvil};
 
-/// Dev account #0's key (funded on anvil).
-const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-fn npm_bin(name: &str) -> PathBuf {
-    let dir = match std::env::var_os("ROLLUP_NPM_BIN") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/node_modules/.bin"),
-    };
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/install-deps.sh",
-        path.display()
-    );
-    path
-}
-
-struct Anvil(Child);
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// Starts an anvil L1: it (killed on drop) and its URL.
 async fn anvil() -> (Anvil, String) {
-    let port = free_port();
-    let child = Command::new(npm_bin("anvil"))
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--silent",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn anvil");
-    let url = format!("http://127.0.0.1:{port}");
-    let provider = ProviderBuilder::new().connect_http(url.parse().expect("url"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while provider.get_chain_id().await.is_err() {
-        assert!(Instant::now() < deadline, "anvil did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (Anvil(child), url)
+    let anvil = Anvil::start().await;
+    let url = anvil.url.clone();
+    (anvil, url)
 }
 
 fn bridge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bridge"))
+    Command::new(env!("CARGO_BIN_EXE_e2e-bridge"))
         .args(args)
         .env_remove("BRIDGE_L1_RPC")
         .env_remove("BRIDGE_L2_RPC")
@@ -98,6 +49,7 @@ fn text(out: &Output) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_deploys_deposits_reports_status_and_explains_errors() {
+    let key0: &str = &dev_private_key_hex(0);
     let (_anvil, l1) = anvil().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("deployment.json");
@@ -158,7 +110,7 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
         args.extend(common);
         let owned: Vec<String> = args
             .into_iter()
-            .chain(["--private-key", KEY0, "--to", to, "--amount", "1.5ether"])
+            .chain(["--private-key", key0, "--to", to, "--amount", "1.5ether"])
             .map(String::from)
             .collect();
         move || {
@@ -213,7 +165,7 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
         "--deployment",
         &file_s,
         "--private-key",
-        KEY0,
+        key0,
         "--to",
         to,
         "--amount",
@@ -239,7 +191,7 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
     args.extend(common);
     args.extend([
         "--private-key",
-        KEY0,
+        key0,
         "--to",
         to,
         "--amount",
@@ -297,7 +249,7 @@ async fn l2_node(
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<Result<(), rollup_node::NodeError>>,
 ) {
-    let key = |i| bridge::deploy::dev_signer(i).expect("dev key");
+    let key = bridge::dev::signer;
     let node = Node::start(NodeConfig {
         datadir: datadir.to_path_buf(),
         genesis: DEV_GENESIS.to_string(),
@@ -390,6 +342,7 @@ async fn bridge_async(args: Vec<String>) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
+    let key0: &str = &dev_private_key_hex(0);
     let (_anvil, l1) = anvil().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("deployment.json");
@@ -417,7 +370,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     let out = cli
         .run(
             "deposit-eth",
-            &["--private-key", KEY0, "--to", me, "--amount", "2ether"],
+            &["--private-key", key0, "--to", me, "--amount", "2ether"],
         )
         .await;
     assert!(out.status.success(), "deposit: {:?}", text(&out));
@@ -425,7 +378,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     let out = cli
         .run(
             "withdraw-eth",
-            &["--private-key", KEY0, "--to", target, "--amount", "1ether"],
+            &["--private-key", key0, "--to", target, "--amount", "1ether"],
         )
         .await;
     let (stdout, stderr) = text(&out);
@@ -433,7 +386,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     assert!(stderr.contains("next: bridge prove"), "{stderr}");
     let l2_tx = word_after(&stdout, "l2 transaction:").expect("l2 tx printed");
     let out = cli
-        .run("prove", &["--private-key", KEY0, "--withdrawal", &l2_tx])
+        .run("prove", &["--private-key", key0, "--withdrawal", &l2_tx])
         .await;
     assert!(!out.status.success());
     assert!(
@@ -450,7 +403,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
             .map(String::from)
             .to_vec(),
     );
-    args.extend(["--private-key", KEY0, "--withdrawal", &l2_tx].map(String::from));
+    args.extend(["--private-key", key0, "--withdrawal", &l2_tx].map(String::from));
     let (_, stderr) = text(&bridge_async(args).await);
     assert!(
         stderr.contains("L1 has chain id 42069, but the deployment expects 31337"),
@@ -464,14 +417,14 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     let out = cli
         .run(
             "prove",
-            &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
+            &["--private-key", key0, "--withdrawal", &l2_tx, "--wait"],
         )
         .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "prove: {stderr}");
     assert!(stdout.contains("proven:"), "{stdout}");
     let out = cli
-        .run("finalize", &["--private-key", KEY0, "--withdrawal", &l2_tx])
+        .run("finalize", &["--private-key", key0, "--withdrawal", &l2_tx])
         .await;
     assert!(!out.status.success());
     assert!(
@@ -488,7 +441,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
     let out = cli
         .run(
             "finalize",
-            &["--private-key", KEY0, "--withdrawal", &l2_tx, "--wait"],
+            &["--private-key", key0, "--withdrawal", &l2_tx, "--wait"],
         )
         .await;
     let (stdout, stderr) = text(&out);
@@ -506,7 +459,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
         U256::from(1_000_000_000_000_000_000u128)
     );
     let out = cli
-        .run("finalize", &["--private-key", KEY0, "--withdrawal", &l2_tx])
+        .run("finalize", &["--private-key", key0, "--withdrawal", &l2_tx])
         .await;
     assert!(!out.status.success());
     assert!(
@@ -536,6 +489,7 @@ async fn cli_withdraws_eth_through_prove_and_finalize_and_explains_errors() {
 /// against the newest output, which holds the withdrawal too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state() {
+    let key0: &str = &dev_private_key_hex(0);
     let (_anvil, l1) = anvil().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("deployment.json");
@@ -560,7 +514,7 @@ async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state
     let out = cli
         .run(
             "deposit-eth",
-            &["--private-key", KEY0, "--to", me, "--amount", "2ether"],
+            &["--private-key", key0, "--to", me, "--amount", "2ether"],
         )
         .await;
     assert!(out.status.success(), "deposit: {:?}", text(&out));
@@ -569,7 +523,7 @@ async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state
             "withdraw-eth",
             &[
                 "--private-key",
-                KEY0,
+                key0,
                 "--to",
                 "0x000000000000000000000000000000000000Cafe",
                 "--amount",
@@ -610,7 +564,7 @@ async fn prove_uses_the_newest_output_when_the_node_dropped_the_first_ones_state
     }
 
     let out = cli
-        .run("prove", &["--private-key", KEY0, "--withdrawal", &l2_tx])
+        .run("prove", &["--private-key", key0, "--withdrawal", &l2_tx])
         .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "prove: {stderr}");
