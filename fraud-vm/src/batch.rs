@@ -108,6 +108,7 @@ use tracing::debug;
 
 use crate::{
     chain::ChainSpec,
+    codec::{DecodeError, Reader},
     deposit::{l1_info_deposit, L1BlockInfo},
     execute::{
         is_user_tx_type, BlockAttributes, BlockBuilder, ExecutableTx, StateProvider, TxRejection,
@@ -194,12 +195,9 @@ pub enum BatchError {
     /// The version byte is not [`BATCH_VERSION`].
     #[error("unknown batch version {0}")]
     Version(u8),
-    /// The data ends inside a field.
-    #[error("batch truncated at byte {0}")]
-    Truncated(usize),
-    /// Bytes follow the last block.
-    #[error("{0} trailing bytes after the last block")]
-    Trailing(usize),
+    /// The data ends inside a field, or bytes follow the last block.
+    #[error("batch: {0}")]
+    Encoding(#[from] DecodeError),
     /// A field breaks a format rule.
     #[error("malformed batch: {0}")]
     Malformed(&'static str),
@@ -345,39 +343,39 @@ impl Batch {
 
     /// Decodes [`Batch::encode`]'s format, strictly.
     pub fn decode(data: &[u8]) -> Result<Self, BatchError> {
-        let mut r = Reader { data, pos: 0 };
-        let version = r.u8()?;
+        let mut r = Reader::new(data);
+        let version = r.u8("version")?;
         if version != BATCH_VERSION {
             return Err(BatchError::Version(version));
         }
-        let first_block = r.u64()?;
-        let parent_hash = r.b256()?;
-        let count = r.u32()?;
+        let first_block = r.u64("firstBlock")?;
+        let parent_hash = r.b256("parentHash")?;
+        let count = r.u32("blockCount")?;
         if count == 0 {
             return Err(BatchError::Malformed("a batch holds at least one block"));
         }
         let mut blocks = Vec::new();
         for _ in 0..count {
-            let timestamp = r.u64()?;
-            let gas_limit = r.u64()?;
-            let prevrandao = r.b256()?;
-            let extra_len = r.u8()? as usize;
+            let timestamp = r.u64("timestamp")?;
+            let gas_limit = r.u64("gasLimit")?;
+            let prevrandao = r.b256("prevrandao")?;
+            let extra_len = r.u8("extraLen")? as usize;
             if extra_len > MAX_EXTRA_DATA {
                 return Err(BatchError::Malformed("extraData longer than 32 bytes"));
             }
-            let extra_data = Bytes::copy_from_slice(r.bytes(extra_len)?);
-            let number = r.u64()?;
-            let hash = r.b256()?;
+            let extra_data = Bytes::copy_from_slice(r.take(extra_len, "extraData")?);
+            let number = r.u64("originNumber")?;
+            let hash = r.b256("originHash")?;
             let origin = (number != 0 || !hash.is_zero()).then_some(BatchOrigin { number, hash });
-            let delayed_read = r.u64()?;
-            let tx_count = r.u32()?;
+            let delayed_read = r.u64("delayedRead")?;
+            let tx_count = r.u32("txCount")?;
             let mut transactions = Vec::new();
             for _ in 0..tx_count {
-                let len = r.u32()? as usize;
+                let len = r.u32("txLen")? as usize;
                 if len == 0 {
                     return Err(BatchError::Malformed("empty transaction"));
                 }
-                transactions.push(Bytes::copy_from_slice(r.bytes(len)?));
+                transactions.push(Bytes::copy_from_slice(r.take(len, "transaction")?));
             }
             blocks.push(BatchBlock {
                 timestamp,
@@ -389,48 +387,12 @@ impl Batch {
                 transactions,
             });
         }
-        if r.pos != data.len() {
-            return Err(BatchError::Trailing(data.len() - r.pos));
-        }
+        r.finish()?;
         Ok(Self {
             first_block,
             parent_hash,
             blocks,
         })
-    }
-}
-
-struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], BatchError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|end| *end <= self.data.len())
-            .ok_or(BatchError::Truncated(self.pos))?;
-        let out = &self.data[self.pos..end];
-        self.pos = end;
-        Ok(out)
-    }
-    fn u8(&mut self) -> Result<u8, BatchError> {
-        Ok(self.bytes(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, BatchError> {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(self.bytes(4)?);
-        Ok(u32::from_be_bytes(b))
-    }
-    fn u64(&mut self) -> Result<u64, BatchError> {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.bytes(8)?);
-        Ok(u64::from_be_bytes(b))
-    }
-    fn b256(&mut self) -> Result<B256, BatchError> {
-        Ok(B256::from_slice(self.bytes(32)?))
     }
 }
 
@@ -659,7 +621,10 @@ mod tests {
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert_eq!(Batch::decode(&longer), Err(BatchError::Trailing(1)));
+        assert_eq!(
+            Batch::decode(&longer),
+            Err(BatchError::Encoding(DecodeError::Trailing(1)))
+        );
         let mut version = bytes.clone();
         version[0] = 1;
         assert_eq!(Batch::decode(&version), Err(BatchError::Version(1)));
