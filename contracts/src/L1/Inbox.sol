@@ -28,7 +28,8 @@ contract Inbox {
     error NotPortal();
     /// @notice Only the batcher may append sequencer batches.
     error NotBatcher();
-    /// @notice Batches must be posted by an EOA directly (their data is read from calldata).
+    /// @notice Batches must be posted by a code-less EOA directly (their data is read from the
+    ///         transaction's calldata).
     error BatcherNotEOA();
     /// @notice `afterDelayedMessagesRead` is below the messages already read or above the queue.
     error InvalidDelayedMessagesRead(uint256 afterDelayedMessagesRead, uint256 read, uint256 count);
@@ -171,7 +172,10 @@ contract Inbox {
     ///        `delayedMessagesRead <= afterDelayedMessagesRead <= delayedMessageCount()`.
     function appendSequencerBatch(bytes calldata data, uint256 afterDelayedMessagesRead) external {
         if (msg.sender != batcher) revert NotBatcher();
-        if (msg.sender != tx.origin) revert BatcherNotEOA();
+        // The data must be this transaction's own calldata: no contract in between, and no
+        // EIP-7702 delegation (a delegated EOA has code), which would let the top-level call
+        // differ from the one committed here.
+        if (msg.sender != tx.origin || msg.sender.code.length != 0) revert BatcherNotEOA();
         if (afterDelayedMessagesRead < delayedMessagesRead || afterDelayedMessagesRead > _delayedAccs.length) {
             revert InvalidDelayedMessagesRead(afterDelayedMessagesRead, delayedMessagesRead, _delayedAccs.length);
         }

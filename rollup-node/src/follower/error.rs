@@ -50,4 +50,16 @@ pub enum CriticalError {
         /// The L1's chain id.
         actual: u64,
     },
+    /// A sequencer batch's transaction does not carry the data the Inbox committed (the
+    /// Inbox only accepts a direct call from a code-less EOA, so this is not an L1 the
+    /// deployment describes). Going on would derive another chain than L1 commits to.
+    #[error("batch {index} (L1 transaction {l1_tx}): {reason}")]
+    UnreadableBatch {
+        /// Inbox batch index.
+        index: u64,
+        /// The L1 transaction that appended it.
+        l1_tx: B256,
+        /// What does not match.
+        reason: String,
+    },
 }

@@ -38,8 +38,9 @@
 //!   backoff of up to 10 s;
 //! - **reorg below the confirmation depth** ([`FollowError::Reset`]): see below; the follower
 //!   stops;
-//! - **wrong L1** ([`FollowError::Critical`]: the L1's chain id is not the deployment's): the
-//!   follower logs an error and stops.
+//! - **wrong L1** ([`FollowError::Critical`]: the L1's chain id is not the deployment's, or a
+//!   batch transaction's calldata is not the data the Inbox committed): the follower logs an
+//!   error and stops. Committed data that does not decode as a batch derives no blocks.
 //!
 //! **L1 reorgs**: only blocks at depth `>= confirmations` are ever read, so a reorg of
 //! unconfirmed blocks never reaches the L2 (a deposit in a reorged-out block is simply never
@@ -353,19 +354,23 @@ impl<S: L1Source> L1Follower<S> {
             .transaction_input(l1_tx)
             .await?
             .ok_or_else(|| SourceError::Missing(format!("batch transaction {l1_tx}")))?;
-        let decoded = appendSequencerBatchCall::abi_decode(&input)
-            .map_err(|e| e.to_string())
-            .and_then(|call| {
-                if U256::from(call.data.len()) != event.dataLength
-                    || fraud_vm::merkle::data_root(&call.data) != event.dataRoot
-                {
-                    return Err(
-                        "calldata does not match the event's dataRoot and dataLength".to_string(),
-                    );
-                }
-                Batch::decode(&call.data).map_err(|e| e.to_string())
-            });
-        let batch = decoded.unwrap_or_else(|e| {
+        let unreadable = |reason: String| CriticalError::UnreadableBatch {
+            index,
+            l1_tx,
+            reason,
+        };
+        let call = appendSequencerBatchCall::abi_decode(&input)
+            .map_err(|e| unreadable(format!("not an appendSequencerBatch call: {e}")))?;
+        if U256::from(call.data.len()) != event.dataLength
+            || fraud_vm::merkle::data_root(&call.data) != event.dataRoot
+        {
+            return Err(unreadable(
+                "calldata does not match the event's dataRoot and dataLength".into(),
+            )
+            .into());
+        }
+        // Committed bytes that are not a batch derive no blocks (the derivation rule).
+        let batch = Batch::decode(&call.data).unwrap_or_else(|e| {
             error!(index, %l1_tx, error = %e, "ignoring an undecodable batch (it derives no blocks)");
             Batch::default()
         });

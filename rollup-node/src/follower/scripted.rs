@@ -132,6 +132,12 @@ impl ScriptedL1 {
         self.push_log(inbox, block, tx, event.encode_log_data());
     }
 
+    /// Replaces the calldata of L1 transaction `tx` (e.g. a batch's, to script an L1 whose
+    /// transactions do not carry what its Inbox committed).
+    pub fn set_input(&self, tx: B256, input: Bytes) {
+        self.0.lock().txs.insert(tx, input);
+    }
+
     fn push_log(&self, inbox: Address, block: u64, tx: B256, data: alloy::primitives::LogData) {
         let log = Log {
             inner: alloy::primitives::Log {

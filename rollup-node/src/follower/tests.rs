@@ -265,3 +265,44 @@ async fn the_driver_stops_on_a_critical_error_without_retrying() {
     assert_eq!(feed.confirmed(), None);
     assert!(indexes(&feed).is_empty());
 }
+
+/// A batch transaction whose calldata is not what the Inbox committed (`dataRoot`, `dataLength`)
+/// stops a batch-reading follower: deriving "no blocks" from it would follow another chain than
+/// the one L1 commits to.
+#[tokio::test]
+async fn a_batch_whose_calldata_is_not_the_committed_data_stops_the_replica_s_follower() {
+    let l1 = scenario();
+    let other = Batch {
+        first_block: 9,
+        ..sample_batch()
+    };
+    let input = appendSequencerBatchCall {
+        data: other.encode().into(),
+        afterDelayedMessagesRead: U256::from(2),
+    }
+    .abi_encode();
+    // Batch 0's transaction (`ScriptedL1::batch` names it 0xb0…b0) now carries other data.
+    l1.set_input(B256::repeat_byte(0xb0), input.into());
+    let feed = Arc::new(DepositFeed::new(0));
+    let follower =
+        L1Follower::with_source(config(2), l1.clone(), feed.clone(), None).reading_batches();
+    let (_stop, shutdown) = watch::channel(false);
+    let stopped = tokio::time::timeout(Duration::from_secs(10), follower.drive(shutdown))
+        .await
+        .expect("the driver stops by itself");
+    assert!(
+        matches!(
+            &stopped,
+            Err(FollowError::Critical(CriticalError::UnreadableBatch {
+                index: 0,
+                ..
+            }))
+        ),
+        "{stopped:?}"
+    );
+    assert_eq!(
+        feed.batch(0),
+        None,
+        "nothing derived from the mismatching batch"
+    );
+}
