@@ -14,9 +14,11 @@
 //!
 //! **Exactly once across crashes.** The batcher keeps no state of its own: on start (and after
 //! any failed post) it first waits until its account has no pending L1 transaction (pending
-//! nonce = mined nonce), then reads the Inbox's `BatchAppended` logs, decodes the last
-//! sequencer batch's calldata and continues after its last block. So after a `kill -9` a batch
-//! that reached L1 is not posted again and one that did not is posted, and no block is skipped.
+//! nonce = mined nonce), then reads the Inbox's `BatchAppended` logs newest first, decodes each
+//! sequencer batch's calldata and continues after the newest batch that is exactly this chain's
+//! blocks (other batches, which only a misused batcher key can post, are logged and passed
+//! over: derivation skips them when they are invalid). So after a `kill -9` a batch that
+//! reached L1 is not posted again and one that did not is posted, and no block is skipped.
 
 use std::{
     sync::{
@@ -101,9 +103,6 @@ pub enum BatcherError {
     /// The chain store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    /// The Inbox holds a batch this node's chain does not match.
-    #[error("the Inbox's last batch ends at block {0} with a different parent than this chain's")]
-    Diverged(u64),
 }
 
 fn rpc(what: &str, e: impl std::fmt::Display) -> BatcherError {
@@ -198,20 +197,67 @@ impl Batcher {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let Some(last) = last_batch(&self.l1, &self.config.deployment).await? else {
+        let ours = newest_batch_where(&self.l1, &self.config.deployment, |batch| {
+            let ours = self.is_ours(batch)?;
+            if !ours {
+                warn!(
+                    first_block = batch.first_block,
+                    blocks = batch.blocks.len(),
+                    "the Inbox holds a batch that is not this chain's blocks (derivation skips \
+                     it if it is invalid; if it is valid, this node's chain is not the one L1 \
+                     derives)"
+                );
+            }
+            Ok(ours)
+        })
+        .await?;
+        let Some(last) = ours else {
             return Ok(1);
         };
         let end = last.last_block();
-        if let Some((hash, _)) = self
-            .store
-            .header_by_number(last.first_block.saturating_sub(1))?
-        {
-            if hash != last.parent_hash {
-                return Err(BatcherError::Diverged(end));
-            }
-        }
         self.batched.set(end);
         Ok(end + 1)
+    }
+
+    /// The batch entry of stored block `number` (None: not stored); `read` is the delayed
+    /// messages consumed up to its parent and becomes its own count.
+    fn batch_block(&self, number: u64, read: &mut u64) -> Result<Option<BatchBlock>, BatcherError> {
+        let Some(block) = self.store.block_by_number(number)? else {
+            return Ok(None);
+        };
+        let l1 = self.store.block_l1(number)?;
+        if let Some(c) = l1 {
+            *read = c.next_deposit;
+        }
+        Ok(Some(BatchBlock::from_block(
+            &block.header,
+            &block.transactions,
+            l1.map(|c| BatchOrigin {
+                number: c.origin.number,
+                hash: c.origin.hash,
+            }),
+            *read,
+        )))
+    }
+
+    /// Whether `batch` is exactly what this batcher posts for its blocks: the stored parent's
+    /// hash and every block's entry.
+    fn is_ours(&self, batch: &Batch) -> Result<bool, BatcherError> {
+        let Some(parent) = batch.first_block.checked_sub(1) else {
+            return Ok(false);
+        };
+        if batch.blocks.is_empty()
+            || self.store.header_by_number(parent)?.map(|(hash, _)| hash) != Some(batch.parent_hash)
+        {
+            return Ok(false);
+        }
+        let mut read = self.store.delayed_read_at(parent)?;
+        for (number, entry) in (batch.first_block..).zip(&batch.blocks) {
+            if self.batch_block(number, &mut read)?.as_ref() != Some(entry) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// One check: posts a batch if one is due. Returns the next block to post.
@@ -240,22 +286,9 @@ impl Batcher {
         let mut full = false;
         let mut txs = 0usize;
         for number in next..=head {
-            let Some(block) = self.store.block_by_number(number)? else {
+            let Some(entry) = self.batch_block(number, &mut read)? else {
                 break;
             };
-            let l1 = self.store.block_l1(number)?;
-            if let Some(c) = l1 {
-                read = c.next_deposit;
-            }
-            let entry = BatchBlock::from_block(
-                &block.header,
-                &block.transactions,
-                l1.map(|c| BatchOrigin {
-                    number: c.origin.number,
-                    hash: c.origin.hash,
-                }),
-                read,
-            );
             if !batch.blocks.is_empty() && size + entry.encoded_len() > self.config.max_bytes {
                 full = true;
                 break;
@@ -314,10 +347,12 @@ impl Batcher {
     }
 }
 
-/// The last sequencer (non-forced) batch in `deployment`'s Inbox, decoded from its calldata.
-pub async fn last_batch(
+/// The newest sequencer (non-forced) batch in `deployment`'s Inbox, decoded from its calldata,
+/// for which `accept` holds.
+async fn newest_batch_where(
     l1: &DynProvider,
     deployment: &Deployment,
+    mut accept: impl FnMut(&Batch) -> Result<bool, BatcherError>,
 ) -> Result<Option<Batch>, BatcherError> {
     let head = l1
         .get_block_number()
@@ -353,11 +388,17 @@ pub async fn last_batch(
                 .map_err(|e| rpc("eth_getTransactionByHash", e))?
                 .ok_or_else(|| BatcherError::Rpc(format!("batch transaction {hash} not found")))?;
             let input = alloy::consensus::Transaction::input(&tx);
-            match appendSequencerBatchCall::abi_decode(input)
+            let decoded = appendSequencerBatchCall::abi_decode(input)
                 .map_err(|e| e.to_string())
-                .and_then(|c| Batch::decode(&c.data).map_err(|e| e.to_string()))
-            {
-                Ok(batch) => return Ok(Some(batch)),
+                .and_then(|c| {
+                    if fraud_vm::merkle::data_root(&c.data) != event.dataRoot {
+                        return Err("calldata is not the committed data".to_string());
+                    }
+                    Batch::decode(&c.data).map_err(|e| e.to_string())
+                });
+            match decoded {
+                Ok(batch) if accept(&batch)? => return Ok(Some(batch)),
+                Ok(_) => {}
                 Err(e) => warn!(l1_tx = %hash, error = %e, "skipping an undecodable batch"),
             }
         }

@@ -68,7 +68,8 @@ struct Cli {
     /// previous one was full.
     #[arg(long = "block-time", value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     block_time: Duration,
-    /// Gas limit of new blocks. Default: the genesis gas limit.
+    /// Gas limit of new blocks, at most 2^32 (the protocol's bound; derivation skips blocks above
+    /// it). Default: the genesis gas limit.
     #[arg(long = "gas-limit", value_name = "GAS")]
     gas_limit: Option<u64>,
     /// L1 JSON-RPC URL (HTTP) to derive deposits from. Needs --deployment.

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, U256};
-use fraud_vm::{chain::ChainGenesis, message::L2_STANDARD_BRIDGE};
+use fraud_vm::{batch::MAX_BLOCK_GAS_LIMIT, chain::ChainGenesis, message::L2_STANDARD_BRIDGE};
 use tokio::sync::watch;
 use tracing::info;
 
@@ -129,6 +129,12 @@ impl Node {
         let head = store.head().ok_or(NodeError::NoGenesis)?;
         info!(number = head.header.number, hash = %head.hash, "chain head");
         let gas_limit = config.gas_limit.unwrap_or(genesis.header.gas_limit);
+        if gas_limit > MAX_BLOCK_GAS_LIMIT {
+            return Err(NodeError::Config(format!(
+                "--gas-limit {gas_limit} is above the protocol's largest block gas limit \
+                 {MAX_BLOCK_GAS_LIMIT}: derivation would skip such blocks"
+            )));
+        }
         let pool = Arc::new(Mempool::new(config.pool.clone()));
         let events = ChainEvents::default();
         let ctx = Arc::new(RpcContext::new(

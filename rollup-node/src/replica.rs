@@ -7,25 +7,22 @@
 //! L1-inputs rule the sequencer used — and stores and announces them like the sequencer does, so
 //! the JSON-RPC is the same and every block hash and state root equals the sequencer's.
 //!
-//! Rules beyond `fraud_vm::batch`'s derivation rule:
+//! Derivation is total: a batch, or the tail of one, that breaks a validity rule of
+//! `fraud_vm::batch` (a gap, another parent, a gas limit or timestamp out of bounds, an L1
+//! origin that goes back, is not before the batch's L1 block or is not on L1) is logged and
+//! skipped, and the replica reads the next batch against the same chain. Blocks a batch repeats
+//! (a late batch, or a restart) are ignored.
 //!
-//! - blocks already stored (a batch that repeats them, or a restart) are skipped; a batch that
-//!   starts past the next block, or whose parent hash is not the stored parent's, stops
-//!   derivation with an error;
-//! - a block's L1 origin must be the L1 block of that number (same hash), read from L1 for the
-//!   L1-info deposit's timestamp and base fee; otherwise derivation stops with an error
-//!   (skipping such a batch is not implemented yet);
-//! - on start the follower scans L1 from the deployment's deploy block (batches are not stored
-//!   locally), so a restart re-reads the Inbox's history once.
+//! On start the follower scans L1 from the deployment's deploy block (batches are not stored
+//! locally), so a restart re-reads the Inbox's history once.
 //!
 //! [`L1Follower`]: crate::follower::L1Follower
 
 use std::{sync::Arc, time::Duration};
 
 use fraud_vm::{
-    batch::{derive_block, BatchBlock},
+    batch::{derive_block, AppendedIn, BatchOrigin, DerivedParent, InvalidBatch},
     chain::ChainSpec,
-    deposit::L1BlockInfo,
     execute::BlockBuilder,
 };
 use tokio::sync::watch;
@@ -40,30 +37,12 @@ use crate::{
     NodeError,
 };
 
-/// Why a replica stopped deriving.
+/// Why a replica could not derive a batch now.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
     /// The L1 node failed (retried).
     #[error("L1 {0}")]
     Rpc(String),
-    /// A batch does not continue the stored chain.
-    #[error("batch {batch} does not continue the chain: {reason}")]
-    Discontinuous {
-        /// Inbox batch index.
-        batch: u64,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A block names an L1 origin that is not on L1.
-    #[error("block {block} names L1 origin {number} ({hash}), which L1 does not have")]
-    UnknownOrigin {
-        /// L2 block number.
-        block: u64,
-        /// L1 number.
-        number: u64,
-        /// L1 hash.
-        hash: alloy::primitives::B256,
-    },
     /// The node failed.
     #[error(transparent)]
     Node(#[from] NodeError),
@@ -118,9 +97,9 @@ impl Replica {
                         warn!(error = %e, "replica: L1 unavailable, retrying");
                         break;
                     }
-                    Err(e) => {
+                    Err(ReplicaError::Node(e)) => {
                         error!("{e}; the replica stops deriving");
-                        return Err(NodeError::Internal(e.to_string()));
+                        return Err(e);
                     }
                 }
             }
@@ -131,57 +110,76 @@ impl Replica {
         }
     }
 
-    async fn origin_info(
-        &self,
-        block: u64,
-        entry: &BatchBlock,
-    ) -> Result<Option<L1BlockInfo>, ReplicaError> {
-        let Some(origin) = entry.origin else {
-            return Ok(None);
-        };
-        let l1 = self
-            .l1
-            .block(origin.number)
-            .await
-            .map_err(|e| ReplicaError::Rpc(e.to_string()))?;
-        match l1 {
-            Some(b) if b.hash == origin.hash => Ok(Some(b)),
-            _ => Err(ReplicaError::UnknownOrigin {
-                block,
-                number: origin.number,
-                hash: origin.hash,
-            }),
-        }
+    /// Logs why `posted` (from its block `from` on) derives nothing.
+    fn skip(posted: &PostedBatch, from: Option<u64>, why: &InvalidBatch) {
+        warn!(
+            batch = posted.index,
+            l1_tx = %posted.l1_tx,
+            from_block = from,
+            reason = %why,
+            "skipping an invalid batch"
+        );
     }
 
+    /// Derives the blocks of `posted` that are new and valid (see the module docs).
     async fn apply(&self, posted: &PostedBatch) -> Result<(), ReplicaError> {
         let batch = &posted.batch;
-        for (i, entry) in batch.blocks.iter().enumerate() {
-            let number = batch.first_block + i as u64;
-            let head = self.store.head().ok_or(NodeError::NoGenesis)?;
-            if number <= head.header.number {
-                continue;
-            }
-            if number != head.header.number + 1 {
-                return Err(ReplicaError::Discontinuous {
-                    batch: posted.index,
-                    reason: format!("block {number} follows head {}", head.header.number),
-                });
-            }
-            if i == 0 && batch.parent_hash != head.hash {
-                return Err(ReplicaError::Discontinuous {
-                    batch: posted.index,
-                    reason: format!(
-                        "parent hash {} is not block {}'s {}",
-                        batch.parent_hash, head.header.number, head.hash
-                    ),
-                });
-            }
-            let origin = self.origin_info(number, entry).await?;
-            let parent_read = self
+        let appended = AppendedIn {
+            number: posted.l1_block,
+            timestamp: posted.l1_timestamp,
+        };
+        let head = self.store.head().ok_or(NodeError::NoGenesis)?.header.number;
+        let parent_hash = match batch.first_block.checked_sub(1).filter(|n| *n <= head) {
+            Some(n) => self
                 .store
-                .delayed_read_at(head.header.number)
+                .header_by_number(n)
+                .map_err(NodeError::from)?
+                .map(|(hash, _)| hash),
+            None => None,
+        };
+        let first = match batch.first_new_block(head, |_| parent_hash) {
+            Ok(Some(first)) => first,
+            Ok(None) => return Ok(()),
+            Err(why) => {
+                Self::skip(posted, None, &why);
+                return Ok(());
+            }
+        };
+        for entry in &batch.blocks[first..] {
+            let head = self.store.head().ok_or(NodeError::NoGenesis)?;
+            let number = head.header.number + 1;
+            let l1 = self
+                .store
+                .l1_at(head.header.number)
                 .map_err(NodeError::from)?;
+            let parent = DerivedParent {
+                number: head.header.number,
+                timestamp: head.header.timestamp,
+                origin: l1.map(|c| BatchOrigin {
+                    number: c.origin.number,
+                    hash: c.origin.hash,
+                }),
+            };
+            if let Err(why) = entry.check(&parent, &appended) {
+                Self::skip(posted, Some(number), &why);
+                return Ok(());
+            }
+            let on_l1 = match entry.origin {
+                Some(o) => self
+                    .l1
+                    .block(o.number)
+                    .await
+                    .map_err(|e| ReplicaError::Rpc(e.to_string()))?,
+                None => None,
+            };
+            let origin = match entry.check_origin(number, on_l1.as_ref()) {
+                Ok(origin) => origin,
+                Err(why) => {
+                    Self::skip(posted, Some(number), &why);
+                    return Ok(());
+                }
+            };
+            let parent_read = l1.map_or(0, |c| c.next_deposit);
             let forced = origin.map_or(0, |o| self.feed.forced_read(o.number));
             let target = entry.delayed_read.max(forced);
             let deposits = self.feed.deposits_from(parent_read);

@@ -10,7 +10,9 @@
 //! Timestamps: a block is stamped `max(now, parent + 1)` (the consensus rule
 //! [`fraud_vm::execute::block_timestamp`] applied to the sequencer's clock), so faster than one
 //! block per second the chain's clock leads the wall clock; empty blocks are held back once
-//! that lead passes [`MAX_EMPTY_BLOCK_LEAD_SECS`].
+//! that lead passes [`MAX_EMPTY_BLOCK_LEAD_SECS`], every block once it passes
+//! [`MAX_BLOCK_LEAD_SECS`] (so its batches keep derivation's timestamp bound,
+//! [`fraud_vm::batch::MAX_TIMESTAMP_LEAD_SECS`]).
 
 use std::{
     collections::HashSet,
@@ -21,7 +23,7 @@ use std::{
 use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256};
 use fraud_vm::{
-    batch::apply_l1_inputs,
+    batch::{apply_l1_inputs, MAX_TIMESTAMP_LEAD_SECS},
     chain::ChainSpec,
     execute::{
         block_timestamp, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider,
@@ -298,7 +300,7 @@ impl Sequencer {
         let queue = Arc::new(queue);
         loop {
             let started = tokio::time::Instant::now();
-            if self.holds_empty_block() {
+            if self.holds_block() {
                 tokio::select! {
                     _ = tokio::time::sleep_until(started + self.config.block_time) => continue,
                     _ = shutdown.changed() => return Ok(()),
@@ -348,24 +350,31 @@ pub const WRITE_QUEUE: usize = 1;
 /// Most seconds an empty block's timestamp may run ahead of the sequencer's clock.
 ///
 /// Block timestamps strictly increase ([`fraud_vm::execute::block_timestamp`]), so blocks made
-/// faster than one per second (a sub-second block time, a backlog) lead the wall clock. Blocks
-/// with transactions are never held back for that (throughput is not capped at one block per
-/// second, and a backlog leads the clock for as long as it lasts); while the pool has no pending
-/// transaction, no block is sealed whose timestamp would lead the clock by more than this (L1
-/// deposits, if any, wait for the clock too). So an idle chain keeps at most this lead: with a
-/// sub-second block time it slows to one empty block per second there, and after a backlog it
-/// pauses until the lead is back under this.
+/// faster than one per second (a sub-second block time, a backlog) lead the wall clock. While
+/// the pool has no pending transaction, no block is sealed whose timestamp would lead the clock
+/// by more than this (L1 deposits, if any, wait for the clock too). So an idle chain keeps at
+/// most this lead: with a sub-second block time it slows to one empty block per second there,
+/// and after a backlog it pauses until the lead is back under this.
 pub const MAX_EMPTY_BLOCK_LEAD_SECS: u64 = 60;
 
+/// Blocks with transactions lead the clock for as long as a backlog or a sub-second block time
+/// lasts (throughput is not capped at one block per second), up to this lead; past it no block
+/// is sealed until the clock catches up. Half of derivation's bound
+/// ([`fraud_vm::batch::MAX_TIMESTAMP_LEAD_SECS`], measured from the L1 block that appends the
+/// batch, which comes after the block is sealed), so the sequencer's blocks always derive.
+pub const MAX_BLOCK_LEAD_SECS: u64 = MAX_TIMESTAMP_LEAD_SECS / 2;
+
 impl Sequencer {
-    /// Whether to skip this block-time tick: the pool has nothing to include and the next
-    /// block's timestamp would lead the clock by more than [`MAX_EMPTY_BLOCK_LEAD_SECS`].
-    fn holds_empty_block(&self) -> bool {
+    /// Whether to skip this block-time tick: the next block's timestamp would lead the clock
+    /// by more than [`MAX_BLOCK_LEAD_SECS`], or by more than [`MAX_EMPTY_BLOCK_LEAD_SECS`]
+    /// with nothing in the pool to include.
+    fn holds_block(&self) -> bool {
         let Some(tip) = self.store.tip() else {
             return false;
         };
-        let next = block_timestamp(tip.header.timestamp, 0);
-        next > unix_now().saturating_add(MAX_EMPTY_BLOCK_LEAD_SECS) && self.pool.status().0 == 0
+        let lead = block_timestamp(tip.header.timestamp, 0).saturating_sub(unix_now());
+        lead > MAX_BLOCK_LEAD_SECS
+            || (lead > MAX_EMPTY_BLOCK_LEAD_SECS && self.pool.status().0 == 0)
     }
 }
 

@@ -123,23 +123,7 @@ async fn empty_blocks_wait_while_the_chain_leads_the_clock() {
         eprintln!("the node's sequencer policy; nothing to compare on anvil");
         return;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let ahead = now + 120;
-    let text = std::fs::read_to_string(workspace_path("testdata/genesis.json")).expect("genesis");
-    let mut genesis: serde_json::Value = serde_json::from_str(&text).expect("genesis JSON");
-    genesis["timestamp"] = serde_json::json!(format!("{ahead:#x}"));
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("genesis.json");
-    std::fs::write(&path, genesis.to_string()).expect("write genesis");
-    let chain = TestChain::start(ChainOpts {
-        block_time: Some("100ms".into()),
-        extra_args: vec!["--genesis".into(), path.display().to_string()],
-        anvil_automine: false,
-    })
-    .await;
+    let (chain, ahead, _dir) = chain_leading_by(120).await;
     let provider = chain.provider_for(0);
     // Ten block times pass without a block (no transaction to include).
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -169,5 +153,89 @@ async fn empty_blocks_wait_while_the_chain_leads_the_clock() {
         provider.get_block_number().await.expect("head"),
         1,
         "no empty block follows while the chain leads"
+    );
+}
+
+/// A chain whose genesis is `lead` seconds ahead of the clock (100 ms block time); returns it,
+/// the genesis timestamp and the directory holding the genesis file.
+async fn chain_leading_by(lead: u64) -> (TestChain, u64, tempfile::TempDir) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let ahead = now + lead;
+    let text = std::fs::read_to_string(workspace_path("testdata/genesis.json")).expect("genesis");
+    let mut genesis: serde_json::Value = serde_json::from_str(&text).expect("genesis JSON");
+    genesis["timestamp"] = serde_json::json!(format!("{ahead:#x}"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("genesis.json");
+    std::fs::write(&path, genesis.to_string()).expect("write genesis");
+    let chain = TestChain::start(ChainOpts {
+        block_time: Some("100ms".into()),
+        extra_args: vec!["--genesis".into(), path.display().to_string()],
+        anvil_automine: false,
+    })
+    .await;
+    (chain, ahead, dir)
+}
+
+/// Past `MAX_BLOCK_LEAD_SECS` (half of derivation's timestamp bound) no block is sealed, even
+/// with transactions waiting: a batch of such blocks would lead its L1 block by more than
+/// derivation allows. The transaction waits in the pool.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_block_is_sealed_past_the_lead_derivation_allows() {
+    if Target::from_env() == Target::Anvil {
+        eprintln!("the node's sequencer policy; nothing to compare on anvil");
+        return;
+    }
+    let (chain, _, _dir) =
+        chain_leading_by(rollup_node::sequencer::MAX_BLOCK_LEAD_SECS + 120).await;
+    let provider = chain.provider_for(0);
+    let pending = provider
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(dev_address(4))
+                .with_value(U256::from(1)),
+        )
+        .await
+        .expect("accepted into the pool");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(provider.get_block_number().await.expect("head"), 0);
+    let tx = provider
+        .get_transaction_by_hash(*pending.tx_hash())
+        .await
+        .expect("transaction query")
+        .expect("known as pending");
+    assert_eq!(tx.block_number, None, "pending, not mined");
+    assert!(provider
+        .get_transaction_receipt(*pending.tx_hash())
+        .await
+        .expect("receipt query")
+        .is_none());
+}
+
+/// A `--gas-limit` above the protocol's bound is refused at start: derivation would skip every
+/// block the sequencer made.
+#[test]
+fn a_gas_limit_above_the_protocol_bound_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollup-node"))
+        .args([
+            "--datadir",
+            &dir.path().display().to_string(),
+            "--http.port",
+            "0",
+            "--ws.port",
+            "0",
+            "--gas-limit",
+            &(fraud_vm::batch::MAX_BLOCK_GAS_LIMIT + 1).to_string(),
+        ])
+        .output()
+        .expect("run rollup-node");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("above the protocol's largest block gas limit"),
+        "{stderr}"
     );
 }

@@ -36,6 +36,8 @@ pub struct PostedBatch {
     pub index: u64,
     /// L1 block holding it.
     pub l1_block: u64,
+    /// That L1 block's timestamp.
+    pub l1_timestamp: u64,
     /// L1 transaction holding it.
     pub l1_tx: B256,
     /// `afterDelayedMessagesRead` of the call.

@@ -339,6 +339,7 @@ impl<S: L1Source> L1Follower<S> {
                 batches.push(PostedBatch {
                     index,
                     l1_block,
+                    l1_timestamp: 0,
                     l1_tx,
                     after_delayed_read: after,
                     batch: Batch::default(),
@@ -374,9 +375,11 @@ impl<S: L1Source> L1Follower<S> {
             error!(index, %l1_tx, error = %e, "ignoring an undecodable batch (it derives no blocks)");
             Batch::default()
         });
+        let l1_timestamp = self.block_info(l1_block).await?.timestamp;
         batches.push(PostedBatch {
             index,
             l1_block,
+            l1_timestamp,
             l1_tx,
             after_delayed_read: after,
             batch,

@@ -169,19 +169,26 @@ impl Store {
         }
     }
 
-    /// Delayed messages consumed up to and including block `number`: the count of the newest
-    /// block at or below it with an L1 origin (0 if none).
-    pub fn delayed_read_at(&self, number: u64) -> Result<u64, StoreError> {
+    /// The L1 record of the newest block at or below `number` that had an L1 origin: its
+    /// origin (the newest origin so far) and the delayed messages consumed up to and including
+    /// `number` (None: no block up to `number` had an origin).
+    pub fn l1_at(&self, number: u64) -> Result<Option<L1Cursor>, StoreError> {
         let range = num_key(L1_RECORD, 0)..=num_key(L1_RECORD, number);
         match self.db.range(range).next_back() {
-            None => Ok(0),
+            None => Ok(None),
             Some(item) => {
                 let (_, v) = item?;
                 L1Cursor::decode(&v)
-                    .map(|c| c.next_deposit)
+                    .map(Some)
                     .ok_or_else(|| corrupt(format!("L1 record at or below {number}")))
             }
         }
+    }
+
+    /// Delayed messages consumed up to and including block `number` (0 if no block up to it
+    /// had an L1 origin).
+    pub fn delayed_read_at(&self, number: u64) -> Result<u64, StoreError> {
+        Ok(self.l1_at(number)?.map_or(0, |c| c.next_deposit))
     }
 
     pub(super) fn block_hash(&self, number: u64) -> Result<B256, ProviderError> {

@@ -1,7 +1,8 @@
 //! Batches on a real anvil L1: the sequencer's batcher posts every L2 block to the Inbox
 //! exactly once (also across a kill -9 of the sequencer), and a `--replica` node rebuilds the
 //! same chain (block hashes and state roots) from L1 alone; forced inclusion of a deposit the
-//! sequencer ignores.
+//! sequencer ignores; invalid batches on L1 are skipped by the replica and passed over by the
+//! batcher.
 //!
 //! Batch bytes and L1 gas per transfer are printed (run with `--nocapture`).
 
@@ -11,13 +12,16 @@ use std::time::{Duration, Instant};
 
 use alloy::{
     network::TransactionBuilder,
-    primitives::{Address, U256},
+    primitives::{Address, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::{Filter, TransactionRequest},
 };
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
 use bridge::{client::Bridge, deploy::DeployConfig, Deployment};
-use fraud_vm::batch::{appendSequencerBatchCall, forceInclusionCall, Batch, BatchAppended};
+use fraud_vm::batch::{
+    appendSequencerBatchCall, forceInclusionCall, Batch, BatchAppended, BatchBlock, BatchOrigin,
+    MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
+};
 use serde_json::{json, Value};
 use support::{
     artifact,
@@ -63,7 +67,8 @@ async fn inbox_batches(l1: &L1, deployment: &Deployment) -> Vec<OnL1> {
                 .expect("exists");
             let input = alloy::consensus::Transaction::input(&tx);
             let call = appendSequencerBatchCall::abi_decode(input).expect("calldata");
-            Some(Batch::decode(&call.data).expect("batch decodes"))
+            // None for committed data that is not a batch (only a test posts such).
+            Batch::decode(&call.data).ok()
         };
         out.push(OnL1 {
             batch,
@@ -437,4 +442,173 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
         r["blockNumber"],
         json!(format!("{:#x}", inclusion.block_number))
     );
+}
+
+/// Batches that break each validity rule of `fraud_vm::batch`, posted with the batcher's key
+/// before the sequencer starts: a replica logs and skips every one and keeps deriving, and
+/// the sequencer's batcher passes over them and posts its chain from block 1, which the replica
+/// then derives block for block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_batches_are_skipped_and_the_valid_ones_after_them_derive() {
+    let l1 = L1::start().await;
+    let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+    let genesis: B256 = serde_json::from_value(block(&replica.provider(), 0).await["hash"].clone())
+        .expect("genesis hash");
+
+    let l1_head = l1
+        .provider
+        .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
+        .await
+        .expect("L1 head")
+        .expect("exists")
+        .header;
+    let valid = BatchBlock {
+        timestamp: l1_head.timestamp,
+        gas_limit: 30_000_000,
+        ..Default::default()
+    };
+    let one = |block: BatchBlock| {
+        Batch {
+            first_block: 1,
+            parent_hash: genesis,
+            blocks: vec![block],
+        }
+        .encode()
+    };
+    let invalid: Vec<(&str, Vec<u8>)> = vec![
+        ("undecodable batch", b"not a batch".to_vec()),
+        (
+            "past the next block 1",
+            Batch {
+                first_block: 5,
+                parent_hash: genesis,
+                blocks: vec![valid.clone()],
+            }
+            .encode(),
+        ),
+        (
+            "is not block 0's",
+            Batch {
+                first_block: 1,
+                parent_hash: B256::repeat_byte(7),
+                blocks: vec![valid.clone()],
+            }
+            .encode(),
+        ),
+        (
+            "the genesis has no parent",
+            Batch {
+                first_block: 0,
+                parent_hash: B256::ZERO,
+                blocks: vec![valid.clone(), valid.clone()],
+            }
+            .encode(),
+        ),
+        (
+            "is above 4294967296",
+            one(BatchBlock {
+                gas_limit: MAX_BLOCK_GAS_LIMIT + 1,
+                ..valid.clone()
+            }),
+        ),
+        (
+            "leads the batch's L1 block",
+            one(BatchBlock {
+                timestamp: l1_head.timestamp + MAX_TIMESTAMP_LEAD_SECS + 100,
+                ..valid.clone()
+            }),
+        ),
+        (
+            "is not before the batch's L1 block",
+            one(BatchBlock {
+                origin: Some(BatchOrigin {
+                    number: l1_head.number + 50,
+                    hash: B256::repeat_byte(5),
+                }),
+                ..valid.clone()
+            }),
+        ),
+        (
+            "is not on L1",
+            one(BatchBlock {
+                origin: Some(BatchOrigin {
+                    number: 1,
+                    hash: B256::repeat_byte(0xee),
+                }),
+                ..valid.clone()
+            }),
+        ),
+    ];
+    let batcher = alloy::providers::ProviderBuilder::new()
+        .wallet(wallet(1))
+        .connect_http(l1.url.parse().expect("url"))
+        .erased();
+    for (_, data) in &invalid {
+        let call = appendSequencerBatchCall {
+            data: data.clone().into(),
+            afterDelayedMessagesRead: U256::ZERO,
+        };
+        let receipt = batcher
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_to(deployment.inbox)
+                    .with_input(call.abi_encode()),
+            )
+            .await
+            .expect("post")
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(
+            receipt.status(),
+            "the Inbox takes any data from the batcher"
+        );
+    }
+
+    // The replica skips each, for its reason, and derives nothing from them.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = replica.log_tail(400);
+        let missing: Vec<&str> = invalid
+            .iter()
+            .map(|(reason, _)| *reason)
+            .filter(|reason| !log.contains(reason))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            replica.fail(&format!("the replica did not log skipping: {missing:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        replica.provider().get_block_number().await.expect("head"),
+        0,
+        "no invalid batch derives a block"
+    );
+
+    // The sequencer's batcher posts its chain from block 1 on; the replica derives it.
+    let seq = TestChain::start_target(Target::Node, sequencer_opts(&flags, &[])).await;
+    let last = transfers(&seq, 0, 5).await;
+    wait_batched_after(&l1, &deployment, last, &seq, invalid.len()).await;
+    assert_same_chain(&seq, &replica, last).await;
+}
+
+/// Waits until the sequencer batches after the first `skip` batches cover blocks `1..=n`.
+async fn wait_batched_after(l1: &L1, d: &Deployment, n: u64, seq: &TestChain, skip: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let batches = inbox_batches(l1, d).await;
+        if batches.len() > skip && assert_contiguous(&batches[skip..]) >= n {
+            return;
+        }
+        if Instant::now() > deadline {
+            seq.fail(&format!("block {n} not batched within 20 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

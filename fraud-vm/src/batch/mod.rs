@@ -88,6 +88,45 @@
 //!    block, and the batch stays valid. An honest sequencer never posts one (its blocks
 //!    contain exactly the transactions that applied), so its blocks are rebuilt identically.
 //!
+//! ## Validity: derivation is total ([`validity`])
+//!
+//! Derivation reads the Inbox's batches in index order and never halts on what a batch says:
+//! a batch, or the tail of one, that breaks a rule below derives nothing and the next batch is
+//! read against the same chain. With `head` the newest derived block:
+//!
+//! 1. Committed data that does not [`Batch::decode`] derives nothing; so does a batch with no
+//!    block (a forced batch).
+//! 2. **Overlap**: blocks numbered `<= head` are ignored (already derived; a late or repeated
+//!    batch changes nothing).
+//! 3. **Gap**: a batch whose `firstBlock > head + 1` derives nothing.
+//! 4. **Parent**: `parentHash` must be the hash of the derived block `firstBlock - 1`; else the
+//!    batch derives nothing (`firstBlock = 0` has no parent and is refused).
+//! 5. Each block after `head`, in order, is derived only if it passes
+//!    [`BatchBlock::check`] and [`BatchBlock::check_origin`]; the first that fails ends the
+//!    batch (it and the blocks after it derive nothing, the blocks before it stay):
+//!    - **gas limit** `<=` [`MAX_BLOCK_GAS_LIMIT`] (which bounds the block's steps, and so the
+//!      depth of a dispute over it);
+//!    - **timestamp**: the stamped timestamp `max(timestamp, parent + 1)` is at most
+//!      [`MAX_TIMESTAMP_LEAD_SECS`] after the timestamp of the L1 block that appended the
+//!      batch (committed in the batch accumulator), so the chain's clock cannot be pushed
+//!      arbitrarily far ahead;
+//!    - **origin monotonicity**: a block's L1 origin, if it has one, is not older than the
+//!      newest origin of an earlier block (a block may have none: it carries no L1 inputs);
+//!    - **origin in the past**: the origin's number is below the number of the L1 block that
+//!      appended the batch (so it is provable by walking L1 headers back from that block's
+//!      committed parent hash);
+//!    - **origin on L1**: the origin's hash is the hash of L1's block of that number.
+//!
+//! The sequencer keeps every rule by construction: its origins are confirmed L1 blocks that
+//! only move forward, its batches are posted after their blocks are sealed, it refuses a
+//! `--gas-limit` above [`MAX_BLOCK_GAS_LIMIT`] and holds every block whose timestamp would
+//! lead its clock by more than half of [`MAX_TIMESTAMP_LEAD_SECS`].
+//!
+//! Not yet rules (and so not yet enforced on the sequencer): a lower bound of L2 time by the
+//! origin's timestamp, and a *sequencing window* after which blocks without a batch are derived
+//! as deposit-only blocks (so a sequencer that stops posting, or never moves its origin, cannot
+//! hold forced deposits back).
+//!
 //! ## Forced inclusion
 //!
 //! `Inbox.forceInclusion(n)` appends an empty batch with `forced = true` once delayed message
@@ -105,6 +144,12 @@ use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy_sol_types::{sol, SolValue};
 use op_alloy_consensus::OpTxEnvelope;
 use tracing::debug;
+
+mod validity;
+
+pub use validity::{
+    AppendedIn, DerivedParent, InvalidBatch, MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
+};
 
 use crate::{
     chain::ChainSpec,
@@ -314,7 +359,8 @@ pub const BATCH_HEADER_LEN: usize = 1 + 8 + 32 + 4;
 impl Batch {
     /// Number of the last block (`first_block` for an empty batch).
     pub fn last_block(&self) -> u64 {
-        self.first_block + (self.blocks.len() as u64).saturating_sub(1)
+        self.first_block
+            .saturating_add((self.blocks.len() as u64).saturating_sub(1))
     }
 
     /// Length of [`Batch::encode`].

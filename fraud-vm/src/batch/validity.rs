@@ -1,0 +1,445 @@
+//! The rules that make derivation total (the module docs of [`crate::batch`], *Validity*):
+//! which blocks of a batch derive, given the chain derived so far. A broken rule is an
+//! [`InvalidBatch`], on which derivation skips the batch (or its tail) and goes on.
+
+use alloy_primitives::B256;
+
+use super::{Batch, BatchBlock, BatchOrigin};
+use crate::{deposit::L1BlockInfo, execute::block_timestamp};
+
+/// Largest gas limit a derived block may have: `2^32`. It bounds a block's steps
+/// (`steps <= 2·gasUsed + 4·txs + 2`) and so the depth of a dispute over one block.
+pub const MAX_BLOCK_GAS_LIMIT: u64 = 1 << 32;
+
+/// Longest a derived block's timestamp may lead the timestamp of the L1 block that appended
+/// its batch, in seconds.
+pub const MAX_TIMESTAMP_LEAD_SECS: u64 = 3600;
+
+/// What the validity rules need of the derived block a batch block would be built on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DerivedParent {
+    /// Its number.
+    pub number: u64,
+    /// Its timestamp.
+    pub timestamp: u64,
+    /// The newest L1 origin of a block at or below it (None: no block had one yet).
+    pub origin: Option<BatchOrigin>,
+}
+
+/// The L1 block that appended a batch: the `l1BlockNumber` and `l1Timestamp` of its
+/// [`super::BatchCommitment`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendedIn {
+    /// L1 block number.
+    pub number: u64,
+    /// L1 block timestamp.
+    pub timestamp: u64,
+}
+
+/// Which validity rule a batch, or one of its blocks, breaks. Derivation skips what breaks a
+/// rule; it never halts on one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBatch {
+    /// The batch starts past the next block to derive.
+    #[error("the batch starts at block {first_block}, past the next block {next}")]
+    Gap {
+        /// The batch's first block.
+        first_block: u64,
+        /// The next block to derive.
+        next: u64,
+    },
+    /// The batch starts at block 0, which has no parent.
+    #[error("the batch starts at block 0 (the genesis has no parent)")]
+    NoParent,
+    /// The batch's parent hash is not the derived chain's.
+    #[error("the batch's parent hash {claimed} is not block {number}'s {actual}")]
+    ParentHash {
+        /// Block `firstBlock - 1`.
+        number: u64,
+        /// What the batch says.
+        claimed: B256,
+        /// The derived block's hash.
+        actual: B256,
+    },
+    /// A block's gas limit is above [`MAX_BLOCK_GAS_LIMIT`].
+    #[error("block {block}: gas limit {gas_limit} is above {MAX_BLOCK_GAS_LIMIT}")]
+    GasLimit {
+        /// L2 block number.
+        block: u64,
+        /// Its gas limit.
+        gas_limit: u64,
+    },
+    /// A block's stamped timestamp leads its batch's L1 block by more than
+    /// [`MAX_TIMESTAMP_LEAD_SECS`].
+    #[error(
+        "block {block}: timestamp {timestamp} leads the batch's L1 block (timestamp \
+         {l1_timestamp}) by more than {MAX_TIMESTAMP_LEAD_SECS} s"
+    )]
+    TimestampLead {
+        /// L2 block number.
+        block: u64,
+        /// Its stamped timestamp.
+        timestamp: u64,
+        /// The timestamp of the L1 block that appended the batch.
+        l1_timestamp: u64,
+    },
+    /// A block's L1 origin is older than an earlier block's.
+    #[error("block {block}: L1 origin {origin} is older than the previous origin {previous}")]
+    OriginBack {
+        /// L2 block number.
+        block: u64,
+        /// Its origin's number.
+        origin: u64,
+        /// The newest earlier origin's number.
+        previous: u64,
+    },
+    /// A block's L1 origin is not before the L1 block that appended its batch.
+    #[error("block {block}: L1 origin {origin} is not before the batch's L1 block {l1_block}")]
+    OriginNotPast {
+        /// L2 block number.
+        block: u64,
+        /// Its origin's number.
+        origin: u64,
+        /// The L1 block that appended the batch.
+        l1_block: u64,
+    },
+    /// A block's L1 origin is not L1's block of that number.
+    #[error("block {block}: L1 origin {number} ({hash}) is not on L1")]
+    OriginNotOnL1 {
+        /// L2 block number.
+        block: u64,
+        /// The origin's number.
+        number: u64,
+        /// The origin's hash as the batch gives it.
+        hash: B256,
+    },
+}
+
+impl Batch {
+    /// Rules 1-4: the index in [`Batch::blocks`] of the first block to derive on a chain whose
+    /// newest block is `head` (`Ok(None)`: nothing in the batch is new). `hash_of(n)` is the
+    /// derived chain's hash of block `n <= head`.
+    pub fn first_new_block(
+        &self,
+        head: u64,
+        hash_of: impl FnOnce(u64) -> Option<B256>,
+    ) -> Result<Option<usize>, InvalidBatch> {
+        if self.blocks.is_empty() || self.last_block() <= head {
+            return Ok(None);
+        }
+        let next = head + 1;
+        if self.first_block > next {
+            return Err(InvalidBatch::Gap {
+                first_block: self.first_block,
+                next,
+            });
+        }
+        let number = self
+            .first_block
+            .checked_sub(1)
+            .ok_or(InvalidBatch::NoParent)?;
+        let actual = hash_of(number).unwrap_or_default();
+        if actual != self.parent_hash {
+            return Err(InvalidBatch::ParentHash {
+                number,
+                claimed: self.parent_hash,
+                actual,
+            });
+        }
+        Ok(Some((next - self.first_block) as usize))
+    }
+}
+
+impl BatchBlock {
+    /// Rule 5 without L1 reads: the gas limit, the timestamp lead and the origin's order, for
+    /// this block built on `parent` from a batch appended in L1 block `appended`.
+    pub fn check(&self, parent: &DerivedParent, appended: &AppendedIn) -> Result<(), InvalidBatch> {
+        let block = parent.number + 1;
+        if self.gas_limit > MAX_BLOCK_GAS_LIMIT {
+            return Err(InvalidBatch::GasLimit {
+                block,
+                gas_limit: self.gas_limit,
+            });
+        }
+        let timestamp = block_timestamp(parent.timestamp, self.timestamp);
+        if timestamp > appended.timestamp.saturating_add(MAX_TIMESTAMP_LEAD_SECS) {
+            return Err(InvalidBatch::TimestampLead {
+                block,
+                timestamp,
+                l1_timestamp: appended.timestamp,
+            });
+        }
+        let Some(origin) = self.origin else {
+            return Ok(());
+        };
+        if let Some(previous) = parent.origin.filter(|p| origin.number < p.number) {
+            return Err(InvalidBatch::OriginBack {
+                block,
+                origin: origin.number,
+                previous: previous.number,
+            });
+        }
+        if origin.number >= appended.number {
+            return Err(InvalidBatch::OriginNotPast {
+                block,
+                origin: origin.number,
+                l1_block: appended.number,
+            });
+        }
+        Ok(())
+    }
+
+    /// Rule 5's origin on L1, for L2 block `block`: `on_l1` is L1's block at the origin's
+    /// number as the deriver read it (None: L1 has no such block). Returns that block (for the
+    /// L1-info deposit), or None when this block has no origin.
+    pub fn check_origin(
+        &self,
+        block: u64,
+        on_l1: Option<&L1BlockInfo>,
+    ) -> Result<Option<L1BlockInfo>, InvalidBatch> {
+        let Some(origin) = self.origin else {
+            return Ok(None);
+        };
+        match on_l1 {
+            Some(l1) if l1.number == origin.number && l1.hash == origin.hash => Ok(Some(*l1)),
+            _ => Err(InvalidBatch::OriginNotOnL1 {
+                block,
+                number: origin.number,
+                hash: origin.hash,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(n: u64) -> B256 {
+        B256::with_last_byte(n as u8 + 1)
+    }
+
+    fn batch(first_block: u64, count: usize) -> Batch {
+        Batch {
+            first_block,
+            parent_hash: first_block.checked_sub(1).map(hash).unwrap_or_default(),
+            blocks: vec![BatchBlock::default(); count],
+        }
+    }
+
+    /// The chain derived so far: blocks 0..=5, block n hashed `hash(n)`.
+    fn derived(n: u64) -> Option<B256> {
+        (n <= 5).then(|| hash(n))
+    }
+
+    #[test]
+    fn a_batch_derives_from_the_block_after_the_head_and_only_on_the_derived_parent() {
+        // Continues the head, or overlaps it: the new blocks are the ones after it.
+        assert_eq!(batch(6, 2).first_new_block(5, derived), Ok(Some(0)));
+        assert_eq!(batch(4, 3).first_new_block(5, derived), Ok(Some(2)));
+        // Late or repeated: nothing new, whatever its parent says.
+        assert_eq!(batch(2, 4).first_new_block(5, derived), Ok(None));
+        let mut late = batch(3, 1);
+        late.parent_hash = B256::repeat_byte(9);
+        assert_eq!(late.first_new_block(5, derived), Ok(None));
+        // No blocks (a forced batch).
+        assert_eq!(batch(6, 0).first_new_block(5, derived), Ok(None));
+        // A gap.
+        assert_eq!(
+            batch(7, 1).first_new_block(5, derived),
+            Err(InvalidBatch::Gap {
+                first_block: 7,
+                next: 6
+            })
+        );
+        // Another parent, for a new or an overlapping batch.
+        for first in [6, 4] {
+            let mut other = batch(first, 3);
+            other.parent_hash = B256::repeat_byte(9);
+            assert_eq!(
+                other.first_new_block(5, derived),
+                Err(InvalidBatch::ParentHash {
+                    number: first - 1,
+                    claimed: B256::repeat_byte(9),
+                    actual: hash(first - 1),
+                })
+            );
+        }
+        // Block 0 has no parent.
+        assert_eq!(
+            batch(0, 7).first_new_block(5, derived),
+            Err(InvalidBatch::NoParent)
+        );
+        // A first block near u64::MAX neither overflows nor derives.
+        let far = batch(u64::MAX, 3);
+        assert!(matches!(
+            far.first_new_block(5, derived),
+            Err(InvalidBatch::Gap { .. })
+        ));
+    }
+
+    fn origin(number: u64) -> BatchOrigin {
+        BatchOrigin {
+            number,
+            hash: B256::repeat_byte(number as u8),
+        }
+    }
+
+    const PARENT: DerivedParent = DerivedParent {
+        number: 9,
+        timestamp: 1_000,
+        origin: Some(BatchOrigin {
+            number: 20,
+            hash: B256::ZERO,
+        }),
+    };
+    const APPENDED: AppendedIn = AppendedIn {
+        number: 30,
+        timestamp: 2_000,
+    };
+
+    fn block() -> BatchBlock {
+        BatchBlock {
+            timestamp: 1_500,
+            gas_limit: 30_000_000,
+            origin: Some(origin(25)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_block_rule_holds_at_its_bound_and_breaks_just_past_it() {
+        assert_eq!(block().check(&PARENT, &APPENDED), Ok(()));
+
+        let gas = |gas_limit| {
+            BatchBlock {
+                gas_limit,
+                ..block()
+            }
+            .check(&PARENT, &APPENDED)
+        };
+        assert_eq!(gas(MAX_BLOCK_GAS_LIMIT), Ok(()));
+        assert_eq!(
+            gas(MAX_BLOCK_GAS_LIMIT + 1),
+            Err(InvalidBatch::GasLimit {
+                block: 10,
+                gas_limit: MAX_BLOCK_GAS_LIMIT + 1
+            })
+        );
+
+        let lead = APPENDED.timestamp + MAX_TIMESTAMP_LEAD_SECS;
+        let at = |timestamp| {
+            BatchBlock {
+                timestamp,
+                ..block()
+            }
+            .check(&PARENT, &APPENDED)
+        };
+        assert_eq!(at(lead), Ok(()));
+        assert_eq!(
+            at(lead + 1),
+            Err(InvalidBatch::TimestampLead {
+                block: 10,
+                timestamp: lead + 1,
+                l1_timestamp: APPENDED.timestamp
+            })
+        );
+        assert!(at(u64::MAX).is_err());
+        // The rule reads the stamped timestamp: a proposed 0 on a parent at the bound is
+        // stamped one past it.
+        let leading = DerivedParent {
+            timestamp: lead,
+            ..PARENT
+        };
+        assert_eq!(
+            BatchBlock {
+                timestamp: 0,
+                ..block()
+            }
+            .check(&leading, &APPENDED),
+            Err(InvalidBatch::TimestampLead {
+                block: 10,
+                timestamp: lead + 1,
+                l1_timestamp: APPENDED.timestamp
+            })
+        );
+
+        let from = |n| {
+            BatchBlock {
+                origin: Some(origin(n)),
+                ..block()
+            }
+            .check(&PARENT, &APPENDED)
+        };
+        assert_eq!(from(20), Ok(()), "the same origin again");
+        assert_eq!(
+            from(19),
+            Err(InvalidBatch::OriginBack {
+                block: 10,
+                origin: 19,
+                previous: 20
+            })
+        );
+        assert_eq!(from(29), Ok(()), "the L1 block before the batch's");
+        assert_eq!(
+            from(30),
+            Err(InvalidBatch::OriginNotPast {
+                block: 10,
+                origin: 30,
+                l1_block: 30
+            })
+        );
+        // No origin is allowed after one; any origin after none.
+        let none = BatchBlock {
+            origin: None,
+            ..block()
+        };
+        assert_eq!(none.check(&PARENT, &APPENDED), Ok(()));
+        let first = DerivedParent {
+            origin: None,
+            ..PARENT
+        };
+        assert_eq!(
+            BatchBlock {
+                origin: Some(origin(1)),
+                ..block()
+            }
+            .check(&first, &APPENDED),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_origin_must_be_l1_s_block_of_that_number() {
+        let b = block();
+        let o = origin(25);
+        let on_l1 = L1BlockInfo {
+            number: 25,
+            hash: o.hash,
+            timestamp: 1_400,
+            basefee: 7,
+        };
+        assert_eq!(b.check_origin(10, Some(&on_l1)), Ok(Some(on_l1)));
+        let refused = Err(InvalidBatch::OriginNotOnL1 {
+            block: 10,
+            number: 25,
+            hash: o.hash,
+        });
+        assert_eq!(b.check_origin(10, None), refused);
+        let other = L1BlockInfo {
+            hash: B256::repeat_byte(0xee),
+            ..on_l1
+        };
+        assert_eq!(b.check_origin(10, Some(&other)), refused);
+        let elsewhere = L1BlockInfo {
+            number: 26,
+            ..on_l1
+        };
+        assert_eq!(b.check_origin(10, Some(&elsewhere)), refused);
+        let none = BatchBlock {
+            origin: None,
+            ..block()
+        };
+        assert_eq!(none.check_origin(10, None), Ok(None));
+    }
+}
