@@ -17,7 +17,7 @@
 use std::collections::{hash_map::Entry, HashMap, HashSet};
 
 use alloy_consensus::{Header, Transaction as _, TxReceipt as _};
-use alloy_eips::eip7840::BlobParams;
+use alloy_eips::{eip2718::Encodable2718, eip7840::BlobParams};
 use alloy_evm::FromRecoveredTx;
 use alloy_primitives::{map::AddressMap, Address, Bloom, Bytes, B256, U256};
 use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope, OpTxType, TxDeposit};
@@ -40,6 +40,8 @@ use crate::{
     block::Accumulator,
     chain::ChainSpec,
     deposit::DEPOSIT_RECEIPT_VERSION,
+    fee::{l1_fee, L1_BASEFEE_SLOT, L1_FEE_VAULT},
+    message::L1_INFO,
     precompile::{L2Evm, L2Precompiles},
     smt::{self, Node, NodeReader},
     state::{code_root, AccountLeaf, StateDiff},
@@ -124,6 +126,8 @@ pub struct TxOutcome {
     pub contract_address: Option<Address>,
     /// Output data (return data, or the revert payload).
     pub output: Bytes,
+    /// The L1 data fee it paid ([`crate::fee`]; 0 for deposits).
+    pub l1_fee: U256,
 }
 
 /// A sealed block with everything the store needs to persist it.
@@ -243,14 +247,27 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
             return Err(TxRejection::BlockFull);
         }
         let tx_env = tx_env(&tx, sender)?;
+        let (l1_fee, undo) = self
+            .evm
+            .ctx
+            .journaled_state
+            .database
+            .charge_l1_fee(&tx, sender)?;
         let result = match self.evm.transact_commit(tx_env) {
             Ok(result) => result,
-            Err(EVMError::Database(e)) => return Err(TxRejection::Fatal(e.into())),
-            Err(EVMError::Transaction(e)) => return Err(TxRejection::Invalid(e.to_string())),
-            Err(EVMError::Header(e)) => return Err(TxRejection::Invalid(e.to_string())),
-            Err(e) => return Err(TxRejection::Invalid(e.to_string())),
+            Err(e) => {
+                let state = &mut self.evm.ctx.journaled_state.database;
+                undo.into_iter().for_each(|saved| state.restore(saved));
+                return Err(match e {
+                    EVMError::Database(e) => TxRejection::Fatal(e.into()),
+                    e => TxRejection::Invalid(e.to_string()),
+                });
+            }
         };
-        Ok(self.record_result(tx, sender, &result, None))
+        self.record_result(tx, sender, &result, None);
+        let outcome = self.outcomes.last_mut().expect("just recorded");
+        outcome.l1_fee = l1_fee;
+        Ok(outcome)
     }
 
     /// Executes a deposit transaction (see [`crate::deposit`]): included unless it does not fit
@@ -305,6 +322,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
                     gas_used: deposit.gas_limit,
                     contract_address: None,
                     output: Bytes::new(),
+                    l1_fee: U256::ZERO,
                 };
                 Ok(self.record(tx, from, false, &[], outcome, Some(nonce)))
             }
@@ -326,6 +344,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
                 ExecutionResult::Revert { output, .. } => output.clone(),
                 ExecutionResult::Halt { .. } => Bytes::new(),
             },
+            l1_fee: U256::ZERO,
         };
         self.record(
             tx,
@@ -493,6 +512,13 @@ pub fn is_user_tx_type(ty: OpTxType) -> bool {
     matches!(ty, OpTxType::Legacy | OpTxType::Eip2930 | OpTxType::Eip1559)
 }
 
+/// An account of a [`BlockState`] as it was, to put back.
+pub(crate) struct SavedAccount {
+    address: Address,
+    entry: Option<Option<AccountInfo>>,
+    dirty: bool,
+}
+
 /// The working state of a block: the parent's state plus this block's writes.
 pub struct BlockState<'a, P> {
     base: &'a P,
@@ -543,6 +569,78 @@ impl<'a, P: StateProvider> BlockState<'a, P> {
             self.dirty_accounts.insert(address);
         }
         Ok(nonce)
+    }
+
+    /// The L1 data fee of a user transaction ([`crate::fee`]): checks that `sender` can pay it
+    /// with the transaction's maximal cost, then moves it to [`L1_FEE_VAULT`] (before the call
+    /// runs, as the step machine's tx-init does). Returns the fee and the two accounts as they
+    /// were, to put back if the transaction then turns out invalid.
+    pub(crate) fn charge_l1_fee(
+        &mut self,
+        tx: &OpTxEnvelope,
+        sender: Address,
+    ) -> Result<(U256, Vec<SavedAccount>), TxRejection> {
+        let fatal = |e: ProviderError| TxRejection::Fatal(e.into());
+        let basefee = self.storage(L1_INFO, L1_BASEFEE_SLOT).map_err(fatal)?;
+        let fee = l1_fee(basefee, tx.encode_2718_len() as u64);
+        if fee.is_zero() {
+            return Ok((fee, Vec::new()));
+        }
+        let balance = self
+            .basic(sender)
+            .map_err(fatal)?
+            .map_or(U256::ZERO, |a| a.balance);
+        let max_cost = U256::from(tx.gas_limit())
+            .saturating_mul(U256::from(tx.max_fee_per_gas()))
+            .saturating_add(tx.value());
+        if balance < max_cost.saturating_add(fee) {
+            return Err(TxRejection::Invalid(format!(
+                "insufficient funds for gas * price + value + L1 data fee: balance {balance}, \
+                 tx cost {max_cost}, L1 data fee {fee}"
+            )));
+        }
+        let undo = vec![self.save(sender), self.save(L1_FEE_VAULT)];
+        self.set_balance(sender, balance - fee).map_err(fatal)?;
+        self.credit(L1_FEE_VAULT, fee).map_err(fatal)?;
+        Ok((fee, undo))
+    }
+
+    /// Sets `address`'s balance (creating the account if needed).
+    pub(crate) fn set_balance(
+        &mut self,
+        address: Address,
+        balance: U256,
+    ) -> Result<(), ProviderError> {
+        let mut info = self.basic(address)?.unwrap_or_default();
+        info.balance = balance;
+        self.accounts.insert(address, Some(info));
+        self.dirty_accounts.insert(address);
+        Ok(())
+    }
+
+    /// `address`'s account as it is now, for [`BlockState::restore`].
+    pub(crate) fn save(&self, address: Address) -> SavedAccount {
+        SavedAccount {
+            address,
+            entry: self.accounts.get(&address).cloned(),
+            dirty: self.dirty_accounts.contains(&address),
+        }
+    }
+
+    /// Puts an account back as [`BlockState::save`] found it.
+    pub(crate) fn restore(&mut self, saved: SavedAccount) {
+        let SavedAccount {
+            address,
+            entry,
+            dirty,
+        } = saved;
+        match entry {
+            Some(entry) => self.accounts.insert(address, entry),
+            None => self.accounts.remove(&address),
+        };
+        if !dirty {
+            self.dirty_accounts.remove(&address);
+        }
     }
 
     /// Increments `address`'s nonce (an invalid deposit, included as failed).

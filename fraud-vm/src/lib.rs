@@ -12,6 +12,7 @@ pub mod deposit;
 mod error;
 #[cfg(feature = "evm")]
 pub mod execute;
+pub mod fee;
 #[cfg(feature = "evm")]
 pub mod memory;
 pub mod merkle;

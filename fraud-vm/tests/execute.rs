@@ -645,3 +645,93 @@ fn l1_info_deposit_records_the_origin() {
     assert_eq!(slot(2), U256::from_be_bytes(origin.hash.0));
     assert_eq!(chain.nonce(&SYSTEM_DEPOSITOR), 1);
 }
+
+/// The L1 data fee (`fraud_vm::fee`): a user transaction pays `l1BaseFee · 16 · (len + 4)` to
+/// the L1 fee vault on top of its gas, kept also when the call reverts; a sender that cannot
+/// cover it is refused, and a refused transaction (for the fee, or by revm after the fee was
+/// taken) leaves no trace, not even an empty vault account.
+#[test]
+fn user_transactions_pay_the_l1_data_fee_to_the_vault() {
+    use fraud_vm::{
+        deposit::{l1_info_deposit, L1BlockInfo},
+        fee::{l1_fee, L1_FEE_VAULT},
+        message::L1_INFO,
+    };
+    let (alice, carol, dave) = (key(1), key(3), key(4));
+    let bob = Address::repeat_byte(0xb0);
+    let l1_basefee = 50_000_000_000u64;
+    let probe = eip1559(&carol, 0, TxKind::Call(bob), 1, "");
+    let carol_needs = U256::from(1_000_000u128 * 10_000_000_000 + 1)
+        + l1_fee(U256::from(l1_basefee), probe.0.encode_2718_len() as u64);
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        L1_INFO.to_string(),
+        serde_json::json!({ "balance": "0x0", "code": l1_info_code() }),
+    );
+    extra.insert(
+        carol.address().to_string(),
+        serde_json::json!({ "balance": format!("{:#x}", carol_needs - U256::from(1)) }),
+    );
+    let mut chain = Chain::with_alloc(&[alice.address(), dave.address()], extra);
+    let origin = L1BlockInfo {
+        number: 7,
+        hash: B256::repeat_byte(0x07),
+        timestamp: 1_000,
+        basefee: l1_basefee,
+    };
+
+    // Refused: carol is one wei short of gas, value and L1 fee; dave's nonce is wrong (revm
+    // refuses after the fee was taken). Neither leaves a vault account behind.
+    let number = chain.head.number + 1;
+    let (block, rejected) = chain.block(vec![
+        as_tx(l1_info_deposit(&origin, number)),
+        probe,
+        eip1559(&dave, 5, TxKind::Call(bob), 1, ""),
+    ]);
+    assert_eq!(rejected[0], None);
+    assert!(
+        rejected[1]
+            .as_deref()
+            .is_some_and(|r| r.contains("L1 data fee")),
+        "{rejected:?}"
+    );
+    assert!(rejected[2].is_some(), "{rejected:?}");
+    assert_eq!(block.transactions.len(), 1);
+    assert_eq!(chain.balance(&carol.address()), carol_needs - U256::from(1));
+    assert_eq!(
+        chain.balance(&dave.address()),
+        U256::from(1_000u128 * ONE_ETH)
+    );
+    assert!(chain.state.account(&L1_FEE_VAULT).is_none());
+
+    // Paid: a transfer and a reverting creation, each its own fee.
+    let before = chain.balance(&alice.address());
+    let base_fee = chain
+        .head
+        .next_block_base_fee(chain.genesis.spec.base_fee_params)
+        .unwrap() as u128;
+    let transfer = eip1559(&alice, 0, TxKind::Call(bob), ONE_ETH, "");
+    let reverting = eip1559(&alice, 1, TxKind::Create, 0, REVERT_INIT);
+    let fees: Vec<U256> = [&transfer, &reverting]
+        .iter()
+        .map(|(tx, _)| l1_fee(U256::from(l1_basefee), tx.encode_2718_len() as u64))
+        .collect();
+    let number = chain.head.number + 1;
+    let (block, rejected) = chain.block(vec![
+        as_tx(l1_info_deposit(&origin, number)),
+        transfer,
+        reverting,
+    ]);
+    assert_eq!(rejected, vec![None, None, None]);
+    assert!(!block.receipts[2].status(), "the creation reverts");
+    assert_eq!(block.outcomes[0].l1_fee, U256::ZERO, "deposits pay none");
+    assert_eq!(block.outcomes[1].l1_fee, fees[0]);
+    assert_eq!(block.outcomes[2].l1_fee, fees[1]);
+    let gas: u128 = block.outcomes[1..].iter().map(|o| o.gas_used as u128).sum();
+    let tip = 2_000_000_000u128.min(10_000_000_000 - base_fee);
+    assert_eq!(
+        chain.balance(&alice.address()),
+        before - U256::from(ONE_ETH) - U256::from(gas * (base_fee + tip)) - fees[0] - fees[1]
+    );
+    assert_eq!(chain.balance(&L1_FEE_VAULT), fees[0] + fees[1]);
+}

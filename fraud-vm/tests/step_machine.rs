@@ -45,12 +45,29 @@ const TOKEN: Address = Address::repeat_byte(0x70);
 const TOKEN_SUPPLY: &str = "0x00000000000000000000000000000000000000000000d3c21bcecceda1000000";
 
 fn token_code() -> String {
-    let artifact: serde_json::Value =
-        serde_json::from_str(include_str!("../../contracts/out/TestToken.json")).expect("artifact");
+    deployed_code(include_str!("../../contracts/out/TestToken.json"))
+}
+
+fn deployed_code(artifact: &str) -> String {
+    let artifact: serde_json::Value = serde_json::from_str(artifact).expect("artifact");
     artifact["deployedBytecode"]
         .as_str()
         .expect("deployed bytecode")
         .to_string()
+}
+
+/// The L1-info deposit of an origin with L1 base fee 7 wei, as a block's first transaction: the
+/// block's user transactions then pay an L1 data fee (`fraud_vm::fee`).
+fn l1_info(l2_block: u64) -> (OpTxEnvelope, Address) {
+    let origin = fraud_vm::deposit::L1BlockInfo {
+        number: 5,
+        hash: B256::repeat_byte(0x15),
+        timestamp: 60,
+        basefee: 7,
+    };
+    let deposit = fraud_vm::deposit::l1_info_deposit(&origin, l2_block);
+    let from = deposit.from;
+    (OpTxEnvelope::from(deposit), from)
 }
 
 /// The storage slot of `holder`'s balance.
@@ -101,6 +118,10 @@ fn genesis(code: &[u8]) -> (ChainGenesis, BuiltBlock, MemoryState) {
                 },
             },
             OTHER.to_string(): { "balance": "0x0", "code": "0x6001600055", "nonce": "0x1" },
+            fraud_vm::message::L1_INFO.to_string(): {
+                "balance": "0x0",
+                "code": deployed_code(include_str!("../../contracts/out/L1Info.json")),
+            },
             ECHO.to_string(): { "balance": "0x0", "code": format!("0x{}", ECHO_CODE.replace(' ', "")) },
             TOKEN.to_string(): {
                 "balance": "0x0",
@@ -1241,6 +1262,8 @@ fn all_samples() -> &'static [Sample] {
         }
         let code = Asm::new().pushn(1).pushn(9).op(0x55).op(0x00).0;
         let txs = vec![
+            // User transactions after it pay the L1 data fee.
+            l1_info(1),
             tx(0, RICH, 1000, &[], 21_000),
             legacy(1, Address::repeat_byte(0x55), 7, 30_000),
             tx(2, ECHO, 9, &[0x01; 40], 100_000),
@@ -1579,6 +1602,7 @@ fn tampered_proofs_never_verify_to_another_post_state() {
             "tx input",
             "smt",
             "account",
+            "smt", // L1Info.basefee (0 here: no L1 data fee, no vault write)
             "smt",
             "smt",
             "account",
@@ -1611,16 +1635,9 @@ fn tampered_proofs_never_verify_to_another_post_state() {
 fn blocks_with_deposits_verify_end_to_end() {
     let mut seen = Seen::default();
     let l1_user = Address::repeat_byte(0x1a);
-    let origin = fraud_vm::deposit::L1BlockInfo {
-        number: 5,
-        hash: B256::repeat_byte(0x15),
-        timestamp: 60,
-        basefee: 7,
-    };
-    let l1_info = fraud_vm::deposit::l1_info_deposit(&origin, 1);
     let txs = vec![
         // The L1-info system deposit, as every block with an L1 origin starts.
-        (OpTxEnvelope::from(l1_info.clone()), l1_info.from),
+        l1_info(1),
         // ETH: minted to a new account that sends part on.
         deposit(
             1,
@@ -1659,7 +1676,16 @@ fn blocks_with_deposits_verify_end_to_end() {
         tx(0, RICH, 1, &[], 21_000),
     ];
     let code = Asm::new().op(0x00).0;
-    check_block(&build(&code, txs), &mut seen);
+    let built = build(&code, txs);
+    assert!(
+        built
+            .block1
+            .outcomes
+            .last()
+            .is_some_and(|o| !o.l1_fee.is_zero()),
+        "the user transaction pays an L1 data fee"
+    );
+    check_block(&built, &mut seen);
     eprintln!("deposit block steps checked: {}", seen.steps);
 }
 

@@ -11,6 +11,8 @@ use fraud_vm::{
     batch::{decode_user_tx, UserTxError},
     chain::ChainSpec,
     execute::{tx_env, ExecutableTx},
+    fee::{l1_fee, L1_BASEFEE_SLOT},
+    message::L1_INFO,
 };
 use op_alloy_consensus::OpTxEnvelope;
 use revm::{
@@ -78,11 +80,14 @@ pub enum AdmissionError {
         base_fee: u64,
     },
     /// The sender cannot pay for the transaction.
-    #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
+    #[error(
+        "insufficient funds for gas * price + value + L1 data fee: balance {balance}, tx cost \
+         {cost}"
+    )]
     InsufficientFunds {
         /// The sender's balance.
         balance: U256,
-        /// gas limit × fee cap + value.
+        /// gas limit × fee cap + value + L1 data fee (`fraud_vm::fee`, at the tip's L1 base fee).
         cost: U256,
     },
     /// The pool refused it.
@@ -153,7 +158,10 @@ pub fn admit(
         });
     }
     let account = store.account(&sender)?.unwrap_or_default();
-    let cost = U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value();
+    let l1_basefee = store.storage(&L1_INFO, &L1_BASEFEE_SLOT)?;
+    let cost = U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas())
+        + tx.value()
+        + l1_fee(l1_basefee, raw.len() as u64);
     if account.balance < cost {
         return Err(AdmissionError::InsufficientFunds {
             balance: account.balance,

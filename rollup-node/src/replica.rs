@@ -202,12 +202,14 @@ impl Replica {
                     &deposits,
                 )?;
                 let block = builder.finish()?;
-                let cursor = origin.map(|origin| L1Cursor {
-                    origin,
-                    next_deposit: derived.delayed_read,
-                });
+                let cursor = origin
+                    .filter(|_| derived.has_origin)
+                    .map(|origin| L1Cursor {
+                        origin,
+                        next_deposit: derived.delayed_read,
+                    });
                 self.store
-                    .commit_block_with_cursor(&block, cursor.as_ref(), origin.is_some())?;
+                    .commit_block_with_cursor(&block, cursor.as_ref(), derived.has_origin)?;
                 Ok::<_, NodeError>((block, derived))
             })?;
             let (block, derived) = built;

@@ -447,6 +447,9 @@ impl Batch {
 pub struct Derived {
     /// Delayed messages consumed up to and including the block.
     pub delayed_read: u64,
+    /// Whether the block opened with its origin's L1-info deposit (false without an origin,
+    /// or when that deposit does not fit in the block's gas: then the block has no L1 inputs).
+    pub has_origin: bool,
     /// Batch transactions skipped by rule 3 (index in the batch block, reason).
     pub skipped: Vec<(usize, String)>,
 }
@@ -511,13 +514,13 @@ pub fn derive_block<P: StateProvider>(
     target_read: u64,
     deposits: &[DepositMessage],
 ) -> Result<Derived, Error> {
-    let delayed_read = match origin {
-        Some(origin) => apply_l1_inputs(builder, origin, parent_read, target_read, deposits)?
-            .unwrap_or(parent_read),
-        None => parent_read,
+    let applied = match origin {
+        Some(origin) => apply_l1_inputs(builder, origin, parent_read, target_read, deposits)?,
+        None => None,
     };
     let derived = Derived {
-        delayed_read,
+        delayed_read: applied.unwrap_or(parent_read),
+        has_origin: applied.is_some(),
         skipped: Vec::new(),
     };
     finish_txs(chain, builder, block, derived)

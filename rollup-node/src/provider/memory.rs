@@ -135,6 +135,11 @@ impl ReceiptReader for MemoryProvider {
         Ok(self.txs.get(hash).copied())
     }
 
+    /// No L1 origins: an in-memory chain is built without L1.
+    fn l1_basefee_at(&self, _number: u64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     fn blocks_with_logs_from(
         &self,
         address: &Address,

@@ -52,6 +52,10 @@ pub trait ReceiptReader {
     /// Where a transaction was included: (block number, index in the block).
     fn tx_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, StoreError>;
 
+    /// The L1 base fee block `number`'s user transactions paid their L1 data fee at
+    /// (`fraud_vm::fee`): that of the newest L1 origin at or below it (0 if none).
+    fn l1_basefee_at(&self, number: u64) -> Result<u64, StoreError>;
+
     /// Block numbers in `[from, to]` where `address` emitted a log, ascending.
     fn blocks_with_logs_from(
         &self,

@@ -6,18 +6,30 @@
 //! `depositNonce` and `depositReceiptVersion`. Other transactions look exactly as on Ethereum.
 
 use alloy_consensus::{transaction::Recovered, Transaction as _};
+use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, U256};
 use alloy_rpc_types_eth::{
     Block, BlockTransactions, Header as RpcHeader, Log, Transaction, TransactionReceipt,
 };
+use fraud_vm::fee::{l1_fee, l1_gas_used};
 use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope};
 
 use crate::{events::block_logs, store::StoredBlock};
 
 /// An RPC transaction (OP shape: deposits carry their deposit nonce and receipt version).
 pub type RpcTransaction = op_alloy_rpc_types::Transaction<OpTxEnvelope>;
-/// An RPC receipt.
-pub type RpcReceipt = TransactionReceipt<OpReceiptEnvelope<Log>>;
+/// An RPC receipt: Ethereum's fields and, for a user transaction, its L1 data fee as OP Stack
+/// receipts carry it (`l1GasPrice`: the L1 base fee it paid at, `l1GasUsed`, `l1Fee`;
+/// `fraud_vm::fee`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RpcReceipt {
+    /// The Ethereum receipt (OP shape for deposits).
+    #[serde(flatten)]
+    pub inner: TransactionReceipt<OpReceiptEnvelope<Log>>,
+    /// The L1 data fee fields (absent for deposits).
+    #[serde(flatten)]
+    pub l1: op_alloy_rpc_types::L1BlockInfo,
+}
 /// An RPC block.
 pub type RpcBlock = Block<RpcTransaction>;
 
@@ -105,8 +117,13 @@ pub fn block(block: &StoredBlock, full: bool, receipts: &[OpReceiptEnvelope]) ->
     }
 }
 
-/// The receipts of a block, with their positions and derived fields.
-pub fn receipts(block: &StoredBlock, receipts: &[OpReceiptEnvelope]) -> Vec<RpcReceipt> {
+/// The receipts of a block, with their positions and derived fields; `l1_basefee` is the L1
+/// base fee its user transactions paid their L1 data fee at.
+pub fn receipts(
+    block: &StoredBlock,
+    receipts: &[OpReceiptEnvelope],
+    l1_basefee: u64,
+) -> Vec<RpcReceipt> {
     let logs = block_logs(
         &block.header,
         block.hash,
@@ -126,7 +143,19 @@ pub fn receipts(block: &StoredBlock, receipts: &[OpReceiptEnvelope]) -> Vec<RpcR
         let rpc_logs: Vec<Log> = logs.by_ref().take(receipt.logs().len()).collect();
         let inner = receipt.clone().map_logs(|_| Log::default());
         let inner = with_logs(inner, rpc_logs);
-        out.push(TransactionReceipt {
+        let l1 = if tx.is_deposit() {
+            op_alloy_rpc_types::L1BlockInfo::default()
+        } else {
+            let len = tx.encode_2718_len() as u64;
+            let fee = l1_fee(U256::from(l1_basefee), len);
+            op_alloy_rpc_types::L1BlockInfo {
+                l1_gas_price: Some(l1_basefee.into()),
+                l1_gas_used: Some(l1_gas_used(len).into()),
+                l1_fee: Some(fee.saturating_to()),
+                ..Default::default()
+            }
+        };
+        let inner = TransactionReceipt {
             inner,
             transaction_hash: tx.tx_hash(),
             transaction_index: Some(i as u64),
@@ -147,7 +176,8 @@ pub fn receipts(block: &StoredBlock, receipts: &[OpReceiptEnvelope]) -> Vec<RpcR
                 let nonce = deposit_meta(Some(receipt)).0.unwrap_or_else(|| tx.nonce());
                 sender.create(nonce)
             }),
-        });
+        };
+        out.push(RpcReceipt { inner, l1 });
     }
     out
 }

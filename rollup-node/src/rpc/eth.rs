@@ -248,7 +248,12 @@ impl<P: ChainProvider> EthRpc<P> {
             .receipts(number)
             .map_err(error::internal)?
             .unwrap_or_default();
-        Ok(Some(convert::receipts(&block, &receipts)))
+        let l1_basefee = self
+            .ctx
+            .provider
+            .l1_basefee_at(number)
+            .map_err(error::internal)?;
+        Ok(Some(convert::receipts(&block, &receipts, l1_basefee)))
     }
 
     fn suggested_tip(&self) -> u128 {

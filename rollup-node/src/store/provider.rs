@@ -40,6 +40,10 @@ impl ReceiptReader for Store {
         Store::tx_location(self, hash)
     }
 
+    fn l1_basefee_at(&self, number: u64) -> Result<u64, StoreError> {
+        Ok(self.l1_at(number)?.map_or(0, |c| c.origin.basefee))
+    }
+
     fn blocks_with_logs_from(
         &self,
         address: &Address,

@@ -205,7 +205,8 @@ async fn batcher_posts_every_block_once_across_kill9_and_the_replica_rebuilds_th
     let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let flags = l1_flags(dir.path(), &l1, &deployment, 0);
-    let mut seq = TestChain::start_target(Target::Node, sequencer_opts(&flags, &[])).await;
+    let mut seq =
+        TestChain::start_target(Target::Node, sequencer_opts(&flags, &["--rpc.check-block"])).await;
 
     // A deposit, transfers and a contract deployment.
     let bridge = Bridge::connect(
@@ -225,6 +226,7 @@ async fn batcher_posts_every_block_once_across_kill9_and_the_replica_rebuilds_th
         .await
         .expect("deposit on L2");
     let transfers_block = transfers(&seq, 0, 20).await;
+    assert_l1_fees_paid(&seq, transfers_block).await;
     let (_, code) = artifact("contracts/out/TestToken.json");
     let mut init = code.to_vec();
     init.extend(("Token", "TOK", U256::from(1_000_000u64)).abi_encode_params());
@@ -611,4 +613,68 @@ async fn wait_batched_after(l1: &L1, d: &Deployment, n: u64, seq: &TestChain, sk
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Every user transaction in blocks `1..=through` paid its L1 data fee (`fraud_vm::fee`) at the
+/// L1 base fee `L1Info` held, as its receipt says (`l1GasPrice`, `l1GasUsed`, `l1Fee`); the
+/// fee vault holds their sum; and the step machine proves block `through`, fees included.
+async fn assert_l1_fees_paid(seq: &TestChain, through: u64) {
+    use alloy::eips::eip2718::Encodable2718;
+    use fraud_vm::{fee, message::L1_INFO};
+    let p = seq.provider();
+    let quantity = |v: &Value| {
+        u128::from_str_radix(v.as_str().expect("quantity").trim_start_matches("0x"), 16)
+            .expect("hex quantity")
+    };
+    let mut total = 0u128;
+    let mut paid = 0;
+    for n in 1..=through {
+        let receipts: Value = p
+            .raw_request("eth_getBlockReceipts".into(), (format!("{n:#x}"),))
+            .await
+            .expect("receipts");
+        let basefee = p
+            .get_storage_at(L1_INFO, U256::from(1))
+            .block_id(n.into())
+            .await
+            .expect("L1Info.basefee");
+        for r in receipts.as_array().expect("array") {
+            if r["type"] == "0x7e" {
+                assert!(r.get("l1Fee").is_none(), "deposits pay no L1 fee: {r}");
+                continue;
+            }
+            let hash = serde_json::from_value(r["transactionHash"].clone()).expect("hash");
+            let tx = p
+                .get_transaction_by_hash(hash)
+                .await
+                .expect("tx")
+                .expect("mined");
+            let len = tx.inner.inner().encode_2718_len() as u64;
+            assert_eq!(
+                quantity(&r["l1GasUsed"]),
+                fee::l1_gas_used(len) as u128,
+                "{r}"
+            );
+            assert_eq!(U256::from(quantity(&r["l1GasPrice"])), basefee, "{r}");
+            let l1_fee = quantity(&r["l1Fee"]);
+            assert_eq!(U256::from(l1_fee), fee::l1_fee(basefee, len), "{r}");
+            total += l1_fee;
+            paid += 1;
+        }
+    }
+    assert!(
+        paid >= 20 && total > 0,
+        "{paid} transactions paid {total} wei"
+    );
+    let vault = p
+        .get_balance(fee::L1_FEE_VAULT)
+        .block_id(through.into())
+        .await
+        .expect("vault balance");
+    assert_eq!(vault, U256::from(total));
+    let report: Value = p
+        .raw_request("rollup_checkBlock".into(), (format!("{through:#x}"),))
+        .await
+        .expect("rollup_checkBlock");
+    assert_eq!(report["ok"], true, "{report}");
 }

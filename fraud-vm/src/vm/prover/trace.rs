@@ -35,6 +35,7 @@ use crate::{
     execute::{
         block_env, deposit_tx_env, tx_env, BlockState, BuiltBlock, StateProvider, TxRejection,
     },
+    fee::L1_FEE_VAULT,
     merkle::{self, data_root},
     precompile::L2Precompiles,
     smt::Overlay,
@@ -185,7 +186,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     .map_or(0, |i| i.nonce);
                 // A creating transaction's target is the new address (it may collide).
                 let to = input.to.unwrap_or_else(|| input.sender.create(nonce));
-                for address in [input.sender, to, header.beneficiary] {
+                for address in [input.sender, to, header.beneficiary, L1_FEE_VAULT] {
                     let info = evm.ctx.journaled_state.database.basic(address)?;
                     if let Some(info) = info {
                         evm.inspector.witnesses.leaf(&info)?;
@@ -200,14 +201,29 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                         db.credit(input.sender, input.mint)?;
                         deposit_tx_env(deposit, nonce)
                     }
-                    _ => tx_env(tx, input.sender).map_err(|e| match e {
-                        TxRejection::Fatal(crate::Error::Provider(e)) => TraceError::Provider(e),
-                        TxRejection::Fatal(crate::Error::Tree(e)) => TraceError::Tree(e),
-                        e => TraceError::InvalidTransaction {
-                            index,
-                            reason: e.to_string(),
-                        },
-                    })?,
+                    _ => {
+                        let rejected = |e| match e {
+                            TxRejection::Fatal(crate::Error::Provider(e)) => {
+                                TraceError::Provider(e)
+                            }
+                            TxRejection::Fatal(crate::Error::Tree(e)) => TraceError::Tree(e),
+                            e => TraceError::InvalidTransaction {
+                                index,
+                                reason: e.to_string(),
+                            },
+                        };
+                        let env = tx_env(tx, input.sender).map_err(rejected)?;
+                        // As the block builder does: the L1 data fee moves first (tx-init).
+                        let db = &mut evm.ctx.journaled_state.database;
+                        let (fee, _) = db.charge_l1_fee(tx, input.sender).map_err(rejected)?;
+                        if !fee.is_zero() {
+                            let sender = db.basic(input.sender)?.unwrap_or_default();
+                            let vault = db.basic(L1_FEE_VAULT)?.unwrap_or_default();
+                            evm.inspector
+                                .pay_l1_fee([(input.sender, sender), (L1_FEE_VAULT, vault)]);
+                        }
+                        env
+                    }
                 };
                 let deposit = tx.is_deposit();
                 let base_fee_check = evm.ctx.cfg.disable_base_fee;

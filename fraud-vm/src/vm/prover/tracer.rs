@@ -374,6 +374,13 @@ impl<P: StateProvider> Tracer<'_, P> {
         });
     }
 
+    /// The L1 data fee moved at tx-init: `accounts` are the sender and the fee vault after it.
+    pub(super) fn pay_l1_fee(&mut self, accounts: [(Address, revm::state::AccountInfo); 2]) {
+        if let Some(changes) = self.leaves(accounts) {
+            self.apply(|r| &mut r.world, changes);
+        }
+    }
+
     /// A deposit that could not run: recorded as failed with its mint kept and nonce bumped
     /// (`info` is the sender after both).
     pub(super) fn failed_deposit(&mut self, input: &TxInput, info: &revm::state::AccountInfo) {

@@ -9,6 +9,7 @@
 //! `mint`, zero fees and nonce (deposits use the sender's current nonce).
 
 use alloy_consensus::Transaction as _;
+use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{keccak256, Address, B256, U256};
 use op_alloy_consensus::OpTxEnvelope;
 
@@ -52,6 +53,9 @@ word_struct! {
         pub access_list_hash: B256,
         /// Wei minted to the sender first (deposits, type `0x7E`; 0 otherwise).
         pub mint: U256,
+        /// Length of the EIP-2718 encoding, which sets the L1 data fee ([`crate::fee`]; 0 for
+        /// deposits, which pay none).
+        pub encoded_len: u64,
     }
 }
 
@@ -141,6 +145,7 @@ impl TxInput {
             access_list,
             access_list_hash,
             mint: U256::ZERO,
+            encoded_len: tx.encode_2718_len() as u64,
         }
     }
 

@@ -6,9 +6,10 @@
 //! gas limit covers the intrinsic gas (`21000 + 16` per non-zero and `4` per zero input byte
 //! `+ 2400` per access-list address `+ 1900` per storage key) and fits the block's remaining
 //! gas; the sender's nonce matches, it has no code (EIP-3607), and its balance covers
-//! `gasLimit · feeCap + value`. Otherwise: the sender's nonce increments and it pays
-//! `gasLimit · price` (price = `min(feeCap, baseFee + tipCap)` for EIP-1559, the gas price
-//! otherwise); the checkpoint for the transaction's frame is taken; the accessed-addresses set
+//! `gasLimit · feeCap + value + l1Fee` (the L1 data fee, [`crate::fee`]: `L1Info.basefee`,
+//! read from the state, times `16 · (encodedLen + 4)`). Otherwise: the sender's nonce
+//! increments and it pays `gasLimit · price + l1Fee` (price = `min(feeCap, baseFee + tipCap)`
+//! for EIP-1559, the gas price otherwise), `l1Fee` going to the L1 fee vault; the checkpoint for the transaction's frame is taken; the accessed-addresses set
 //! becomes `{sender, to, coinbase}` (precompiles are always warm); value moves to `to`; and the
 //! transaction's frame starts with `to`'s code, `gasLimit − intrinsic` gas, the input as call
 //! data, and `parentHash = keccak256(boundaryFrame ‖ checkpoint)`.
@@ -65,7 +66,7 @@ use super::{
 use crate::{
     block::{receipt_item_parts, Accumulator},
     code::PIECE,
-    merkle,
+    fee, merkle,
     smt::{self, MemoryNodes},
     state::{account_key, storage_key},
 };
@@ -318,11 +319,17 @@ fn purchase<O: Oracle + ?Sized>(
 ) -> Result<bool, Exit> {
     let start_root = ctx.m.block.state_root;
     let (_, mut sender) = read_account(ctx, &input.sender)?;
+    let l1_basefee = ctx
+        .o
+        .smt_read(&ctx.m.block.state_root, &fee::l1_basefee_key())?
+        .map_or(U256::ZERO, |v| U256::from_be_bytes(v.0));
+    let l1_fee = fee::l1_fee(l1_basefee, input.encoded_len);
     let block = &ctx.m.block;
     let base_fee = block.base_fee as u128;
     let max_cost = U256::from(input.gas_limit)
         .saturating_mul(U256::from(input.max_fee_per_gas))
-        .saturating_add(input.value);
+        .saturating_add(input.value)
+        .saturating_add(l1_fee);
     let valid = input.max_fee_per_gas >= base_fee
         && (input.tx_type != 2 || input.max_priority_fee_per_gas <= input.max_fee_per_gas)
         && input.gas_limit >= intrinsic
@@ -337,8 +344,15 @@ fn purchase<O: Oracle + ?Sized>(
         return Ok(false);
     }
     sender.nonce += 1;
-    sender.balance -= U256::from(input.gas_limit) * U256::from(price);
+    // `valid` covers both amounts (saturating only at sums no balance reaches).
+    sender.balance = sender
+        .balance
+        .saturating_sub(U256::from(input.gas_limit) * U256::from(price))
+        .saturating_sub(l1_fee);
     write_account(ctx, &input.sender, &sender)?;
+    if !l1_fee.is_zero() {
+        update_balance(ctx, &fee::L1_FEE_VAULT, |b| b.saturating_add(l1_fee))?;
+    }
     let coinbase = ctx.m.block.coinbase;
     let to = input.to.unwrap_or_else(|| input.sender.create(input.nonce));
     ctx.m.tx = TxPart {
