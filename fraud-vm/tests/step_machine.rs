@@ -1687,6 +1687,7 @@ fn blocks_with_deposits_verify_end_to_end() {
     );
     check_block(&built, &mut seen);
     eprintln!("deposit block steps checked: {}", seen.steps);
+    seen.print_proof_sizes();
 }
 
 #[test]
