@@ -16,9 +16,12 @@
 //! any failed post) it first waits until its account has no pending L1 transaction (pending
 //! nonce = mined nonce), then reads the Inbox's `BatchAppended` logs newest first, decodes each
 //! sequencer batch's calldata and continues after the newest batch that is exactly this chain's
-//! blocks (other batches, which only a misused batcher key can post, are logged and passed
-//! over: derivation skips them when they are invalid). So after a `kill -9` a batch that
-//! reached L1 is not posted again and one that did not is posted, and no block is skipped.
+//! blocks. Other batches, which only a misused batcher key can post, are checked against the
+//! validity rules ([`fraud_vm::batch::validity`]): one that derivation skips is logged and
+//! passed over; one that derivation would derive means L1 derives another chain than this
+//! node's, and the batcher stops with [`BatcherError::Diverged`] rather than post blocks no
+//! replica would derive. So after a `kill -9` a batch that reached L1 is not posted again and
+//! one that did not is posted, and no block is skipped.
 
 use std::{
     sync::{
@@ -38,11 +41,14 @@ use alloy::{
 };
 use alloy_sol_types::{SolCall, SolEvent};
 use fraud_vm::{
-    batch::{appendSequencerBatchCall, Batch, BatchAppended, BatchBlock, BatchOrigin},
-    deposit::Deployment,
+    batch::{
+        appendSequencerBatchCall, AppendedIn, Batch, BatchAppended, BatchBlock, BatchOrigin,
+        DerivedParent, InvalidBatch,
+    },
+    deposit::{Deployment, L1BlockInfo},
 };
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{store::Store, NodeError};
 
@@ -103,6 +109,20 @@ pub enum BatcherError {
     /// The chain store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The Inbox holds a batch that is not this chain's and that derivation would derive on
+    /// it: L1 derives another chain than this node's (a restored or second sequencer posted
+    /// with this key). The batcher stops: posting more would fork replicas from this node.
+    #[error(
+        "the Inbox holds a batch from block {first_block} (L1 block {l1_block}) that is not this \
+         chain's and that derivation accepts: this node's chain has diverged from the one L1 \
+         derives; the batcher stops"
+    )]
+    Diverged {
+        /// The foreign batch's first block.
+        first_block: u64,
+        /// The L1 block holding it.
+        l1_block: u64,
+    },
 }
 
 fn rpc(what: &str, e: impl std::fmt::Display) -> BatcherError {
@@ -161,6 +181,10 @@ impl Batcher {
             };
             match step.await {
                 Ok(n) => next = Some(n),
+                Err(e @ BatcherError::Diverged { .. }) => {
+                    error!("{e}");
+                    return;
+                }
                 Err(e) => {
                     warn!(error = %e, "batcher: will resynchronize with the Inbox and retry");
                     next = None;
@@ -197,26 +221,98 @@ impl Batcher {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let ours = newest_batch_where(&self.l1, &self.config.deployment, |batch| {
+        let mut foreign = Vec::new();
+        let ours = newest_batch_where(&self.l1, &self.config.deployment, |batch, l1_block| {
             let ours = self.is_ours(batch)?;
             if !ours {
-                warn!(
-                    first_block = batch.first_block,
-                    blocks = batch.blocks.len(),
-                    "the Inbox holds a batch that is not this chain's blocks (derivation skips \
-                     it if it is invalid; if it is valid, this node's chain is not the one L1 \
-                     derives)"
-                );
+                foreign.push((batch.clone(), l1_block));
             }
             Ok(ours)
         })
         .await?;
-        let Some(last) = ours else {
-            return Ok(1);
-        };
-        let end = last.last_block();
+        let end = ours.map_or(0, |b| b.last_block());
+        for (batch, l1_block) in foreign {
+            match self.foreign_derives(&batch, end, l1_block).await? {
+                Ok(()) => {
+                    return Err(BatcherError::Diverged {
+                        first_block: batch.first_block,
+                        l1_block,
+                    })
+                }
+                Err(why) => warn!(
+                    first_block = batch.first_block,
+                    l1_block,
+                    reason = %why,
+                    "the Inbox holds a batch that is not this chain's; derivation skips it"
+                ),
+            }
+        }
         self.batched.set(end);
         Ok(end + 1)
+    }
+
+    /// Whether derivation would derive the first block of `batch` (not this chain's, appended
+    /// in L1 block `l1_block`) on this chain's block `end`, the end of its newest own batch:
+    /// `Ok(Err(why))` when a validity rule ([`fraud_vm::batch::validity`]) skips it.
+    async fn foreign_derives(
+        &self,
+        batch: &Batch,
+        end: u64,
+        l1_block: u64,
+    ) -> Result<Result<(), InvalidBatch>, BatcherError> {
+        let Some((hash, header)) = self.store.header_by_number(end)? else {
+            return Err(BatcherError::Rpc(format!("block {end} is not stored")));
+        };
+        match batch.continues(end, hash) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Ok(Err(InvalidBatch::Overlap {
+                    first_block: batch.first_block,
+                    head: end,
+                }))
+            }
+            Err(why) => return Ok(Err(why)),
+        }
+        let appended = self.l1_block(l1_block).await?;
+        let parent = DerivedParent {
+            number: end,
+            timestamp: header.timestamp,
+            origin: self.store.l1_at(end)?.map(|c| BatchOrigin {
+                number: c.origin.number,
+                hash: c.origin.hash,
+            }),
+        };
+        let first = &batch.blocks[0];
+        if let Err(why) = first.check(
+            &parent,
+            &AppendedIn {
+                number: appended.number,
+                timestamp: appended.timestamp,
+            },
+        ) {
+            return Ok(Err(why));
+        }
+        let on_l1 = match first.origin {
+            Some(o) => Some(self.l1_block(o.number).await?),
+            None => None,
+        };
+        Ok(first.check_origin(end + 1, on_l1.as_ref()).map(|_| ()))
+    }
+
+    /// L1 block `number` (its number, hash, timestamp and base fee).
+    async fn l1_block(&self, number: u64) -> Result<L1BlockInfo, BatcherError> {
+        let block = self
+            .l1
+            .get_block_by_number(number.into())
+            .await
+            .map_err(|e| rpc("eth_getBlockByNumber", e))?
+            .ok_or_else(|| BatcherError::Rpc(format!("L1 block {number} not found")))?;
+        Ok(L1BlockInfo {
+            number,
+            hash: block.header.hash,
+            timestamp: block.header.timestamp,
+            basefee: block.header.base_fee_per_gas.unwrap_or_default(),
+        })
     }
 
     /// The batch entry of stored block `number` (None: not stored); `read` is the delayed
@@ -348,11 +444,11 @@ impl Batcher {
 }
 
 /// The newest sequencer (non-forced) batch in `deployment`'s Inbox, decoded from its calldata,
-/// for which `accept` holds.
+/// for which `accept(batch, l1Block)` holds.
 async fn newest_batch_where(
     l1: &DynProvider,
     deployment: &Deployment,
-    mut accept: impl FnMut(&Batch) -> Result<bool, BatcherError>,
+    mut accept: impl FnMut(&Batch, u64) -> Result<bool, BatcherError>,
 ) -> Result<Option<Batch>, BatcherError> {
     let head = l1
         .get_block_number()
@@ -397,7 +493,9 @@ async fn newest_batch_where(
                     Batch::decode(&c.data).map_err(|e| e.to_string())
                 });
             match decoded {
-                Ok(batch) if accept(&batch)? => return Ok(Some(batch)),
+                Ok(batch) if accept(&batch, log.block_number.unwrap_or_default())? => {
+                    return Ok(Some(batch))
+                }
                 Ok(_) => {}
                 Err(e) => warn!(l1_tx = %hash, error = %e, "skipping an undecodable batch"),
             }

@@ -8,10 +8,11 @@
 //! the JSON-RPC is the same and every block hash and state root equals the sequencer's.
 //!
 //! Derivation is total: a batch, or the tail of one, that breaks a validity rule of
-//! `fraud_vm::batch` (a gap, another parent, a gas limit or timestamp out of bounds, an L1
-//! origin that goes back, is not before the batch's L1 block or is not on L1) is logged and
-//! skipped, and the replica reads the next batch against the same chain. Blocks a batch repeats
-//! (a late batch, or a restart) are ignored.
+//! `fraud_vm::batch` (it does not start right after the derived head or names another parent;
+//! a gas limit or timestamp out of bounds; an L1 origin that goes back, lacks room for its
+//! L1-info deposit, is not before the batch's L1 block or is not on L1) is logged and skipped,
+//! and the replica reads the next batch against the same chain. An L1 block the replica cannot
+//! read yet is retried, never taken for an unknown origin.
 //!
 //! On start the follower scans L1 from the deployment's deploy block (batches are not stored
 //! locally), so a restart re-reads the Inbox's history once.
@@ -26,7 +27,7 @@ use fraud_vm::{
     execute::BlockBuilder,
 };
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     batcher::BatchedThrough,
@@ -128,24 +129,22 @@ impl Replica {
             number: posted.l1_block,
             timestamp: posted.l1_timestamp,
         };
-        let head = self.store.head().ok_or(NodeError::NoGenesis)?.header.number;
-        let parent_hash = match batch.first_block.checked_sub(1).filter(|n| *n <= head) {
-            Some(n) => self
-                .store
-                .header_by_number(n)
-                .map_err(NodeError::from)?
-                .map(|(hash, _)| hash),
-            None => None,
-        };
-        let first = match batch.first_new_block(head, |_| parent_hash) {
-            Ok(Some(first)) => first,
-            Ok(None) => return Ok(()),
+        let head = self.store.head().ok_or(NodeError::NoGenesis)?;
+        match batch.continues(head.header.number, head.hash) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            // After a restart the follower reads every batch again: those already derived
+            // are not news.
+            Err(InvalidBatch::Overlap { .. }) if batch.last_block() <= head.header.number => {
+                debug!(batch = posted.index, "batch already derived");
+                return Ok(());
+            }
             Err(why) => {
                 Self::skip(posted, None, &why);
                 return Ok(());
             }
-        };
-        for entry in &batch.blocks[first..] {
+        }
+        for entry in &batch.blocks {
             let head = self.store.head().ok_or(NodeError::NoGenesis)?;
             let number = head.header.number + 1;
             let l1 = self
@@ -164,12 +163,18 @@ impl Replica {
                 Self::skip(posted, Some(number), &why);
                 return Ok(());
             }
+            // The origin is below the batch's L1 block, which L1 has: a missing block is L1
+            // lagging (retried), not an unknown origin.
             let on_l1 = match entry.origin {
-                Some(o) => self
-                    .l1
-                    .block(o.number)
-                    .await
-                    .map_err(|e| ReplicaError::Rpc(e.to_string()))?,
+                Some(o) => Some(
+                    self.l1
+                        .block(o.number)
+                        .await
+                        .map_err(|e| ReplicaError::Rpc(e.to_string()))?
+                        .ok_or_else(|| {
+                            ReplicaError::Rpc(format!("L1 block {} not found", o.number))
+                        })?,
+                ),
                 None => None,
             };
             let origin = match entry.check_origin(number, on_l1.as_ref()) {

@@ -96,12 +96,12 @@
 //!
 //! 1. Committed data that does not [`Batch::decode`] derives nothing; so does a batch with no
 //!    block (a forced batch).
-//! 2. **Overlap**: blocks numbered `<= head` are ignored (already derived; a late or repeated
-//!    batch changes nothing).
-//! 3. **Gap**: a batch whose `firstBlock > head + 1` derives nothing.
-//! 4. **Parent**: `parentHash` must be the hash of the derived block `firstBlock - 1`; else the
-//!    batch derives nothing (`firstBlock = 0` has no parent and is refused).
-//! 5. Each block after `head`, in order, is derived only if it passes
+//! 2. **Continuity**: a batch must start at `head + 1`; one that starts later (a gap) or at
+//!    or below `head` (late, repeated or competing: blocks are never replaced) derives
+//!    nothing.
+//! 3. **Parent**: its `parentHash` must be the hash of `head`; else it derives nothing.
+//! 4. A batch with no block (a forced batch) derives nothing.
+//! 5. Each block of the batch, in order, is derived only if it passes
 //!    [`BatchBlock::check`] and [`BatchBlock::check_origin`]; the first that fails ends the
 //!    batch (it and the blocks after it derive nothing, the blocks before it stay):
 //!    - **gas limit** `<=` [`MAX_BLOCK_GAS_LIMIT`] (which bounds the block's steps, and so the
@@ -112,6 +112,8 @@
 //!      arbitrarily far ahead;
 //!    - **origin monotonicity**: a block's L1 origin, if it has one, is not older than the
 //!      newest origin of an earlier block (a block may have none: it carries no L1 inputs);
+//!    - **room for the origin**: a block with an origin has a gas limit of at least
+//!      [`crate::deposit::L1_INFO_GAS_LIMIT`], so its L1-info deposit always runs;
 //!    - **origin in the past**: the origin's number is below the number of the L1 block that
 //!      appended the batch (so it is provable by walking L1 headers back from that block's
 //!      committed parent hash);

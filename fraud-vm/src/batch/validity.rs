@@ -5,7 +5,10 @@
 use alloy_primitives::B256;
 
 use super::{Batch, BatchBlock, BatchOrigin};
-use crate::{deposit::L1BlockInfo, execute::block_timestamp};
+use crate::{
+    deposit::{L1BlockInfo, L1_INFO_GAS_LIMIT},
+    execute::block_timestamp,
+};
 
 /// Largest gas limit a derived block may have: `2^32`. It bounds a block's steps
 /// (`steps <= 2·gasUsed + 4·txs + 2`) and so the depth of a dispute over one block.
@@ -48,18 +51,35 @@ pub enum InvalidBatch {
         /// The next block to derive.
         next: u64,
     },
-    /// The batch starts at block 0, which has no parent.
-    #[error("the batch starts at block 0 (the genesis has no parent)")]
-    NoParent,
-    /// The batch's parent hash is not the derived chain's.
+    /// The batch starts at or below the newest derived block (late, repeated or competing).
+    #[error("the batch starts at block {first_block}, at or below the derived head {head}")]
+    Overlap {
+        /// The batch's first block.
+        first_block: u64,
+        /// The newest derived block.
+        head: u64,
+    },
+    /// The batch's parent hash is not the derived head's.
     #[error("the batch's parent hash {claimed} is not block {number}'s {actual}")]
     ParentHash {
-        /// Block `firstBlock - 1`.
+        /// The derived head (block `firstBlock - 1`).
         number: u64,
         /// What the batch says.
         claimed: B256,
-        /// The derived block's hash.
+        /// The derived head's hash.
         actual: B256,
+    },
+    /// A block names an L1 origin with a gas limit below the L1-info deposit's, which could
+    /// not run.
+    #[error(
+        "block {block}: gas limit {gas_limit} leaves no room for its L1 origin's L1-info deposit \
+         ({L1_INFO_GAS_LIMIT} gas)"
+    )]
+    OriginWithoutRoom {
+        /// L2 block number.
+        block: u64,
+        /// Its gas limit.
+        gas_limit: u64,
     },
     /// A block's gas limit is above [`MAX_BLOCK_GAS_LIMIT`].
     #[error("block {block}: gas limit {gas_limit} is above {MAX_BLOCK_GAS_LIMIT}")]
@@ -116,37 +136,37 @@ pub enum InvalidBatch {
 }
 
 impl Batch {
-    /// Rules 1-4: the index in [`Batch::blocks`] of the first block to derive on a chain whose
-    /// newest block is `head` (`Ok(None)`: nothing in the batch is new). `hash_of(n)` is the
-    /// derived chain's hash of block `n <= head`.
-    pub fn first_new_block(
-        &self,
-        head: u64,
-        hash_of: impl FnOnce(u64) -> Option<B256>,
-    ) -> Result<Option<usize>, InvalidBatch> {
-        if self.blocks.is_empty() || self.last_block() <= head {
-            return Ok(None);
+    /// Rules 2-4: whether the batch continues the derived chain, whose newest block is `head`
+    /// with hash `head_hash` (`Ok(false)`: the batch holds no block, as a forced batch).
+    pub fn continues(&self, head: u64, head_hash: B256) -> Result<bool, InvalidBatch> {
+        if self.blocks.is_empty() {
+            return Ok(false);
         }
-        let next = head + 1;
+        // Nothing follows block u64::MAX.
+        let next = head.checked_add(1).ok_or(InvalidBatch::Overlap {
+            first_block: self.first_block,
+            head,
+        })?;
         if self.first_block > next {
             return Err(InvalidBatch::Gap {
                 first_block: self.first_block,
                 next,
             });
         }
-        let number = self
-            .first_block
-            .checked_sub(1)
-            .ok_or(InvalidBatch::NoParent)?;
-        let actual = hash_of(number).unwrap_or_default();
-        if actual != self.parent_hash {
-            return Err(InvalidBatch::ParentHash {
-                number,
-                claimed: self.parent_hash,
-                actual,
+        if self.first_block < next {
+            return Err(InvalidBatch::Overlap {
+                first_block: self.first_block,
+                head,
             });
         }
-        Ok(Some((next - self.first_block) as usize))
+        if self.parent_hash != head_hash {
+            return Err(InvalidBatch::ParentHash {
+                number: head,
+                claimed: self.parent_hash,
+                actual: head_hash,
+            });
+        }
+        Ok(true)
     }
 }
 
@@ -172,6 +192,12 @@ impl BatchBlock {
         let Some(origin) = self.origin else {
             return Ok(());
         };
+        if self.gas_limit < L1_INFO_GAS_LIMIT {
+            return Err(InvalidBatch::OriginWithoutRoom {
+                block,
+                gas_limit: self.gas_limit,
+            });
+        }
         if let Some(previous) = parent.origin.filter(|p| origin.number < p.number) {
             return Err(InvalidBatch::OriginBack {
                 block,
@@ -227,54 +253,48 @@ mod tests {
         }
     }
 
-    /// The chain derived so far: blocks 0..=5, block n hashed `hash(n)`.
-    fn derived(n: u64) -> Option<B256> {
-        (n <= 5).then(|| hash(n))
-    }
-
     #[test]
-    fn a_batch_derives_from_the_block_after_the_head_and_only_on_the_derived_parent() {
-        // Continues the head, or overlaps it: the new blocks are the ones after it.
-        assert_eq!(batch(6, 2).first_new_block(5, derived), Ok(Some(0)));
-        assert_eq!(batch(4, 3).first_new_block(5, derived), Ok(Some(2)));
-        // Late or repeated: nothing new, whatever its parent says.
-        assert_eq!(batch(2, 4).first_new_block(5, derived), Ok(None));
-        let mut late = batch(3, 1);
-        late.parent_hash = B256::repeat_byte(9);
-        assert_eq!(late.first_new_block(5, derived), Ok(None));
-        // No blocks (a forced batch).
-        assert_eq!(batch(6, 0).first_new_block(5, derived), Ok(None));
-        // A gap.
+    fn a_batch_derives_only_when_it_continues_the_derived_head() {
+        // The derived head is block 5, hashed `hash(5)`.
+        let head = (5, hash(5));
+        assert_eq!(batch(6, 2).continues(head.0, head.1), Ok(true));
+        // No blocks (a forced batch): nothing to derive, nothing wrong.
+        assert_eq!(batch(6, 0).continues(head.0, head.1), Ok(false));
         assert_eq!(
-            batch(7, 1).first_new_block(5, derived),
+            batch(7, 1).continues(head.0, head.1),
             Err(InvalidBatch::Gap {
                 first_block: 7,
                 next: 6
             })
         );
-        // Another parent, for a new or an overlapping batch.
-        for first in [6, 4] {
-            let mut other = batch(first, 3);
-            other.parent_hash = B256::repeat_byte(9);
+        // Late, repeated or competing batches, also those reaching past the head, and block 0.
+        for first in [0, 2, 4, 5] {
             assert_eq!(
-                other.first_new_block(5, derived),
-                Err(InvalidBatch::ParentHash {
-                    number: first - 1,
-                    claimed: B256::repeat_byte(9),
-                    actual: hash(first - 1),
+                batch(first, 4).continues(head.0, head.1),
+                Err(InvalidBatch::Overlap {
+                    first_block: first,
+                    head: 5
                 })
             );
         }
-        // Block 0 has no parent.
+        let mut other = batch(6, 3);
+        other.parent_hash = B256::repeat_byte(9);
         assert_eq!(
-            batch(0, 7).first_new_block(5, derived),
-            Err(InvalidBatch::NoParent)
+            other.continues(head.0, head.1),
+            Err(InvalidBatch::ParentHash {
+                number: 5,
+                claimed: B256::repeat_byte(9),
+                actual: hash(5),
+            })
         );
-        // A first block near u64::MAX neither overflows nor derives.
-        let far = batch(u64::MAX, 3);
+        // Near u64::MAX: no overflow.
         assert!(matches!(
-            far.first_new_block(5, derived),
+            batch(u64::MAX, 3).continues(head.0, head.1),
             Err(InvalidBatch::Gap { .. })
+        ));
+        assert!(matches!(
+            batch(u64::MAX, 3).continues(u64::MAX, hash(1)),
+            Err(InvalidBatch::Overlap { .. })
         ));
     }
 
@@ -381,6 +401,32 @@ mod tests {
             })
         );
         assert_eq!(from(29), Ok(()), "the L1 block before the batch's");
+        // An origin needs room for its L1-info deposit.
+        let room = |gas_limit| {
+            BatchBlock {
+                gas_limit,
+                ..block()
+            }
+            .check(&PARENT, &APPENDED)
+        };
+        assert_eq!(room(L1_INFO_GAS_LIMIT), Ok(()));
+        assert_eq!(
+            room(L1_INFO_GAS_LIMIT - 1),
+            Err(InvalidBatch::OriginWithoutRoom {
+                block: 10,
+                gas_limit: L1_INFO_GAS_LIMIT - 1
+            })
+        );
+        assert_eq!(
+            BatchBlock {
+                gas_limit: 21_000,
+                origin: None,
+                ..block()
+            }
+            .check(&PARENT, &APPENDED),
+            Ok(()),
+            "a block without an origin needs no room for it"
+        );
         assert_eq!(
             from(30),
             Err(InvalidBatch::OriginNotPast {

@@ -501,13 +501,24 @@ async fn invalid_batches_are_skipped_and_the_valid_ones_after_them_derive() {
             .encode(),
         ),
         (
-            "the genesis has no parent",
+            "at or below the derived head 0",
             Batch {
                 first_block: 0,
                 parent_hash: B256::ZERO,
                 blocks: vec![valid.clone(), valid.clone()],
             }
             .encode(),
+        ),
+        (
+            "leaves no room for its L1 origin",
+            one(BatchBlock {
+                gas_limit: 500_000,
+                origin: Some(BatchOrigin {
+                    number: 1,
+                    hash: B256::repeat_byte(0xee),
+                }),
+                ..valid.clone()
+            }),
         ),
         (
             "is above 4294967296",
@@ -544,31 +555,7 @@ async fn invalid_batches_are_skipped_and_the_valid_ones_after_them_derive() {
             }),
         ),
     ];
-    let batcher = alloy::providers::ProviderBuilder::new()
-        .wallet(wallet(1))
-        .connect_http(l1.url.parse().expect("url"))
-        .erased();
-    for (_, data) in &invalid {
-        let call = appendSequencerBatchCall {
-            data: data.clone().into(),
-            afterDelayedMessagesRead: U256::ZERO,
-        };
-        let receipt = batcher
-            .send_transaction(
-                TransactionRequest::default()
-                    .with_to(deployment.inbox)
-                    .with_input(call.abi_encode()),
-            )
-            .await
-            .expect("post")
-            .get_receipt()
-            .await
-            .expect("receipt");
-        assert!(
-            receipt.status(),
-            "the Inbox takes any data from the batcher"
-        );
-    }
+    post_with_batcher_key(&l1, &deployment, invalid.iter().map(|(_, d)| d.clone())).await;
 
     // The replica skips each, for its reason, and derives nothing from them.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -677,4 +664,94 @@ async fn assert_l1_fees_paid(seq: &TestChain, through: u64) {
         .await
         .expect("rollup_checkBlock");
     assert_eq!(report["ok"], true, "{report}");
+}
+
+/// Posts each of `batches` to the Inbox with the batcher's key (as a misused key would).
+async fn post_with_batcher_key(
+    l1: &L1,
+    deployment: &Deployment,
+    batches: impl IntoIterator<Item = Vec<u8>>,
+) {
+    let batcher = alloy::providers::ProviderBuilder::new()
+        .wallet(wallet(1))
+        .connect_http(l1.url.parse().expect("url"))
+        .erased();
+    for data in batches {
+        let call = appendSequencerBatchCall {
+            data: data.into(),
+            afterDelayedMessagesRead: U256::ZERO,
+        };
+        let receipt = batcher
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_to(deployment.inbox)
+                    .with_input(call.abi_encode()),
+            )
+            .await
+            .expect("post")
+            .get_receipt()
+            .await
+            .expect("receipt");
+        assert!(
+            receipt.status(),
+            "the Inbox takes any data from the batcher"
+        );
+    }
+}
+
+/// A *valid* batch on L1 that is not the sequencer's (its key was used elsewhere): replicas
+/// derive it, so the sequencer's chain is not the one L1 derives. Its batcher says so and stops
+/// instead of posting blocks no replica would ever derive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_foreign_batch_stops_the_batcher_instead_of_forking_replicas() {
+    let l1 = L1::start().await;
+    let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+    let genesis: B256 = serde_json::from_value(block(&replica.provider(), 0).await["hash"].clone())
+        .expect("genesis hash");
+    let l1_time = l1
+        .provider
+        .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
+        .await
+        .expect("L1 head")
+        .expect("exists")
+        .header
+        .timestamp;
+    let foreign = Batch {
+        first_block: 1,
+        parent_hash: genesis,
+        blocks: vec![BatchBlock {
+            timestamp: l1_time,
+            gas_limit: 30_000_000,
+            extra_data: b"not the sequencer's".to_vec().into(),
+            ..Default::default()
+        }],
+    };
+    post_with_batcher_key(&l1, &deployment, [foreign.encode()]).await;
+    wait_head(&replica, 1, Duration::from_secs(20)).await;
+
+    let seq = TestChain::start_target(Target::Node, sequencer_opts(&flags, &[])).await;
+    transfers(&seq, 0, 2).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seq
+        .log_tail(200)
+        .contains("has diverged from the one L1 derives")
+    {
+        if Instant::now() > deadline {
+            seq.fail("the batcher did not stop on a valid foreign batch");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        inbox_batches(&l1, &deployment).await.len(),
+        1,
+        "the batcher posts nothing after the foreign batch"
+    );
+    assert_eq!(
+        replica.provider().get_block_number().await.expect("head"),
+        1
+    );
 }
