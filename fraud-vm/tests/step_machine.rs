@@ -1454,6 +1454,24 @@ fn consistent_forgeries_fail_at_the_pre_state_hash() {
     forged.block.inputs_root = root_from_path(&input.hash(), forged.block.tx_index, path);
     assert_forgery_refused(pre, forged, post, "tx input");
 
+    // A shorter encoding (a smaller L1 data fee) under a matching inputs root: the inputs root
+    // is part of the agreed pre-state, so the verifier refuses it before reading a witness
+    // (the fee's state witnesses would also differ).
+    let fee_block = build(&call_other(), vec![l1_info(1), tx(0, RICH, 1, &[], 21_000)]);
+    let (pre, proof, post) = sample(&fee_block, StepKind::TxInit, 1);
+    let mut forged = step_of(&proof);
+    let Witness::TxInput { input, path } = &mut forged.witnesses[0] else {
+        panic!("tx input witness")
+    };
+    assert!(input.encoded_len > 0);
+    input.encoded_len = 0;
+    forged.block.inputs_root = root_from_path(&input.hash(), forged.block.tx_index, path);
+    assert_eq!(
+        vm::verify_step(pre, &Proof::Step(Box::new(forged))).map(|r| r.0),
+        Err(StepError::PreStateMismatch)
+    );
+    assert_sound(pre, &proof, post);
+
     // Another sponge state under a matching frame commitment (KECCAK256's second micro-step).
     let keccak = Asm::new().pushn(200).pushn(0).op(0x20).op(0x00).0;
     let (pre, proof, post) = sample(&one_call(&keccak), StepKind::Opcode(0x20), 1);
@@ -1610,6 +1628,22 @@ fn tampered_proofs_never_verify_to_another_post_state() {
         ]
     );
     assert_sound(pre, &proof, post);
+    // With an L1 base fee: the fee moves to the (new) vault, an absence proof then a write.
+    let fee_block = build(&call_other(), vec![l1_info(1), tx(0, RICH, 1, &[], 21_000)]);
+    let (fee_pre, fee_proof, fee_post) = sample(&fee_block, StepKind::TxInit, 1);
+    assert_eq!(
+        kinds(&fee_proof),
+        [
+            "tx input", "smt", "account", // the sender
+            "smt",     // L1Info.basefee (7 wei)
+            "smt",     // the sender's write
+            "smt", "smt", // the vault: absent, then written
+            "smt", "account", "smt", // the value leaves the sender
+            "smt", "account", "smt", // and reaches the target
+            "smt", "account" // the target's code
+        ]
+    );
+    assert_sound(fee_pre, &fee_proof, fee_post);
     let (pre, proof, post) = sample(&built, StepKind::TxEnd, 0);
     // The fee recipient does not exist yet: an absence proof and no account.
     assert_eq!(

@@ -611,6 +611,11 @@ pub fn validate_user_tx(chain_id: u64, tx: &OpTxEnvelope) -> Result<Address, Use
 pub fn decode_user_tx(chain: &ChainSpec, raw: &[u8]) -> Result<ExecutableTx, UserTxError> {
     let tx =
         OpTxEnvelope::decode_2718_exact(raw).map_err(|e| UserTxError::Decode(e.to_string()))?;
+    // The L1 data fee and the transaction hash are of the re-encoded bytes: they must be the
+    // bytes given (canonical encoding).
+    if tx.encode_2718_len() != raw.len() {
+        return Err(UserTxError::Decode("not the canonical encoding".into()));
+    }
     let sender = validate_user_tx(chain.chain_id, &tx)?;
     Ok(ExecutableTx { tx, sender })
 }
