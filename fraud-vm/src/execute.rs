@@ -264,10 +264,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
                 });
             }
         };
-        self.record_result(tx, sender, &result, None);
-        let outcome = self.outcomes.last_mut().expect("just recorded");
-        outcome.l1_fee = l1_fee;
-        Ok(outcome)
+        Ok(self.record_result(tx, sender, &result, None, l1_fee))
     }
 
     /// Executes a deposit transaction (see [`crate::deposit`]): included unless it does not fit
@@ -308,7 +305,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
         let result = self.evm.transact_commit(tx_env);
         self.evm.ctx.cfg.disable_base_fee = base_fee_check;
         match result {
-            Ok(result) => Ok(self.record_result(tx, from, &result, Some(nonce))),
+            Ok(result) => Ok(self.record_result(tx, from, &result, Some(nonce), U256::ZERO)),
             Err(EVMError::Database(e)) => Err(TxRejection::Fatal(e.into())),
             Err(e) => {
                 trace!(target: "fraud_vm::execute", tx = %tx.tx_hash(), reason = %e, "invalid deposit included as failed");
@@ -335,6 +332,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
         sender: Address,
         result: &ExecutionResult,
         deposit_nonce: Option<u64>,
+        l1_fee: U256,
     ) -> &TxOutcome {
         let outcome = TxOutcome {
             gas_used: result.tx_gas_used(),
@@ -344,7 +342,7 @@ impl<'a, P: StateProvider> BlockBuilder<'a, P> {
                 ExecutionResult::Revert { output, .. } => output.clone(),
                 ExecutionResult::Halt { .. } => Bytes::new(),
             },
-            l1_fee: U256::ZERO,
+            l1_fee,
         };
         self.record(
             tx,

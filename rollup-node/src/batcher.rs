@@ -50,7 +50,11 @@ use fraud_vm::{
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::{store::Store, NodeError};
+use crate::{
+    follower::{L1Source, RpcL1Source},
+    store::Store,
+    NodeError,
+};
 
 /// Longest block range of one `eth_getLogs` call.
 const LOGS_RANGE: u64 = 5_000;
@@ -232,19 +236,11 @@ impl Batcher {
         .await?;
         let end = ours.map_or(0, |b| b.last_block());
         for (batch, l1_block) in foreign {
-            match self.foreign_derives(&batch, end, l1_block).await? {
-                Ok(()) => {
-                    return Err(BatcherError::Diverged {
-                        first_block: batch.first_block,
-                        l1_block,
-                    })
-                }
-                Err(why) => warn!(
-                    first_block = batch.first_block,
+            if self.foreign_derives(&batch, end, l1_block).await? {
+                return Err(BatcherError::Diverged {
+                    first_block: batch.first_block,
                     l1_block,
-                    reason = %why,
-                    "the Inbox holds a batch that is not this chain's; derivation skips it"
-                ),
+                });
             }
         }
         self.batched.set(end);
@@ -252,67 +248,60 @@ impl Batcher {
     }
 
     /// Whether derivation would derive the first block of `batch` (not this chain's, appended
-    /// in L1 block `l1_block`) on this chain's block `end`, the end of its newest own batch:
-    /// `Ok(Err(why))` when a validity rule ([`fraud_vm::batch::validity`]) skips it.
+    /// in L1 block `l1_block`) on this chain's block `end`, the end of its newest own batch. A
+    /// batch that a validity rule ([`fraud_vm::batch::validity`]) skips is logged with the rule.
     async fn foreign_derives(
         &self,
         batch: &Batch,
         end: u64,
         l1_block: u64,
-    ) -> Result<Result<(), InvalidBatch>, BatcherError> {
+    ) -> Result<bool, BatcherError> {
+        let skipped = |why: InvalidBatch| {
+            warn!(
+                first_block = batch.first_block,
+                l1_block,
+                reason = %why,
+                "the Inbox holds a batch that is not this chain's; derivation skips it"
+            );
+            Ok(false)
+        };
         let Some((hash, header)) = self.store.header_by_number(end)? else {
             return Err(BatcherError::Rpc(format!("block {end} is not stored")));
         };
         match batch.continues(end, hash) {
             Ok(true) => {}
-            Ok(false) => {
-                return Ok(Err(InvalidBatch::Overlap {
-                    first_block: batch.first_block,
-                    head: end,
-                }))
-            }
-            Err(why) => return Ok(Err(why)),
+            Ok(false) => return Ok(false),
+            Err(why) => return skipped(why),
         }
-        let appended = self.l1_block(l1_block).await?;
-        let parent = DerivedParent {
-            number: end,
-            timestamp: header.timestamp,
-            origin: self.store.l1_at(end)?.map(|c| BatchOrigin {
-                number: c.origin.number,
-                hash: c.origin.hash,
-            }),
+        let Some(first) = batch.blocks.first() else {
+            return Ok(false);
         };
-        let first = &batch.blocks[0];
-        if let Err(why) = first.check(
-            &parent,
-            &AppendedIn {
-                number: appended.number,
-                timestamp: appended.timestamp,
-            },
-        ) {
-            return Ok(Err(why));
+        let parent = DerivedParent::of(&header, self.store.l1_at(end)?.as_ref().map(|c| &c.origin));
+        let holding = self.l1_block(l1_block).await?;
+        let appended = AppendedIn {
+            number: holding.number,
+            timestamp: holding.timestamp,
+        };
+        if let Err(why) = first.check(&parent, &appended) {
+            return skipped(why);
         }
         let on_l1 = match first.origin {
             Some(o) => Some(self.l1_block(o.number).await?),
             None => None,
         };
-        Ok(first.check_origin(end + 1, on_l1.as_ref()).map(|_| ()))
+        match first.check_origin(end + 1, on_l1.as_ref()) {
+            Ok(_) => Ok(true),
+            Err(why) => skipped(why),
+        }
     }
 
-    /// L1 block `number` (its number, hash, timestamp and base fee).
+    /// L1 block `number`, which L1 must have.
     async fn l1_block(&self, number: u64) -> Result<L1BlockInfo, BatcherError> {
-        let block = self
-            .l1
-            .get_block_by_number(number.into())
+        RpcL1Source::new(self.l1.clone())
+            .block(number)
             .await
-            .map_err(|e| rpc("eth_getBlockByNumber", e))?
-            .ok_or_else(|| BatcherError::Rpc(format!("L1 block {number} not found")))?;
-        Ok(L1BlockInfo {
-            number,
-            hash: block.header.hash,
-            timestamp: block.header.timestamp,
-            basefee: block.header.base_fee_per_gas.unwrap_or_default(),
-        })
+            .map_err(|e| BatcherError::Rpc(e.to_string()))?
+            .ok_or_else(|| BatcherError::Rpc(format!("L1 block {number} not found")))
     }
 
     /// The batch entry of stored block `number` (None: not stored); `read` is the delayed
@@ -328,10 +317,7 @@ impl Batcher {
         Ok(Some(BatchBlock::from_block(
             &block.header,
             &block.transactions,
-            l1.map(|c| BatchOrigin {
-                number: c.origin.number,
-                hash: c.origin.hash,
-            }),
+            l1.map(|c| BatchOrigin::from(&c.origin)),
             *read,
         )))
     }

@@ -22,7 +22,7 @@
 use std::{sync::Arc, time::Duration};
 
 use fraud_vm::{
-    batch::{derive_block, AppendedIn, BatchOrigin, DerivedParent, InvalidBatch},
+    batch::{derive_block, AppendedIn, DerivedParent, InvalidBatch},
     chain::ChainSpec,
     execute::BlockBuilder,
 };
@@ -151,14 +151,7 @@ impl Replica {
                 .store
                 .l1_at(head.header.number)
                 .map_err(NodeError::from)?;
-            let parent = DerivedParent {
-                number: head.header.number,
-                timestamp: head.header.timestamp,
-                origin: l1.map(|c| BatchOrigin {
-                    number: c.origin.number,
-                    hash: c.origin.hash,
-                }),
-            };
+            let parent = DerivedParent::of(&head.header, l1.as_ref().map(|c| &c.origin));
             if let Err(why) = entry.check(&parent, &appended) {
                 Self::skip(posted, Some(number), &why);
                 return Ok(());

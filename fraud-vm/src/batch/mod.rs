@@ -94,8 +94,7 @@
 //! a batch, or the tail of one, that breaks a rule below derives nothing and the next batch is
 //! read against the same chain. With `head` the newest derived block:
 //!
-//! 1. Committed data that does not [`Batch::decode`] derives nothing; so does a batch with no
-//!    block (a forced batch).
+//! 1. Committed data that does not [`Batch::decode`] derives nothing.
 //! 2. **Continuity**: a batch must start at `head + 1`; one that starts later (a gap) or at
 //!    or below `head` (late, repeated or competing: blocks are never replaced) derives
 //!    nothing.
@@ -257,6 +256,15 @@ pub struct BatchOrigin {
     pub number: u64,
     /// L1 block hash.
     pub hash: B256,
+}
+
+impl From<&L1BlockInfo> for BatchOrigin {
+    fn from(block: &L1BlockInfo) -> Self {
+        Self {
+            number: block.number,
+            hash: block.hash,
+        }
+    }
 }
 
 /// One L2 block in a batch (see the module docs).

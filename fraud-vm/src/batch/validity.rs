@@ -2,6 +2,7 @@
 //! which blocks of a batch derive, given the chain derived so far. A broken rule is an
 //! [`InvalidBatch`], on which derivation skips the batch (or its tail) and goes on.
 
+use alloy_consensus::Header;
 use alloy_primitives::B256;
 
 use super::{Batch, BatchBlock, BatchOrigin};
@@ -27,6 +28,17 @@ pub struct DerivedParent {
     pub timestamp: u64,
     /// The newest L1 origin of a block at or below it (None: no block had one yet).
     pub origin: Option<BatchOrigin>,
+}
+
+impl DerivedParent {
+    /// The parent with header `header`, where `origin` is the newest L1 origin at or below it.
+    pub fn of(header: &Header, origin: Option<&L1BlockInfo>) -> Self {
+        Self {
+            number: header.number,
+            timestamp: header.timestamp,
+            origin: origin.map(BatchOrigin::from),
+        }
+    }
 }
 
 /// The L1 block that appended a batch: the `l1BlockNumber` and `l1Timestamp` of its

@@ -117,17 +117,7 @@ async fn wait_head(chain: &TestChain, n: u64, within: Duration) {
 
 /// Waits until the Inbox covers block `n`; returns the batches.
 async fn wait_batched(l1: &L1, d: &Deployment, n: u64, seq: &TestChain) -> Vec<OnL1> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let batches = inbox_batches(l1, d).await;
-        if assert_contiguous(&batches) >= n {
-            return batches;
-        }
-        if Instant::now() > deadline {
-            seq.fail(&format!("block {n} not batched within 20 s"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_batched_after(l1, d, n, seq, 0).await
 }
 
 /// Asserts `replica` has the same blocks `0..=n` (hash and state root) as `seq`.
@@ -452,21 +442,15 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
 /// then derives block for block.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_batches_are_skipped_and_the_valid_ones_after_them_derive() {
-    let l1 = L1::start().await;
-    let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
-    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
-    let genesis: B256 = serde_json::from_value(block(&replica.provider(), 0).await["hash"].clone())
-        .expect("genesis hash");
-
-    let l1_head = l1
-        .provider
-        .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
-        .await
-        .expect("L1 head")
-        .expect("exists")
-        .header;
+    let BeforeAnyBatch {
+        replica,
+        l1,
+        deployment,
+        flags,
+        genesis,
+        l1_head,
+        _dir,
+    } = BeforeAnyBatch::start().await;
     let valid = BatchBlock {
         timestamp: l1_head.timestamp,
         gas_limit: 30_000_000,
@@ -587,18 +571,67 @@ async fn invalid_batches_are_skipped_and_the_valid_ones_after_them_derive() {
     assert_same_chain(&seq, &replica, last).await;
 }
 
-/// Waits until the sequencer batches after the first `skip` batches cover blocks `1..=n`.
-async fn wait_batched_after(l1: &L1, d: &Deployment, n: u64, seq: &TestChain, skip: usize) {
+/// Waits until the sequencer batches after the first `skip` batches cover blocks `1..=n`;
+/// returns all the batches.
+async fn wait_batched_after(
+    l1: &L1,
+    d: &Deployment,
+    n: u64,
+    seq: &TestChain,
+    skip: usize,
+) -> Vec<OnL1> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let batches = inbox_batches(l1, d).await;
         if batches.len() > skip && assert_contiguous(&batches[skip..]) >= n {
-            return;
+            return batches;
         }
         if Instant::now() > deadline {
             seq.fail(&format!("block {n} not batched within 20 s"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A fresh L1 with the devnet contracts and a replica following it, before any batch: where
+/// the tests of batches posted by someone else start.
+struct BeforeAnyBatch {
+    replica: TestChain,
+    l1: L1,
+    deployment: Deployment,
+    flags: Vec<String>,
+    /// The L2 genesis hash.
+    genesis: B256,
+    /// The L1 head when the replica started.
+    l1_head: alloy::rpc::types::Header,
+    _dir: tempfile::TempDir,
+}
+
+impl BeforeAnyBatch {
+    async fn start() -> Self {
+        let l1 = L1::start().await;
+        let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+        let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+        let genesis = serde_json::from_value(block(&replica.provider(), 0).await["hash"].clone())
+            .expect("genesis hash");
+        let l1_head = l1
+            .provider
+            .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
+            .await
+            .expect("L1 head")
+            .expect("exists")
+            .header;
+        Self {
+            replica,
+            l1,
+            deployment,
+            flags,
+            genesis,
+            l1_head,
+            _dir: dir,
+        }
     }
 }
 
@@ -704,26 +737,20 @@ async fn post_with_batcher_key(
 /// instead of posting blocks no replica would ever derive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_foreign_batch_stops_the_batcher_instead_of_forking_replicas() {
-    let l1 = L1::start().await;
-    let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
-    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
-    let genesis: B256 = serde_json::from_value(block(&replica.provider(), 0).await["hash"].clone())
-        .expect("genesis hash");
-    let l1_time = l1
-        .provider
-        .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
-        .await
-        .expect("L1 head")
-        .expect("exists")
-        .header
-        .timestamp;
+    let BeforeAnyBatch {
+        replica,
+        l1,
+        deployment,
+        flags,
+        genesis,
+        l1_head,
+        _dir,
+    } = BeforeAnyBatch::start().await;
     let foreign = Batch {
         first_block: 1,
         parent_hash: genesis,
         blocks: vec![BatchBlock {
-            timestamp: l1_time,
+            timestamp: l1_head.timestamp,
             gas_limit: 30_000_000,
             extra_data: b"not the sequencer's".to_vec().into(),
             ..Default::default()

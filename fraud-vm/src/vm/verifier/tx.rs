@@ -9,8 +9,9 @@
 //! `gasLimit · feeCap + value + l1Fee` (the L1 data fee, [`crate::fee`]: `L1Info.basefee`,
 //! read from the state, times `16 · (encodedLen + 4)`). Otherwise: the sender's nonce
 //! increments and it pays `gasLimit · price + l1Fee` (price = `min(feeCap, baseFee + tipCap)`
-//! for EIP-1559, the gas price otherwise), `l1Fee` going to the L1 fee vault; the checkpoint for the transaction's frame is taken; the accessed-addresses set
-//! becomes `{sender, to, coinbase}` (precompiles are always warm); value moves to `to`; and the
+//! for EIP-1559, the gas price otherwise), `l1Fee` going to the L1 fee vault; the checkpoint
+//! for the transaction's frame is taken; the accessed-addresses set becomes
+//! `{sender, to, coinbase}` (precompiles are always warm); value moves to `to`; and the
 //! transaction's frame starts with `to`'s code, `gasLimit − intrinsic` gas, the input as call
 //! data, and `parentHash = keccak256(boundaryFrame ‖ checkpoint)`.
 //!
