@@ -2045,6 +2045,80 @@ fn destruct_in_initcode() -> Vec<u8> {
         .0
 }
 
+/// The derivation program (`contracts/src/derivation`) is an ordinary contract to the step
+/// machine: its check of a block record's transactions (strict RLP, the signing hash, `ecrecover`
+/// through the precompile, the input word trees, the access-list chain, the input tree) verifies
+/// step by step against revm, and it answers what the Rust rule answers.
+#[test]
+fn the_derivation_program_verifies_step_by_step() {
+    use alloy::eips::eip2718::Encodable2718;
+    use alloy::sol_types::{sol, SolCall};
+    sol! {
+        function userTxInputs(bytes txs, uint256 chainId) external pure
+            returns (uint256 count, bytes32 inputsRoot);
+    }
+    let code = alloy_primitives::hex::decode(deployed_code(include_str!(
+        "../../contracts/out/Derivation.json"
+    )))
+    .expect("hex");
+    let mut other_chain = TxLegacy {
+        chain_id: Some(1),
+        gas_limit: 21_000,
+        to: TxKind::Call(RICH),
+        ..Default::default()
+    };
+    let sig = signer()
+        .sign_transaction_sync(&mut other_chain)
+        .expect("sign");
+    let raws: Vec<Vec<u8>> = [
+        legacy(0, RICH, 5, 21_000).0,
+        access_tx(1, CONTRACT, false, 100_000).0,
+        tx(2, ECHO, 9, &[0, 1, 0, 2, 3, 0, 0, 4].repeat(5), 100_000).0,
+        OpTxEnvelope::Legacy(other_chain.into_signed(sig)),
+        access_tx(3, CONTRACT, true, 100_000).0,
+    ]
+    .iter()
+    .map(|t| t.encoded_2718())
+    .collect();
+    let mut section = (raws.len() as u32).to_be_bytes().to_vec();
+    for raw in &raws {
+        section.extend((raw.len() as u32).to_be_bytes());
+        section.extend(raw);
+    }
+    let calldata = userTxInputsCall {
+        txs: section.into(),
+        chainId: U256::from(CHAIN_ID),
+    }
+    .abi_encode();
+    let mut seen = Seen::default();
+    let built = build(&code, vec![tx(0, CONTRACT, 0, &calldata, 5_000_000)]);
+    let valid: Vec<_> = raws
+        .iter()
+        .filter_map(|raw| fraud_vm::batch::decode_user_tx(&built.chain.spec, raw).ok())
+        .map(|t| vm::input::TxInput::from_tx(&t.tx, t.sender))
+        .collect();
+    assert_eq!(valid.len(), 4, "the chain-1 transaction is the invalid one");
+    let ops = check_block(&built, &mut seen);
+    for (op, what) in [
+        (0xfa, "STATICCALL (ecrecover)"),
+        (0x20, "KECCAK256"),
+        (0xf3, "RETURN"),
+    ] {
+        assert!(ops.contains(&op), "the program never ran {what}");
+    }
+    assert!(!ops.contains(&0xfd), "the program reverted");
+    let ret =
+        userTxInputsCall::abi_decode_returns(&built.block1.outcomes[0].output).expect("abi output");
+    assert_eq!(ret.count, U256::from(valid.len()));
+    assert_eq!(ret.inputsRoot, vm::input::root(&valid));
+    eprintln!(
+        "derivation program over {} transactions: {} steps, {} gas",
+        raws.len(),
+        seen.steps,
+        built.block1.header.gas_used
+    );
+}
+
 #[test]
 fn eip6780_accounts_created_and_destroyed_in_one_transaction_verify() {
     // CONTRACT: CREATE (5 wei) from its call data, then CALL the new account twice (0, then 50
