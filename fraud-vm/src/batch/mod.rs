@@ -87,6 +87,9 @@
 //!    on the state (nonce, balance, fees, intrinsic gas) is **skipped**: it is not part of the
 //!    block, and the batch stays valid. An honest sequencer never posts one (its blocks
 //!    contain exactly the transactions that applied), so its blocks are rebuilt identically.
+//!    The checks before execution are mirrored in EVM code by the derivation program
+//!    (`contracts/src/derivation`, tested against this rule by
+//!    `fraud-vm/tests/derivation_program.rs`), which the step machine proves.
 //!
 //! ## Validity: derivation is total ([`validity`])
 //!

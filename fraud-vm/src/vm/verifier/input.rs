@@ -4,8 +4,10 @@
 //! includes, `inputsRoot`: a [`crate::merkle`] tree of depth `ceil(log2(txCount))` over
 //! `keccak256(abi.encode(TxInput))` of each transaction, in block order. A [`TxInput`] holds
 //! the decoded fields of a signed transaction and its recovered sender; that the fields match
-//! the signed bytes posted on L1 is checked by derivation (not by this step machine), so the
-//! tx-init step only reads them. A deposit's item has type `0x7E`, its `from` as sender, its
+//! the signed bytes posted on L1 is derivation's rule ([`crate::batch::decode_user_tx`]), which
+//! the derivation program (`contracts/src/derivation/UserTx.sol`) computes in EVM code that this
+//! machine proves opcode by opcode. The tx-init step only reads the items; no step yet joins the
+//! program's input tree to a block's `inputsRoot` (`docs/design.md`, *Provable derivation*). A deposit's item has type `0x7E`, its `from` as sender, its
 //! `mint`, zero fees and nonce (deposits use the sender's current nonce).
 
 use alloy_consensus::Transaction as _;
