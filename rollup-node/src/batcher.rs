@@ -265,17 +265,16 @@ impl Batcher {
             );
             Ok(false)
         };
-        let Some((hash, header)) = self.store.header_by_number(end)? else {
-            return Err(BatcherError::Rpc(format!("block {end} is not stored")));
-        };
-        match batch.continues(end, hash) {
-            Ok(true) => {}
-            Ok(false) => return Ok(false),
-            Err(why) => return skipped(why),
-        }
+        // A batch with no block (a forced batch) derives nothing.
         let Some(first) = batch.blocks.first() else {
             return Ok(false);
         };
+        let Some((hash, header)) = self.store.header_by_number(end)? else {
+            return Err(BatcherError::Rpc(format!("block {end} is not stored")));
+        };
+        if let Err(why) = batch.continues(end, hash) {
+            return skipped(why);
+        }
         let parent = DerivedParent::of(&header, self.store.l1_at(end)?.as_ref().map(|c| &c.origin));
         let holding = self.l1_block(l1_block).await?;
         let appended = AppendedIn {

@@ -7,8 +7,9 @@
 //! the signed bytes posted on L1 is derivation's rule ([`crate::batch::decode_user_tx`]), which
 //! the derivation program (`contracts/src/derivation/UserTx.sol`) computes in EVM code that this
 //! machine proves opcode by opcode. The tx-init step only reads the items; no step yet joins the
-//! program's input tree to a block's `inputsRoot` (`docs/design.md`, *Provable derivation*). A deposit's item has type `0x7E`, its `from` as sender, its
-//! `mint`, zero fees and nonce (deposits use the sender's current nonce).
+//! program's input tree to a block's `inputsRoot` (`docs/design.md`, *Provable derivation*). A
+//! deposit's item has type `0x7E`, its `from` as sender, its `mint`, zero fees and nonce
+//! (deposits use the sender's current nonce).
 
 use alloy_consensus::Transaction as _;
 use alloy_eips::eip2718::Encodable2718;
