@@ -35,7 +35,11 @@ use fraud_vm::{
     chain::ChainGenesis,
     execute::{BlockAttributes, BlockBuilder, ExecutableTx},
     memory::MemoryState,
-    vm::{self, machine::end_hash, opcodes, StepKind, Trace},
+    vm::{
+        self,
+        machine::{end_hash, window_root},
+        opcodes, Claim, StepKind, Trace,
+    },
 };
 use op_alloy_consensus::OpTxEnvelope;
 use rayon::prelude::*;
@@ -318,7 +322,7 @@ fn run(case: &Case) -> Outcome {
         Ok(block) => block,
         Err(e) => return Outcome::Failed(format!("finish: {e}")),
     };
-    let trace = match Trace::for_block(&state, &chain.spec, &block0.header, &block1) {
+    let trace = match Trace::for_block(&state, &chain.spec, &block0.header, &block1, B256::ZERO) {
         Ok(trace) => trace,
         Err(e) => return Outcome::Failed(format!("trace: {e}")),
     };
@@ -359,7 +363,13 @@ fn run(case: &Case) -> Outcome {
         }
         pre = post;
     }
-    if pre != end_hash(&block1.hash, &block1.header.state_root) {
+    let claim = Claim {
+        block_hash: block1.hash,
+        state_root: block1.header.state_root,
+        block_hashes_root: window_root([(0, block0.hash), (1, block1.hash)]),
+        cursor: B256::ZERO,
+    };
+    if pre != end_hash(&claim) {
         return Outcome::Failed("the last state is not the node's block".into());
     }
     Outcome::Passed(coverage)

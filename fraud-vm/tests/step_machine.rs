@@ -1,7 +1,7 @@
 //! Differential tests of the step machine against revm. Blocks are built by the node's
 //! `BlockBuilder`, replayed by `Trace::for_block` (revm with an inspector), and for every step
 //! `i`: `verify_step(state_hash(i), prove_step(i)) == state_hash(i + 1)`; the last state must be
-//! the node's block (hash and state root). Plus tamper tests and random bytecode programs.
+//! the node's block (its claim: hash, state root, block-hash window, derivation cursor). Plus tamper tests and random bytecode programs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,19 +12,32 @@ use alloy::{
 };
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
 use fraud_vm::{
+    batch::Cursor,
     chain::ChainGenesis,
     execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx},
     memory::MemoryState,
     vm::codec::Words as _,
     vm::{
-        self, machine::end_hash, opcodes, BlockPart, Frame, HaltReason, Proof, StepError, StepKind,
-        StepProof, Trace, TraceError, TxPart, Witness,
+        self,
+        machine::{end_hash, window_root},
+        opcodes, BlockPart, Claim, Frame, HaltReason, Proof, StepError, StepKind, StepProof, Trace,
+        TraceError, TxPart, Witness,
     },
 };
 use op_alloy_consensus::OpTxEnvelope;
 use proptest::prelude::*;
 
 const CHAIN_ID: u64 = 42069;
+/// The derivation cursor the traced blocks' claims commit (as if block 1 were the first of a
+/// two-block batch 0 with L1 origin 5).
+const CURSOR: Cursor = Cursor {
+    batchIndex: 0,
+    position: 211,
+    delayedRead: 0,
+    hasOrigin: true,
+    originNumber: 5,
+    originHash: B256::repeat_byte(5),
+};
 const CONTRACT: Address = Address::repeat_byte(0xc0);
 /// The genesis fee recipient.
 const COINBASE: Address = Address::new([
@@ -327,12 +340,23 @@ fn build(code: &[u8], txs: Vec<(OpTxEnvelope, Address)>) -> Built {
 }
 
 impl Built {
+    /// The claim on block 1: its hash and state root, the window of blocks 0 and 1, [`CURSOR`].
+    fn claim(&self) -> Claim {
+        Claim {
+            block_hash: self.block1.hash,
+            state_root: self.block1.header.state_root,
+            block_hashes_root: window_root([(0, self.block0.hash), (1, self.block1.hash)]),
+            cursor: CURSOR.hash(),
+        }
+    }
+
     fn trace(&self) -> Trace<'_, MemoryState> {
         Trace::for_block(
             &self.state,
             &self.chain.spec,
             &self.block0.header,
             &self.block1,
+            CURSOR.hash(),
         )
         .expect("trace")
     }
@@ -447,7 +471,7 @@ fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
     }
     assert_eq!(
         trace.final_hash(),
-        end_hash(&built.block1.hash, &built.block1.header.state_root),
+        end_hash(&built.claim()),
         "the last state is the node's block"
     );
     ops
@@ -1652,7 +1676,8 @@ fn tampered_proofs_never_verify_to_another_post_state() {
     );
     assert_sound(pre, &proof, post);
     let (pre, proof, post) = sample(&built, StepKind::BlockEnd, 0);
-    assert_eq!(kinds(&proof), ["extra data"]);
+    // The extra data to hash the header, the window leaf the block's hash replaces.
+    assert_eq!(kinds(&proof), ["extra data", "data"]);
     assert_sound(pre, &proof, post);
 
     // Warming an access-list entry (the second tx-init micro-step).
@@ -1722,6 +1747,136 @@ fn blocks_with_deposits_verify_end_to_end() {
     check_block(&built, &mut seen);
     eprintln!("deposit block steps checked: {}", seen.steps);
     seen.print_proof_sizes();
+}
+
+/// The claim on block 1 is all block 2 starts from besides its inputs: block 2's trace starts
+/// with block 1's hash as `parentHash`, its state root and the window block 1's block-end step
+/// wrote, and a `BLOCKHASH` of block 1 in block 2 verifies against that window. The block-end
+/// step's window write is a witness like any other: a path for another leaf, or a wrong old
+/// leaf, is refused.
+#[test]
+fn the_claim_on_a_block_is_where_the_next_block_starts() {
+    // CONTRACT: store BLOCKHASH(1) at slot 3, BLOCKHASH(0) at slot 4.
+    let code = Asm::new()
+        .pushn(1)
+        .op(0x40)
+        .pushn(3)
+        .op(0x55)
+        .pushn(0)
+        .op(0x40)
+        .pushn(4)
+        .op(0x55)
+        .op(0x00)
+        .0;
+    let built = build(&code, vec![tx(0, RICH, 1, &[], 21_000)]);
+    let claim1 = built.trace().claim().expect("the trace ends sealed");
+    assert_eq!(claim1, built.claim());
+
+    let mut state = built.state.clone();
+    state.apply(&built.block1);
+    let attrs = BlockAttributes {
+        timestamp: 13,
+        gas_limit: 30_000_000,
+        prevrandao: B256::repeat_byte(0x98),
+        extra_data: Bytes::new(),
+    };
+    let mut builder = BlockBuilder::new(
+        &built.chain.spec,
+        &state,
+        &built.block1.header,
+        built.block1.hash,
+        attrs,
+    );
+    builder
+        .execute(ExecutableTx {
+            tx: tx(1, CONTRACT, 0, &[], 100_000).0,
+            sender: caller(),
+        })
+        .expect("included");
+    let block2 = builder.finish().expect("finish");
+    let next = Cursor {
+        position: 0,
+        batchIndex: 1,
+        ..CURSOR
+    };
+    let trace2 = Trace::for_block(
+        &state,
+        &built.chain.spec,
+        &built.block1.header,
+        &block2,
+        next.hash(),
+    )
+    .expect("trace block 2");
+    let start = trace2.machine(0).block;
+    assert_eq!(start.parent_hash, claim1.block_hash);
+    assert_eq!(start.state_root, claim1.state_root);
+    assert_eq!(start.block_hashes_root, claim1.block_hashes_root);
+    let mut reads = 0;
+    let mut block_end = None;
+    for i in 0..trace2.len() {
+        let (proof, info) = trace2.prove_step(i).expect("prove");
+        let (post, _) = vm::verify_step(trace2.state_hash(i), &proof).expect("verify");
+        assert_eq!(post, trace2.state_hash(i + 1), "step {i}");
+        match info.kind {
+            StepKind::Opcode(0x40) => reads += 1,
+            StepKind::BlockEnd => block_end = Some((i, proof)),
+            _ => {}
+        }
+    }
+    assert_eq!(reads, 2);
+    let stored = |slot: u64| block2.diff.storage[&(CONTRACT, U256::from(slot))];
+    assert_eq!(stored(3), U256::from_be_bytes(built.block1.hash.0));
+    assert_eq!(stored(4), U256::from_be_bytes(built.block0.hash.0));
+    let claim2 = trace2.claim().expect("sealed");
+    assert_eq!(
+        claim2.block_hashes_root,
+        window_root([
+            (0, built.block0.hash),
+            (1, built.block1.hash),
+            (2, block2.hash)
+        ])
+    );
+    assert_eq!(claim2.cursor, next.hash());
+
+    // The block-end proof's window witness, edited as a liar would: the path of another leaf,
+    // another old leaf, a path of the new window. None verifies.
+    let (i, proof) = block_end.expect("a block-end step");
+    let pre = trace2.state_hash(i);
+    let honest = trace2.state_hash(i + 1);
+    let step = step_of(&proof);
+    let levels = fraud_vm::merkle::levels(
+        &{
+            let mut leaves = vec![B256::ZERO; 256];
+            leaves[0] = built.block0.hash;
+            leaves[1] = built.block1.hash;
+            leaves
+        },
+        vm::BLOCK_HASH_DEPTH,
+    );
+    let Some(at) = step
+        .witnesses
+        .iter()
+        .position(|w| matches!(w, Witness::Data { .. }))
+    else {
+        panic!("block-end reads the window leaf it replaces");
+    };
+    for (word, leaf) in [
+        (B256::ZERO, 4u64),
+        (built.block1.hash, 1),
+        (block2.hash, 2),
+        (B256::repeat_byte(9), 2),
+    ] {
+        let mut forged = step.clone();
+        forged.witnesses[at] = Witness::Data {
+            word,
+            path: fraud_vm::merkle::path(&levels, leaf),
+        };
+        let forged = Proof::Step(Box::new(forged));
+        let what = || format!("block-end window leaf {leaf} = {word}");
+        assert!(!accepts(pre, &forged, honest, &what), "{}", what());
+    }
+    // And every other edit the soundness harness makes.
+    assert_sound(pre, &proof, honest);
 }
 
 #[test]
@@ -2471,7 +2626,13 @@ fn trace_failures_say_what_is_wrong() {
         vec![tx(0, OTHER, 1, &[], 100_000), tx(1, OTHER, 2, &[], 100_000)],
     );
     let trace = |block: &BuiltBlock| {
-        Trace::for_block(&built.state, &built.chain.spec, &built.block0.header, block)
+        Trace::for_block(
+            &built.state,
+            &built.chain.spec,
+            &built.block0.header,
+            block,
+            CURSOR.hash(),
+        )
     };
     assert!(trace(&built.block1).is_ok());
 

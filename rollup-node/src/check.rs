@@ -58,7 +58,10 @@ fn kind_name(kind: StepKind) -> String {
     }
 }
 
-/// Traces block `number` (not genesis) of `provider`'s chain and checks every step.
+/// Traces block `number` (not genesis) of `provider`'s chain and checks every step, and that
+/// the last state is the claim on the stored block (its hash and state root). The store does
+/// not record which batch position derived each block, so the claim's derivation cursor is
+/// zero here; no step reads it.
 ///
 /// Fails with [`NodeError::GenesisHasNoSteps`] for block 0, [`NodeError::MissingBlock`] if the
 /// block is unknown, a pruned-state error if its parent's state is gone, and
@@ -90,6 +93,7 @@ pub fn check_block<P: BlockReader + StateReader>(
             hash: block.hash,
             transactions: &block.transactions,
             senders: &block.senders,
+            cursor: alloy_primitives::B256::ZERO,
         },
     )
     .map_err(|source| NodeError::Trace { number, source })?;
@@ -131,7 +135,11 @@ pub fn check_block<P: BlockReader + StateReader>(
         }
     }
     let ok = first_mismatch.is_none()
-        && trace.final_hash() == vm::machine::end_hash(&block.hash, &block.header.state_root);
+        && trace.claim().is_some_and(|c| {
+            c.block_hash == block.hash
+                && c.state_root == block.header.state_root
+                && vm::machine::end_hash(&c) == trace.final_hash()
+        });
     Ok(CheckReport {
         number,
         hash: block.hash,

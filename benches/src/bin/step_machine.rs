@@ -16,7 +16,7 @@
 
 use std::{collections::BTreeMap, time::Instant};
 
-use alloy_primitives::{keccak256, Bytes};
+use alloy_primitives::{keccak256, Bytes, B256};
 use benches::{Fixture, Result, Workload};
 use clap::Parser;
 use fraud_vm::{
@@ -60,20 +60,25 @@ fn main() -> Result<()> {
     // What a challenger pays for one bisection leaf: trace the block, prove one step (measured
     // first, in a fresh process, before the all-steps passes fill memory).
     let one = Instant::now();
-    let trace = Trace::for_block(&state, &fixture.spec, &head.header, &block)?;
+    let trace = Trace::for_block(&state, &fixture.spec, &head.header, &block, B256::ZERO)?;
     trace.prove_step(trace.len() / 2)?;
     let one = one.elapsed();
     drop(trace);
 
     let start = Instant::now();
-    let trace = Trace::for_block(&state, &fixture.spec, &head.header, &block)?;
+    let trace = Trace::for_block(&state, &fixture.spec, &head.header, &block, B256::ZERO)?;
     let traced = start.elapsed();
     let steps = trace.len();
 
     let start = Instant::now();
     let hashes: Vec<_> = (0..=steps).map(|i| trace.state_hash(i)).collect();
     let hashed = start.elapsed();
-    if hashes[steps] != end_hash(&block.hash, &block.header.state_root) {
+    let ends_at_block = trace.claim().is_some_and(|c| {
+        c.block_hash == block.hash
+            && c.state_root == block.header.state_root
+            && end_hash(&c) == hashes[steps]
+    });
+    if !ends_at_block {
         return Err("the trace does not end at the node's block".into());
     }
 

@@ -131,6 +131,27 @@
 //! as deposit-only blocks (so a sequencer that stops posting, or never moves its origin, cannot
 //! hold forced deposits back).
 //!
+//! ## The block claim and the derivation cursor
+//!
+//! A dispute over the chain first bisects over blocks. The claim on block `n` is the step
+//! machine's terminal state of its trace ([`crate::vm::Claim`]): its hash, state root, the
+//! block-hash window with its own hash inserted, and the hash of its [`Cursor`], which says
+//! where derivation of block `n + 1` continues:
+//!
+//! ```text
+//! cursor = keccak256(abi.encode(batchIndex, position, delayedRead,
+//!                               hasOrigin, originNumber, originHash))
+//! ```
+//!
+//! `batchIndex` is the Inbox batch the next block is read from and `position` the byte offset
+//! of its record in that batch's data (0: the batch is opened next: its header is read and the
+//! whole batch checked); `delayedRead` counts the delayed messages consumed up to and including
+//! block `n`; the origin is the newest L1 origin of a block at or below `n` (the monotonicity
+//! rule compares against it). After a batch's last record the cursor moves to the next batch
+//! at position 0 ([`Cursor::after`]). Everything else derivation reads is L1 data (the Inbox
+//! accumulators and L1 headers) or the parent header, whose hash the claim holds. The cursor is
+//! known only once a block is batched, so it is in the claim and not in the L2 state.
+//!
 //! ## Forced inclusion
 //!
 //! `Inbox.forceInclusion(n)` appends an empty batch with `forced = true` once delayed message
@@ -149,8 +170,10 @@ use alloy_sol_types::{sol, SolValue};
 use op_alloy_consensus::OpTxEnvelope;
 use tracing::debug;
 
+mod cursor;
 mod validity;
 
+pub use cursor::Cursor;
 pub use validity::{
     AppendedIn, DerivedParent, InvalidBatch, MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
 };
@@ -384,6 +407,16 @@ impl Batch {
                 .iter()
                 .map(BatchBlock::encoded_len)
                 .sum::<usize>()
+    }
+
+    /// Byte offset in [`Batch::encode`] of the record after block `i`'s, or 0 when block `i` is
+    /// the batch's last: the `position` of the [`Cursor`] after block `i`.
+    pub fn next_position(&self, i: usize) -> u64 {
+        if i + 1 >= self.blocks.len() {
+            return 0;
+        }
+        let before: usize = self.blocks[..=i].iter().map(BatchBlock::encoded_len).sum();
+        (BATCH_HEADER_LEN + before) as u64
     }
 
     /// The version-0 encoding (module docs). `extraData` beyond 32 bytes is cut (headers never
@@ -678,6 +711,12 @@ mod tests {
         let tx_at = 45 + 48 + 1 + 1 + 8 + 32 + 8 + 4;
         assert_eq!(&bytes[tx_at..tx_at + 4], &4u32.to_be_bytes());
         assert_eq!(&bytes[tx_at + 4..tx_at + 8], b"\x02abc");
+        // Block 2's record starts after block 1's two transactions; it is the last.
+        let second = tx_at + 8 + 4 + 1;
+        assert_eq!(batch.next_position(0), second as u64);
+        assert_eq!(&bytes[second..second + 8], &1_700_000_001u64.to_be_bytes());
+        assert_eq!(batch.next_position(1), 0);
+        assert_eq!(batch.next_position(9), 0);
     }
 
     #[test]

@@ -35,9 +35,11 @@
 //! are generated from one field list ([`codec`]; `BlockPart::FIELDS` names them), and a test
 //! changes each field alone and checks the hash changes. The fields, in order:
 //!
-//! * **block** ([`BlockPart`], 26 words): number, timestamp, gasLimit, baseFee, coinbase,
+//! * **block** ([`BlockPart`], 27 words): number, timestamp, gasLimit, baseFee, coinbase,
 //!   prevrandao, chainId, blobBaseFee, blockHashesRoot, cumulativeGas, txAcc, receiptAcc,
-//!   stateRoot, txIndex, txCount, inputsRoot, logsBloom (8 words), parentHash, extraDataHash.
+//!   stateRoot, txIndex, txCount, inputsRoot, logsBloom (8 words), parentHash, extraDataHash,
+//!   cursor (the hash of the block's derivation cursor, `fraud_vm::batch::Cursor`; no step
+//!   but block-end reads it).
 //! * **tx** ([`TxPart`], 22 words; all zero between transactions, except `createdRoot` and
 //!   `destructed` while self-destructed accounts are being deleted): origin, gasPrice,
 //!   startStateRoot, refund, accessedAddressesRoot, accessedSlotsRoot, transientRoot,
@@ -65,12 +67,16 @@
 //! is [`StepError::Unsupported`]. (revm counts refunds per frame, and a frame's own count does
 //! go below zero when a callee sets again a slot its caller cleared; the trace adds it to the
 //! transaction's count at the frame's start.)
-//! After the block-end step the state is terminal and hashes to
-//! `keccak256(keccak256("fraud-vm block end") ‖ blockHash ‖ stateRoot)`
-//! ([`machine::end_hash`]); stepping the terminal state leaves it unchanged
-//! ([`StepKind::Terminal`], proven by a [`Terminal`] proof), so a game can pad a block's trace
-//! to a power of two and still decide every leaf. The block's start state is defined from its
-//! parent and its inputs ([`input`]).
+//! After the block-end step the state is terminal: it is the **claim on the block**
+//! ([`Claim`]), and hashes to
+//! `keccak256(keccak256("fraud-vm block end") ‖ blockHash ‖ stateRoot ‖ blockHashesRoot ‖ cursor)`
+//! ([`machine::end_hash`]), where `blockHashesRoot` is the block-hash window with the block's
+//! own hash written at leaf `number mod 256` by the block-end step — exactly the window the next
+//! block's `BLOCKHASH` reads — and `cursor` is carried from the block part. Everything the next
+//! block starts from that is not L1 data is in the claim. Stepping the terminal state leaves it
+//! unchanged ([`StepKind::Terminal`], proven by a [`Proof::Terminal`] showing the claim), so a
+//! game can pad a block's trace to a power of two and still decide every leaf. The block's
+//! start state is defined from its parent and its inputs ([`input`]).
 //!
 //! Commitments inside the frame:
 //! * **stack**: a hash chain, `0` for the empty stack and `keccak256(below ‖ word)` after a push
@@ -141,8 +147,8 @@
 //! code-root preimages, the last link of a hash chain ([`Witness::Link`]) where a step unrolls
 //! one. [`verify_step`] checks `hash(parts) == preHash`, runs the step taking
 //! witnesses from the proof ([`oracle::Checker`]), rejects missing, wrong or unused witnesses,
-//! and returns the post-state hash. A [`Terminal`] proof (block hash and state root) proves the
-//! terminal state's step: `verify_step` checks `end_hash == preHash` and returns `preHash`.
+//! and returns the post-state hash. A [`Proof::Terminal`] (the [`Claim`]) proves the terminal
+//! state's step: `verify_step` checks `end_hash(claim) == preHash` and returns `preHash`.
 //!
 //! Soundness, the property the tests attack: for a given `preHash`, every proof that
 //! `verify_step` accepts yields the same post-state hash. Every field a step reads is a field
@@ -157,12 +163,13 @@
 //! `uint8 n ‖ n words`.
 //!
 //! ```text
-//! proof    = 0x00 ‖ block (26 words) ‖ tx (22 words) ‖ frame (26 words) ‖ witness*
-//!          | 0x01 ‖ blockHash ‖ stateRoot                       (terminal)
+//! proof    = 0x00 ‖ block (27 words) ‖ tx (22 words) ‖ frame (26 words) ‖ witness*
+//!          | 0x01 ‖ blockHash ‖ stateRoot ‖ blockHashesRoot ‖ cursor   (terminal)
 //! witness  = 0  stack        ‖ word ‖ below
 //!          | 1  code chunk   ‖ chunk ‖ list path
 //!          | 2  memory word  ‖ word ‖ list path
-//!          | 3  data word    ‖ word ‖ list path                 (call/return data, block hash)
+//!          | 3  data word    ‖ word ‖ list path                 (call/return data, block hash,
+//!                                                                the window leaf block-end replaces)
 //!          | 4  state tree   ‖ uint16 len ‖ len bytes            (smt::Proof::encode)
 //!          | 5  account      ‖ abi.encode(nonce, balance, codeHash, codeRoot)
 //!          | 6  code root    ‖ uint64 len ‖ chunkRoot
@@ -185,8 +192,8 @@ pub mod verifier;
 pub use self::prover::{trace, BlockRef, Trace, TraceError};
 pub use self::verifier::{
     build, call, copy, create, input, keccak, machine, memory_cost, opcodes, oracle, proof, step,
-    verify_step, BlockPart, Checkpoint, Frame, FrameKind, HaltReason, Machine, Proof, Status,
-    StepError, StepInfo, StepKind, StepProof, Terminal, TxPart, Witness, BLOCK_HASH_DEPTH,
+    verify_step, BlockPart, Checkpoint, Claim, Frame, FrameKind, HaltReason, Machine, Proof,
+    Status, StepError, StepInfo, StepKind, StepProof, TxPart, Witness, BLOCK_HASH_DEPTH,
     COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT, WARM_ACCESS,
 };
 pub use crate::codec;

@@ -324,6 +324,13 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         });
         Ok(word)
     }
+
+    fn set_block_hash(&mut self, root: &mut B256, index: u64, hash: B256) -> Result<(), StepError> {
+        self.block_hash(root, index)?;
+        *root =
+            merkle::root_from_path(&hash, index, &merkle::path(&self.known.block_hashes, index));
+        Ok(())
+    }
 }
 
 /// Two node stores read top first.

@@ -26,8 +26,8 @@ pub use super::error::TraceError;
 use super::{recorder::*, snapshot::*, tracer::*};
 use crate::vm::verifier::{
     input::{self, access_entries, AccessEntry, TxInput},
-    machine::{boundary_frame, BlockPart, Machine, Status, TxPart},
-    proof::{Proof, StepProof, Terminal},
+    machine::{boundary_frame, BlockPart, Claim, Machine, Status, TxPart},
+    proof::{Proof, StepProof},
     step, StepError, StepInfo, BLOCK_HASH_DEPTH,
 };
 use crate::{
@@ -41,7 +41,8 @@ use crate::{
     smt::Overlay,
 };
 
-/// A sealed block to trace: its header and hash, transactions and their senders.
+/// A sealed block to trace: its header and hash, transactions and their senders, and where
+/// derivation continues after it.
 #[derive(Clone, Copy, Debug)]
 pub struct BlockRef<'b> {
     /// The header.
@@ -52,6 +53,9 @@ pub struct BlockRef<'b> {
     pub transactions: &'b [OpTxEnvelope],
     /// Their senders.
     pub senders: &'b [Address],
+    /// The hash of the block's derivation cursor (`fraud_vm::batch::Cursor::hash`), which its
+    /// claim commits.
+    pub cursor: B256,
 }
 
 /// A transaction's execution, step by step.
@@ -66,6 +70,8 @@ pub struct Trace<'a, P> {
     /// Each transaction's access-list entries.
     pub(super) access: Vec<Vec<AccessEntry>>,
     pub(super) extra_data: Bytes,
+    /// The block-hash window root after the block-end step (the block's own hash inserted).
+    end_window: B256,
     frames: Vec<FrameData>,
     /// `states[i]` is the state before step `i`; the last one is the state after the last step.
     states: Vec<Snapshot>,
@@ -77,13 +83,15 @@ pub struct Trace<'a, P> {
 impl<'a, P: StateProvider> Trace<'a, P> {
     /// Replays `block` (built on `parent` by the node) on `provider`, which must hold the
     /// parent's state and the last 256 block hashes, and records every step from the block's
-    /// start state to its end. Fails with [`TraceError::StateRootMismatch`] if the replay does
-    /// not reach the block's state root ([`TraceError`] lists the other failures).
+    /// start state to its end, whose claim commits `cursor` (the hash of the block's
+    /// derivation cursor). Fails with [`TraceError::StateRootMismatch`] if the replay does not
+    /// reach the block's state root ([`TraceError`] lists the other failures).
     pub fn for_block(
         provider: &'a P,
         chain: &ChainSpec,
         parent: &Header,
         block: &BuiltBlock,
+        cursor: B256,
     ) -> Result<Self, TraceError> {
         Self::for_parts(
             provider,
@@ -94,6 +102,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 hash: block.hash,
                 transactions: &block.transactions,
                 senders: &block.senders,
+                cursor,
             },
         )
     }
@@ -112,6 +121,11 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             hashes[(n % 256) as usize] = provider.block_hash_ref(n)?;
         }
         let block_hashes = merkle::levels(&hashes, BLOCK_HASH_DEPTH);
+        let end_window = merkle::root_from_path(
+            &block.hash,
+            number % 256,
+            &merkle::path(&block_hashes, number % 256),
+        );
         let inputs: Vec<TxInput> = block
             .transactions
             .iter()
@@ -139,6 +153,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             inputs_root: input::root(&inputs),
             parent_hash: header.parent_hash,
             extra_data_hash: keccak256(&header.extra_data),
+            cursor: block.cursor,
             ..Default::default()
         };
         let mut tracer = Tracer {
@@ -284,6 +299,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             inputs,
             input_levels,
             extra_data: header.extra_data.clone(),
+            end_window,
             frames: tracer.frames,
             states: tracer.states,
             witnesses: tracer.witnesses,
@@ -312,6 +328,9 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         block.receipt_acc = s.progress.receipt_acc;
         block.tx_index = s.progress.tx_index;
         block.logs_bloom = s.progress.bloom;
+        if s.sealed.is_some() {
+            block.block_hashes_root = self.end_window;
+        }
         let tx = match s.tx {
             Some(t) => TxPart {
                 accessed_addresses: s.roots.accessed_addresses,
@@ -383,6 +402,12 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         self.state_hash(self.len())
     }
 
+    /// The claim the last state commits to: the block's hash and state root as replayed, the
+    /// block-hash window with the block inserted, and the cursor the trace was given.
+    pub fn claim(&self) -> Option<Claim> {
+        self.machine(self.len()).claim()
+    }
+
     /// The opcode step `i` executes.
     pub fn opcode(&self, i: usize) -> Option<u8> {
         let s = self.states.get(i)?;
@@ -399,12 +424,8 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         let s = &self.states[i.min(self.len())];
         let mut recorder = Recorder::new(s, self.frames.get(s.frame), self);
         let info = step(&mut machine, &mut recorder)?;
-        if let Some(block_hash) = pre.sealed {
-            let terminal = Terminal {
-                block_hash,
-                state_root: pre.block.state_root,
-            };
-            return Ok((Proof::Terminal(terminal), info));
+        if let Some(claim) = pre.claim() {
+            return Ok((Proof::Terminal(claim), info));
         }
         let proof = StepProof {
             block: pre.block,

@@ -1,6 +1,9 @@
 //! The block-end step: with every transaction done, the header is assembled from the block
-//! part (the same template the node uses, [`crate::block::l2_header`]) and hashed; the state
-//! becomes terminal, with hash `keccak256(END ‖ blockHash ‖ stateRoot)`.
+//! part (the same template the node uses, [`crate::block::l2_header`]) and hashed; the hash is
+//! written into the block-hash window at leaf `number mod 256` (one path witness: the leaf it
+//! replaces is block `number − 256`'s, which the next block's `BLOCKHASH` no longer reaches),
+//! and the state becomes terminal: its hash is the block's [`Claim`](super::machine::Claim),
+//! `keccak256(END ‖ blockHash ‖ stateRoot ‖ blockHashesRoot ‖ cursor)`.
 
 use super::{machine::Machine, oracle::Oracle, StepError};
 use crate::block::l2_header;
@@ -23,6 +26,9 @@ pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<(), 
     header.receipts_root = block.receipt_acc;
     header.logs_bloom = block.logs_bloom;
     header.gas_used = block.cumulative_gas;
-    m.sealed = Some(header.hash_slow());
+    let hash = header.hash_slow();
+    let number = m.block.number;
+    o.set_block_hash(&mut m.block.block_hashes_root, number % 256, hash)?;
+    m.sealed = Some(hash);
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use alloy_primitives::{keccak256, Address, Bloom, B256, U256};
 
-use crate::codec::{enum_words, word_struct};
+use crate::codec::{enum_words, word_struct, Words};
 
 /// `keccak256("fraud-vm machine v1")`: the domain of a machine-state hash.
 pub fn domain() -> B256 {
@@ -112,6 +112,25 @@ word_struct! {
         pub parent_hash: B256,
         /// `keccak256(extraData)`.
         pub extra_data_hash: B256,
+        /// Where derivation continues after this block: the hash of its derivation cursor
+        /// (`fraud_vm::batch::Cursor`), carried unchanged to the block's [`Claim`].
+        pub cursor: B256,
+    }
+}
+
+word_struct! {
+    /// The claim on a block: what its terminal state commits to, and all the next block's
+    /// derivation starts from. Its hash is [`end_hash`].
+    pub struct Claim {
+        /// The block's hash.
+        pub block_hash: B256,
+        /// Its state root.
+        pub state_root: B256,
+        /// Root of the block-hash window with this block's own hash inserted (leaf
+        /// `number mod 256`): the `blockHashesRoot` of the next block.
+        pub block_hashes_root: B256,
+        /// The block part's `cursor`: where derivation of the next block continues.
+        pub cursor: B256,
     }
 }
 
@@ -294,15 +313,25 @@ pub struct Machine {
     /// Active frame.
     pub frame: Frame,
     /// The block hash once the block-end step ran: the state is then terminal and its hash is
-    /// [`end_hash`]`(blockHash, block.stateRoot)`.
+    /// [`end_hash`] of its [`Machine::claim`].
     pub sealed: Option<B256>,
 }
 
 impl Machine {
+    /// The claim a terminal state commits to (`None` before the block-end step).
+    pub fn claim(&self) -> Option<Claim> {
+        self.sealed.map(|block_hash| Claim {
+            block_hash,
+            state_root: self.block.state_root,
+            block_hashes_root: self.block.block_hashes_root,
+            cursor: self.block.cursor,
+        })
+    }
+
     /// `keccak256(domain ‖ block.hash ‖ tx.hash ‖ frame.hash)`, or [`end_hash`] once sealed.
     pub fn hash(&self) -> B256 {
-        if let Some(block_hash) = &self.sealed {
-            return end_hash(block_hash, &self.block.state_root);
+        if let Some(claim) = self.claim() {
+            return end_hash(&claim);
         }
         let mut preimage = [0u8; 128];
         preimage[..32].copy_from_slice(domain().as_slice());
@@ -333,13 +362,24 @@ pub fn end_domain() -> B256 {
     keccak256(b"fraud-vm block end")
 }
 
-/// The hash of the state after the block-end step: `keccak256(END ‖ blockHash ‖ stateRoot)`.
-pub fn end_hash(block_hash: &B256, state_root: &B256) -> B256 {
-    let mut preimage = [0u8; 96];
-    preimage[..32].copy_from_slice(end_domain().as_slice());
-    preimage[32..64].copy_from_slice(block_hash.as_slice());
-    preimage[64..].copy_from_slice(state_root.as_slice());
+/// The hash of the state after the block-end step, the claim on the block:
+/// `keccak256(END ‖ blockHash ‖ stateRoot ‖ blockHashesRoot ‖ cursor)`.
+pub fn end_hash(claim: &Claim) -> B256 {
+    let mut preimage = Vec::with_capacity(32 * (1 + Claim::WORDS));
+    preimage.extend_from_slice(end_domain().as_slice());
+    claim.encode_words(&mut preimage);
     keccak256(preimage)
+}
+
+/// Root of the block-hash window (depth [`BLOCK_HASH_DEPTH`](super::BLOCK_HASH_DEPTH)) holding
+/// each `(number, hash)` at leaf `number mod 256`, every other leaf zero.
+pub fn window_root(hashes: impl IntoIterator<Item = (u64, B256)>) -> B256 {
+    let depth = super::BLOCK_HASH_DEPTH;
+    let mut leaves = vec![B256::ZERO; 1 << depth];
+    for (number, hash) in hashes {
+        leaves[(number % (1 << depth)) as usize] = hash;
+    }
+    crate::merkle::levels(&leaves, depth)[depth][0]
 }
 
 /// The frame of a state between transactions.
@@ -413,10 +453,16 @@ mod tests {
             Checkpoint::decode,
             Checkpoint::FIELDS,
         );
-        assert_eq!(BlockPart::FIELDS.len(), 19);
+        assert_every_word_bound(
+            &Claim::default(),
+            Claim::encode,
+            Claim::decode,
+            Claim::FIELDS,
+        );
+        assert_eq!(BlockPart::FIELDS.len(), 20);
         assert_eq!(
-            (BlockPart::WORDS, TxPart::WORDS, Frame::WORDS),
-            (26, 22, 26)
+            (BlockPart::WORDS, TxPart::WORDS, Frame::WORDS, Claim::WORDS),
+            (27, 22, 26, 4)
         );
         assert_eq!(Checkpoint::WORDS, 16);
     }

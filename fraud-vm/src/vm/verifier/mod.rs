@@ -49,12 +49,12 @@ use alloy_primitives::B256;
 
 pub use ctx::{memory_cost, HaltReason, StepInfo, StepKind};
 pub use error::StepError;
-pub use machine::{BlockPart, Checkpoint, Frame, FrameKind, Machine, Status, TxPart};
+pub use machine::{BlockPart, Checkpoint, Claim, Frame, FrameKind, Machine, Status, TxPart};
 pub use params::{
     BLOCK_HASH_DEPTH, COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT,
     WARM_ACCESS,
 };
-pub use proof::{Proof, StepProof, Terminal, Witness};
+pub use proof::{Proof, StepProof, Witness};
 pub use step::step;
 
 /// The reference verifier: checks `proof` against `pre_hash`, executes the step, and returns
@@ -62,7 +62,7 @@ pub use step::step;
 pub fn verify_step(pre_hash: B256, proof: &Proof) -> Result<(B256, StepInfo), StepError> {
     let proof = match proof {
         Proof::Step(p) => p,
-        Proof::Terminal(t) if t.hash() == pre_hash => {
+        Proof::Terminal(claim) if machine::end_hash(claim) == pre_hash => {
             let info = StepInfo {
                 kind: StepKind::Terminal,
                 halt: None,

@@ -74,6 +74,8 @@ pub trait Oracle {
     }
     /// Leaf `index` of the block-hash tree with root `root`.
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError>;
+    /// Sets leaf `index` of the block-hash tree with root `*root` to `hash`, updating the root.
+    fn set_block_hash(&mut self, root: &mut B256, index: u64, hash: B256) -> Result<(), StepError>;
     /// The sponge state the frame's `sponge` field commits to.
     fn sponge(&mut self, frame: &Frame) -> Result<Sponge, StepError>;
     /// The code builder the frame's `sponge` field commits to.
@@ -353,6 +355,12 @@ impl Oracle for Checker {
 
     fn block_hash(&mut self, root: &B256, index: u64) -> Result<B256, StepError> {
         Ok(self.opened("block hash", BLOCK_HASH_DEPTH, root, index)?.0)
+    }
+
+    fn set_block_hash(&mut self, root: &mut B256, index: u64, hash: B256) -> Result<(), StepError> {
+        let (_, path) = self.opened("block hash", BLOCK_HASH_DEPTH, root, index)?;
+        *root = merkle::root_from_path(&hash, index, &path);
+        Ok(())
     }
 
     fn builder(&mut self, frame: &Frame) -> Result<CodeBuilder, StepError> {

@@ -6,7 +6,7 @@ use super::{
     build::CodeBuilder,
     input::AccessEntry,
     keccak::Sponge,
-    machine::{end_hash, BlockPart, Checkpoint, Frame, Machine, TxPart},
+    machine::{BlockPart, Checkpoint, Claim, Frame, Machine, TxPart},
 };
 use crate::{
     codec::{DecodeError, Reader, Words},
@@ -349,24 +349,8 @@ pub enum Proof {
     /// A step of a running block.
     Step(Box<StepProof>),
     /// The step of the terminal state (after block-end), which leaves it unchanged: a game
-    /// pads a block's trace to a power of two with it.
-    Terminal(Terminal),
-}
-
-/// What the terminal state of a block commits to ([`end_hash`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Terminal {
-    /// The block's hash.
-    pub block_hash: B256,
-    /// Its state root.
-    pub state_root: B256,
-}
-
-impl Terminal {
-    /// [`end_hash`] of the block.
-    pub fn hash(&self) -> B256 {
-        end_hash(&self.block_hash, &self.state_root)
-    }
+    /// pads a block's trace to a power of two with it. It shows the state's [`Claim`].
+    Terminal(Claim),
 }
 
 /// Tag of a [`Proof::Step`] in the byte format.
@@ -395,11 +379,10 @@ impl Proof {
     /// [module docs](super#proof-bytes)).
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            Proof::Terminal(t) => {
-                let mut out = Vec::with_capacity(65);
+            Proof::Terminal(claim) => {
+                let mut out = Vec::with_capacity(1 + Claim::WORDS * 32);
                 out.push(TERMINAL);
-                out.extend_from_slice(t.block_hash.as_slice());
-                out.extend_from_slice(t.state_root.as_slice());
+                claim.encode_words(&mut out);
                 out
             }
             Proof::Step(p) => {
@@ -423,12 +406,9 @@ impl Proof {
         let mut r = Reader::new(bytes);
         match r.u8("proof tag")? {
             TERMINAL => {
-                let t = Terminal {
-                    block_hash: r.b256("block hash")?,
-                    state_root: r.b256("state root")?,
-                };
+                let claim = r.words()?;
                 r.finish()?;
-                Ok(Proof::Terminal(t))
+                Ok(Proof::Terminal(claim))
             }
             STEP => {
                 let mut p = StepProof {

@@ -1,0 +1,106 @@
+//! The derivation cursor: where derivation of the next block continues (the module docs,
+//! *The block claim*).
+
+use alloy_primitives::{keccak256, B256};
+use alloy_sol_types::{sol, SolValue};
+
+use super::BatchOrigin;
+
+sol! {
+    /// Where derivation continues after a block. The claim on the block commits its hash
+    /// ([`Cursor::hash`]), so the next block's derivation starts from values a proof can show.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Cursor {
+        /// Index of the Inbox batch the next block is read from.
+        uint64 batchIndex;
+        /// Byte offset of the next block record in that batch's data; 0 when the batch has not
+        /// been opened (its header is read, and the whole batch checked, first).
+        uint64 position;
+        /// Delayed messages (deposits) consumed up to and including the block.
+        uint64 delayedRead;
+        /// Whether a block at or below this one had an L1 origin.
+        bool hasOrigin;
+        /// The newest such origin's number (0 without one).
+        uint64 originNumber;
+        /// Its hash (0 without one).
+        bytes32 originHash;
+    }
+}
+
+impl Cursor {
+    /// The cursor of a block read from batch `batch_index` whose next record (if the batch
+    /// has one) is at byte `next_position` (0: the batch is done, the next block is read from
+    /// the next batch), with `delayed_read` messages consumed and newest origin `origin`.
+    pub fn after(
+        batch_index: u64,
+        next_position: u64,
+        delayed_read: u64,
+        origin: Option<BatchOrigin>,
+    ) -> Self {
+        let (batch_index, position) = match next_position {
+            0 => (batch_index + 1, 0),
+            p => (batch_index, p),
+        };
+        Self {
+            batchIndex: batch_index,
+            position,
+            delayedRead: delayed_read,
+            hasOrigin: origin.is_some(),
+            originNumber: origin.map_or(0, |o| o.number),
+            originHash: origin.map_or(B256::ZERO, |o| o.hash),
+        }
+    }
+
+    /// `keccak256(abi.encode(cursor))`: the word the block's claim commits.
+    pub fn hash(&self) -> B256 {
+        keccak256(self.abi_encode())
+    }
+
+    /// The newest L1 origin the cursor records.
+    pub fn origin(&self) -> Option<BatchOrigin> {
+        self.hasOrigin.then_some(BatchOrigin {
+            number: self.originNumber,
+            hash: self.originHash,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_moves_to_the_next_batch_after_its_last_record() {
+        let origin = BatchOrigin {
+            number: 7,
+            hash: B256::repeat_byte(7),
+        };
+        let mid = Cursor::after(3, 120, 2, Some(origin));
+        assert_eq!((mid.batchIndex, mid.position), (3, 120));
+        assert_eq!(mid.origin(), Some(origin));
+        let done = Cursor::after(3, 0, 2, None);
+        assert_eq!(
+            (done.batchIndex, done.position, done.origin()),
+            (4, 0, None)
+        );
+        // Every field is bound by the hash.
+        let base = Cursor::after(3, 120, 2, Some(origin));
+        let changed = [
+            Cursor::after(4, 120, 2, Some(origin)),
+            Cursor::after(3, 121, 2, Some(origin)),
+            Cursor::after(3, 120, 3, Some(origin)),
+            Cursor::after(3, 120, 2, None),
+            Cursor {
+                originNumber: 8,
+                ..base.clone()
+            },
+            Cursor {
+                originHash: B256::repeat_byte(8),
+                ..base.clone()
+            },
+        ];
+        for other in changed {
+            assert_ne!(other.hash(), base.hash(), "{other:?}");
+        }
+    }
+}
