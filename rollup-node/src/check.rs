@@ -4,13 +4,15 @@
 
 use std::{collections::BTreeMap, time::Instant};
 
+use alloy_primitives::B256;
 use fraud_vm::{
     chain::ChainSpec,
-    vm::{self, opcodes, BlockRef, StepKind, Trace},
+    vm::{self, machine::end_hash, opcodes, BlockRef, StepKind, Trace},
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    claim::claim_with,
     provider::{BlockReader, StateReader},
     NodeError,
 };
@@ -22,7 +24,7 @@ pub struct CheckReport {
     /// Block number.
     pub number: u64,
     /// Block hash.
-    pub hash: alloy_primitives::B256,
+    pub hash: B256,
     /// Steps in the block's trace.
     pub steps: u64,
     /// Steps checked (all of them unless a mismatch stopped the check).
@@ -31,7 +33,11 @@ pub struct CheckReport {
     pub kinds: BTreeMap<String, u64>,
     /// The first step whose proof did not verify to the next state, if any.
     pub first_mismatch: Option<Mismatch>,
-    /// Whether the trace ends at the block's hash and state root and every step verified.
+    /// The claim the trace ends in (`fraud_vm::vm::machine::end_hash`; with a zero cursor
+    /// when this node did not derive the block from a batch).
+    pub claim: B256,
+    /// Whether every step verified and the trace ends in the claim on the stored block (its
+    /// hash, state root, block-hash window and derivation cursor).
     pub ok: bool,
     /// Milliseconds spent replaying the block.
     pub trace_ms: u64,
@@ -59,9 +65,9 @@ fn kind_name(kind: StepKind) -> String {
 }
 
 /// Traces block `number` (not genesis) of `provider`'s chain and checks every step, and that
-/// the last state is the claim on the stored block (its hash and state root). The store does
-/// not record which batch position derived each block, so the claim's derivation cursor is
-/// zero here; no step reads it.
+/// the last state is the claim on the stored block ([`crate::claim::claim_with`]), whose
+/// derivation cursor is the one this node recorded when it derived the block (zero for a block
+/// it did not derive from a batch: a sequencer's own; no step but block-end reads it).
 ///
 /// Fails with [`NodeError::GenesisHasNoSteps`] for block 0, [`NodeError::MissingBlock`] if the
 /// block is unknown, a pruned-state error if its parent's state is gone, and
@@ -83,6 +89,9 @@ pub fn check_block<P: BlockReader + StateReader>(
         .ok_or(NodeError::MissingBlock(number - 1))?;
     provider.state_available(number - 1)?;
     let state = provider.state_at(parent.state_root);
+    let cursor = provider
+        .derivation_cursor(number)?
+        .map_or(B256::ZERO, |c| c.hash());
     let start = Instant::now();
     let trace = Trace::for_parts(
         &state,
@@ -93,7 +102,7 @@ pub fn check_block<P: BlockReader + StateReader>(
             hash: block.hash,
             transactions: &block.transactions,
             senders: &block.senders,
-            cursor: alloy_primitives::B256::ZERO,
+            cursor,
         },
     )
     .map_err(|source| NodeError::Trace { number, source })?;
@@ -134,12 +143,10 @@ pub fn check_block<P: BlockReader + StateReader>(
             }
         }
     }
+    let expected = claim_with(provider, number, cursor)?;
+    let claim = trace.final_hash();
     let ok = first_mismatch.is_none()
-        && trace.claim().is_some_and(|c| {
-            c.block_hash == block.hash
-                && c.state_root == block.header.state_root
-                && vm::machine::end_hash(&c) == trace.final_hash()
-        });
+        && expected.is_some_and(|c| trace.claim().as_ref() == Some(&c) && end_hash(&c) == claim);
     Ok(CheckReport {
         number,
         hash: block.hash,
@@ -147,6 +154,7 @@ pub fn check_block<P: BlockReader + StateReader>(
         checked,
         kinds,
         first_mismatch,
+        claim,
         ok,
         trace_ms,
         verify_ms: start.elapsed().as_millis() as u64,

@@ -5,6 +5,7 @@ pub mod admission;
 pub mod batcher;
 pub mod cache;
 pub mod check;
+pub mod claim;
 pub mod events;
 pub mod follower;
 pub mod history;

@@ -14,6 +14,10 @@
 //! and the replica reads the next batch against the same chain. An L1 block the replica cannot
 //! read yet is retried, never taken for an unknown origin.
 //!
+//! With each block the replica records where derivation continues after it (the batch index
+//! and record position of its `fraud_vm::batch::Cursor`), so it knows the claim on every block
+//! it derived (`rollup_claim`, [`crate::claim`]).
+//!
 //! On start the follower scans L1 from the deployment's deploy block (batches are not stored
 //! locally), so a restart re-reads the Inbox's history once.
 //!
@@ -33,8 +37,7 @@ use crate::{
     batcher::BatchedThrough,
     events::ChainEvents,
     follower::{DepositFeed, L1Source, PostedBatch, RpcL1Source},
-    store::L1Cursor,
-    store::Store,
+    store::{cursor::BatchPosition, L1Cursor, Store},
     NodeError,
 };
 
@@ -144,7 +147,7 @@ impl Replica {
                 return Ok(());
             }
         }
-        for entry in &batch.blocks {
+        for (i, entry) in batch.blocks.iter().enumerate() {
             let head = self.store.head().ok_or(NodeError::NoGenesis)?;
             let number = head.header.number + 1;
             let l1 = self
@@ -206,8 +209,13 @@ impl Replica {
                         origin,
                         next_deposit: derived.delayed_read,
                     });
-                self.store
-                    .commit_block_with_cursor(&block, cursor.as_ref(), derived.has_origin)?;
+                let position = BatchPosition::after(posted.index, batch, i);
+                self.store.commit_derived_block(
+                    &block,
+                    cursor.as_ref(),
+                    derived.has_origin,
+                    position,
+                )?;
                 Ok::<_, NodeError>((block, derived))
             })?;
             let (block, derived) = built;

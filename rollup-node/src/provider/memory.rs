@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use alloy_consensus::Header;
 use alloy_primitives::{map::B256Map, Address, Bytes, B256, KECCAK256_EMPTY, U256};
 use fraud_vm::{
+    batch::Cursor,
     execute::{BuiltBlock, StateProvider},
     smt::{self, MemoryNodes, Node, NodeReader, SmtError},
     state::{account_key, storage_key, AccountLeaf},
@@ -123,6 +124,11 @@ impl BlockReader for MemoryProvider {
 
     fn block_by_number(&self, number: u64) -> Result<Option<StoredBlock>, StoreError> {
         Ok(self.block(number).map(|(b, _)| b.clone()))
+    }
+
+    /// No batches: an in-memory chain is built without L1.
+    fn derivation_cursor(&self, _number: u64) -> Result<Option<Cursor>, StoreError> {
+        Ok(None)
     }
 }
 

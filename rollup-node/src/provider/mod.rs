@@ -19,7 +19,7 @@ pub mod memory;
 
 use alloy_consensus::Header;
 use alloy_primitives::{Address, Bytes, B256, U256};
-use fraud_vm::{execute::StateProvider, state::AccountLeaf};
+use fraud_vm::{batch::Cursor, execute::StateProvider, state::AccountLeaf};
 use op_alloy_consensus::OpReceiptEnvelope;
 
 use crate::store::{Head, StoreError, StoredBlock};
@@ -42,6 +42,10 @@ pub trait BlockReader {
 
     /// The whole block `number`: header, hash, transactions and senders.
     fn block_by_number(&self, number: u64) -> Result<Option<StoredBlock>, StoreError>;
+
+    /// Where derivation continues after block `number` (None: this node did not derive it
+    /// from a batch).
+    fn derivation_cursor(&self, number: u64) -> Result<Option<Cursor>, StoreError>;
 }
 
 /// Receipts and the indexes over them.

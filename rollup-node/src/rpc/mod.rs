@@ -48,6 +48,7 @@
 
 mod call;
 pub mod check;
+pub mod claim;
 mod convert;
 pub mod error;
 mod eth;
@@ -71,6 +72,7 @@ use jsonrpsee::{
 use tracing::info;
 
 pub use check::RollupApiServer;
+pub use claim::ClaimApiServer;
 pub use eth::EthApiServer;
 pub use submit::EthSubmitApiServer;
 
@@ -223,11 +225,12 @@ impl<P: ChainProvider> RpcContext<P> {
 }
 
 /// The JSON-RPC methods over `ctx`'s provider: `eth_`, `net_`, `web3_` reads and
-/// subscriptions, and `rollup_checkBlock` if [`RpcConfig::check_block`]. Transactions are
+/// subscriptions, `rollup_claim`, and `rollup_checkBlock` if [`RpcConfig::check_block`]. Transactions are
 /// submitted through [`submit`], which the node adds in [`start`].
 pub fn module<P: ChainProvider>(ctx: Arc<RpcContext<P>>) -> Result<RpcModule<()>, NodeError> {
     let mut module = RpcModule::new(());
     module.merge(eth::EthRpc::new(ctx.clone()).into_rpc())?;
+    module.merge(claim::ClaimRpc::new(ctx.clone()).into_rpc())?;
     if ctx.config.check_block {
         module.merge(check::RollupRpc::new(ctx.clone()).into_rpc())?;
     }

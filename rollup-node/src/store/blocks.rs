@@ -5,13 +5,14 @@ use alloy_consensus::{Header, TxReceipt as _};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, Bytes, B256};
 use alloy_rlp::Decodable;
-use fraud_vm::ProviderError;
+use fraud_vm::{batch::Cursor, ProviderError};
 use op_alloy_consensus::{OpReceipt, OpReceiptEnvelope, OpTxEnvelope};
 
 use super::{
+    cursor::BatchPosition,
     schema::{
-        corrupt, key, num_key, BODY, HASH_INDEX, HEADER, L1_CURSOR, L1_RECORD, LOG_INDEX, META,
-        RECEIPTS, SENDERS, TX_INDEX,
+        corrupt, key, num_key, BATCH_POSITION, BODY, HASH_INDEX, HEADER, L1_CURSOR, L1_RECORD,
+        LOG_INDEX, META, RECEIPTS, SENDERS, TX_INDEX,
     },
     L1Cursor, Store, StoreError, StoredBlock,
 };
@@ -183,6 +184,18 @@ impl Store {
                     .ok_or_else(|| corrupt(format!("L1 record at or below {number}")))
             }
         }
+    }
+
+    /// The derivation cursor after block `number` (`fraud_vm::batch::Cursor`: where the next
+    /// block's derivation continues), known for blocks this node derived from a batch (None
+    /// otherwise).
+    pub fn derivation_cursor(&self, number: u64) -> Result<Option<Cursor>, StoreError> {
+        let Some(v) = self.db.get(num_key(BATCH_POSITION, number))? else {
+            return Ok(None);
+        };
+        let position = BatchPosition::decode(&v)
+            .ok_or_else(|| corrupt(format!("batch position of block {number}")))?;
+        Ok(Some(position.cursor(self.l1_at(number)?.as_ref())))
     }
 
     /// Delayed messages consumed up to and including block `number` (0 if no block up to it

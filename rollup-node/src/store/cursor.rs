@@ -1,8 +1,65 @@
 //! The L1 derivation cursor and its record encoding: what the store keeps of how far
-//! derivation got ([`super::schema`]: the `m`/`l1cursor` and `d` records).
+//! derivation got ([`super::schema`]: the `m`/`l1cursor`, `d` and `p` records).
 
 use alloy_primitives::B256;
-use fraud_vm::deposit::L1BlockInfo;
+use fraud_vm::{batch::Cursor, deposit::L1BlockInfo};
+
+/// Where derivation continues after a block a replica derived: the batch index and record
+/// position of its [`Cursor`] (the rest of the cursor is the block's [`L1Cursor`]). Persisted
+/// with the block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchPosition {
+    /// The Inbox batch the next block is read from.
+    pub batch_index: u64,
+    /// Byte offset of the next block record in it (0: the batch is opened next).
+    pub position: u64,
+}
+
+impl BatchPosition {
+    /// Byte length of [`BatchPosition::encode`].
+    pub const ENCODED_LEN: usize = 16;
+
+    /// The position after block `i` of `batch`, read from Inbox batch `batch_index`
+    /// ([`Cursor::after`]).
+    pub fn after(batch_index: u64, batch: &fraud_vm::batch::Batch, i: usize) -> Self {
+        let cursor = Cursor::after(batch_index, batch.next_position(i), 0, None);
+        Self {
+            batch_index: cursor.batchIndex,
+            position: cursor.position,
+        }
+    }
+
+    /// `batch_index ‖ position`, u64 big-endian each.
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0u8; Self::ENCODED_LEN];
+        out[..8].copy_from_slice(&self.batch_index.to_be_bytes());
+        out[8..].copy_from_slice(&self.position.to_be_bytes());
+        out
+    }
+
+    /// Inverse of [`BatchPosition::encode`].
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let bytes: &[u8; Self::ENCODED_LEN] = bytes.try_into().ok()?;
+        let (a, b) = bytes.split_at(8);
+        Some(Self {
+            batch_index: u64::from_be_bytes(a.try_into().ok()?),
+            position: u64::from_be_bytes(b.try_into().ok()?),
+        })
+    }
+
+    /// The whole cursor after the block: this position, with the delayed messages consumed
+    /// and the newest origin from the block's L1 record `l1` (the newest at or below it).
+    pub fn cursor(&self, l1: Option<&L1Cursor>) -> Cursor {
+        Cursor {
+            batchIndex: self.batch_index,
+            position: self.position,
+            delayedRead: l1.map_or(0, |c| c.next_deposit),
+            hasOrigin: l1.is_some(),
+            originNumber: l1.map_or(0, |c| c.origin.number),
+            originHash: l1.map_or(B256::ZERO, |c| c.origin.hash),
+        }
+    }
+}
 
 /// How far derivation got: the origin of the newest L2 block and the next Inbox index to
 /// include. Persisted with every block that has an origin.
@@ -67,5 +124,19 @@ mod tests {
         assert_eq!(bytes.len(), L1Cursor::ENCODED_LEN);
         assert_eq!(L1Cursor::decode(&bytes), Some(c));
         assert_eq!(L1Cursor::decode(&bytes[1..]), None);
+        let p = BatchPosition {
+            batch_index: 3,
+            position: 200,
+        };
+        assert_eq!(BatchPosition::decode(&p.encode()), Some(p));
+        assert_eq!(BatchPosition::decode(&p.encode()[1..]), None);
+        let cursor = p.cursor(Some(&c));
+        assert_eq!((cursor.batchIndex, cursor.position), (3, 200));
+        assert_eq!(cursor.delayedRead, 42);
+        assert_eq!(
+            (cursor.hasOrigin, cursor.originNumber, cursor.originHash),
+            (true, 9, B256::with_last_byte(9))
+        );
+        assert!(!p.cursor(None).hasOrigin);
     }
 }

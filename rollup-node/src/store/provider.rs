@@ -3,7 +3,7 @@
 
 use alloy_consensus::Header;
 use alloy_primitives::{Address, Bytes, B256, U256};
-use fraud_vm::state::AccountLeaf;
+use fraud_vm::{batch::Cursor, state::AccountLeaf};
 use op_alloy_consensus::OpReceiptEnvelope;
 
 use super::{Head, HistoricalState, Store, StoreError, StoredBlock};
@@ -28,6 +28,10 @@ impl BlockReader for Store {
 
     fn block_by_number(&self, number: u64) -> Result<Option<StoredBlock>, StoreError> {
         Store::block_by_number(self, number)
+    }
+
+    fn derivation_cursor(&self, number: u64) -> Result<Option<Cursor>, StoreError> {
+        Store::derivation_cursor(self, number)
     }
 }
 

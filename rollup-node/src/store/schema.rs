@@ -6,6 +6,7 @@
 //! | `m` | `head` | head block number (u64 BE) |
 //! | `m` | `l1cursor` | derivation cursor of the head block ([`L1Cursor::encode`]: L1 origin and next Inbox index), written with the block that advanced it |
 //! | `d` | number | the block's own L1 record ([`L1Cursor::encode`]: its L1 origin and the delayed messages consumed up to and including it), only for blocks with an L1 origin; the batcher and derivation read it |
+//! | `p` | number | where derivation continues after the block ([`BatchPosition::encode`]: the batch index and record position of its `fraud_vm::batch::Cursor`), only for blocks a replica derived from a batch |
 //! | `h` | number | block hash ‖ header RLP |
 //! | `H` | block hash | number |
 //! | `b` | number | RLP list of EIP-2718 transactions |
@@ -24,6 +25,7 @@
 //! | `l` | address ‖ number | (empty): blocks where the address logged |
 //!
 //! [`L1Cursor::encode`]: super::L1Cursor::encode
+//! [`BatchPosition::encode`]: super::cursor::BatchPosition::encode
 //! [`AccountLeaf::encode`]: fraud_vm::state::AccountLeaf::encode
 
 use super::StoreError;
@@ -33,6 +35,8 @@ use super::StoreError;
 pub(super) const META: u8 = b'm';
 /// `d`: a block's own L1 record.
 pub(super) const L1_RECORD: u8 = b'd';
+/// `p`: where derivation continues after a block a replica derived.
+pub(super) const BATCH_POSITION: u8 = b'p';
 /// `h`: block hash and header by number.
 pub(super) const HEADER: u8 = b'h';
 /// `H`: block number by hash.

@@ -27,9 +27,11 @@ use op_alloy_consensus::{OpReceipt, OpReceiptEnvelope};
 use tracing::{debug, instrument};
 
 use super::{
+    cursor::BatchPosition,
     schema::{
-        key, num_key, ACCOUNT, BODY, CHANGESET, CODE, CODE_ROOT, FIRST_STATE, HASH_INDEX, HEAD,
-        HEADER, L1_CURSOR, L1_RECORD, LOG_INDEX, META, NODE, RECEIPTS, SENDERS, STORAGE, TX_INDEX,
+        key, num_key, ACCOUNT, BATCH_POSITION, BODY, CHANGESET, CODE, CODE_ROOT, FIRST_STATE,
+        HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LOG_INDEX, META, NODE, RECEIPTS, SENDERS,
+        STORAGE, TX_INDEX,
     },
     Head, L1Cursor, Staged, Store, StoreError,
 };
@@ -84,16 +86,42 @@ impl Store {
     /// in the same atomic batch (so the block and the deposits it consumed are durable
     /// together). `has_origin`: the block itself has the cursor's origin (it opens with its
     /// L1-info deposit); then the cursor is also stored as the block's L1 record (`d`).
-    #[instrument(level = "debug", skip_all, fields(number = block.header.number))]
     pub fn commit_block_with_cursor(
         &self,
         block: &BuiltBlock,
         cursor: Option<&L1Cursor>,
         has_origin: bool,
     ) -> Result<(), StoreError> {
+        self.commit(block, cursor, has_origin, None)
+    }
+
+    /// [`Store::commit_block_with_cursor`] for a block derived from a batch: also records, in
+    /// the same atomic batch, where derivation continues after it (`position`), so the claim on
+    /// the block ([`Store::derivation_cursor`]) is known.
+    pub fn commit_derived_block(
+        &self,
+        block: &BuiltBlock,
+        cursor: Option<&L1Cursor>,
+        has_origin: bool,
+        position: BatchPosition,
+    ) -> Result<(), StoreError> {
+        self.commit(block, cursor, has_origin, Some(position))
+    }
+
+    #[instrument(level = "debug", skip_all, fields(number = block.header.number))]
+    fn commit(
+        &self,
+        block: &BuiltBlock,
+        cursor: Option<&L1Cursor>,
+        has_origin: bool,
+        position: Option<BatchPosition>,
+    ) -> Result<(), StoreError> {
         extends(block, self.head().map(|h| (h.header.number, h.hash)))?;
         let mut batch = sled::Batch::default();
         let number = block.header.number;
+        if let Some(position) = position {
+            batch.insert(num_key(BATCH_POSITION, number), &position.encode()[..]);
+        }
         if let Some(cursor) = cursor {
             batch.insert(key(META, &[L1_CURSOR]), cursor.encode());
             if has_origin {

@@ -2,7 +2,8 @@
 //! exactly once (also across a kill -9 of the sequencer), and a `--replica` node rebuilds the
 //! same chain (block hashes and state roots) from L1 alone; forced inclusion of a deposit the
 //! sequencer ignores; invalid batches on L1 are skipped by the replica and passed over by the
-//! batcher.
+//! batcher. The replica knows the claim on every block it derived (`rollup_claim`), and each
+//! block's step-machine trace ends in it.
 //!
 //! Batch bytes and L1 gas per transfer are printed (run with `--nocapture`).
 
@@ -18,9 +19,15 @@ use alloy::{
 };
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
 use bridge::{client::Bridge, deploy::DeployConfig, Deployment};
-use fraud_vm::batch::{
-    appendSequencerBatchCall, forceInclusionCall, Batch, BatchAppended, BatchBlock, BatchOrigin,
-    MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
+use fraud_vm::{
+    batch::{
+        appendSequencerBatchCall, forceInclusionCall, Batch, BatchAppended, BatchBlock,
+        BatchOrigin, Cursor, MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
+    },
+    vm::{
+        machine::{end_hash, window_root},
+        Claim,
+    },
 };
 use serde_json::{json, Value};
 use support::{
@@ -133,6 +140,108 @@ async fn assert_same_chain(seq: &TestChain, replica: &TestChain, n: u64) {
         );
         assert_eq!(x["transactions"], y["transactions"], "block {i} txs differ");
     }
+}
+
+/// The replica's claim on each block `1..=n` (`rollup_claim`) is the block's hash and state
+/// root, the window of the hashes up to it, and the cursor after it: the Inbox batch holding it
+/// and the next record's offset (the next batch at 0 after a batch's last block), the delayed
+/// messages read, the newest origin; its hash is recomputed here from those parts. On `checked`
+/// blocks `rollup_checkBlock` shows the block's trace ends in that claim. The sequencer derived
+/// none of its blocks, so it knows no claim.
+async fn assert_claims(seq: &TestChain, replica: &TestChain, batches: &[OnL1], checked: &[u64]) {
+    let mut expected = std::collections::BTreeMap::new();
+    for (index, b) in batches.iter().enumerate() {
+        if let Some(batch) = &b.batch {
+            for i in 0..batch.blocks.len() {
+                let after = Cursor::after(index as u64, batch.next_position(i), 0, None);
+                expected.insert(batch.first_block + i as u64, after);
+            }
+        }
+    }
+    let n = *expected.keys().last().expect("batched blocks");
+    let p = replica.provider();
+    let mut hashes = vec![(
+        0,
+        block(&p, 0).await["hash"]
+            .as_str()
+            .expect("hash")
+            .parse()
+            .expect("hash"),
+    )];
+    let mut delayed = 0;
+    for k in 1..=n {
+        let b = block(&p, k).await;
+        let hash: B256 = b["hash"].as_str().expect("hash").parse().expect("hash");
+        hashes.push((k, hash));
+        let claim: Value = p
+            .raw_request("rollup_claim".into(), json!([format!("{k:#x}")]))
+            .await
+            .expect("rollup_claim");
+        let word = |v: &Value| -> B256 { v.as_str().expect("word").parse().expect("word") };
+        let qty = |v: &Value| -> u64 {
+            u64::from_str_radix(v.as_str().expect("quantity").trim_start_matches("0x"), 16)
+                .expect("quantity")
+        };
+        assert_eq!(word(&claim["blockHash"]), hash, "block {k}");
+        assert_eq!(claim["stateRoot"], b["stateRoot"], "block {k}");
+        let c = &claim["cursor"];
+        let want = &expected[&k];
+        assert_eq!(
+            (qty(&c["batchIndex"]), qty(&c["position"])),
+            (want.batchIndex, want.position),
+            "block {k}'s cursor"
+        );
+        let read = qty(&c["delayedRead"]);
+        assert!(
+            read >= delayed,
+            "block {k}: delayed messages read went back"
+        );
+        delayed = read;
+        let origin = &c["origin"];
+        let cursor = Cursor {
+            delayedRead: read,
+            hasOrigin: !origin.is_null(),
+            originNumber: if origin.is_null() { 0 } else { qty(&origin[0]) },
+            originHash: if origin.is_null() {
+                B256::ZERO
+            } else {
+                word(&origin[1])
+            },
+            ..want.clone()
+        };
+        assert_eq!(word(&claim["cursorHash"]), cursor.hash(), "block {k}");
+        let window = window_root(hashes[hashes.len().saturating_sub(256)..].iter().copied());
+        assert_eq!(
+            word(&claim["blockHashesRoot"]),
+            window,
+            "block {k}'s window"
+        );
+        let parts = Claim {
+            block_hash: hash,
+            state_root: word(&b["stateRoot"]),
+            block_hashes_root: window,
+            cursor: cursor.hash(),
+        };
+        assert_eq!(word(&claim["claim"]), end_hash(&parts), "block {k}'s claim");
+        if checked.contains(&k) {
+            let report: Value = p
+                .raw_request("rollup_checkBlock".into(), json!([format!("{k:#x}")]))
+                .await
+                .expect("rollup_checkBlock");
+            assert_eq!(report["ok"], true, "block {k}: {report}");
+            assert_eq!(
+                report["claim"], claim["claim"],
+                "block {k}'s trace ends in its claim"
+            );
+        }
+        let none: Value = seq
+            .provider()
+            .raw_request("rollup_claim".into(), json!([format!("{k:#x}")]))
+            .await
+            .expect("rollup_claim");
+        assert!(none.is_null(), "the sequencer derived no block: {none}");
+    }
+    assert!(delayed >= 1, "the deposit was read");
 }
 
 fn sequencer_opts(flags: &[String], extra: &[&str]) -> ChainOpts {
@@ -296,9 +405,18 @@ async fn batcher_posts_every_block_once_across_kill9_and_the_replica_rebuilds_th
         total_gas / total_txs as u64
     );
 
-    // The replica rebuilds the same chain from L1.
-    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+    // The replica rebuilds the same chain from L1, and knows the claim on each block.
+    let mut opts = replica_opts(&flags);
+    opts.extra_args.push("--rpc.check-block".into());
+    let replica = TestChain::start_target(Target::Node, opts).await;
     assert_same_chain(&seq, &replica, covered).await;
+    assert_claims(
+        &seq,
+        &replica,
+        &batches,
+        &[inclusion.block_number, transfers_block, covered],
+    )
+    .await;
     // It serves the same state.
     let token = deploy_receipt.contract_address.expect("created");
     let a: Value = seq

@@ -363,3 +363,44 @@ fn a_block_that_does_not_extend_the_head_is_refused_and_changes_nothing() {
     );
     assert!(fresh.head().is_none());
 }
+
+/// A derived block's batch position is written with it and survives a reopen; with the block's
+/// L1 record it makes the derivation cursor after the block. A block committed without one
+/// (a sequencer's own) has none.
+#[test]
+fn a_derived_block_keeps_where_derivation_continues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let origin = fraud_vm::deposit::L1BlockInfo {
+        number: 12,
+        hash: B256::repeat_byte(12),
+        timestamp: 1_012,
+        basefee: 7,
+    };
+    let l1 = L1Cursor {
+        origin,
+        next_deposit: 4,
+    };
+    let position = cursor::BatchPosition {
+        batch_index: 3,
+        position: 180,
+    };
+    {
+        let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, None).expect("chain");
+        let one = deposit_block(&store, &genesis.spec, Address::repeat_byte(1), 1);
+        store
+            .commit_derived_block(&one, Some(&l1), true, position)
+            .expect("commit 1");
+        let two = deposit_block(&store, &genesis.spec, Address::repeat_byte(2), 2);
+        store.commit_block(&two).expect("commit 2");
+        assert_eq!(store.derivation_cursor(2).expect("read"), None);
+    }
+    let (store, _) = open_chain(dir.path(), DEV_GENESIS, None).expect("reopen");
+    let cursor = store.derivation_cursor(1).expect("read").expect("recorded");
+    assert_eq!((cursor.batchIndex, cursor.position), (3, 180));
+    assert_eq!(cursor.delayedRead, 4);
+    assert_eq!(
+        cursor.origin(),
+        Some(fraud_vm::batch::BatchOrigin::from(&origin))
+    );
+    assert_eq!(store.derivation_cursor(0).expect("read"), None);
+}
