@@ -13,6 +13,7 @@ mod error;
 #[cfg(feature = "evm")]
 pub mod execute;
 pub mod fee;
+pub mod inbox;
 #[cfg(feature = "evm")]
 pub mod memory;
 pub mod merkle;

@@ -438,6 +438,7 @@ fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
             StepKind::Destruct => "(destruct)",
             StepKind::BlockEnd => "(block end)",
             StepKind::Terminal => "(terminal)",
+            StepKind::Open => "(open)",
         };
         if let Some(h) = info.halt {
             seen.halts.insert(h);
@@ -1877,6 +1878,193 @@ fn the_claim_on_a_block_is_where_the_next_block_starts() {
     }
     // And every other edit the soundness harness makes.
     assert_sound(pre, &proof, honest);
+}
+
+/// An Inbox whose accumulators are given.
+struct Inbox {
+    batch_accs: Vec<B256>,
+}
+
+impl vm::open::L1Inbox for Inbox {
+    fn batch_acc(&self, index: u64) -> Option<B256> {
+        self.batch_accs.get(usize::try_from(index).ok()?).copied()
+    }
+    fn delayed_acc(&self, _index: u64) -> Option<B256> {
+        None
+    }
+}
+
+/// The open step: from the claim on block 1 (the traced block, whose cursor points at batch 0
+/// at byte 211) to the derivation program running on batch 0's data. Every field it sets comes
+/// from the claim, the protocol or the batch commitment L1 holds; a liar who edits any byte of
+/// the proof, or recomputes the claim around another cursor or the accumulator around another
+/// batch, gets no other post-state.
+#[test]
+fn the_open_step_starts_the_program_on_the_batch_the_claim_points_at() {
+    use fraud_vm::inbox::BatchCommitment;
+    use vm::open::{open, open_hash, OpenProof, Protocol, DERIVATION_TX_TYPE, PROGRAM};
+    let built = build(&[0x00], vec![tx(0, RICH, 1, &[], 21_000)]);
+    let claim = built.claim();
+    let program = alloy_primitives::hex::decode(deployed_code(include_str!(
+        "../../contracts/out/Derivation.json"
+    )))
+    .expect("hex");
+    let protocol = Protocol {
+        chain_id: CHAIN_ID,
+        program_len: program.len() as u64,
+        program_chunk_root: fraud_vm::code::ChunkedCode::new(&program).chunk_root(),
+        derivation_gas: 1 << 32,
+    };
+    let data = b"a batch's bytes, as the Inbox committed them".repeat(9);
+    let l1_block = alloy_consensus::Header {
+        number: 77,
+        timestamp: 1_700,
+        parent_hash: B256::repeat_byte(0x76),
+        ..Default::default()
+    };
+    let commitment =
+        BatchCommitment::new(B256::ZERO, &data, 2, B256::repeat_byte(2), &l1_block, false);
+    let other = BatchCommitment::new(
+        commitment.accumulate(),
+        b"the next batch",
+        2,
+        B256::repeat_byte(2),
+        &l1_block,
+        false,
+    );
+    let inbox = Inbox {
+        batch_accs: vec![B256::ZERO, commitment.accumulate(), other.accumulate()],
+    };
+    let honest = OpenProof {
+        claim: claim.clone(),
+        cursor: CURSOR,
+        commitment: commitment.clone(),
+    };
+    let pre = open_hash(&claim);
+    assert_ne!(
+        pre,
+        end_hash(&claim),
+        "the open state is not the terminal state"
+    );
+    let started = open(&protocol, &inbox, pre, &honest).expect("the honest open step");
+    let (block, tx, frame) = (&started.block, &started.tx, &started.frame);
+    assert_eq!(
+        (
+            block.parent_hash,
+            block.state_root,
+            block.block_hashes_root,
+            block.cursor
+        ),
+        (
+            claim.block_hash,
+            claim.state_root,
+            claim.block_hashes_root,
+            claim.cursor
+        )
+    );
+    assert_eq!(block.chain_id, CHAIN_ID);
+    assert_eq!((tx.tx_type, tx.gas_limit), (DERIVATION_TX_TYPE, 1 << 32));
+    assert_eq!(frame.status, vm::Status::Running);
+    assert!(frame.is_static);
+    assert_eq!((frame.address, frame.pc, frame.gas), (PROGRAM, 0, 1 << 32));
+    assert_eq!(
+        (frame.code_len, frame.code_chunk_root),
+        (protocol.program_len, protocol.program_chunk_root)
+    );
+    assert_eq!(
+        (frame.calldata_len, frame.calldata_root),
+        (data.len() as u64, fraud_vm::merkle::data_root(&data))
+    );
+    let post = started.hash();
+    let proof = Proof::Open(Box::new(honest.clone()));
+    assert_eq!(
+        vm::verify_step_on(pre, &proof, &protocol, &inbox).map(|r| r.0),
+        Ok(post)
+    );
+    assert_eq!(vm::verify_step(pre, &proof), Err(StepError::NoL1));
+    let bytes = proof.encode();
+    assert_eq!(bytes.len(), 1 + 32 * (4 + 6 + 9));
+    assert_eq!(Proof::decode(&bytes), Ok(proof.clone()));
+
+    // Every byte edited (each bit of it in turn, on a sample of bits): refused, or the honest
+    // post-state (a flip that does not decode canonically is refused at decoding).
+    let verify = |bytes: &[u8]| {
+        Proof::decode(bytes)
+            .ok()
+            .and_then(|p| vm::verify_step_on(pre, &p, &protocol, &inbox).ok())
+            .map(|r| r.0)
+    };
+    for i in 0..bytes.len() {
+        for bit in [0u8, 3, 7] {
+            let mut edited = bytes.clone();
+            edited[i] ^= 1 << bit;
+            if let Some(h) = verify(&edited) {
+                assert_eq!(h, post, "FORGERY: byte {i} bit {bit}");
+            }
+        }
+    }
+    for cut in [0, 1, 33, bytes.len() - 1] {
+        assert_eq!(verify(&bytes[..cut]), None, "truncated at {cut}");
+    }
+    assert_eq!(
+        verify(&[bytes.as_slice(), &[0]].concat()),
+        None,
+        "trailing byte"
+    );
+
+    // Consistent forgeries: the liar recomputes what it controls.
+    let forgeries = [
+        // Another cursor (the next batch), with the claim's cursor word recomputed: the
+        // claim no longer hashes to the agreed pre-state.
+        {
+            let cursor = Cursor {
+                batchIndex: 1,
+                position: 0,
+                ..CURSOR
+            };
+            OpenProof {
+                claim: Claim {
+                    cursor: cursor.hash(),
+                    ..claim.clone()
+                },
+                cursor,
+                commitment: other.clone(),
+            }
+        },
+        // The next batch's commitment under the agreed cursor: L1's accumulator differs.
+        OpenProof {
+            commitment: other.clone(),
+            ..honest.clone()
+        },
+        // Another data root (a different batch) with everything else kept.
+        OpenProof {
+            commitment: BatchCommitment {
+                dataRoot: B256::repeat_byte(0xda),
+                ..commitment.clone()
+            },
+            ..honest.clone()
+        },
+        // Another state root in the claim.
+        OpenProof {
+            claim: Claim {
+                state_root: B256::repeat_byte(0x5e),
+                ..claim.clone()
+            },
+            ..honest.clone()
+        },
+    ];
+    for (i, forged) in forgeries.into_iter().enumerate() {
+        let result = vm::verify_step_on(pre, &Proof::Open(Box::new(forged)), &protocol, &inbox);
+        assert!(result.is_err(), "forgery {i} accepted: {result:?}");
+    }
+    // L1 without the batch: the step cannot be proven yet.
+    let short = Inbox {
+        batch_accs: vec![B256::ZERO],
+    };
+    assert_eq!(
+        vm::verify_step_on(pre, &proof, &protocol, &short).map(|r| r.0),
+        Err(StepError::NotOnL1(1))
+    );
 }
 
 #[test]

@@ -91,7 +91,7 @@
 //!    (`contracts/src/derivation`, tested against this rule by
 //!    `fraud-vm/tests/derivation_program.rs`), which the step machine proves.
 //!
-//! ## Validity: derivation is total ([`validity`])
+//! ## Validity: derivation is total (the `validity` module)
 //!
 //! Derivation reads the Inbox's batches in index order and never halts on what a batch says:
 //! a batch, or the tail of one, that breaks a rule below derives nothing and the next batch is
@@ -165,15 +165,14 @@ use alloy_consensus::{
     crypto::SECP256K1N_HALF, transaction::SignerRecoverable, Header, Transaction as _,
 };
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
-use alloy_sol_types::{sol, SolValue};
+use alloy_primitives::{Address, Bytes, B256};
+use alloy_sol_types::sol;
 use op_alloy_consensus::OpTxEnvelope;
 use tracing::debug;
 
-mod cursor;
 mod validity;
 
-pub use cursor::Cursor;
+pub use crate::inbox::{BatchCommitment, BatchOrigin, Cursor};
 pub use validity::{
     AppendedIn, DerivedParent, InvalidBatch, MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
 };
@@ -213,52 +212,6 @@ sol! {
         bytes32 batchAcc,
         bool forced
     );
-
-    /// What one batch adds to the Inbox's batch accumulator (the ABI tuple hashed by
-    /// [`BatchCommitment::accumulate`]).
-    #[derive(Debug, Default, PartialEq, Eq)]
-    struct BatchCommitment {
-        bytes32 prevAcc;
-        bytes32 dataRoot;
-        uint256 dataLength;
-        uint256 afterDelayedMessagesRead;
-        bytes32 delayedAcc;
-        uint256 l1BlockNumber;
-        uint256 l1Timestamp;
-        bytes32 l1ParentHash;
-        bool forced;
-    }
-}
-
-impl BatchCommitment {
-    /// The commitment of a batch with data `data`, appended in the L1 block with `number`,
-    /// `timestamp` and `parent_hash`, after accumulator `prev_acc`; `delayed_acc` is the
-    /// delayed-message accumulator after `after_delayed_messages_read` messages.
-    pub fn new(
-        prev_acc: B256,
-        data: &[u8],
-        after_delayed_messages_read: u64,
-        delayed_acc: B256,
-        l1: &Header,
-        forced: bool,
-    ) -> Self {
-        Self {
-            prevAcc: prev_acc,
-            dataRoot: crate::merkle::data_root(data),
-            dataLength: U256::from(data.len()),
-            afterDelayedMessagesRead: U256::from(after_delayed_messages_read),
-            delayedAcc: delayed_acc,
-            l1BlockNumber: U256::from(l1.number),
-            l1Timestamp: U256::from(l1.timestamp),
-            l1ParentHash: l1.parent_hash,
-            forced,
-        }
-    }
-
-    /// The batch accumulator after this batch: `keccak256(abi.encode(self))`.
-    pub fn accumulate(&self) -> B256 {
-        keccak256(self.abi_encode())
-    }
 }
 
 /// Why a batch does not decode.
@@ -273,24 +226,6 @@ pub enum BatchError {
     /// A field breaks a format rule.
     #[error("malformed batch: {0}")]
     Malformed(&'static str),
-}
-
-/// The L1 origin of a block as a batch records it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BatchOrigin {
-    /// L1 block number.
-    pub number: u64,
-    /// L1 block hash.
-    pub hash: B256,
-}
-
-impl From<&L1BlockInfo> for BatchOrigin {
-    fn from(block: &L1BlockInfo) -> Self {
-        Self {
-            number: block.number,
-            hash: block.hash,
-        }
-    }
 }
 
 /// One L2 block in a batch (see the module docs).

@@ -78,6 +78,13 @@
 //! game can pad a block's trace to a power of two and still decide every leaf. The block's
 //! start state is defined from its parent and its inputs ([`input`]).
 //!
+//! The next block's first state is
+//! `keccak256(keccak256("fraud-vm block open") ‖ end_hash(claim))` ([`open::open_hash`]), and
+//! its first step, the **open step** ([`open`], verified by [`verify_step_on`], which reads
+//! L1), reads the Inbox's batch accumulator and starts the derivation program on the batch the
+//! claim's cursor points at. The steps from the program's result to the block's execution
+//! start state are not built yet (`docs/design.md`, *Derivation as an EVM program*).
+//!
 //! Commitments inside the frame:
 //! * **stack**: a hash chain, `0` for the empty stack and `keccak256(below ‖ word)` after a push
 //!   ([`machine::stack_hash`]). Popping shows the word and the hash below it.
@@ -165,6 +172,8 @@
 //! ```text
 //! proof    = 0x00 ‖ block (27 words) ‖ tx (22 words) ‖ frame (26 words) ‖ witness*
 //!          | 0x01 ‖ blockHash ‖ stateRoot ‖ blockHashesRoot ‖ cursor   (terminal)
+//!          | 0x02 ‖ claim (4 words) ‖ abi.encode(cursor) (6 words)
+//!                 ‖ abi.encode(batchCommitment) (9 words)              (open)
 //! witness  = 0  stack        ‖ word ‖ below
 //!          | 1  code chunk   ‖ chunk ‖ list path
 //!          | 2  memory word  ‖ word ‖ list path
@@ -191,9 +200,10 @@ pub mod verifier;
 #[cfg(feature = "evm")]
 pub use self::prover::{trace, BlockRef, Trace, TraceError};
 pub use self::verifier::{
-    build, call, copy, create, input, keccak, machine, memory_cost, opcodes, oracle, proof, step,
-    verify_step, BlockPart, Checkpoint, Claim, Frame, FrameKind, HaltReason, Machine, Proof,
-    Status, StepError, StepInfo, StepKind, StepProof, TxPart, Witness, BLOCK_HASH_DEPTH,
-    COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT, WARM_ACCESS,
+    build, call, copy, create, input, keccak, machine, memory_cost, opcodes, open, oracle, proof,
+    step, verify_step, verify_step_on, BlockPart, Checkpoint, Claim, Frame, FrameKind, HaltReason,
+    Machine, Proof, Status, StepError, StepInfo, StepKind, StepProof, TxPart, Witness,
+    BLOCK_HASH_DEPTH, COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT,
+    WARM_ACCESS,
 };
 pub use crate::codec;

@@ -54,6 +54,9 @@ pub enum StepKind {
     BlockEnd,
     /// A step of the terminal state after block-end: it changes nothing.
     Terminal,
+    /// The first step of a block: from the claim on the previous block to the derivation
+    /// program.
+    Open,
 }
 
 /// What a step did, for statistics and coverage.

@@ -18,6 +18,13 @@ pub enum StepError {
     /// The proof carries witnesses the step does not read.
     #[error("{0} unused witnesses")]
     UnusedWitnesses(usize),
+    /// The step reads the Inbox's accumulator at an index L1 does not hold.
+    #[error("the Inbox holds no accumulator at index {0}")]
+    NotOnL1(u64),
+    /// The step reads L1 (an open step), and the verifier was given no L1 to read
+    /// ([`super::verify_step_on`] takes one).
+    #[error("the step reads L1: verify it with an L1 view")]
+    NoL1,
     /// A state no block of the chain reaches (a step after the block ended, a refund counter
     /// below zero): the machine defines no step from it.
     #[error("unsupported state: {0}")]

@@ -36,6 +36,7 @@ pub mod keccak;
 mod log;
 pub mod machine;
 pub mod opcodes;
+pub mod open;
 pub mod oracle;
 mod params;
 pub mod proof;
@@ -58,9 +59,37 @@ pub use proof::{Proof, StepProof, Witness};
 pub use step::step;
 
 /// The reference verifier: checks `proof` against `pre_hash`, executes the step, and returns
-/// the post-state hash with what the step did.
+/// the post-state hash with what the step did. An open step reads L1: it needs
+/// [`verify_step_on`] (here it is refused with [`StepError::NoL1`]).
 pub fn verify_step(pre_hash: B256, proof: &Proof) -> Result<(B256, StepInfo), StepError> {
+    verify(pre_hash, proof, None)
+}
+
+/// [`verify_step`] with the protocol's constants and a view of L1, which the open step reads.
+pub fn verify_step_on(
+    pre_hash: B256,
+    proof: &Proof,
+    protocol: &open::Protocol,
+    l1: &dyn open::L1Inbox,
+) -> Result<(B256, StepInfo), StepError> {
+    verify(pre_hash, proof, Some((protocol, l1)))
+}
+
+fn verify(
+    pre_hash: B256,
+    proof: &Proof,
+    env: Option<(&open::Protocol, &dyn open::L1Inbox)>,
+) -> Result<(B256, StepInfo), StepError> {
     let proof = match proof {
+        Proof::Open(p) => {
+            let (protocol, l1) = env.ok_or(StepError::NoL1)?;
+            let started = open::open(protocol, l1, pre_hash, p)?;
+            let info = StepInfo {
+                kind: StepKind::Open,
+                halt: None,
+            };
+            return Ok((started.hash(), info));
+        }
         Proof::Step(p) => p,
         Proof::Terminal(claim) if machine::end_hash(claim) == pre_hash => {
             let info = StepInfo {

@@ -7,6 +7,7 @@ use super::{
     input::AccessEntry,
     keccak::Sponge,
     machine::{BlockPart, Checkpoint, Claim, Frame, Machine, TxPart},
+    open::OpenProof,
 };
 use crate::{
     codec::{DecodeError, Reader, Words},
@@ -351,19 +352,24 @@ pub enum Proof {
     /// The step of the terminal state (after block-end), which leaves it unchanged: a game
     /// pads a block's trace to a power of two with it. It shows the state's [`Claim`].
     Terminal(Claim),
+    /// The first step of a block: from the claim on the previous block to the derivation
+    /// program ([`super::open`]).
+    Open(Box<OpenProof>),
 }
 
 /// Tag of a [`Proof::Step`] in the byte format.
 const STEP: u8 = 0;
 /// Tag of a [`Proof::Terminal`] in the byte format.
 const TERMINAL: u8 = 1;
+/// Tag of a [`Proof::Open`] in the byte format.
+const OPEN: u8 = 2;
 
 impl Proof {
     /// The witnesses (none for the terminal step).
     pub fn witnesses(&self) -> &[Witness] {
         match self {
             Proof::Step(p) => &p.witnesses,
-            Proof::Terminal(_) => &[],
+            Proof::Terminal(_) | Proof::Open(_) => &[],
         }
     }
 
@@ -371,7 +377,7 @@ impl Proof {
     pub fn as_step(&self) -> Option<&StepProof> {
         match self {
             Proof::Step(p) => Some(p),
-            Proof::Terminal(_) => None,
+            Proof::Terminal(_) | Proof::Open(_) => None,
         }
     }
 
@@ -383,6 +389,11 @@ impl Proof {
                 let mut out = Vec::with_capacity(1 + Claim::WORDS * 32);
                 out.push(TERMINAL);
                 claim.encode_words(&mut out);
+                out
+            }
+            Proof::Open(p) => {
+                let mut out = vec![OPEN];
+                p.encode_into(&mut out);
                 out
             }
             Proof::Step(p) => {
@@ -409,6 +420,11 @@ impl Proof {
                 let claim = r.words()?;
                 r.finish()?;
                 Ok(Proof::Terminal(claim))
+            }
+            OPEN => {
+                let p = OpenProof::decode_from(&mut r)?;
+                r.finish()?;
+                Ok(Proof::Open(Box::new(p)))
             }
             STEP => {
                 let mut p = StepProof {

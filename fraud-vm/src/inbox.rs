@@ -1,10 +1,80 @@
-//! The derivation cursor: where derivation of the next block continues (the module docs,
-//! *The block claim*).
+//! What L1's Inbox commits for each batch and where derivation continues after a block: the
+//! formats a proof reads from L1 (the batch accumulator) and from a block's claim (the
+//! cursor). The batch format and the derivation rule are `fraud_vm::batch` (module docs, *On
+//! L1* and *The block claim and the derivation cursor*); these formats build without revm, as
+//! the step machine's verifier does.
 
-use alloy_primitives::{keccak256, B256};
+use alloy_consensus::Header;
+use alloy_primitives::{keccak256, B256, U256};
 use alloy_sol_types::{sol, SolValue};
 
-use super::BatchOrigin;
+use crate::deposit::L1BlockInfo;
+
+sol! {
+    /// What one batch adds to the Inbox's batch accumulator (the ABI tuple hashed by
+    /// [`BatchCommitment::accumulate`]).
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct BatchCommitment {
+        bytes32 prevAcc;
+        bytes32 dataRoot;
+        uint256 dataLength;
+        uint256 afterDelayedMessagesRead;
+        bytes32 delayedAcc;
+        uint256 l1BlockNumber;
+        uint256 l1Timestamp;
+        bytes32 l1ParentHash;
+        bool forced;
+    }
+}
+
+impl BatchCommitment {
+    /// The commitment of a batch with data `data`, appended in the L1 block with `number`,
+    /// `timestamp` and `parent_hash`, after accumulator `prev_acc`; `delayed_acc` is the
+    /// delayed-message accumulator after `after_delayed_messages_read` messages.
+    pub fn new(
+        prev_acc: B256,
+        data: &[u8],
+        after_delayed_messages_read: u64,
+        delayed_acc: B256,
+        l1: &Header,
+        forced: bool,
+    ) -> Self {
+        Self {
+            prevAcc: prev_acc,
+            dataRoot: crate::merkle::data_root(data),
+            dataLength: U256::from(data.len()),
+            afterDelayedMessagesRead: U256::from(after_delayed_messages_read),
+            delayedAcc: delayed_acc,
+            l1BlockNumber: U256::from(l1.number),
+            l1Timestamp: U256::from(l1.timestamp),
+            l1ParentHash: l1.parent_hash,
+            forced,
+        }
+    }
+
+    /// The batch accumulator after this batch: `keccak256(abi.encode(self))`.
+    pub fn accumulate(&self) -> B256 {
+        keccak256(self.abi_encode())
+    }
+}
+
+/// The L1 origin of a block as a batch records it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOrigin {
+    /// L1 block number.
+    pub number: u64,
+    /// L1 block hash.
+    pub hash: B256,
+}
+
+impl From<&L1BlockInfo> for BatchOrigin {
+    fn from(block: &L1BlockInfo) -> Self {
+        Self {
+            number: block.number,
+            hash: block.hash,
+        }
+    }
+}
 
 sol! {
     /// Where derivation continues after a block. The claim on the block commits its hash
