@@ -18,9 +18,7 @@
 use std::collections::BTreeMap;
 
 use alloy::signers::{local::PrivateKeySigner, SignerSync};
-use alloy_consensus::{
-    crypto::SECP256K1N_HALF, Sealed, SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxLegacy,
-};
+use alloy_consensus::{crypto::SECP256K1N_HALF, Sealed, SignableTransaction, TxEip7702};
 use alloy_eips::{
     eip1559::BaseFeeParams,
     eip2718::Encodable2718,
@@ -29,6 +27,7 @@ use alloy_eips::{
 };
 use alloy_primitives::{hex, keccak256, Address, Bytes, Signature, TxKind, B256, U256};
 use alloy_sol_types::{SolCall, SolValue};
+use common::{intrinsic_gas, key, Ended, Program, Rng, Run, Unsigned, CHAIN_ID};
 use fraud_vm::{
     batch::{decode_user_tx, UserTxError},
     chain::ChainSpec,
@@ -36,24 +35,9 @@ use fraud_vm::{
     vm::verifier::input::{self, TxInput},
 };
 use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
-use revm::{
-    context::{
-        result::{ExecutionResult, Output},
-        TxEnv,
-    },
-    database::{CacheDB, EmptyDB},
-    handler::{MainBuilder, MainnetContext, MainnetEvm},
-    inspector::CountInspector,
-    primitives::hardfork::SpecId,
-    state::{AccountInfo, Bytecode},
-    InspectEvm,
-};
+use revm::primitives::hardfork::SpecId;
 
-/// The compiled program (a Foundry-style artifact with `deployedBytecode`).
-const ARTIFACT: &str = include_str!("../../contracts/out/Derivation.json");
-
-/// The chain most cases are checked against (the dev genesis' id).
-const CHAIN_ID: u64 = 42069;
+mod common;
 
 mod abi {
     alloy_sol_types::sol! {
@@ -91,107 +75,7 @@ mod abi {
 // The program in revm
 // ---------------------------------------------------------------------------------------------
 
-const PROGRAM: Address = Address::repeat_byte(0xd0);
-const CALLER: Address = Address::repeat_byte(0xca);
-const CALL_GAS: u64 = 1_000_000_000;
-
-fn deployed_code() -> Bytes {
-    let artifact: serde_json::Value = serde_json::from_str(ARTIFACT).expect("artifact JSON");
-    let code = artifact["deployedBytecode"]
-        .as_str()
-        .expect("artifact has deployedBytecode");
-    hex::decode(code).expect("deployedBytecode is hex").into()
-}
-
-/// How a call ended.
-#[derive(Debug)]
-enum Ended {
-    Returned,
-    Reverted,
-    Halted(String),
-}
-
-/// One call of the program.
-#[derive(Debug)]
-struct Run {
-    ended: Ended,
-    output: Bytes,
-    gas_used: u64,
-    /// Opcodes executed (revm's `CountInspector`; a precompile call is one CALL/STATICCALL).
-    opcodes: u64,
-}
-
-impl Run {
-    fn describe(&self) -> String {
-        match &self.ended {
-            Ended::Returned => format!("returned {}", self.output),
-            Ended::Reverted => format!("REVERTED with output {}", self.output),
-            Ended::Halted(reason) => format!("HALTED ({reason}), output {}", self.output),
-        }
-    }
-}
-
-struct Program {
-    evm: MainnetEvm<MainnetContext<CacheDB<EmptyDB>>, CountInspector>,
-}
-
 impl Program {
-    fn new() -> Self {
-        let mut db = CacheDB::<EmptyDB>::default();
-        db.insert_account_info(
-            PROGRAM,
-            AccountInfo::default().with_code(Bytecode::new_raw(deployed_code())),
-        );
-        let evm = MainnetContext::new(db, SpecId::CANCUN)
-            .modify_cfg_chained(|cfg| {
-                cfg.disable_nonce_check = true;
-                cfg.disable_base_fee = true;
-                cfg.disable_balance_check = true;
-                cfg.disable_block_gas_limit = true;
-            })
-            .modify_block_chained(|block| block.gas_limit = 2 * CALL_GAS)
-            .build_mainnet_with_inspector(CountInspector::new());
-        Self { evm }
-    }
-
-    fn run(&mut self, data: Vec<u8>) -> Run {
-        self.evm.inspector.clear();
-        let tx = TxEnv {
-            caller: CALLER,
-            gas_limit: CALL_GAS,
-            gas_price: 0,
-            kind: TxKind::Call(PROGRAM),
-            data: data.into(),
-            ..Default::default()
-        };
-        let result = self
-            .evm
-            .inspect_tx(tx)
-            .expect("the call is a valid transaction")
-            .result;
-        let gas_used = result.tx_gas_used();
-        let opcodes = self.evm.inspector.total_opcodes();
-        let (ended, output) = match result {
-            ExecutionResult::Success { output, .. } => (
-                Ended::Returned,
-                match output {
-                    Output::Call(bytes) => bytes,
-                    Output::Create(bytes, _) => bytes,
-                },
-            ),
-            ExecutionResult::Revert { output, .. } => (Ended::Reverted, output),
-            ExecutionResult::Halt { reason, .. } => {
-                (Ended::Halted(format!("{reason:?}")), Bytes::new())
-            }
-        };
-        Run {
-            ended,
-            output,
-            gas_used,
-            opcodes,
-        }
-    }
-
     /// `userTxInput(raw, chainId)`: the decoded return, or why there is none.
     fn user_tx_input(
         &mut self,
@@ -229,15 +113,6 @@ impl Program {
         };
         (decoded, run)
     }
-}
-
-/// Intrinsic gas of a call with calldata `data` (Cancun: no EIP-7623 floor).
-fn intrinsic_gas(data: &[u8]) -> u64 {
-    21_000
-        + data
-            .iter()
-            .map(|b| if *b == 0 { 4 } else { 16 })
-            .sum::<u64>()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,260 +204,6 @@ fn input_diffs(rust: &abi::TxInput, program: &abi::TxInput) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // The corpus
 // ---------------------------------------------------------------------------------------------
-
-/// SplitMix64: a fixed, dependency-free PRNG for a deterministic corpus.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-
-    /// A big-endian integer of exactly `len` significant bytes (0 for `len = 0`).
-    fn int_bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut b = self.bytes(len);
-        if let Some(first) = b.first_mut() {
-            *first = (*first).max(1);
-        }
-        b
-    }
-
-    /// A value of a random byte length in `0..=max_len` (so 0 and every width appear).
-    fn int(&mut self, max_len: usize) -> U256 {
-        let len = self.below(max_len + 1);
-        U256::from_be_slice(&self.int_bytes(len))
-    }
-
-    fn u64(&mut self) -> u64 {
-        self.int(8).to()
-    }
-
-    fn u128(&mut self) -> u128 {
-        self.int(16).to()
-    }
-
-    fn address(&mut self) -> Address {
-        match self.below(10) {
-            0 => Address::ZERO,
-            1 => {
-                // Leading zero bytes (still 20 bytes in RLP).
-                let mut a = [0u8; 20];
-                a[12..].copy_from_slice(&self.bytes(8));
-                Address::from(a)
-            }
-            _ => Address::from_slice(&self.bytes(20)),
-        }
-    }
-
-    fn word(&mut self) -> B256 {
-        match self.below(6) {
-            0 => B256::ZERO,
-            1 => B256::left_padding_from(&self.bytes(3)),
-            _ => B256::from_slice(&self.bytes(32)),
-        }
-    }
-
-    /// Calldata of 0..=300 bytes, often at a word or RLP-length boundary, with zero and non-zero
-    /// bytes.
-    fn input(&mut self) -> Bytes {
-        const LENGTHS: &[usize] = &[
-            0, 1, 2, 31, 32, 33, 54, 55, 56, 57, 63, 64, 65, 96, 127, 128, 255, 256, 257, 299, 300,
-        ];
-        let len = if self.chance(50) {
-            *self.pick(LENGTHS)
-        } else {
-            self.below(301)
-        };
-        let zero_percent = *self.pick(&[0, 10, 33, 50, 90, 100]);
-        let mut data: Vec<u8> = (0..len)
-            .map(|_| {
-                if self.chance(zero_percent) {
-                    0
-                } else {
-                    (self.next() as u8).max(1)
-                }
-            })
-            .collect();
-        if len == 1 && self.chance(50) {
-            // A single byte below 0x80 is its own RLP encoding.
-            data[0] = self.below(0x80) as u8;
-        }
-        data.into()
-    }
-
-    fn access_list(&mut self) -> AccessList {
-        let entries = self.below(4);
-        AccessList(
-            (0..entries)
-                .map(|_| AccessListItem {
-                    address: self.address(),
-                    storage_keys: (0..self.below(4)).map(|_| self.word()).collect(),
-                })
-                .collect(),
-        )
-    }
-
-    fn kind(&mut self) -> TxKind {
-        if self.chance(25) {
-            TxKind::Create
-        } else {
-            TxKind::Call(self.address())
-        }
-    }
-}
-
-fn key(i: u8) -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&keccak256([i])).expect("valid key")
-}
-
-/// An unsigned user transaction of one of the three types.
-#[derive(Clone, Debug)]
-enum Unsigned {
-    Legacy(TxLegacy),
-    Eip2930(TxEip2930),
-    Eip1559(TxEip1559),
-}
-
-impl Unsigned {
-    fn random(rng: &mut Rng, ty: u8, chain_id: u64) -> Self {
-        match ty {
-            0 => Self::Legacy(TxLegacy {
-                chain_id: Some(chain_id),
-                nonce: rng.u64(),
-                gas_price: rng.u128(),
-                gas_limit: rng.u64(),
-                to: rng.kind(),
-                value: rng.int(32),
-                input: rng.input(),
-            }),
-            1 => Self::Eip2930(TxEip2930 {
-                chain_id,
-                nonce: rng.u64(),
-                gas_price: rng.u128(),
-                gas_limit: rng.u64(),
-                to: rng.kind(),
-                value: rng.int(32),
-                access_list: rng.access_list(),
-                input: rng.input(),
-            }),
-            _ => Self::Eip1559(TxEip1559 {
-                chain_id,
-                nonce: rng.u64(),
-                gas_limit: rng.u64(),
-                max_fee_per_gas: rng.u128(),
-                max_priority_fee_per_gas: rng.u128(),
-                to: rng.kind(),
-                value: rng.int(32),
-                access_list: rng.access_list(),
-                input: rng.input(),
-            }),
-        }
-    }
-
-    /// A small transfer (small values, so single-byte RLP integers appear).
-    fn transfer(ty: u8, chain_id: u64) -> Self {
-        let to = TxKind::Call(Address::repeat_byte(0x42));
-        match ty {
-            0 => Self::Legacy(TxLegacy {
-                chain_id: Some(chain_id),
-                nonce: 5,
-                gas_price: 7,
-                gas_limit: 21_000,
-                to,
-                value: U256::from(1),
-                input: Bytes::new(),
-            }),
-            1 => Self::Eip2930(TxEip2930 {
-                chain_id,
-                nonce: 5,
-                gas_price: 7,
-                gas_limit: 21_000,
-                to,
-                value: U256::from(1),
-                access_list: AccessList(vec![AccessListItem {
-                    address: Address::repeat_byte(0x43),
-                    storage_keys: vec![B256::with_last_byte(1)],
-                }]),
-                input: Bytes::from_static(&[0x7f]),
-            }),
-            _ => Self::Eip1559(TxEip1559 {
-                chain_id,
-                nonce: 5,
-                gas_limit: 21_000,
-                max_fee_per_gas: 1_000_000_000,
-                max_priority_fee_per_gas: 1,
-                to,
-                value: U256::from(1),
-                access_list: AccessList::default(),
-                input: Bytes::new(),
-            }),
-        }
-    }
-
-    fn signature_hash(&self) -> B256 {
-        match self {
-            Self::Legacy(tx) => tx.signature_hash(),
-            Self::Eip2930(tx) => tx.signature_hash(),
-            Self::Eip1559(tx) => tx.signature_hash(),
-        }
-    }
-
-    fn sign(&self, key: &PrivateKeySigner) -> Signature {
-        key.sign_hash_sync(&self.signature_hash()).expect("sign")
-    }
-
-    /// The EIP-2718 encoding with signature `sig` (any `r`, `s`, parity).
-    fn encode(&self, sig: Signature) -> Vec<u8> {
-        let envelope = match self.clone() {
-            Self::Legacy(tx) => OpTxEnvelope::Legacy(tx.into_signed(sig)),
-            Self::Eip2930(tx) => OpTxEnvelope::Eip2930(tx.into_signed(sig)),
-            Self::Eip1559(tx) => OpTxEnvelope::Eip1559(tx.into_signed(sig)),
-        };
-        envelope.encoded_2718()
-    }
-
-    fn signed(&self, key: &PrivateKeySigner) -> Vec<u8> {
-        self.encode(self.sign(key))
-    }
-
-    fn ty(&self) -> u8 {
-        match self {
-            Self::Legacy(_) => 0,
-            Self::Eip2930(_) => 1,
-            Self::Eip1559(_) => 2,
-        }
-    }
-
-    fn with_chain_id(&self, chain_id: Option<u64>) -> Self {
-        let mut tx = self.clone();
-        match &mut tx {
-            Self::Legacy(t) => t.chain_id = chain_id,
-            Self::Eip2930(t) => t.chain_id = chain_id.unwrap_or_default(),
-            Self::Eip1559(t) => t.chain_id = chain_id.unwrap_or_default(),
-        }
-        tx
-    }
-}
 
 const TYPE_NAMES: [&str; 3] = ["legacy", "eip2930", "eip1559"];
 

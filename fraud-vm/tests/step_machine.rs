@@ -2462,6 +2462,128 @@ fn the_derivation_program_verifies_step_by_step() {
     );
 }
 
+/// The program's derivation of a batch's first block record (`deriveRecord` at position 0: the
+/// whole batch decoded and checked, the record's bounds, its transactions) verifies step by
+/// step, and its answer is the Rust rule's.
+#[test]
+fn the_program_deriving_a_batch_record_verifies_step_by_step() {
+    use alloy::eips::eip2718::Encodable2718;
+    use alloy::sol_types::{sol, SolCall};
+    use fraud_vm::batch::{Batch, BatchBlock, BatchOrigin};
+    sol! {
+        struct Context {
+            uint64 parentNumber;
+            bytes32 parentHash;
+            uint64 parentTimestamp;
+            uint64 chainId;
+            uint64 position;
+            bool hasOrigin;
+            uint64 originNumber;
+            bytes32 originHash;
+            uint64 l1BlockNumber;
+            uint64 l1Timestamp;
+        }
+        #[derive(Debug)]
+        struct Record {
+            uint8 status;
+            uint8 reason;
+            uint64 timestamp;
+            uint64 gasLimit;
+            bytes32 prevrandao;
+            bytes32 extraDataHash;
+            bool hasOrigin;
+            uint64 originNumber;
+            bytes32 originHash;
+            uint64 delayedRead;
+            uint64 txCount;
+            bytes32 inputsRoot;
+            uint64 nextPosition;
+        }
+        function deriveRecord(bytes batch, Context ctx) external view returns (Record);
+    }
+    let code = alloy_primitives::hex::decode(deployed_code(include_str!(
+        "../../contracts/out/Derivation.json"
+    )))
+    .expect("hex");
+    let raws: Vec<Bytes> = [
+        legacy(0, RICH, 5, 21_000).0,
+        access_tx(1, CONTRACT, true, 100_000).0,
+    ]
+    .iter()
+    .map(|t| t.encoded_2718().into())
+    .collect();
+    let origin = BatchOrigin {
+        number: 40,
+        hash: B256::repeat_byte(0x40),
+    };
+    let batch = Batch {
+        first_block: 8,
+        parent_hash: B256::repeat_byte(7),
+        blocks: vec![
+            BatchBlock {
+                timestamp: 1_000,
+                gas_limit: 30_000_000,
+                prevrandao: B256::repeat_byte(0x11),
+                extra_data: Bytes::from_static(b"record"),
+                origin: Some(origin),
+                delayed_read: 3,
+                transactions: raws.clone(),
+            },
+            BatchBlock {
+                timestamp: 1_001,
+                gas_limit: 30_000_000,
+                transactions: vec![raws[0].clone()],
+                ..Default::default()
+            },
+        ],
+    };
+    let ctx = Context {
+        parentNumber: 7,
+        parentHash: B256::repeat_byte(7),
+        parentTimestamp: 990,
+        chainId: CHAIN_ID,
+        position: 0,
+        hasOrigin: true,
+        originNumber: 39,
+        originHash: B256::repeat_byte(0x39),
+        l1BlockNumber: 41,
+        l1Timestamp: 1_100,
+    };
+    let calldata = deriveRecordCall {
+        batch: batch.encode().into(),
+        ctx,
+    }
+    .abi_encode();
+    let built = build(&code, vec![tx(0, CONTRACT, 0, &calldata, 10_000_000)]);
+    let mut seen = Seen::default();
+    let ops = check_block(&built, &mut seen);
+    assert!(!ops.contains(&0xfd), "the program reverted");
+    let record =
+        deriveRecordCall::abi_decode_returns(&built.block1.outcomes[0].output).expect("abi output");
+    let spec = &built.chain.spec;
+    let valid: Vec<_> = raws
+        .iter()
+        .filter_map(|raw| fraud_vm::batch::decode_user_tx(spec, raw).ok())
+        .map(|t| vm::input::TxInput::from_tx(&t.tx, t.sender))
+        .collect();
+    assert_eq!(valid.len(), 2);
+    assert_eq!(record.status, 0, "{record:?}");
+    assert_eq!(
+        (record.timestamp, record.gasLimit, record.delayedRead),
+        (1_000, 30_000_000, 3)
+    );
+    assert_eq!(record.extraDataHash, keccak256(b"record"));
+    assert!(record.hasOrigin);
+    assert_eq!((record.originNumber, record.originHash), (40, origin.hash));
+    assert_eq!(record.txCount, 2);
+    assert_eq!(record.inputsRoot, vm::input::root(&valid));
+    assert_eq!(record.nextPosition, batch.next_position(0));
+    eprintln!(
+        "deriveRecord opening a 2-block batch (2 + 1 transactions): {} steps, {} gas",
+        seen.steps, built.block1.header.gas_used
+    );
+}
+
 #[test]
 fn eip6780_accounts_created_and_destroyed_in_one_transaction_verify() {
     // CONTRACT: CREATE (5 wei) from its call data, then CALL the new account twice (0, then 50
