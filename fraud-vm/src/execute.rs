@@ -555,6 +555,22 @@ impl<'a, P: StateProvider> BlockState<'a, P> {
         }
     }
 
+    /// Makes `address` an account with `code` and nothing else, whatever the state holds: how
+    /// a derivation trace runs the derivation program, whose code is the protocol's, not the
+    /// state's.
+    pub(crate) fn set_code(&mut self, address: Address, code: Bytecode) {
+        let code_hash = code.hash_slow();
+        self.codes.insert(code_hash, code.clone());
+        self.accounts.insert(
+            address,
+            Some(AccountInfo {
+                code_hash,
+                code: Some(code),
+                ..Default::default()
+            }),
+        );
+    }
+
     /// Adds `amount` wei to `address`'s balance (a deposit's mint) and returns its nonce.
     /// A zero amount changes nothing (an absent account stays absent).
     pub(crate) fn credit(&mut self, address: Address, amount: U256) -> Result<u64, ProviderError> {

@@ -108,7 +108,8 @@ impl Cursor {
         origin: Option<BatchOrigin>,
     ) -> Self {
         let (batch_index, position) = match next_position {
-            0 => (batch_index + 1, 0),
+            // The Inbox holds fewer than 2^64 batches: saturating never changes the result.
+            0 => (batch_index.saturating_add(1), 0),
             p => (batch_index, p),
         };
         Self {

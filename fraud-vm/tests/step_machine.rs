@@ -20,8 +20,10 @@ use fraud_vm::{
     vm::{
         self,
         machine::{end_hash, window_root},
-        opcodes, BlockPart, Claim, Frame, HaltReason, Proof, StepError, StepKind, StepProof, Trace,
-        TraceError, TxPart, Witness,
+        opcodes,
+        open::{InboxAccs, L1Inbox, Protocol},
+        BlockPart, Claim, Frame, HaltReason, Proof, StepError, StepInfo, StepKind, StepProof,
+        Trace, TraceError, TxPart, Witness,
     },
 };
 use op_alloy_consensus::OpTxEnvelope;
@@ -1109,7 +1111,18 @@ fn every_step_of_the_corpus_verifies_against_revm() {
 /// the honest `post` (a different post-state hash is a forgery). Returns whether it was
 /// accepted.
 fn accepts(pre: B256, proof: &Proof, post: B256, what: &dyn Fn() -> String) -> bool {
-    match vm::verify_step(pre, proof) {
+    accepts_on(&NO_L1, pre, proof, post, what)
+}
+
+/// [`accepts`] with L1 as `l1` shows it.
+fn accepts_on(
+    l1: &dyn L1Inbox,
+    pre: B256,
+    proof: &Proof,
+    post: B256,
+    what: &dyn Fn() -> String,
+) -> bool {
+    match verify_on(l1, pre, proof) {
         Ok((h, _)) => {
             assert_eq!(
                 h,
@@ -1124,8 +1137,32 @@ fn accepts(pre: B256, proof: &Proof, post: B256, what: &dyn Fn() -> String) -> b
 }
 
 /// Decodes tampered bytes and, if they are a proof, checks it as [`accepts`] does.
-fn bytes_accepted(pre: B256, bytes: &[u8], post: B256, what: &dyn Fn() -> String) -> bool {
-    Proof::decode(bytes).is_ok_and(|p| accepts(pre, &p, post, what))
+fn bytes_accepted(
+    l1: &dyn L1Inbox,
+    pre: B256,
+    bytes: &[u8],
+    post: B256,
+    what: &dyn Fn() -> String,
+) -> bool {
+    Proof::decode(bytes).is_ok_and(|p| accepts_on(l1, pre, &p, post, what))
+}
+
+/// No view of L1's Inbox: it holds nothing (steps that do not read L1 verify as without one).
+const NO_L1: InboxAccs = InboxAccs {
+    batch: Vec::new(),
+    delayed: Vec::new(),
+};
+
+/// `verify_step_on` with L1 as `l1` shows it (the protocol only matters to open steps, which
+/// [`assert_sound`] does not take).
+fn verify_on(l1: &dyn L1Inbox, pre: B256, proof: &Proof) -> Result<(B256, StepInfo), StepError> {
+    let protocol = Protocol {
+        chain_id: CHAIN_ID,
+        program_len: 0,
+        program_chunk_root: B256::ZERO,
+        derivation_gas: 0,
+    };
+    vm::verify_step_on(pre, proof, &protocol, l1)
 }
 
 /// Words of the three pre-state parts in a step proof's bytes (after its tag byte).
@@ -1136,7 +1173,12 @@ const PART_WORDS: usize = BlockPart::WORDS + TxPart::WORDS + Frame::WORDS;
 /// reordered witnesses, truncation at every witness boundary. Each must be rejected or yield
 /// the honest post-state hash.
 fn assert_sound(pre: B256, proof: &Proof, post: B256) {
-    assert_eq!(vm::verify_step(pre, proof).expect("honest").0, post);
+    assert_sound_on(&NO_L1, pre, proof, post);
+}
+
+/// [`assert_sound`] for a step that may read L1, as `l1` shows it.
+fn assert_sound_on(l1: &dyn L1Inbox, pre: B256, proof: &Proof, post: B256) {
+    assert_eq!(verify_on(l1, pre, proof).expect("honest").0, post);
     let bytes = proof.encode();
     assert_eq!(
         Proof::decode(&bytes).as_ref(),
@@ -1144,7 +1186,7 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
         "decode(encode(p)) == p"
     );
     assert_eq!(
-        vm::verify_step(B256::repeat_byte(1), proof).map(|r| r.0),
+        verify_on(l1, B256::repeat_byte(1), proof).map(|r| r.0),
         Err(StepError::PreStateMismatch)
     );
     let Proof::Step(step) = proof else {
@@ -1154,7 +1196,7 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
             b[at] ^= 1;
             let p = Proof::decode(&b).expect("terminal words");
             assert_eq!(
-                vm::verify_step(pre, &p).map(|r| r.0),
+                verify_on(l1, pre, &p).map(|r| r.0),
                 Err(StepError::PreStateMismatch)
             );
         }
@@ -1166,7 +1208,7 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
         b[1 + w * 32 + 31] ^= 1;
         if let Ok(p) = Proof::decode(&b) {
             assert_eq!(
-                vm::verify_step(pre, &p).map(|r| r.0),
+                verify_on(l1, pre, &p).map(|r| r.0),
                 Err(StepError::PreStateMismatch),
                 "pre-state word {w} is not bound by the state hash"
             );
@@ -1179,7 +1221,7 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
             let mut b = bytes.clone();
             b[at] ^= flip;
             let what = || format!("byte {at} ^ {flip:#x} of {:?}", kinds(proof));
-            bytes_accepted(pre, &b, post, &what);
+            bytes_accepted(l1, pre, &b, post, &what);
         }
     }
     // Truncation at and inside every witness.
@@ -1198,7 +1240,7 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
         ] {
             let what = || format!("proof cut at byte {cut}");
             assert!(
-                !bytes_accepted(pre, &bytes[..cut], post, &what),
+                !bytes_accepted(l1, pre, &bytes[..cut], post, &what),
                 "{}",
                 what()
             );
@@ -1217,12 +1259,16 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
         let p = with(&|ws| {
             ws.remove(w);
         });
-        assert!(!accepts(pre, &p, post, &|| format!("witness {w} left out")));
+        assert!(!accepts_on(l1, pre, &p, post, &|| format!(
+            "witness {w} left out"
+        )));
         let p = with(&|ws| ws.insert(w, ws[w].clone()));
-        assert!(!accepts(pre, &p, post, &|| format!("witness {w} twice")));
+        assert!(!accepts_on(l1, pre, &p, post, &|| format!(
+            "witness {w} twice"
+        )));
         if w + 1 < n && step.witnesses[w] != step.witnesses[w + 1] {
             let p = with(&|ws| ws.swap(w, w + 1));
-            accepts(pre, &p, post, &|| {
+            accepts_on(l1, pre, &p, post, &|| {
                 format!("witnesses {w} and {} swapped", w + 1)
             });
         }
@@ -1232,7 +1278,7 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
             ws.pop();
         });
         assert!(matches!(
-            vm::verify_step(pre, &p),
+            verify_on(l1, pre, &p),
             Err(StepError::MissingWitness(_))
         ));
     }
@@ -1243,7 +1289,7 @@ fn assert_sound(pre: B256, proof: &Proof, post: B256) {
         })
     });
     assert_eq!(
-        vm::verify_step(pre, &p).map(|r| r.0),
+        verify_on(l1, pre, &p).map(|r| r.0),
         Err(StepError::UnusedWitnesses(1))
     );
 }
@@ -1373,7 +1419,7 @@ proptest! {
                 break;
             }
         }
-        bytes_accepted(s.pre, &bytes, s.post, &|| format!("random edit of {}", s.name));
+        bytes_accepted(&NO_L1, s.pre, &bytes, s.post, &|| format!("random edit of {}", s.name));
     }
 }
 
@@ -1880,20 +1926,6 @@ fn the_claim_on_a_block_is_where_the_next_block_starts() {
     assert_sound(pre, &proof, honest);
 }
 
-/// An Inbox whose accumulators are given.
-struct Inbox {
-    batch_accs: Vec<B256>,
-}
-
-impl vm::open::L1Inbox for Inbox {
-    fn batch_acc(&self, index: u64) -> Option<B256> {
-        self.batch_accs.get(usize::try_from(index).ok()?).copied()
-    }
-    fn delayed_acc(&self, _index: u64) -> Option<B256> {
-        None
-    }
-}
-
 /// The open step: from the claim on block 1 (the traced block, whose cursor points at batch 0
 /// at byte 211) to the derivation program running on batch 0's data. Every field it sets comes
 /// from the claim, the protocol or the batch commitment L1 holds; a liar who edits any byte of
@@ -1902,7 +1934,7 @@ impl vm::open::L1Inbox for Inbox {
 #[test]
 fn the_open_step_starts_the_program_on_the_batch_the_claim_points_at() {
     use fraud_vm::inbox::BatchCommitment;
-    use vm::open::{open, open_hash, OpenProof, Protocol, DERIVATION_TX_TYPE, PROGRAM};
+    use vm::open::{open, open_hash, OpenProof, DERIVATION_TX_TYPE, PROGRAM};
     let built = build(&[0x00], vec![tx(0, RICH, 1, &[], 21_000)]);
     let claim = built.claim();
     let program = alloy_primitives::hex::decode(deployed_code(include_str!(
@@ -1932,8 +1964,9 @@ fn the_open_step_starts_the_program_on_the_batch_the_claim_points_at() {
         &l1_block,
         false,
     );
-    let inbox = Inbox {
-        batch_accs: vec![B256::ZERO, commitment.accumulate(), other.accumulate()],
+    let inbox = InboxAccs {
+        batch: vec![B256::ZERO, commitment.accumulate(), other.accumulate()],
+        delayed: Vec::new(),
     };
     let honest = OpenProof {
         claim: claim.clone(),
@@ -2058,12 +2091,241 @@ fn the_open_step_starts_the_program_on_the_batch_the_claim_points_at() {
         assert!(result.is_err(), "forgery {i} accepted: {result:?}");
     }
     // L1 without the batch: the step cannot be proven yet.
-    let short = Inbox {
-        batch_accs: vec![B256::ZERO],
+    let short = InboxAccs {
+        batch: vec![B256::ZERO],
+        delayed: Vec::new(),
     };
     assert_eq!(
         vm::verify_step_on(pre, &proof, &protocol, &short).map(|r| r.0),
         Err(StepError::NotOnL1(1))
+    );
+}
+
+/// The derivation oracle: a program (`contracts/src/test/OracleProbe.sol`, standing in for the
+/// derivation program) runs from the open state after block 1 and asks the oracle for the
+/// claim's context, the cursor, the batch accumulator and commitment, a delayed accumulator,
+/// the parent header and the batch bytes, then sends malformed queries and an ordinary call to
+/// the oracle's address. The derivation trace replays it on revm with the oracle answered by
+/// the tracer; every step verifies against L1 (the open step included), each oracle call is
+/// one step whose answer becomes the return data, and the liar's edits of every oracle step
+/// (its preimage witness, its query's memory words) never yield another post-state. The step
+/// after the program ends (the hand-off) is not defined yet and is refused.
+#[test]
+fn the_derivation_oracle_answers_the_program_in_one_step() {
+    use fraud_vm::{inbox::BatchCommitment, message::DepositMessage};
+    use vm::{
+        l1_oracle::{MAX_PREIMAGE, ORACLE},
+        open::{open, open_hash, OpenProof},
+        DerivationRun,
+    };
+    let built = build(&[0x00], vec![tx(0, RICH, 1, &[], 21_000)]);
+    let claim = built.claim();
+    let mut state = built.state.clone();
+    state.apply(&built.block1);
+    let probe = alloy_primitives::hex::decode(deployed_code(include_str!(
+        "../../contracts/out/OracleProbe.json"
+    )))
+    .expect("hex");
+    let protocol = Protocol {
+        chain_id: CHAIN_ID,
+        program_len: probe.len() as u64,
+        program_chunk_root: fraud_vm::code::ChunkedCode::new(&probe).chunk_root(),
+        derivation_gas: 1 << 32,
+    };
+    // Batch 0, appended after two delayed messages.
+    let data: Vec<u8> = (0..700u32).map(|i| (i * 7 % 251) as u8).collect();
+    let delayed = {
+        let mut accs = vec![B256::ZERO];
+        for h in [B256::repeat_byte(0xd1), B256::repeat_byte(0xd2)] {
+            let last = accs[accs.len() - 1];
+            accs.push(DepositMessage::accumulate(last, h));
+        }
+        accs
+    };
+    let l1_block = alloy_consensus::Header {
+        number: 77,
+        timestamp: 1_700,
+        parent_hash: B256::repeat_byte(0x76),
+        ..Default::default()
+    };
+    let commitment = BatchCommitment::new(B256::ZERO, &data, 2, delayed[2], &l1_block, false);
+    let inbox = InboxAccs {
+        batch: vec![B256::ZERO, commitment.accumulate()],
+        delayed,
+    };
+    let open_proof = OpenProof {
+        claim: claim.clone(),
+        cursor: CURSOR,
+        commitment: commitment.clone(),
+    };
+    let parent_header = alloy_rlp::encode(&built.block1.header);
+    let preimages = vec![
+        Bytes::from(alloy_sol_types::SolValue::abi_encode(&CURSOR)),
+        Bytes::from(alloy_sol_types::SolValue::abi_encode(&commitment)),
+        Bytes::from(parent_header.clone()),
+        Bytes::from(data.clone()),
+    ];
+    let run = DerivationRun {
+        open: open_proof.clone(),
+        data: &data,
+        program: &probe,
+        preimages: preimages.clone(),
+        inbox: inbox.clone(),
+    };
+    let trace = Trace::for_derivation(&state, &built.chain.spec, &protocol, run.clone())
+        .expect("derivation trace");
+
+    // State 0 is the open state; the open step leads to what `open` yields.
+    let pre = open_hash(&claim);
+    assert_eq!(trace.state_hash(0), pre);
+    let started = open(&protocol, &inbox, pre, &open_proof).expect("open");
+    assert_eq!(trace.state_hash(1), started.hash());
+
+    // Every step verifies against L1 and leads to the next state.
+    let mut oracle_steps = Vec::new();
+    for i in 0..trace.len() {
+        let (proof, info) = trace.prove_step(i).expect("prove");
+        let (post, _) = vm::verify_step_on(trace.state_hash(i), &proof, &protocol, &inbox)
+            .unwrap_or_else(|e| panic!("step {i} ({info:?}): {e}"));
+        assert_eq!(post, trace.state_hash(i + 1), "step {i} ({info:?})");
+        assert_eq!(Proof::decode(&proof.encode()), Ok(proof.clone()));
+        // A STATICCALL to the oracle: its second popped word is the target.
+        let mut popped = proof.witnesses().iter().filter_map(|w| match w {
+            Witness::Stack { word, .. } => Some(*word),
+            _ => None,
+        });
+        let target = popped.nth(1);
+        if info.kind == StepKind::Opcode(0xfa)
+            && target == Some(U256::from_be_slice(ORACLE.as_slice()))
+        {
+            oracle_steps.push((i, proof));
+        }
+    }
+    let ended = trace.machine(trace.len());
+    assert_eq!(
+        ended.frame.status,
+        vm::Status::Returned,
+        "the probe returned"
+    );
+    assert_eq!(ended.frame.depth, 0);
+
+    // The queries: context, cursor, batchAcc, commitment, delayedAcc, parent, batch, and four
+    // malformed ones, all answered in the call step (the ordinary CALL enters a frame).
+    assert_eq!(oracle_steps.len(), 11, "oracle calls");
+    let answered: Vec<B256> = oracle_steps
+        .iter()
+        .map(|(i, _)| trace.machine(i + 1).frame.returndata_root)
+        .collect();
+    let root = fraud_vm::merkle::data_root;
+    let expected_answers = [
+        root(&[claim.block_hash.0, claim.cursor.0].concat()),
+        root(&preimages[0]),
+        root(commitment.accumulate().as_slice()),
+        root(&preimages[1]),
+        root(inbox.delayed[2].as_slice()),
+        root(&parent_header),
+        root(&data),
+    ];
+    assert_eq!(
+        answered[..7],
+        expected_answers[..],
+        "answers as return data"
+    );
+    let empty = root(&[]);
+    assert_eq!(
+        answered[7..],
+        [empty; 4],
+        "malformed queries answer nothing"
+    );
+    for (i, _) in &oracle_steps[7..] {
+        let (before, after) = (trace.machine(*i), trace.machine(i + 1));
+        assert_eq!(
+            before.frame.gas - after.frame.gas,
+            100 + 10_000,
+            "a failed query consumes the gas sent with it"
+        );
+    }
+    let (i, _) = &oracle_steps[0];
+    let (before, after) = (trace.machine(*i), trace.machine(i + 1));
+    assert_eq!(
+        before.frame.gas - after.frame.gas,
+        2600,
+        "the first query pays the cold access and nothing else"
+    );
+
+    // The step after the program's end is the hand-off, which is not defined yet.
+    assert!(matches!(
+        trace.prove_step(trace.len()),
+        Err(StepError::Unsupported(_))
+    ));
+
+    // Attacks on every oracle step, with L1 as it is.
+    for (i, proof) in &oracle_steps {
+        let (pre, post) = (trace.state_hash(*i), trace.state_hash(i + 1));
+        assert_sound_on(&inbox, pre, proof, post);
+    }
+    // Consistent forgeries of the preimage answers: other bytes of the same length, the bytes
+    // cut short or extended, a preimage over the bound; none verifies.
+    for (i, proof) in &oracle_steps {
+        let Proof::Step(step) = proof else {
+            unreachable!()
+        };
+        let Some(at) = step
+            .witnesses
+            .iter()
+            .position(|w| matches!(w, Witness::Preimage(_)))
+        else {
+            continue;
+        };
+        let Witness::Preimage(honest) = &step.witnesses[at] else {
+            unreachable!()
+        };
+        let mut other = honest.to_vec();
+        other[0] ^= 1;
+        let forged = [
+            other,
+            honest[..honest.len() - 1].to_vec(),
+            [honest.as_ref(), &[0]].concat(),
+            vec![0u8; MAX_PREIMAGE + 1],
+        ];
+        let pre = trace.state_hash(*i);
+        for bytes in forged {
+            let mut p = (**step).clone();
+            p.witnesses[at] = Witness::Preimage(Bytes::from(bytes));
+            let result = vm::verify_step_on(pre, &Proof::Step(Box::new(p)), &protocol, &inbox);
+            assert!(result.is_err(), "forged preimage accepted: {result:?}");
+        }
+    }
+    // The accumulator queries read L1 itself: without a view of L1 they cannot be verified,
+    // and an L1 that does not hold the index defines no step.
+    let (acc_step, acc_proof) = &oracle_steps[2];
+    let pre = trace.state_hash(*acc_step);
+    assert_eq!(
+        vm::verify_step(pre, acc_proof).map(|r| r.0),
+        Err(StepError::NoL1)
+    );
+    let short = InboxAccs {
+        batch: vec![B256::ZERO],
+        delayed: inbox.delayed.clone(),
+    };
+    assert_eq!(
+        vm::verify_step_on(pre, acc_proof, &protocol, &short).map(|r| r.0),
+        Err(StepError::NotOnL1(1))
+    );
+    // The tracer refuses to answer what it was not given.
+    let without_parent = DerivationRun {
+        preimages: preimages[..2].to_vec(),
+        ..run
+    };
+    assert!(matches!(
+        Trace::for_derivation(&state, &built.chain.spec, &protocol, without_parent),
+        Err(TraceError::Oracle(_))
+    ));
+    eprintln!(
+        "derivation trace of the oracle probe: {} steps, {} oracle calls; largest oracle-step proof {} bytes",
+        trace.len(),
+        oracle_steps.len(),
+        oracle_steps.iter().map(|(_, p)| p.encode().len()).max().unwrap_or(0)
     );
 }
 

@@ -67,7 +67,7 @@ fn kind_name(kind: StepKind) -> String {
 /// Traces block `number` (not genesis) of `provider`'s chain and checks every step, and that
 /// the last state is the claim on the stored block ([`crate::claim::claim_with`]), whose
 /// derivation cursor is the one this node recorded when it derived the block (zero for a block
-/// it did not derive from a batch: a sequencer's own; no step but block-end reads it).
+/// it did not derive from a batch: a sequencer's own; the open step and block-end carry it).
 ///
 /// Fails with [`NodeError::GenesisHasNoSteps`] for block 0, [`NodeError::MissingBlock`] if the
 /// block is unknown, a pruned-state error if its parent's state is gone, and

@@ -149,7 +149,8 @@ impl Replica {
         }
         for (i, entry) in batch.blocks.iter().enumerate() {
             let head = self.store.head().ok_or(NodeError::NoGenesis)?;
-            let number = head.header.number + 1;
+            // `check` refuses a record after block u64::MAX (an overlap).
+            let number = head.header.number.saturating_add(1);
             let l1 = self
                 .store
                 .l1_at(head.header.number)

@@ -219,8 +219,10 @@ library BatchRecord {
 
     /// @notice `BatchBlock::check` of the record read into `r` on the parent and L1 block of
     ///         `ctx`; stamps `r.timestamp` (`execute::block_timestamp`) on the way. 0 when it
-    ///         passes, else the reason. `u64` sums saturate as the Rust's `saturating_add` does.
+    ///         passes, else the reason. `u64` sums saturate as the Rust's `saturating_add` does;
+    ///         a record after block `2^64 - 1` is an overlap (no block follows it).
     function check(Record memory r, Context calldata ctx) private pure returns (uint8) {
+        if (ctx.parentNumber == U64_MAX) return OVERLAP;
         uint256 gasLimit = r.gasLimit;
         if (gasLimit > MAX_BLOCK_GAS_LIMIT) return GAS_LIMIT;
         uint256 stamped = min(ctx.parentTimestamp + MIN_BLOCK_INTERVAL_SECS, U64_MAX);

@@ -345,7 +345,7 @@ impl Batch {
     }
 
     /// Byte offset in [`Batch::encode`] of the record after block `i`'s, or 0 when block `i` is
-    /// the batch's last: the `position` of the [`Cursor`] after block `i`.
+    /// the batch's last (or past it): the `position` of the [`Cursor`] after block `i`.
     pub fn next_position(&self, i: usize) -> u64 {
         if i + 1 >= self.blocks.len() {
             return 0;

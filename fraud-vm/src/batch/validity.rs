@@ -185,8 +185,14 @@ impl Batch {
 impl BatchBlock {
     /// Rule 5 without L1 reads: the gas limit, the timestamp lead and the origin's order, for
     /// this block built on `parent` from a batch appended in L1 block `appended`.
+    ///
+    /// A record after block `2^64 − 1` would be a block that cannot exist: like a batch that
+    /// starts after it ([`Batch::continues`]), it is an [`InvalidBatch::Overlap`] on that block.
     pub fn check(&self, parent: &DerivedParent, appended: &AppendedIn) -> Result<(), InvalidBatch> {
-        let block = parent.number + 1;
+        let block = parent.number.checked_add(1).ok_or(InvalidBatch::Overlap {
+            first_block: parent.number,
+            head: parent.number,
+        })?;
         if self.gas_limit > MAX_BLOCK_GAS_LIMIT {
             return Err(InvalidBatch::GasLimit {
                 block,

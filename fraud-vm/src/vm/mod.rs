@@ -16,8 +16,10 @@
 //! deposit, tx-init (signed transactions of every L2 type, deposits, contract creation, access
 //! lists), tx-end, the EIP-6780 deletion of accounts created and self-destructed in one
 //! transaction, and block-end; [`Trace::for_block`] replays any node-built block.
-//! [`StepError::Unsupported`] remains only for states no block reaches (a step after the block
-//! ended, a refund counter below zero).
+//! The open step ([`open`]) starts the derivation program and the derivation oracle
+//! ([`l1_oracle`]) answers its questions; the end of the program (the hand-off to the block's
+//! execution) is not defined yet and is [`StepError::Unsupported`], as are states no block
+//! reaches (a step after the block ended, a refund counter below zero).
 //!
 //! Module docs of each family state its exact semantics: [`call`], [`create`], [`copy`],
 //! [`keccak`], [`build`], [`input`], and the private `tx`, `exit`, `storage`, `account`,
@@ -38,8 +40,9 @@
 //! * **block** ([`BlockPart`], 27 words): number, timestamp, gasLimit, baseFee, coinbase,
 //!   prevrandao, chainId, blobBaseFee, blockHashesRoot, cumulativeGas, txAcc, receiptAcc,
 //!   stateRoot, txIndex, txCount, inputsRoot, logsBloom (8 words), parentHash, extraDataHash,
-//!   cursor (the hash of the block's derivation cursor, `fraud_vm::batch::Cursor`; no step
-//!   but block-end reads it).
+//!   cursor (the hash of the block's derivation cursor, `fraud_vm::inbox::Cursor`: the open
+//!   step writes the parent claim's, the derivation oracle's `context()` reads it, block-end
+//!   seals it into the claim).
 //! * **tx** ([`TxPart`], 22 words; all zero between transactions, except `createdRoot` and
 //!   `destructed` while self-destructed accounts are being deleted): origin, gasPrice,
 //!   startStateRoot, refund, accessedAddressesRoot, accessedSlotsRoot, transientRoot,
@@ -82,8 +85,11 @@
 //! `keccak256(keccak256("fraud-vm block open") ‖ end_hash(claim))` ([`open::open_hash`]), and
 //! its first step, the **open step** ([`open`], verified by [`verify_step_on`], which reads
 //! L1), reads the Inbox's batch accumulator and starts the derivation program on the batch the
-//! claim's cursor points at. The steps from the program's result to the block's execution
-//! start state are not built yet (`docs/design.md`, *Derivation as an EVM program*).
+//! claim's cursor points at; while the program runs, a `STATICCALL` to the derivation oracle
+//! is answered in one step ([`l1_oracle`]). The step from the program's result to the block's
+//! execution start state (the hand-off) is not built yet (`docs/design.md`, *Derivation as an
+//! EVM program*): until it is, the cursor a block's trace ends in is the one
+//! [`Trace::for_block`] is given, not one a step derived.
 //!
 //! Commitments inside the frame:
 //! * **stack**: a hash chain, `0` for the empty stack and `keccak256(below ‖ word)` after a push
@@ -129,7 +135,10 @@
 //! bounded by [`crate::precompile`]: at most [`crate::precompile::MAX_INPUT`] bytes of input
 //! (longer inputs fail the call unread) and at most [`crate::precompile::MAX_GAS`] gas for the
 //! precompile itself, which an L1 verifier spends again in L1's own precompile. That call is
-//! the worst-case step: a 64 KiB word-range witness plus 10M gas of precompile work.
+//! the worst-case opcode step: a 64 KiB word-range witness plus 10M gas of precompile work. A
+//! derivation-oracle answer ([`l1_oracle`]) is one preimage of at most
+//! [`l1_oracle::MAX_PREIMAGE`] (128 KiB: room for the Portal's largest deposit data), hashed
+//! once and made the return data's word tree: the largest witness of any step.
 //!
 //! The number of steps of a block, which sets the depth of a game's second level: every step
 //! but a frame's last (its halting opcode and its exit) costs gas — an opcode at least 1, a
@@ -190,6 +199,7 @@
 //!          | 12 access entry ‖ 20-byte address ‖ uint8 hasSlot ‖ slot (zero without one)
 //!          | 13 chain link   ‖ prev ‖ item
 //!          | 14 word range   ‖ uint32 n ‖ n words ‖ list siblings
+//!          | 15 preimage     ‖ uint32 n ‖ n bytes                (n ≤ l1_oracle::MAX_PREIMAGE)
 //! ```
 //! Witnesses run to the end of the bytes, in the order the step reads them.
 
@@ -198,12 +208,12 @@ pub mod prover;
 pub mod verifier;
 
 #[cfg(feature = "evm")]
-pub use self::prover::{trace, BlockRef, Trace, TraceError};
+pub use self::prover::{trace, BlockRef, DerivationRun, Trace, TraceError};
 pub use self::verifier::{
-    build, call, copy, create, input, keccak, machine, memory_cost, opcodes, open, oracle, proof,
-    step, verify_step, verify_step_on, BlockPart, Checkpoint, Claim, Frame, FrameKind, HaltReason,
-    Machine, Proof, Status, StepError, StepInfo, StepKind, StepProof, TxPart, Witness,
-    BLOCK_HASH_DEPTH, COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT,
-    WARM_ACCESS,
+    build, call, copy, create, input, keccak, l1_oracle, machine, memory_cost, opcodes, open,
+    oracle, proof, step, verify_step, verify_step_on, BlockPart, Checkpoint, Claim, Frame,
+    FrameKind, HaltReason, Machine, Proof, Status, StepError, StepInfo, StepKind, StepProof,
+    TxPart, Witness, BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW, COLD_ACCOUNT_ACCESS, COLD_SLOAD,
+    DATA_DEPTH, SET_MEMBER, STACK_LIMIT, WARM_ACCESS,
 };
 pub use crate::codec;

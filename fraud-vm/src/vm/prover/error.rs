@@ -57,6 +57,10 @@ pub enum TraceError {
     /// way the machine does not define).
     #[error("no steps for: {0}")]
     Unsupported(String),
+    /// The derivation program asked the oracle for something the trace was not given (a
+    /// preimage, an Inbox accumulator).
+    #[error("the derivation oracle cannot answer: {0}")]
+    Oracle(String),
     /// revm's observed behaviour contradicts the trace's own model (a bug in the trace).
     #[error("inconsistent trace: {0}")]
     Inconsistent(String),

@@ -1,5 +1,6 @@
-//! The prover: replays a block with revm, records the machine state before every step, and
-//! builds the one-step proofs the verifier ([`super::verifier`]) checks.
+//! The prover: replays a block with revm (or runs the derivation program that starts one),
+//! records the machine state before every step, and builds the one-step proofs the verifier
+//! ([`super::verifier`]) checks.
 //!
 //! Files: `trace` (the trace API: [`Trace`], proof building), `error` ([`TraceError`]),
 //! `snapshot` (what is recorded per frame and per step), `tracer` (the revm inspector that
@@ -14,4 +15,4 @@ pub mod trace;
 mod tracer;
 
 pub use error::TraceError;
-pub use trace::{BlockRef, Trace};
+pub use trace::{BlockRef, DerivationRun, Trace};

@@ -9,7 +9,9 @@ use crate::vm::verifier::{
     build::CodeBuilder,
     input::{AccessEntry, TxInput},
     keccak::Sponge,
+    l1_oracle::InboxAcc,
     machine::{BlockPart, Checkpoint, Frame},
+    open::L1Inbox,
     oracle::{DataSource, Oracle, WordTree},
     proof::Witness,
     StepError, DATA_DEPTH,
@@ -330,6 +332,26 @@ impl<P: StateProvider> Oracle for Recorder<'_, P> {
         *root =
             merkle::root_from_path(&hash, index, &merkle::path(&self.known.block_hashes, index));
         Ok(())
+    }
+
+    fn preimage(&mut self, hash: &B256) -> Result<Bytes, StepError> {
+        let bytes = self
+            .known
+            .preimages
+            .get(hash)
+            .cloned()
+            .ok_or(StepError::MissingWitness("preimage"))?;
+        self.witnesses.push(Witness::Preimage(bytes.clone()));
+        Ok(bytes)
+    }
+
+    fn inbox_acc(&mut self, acc: InboxAcc, index: u64) -> Result<B256, StepError> {
+        let inbox = &self.known.inbox;
+        match acc {
+            InboxAcc::Batch => inbox.batch_acc(index),
+            InboxAcc::Delayed => inbox.delayed_acc(index),
+        }
+        .ok_or(StepError::NotOnL1(index))
     }
 }
 

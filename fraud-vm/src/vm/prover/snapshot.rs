@@ -3,13 +3,14 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use alloy_primitives::{Address, Bloom, B256, KECCAK256_EMPTY, U256};
+use alloy_primitives::{Address, Bloom, Bytes, B256, KECCAK256_EMPTY, U256};
 
 use crate::vm::verifier::{
     build::CodeBuilder,
     input::TxInput,
     keccak::Sponge,
     machine::{parent_hash, stack_hash, BlockPart, Checkpoint, Frame, FrameKind, Status, TxPart},
+    open::InboxAccs,
     DATA_DEPTH,
 };
 use crate::{
@@ -171,6 +172,10 @@ pub(super) struct Witnesses<'a, P> {
     /// Hash-chain link → `(prev, item)` (self-destructed accounts, created accounts' slots,
     /// access lists).
     pub(super) links: HashMap<B256, (B256, B256)>,
+    /// Preimages the derivation oracle answers with, by hash.
+    pub(super) preimages: HashMap<B256, Bytes>,
+    /// The Inbox's accumulators the derivation oracle reads.
+    pub(super) inbox: InboxAccs,
 }
 
 impl<P: StateProvider> Witnesses<'_, P> {

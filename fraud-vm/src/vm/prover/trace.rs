@@ -15,10 +15,14 @@ use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use op_alloy_consensus::OpTxEnvelope;
 use revm::{
-    context::result::{EVMError, ResultAndState},
+    context::{
+        result::{EVMError, ResultAndState},
+        BlockEnv, TxEnv,
+    },
     database_interface::Database,
     handler::MainBuilder,
     inspector::InspectEvm,
+    primitives::TxKind,
     ExecuteCommitEvm, MainContext,
 };
 
@@ -27,18 +31,20 @@ use super::{recorder::*, snapshot::*, tracer::*};
 use crate::vm::verifier::{
     input::{self, access_entries, AccessEntry, TxInput},
     machine::{boundary_frame, BlockPart, Claim, Machine, Status, TxPart},
+    open::{open, open_hash, InboxAccs, OpenProof, Protocol, PROGRAM},
     proof::{Proof, StepProof},
-    step, StepError, StepInfo, BLOCK_HASH_DEPTH,
+    step, StepError, StepInfo, StepKind, BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW, SET_MEMBER,
 };
 use crate::{
     chain::ChainSpec,
+    code::ChunkedCode,
     execute::{
         block_env, deposit_tx_env, tx_env, BlockState, BuiltBlock, StateProvider, TxRejection,
     },
     fee::L1_FEE_VAULT,
     merkle::{self, data_root},
     precompile::L2Precompiles,
-    smt::Overlay,
+    state::account_key,
 };
 
 /// A sealed block to trace: its header and hash, transactions and their senders, and where
@@ -53,7 +59,7 @@ pub struct BlockRef<'b> {
     pub transactions: &'b [OpTxEnvelope],
     /// Their senders.
     pub senders: &'b [Address],
-    /// The hash of the block's derivation cursor (`fraud_vm::batch::Cursor::hash`), which its
+    /// The hash of the block's derivation cursor (`fraud_vm::inbox::Cursor::hash`), which its
     /// claim commits.
     pub cursor: B256,
 }
@@ -78,6 +84,24 @@ pub struct Trace<'a, P> {
     pub(super) witnesses: Witnesses<'a, P>,
     /// Memory roots by the address of a snapshot's memory (the snapshots keep them alive).
     memory_roots: Mutex<HashMap<usize, B256>>,
+    /// A derivation trace's open step (its state 0 is the open state).
+    open: Option<OpenProof>,
+}
+
+/// What a derivation trace ([`Trace::for_derivation`]) runs on.
+#[derive(Clone, Debug)]
+pub struct DerivationRun<'d> {
+    /// The open step's witnesses: the claim on the previous block, its cursor, the commitment
+    /// of the batch the cursor points at.
+    pub open: OpenProof,
+    /// That batch's data.
+    pub data: &'d [u8],
+    /// The derivation program's code.
+    pub program: &'d [u8],
+    /// Preimages the derivation oracle may be asked for.
+    pub preimages: Vec<Bytes>,
+    /// The Inbox's accumulators.
+    pub inbox: InboxAccs,
 }
 
 impl<'a, P: StateProvider> Trace<'a, P> {
@@ -117,15 +141,13 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         let header = block.header;
         let number = header.number;
         let mut hashes = vec![B256::ZERO; 1 << BLOCK_HASH_DEPTH];
-        for n in number.saturating_sub(256)..number {
-            hashes[(n % 256) as usize] = provider.block_hash_ref(n)?;
+        for n in number.saturating_sub(BLOCK_HASH_WINDOW)..number {
+            hashes[(n % BLOCK_HASH_WINDOW) as usize] = provider.block_hash_ref(n)?;
         }
         let block_hashes = merkle::levels(&hashes, BLOCK_HASH_DEPTH);
-        let end_window = merkle::root_from_path(
-            &block.hash,
-            number % 256,
-            &merkle::path(&block_hashes, number % 256),
-        );
+        let leaf = number % BLOCK_HASH_WINDOW;
+        let end_window =
+            merkle::root_from_path(&block.hash, leaf, &merkle::path(&block_hashes, leaf));
         let inputs: Vec<TxInput> = block
             .transactions
             .iter()
@@ -156,32 +178,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             cursor: block.cursor,
             ..Default::default()
         };
-        let mut tracer = Tracer {
-            witnesses: Witnesses {
-                provider,
-                nodes: Overlay::new(provider),
-                accounts: HashMap::new(),
-                code_roots: HashMap::new(),
-                roots_by_hash: HashMap::new(),
-                chunked: HashMap::new(),
-                block_hashes,
-                links: HashMap::new(),
-            },
-            roots: Roots {
-                world: parent.state_root,
-                ..Default::default()
-            },
-            progress: Progress::default(),
-            tx: None,
-            txs: Vec::new(),
-            top: None,
-            frames: Vec::new(),
-            states: Vec::new(),
-            active: Vec::new(),
-            pending_call: None,
-            pending_exit: None,
-            error: None,
-        };
+        let mut tracer = Tracer::new(provider, block_hashes, parent.state_root);
         {
             let mut evm = revm::Context::mainnet()
                 .with_db(BlockState::new(provider))
@@ -304,6 +301,132 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             states: tracer.states,
             witnesses: tracer.witnesses,
             memory_roots: Mutex::new(HashMap::new()),
+            open: None,
+        })
+    }
+
+    /// Runs the derivation program from the open state of the block after `run.open.claim`
+    /// and records every step: the open step (state 0 is the open state, `open_hash(claim)`,
+    /// which is no [`Machine`]), then the program opcode by opcode, its calls to the derivation
+    /// oracle answered from `run.preimages` and `run.inbox`, up to the state where the
+    /// program's frame has ended. The step from there (the hand-off to the block's execution)
+    /// is not defined yet: proving it fails with [`StepError::Unsupported`].
+    ///
+    /// `provider` must hold the state the claim's state root commits. Fails with
+    /// [`TraceError::Oracle`] if the open step does not hold on `run.inbox` and `protocol`, if
+    /// `run.data` or `run.program` is not what the commitment and the protocol commit, or if
+    /// the program asks for something the run does not have.
+    pub fn for_derivation(
+        provider: &'a P,
+        chain: &ChainSpec,
+        protocol: &Protocol,
+        run: DerivationRun<'_>,
+    ) -> Result<Self, TraceError> {
+        let proof = run.open;
+        let start = open(protocol, &run.inbox, open_hash(&proof.claim), &proof)
+            .map_err(|e| TraceError::Oracle(format!("the open step: {e}")))?;
+        if data_root(run.data) != proof.commitment.dataRoot {
+            return Err(TraceError::Oracle(
+                "the batch data is not the commitment's".into(),
+            ));
+        }
+        let code = ChunkedCode::new(run.program);
+        if (run.program.len() as u64, code.chunk_root())
+            != (protocol.program_len, protocol.program_chunk_root)
+        {
+            return Err(TraceError::Oracle(
+                "the program is not the protocol's".into(),
+            ));
+        }
+        let window = merkle::levels(&[B256::ZERO], BLOCK_HASH_DEPTH);
+        let mut tracer = Tracer::new(provider, window, start.block.state_root);
+        tracer.witnesses.preimages = run
+            .preimages
+            .into_iter()
+            .map(|bytes| (keccak256(&bytes), bytes))
+            .collect();
+        tracer.witnesses.inbox = run.inbox;
+        tracer.derivation = Some((start.block.parent_hash, start.block.cursor));
+        // The accessed set, built through the witnesses so later steps can prove reads of it.
+        let accessed = [Address::ZERO, PROGRAM]
+            .iter()
+            .map(|a| (account_key(a), Some(SET_MEMBER)))
+            .collect();
+        tracer.roots.accessed_addresses = tracer.witnesses.update(B256::ZERO, accessed)?;
+        if tracer.roots.accessed_addresses != start.tx.accessed_addresses {
+            return Err(TraceError::Inconsistent(
+                "the derivation run's accessed set".into(),
+            ));
+        }
+        tracer.tx = Some(0);
+        tracer.txs.push(start.tx.clone());
+        tracer.push_boundary(); // state 0: the open state
+        {
+            let mut db = BlockState::new(provider);
+            db.set_code(
+                PROGRAM,
+                revm::bytecode::Bytecode::new_raw(Bytes::copy_from_slice(run.program)),
+            );
+            let mut evm = revm::Context::mainnet()
+                .with_db(db)
+                .with_block(BlockEnv {
+                    prevrandao: Some(B256::ZERO),
+                    ..Default::default()
+                })
+                .modify_cfg_chained(|cfg| {
+                    cfg.chain_id = chain.chain_id;
+                    cfg.set_spec_and_mainnet_gas_params(chain.spec);
+                    cfg.disable_nonce_check = true;
+                    cfg.disable_base_fee = true;
+                    cfg.disable_block_gas_limit = true;
+                })
+                .build_mainnet_with_inspector(&mut tracer)
+                .with_precompiles(L2Precompiles::new(chain.spec));
+            // The program's frame gets exactly the derivation gas: the call data's intrinsic
+            // cost comes on top.
+            let intrinsic = 21_000
+                + run
+                    .data
+                    .iter()
+                    .map(|&b| if b == 0 { 4 } else { 16 })
+                    .sum::<u64>();
+            let env = TxEnv {
+                caller: Address::ZERO,
+                kind: TxKind::Call(PROGRAM),
+                data: Bytes::copy_from_slice(run.data),
+                gas_limit: protocol.derivation_gas + intrinsic,
+                gas_price: 0,
+                chain_id: Some(chain.chain_id),
+                ..Default::default()
+            };
+            match evm.inspect_tx(env) {
+                Ok(_) => {}
+                Err(EVMError::Database(e)) => return Err(TraceError::Provider(e)),
+                Err(e) => {
+                    return Err(TraceError::InvalidTransaction {
+                        index: 0,
+                        reason: format!("the derivation run: {e}"),
+                    })
+                }
+            }
+            if let Some(e) = evm.inspector.error.take() {
+                return Err(e);
+            }
+        }
+        Ok(Self {
+            access: Vec::new(),
+            tx_data: Vec::new(),
+            block: start.block.clone(),
+            txs: tracer.txs,
+            inputs: Vec::new(),
+            input_levels: input::tree(&[]),
+            extra_data: Bytes::new(),
+            end_window: start.block.block_hashes_root,
+            frames: tracer.frames,
+            states: tracer.states,
+            witnesses: tracer.witnesses,
+            memory_roots: Mutex::new(HashMap::new()),
+            open: Some(proof),
         })
     }
 
@@ -392,9 +515,13 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         root
     }
 
-    /// Hash of the machine state before step `i` (the terminal state's for `i >= len()`).
+    /// Hash of the machine state before step `i` (the terminal state's for `i >= len()`; a
+    /// derivation trace's state 0 is the open state).
     pub fn state_hash(&self, i: usize) -> B256 {
-        self.machine(i).hash()
+        match &self.open {
+            Some(proof) if i == 0 => open_hash(&proof.claim),
+            _ => self.machine(i).hash(),
+        }
     }
 
     /// Hash of the state after the last step.
@@ -402,8 +529,9 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         self.state_hash(self.len())
     }
 
-    /// The claim the last state commits to: the block's hash and state root as replayed, the
-    /// block-hash window with the block inserted, and the cursor the trace was given.
+    /// The claim the last state commits to: the block's hash (the one the trace was given)
+    /// and the state root as replayed, the block-hash window with that hash inserted, and the
+    /// cursor the trace was given.
     pub fn claim(&self) -> Option<Claim> {
         self.machine(self.len()).claim()
     }
@@ -419,6 +547,13 @@ impl<'a, P: StateProvider> Trace<'a, P> {
 
     /// The one-step proof of step `i`, and what the step does.
     pub fn prove_step(&self, i: usize) -> Result<(Proof, StepInfo), StepError> {
+        if let Some(proof) = self.open.as_ref().filter(|_| i == 0) {
+            let info = StepInfo {
+                kind: StepKind::Open,
+                halt: None,
+            };
+            return Ok((Proof::Open(Box::new(proof.clone())), info));
+        }
         let mut machine = self.machine(i);
         let pre = machine.clone();
         let s = &self.states[i.min(self.len())];

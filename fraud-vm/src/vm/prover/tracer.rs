@@ -1,8 +1,8 @@
 //! The revm inspector that records frames and per-step snapshots while a block replays.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
-use alloy_primitives::{Address, Log, B256, U256};
+use alloy_primitives::{Address, Bytes, Log, B256, U256};
 use revm::{
     context::{result::ExecutionResult, ContextTr},
     context_interface::{transaction::Transaction, JournalTr},
@@ -10,7 +10,7 @@ use revm::{
     interpreter::{
         interpreter::EthInterpreter,
         interpreter_types::{InputsTr, Jumps, LoopControl, RuntimeFlag},
-        CallInput, InstructionResult, Interpreter, InterpreterAction,
+        CallInput, Gas, InstructionResult, Interpreter, InterpreterAction, InterpreterResult,
     },
     primitives::TxKind,
     state::EvmState,
@@ -22,13 +22,16 @@ use crate::vm::verifier::{
     copy::chunk_order,
     input::{AccessEntry, TxInput},
     keccak::{self, Sponge},
+    l1_oracle::{InboxAcc, Query, ORACLE},
     machine::{boundary_frame, BlockPart, Checkpoint, FrameKind, Status, TxPart},
+    open::{InboxAccs, L1Inbox, PROGRAM},
     SET_MEMBER,
 };
 use crate::{
     block::{log_hash, receipt_item, Accumulator},
     code::{ChunkedCode, PIECE},
     execute::StateProvider,
+    smt::Overlay,
     state::{account_key, storage_key},
 };
 
@@ -89,9 +92,47 @@ pub(super) struct Tracer<'a, P> {
     pub(super) pending_call: Option<PendingCall>,
     pub(super) pending_exit: Option<PendingExit>,
     pub(super) error: Option<TraceError>,
+    /// In a run of the derivation program (a derivation trace), the block part's
+    /// `(parentHash, cursor)`: the run's first frame is the program's, calls to the derivation
+    /// oracle are answered here, the world never changes.
+    pub(super) derivation: Option<(B256, B256)>,
 }
 
-impl<P: StateProvider> Tracer<'_, P> {
+impl<'a, P: StateProvider> Tracer<'a, P> {
+    /// A tracer of a run on `provider` from the state with root `world`, whose `BLOCKHASH`
+    /// reads the tree `block_hashes` (its levels).
+    pub(super) fn new(provider: &'a P, block_hashes: Vec<Vec<B256>>, world: B256) -> Self {
+        Self {
+            witnesses: Witnesses {
+                provider,
+                nodes: Overlay::new(provider),
+                accounts: HashMap::new(),
+                code_roots: HashMap::new(),
+                roots_by_hash: HashMap::new(),
+                chunked: HashMap::new(),
+                block_hashes,
+                links: HashMap::new(),
+                preimages: HashMap::new(),
+                inbox: InboxAccs::default(),
+            },
+            roots: Roots {
+                world,
+                ..Default::default()
+            },
+            progress: Progress::default(),
+            tx: None,
+            txs: Vec::new(),
+            top: None,
+            frames: Vec::new(),
+            states: Vec::new(),
+            active: Vec::new(),
+            pending_call: None,
+            pending_exit: None,
+            error: None,
+            derivation: None,
+        }
+    }
+
     pub(super) fn fail(&mut self, e: TraceError) {
         self.error.get_or_insert(e);
     }
@@ -112,6 +153,11 @@ impl<P: StateProvider> Tracer<'_, P> {
     /// The world state once the transaction's first frame starts (after revm's transaction
     /// validation, gas purchase, nonce increment and value transfer): every account revm holds.
     pub(super) fn enter_world(&mut self, state: &EvmState) {
+        if self.derivation.is_some() {
+            // revm's nonce bump of address 0 and the program's account are not machine
+            // state, and the static program changes nothing else.
+            return;
+        }
         let accounts = state.iter().map(|(a, acc)| (*a, acc.info.clone()));
         if let Some(changes) = self.leaves(accounts) {
             self.apply(|r| &mut r.world, changes);
@@ -629,6 +675,54 @@ impl<P: StateProvider> Tracer<'_, P> {
         Some(frame)
     }
 
+    /// Enters the derivation program's frame, as the open step does: static, called by address
+    /// 0 with no value, its checkpoint the open state's.
+    pub(super) fn enter_derivation(&mut self, code: &[u8], input: DataRef) {
+        let data = FrameData {
+            kind: FrameKind::Call,
+            depth: 0,
+            is_static: true,
+            address: PROGRAM,
+            caller: Address::ZERO,
+            value: U256::ZERO,
+            code: ChunkedCode::new(code),
+            calldata_root: input.root(),
+            calldata: input,
+            parent: Some((boundary_frame(), self.roots.checkpoint(0))),
+        };
+        self.enter_frame(data, 0, None);
+    }
+
+    /// The derivation oracle's answer to `input` ([`l1_oracle`]): `None` when the query is
+    /// malformed (the call fails), an error when the trace cannot answer it.
+    fn oracle_answer(&self, input: &[u8]) -> Result<Option<Bytes>, TraceError> {
+        let missing = |what: String| TraceError::Oracle(what);
+        let Some(query) = Query::parse(input) else {
+            return Ok(None);
+        };
+        let w = &self.witnesses;
+        Ok(Some(match query {
+            Query::Context => {
+                let (parent_hash, cursor) = self.derivation.unwrap_or_default();
+                Bytes::from([parent_hash.0, cursor.0].concat())
+            }
+            Query::Preimage(hash) => w
+                .preimages
+                .get(&hash)
+                .cloned()
+                .ok_or_else(|| missing(format!("no preimage of {hash}")))?,
+            Query::Acc(acc, index) => {
+                let value = match acc {
+                    InboxAcc::Batch => w.inbox.batch_acc(index),
+                    InboxAcc::Delayed => w.inbox.delayed_acc(index),
+                };
+                let value =
+                    value.ok_or_else(|| missing(format!("no {acc:?} accumulator at {index}")))?;
+                Bytes::copy_from_slice(value.as_slice())
+            }
+        }))
+    }
+
     /// Enters a create frame: the new address warm, the checkpoint (creator's nonce bumped,
     /// nothing else), then the new account and the value, and the created set.
     pub(super) fn enter_create(
@@ -975,6 +1069,9 @@ where
                     CallInput::Bytes(b) => b.clone(),
                     other => other.bytes(context),
                 };
+                if self.derivation.is_some() {
+                    return self.enter_derivation(&code, DataRef::of(&calldata));
+                }
                 if matches!(context.tx().kind(), TxKind::Create) {
                     let state = context.journal().evm_state().clone();
                     return self.enter_top_create(&state, &code, target, caller, value);
@@ -1110,6 +1207,44 @@ where
         });
     }
 
+    fn call(
+        &mut self,
+        context: &mut CTX,
+        inputs: &mut revm::interpreter::CallInputs,
+    ) -> Option<revm::interpreter::CallOutcome> {
+        let oracle_call = self.derivation.is_some()
+            && inputs.target_address == ORACLE
+            && matches!(&self.pending_call, Some(c) if c.kind == FrameKind::StaticCall);
+        if !oracle_call || self.error.is_some() {
+            return None;
+        }
+        let input = inputs.input.bytes(context);
+        let answer = match input.len() {
+            4 | 36 => self.oracle_answer(&input),
+            _ => Ok(None),
+        };
+        let (result, output, gas) = match answer {
+            Ok(Some(bytes)) => (InstructionResult::Return, bytes, Gas::new(inputs.gas_limit)),
+            Ok(None) => {
+                let mut gas = Gas::new(inputs.gas_limit);
+                gas.spend_all();
+                (InstructionResult::PrecompileError, Bytes::new(), gas)
+            }
+            Err(e) => {
+                self.fail(e);
+                return None;
+            }
+        };
+        Some(revm::interpreter::CallOutcome::new(
+            InterpreterResult {
+                result,
+                output,
+                gas,
+            },
+            inputs.return_memory_offset.clone(),
+        ))
+    }
+
     fn call_end(
         &mut self,
         context: &mut CTX,
@@ -1123,7 +1258,11 @@ where
             // No frame ran: a precompile answered within the call step; a call that failed
             // before entering (depth, balance) only empties the return data; a call to an
             // account without code is a callee whose first step is STOP.
-            if crate::precompile::is_precompile(&inputs.bytecode_address)
+            let answered = crate::precompile::is_precompile(&inputs.bytecode_address)
+                || (self.derivation.is_some()
+                    && inputs.target_address == ORACLE
+                    && call.kind == FrameKind::StaticCall);
+            if answered
                 && outcome.result.result != InstructionResult::CallTooDeep
                 && outcome.result.result != InstructionResult::OutOfFunds
             {

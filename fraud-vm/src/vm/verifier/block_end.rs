@@ -4,8 +4,11 @@
 //! replaces is block `number − 256`'s, which the next block's `BLOCKHASH` no longer reaches),
 //! and the state becomes terminal: its hash is the block's [`Claim`](super::machine::Claim),
 //! `keccak256(END ‖ blockHash ‖ stateRoot ‖ blockHashesRoot ‖ cursor)`.
+//!
+//! Witnesses, in order: the extra data (the preimage of `extraDataHash`), then the window leaf
+//! being replaced with its path.
 
-use super::{machine::Machine, oracle::Oracle, StepError};
+use super::{machine::Machine, oracle::Oracle, StepError, BLOCK_HASH_WINDOW};
 use crate::block::l2_header;
 
 pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<(), StepError> {
@@ -28,7 +31,11 @@ pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<(), 
     header.gas_used = block.cumulative_gas;
     let hash = header.hash_slow();
     let number = m.block.number;
-    o.set_block_hash(&mut m.block.block_hashes_root, number % 256, hash)?;
+    o.set_block_hash(
+        &mut m.block.block_hashes_root,
+        number % BLOCK_HASH_WINDOW,
+        hash,
+    )?;
     m.sealed = Some(hash);
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::{
     ctx::{Ctx, Exec},
     env::address_word,
     oracle::Oracle,
+    BLOCK_HASH_WINDOW,
 };
 
 pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec {
@@ -47,9 +48,9 @@ fn block_hash<O: Oracle + ?Sized>(
 ) -> Result<alloy_primitives::B256, super::StepError> {
     let current = ctx.m.block.number;
     match u64::try_from(number) {
-        Ok(n) if n < current && current - n <= 256 => {
+        Ok(n) if n < current && current - n <= BLOCK_HASH_WINDOW => {
             let root = ctx.m.block.block_hashes_root;
-            ctx.o.block_hash(&root, n % 256)
+            ctx.o.block_hash(&root, n % BLOCK_HASH_WINDOW)
         }
         _ => Ok(Default::default()),
     }

@@ -16,7 +16,8 @@
 //! set to the output area and `pc` still on the call.
 //!
 //! A call to a precompile (0x01 … 0x0a) runs in the call step itself (see
-//! `precompile_call`).
+//! `precompile_call`), as does a `STATICCALL` to the derivation oracle while the derivation
+//! program runs ([`super::l1_oracle`]).
 //!
 //! After the callee's exit, a caller whose `cursor` is non-zero is copying the output: step
 //! `c` copies chunk `c - 1` of `min(outLen, returnDataLen)` bytes from the return data to
@@ -28,6 +29,7 @@ use alloy_primitives::{Address, B256, U256};
 use super::{
     account::{access_address, read_account, update_balance},
     ctx::{Ctx, Exec, Exit, HaltReason, Source},
+    l1_oracle,
     machine::{parent_hash, Checkpoint, Frame, FrameKind, Status},
     oracle::{DataSource, Oracle, WordTree},
     StepError, DATA_DEPTH,
@@ -97,6 +99,14 @@ pub(super) fn run<O: Oracle + ?Sized>(opcode: u8, ctx: &mut Ctx<'_, O>) -> Exec 
         ctx.push(U256::ZERO);
         ctx.next(0);
         return Ok(());
+    }
+    if l1_oracle::is_oracle_call(ctx, kind, &target) {
+        return l1_oracle::call(
+            ctx,
+            (args_at, args_len.to::<u64>()),
+            (ret_at, ret_len.to::<u64>()),
+            child_gas,
+        );
     }
     if crate::precompile::is_precompile(&target) {
         return precompile_call(
@@ -187,7 +197,15 @@ fn precompile_call<O: Oracle + ?Sized>(
     if output.is_none() {
         checkpoint.restore(ctx.m);
     }
-    ctx.push(U256::from(output.is_some()));
+    returned(ctx, output.is_some(), ret);
+    Ok(())
+}
+
+/// The end of a call answered within the call step (a precompile, the derivation oracle),
+/// once the return data is set: pushes `success` and either completes the call or starts
+/// copying the output to the area `ret` ([`resume`]).
+pub(super) fn returned<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, success: bool, ret: (u64, u64)) {
+    ctx.push(U256::from(success));
     let frame = &mut ctx.m.frame;
     if ret.1.min(frame.returndata_len) == 0 {
         frame.pc += 1;
@@ -196,7 +214,6 @@ fn precompile_call<O: Oracle + ?Sized>(
         frame.out_len = ret.1;
         frame.cursor = 1;
     }
-    Ok(())
 }
 
 /// Moves `value` from `from` to `to` in the world state (the caller checked `from` can pay).

@@ -11,7 +11,9 @@
 //! [`super::call::resume`] copies the output.
 //!
 //! The exit of the transaction's own frame (whose caller is the boundary frame) is the
-//! transaction-end step ([`super::tx::end`]).
+//! transaction-end step ([`super::tx::end`]). The exit of the derivation program's frame (a
+//! run of type [`super::open::DERIVATION_TX_TYPE`]) is the hand-off to the block's execution,
+//! which the machine does not define yet: that step is [`StepError::Unsupported`].
 
 use alloy_primitives::U256;
 
@@ -42,6 +44,11 @@ pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<Step
     let success = child.status == Status::Returned;
     if !success {
         checkpoint.restore(ctx.m);
+    }
+    if caller.status == Status::Boundary && ctx.m.tx.tx_type == super::open::DERIVATION_TX_TYPE {
+        return Err(StepError::Unsupported(
+            "the end of the derivation program (the hand-off to the block's execution)".into(),
+        ));
     }
     if caller.status == Status::Boundary {
         return match super::tx::end(&mut ctx, &child) {

@@ -112,8 +112,9 @@ word_struct! {
         pub parent_hash: B256,
         /// `keccak256(extraData)`.
         pub extra_data_hash: B256,
-        /// Where derivation continues after this block: the hash of its derivation cursor
-        /// (`fraud_vm::batch::Cursor`), carried unchanged to the block's [`Claim`].
+        /// Where derivation continues: the hash of a derivation cursor
+        /// (`fraud_vm::inbox::Cursor`). The open step sets it to the parent claim's; no
+        /// execution step changes it, and block-end seals it into the block's [`Claim`].
         pub cursor: B256,
     }
 }
@@ -377,7 +378,7 @@ pub fn window_root(hashes: impl IntoIterator<Item = (u64, B256)>) -> B256 {
     let depth = super::BLOCK_HASH_DEPTH;
     let mut leaves = vec![B256::ZERO; 1 << depth];
     for (number, hash) in hashes {
-        leaves[(number % (1 << depth)) as usize] = hash;
+        leaves[(number % super::BLOCK_HASH_WINDOW) as usize] = hash;
     }
     crate::merkle::levels(&leaves, depth)[depth][0]
 }

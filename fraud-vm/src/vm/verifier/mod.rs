@@ -33,6 +33,7 @@ mod flow;
 mod halt;
 pub mod input;
 pub mod keccak;
+pub mod l1_oracle;
 mod log;
 pub mod machine;
 pub mod opcodes;
@@ -52,8 +53,8 @@ pub use ctx::{memory_cost, HaltReason, StepInfo, StepKind};
 pub use error::StepError;
 pub use machine::{BlockPart, Checkpoint, Claim, Frame, FrameKind, Machine, Status, TxPart};
 pub use params::{
-    BLOCK_HASH_DEPTH, COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT,
-    WARM_ACCESS,
+    BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW, COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER,
+    STACK_LIMIT, WARM_ACCESS,
 };
 pub use proof::{Proof, StepProof, Witness};
 pub use step::step;
@@ -104,7 +105,10 @@ fn verify(
     if machine.hash() != pre_hash {
         return Err(StepError::PreStateMismatch);
     }
-    let mut checker = oracle::Checker::new(proof.witnesses.clone());
+    let mut checker = match env {
+        Some((_, l1)) => oracle::Checker::on_l1(proof.witnesses.clone(), l1),
+        None => oracle::Checker::new(proof.witnesses.clone()),
+    };
     let info = step(&mut machine, &mut checker)?;
     checker.finish()?;
     Ok((machine.hash(), info))

@@ -78,6 +78,26 @@ pub trait L1Inbox {
     fn delayed_acc(&self, index: u64) -> Option<B256>;
 }
 
+/// The Inbox's accumulators held in memory: `batch[i]` and `delayed[i]` are the values after
+/// `i` batches and `i` delayed messages (`batch[0] = delayed[0] = 0`, as the Inbox answers).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InboxAccs {
+    /// Batch accumulators, from index 0.
+    pub batch: Vec<B256>,
+    /// Delayed-message accumulators, from index 0.
+    pub delayed: Vec<B256>,
+}
+
+impl L1Inbox for InboxAccs {
+    fn batch_acc(&self, index: u64) -> Option<B256> {
+        self.batch.get(usize::try_from(index).ok()?).copied()
+    }
+
+    fn delayed_acc(&self, index: u64) -> Option<B256> {
+        self.delayed.get(usize::try_from(index).ok()?).copied()
+    }
+}
+
 /// `keccak256("fraud-vm block open")`: the domain of a block's first state.
 pub fn open_domain() -> B256 {
     keccak256(b"fraud-vm block open")

@@ -15,7 +15,9 @@ use super::{
     build::CodeBuilder,
     input::{AccessEntry, TxInput},
     keccak::Sponge,
+    l1_oracle::{InboxAcc, MAX_PREIMAGE},
     machine::{parent_hash, stack_push_hash, BlockPart, Checkpoint, Frame},
+    open::L1Inbox,
     proof::Witness,
     StepError, BLOCK_HASH_DEPTH, DATA_DEPTH,
 };
@@ -101,6 +103,11 @@ pub trait Oracle {
     ) -> Result<Vec<B256>, StepError>;
     /// `(prev, item)` with `link(prev, item) == head`: the last link of a hash chain.
     fn link(&mut self, head: &B256) -> Result<(B256, B256), StepError>;
+    /// The bytes (at most [`MAX_PREIMAGE`]) whose `keccak256` is `hash`: the derivation
+    /// oracle's `preimage` answer.
+    fn preimage(&mut self, hash: &B256) -> Result<Bytes, StepError>;
+    /// The Inbox's accumulator `acc` at `index`, read on L1.
+    fn inbox_acc(&mut self, acc: InboxAcc, index: u64) -> Result<B256, StepError>;
 }
 
 /// A word tree of the frame.
@@ -155,17 +162,30 @@ pub fn push(frame: &mut Frame, word: U256) {
     frame.stack_size += 1;
 }
 
-/// The verifier's oracle: serves the proof's witnesses in order, checking each one.
-#[derive(Debug)]
-pub struct Checker {
+/// The verifier's oracle: serves the proof's witnesses in order, checking each one, and reads
+/// L1 through its view of it (if it has one).
+pub struct Checker<'l> {
     witnesses: VecDeque<Witness>,
+    l1: Option<&'l dyn L1Inbox>,
 }
 
-impl Checker {
-    /// Serves `witnesses`.
+impl Checker<'static> {
+    /// Serves `witnesses`, with no view of L1 (a step that reads L1 fails with
+    /// [`StepError::NoL1`]).
     pub fn new(witnesses: Vec<Witness>) -> Self {
         Self {
             witnesses: witnesses.into(),
+            l1: None,
+        }
+    }
+}
+
+impl<'l> Checker<'l> {
+    /// Serves `witnesses` and reads L1 from `l1`.
+    pub fn on_l1(witnesses: Vec<Witness>, l1: &'l dyn L1Inbox) -> Self {
+        Self {
+            witnesses: witnesses.into(),
+            l1: Some(l1),
         }
     }
 
@@ -215,7 +235,7 @@ impl Checker {
     }
 }
 
-impl Oracle for Checker {
+impl Oracle for Checker<'_> {
     fn pop(&mut self, frame: &mut Frame) -> Result<U256, StepError> {
         let Witness::Stack { word, below } = self.next("stack word")? else {
             return Err(StepError::WrongWitness("stack word"));
@@ -411,9 +431,31 @@ impl Oracle for Checker {
         }
         Ok(*sponge)
     }
+
+    fn preimage(&mut self, hash: &B256) -> Result<Bytes, StepError> {
+        let Witness::Preimage(bytes) = self.next("preimage")? else {
+            return Err(StepError::WrongWitness("preimage"));
+        };
+        if bytes.len() > MAX_PREIMAGE {
+            return Err(StepError::WrongWitness("preimage"));
+        }
+        if keccak256(&bytes) != *hash {
+            return Err(StepError::BadWitness("preimage"));
+        }
+        Ok(bytes)
+    }
+
+    fn inbox_acc(&mut self, acc: InboxAcc, index: u64) -> Result<B256, StepError> {
+        let l1 = self.l1.ok_or(StepError::NoL1)?;
+        match acc {
+            InboxAcc::Batch => l1.batch_acc(index),
+            InboxAcc::Delayed => l1.delayed_acc(index),
+        }
+        .ok_or(StepError::NotOnL1(index))
+    }
 }
 
-impl Checker {
+impl Checker<'_> {
     fn smt_proof(&mut self) -> Result<smt::Proof, StepError> {
         match self.next("state tree proof")? {
             Witness::Smt(proof) => Ok(proof),

@@ -8,6 +8,9 @@ pub use crate::merkle::DATA_DEPTH;
 /// Depth of the block-hash tree (256 leaves; block `n`'s hash at leaf `n mod 256`).
 pub const BLOCK_HASH_DEPTH: usize = 8;
 
+/// Blocks the block-hash window holds (`BLOCKHASH` reaches the last 256).
+pub const BLOCK_HASH_WINDOW: u64 = 1 << BLOCK_HASH_DEPTH;
+
 /// Value of a member of a set tree (accessed addresses, accessed slots, created accounts).
 pub const SET_MEMBER: B256 = B256::with_last_byte(1);
 

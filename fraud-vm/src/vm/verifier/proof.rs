@@ -6,6 +6,7 @@ use super::{
     build::CodeBuilder,
     input::AccessEntry,
     keccak::Sponge,
+    l1_oracle::MAX_PREIMAGE,
     machine::{BlockPart, Checkpoint, Claim, Frame, Machine, TxPart},
     open::OpenProof,
 };
@@ -89,6 +90,8 @@ pub enum Witness {
         /// The linked item.
         item: B256,
     },
+    /// The preimage the derivation oracle answers with ([`super::l1_oracle`]).
+    Preimage(Bytes),
     /// A call data (or return data, or block hash) word and its path.
     Data {
         /// The word.
@@ -117,6 +120,7 @@ impl Witness {
             Witness::CodeRoot { .. } => "code root",
             Witness::Link { .. } => "chain link",
             Witness::Words { .. } => "word range",
+            Witness::Preimage(_) => "preimage",
         }
     }
 
@@ -138,6 +142,7 @@ impl Witness {
             Witness::AccessEntry(_) => 12,
             Witness::Link { .. } => 13,
             Witness::Words { .. } => 14,
+            Witness::Preimage(_) => 15,
         }
     }
 
@@ -201,6 +206,12 @@ impl Witness {
                     out.extend_from_slice(word.as_slice());
                 }
                 put_list(out, siblings);
+            }
+            Witness::Preimage(bytes) => {
+                out.extend_from_slice(
+                    &u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes(),
+                );
+                out.extend_from_slice(bytes);
             }
         }
     }
@@ -295,6 +306,13 @@ impl Witness {
                     words,
                     siblings: take_list(r, "word range siblings")?,
                 }
+            }
+            15 => {
+                let len = r.u32("preimage length")? as usize;
+                if len > MAX_PREIMAGE {
+                    return Err(DecodeError::NonCanonical("preimage length"));
+                }
+                Witness::Preimage(Bytes::copy_from_slice(r.take(len, "preimage")?))
             }
             tag => {
                 return Err(DecodeError::UnknownTag {
