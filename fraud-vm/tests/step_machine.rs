@@ -441,6 +441,7 @@ fn check_block(built: &Built, seen: &mut Seen) -> Vec<u8> {
             StepKind::BlockEnd => "(block end)",
             StepKind::Terminal => "(terminal)",
             StepKind::Open => "(open)",
+            StepKind::Handoff => "(hand-off)",
         };
         if let Some(h) = info.halt {
             seen.halts.insert(h);
@@ -1158,6 +1159,7 @@ const NO_L1: InboxAccs = InboxAccs {
 fn verify_on(l1: &dyn L1Inbox, pre: B256, proof: &Proof) -> Result<(B256, StepInfo), StepError> {
     let protocol = Protocol {
         chain_id: CHAIN_ID,
+        coinbase: COINBASE,
         program_len: 0,
         program_chunk_root: B256::ZERO,
         derivation_gas: 0,
@@ -1943,6 +1945,7 @@ fn the_open_step_starts_the_program_on_the_batch_the_claim_points_at() {
     .expect("hex");
     let protocol = Protocol {
         chain_id: CHAIN_ID,
+        coinbase: COINBASE,
         program_len: program.len() as u64,
         program_chunk_root: fraud_vm::code::ChunkedCode::new(&program).chunk_root(),
         derivation_gas: 1 << 32,
@@ -2108,8 +2111,8 @@ fn the_open_step_starts_the_program_on_the_batch_the_claim_points_at() {
 /// the oracle's address. The derivation trace replays it on revm with the oracle answered by
 /// the tracer; every step verifies against L1 (the open step included), each oracle call is
 /// one step whose answer becomes the return data, and the liar's edits of every oracle step
-/// (its preimage witness, its query's memory words) never yield another post-state. The step
-/// after the program ends (the hand-off) is not defined yet and is refused.
+/// (its preimage witness, its query's memory words) never yield another post-state. The
+/// probe's output is no hand-off layout, so the hand-off opens the next batch.
 #[test]
 fn the_derivation_oracle_answers_the_program_in_one_step() {
     use fraud_vm::{inbox::BatchCommitment, message::DepositMessage};
@@ -2128,6 +2131,7 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
     .expect("hex");
     let protocol = Protocol {
         chain_id: CHAIN_ID,
+        coinbase: COINBASE,
         program_len: probe.len() as u64,
         program_chunk_root: fraud_vm::code::ChunkedCode::new(&probe).chunk_root(),
         derivation_gas: 1 << 32,
@@ -2253,11 +2257,22 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
         "the first query pays the cold access and nothing else"
     );
 
-    // The step after the program's end is the hand-off, which is not defined yet.
-    assert!(matches!(
-        trace.prove_step(trace.len()),
-        Err(StepError::Unsupported(_))
-    ));
+    // The probe's output is not a hand-off layout: its batch derives nothing, and the
+    // hand-off reopens the claim at the next batch.
+    let (handoff, info) = trace.prove_step(trace.len()).expect("the hand-off");
+    assert_eq!(info.kind, StepKind::Handoff);
+    let next_batch = Cursor {
+        batchIndex: CURSOR.batchIndex + 1,
+        position: 0,
+        ..CURSOR
+    };
+    assert_eq!(
+        vm::verify_step_on(trace.state_hash(trace.len()), &handoff, &protocol, &inbox).map(|r| r.0),
+        Ok(open_hash(&Claim {
+            cursor: next_batch.hash(),
+            ..claim.clone()
+        }))
+    );
 
     // Attacks on every oracle step, with L1 as it is.
     for (i, proof) in &oracle_steps {
@@ -2327,6 +2342,255 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
         oracle_steps.len(),
         oracle_steps.iter().map(|(_, p)| p.encode().len()).max().unwrap_or(0)
     );
+}
+
+/// The hand-off, and the join of block 2's whole trace to the claim on block 1. A stand-in
+/// program returns its call data (the opened batch's bytes) as its output, so each batch here
+/// is a hand-off layout: block 2's execution start, "no block here", and failing outputs. For
+/// the block, the open step, the program's steps, the hand-off and every execution step of
+/// block 2 (as the node built it) verify in one chain from `open_hash(claim(1))` to `claim(2)`;
+/// the other outputs reopen the claim at the program's cursor or at the next batch. The liar's
+/// edits of every hand-off proof never yield another post-state.
+#[test]
+fn the_hand_off_joins_the_claim_to_the_next_blocks_execution() {
+    use alloy_sol_types::SolValue;
+    use fraud_vm::inbox::BatchCommitment;
+    use vm::{
+        handoff::{Handoff, BLOCK, NO_BLOCK},
+        open::{open_hash, OpenProof},
+        DerivationRun,
+    };
+    // CALLDATACOPY(0, 0, CALLDATASIZE); RETURN(0, CALLDATASIZE)
+    let echo = Asm::new()
+        .op(0x36)
+        .op(0x5f)
+        .op(0x5f)
+        .op(0x37)
+        .op(0x36)
+        .op(0x5f)
+        .op(0xf3)
+        .0;
+    let built = build(&[0x00], vec![tx(0, RICH, 1, &[], 21_000)]);
+    let claim = built.claim();
+    let mut state = built.state.clone();
+    state.apply(&built.block1);
+    let attrs = BlockAttributes {
+        timestamp: 14,
+        gas_limit: 30_000_000,
+        prevrandao: B256::repeat_byte(0x97),
+        extra_data: Bytes::from_static(b"block two"),
+    };
+    let mut builder = BlockBuilder::new(
+        &built.chain.spec,
+        &state,
+        &built.block1.header,
+        built.block1.hash,
+        attrs,
+    );
+    for (tx, sender) in [tx(1, RICH, 2, &[], 21_000), tx(2, OTHER, 3, &[], 21_000)] {
+        builder
+            .execute(ExecutableTx { tx, sender })
+            .expect("included");
+    }
+    let block2 = builder.finish().expect("finish");
+    let next = Cursor {
+        position: 400,
+        ..CURSOR
+    };
+    let execution = Trace::for_block(
+        &state,
+        &built.chain.spec,
+        &built.block1.header,
+        &block2,
+        next.hash(),
+    )
+    .expect("block 2");
+    let start = execution.machine(0).block;
+    let block_output = Handoff {
+        kind: U256::from(BLOCK),
+        cursor: next.hash(),
+        number: U256::from(start.number),
+        timestamp: U256::from(start.timestamp),
+        gasLimit: U256::from(start.gas_limit),
+        baseFee: U256::from(start.base_fee),
+        prevrandao: start.prevrandao,
+        extraDataHash: start.extra_data_hash,
+        inputCount: U256::from(start.tx_count),
+        inputsRoot: start.inputs_root,
+    };
+    let protocol = Protocol {
+        chain_id: CHAIN_ID,
+        coinbase: COINBASE,
+        program_len: echo.len() as u64,
+        program_chunk_root: fraud_vm::code::ChunkedCode::new(&echo).chunk_root(),
+        derivation_gas: 1 << 32,
+    };
+    let l1_block = alloy_consensus::Header {
+        number: 77,
+        timestamp: 1_700,
+        ..Default::default()
+    };
+    // Runs the stand-in program on a batch holding `data` and returns the trace with the
+    // hand-off's proof, pre- and post-state (checking every step of the run on the way).
+    let run = |data: &[u8]| {
+        let commitment = BatchCommitment::new(B256::ZERO, data, 0, B256::ZERO, &l1_block, false);
+        let inbox = InboxAccs {
+            batch: vec![B256::ZERO, commitment.accumulate()],
+            delayed: vec![B256::ZERO],
+        };
+        let run = DerivationRun {
+            open: OpenProof {
+                claim: claim.clone(),
+                cursor: CURSOR,
+                commitment,
+            },
+            data,
+            program: &echo,
+            preimages: Vec::new(),
+            inbox: inbox.clone(),
+        };
+        let trace = Trace::for_derivation(&state, &built.chain.spec, &protocol, run)
+            .expect("derivation trace");
+        for i in 0..trace.len() {
+            let (proof, _) = trace.prove_step(i).expect("prove");
+            let post =
+                vm::verify_step_on(trace.state_hash(i), &proof, &protocol, &inbox).map(|r| r.0);
+            assert_eq!(post, Ok(trace.state_hash(i + 1)), "step {i}");
+        }
+        let at = trace.len();
+        let (proof, info) = trace.prove_step(at).expect("the hand-off");
+        assert_eq!(info.kind, StepKind::Handoff);
+        let pre = trace.state_hash(at);
+        let (post, _) =
+            vm::verify_step_on(pre, &proof, &protocol, &inbox).expect("the hand-off verifies");
+        assert_sound_on(&inbox, pre, &proof, post);
+        (trace.len() + 1, post, proof)
+    };
+    let reopened = |cursor: B256| {
+        open_hash(&Claim {
+            cursor,
+            ..claim.clone()
+        })
+    };
+
+    // A block: the hand-off's post-state is block 2's execution start, and the chain from the
+    // open state of claim(1) ends in claim(2).
+    let (derivation_steps, post, proof) = run(&block_output.abi_encode());
+    assert_eq!(post, execution.state_hash(0), "the hand-off starts block 2");
+    assert!(proof
+        .witnesses()
+        .iter()
+        .all(|w| !matches!(w, Witness::Preimage(_))));
+    for i in 0..execution.len() {
+        let (proof, _) = execution.prove_step(i).expect("prove");
+        let post = vm::verify_step(execution.state_hash(i), &proof).map(|r| r.0);
+        assert_eq!(post, Ok(execution.state_hash(i + 1)), "block 2 step {i}");
+    }
+    let claim2 = Claim {
+        block_hash: block2.hash,
+        state_root: block2.header.state_root,
+        block_hashes_root: window_root([
+            (0, built.block0.hash),
+            (1, built.block1.hash),
+            (2, block2.hash),
+        ]),
+        cursor: next.hash(),
+    };
+    assert_eq!(execution.claim(), Some(claim2.clone()));
+    assert_eq!(execution.final_hash(), end_hash(&claim2));
+    eprintln!(
+        "block 2 from claim(1): {derivation_steps} derivation steps (open, program, hand-off), {} execution steps",
+        execution.len()
+    );
+
+    // No block here: reopen at the program's cursor.
+    let elsewhere = Cursor {
+        batchIndex: 1,
+        position: 0,
+        ..CURSOR
+    };
+    let no_block = Handoff {
+        kind: U256::from(NO_BLOCK),
+        cursor: elsewhere.hash(),
+        ..Default::default()
+    };
+    assert_eq!(run(&no_block.abi_encode()).1, reopened(elsewhere.hash()));
+
+    // A failed program: reopen at the next batch, from the claim's cursor's preimage.
+    let next_batch = Cursor {
+        batchIndex: CURSOR.batchIndex + 1,
+        position: 0,
+        ..CURSOR
+    }
+    .hash();
+    let too_big = U256::from(u64::MAX) + U256::from(1);
+    let failures: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "unknown kind",
+            Handoff {
+                kind: U256::from(2),
+                ..block_output.clone()
+            }
+            .abi_encode(),
+        ),
+        (
+            "number out of range",
+            Handoff {
+                number: too_big,
+                ..block_output.clone()
+            }
+            .abi_encode(),
+        ),
+        (
+            "timestamp out of range",
+            Handoff {
+                timestamp: too_big,
+                ..block_output.clone()
+            }
+            .abi_encode(),
+        ),
+        (
+            "gas limit out of range",
+            Handoff {
+                gasLimit: too_big,
+                ..block_output.clone()
+            }
+            .abi_encode(),
+        ),
+        (
+            "base fee out of range",
+            Handoff {
+                baseFee: too_big,
+                ..block_output.clone()
+            }
+            .abi_encode(),
+        ),
+        (
+            "input count out of range",
+            Handoff {
+                inputCount: too_big,
+                ..block_output.clone()
+            }
+            .abi_encode(),
+        ),
+        ("one byte short", block_output.abi_encode()[..319].to_vec()),
+        (
+            "one byte more",
+            [block_output.abi_encode(), vec![0]].concat(),
+        ),
+        ("nothing", Vec::new()),
+    ];
+    for (what, data) in failures {
+        let (_, post, proof) = run(&data);
+        assert_eq!(post, reopened(next_batch), "{what}");
+        assert!(
+            proof
+                .witnesses()
+                .iter()
+                .any(|w| matches!(w, Witness::Preimage(_))),
+            "{what}: the cursor's preimage is read"
+        );
+    }
 }
 
 #[test]

@@ -16,10 +16,11 @@
 //! deposit, tx-init (signed transactions of every L2 type, deposits, contract creation, access
 //! lists), tx-end, the EIP-6780 deletion of accounts created and self-destructed in one
 //! transaction, and block-end; [`Trace::for_block`] replays any node-built block.
-//! The open step ([`open`]) starts the derivation program and the derivation oracle
-//! ([`l1_oracle`]) answers its questions; the end of the program (the hand-off to the block's
-//! execution) is not defined yet and is [`StepError::Unsupported`], as are states no block
-//! reaches (a step after the block ended, a refund counter below zero).
+//! The open step ([`open`]) starts the derivation program, the derivation oracle
+//! ([`l1_oracle`]) answers its questions, and the hand-off ([`handoff`]) makes its output the
+//! block's execution start state; [`Trace::for_derivation`] runs a program from the open
+//! state. [`StepError::Unsupported`] remains only for states no block reaches (a step after
+//! the block ended, a refund counter below zero).
 //!
 //! Module docs of each family state its exact semantics: [`call`], [`create`], [`copy`],
 //! [`keccak`], [`build`], [`input`], and the private `tx`, `exit`, `storage`, `account`,
@@ -86,10 +87,13 @@
 //! its first step, the **open step** ([`open`], verified by [`verify_step_on`], which reads
 //! L1), reads the Inbox's batch accumulator and starts the derivation program on the batch the
 //! claim's cursor points at; while the program runs, a `STATICCALL` to the derivation oracle
-//! is answered in one step ([`l1_oracle`]). The step from the program's result to the block's
-//! execution start state (the hand-off) is not built yet (`docs/design.md`, *Derivation as an
-//! EVM program*): until it is, the cursor a block's trace ends in is the one
-//! [`Trace::for_block`] is given, not one a step derived.
+//! is answered in one step ([`l1_oracle`]). When the program's frame ends, the **hand-off**
+//! ([`handoff`]) reads its output: the block's execution start state (header attributes, the
+//! input count and root, the cursor the block's claim will commit), or "no block here" /
+//! a failed run, which reopen the claim at another cursor. So a block's whole trace runs from
+//! the open state of the claim on its parent, through the program and the hand-off, to its own
+//! claim; the derivation program itself (`contracts/src/derivation`) does not yet compute the
+//! whole output (`docs/design.md`, *Derivation as an EVM program*).
 //!
 //! Commitments inside the frame:
 //! * **stack**: a hash chain, `0` for the empty stack and `keccak256(below ‖ word)` after a push
@@ -210,10 +214,10 @@ pub mod verifier;
 #[cfg(feature = "evm")]
 pub use self::prover::{trace, BlockRef, DerivationRun, Trace, TraceError};
 pub use self::verifier::{
-    build, call, copy, create, input, keccak, l1_oracle, machine, memory_cost, opcodes, open,
-    oracle, proof, step, verify_step, verify_step_on, BlockPart, Checkpoint, Claim, Frame,
+    build, call, copy, create, handoff, input, keccak, l1_oracle, machine, memory_cost, opcodes,
+    open, oracle, proof, step, verify_step, verify_step_on, BlockPart, Checkpoint, Claim, Frame,
     FrameKind, HaltReason, Machine, Proof, Status, StepError, StepInfo, StepKind, StepProof,
-    TxPart, Witness, BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW, COLD_ACCOUNT_ACCESS, COLD_SLOAD,
-    DATA_DEPTH, SET_MEMBER, STACK_LIMIT, WARM_ACCESS,
+    TxPart, Witness, BLOB_BASE_FEE, BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW, COLD_ACCOUNT_ACCESS,
+    COLD_SLOAD, DATA_DEPTH, SET_MEMBER, STACK_LIMIT, WARM_ACCESS,
 };
 pub use crate::codec;

@@ -13,6 +13,7 @@ use std::{
 
 use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy_sol_types::SolValue;
 use op_alloy_consensus::OpTxEnvelope;
 use revm::{
     context::{
@@ -33,7 +34,8 @@ use crate::vm::verifier::{
     machine::{boundary_frame, BlockPart, Claim, Machine, Status, TxPart},
     open::{open, open_hash, InboxAccs, OpenProof, Protocol, PROGRAM},
     proof::{Proof, StepProof},
-    step, StepError, StepInfo, StepKind, BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW, SET_MEMBER,
+    step, StepError, StepInfo, StepKind, BLOB_BASE_FEE, BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW,
+    SET_MEMBER,
 };
 use crate::{
     chain::ChainSpec,
@@ -168,7 +170,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             coinbase: header.beneficiary,
             prevrandao: header.mix_hash,
             chain_id: chain.chain_id,
-            blob_base_fee: U256::from(1),
+            blob_base_fee: U256::from(BLOB_BASE_FEE),
             block_hashes_root: block_hashes[BLOCK_HASH_DEPTH][0],
             state_root: parent.state_root,
             tx_count: inputs.len() as u64,
@@ -309,8 +311,10 @@ impl<'a, P: StateProvider> Trace<'a, P> {
     /// and records every step: the open step (state 0 is the open state, `open_hash(claim)`,
     /// which is no [`Machine`]), then the program opcode by opcode, its calls to the derivation
     /// oracle answered from `run.preimages` and `run.inbox`, up to the state where the
-    /// program's frame has ended. The step from there (the hand-off to the block's execution)
-    /// is not defined yet: proving it fails with [`StepError::Unsupported`].
+    /// program's frame has ended. The step from there is the hand-off
+    /// ([`crate::vm::handoff`]): [`Trace::prove_step`] of `len()` proves it, and its post-state
+    /// is the block's execution start state ([`Trace::for_block`]'s state 0) or an open
+    /// state.
     ///
     /// `provider` must hold the state the claim's state root commits. Fails with
     /// [`TraceError::Oracle`] if the open step does not hold on `run.inbox` and `protocol`, if
@@ -340,15 +344,18 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         }
         let window = merkle::levels(&[B256::ZERO], BLOCK_HASH_DEPTH);
         let mut tracer = Tracer::new(provider, window, start.block.state_root);
+        // The hand-off of a failed run reads the claim's cursor.
+        let cursor = Bytes::from(proof.cursor.abi_encode());
         tracer.witnesses.preimages = run
             .preimages
             .into_iter()
+            .chain([cursor])
             .map(|bytes| (keccak256(&bytes), bytes))
             .collect();
         tracer.witnesses.inbox = run.inbox;
         tracer.derivation = Some((start.block.parent_hash, start.block.cursor));
         // The accessed set, built through the witnesses so later steps can prove reads of it.
-        let accessed = [Address::ZERO, PROGRAM]
+        let accessed = [Address::ZERO, PROGRAM, protocol.coinbase]
             .iter()
             .map(|a| (account_key(a), Some(SET_MEMBER)))
             .collect();
@@ -370,6 +377,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             let mut evm = revm::Context::mainnet()
                 .with_db(db)
                 .with_block(BlockEnv {
+                    beneficiary: protocol.coinbase,
                     prevrandao: Some(B256::ZERO),
                     ..Default::default()
                 })
@@ -493,6 +501,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             tx,
             frame,
             sealed: s.sealed,
+            reopen: false,
         }
     }
 

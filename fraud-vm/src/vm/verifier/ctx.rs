@@ -57,6 +57,9 @@ pub enum StepKind {
     /// The first step of a block: from the claim on the previous block to the derivation
     /// program.
     Open,
+    /// The exit of the derivation program's frame: its output becomes the block's execution
+    /// start state, or the next open state.
+    Handoff,
 }
 
 /// What a step did, for statistics and coverage.

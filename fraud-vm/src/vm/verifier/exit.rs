@@ -12,8 +12,8 @@
 //!
 //! The exit of the transaction's own frame (whose caller is the boundary frame) is the
 //! transaction-end step ([`super::tx::end`]). The exit of the derivation program's frame (a
-//! run of type [`super::open::DERIVATION_TX_TYPE`]) is the hand-off to the block's execution,
-//! which the machine does not define yet: that step is [`StepError::Unsupported`].
+//! run of type [`super::open::DERIVATION_TX_TYPE`]) is the hand-off to the block's execution
+//! ([`super::handoff`]).
 
 use alloy_primitives::U256;
 
@@ -46,9 +46,11 @@ pub(super) fn run<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<Step
         checkpoint.restore(ctx.m);
     }
     if caller.status == Status::Boundary && ctx.m.tx.tx_type == super::open::DERIVATION_TX_TYPE {
-        return Err(StepError::Unsupported(
-            "the end of the derivation program (the hand-off to the block's execution)".into(),
-        ));
+        return match super::handoff::run(&mut ctx, &child) {
+            Ok(()) => Ok(StepKind::Handoff),
+            Err(Exit::Error(e)) => Err(e),
+            Err(Exit::Halt(_)) => Err(StepError::BadWitness("the hand-off cannot halt")),
+        };
     }
     if caller.status == Status::Boundary {
         return match super::tx::end(&mut ctx, &child) {

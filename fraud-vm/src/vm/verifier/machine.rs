@@ -316,6 +316,10 @@ pub struct Machine {
     /// The block hash once the block-end step ran: the state is then terminal and its hash is
     /// [`end_hash`] of its [`Machine::claim`].
     pub sealed: Option<B256>,
+    /// Set by a hand-off step that derived no block: the state is the open state of the block
+    /// part's claim, `open_hash(Claim { parentHash, stateRoot, blockHashesRoot, cursor })`
+    /// ([`super::open::open_hash`]), which only an open proof steps from.
+    pub reopen: bool,
 }
 
 impl Machine {
@@ -329,10 +333,19 @@ impl Machine {
         })
     }
 
-    /// `keccak256(domain ‖ block.hash ‖ tx.hash ‖ frame.hash)`, or [`end_hash`] once sealed.
+    /// `keccak256(domain ‖ block.hash ‖ tx.hash ‖ frame.hash)`, or [`end_hash`] once sealed,
+    /// or the open hash once reopened.
     pub fn hash(&self) -> B256 {
         if let Some(claim) = self.claim() {
             return end_hash(&claim);
+        }
+        if self.reopen {
+            return super::open::open_hash(&Claim {
+                block_hash: self.block.parent_hash,
+                state_root: self.block.state_root,
+                block_hashes_root: self.block.block_hashes_root,
+                cursor: self.block.cursor,
+            });
         }
         let mut preimage = [0u8; 128];
         preimage[..32].copy_from_slice(domain().as_slice());

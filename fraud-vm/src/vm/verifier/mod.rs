@@ -31,6 +31,7 @@ mod error;
 mod exit;
 mod flow;
 mod halt;
+pub mod handoff;
 pub mod input;
 pub mod keccak;
 pub mod l1_oracle;
@@ -53,8 +54,8 @@ pub use ctx::{memory_cost, HaltReason, StepInfo, StepKind};
 pub use error::StepError;
 pub use machine::{BlockPart, Checkpoint, Claim, Frame, FrameKind, Machine, Status, TxPart};
 pub use params::{
-    BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW, COLD_ACCOUNT_ACCESS, COLD_SLOAD, DATA_DEPTH, SET_MEMBER,
-    STACK_LIMIT, WARM_ACCESS,
+    BLOB_BASE_FEE, BLOCK_HASH_DEPTH, BLOCK_HASH_WINDOW, COLD_ACCOUNT_ACCESS, COLD_SLOAD,
+    DATA_DEPTH, SET_MEMBER, STACK_LIMIT, WARM_ACCESS,
 };
 pub use proof::{Proof, StepProof, Witness};
 pub use step::step;

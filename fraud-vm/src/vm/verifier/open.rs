@@ -9,11 +9,12 @@
 //! the verifier reads that accumulator, `batchAcc[batchIndex + 1]`, from L1 itself
 //! ([`L1Inbox`]). It checks every preimage and yields the derivation start state:
 //!
-//! * **block**: `chainId` (the verifier's [`Protocol`]), and from the claim `parentHash =
-//!   blockHash`, `stateRoot`, `blockHashesRoot`, `cursor`; every other field zero;
+//! * **block**: `chainId` and `coinbase` (the verifier's [`Protocol`]), and from the claim
+//!   `parentHash = blockHash`, `stateRoot`, `blockHashesRoot`, `cursor`; every other field
+//!   zero;
 //! * **tx**: `txType =` [`DERIVATION_TX_TYPE`], `gasLimit =` the protocol's derivation gas,
-//!   `startStateRoot = stateRoot`, the accessed addresses `{0, PROGRAM}` (the caller and the
-//!   target, coinbase being 0), every other field zero;
+//!   `startStateRoot = stateRoot`, the accessed addresses `{0, PROGRAM, coinbase}` (the caller,
+//!   the target and the coinbase, as for any transaction), every other field zero;
 //! * **frame**: the program ([`PROGRAM`], code length and chunk root from the [`Protocol`])
 //!   running statically at `pc = 0` with all the derivation gas, called by address 0 with no
 //!   value, its call data the batch's data (`calldataLen = dataLength`, `calldataRoot =
@@ -22,8 +23,9 @@
 //!
 //! The program reads the rest of what derivation needs (the claim, the cursor, the batch
 //! commitment, the parent header, L1 headers and delayed messages) from the derivation oracle
-//! at [`ORACLE`]; a step that answers it, and the hand-off from the program's return data to
-//! the block's execution, are specified in `docs/design.md` (*Derivation as an EVM program*).
+//! at [`ORACLE`] ([`super::l1_oracle`]); when its frame ends, the hand-off step
+//! ([`super::handoff`]) makes its output the block's execution start state, or opens the
+//! next batch.
 //!
 //! Proof bytes: `0x02 ‖ claim (4 words) ‖ abi.encode(cursor) (6 words) ‖
 //! abi.encode(commitment) (9 words)`, each in its canonical encoding.
@@ -61,6 +63,8 @@ pub const ORACLE: Address = address!("000000000000000000000000000000000000de72")
 pub struct Protocol {
     /// The L2 chain id.
     pub chain_id: u64,
+    /// The chain's block producer address (every block's `coinbase`).
+    pub coinbase: Address,
     /// Length of the derivation program's code.
     pub program_len: u64,
     /// Its chunk-tree root ([`crate::code`]).
@@ -197,6 +201,7 @@ pub fn open(
     let mut m = Machine {
         block: BlockPart {
             chain_id: protocol.chain_id,
+            coinbase: protocol.coinbase,
             parent_hash: claim.block_hash,
             state_root: claim.state_root,
             block_hashes_root: claim.block_hashes_root,
@@ -208,7 +213,7 @@ pub fn open(
             accessed_addresses: initial_accessed_addresses(
                 &Address::ZERO,
                 &PROGRAM,
-                &Address::ZERO,
+                &protocol.coinbase,
             ),
             tx_type: DERIVATION_TX_TYPE,
             gas_limit: protocol.derivation_gas,
@@ -216,6 +221,7 @@ pub fn open(
         },
         frame: boundary_frame(),
         sealed: None,
+        reopen: false,
     };
     let checkpoint = Checkpoint::of(&m);
     m.frame = Frame {

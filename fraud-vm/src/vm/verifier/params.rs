@@ -8,6 +8,9 @@ pub use crate::merkle::DATA_DEPTH;
 /// Depth of the block-hash tree (256 leaves; block `n`'s hash at leaf `n mod 256`).
 pub const BLOCK_HASH_DEPTH: usize = 8;
 
+/// Every block's `BLOBBASEFEE` (the L2 carries no blobs: excess blob gas is always zero).
+pub const BLOB_BASE_FEE: u64 = 1;
+
 /// Blocks the block-hash window holds (`BLOCKHASH` reaches the last 256).
 pub const BLOCK_HASH_WINDOW: u64 = 1 << BLOCK_HASH_DEPTH;
 

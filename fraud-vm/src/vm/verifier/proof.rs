@@ -469,6 +469,7 @@ impl StepProof {
             tx: self.tx.clone(),
             frame: self.frame.clone(),
             sealed: None,
+            reopen: false,
         }
     }
 }

@@ -21,6 +21,11 @@ pub fn step<O: Oracle + ?Sized>(m: &mut Machine, o: &mut O) -> Result<StepInfo, 
     if m.sealed.is_some() {
         return Ok(info(StepKind::Terminal));
     }
+    if m.reopen {
+        return Err(StepError::Unsupported(
+            "an open state (its step is an open proof)".into(),
+        ));
+    }
     match m.frame.status {
         Status::Running => {}
         Status::Boundary if !m.tx.destructed.is_zero() => {
