@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
+import {BaseFee} from "./BaseFee.sol";
 import {BatchRecord} from "./BatchRecord.sol";
+import {DepositInput} from "./DepositInput.sol";
+import {Header} from "./Header.sol";
 import {UserTx} from "./UserTx.sol";
 
 /// @title Derivation
@@ -9,7 +12,7 @@ import {UserTx} from "./UserTx.sol";
 ///         opcode by opcode like any contract (`docs/design.md`, *Provable derivation*). The
 ///         Rust rule in `fraud_vm::batch` is the reference; this program mirrors it and is
 ///         tested differentially against it (`fraud-vm/tests/derivation_program.rs`,
-///         `fraud-vm/tests/derivation_batch.rs`).
+///         `fraud-vm/tests/derivation_batch.rs`, `fraud-vm/tests/derivation_inputs.rs`).
 /// @dev Pure: it reads only its call data and `ecrecover`.
 contract Derivation {
     /// @notice One batch transaction's input item (`UserTx.decode`); zero when invalid.
@@ -49,5 +52,45 @@ contract Derivation {
         returns (BatchRecord.Record memory)
     {
         return BatchRecord.derive(batch, ctx);
+    }
+
+    /// @notice An RLP block header's fields, as `alloy_consensus::Header` decodes it
+    ///         (`Header.decode`); reverts with {Header.InvalidHeader} when alloy refuses it.
+    function decodeHeader(bytes calldata header) external pure returns (Header.Fields memory) {
+        return Header.decode(header);
+    }
+
+    /// @notice The base fee after a block that used `gasUsed` of `gasLimit` at `baseFee`
+    ///         (`BaseFee.next`, alloy's `calc_next_block_base_fee` with the chain's parameters).
+    function nextBaseFee(uint64 gasUsed, uint64 gasLimit, uint64 baseFee) external pure returns (uint256) {
+        return BaseFee.next(gasUsed, gasLimit, baseFee);
+    }
+
+    /// @notice The base fee of the block after the RLP header `parent` (`BaseFee.afterParent`:
+    ///         0 when it has none), as `execute::next_header` stamps it.
+    function baseFeeAfter(bytes calldata parent) external pure returns (uint256) {
+        return BaseFee.afterParent(Header.decode(parent));
+    }
+
+    /// @notice The input item of the L1-info deposit opening L2 block `l2BlockNumber` with L1
+    ///         origin `origin` (`DepositInput.l1Info`), and its leaf hash.
+    function l1InfoDepositInput(DepositInput.L1BlockInfo calldata origin, uint64 l2BlockNumber)
+        external
+        pure
+        returns (bytes32 inputHash, UserTx.TxInput memory input)
+    {
+        input = DepositInput.l1Info(origin, l2BlockNumber);
+        inputHash = UserTx.hash(input);
+    }
+
+    /// @notice The input item of the user deposit executing the delayed message `message` with
+    ///         data `data` (`DepositInput.user`), its leaf hash, and the message hash.
+    function userDepositInput(DepositInput.Message calldata message, bytes calldata data)
+        external
+        pure
+        returns (bytes32 messageHash, bytes32 inputHash, UserTx.TxInput memory input)
+    {
+        (messageHash, input) = DepositInput.user(message, data);
+        inputHash = UserTx.hash(input);
     }
 }
