@@ -36,6 +36,41 @@ pub struct ChainSpec {
     pub fee_recipient: Address,
 }
 
+impl ChainSpec {
+    /// The base fee of the block after `parent` ([`next_base_fee`] of its gas and base fee;
+    /// 0 after a parent without a base fee).
+    pub fn next_base_fee(&self, parent: &Header) -> u64 {
+        parent.base_fee_per_gas.map_or(0, |base_fee| {
+            next_base_fee(
+                self.base_fee_params,
+                parent.gas_used,
+                parent.gas_limit,
+                base_fee,
+            )
+        })
+    }
+}
+
+/// EIP-1559's next base fee after a block that used `gas_used` of `gas_limit` at `base_fee`,
+/// as alloy's `calc_next_block_base_fee` computes it, except where that is undefined: the rise
+/// saturates at `u64::MAX` (alloy adds in `u64`, which overflows once deposits alone, which pay
+/// no base fee, have pushed it up block after block), and a gas target of 0 keeps the base
+/// fee (alloy divides by it). The derivation program's `BaseFee.sol` mirrors this.
+pub fn next_base_fee(params: BaseFeeParams, gas_used: u64, gas_limit: u64, base_fee: u64) -> u64 {
+    let target = u128::from(gas_limit) / params.elasticity_multiplier;
+    let (used, fee) = (u128::from(gas_used), u128::from(base_fee));
+    if target == 0 || used == target {
+        return base_fee;
+    }
+    let denominator = target * params.max_change_denominator;
+    if used > target {
+        let rise = (fee * (used - target) / denominator).max(1);
+        return u64::try_from(fee + rise).unwrap_or(u64::MAX);
+    }
+    // The fall is at most an eighth of the base fee.
+    base_fee - (fee * (target - used) / denominator) as u64
+}
+
 /// A parsed genesis: the chain's parameters, the state and the block-0 header.
 #[derive(Clone, Debug)]
 pub struct ChainGenesis {
@@ -180,6 +215,26 @@ impl ChainGenesis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_base_fee_saturates_where_alloy_overflows() {
+        let params = BaseFeeParams::ethereum();
+        let rule = |used, limit, fee| next_base_fee(params, used, limit, fee);
+        let alloy = |used, limit, fee| {
+            alloy_eips::eip1559::calc_next_block_base_fee(used, limit, fee, params)
+        };
+        for (used, limit, fee) in [
+            (30, 40, 1_000_000),
+            (10, 40, 1_000_000),
+            (20, 40, 7),
+            (40, 40, 1),
+        ] {
+            assert_eq!(rule(used, limit, fee), alloy(used, limit, fee));
+        }
+        assert_eq!(rule(40, 40, u64::MAX - 1), u64::MAX);
+        assert_eq!(rule(40, 40, u64::MAX), u64::MAX);
+        assert_eq!(rule(1, 1, 9), 9, "a gas target of 0 keeps the base fee");
+    }
 
     #[test]
     fn dev_genesis_parses() {

@@ -457,9 +457,7 @@ pub fn next_header(
     parent_hash: B256,
     attributes: BlockAttributes,
 ) -> Header {
-    let base_fee = parent
-        .next_block_base_fee(chain.base_fee_params)
-        .unwrap_or_default();
+    let base_fee = chain.next_base_fee(parent);
     l2_header(
         parent_hash,
         chain.fee_recipient,

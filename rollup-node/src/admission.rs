@@ -149,7 +149,7 @@ pub fn admit(
     }
     let base_fee = store
         .head()
-        .and_then(|h| h.header.next_block_base_fee(chain.base_fee_params))
+        .map(|h| chain.next_base_fee(&h.header))
         .unwrap_or_default();
     if tx.max_fee_per_gas() < base_fee as u128 {
         return Err(AdmissionError::Underpriced {

@@ -397,9 +397,7 @@ impl<P: ChainProvider> EthApiServer for EthRpc<P> {
 
     fn gas_price(&self) -> RpcResult<U256> {
         let (_, head) = self.ctx.head()?;
-        let base = head
-            .next_block_base_fee(self.ctx.chain.base_fee_params)
-            .unwrap_or_default() as u128;
+        let base = self.ctx.chain.next_base_fee(&head) as u128;
         Ok(U256::from(base + self.suggested_tip()))
     }
 
@@ -460,11 +458,9 @@ impl<P: ChainProvider> EthApiServer for EthRpc<P> {
             last = Some(header);
         }
         if let Some(header) = last {
-            history.base_fee_per_gas.push(
-                header
-                    .next_block_base_fee(self.ctx.chain.base_fee_params)
-                    .unwrap_or_default() as u128,
-            );
+            history
+                .base_fee_per_gas
+                .push(self.ctx.chain.next_base_fee(&header) as u128);
             history.base_fee_per_blob_gas.push(0);
         }
         Ok(history)
