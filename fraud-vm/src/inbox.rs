@@ -88,7 +88,8 @@ sol! {
         uint64 position;
         /// Delayed messages (deposits) consumed up to and including the block.
         uint64 delayedRead;
-        /// Whether a block at or below this one had an L1 origin.
+        /// Whether a block at or below this one had an L1 origin. Without one, `originNumber`
+        /// and `originHash` are zero (every cursor derivation produces is canonical so).
         bool hasOrigin;
         /// The newest such origin's number (0 without one).
         uint64 originNumber;
@@ -98,6 +99,17 @@ sol! {
 }
 
 impl Cursor {
+    /// The cursor after genesis: batch 0, not opened, no delayed message read, no origin. The
+    /// claim on block 0, every dispute's anchor, commits it.
+    pub const GENESIS: Cursor = Cursor {
+        batchIndex: 0,
+        position: 0,
+        delayedRead: 0,
+        hasOrigin: false,
+        originNumber: 0,
+        originHash: B256::ZERO,
+    };
+
     /// The cursor of a block read from batch `batch_index` whose next record (if the batch
     /// has one) is at byte `next_position` (0: the batch is done, the next block is read from
     /// the next batch), with `delayed_read` messages consumed and newest origin `origin`.

@@ -2213,9 +2213,10 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
     );
     assert_eq!(ended.frame.depth, 0);
 
-    // The queries: context, cursor, batchAcc, commitment, delayedAcc, parent, batch, and four
-    // malformed ones, all answered in the call step (the ordinary CALL enters a frame).
-    assert_eq!(oracle_steps.len(), 11, "oracle calls");
+    // The queries: context, cursor, batchAcc, commitment, delayedAcc, parent, batch, the cursor
+    // again into an output area, four malformed ones and one with too little gas for its
+    // answer, all answered in the call step (the ordinary CALL enters a frame).
+    assert_eq!(oracle_steps.len(), 13, "oracle calls");
     let answered: Vec<B256> = oracle_steps
         .iter()
         .map(|(i, _)| trace.machine(i + 1).frame.returndata_root)
@@ -2229,23 +2230,21 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
         root(inbox.delayed[2].as_slice()),
         root(&parent_header),
         root(&data),
+        root(&preimages[0]),
     ];
     assert_eq!(
-        answered[..7],
+        answered[..8],
         expected_answers[..],
         "answers as return data"
     );
     let empty = root(&[]);
-    assert_eq!(
-        answered[7..],
-        [empty; 4],
-        "malformed queries answer nothing"
-    );
-    for (i, _) in &oracle_steps[7..] {
+    assert_eq!(answered[8..], [empty; 5], "failed queries answer nothing");
+    for (k, (i, _)) in oracle_steps[8..].iter().enumerate() {
         let (before, after) = (trace.machine(*i), trace.machine(i + 1));
+        let sent = if k == 4 { 50 } else { 10_000 };
         assert_eq!(
             before.frame.gas - after.frame.gas,
-            100 + 10_000,
+            100 + sent,
             "a failed query consumes the gas sent with it"
         );
     }
@@ -2253,9 +2252,19 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
     let (before, after) = (trace.machine(*i), trace.machine(i + 1));
     assert_eq!(
         before.frame.gas - after.frame.gas,
-        2600,
-        "the first query pays the cold access and nothing else"
+        2600 + 2 * 3,
+        "the first query pays the cold access and 3 gas per answer word"
     );
+    // The answer copied into an output area: three copy micro-steps after the call step.
+    let (i, _) = &oracle_steps[7];
+    let copies = (i + 1..trace.len())
+        .take_while(|&k| trace.machine(k).frame.cursor != 0)
+        .count();
+    assert_eq!(copies, 3, "96 bytes copied 32 per step");
+    for k in i + 1..i + 1 + copies {
+        let (proof, _) = trace.prove_step(k).expect("copy step");
+        assert_sound_on(&inbox, trace.state_hash(k), &proof, trace.state_hash(k + 1));
+    }
 
     // The probe's output is not a hand-off layout: its batch derives nothing, and the
     // hand-off reopens the claim at the next batch.

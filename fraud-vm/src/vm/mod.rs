@@ -153,6 +153,14 @@
 //! `2·gasUsed + 4·n + 2` steps (checked on every traced block by the tests). A block of the
 //! 30M-gas limit therefore needs at most 2^26 leaves.
 //!
+//! A block's trace also holds its derivation run: the open step, the program's steps and the
+//! hand-off. The program's steps follow the same argument with its gas budget (the protocol's
+//! `derivation_gas`), the copy steps of a derivation-oracle answer included (the oracle
+//! charges 3 gas per word of its answer), so a run has at most `2·derivation_gas + 4` steps.
+//! A block whose derivation first passes over batches that derive nothing holds one run per
+//! such batch; their number per block is not bounded yet (an open design item for the game's
+//! depth: e.g. a bound on the runs a block may take, or a game level over runs).
+//!
 //! Memory beyond `2^DATA_DEPTH` words is treated as out of gas: its expansion cost exceeds
 //! `5·10^11` gas, so no transaction of a chain whose block gas limit is below that can reach it.
 //!

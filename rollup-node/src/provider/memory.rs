@@ -126,9 +126,9 @@ impl BlockReader for MemoryProvider {
         Ok(self.block(number).map(|(b, _)| b.clone()))
     }
 
-    /// No batches: an in-memory chain is built without L1.
-    fn derivation_cursor(&self, _number: u64) -> Result<Option<Cursor>, StoreError> {
-        Ok(None)
+    /// No batches: an in-memory chain is built without L1 (genesis has the genesis cursor).
+    fn derivation_cursor(&self, number: u64) -> Result<Option<Cursor>, StoreError> {
+        Ok((number == 0).then_some(Cursor::GENESIS))
     }
 }
 

@@ -186,10 +186,13 @@ impl Store {
         }
     }
 
-    /// The derivation cursor after block `number` (`fraud_vm::batch::Cursor`: where the next
-    /// block's derivation continues), known for blocks this node derived from a batch (None
-    /// otherwise).
+    /// The derivation cursor after block `number` (`fraud_vm::inbox::Cursor`: where the next
+    /// block's derivation continues), known for genesis ([`Cursor::GENESIS`]) and for blocks
+    /// this node derived from a batch (None otherwise).
     pub fn derivation_cursor(&self, number: u64) -> Result<Option<Cursor>, StoreError> {
+        if number == 0 {
+            return Ok(Some(Cursor::GENESIS));
+        }
         let Some(v) = self.db.get(num_key(BATCH_POSITION, number))? else {
             return Ok(None);
         };

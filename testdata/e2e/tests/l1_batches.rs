@@ -147,7 +147,7 @@ async fn assert_same_chain(seq: &TestChain, replica: &TestChain, n: u64) {
 /// and the next record's offset (the next batch at 0 after a batch's last block), the delayed
 /// messages read, the newest origin; its hash is recomputed here from those parts. On `checked`
 /// blocks `rollup_checkBlock` shows the block's trace ends in that claim. The sequencer derived
-/// none of its blocks, so it knows no claim.
+/// none of its blocks, so it knows no claim but genesis's, the anchor both nodes agree on.
 async fn assert_claims(seq: &TestChain, replica: &TestChain, batches: &[OnL1], checked: &[u64]) {
     let mut expected = std::collections::BTreeMap::new();
     for (index, b) in batches.iter().enumerate() {
@@ -159,7 +159,28 @@ async fn assert_claims(seq: &TestChain, replica: &TestChain, batches: &[OnL1], c
         }
     }
     let n = *expected.keys().last().expect("batched blocks");
+    let anchor = |chain: &TestChain| {
+        let p = chain.provider();
+        async move {
+            p.raw_request::<_, Value>("rollup_claim".into(), json!(["0x0"]))
+                .await
+                .expect("rollup_claim")
+        }
+    };
+    let genesis = anchor(replica).await;
+    assert_eq!(genesis, anchor(seq).await, "both nodes anchor at one claim");
     let p = replica.provider();
+    let genesis_hash: B256 = block(&p, 0).await["hash"]
+        .as_str()
+        .expect("hash")
+        .parse()
+        .expect("hash");
+    assert_eq!(genesis["cursorHash"], json!(Cursor::GENESIS.hash()));
+    assert_eq!(
+        genesis["blockHashesRoot"],
+        json!(window_root([(0, genesis_hash)])),
+        "the genesis window holds genesis"
+    );
     let mut hashes = vec![(
         0,
         block(&p, 0).await["hash"]

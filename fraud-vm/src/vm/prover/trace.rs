@@ -20,6 +20,7 @@ use revm::{
         result::{EVMError, ResultAndState},
         BlockEnv, TxEnv,
     },
+    context_interface::block::BlobExcessGasAndPrice,
     database_interface::Database,
     handler::MainBuilder,
     inspector::InspectEvm,
@@ -318,14 +319,23 @@ impl<'a, P: StateProvider> Trace<'a, P> {
     ///
     /// `provider` must hold the state the claim's state root commits. Fails with
     /// [`TraceError::Oracle`] if the open step does not hold on `run.inbox` and `protocol`, if
-    /// `run.data` or `run.program` is not what the commitment and the protocol commit, or if
-    /// the program asks for something the run does not have.
+    /// `chain`, `run.data` or `run.program` is not what the protocol and the commitment
+    /// commit, or if the program asks for something the run does not have (or a preimage over
+    /// the oracle's bound); with [`TraceError::Unsupported`] if the program reads the accounts
+    /// at 0 or at the program's address (revm's view of them is not the machine's: it runs
+    /// the program from an account holding its code and bumps the caller's nonce).
     pub fn for_derivation(
         provider: &'a P,
         chain: &ChainSpec,
         protocol: &Protocol,
         run: DerivationRun<'_>,
     ) -> Result<Self, TraceError> {
+        if chain.chain_id != protocol.chain_id {
+            return Err(TraceError::Oracle(format!(
+                "the chain's id {} is not the protocol's {}",
+                chain.chain_id, protocol.chain_id
+            )));
+        }
         let proof = run.open;
         let start = open(protocol, &run.inbox, open_hash(&proof.claim), &proof)
             .map_err(|e| TraceError::Oracle(format!("the open step: {e}")))?;
@@ -376,9 +386,19 @@ impl<'a, P: StateProvider> Trace<'a, P> {
             );
             let mut evm = revm::Context::mainnet()
                 .with_db(db)
+                // The open state's block part: every field but the chain id and the coinbase zero.
                 .with_block(BlockEnv {
+                    number: U256::ZERO,
                     beneficiary: protocol.coinbase,
+                    timestamp: U256::ZERO,
+                    gas_limit: 0,
+                    basefee: 0,
+                    difficulty: U256::ZERO,
                     prevrandao: Some(B256::ZERO),
+                    blob_excess_gas_and_price: Some(BlobExcessGasAndPrice {
+                        excess_blob_gas: 0,
+                        blob_gasprice: 0,
+                    }),
                     ..Default::default()
                 })
                 .modify_cfg_chained(|cfg| {

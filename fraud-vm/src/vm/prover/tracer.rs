@@ -19,10 +19,11 @@ use revm::{
 use super::{error::TraceError, snapshot::*};
 use crate::vm::verifier::{
     build::CodeBuilder,
+    call::MAX_DEPTH,
     copy::chunk_order,
     input::{AccessEntry, TxInput},
     keccak::{self, Sponge},
-    l1_oracle::{InboxAcc, Query, ORACLE},
+    l1_oracle::{answer_gas, InboxAcc, Query, MAX_PREIMAGE, ORACLE},
     machine::{boundary_frame, BlockPart, Checkpoint, FrameKind, Status, TxPart},
     open::{InboxAccs, L1Inbox, PROGRAM},
     SET_MEMBER,
@@ -74,6 +75,28 @@ pub(super) struct PendingCall {
 pub(super) struct PendingExit {
     pub(super) suspended: Snapshot,
     pub(super) returndata: DataRef,
+}
+
+/// The account a derivation run's step reads whose revm view is not the machine's: revm runs
+/// the program from an account that holds its code (the state's account at [`PROGRAM`] does
+/// not) and bumps the nonce of the caller, address 0. The machine defines those steps; this
+/// prover does not trace them, and the derivation program does not take them.
+fn outside_the_machine(opcode: u8, stack: &[U256], frame: &FrameData) -> Option<Address> {
+    let word = |k: usize| {
+        stack
+            .len()
+            .checked_sub(k + 1)
+            .map(|i| Address::from_word(B256::from(stack[i])))
+    };
+    let account = match opcode {
+        0x31 | 0x3b | 0x3c | 0x3f => word(0)?,
+        0x47 => frame.address,
+        0xf1 | 0xf2 | 0xf4 | 0xfa => word(1)?,
+        _ => return None,
+    };
+    [Address::ZERO, PROGRAM]
+        .contains(&account)
+        .then_some(account)
 }
 
 /// The Inspector that records frames and per-step snapshots.
@@ -706,11 +729,19 @@ impl<'a, P: StateProvider> Tracer<'a, P> {
                 let (parent_hash, cursor) = self.derivation.unwrap_or_default();
                 Bytes::from([parent_hash.0, cursor.0].concat())
             }
-            Query::Preimage(hash) => w
-                .preimages
-                .get(&hash)
-                .cloned()
-                .ok_or_else(|| missing(format!("no preimage of {hash}")))?,
+            Query::Preimage(hash) => {
+                let bytes = w
+                    .preimages
+                    .get(&hash)
+                    .cloned()
+                    .ok_or_else(|| missing(format!("no preimage of {hash}")))?;
+                if bytes.len() > MAX_PREIMAGE {
+                    return Err(missing(format!(
+                        "the preimage of {hash} is over {MAX_PREIMAGE} bytes"
+                    )));
+                }
+                bytes
+            }
             Query::Acc(acc, index) => {
                 let value = match acc {
                     InboxAcc::Batch => w.inbox.batch_acc(index),
@@ -1215,7 +1246,12 @@ where
         let oracle_call = self.derivation.is_some()
             && inputs.target_address == ORACLE
             && matches!(&self.pending_call, Some(c) if c.kind == FrameKind::StaticCall);
-        if !oracle_call || self.error.is_some() {
+        // A caller at depth 1024 cannot call: revm's own depth check (after this hook) fails it.
+        let too_deep = self
+            .active
+            .last()
+            .is_some_and(|a| self.frames[a.frame].depth >= MAX_DEPTH);
+        if !oracle_call || too_deep || self.error.is_some() {
             return None;
         }
         let input = inputs.input.bytes(context);
@@ -1224,8 +1260,12 @@ where
             _ => Ok(None),
         };
         let (result, output, gas) = match answer {
-            Ok(Some(bytes)) => (InstructionResult::Return, bytes, Gas::new(inputs.gas_limit)),
-            Ok(None) => {
+            Ok(Some(bytes)) if answer_gas(bytes.len()) <= inputs.gas_limit => {
+                let mut gas = Gas::new(inputs.gas_limit);
+                gas.set_remaining(inputs.gas_limit - answer_gas(bytes.len()));
+                (InstructionResult::Return, bytes, gas)
+            }
+            Ok(_) => {
                 let mut gas = Gas::new(inputs.gas_limit);
                 gas.spend_all();
                 (InstructionResult::PrecompileError, Bytes::new(), gas)
@@ -1358,6 +1398,17 @@ where
         let Some(frame) = self.active.last().map(|a| a.frame) else {
             return self.fail(TraceError::Inconsistent("a step outside any frame".into()));
         };
+        if self.derivation.is_some() {
+            let opcode = opcode_at(&self.frames[frame].code, interp.bytecode.pc() as u64);
+            if let Some(account) =
+                outside_the_machine(opcode, interp.stack.data(), &self.frames[frame])
+            {
+                return self.fail(TraceError::Unsupported(format!(
+                    "a derivation run reading account {account} ({})",
+                    crate::vm::verifier::opcodes::name(opcode)
+                )));
+            }
+        }
         let memory = self.memory_of(frame, &interp.memory.context_memory());
         let Some(active) = self.active.last_mut() else {
             return;

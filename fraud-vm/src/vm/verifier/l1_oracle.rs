@@ -19,11 +19,14 @@
 //!   [`StepError::NotOnL1`](super::StepError::NotOnL1): no step is defined from there.
 //!
 //! The answer is raw bytes, not ABI-encoded (Solidity reads it with a low-level `staticcall`).
-//! A successful call gives back all the forwarded gas, makes the answer the return data (its
-//! own word tree) and pushes `1`; the answer is then copied to the output area by the usual
-//! copy micro-steps. Any other input (another length or selector, an index of `2^64` or more)
-//! fails the call unread beyond its 36 bytes: it consumes the forwarded gas, empties the return
-//! data and pushes `0`.
+//! The oracle charges [`ANSWER_WORD_GAS`] per 32-byte word of its answer, from the forwarded
+//! gas (as the identity precompile charges per word of output), so that every copy micro-step
+//! of the answer into the caller's memory was paid for. A successful call gives back the rest
+//! of the forwarded gas, makes the answer the return data (its own word tree) and pushes `1`;
+//! the answer is then copied to the output area by the usual copy micro-steps. Any other input
+//! (another length or selector, an index of `2^64` or more), or too little forwarded gas for
+//! the answer, fails the call (unread beyond its 36 bytes): it consumes the forwarded gas,
+//! empties the return data and pushes `0`.
 //!
 //! The program only asks for preimages of hashes it read from committed data (the claim, the
 //! cursor, the Inbox's accumulators, headers and messages linked from them), and only for
@@ -40,6 +43,14 @@ use super::{
 };
 
 pub use super::open::{DERIVATION_TX_TYPE, ORACLE};
+
+/// Gas the oracle charges per 32-byte word of its answer.
+pub const ANSWER_WORD_GAS: u64 = 3;
+
+/// The gas an answer of `len` bytes costs.
+pub fn answer_gas(len: usize) -> u64 {
+    ANSWER_WORD_GAS * (len as u64).div_ceil(32)
+}
 
 /// Longest preimage the oracle gives in one answer: room for the largest deposit data the
 /// Portal accepts (120,000 bytes), the largest preimage derivation reads.
@@ -150,10 +161,11 @@ pub(super) fn call<O: Oracle + ?Sized>(
             ctx.o.inbox_acc(acc, index)?.as_slice(),
         )),
     };
+    let answer = answer.filter(|bytes| answer_gas(bytes.len()) <= gas);
     let frame = &mut ctx.m.frame;
     match &answer {
         Some(bytes) => {
-            frame.gas += gas;
+            frame.gas += gas - answer_gas(bytes.len());
             frame.returndata_len = bytes.len() as u64;
             frame.returndata_root = crate::merkle::data_root(bytes);
             frame.returndata_offset = 0;

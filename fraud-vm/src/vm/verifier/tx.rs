@@ -118,6 +118,11 @@ pub(super) fn init<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<(), Exit>
     if input.to.is_none() {
         intrinsic += TX_CREATE + INITCODE_WORD * input.input_len.div_ceil(32);
     }
+    if input.tx_type == super::open::DERIVATION_TX_TYPE {
+        // Derivation builds inputs of types 0, 1, 2 and 0x7E only: an input of the
+        // derivation run's type would give a transaction the oracle and the hand-off.
+        return Err(StepError::Unsupported("an input of the derivation run's type".into()).into());
+    }
     let deposit = input.tx_type == DEPOSIT_TYPE;
     let price = if deposit { 0 } else { price };
     if cursor == 0 {

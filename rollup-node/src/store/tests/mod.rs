@@ -402,5 +402,9 @@ fn a_derived_block_keeps_where_derivation_continues() {
         cursor.origin(),
         Some(fraud_vm::batch::BatchOrigin::from(&origin))
     );
-    assert_eq!(store.derivation_cursor(0).expect("read"), None);
+    assert_eq!(
+        store.derivation_cursor(0).expect("read"),
+        Some(fraud_vm::inbox::Cursor::GENESIS),
+        "genesis is where derivation starts"
+    );
 }
