@@ -96,6 +96,20 @@ pub struct L1BlockInfo {
     pub basefee: u64,
 }
 
+impl L1BlockInfo {
+    /// The origin an L1 header describes: its number, its hash (`keccak256` of its RLP
+    /// encoding, the value the next header's `parentHash` holds, so an origin can be proven by
+    /// walking parent hashes), its timestamp and its base fee (0 before London).
+    pub fn from_header(header: &alloy_consensus::Header) -> Self {
+        Self {
+            number: header.number,
+            hash: header.hash_slow(),
+            timestamp: header.timestamp,
+            basefee: header.base_fee_per_gas.unwrap_or_default(),
+        }
+    }
+}
+
 /// The source hash of the L1-info deposit of L2 block `l2_block_number` whose origin has hash
 /// `l1_block_hash` (see the module docs).
 pub fn l1_info_source_hash(l1_block_hash: B256, l2_block_number: u64) -> B256 {

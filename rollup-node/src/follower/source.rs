@@ -138,12 +138,18 @@ impl L1Source for RpcL1Source {
             .get_block_by_number(BlockNumberOrTag::Number(number))
             .await
             .map_err(|e| SourceError::rpc("eth_getBlockByNumber", e))?;
-        Ok(block.map(|block| L1BlockInfo {
-            number,
-            hash: block.header.hash,
-            timestamp: block.header.timestamp,
-            basefee: block.header.base_fee_per_gas.unwrap_or_default(),
-        }))
+        let Some(block) = block else {
+            return Ok(None);
+        };
+        let info = L1BlockInfo::from_header(&block.header.inner);
+        if (info.number, info.hash) != (number, block.header.hash) {
+            // An origin's hash must be its header's: derivation proofs walk parent hashes.
+            return Err(SourceError::rpc(
+                "eth_getBlockByNumber",
+                format!("block {number}'s hash is not keccak256 of its header"),
+            ));
+        }
+        Ok(Some(info))
     }
 
     async fn inbox_logs(
