@@ -1928,6 +1928,27 @@ fn the_claim_on_a_block_is_where_the_next_block_starts() {
     assert_sound(pre, &proof, honest);
 }
 
+/// The protocol of a derivation run of `program` on this chain (2^32 gas).
+fn protocol_for(program: &[u8]) -> Protocol {
+    Protocol {
+        chain_id: CHAIN_ID,
+        coinbase: COINBASE,
+        program_len: program.len() as u64,
+        program_chunk_root: fraud_vm::code::ChunkedCode::new(program).chunk_root(),
+        derivation_gas: 1 << 32,
+    }
+}
+
+/// The L1 block the tests' batches are appended in.
+fn l1_block() -> alloy_consensus::Header {
+    alloy_consensus::Header {
+        number: 77,
+        timestamp: 1_700,
+        parent_hash: B256::repeat_byte(0x76),
+        ..Default::default()
+    }
+}
+
 /// The open step: from the claim on block 1 (the traced block, whose cursor points at batch 0
 /// at byte 211) to the derivation program running on batch 0's data. Every field it sets comes
 /// from the claim, the protocol or the batch commitment L1 holds; a liar who edits any byte of
@@ -1943,20 +1964,9 @@ fn the_open_step_starts_the_program_on_the_batch_the_claim_points_at() {
         "../../contracts/out/Derivation.json"
     )))
     .expect("hex");
-    let protocol = Protocol {
-        chain_id: CHAIN_ID,
-        coinbase: COINBASE,
-        program_len: program.len() as u64,
-        program_chunk_root: fraud_vm::code::ChunkedCode::new(&program).chunk_root(),
-        derivation_gas: 1 << 32,
-    };
+    let protocol = protocol_for(&program);
     let data = b"a batch's bytes, as the Inbox committed them".repeat(9);
-    let l1_block = alloy_consensus::Header {
-        number: 77,
-        timestamp: 1_700,
-        parent_hash: B256::repeat_byte(0x76),
-        ..Default::default()
-    };
+    let l1_block = l1_block();
     let commitment =
         BatchCommitment::new(B256::ZERO, &data, 2, B256::repeat_byte(2), &l1_block, false);
     let other = BatchCommitment::new(
@@ -2129,13 +2139,7 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
         "../../contracts/out/OracleProbe.json"
     )))
     .expect("hex");
-    let protocol = Protocol {
-        chain_id: CHAIN_ID,
-        coinbase: COINBASE,
-        program_len: probe.len() as u64,
-        program_chunk_root: fraud_vm::code::ChunkedCode::new(&probe).chunk_root(),
-        derivation_gas: 1 << 32,
-    };
+    let protocol = protocol_for(&probe);
     // Batch 0, appended after two delayed messages.
     let data: Vec<u8> = (0..700u32).map(|i| (i * 7 % 251) as u8).collect();
     let delayed = {
@@ -2146,12 +2150,7 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
         }
         accs
     };
-    let l1_block = alloy_consensus::Header {
-        number: 77,
-        timestamp: 1_700,
-        parent_hash: B256::repeat_byte(0x76),
-        ..Default::default()
-    };
+    let l1_block = l1_block();
     let commitment = BatchCommitment::new(B256::ZERO, &data, 2, delayed[2], &l1_block, false);
     let inbox = InboxAccs {
         batch: vec![B256::ZERO, commitment.accumulate()],
@@ -2427,18 +2426,8 @@ fn the_hand_off_joins_the_claim_to_the_next_blocks_execution() {
         inputCount: U256::from(start.tx_count),
         inputsRoot: start.inputs_root,
     };
-    let protocol = Protocol {
-        chain_id: CHAIN_ID,
-        coinbase: COINBASE,
-        program_len: echo.len() as u64,
-        program_chunk_root: fraud_vm::code::ChunkedCode::new(&echo).chunk_root(),
-        derivation_gas: 1 << 32,
-    };
-    let l1_block = alloy_consensus::Header {
-        number: 77,
-        timestamp: 1_700,
-        ..Default::default()
-    };
+    let protocol = protocol_for(&echo);
+    let l1_block = l1_block();
     // Runs the stand-in program on a batch holding `data` and returns the trace with the
     // hand-off's proof, pre- and post-state (checking every step of the run on the way).
     let run = |data: &[u8]| {
