@@ -10,7 +10,10 @@
 //!   except a single block that alone is larger), or
 //! - the oldest pending block has waited `--batcher.max-age`.
 //!
-//! Each posted batch is logged with its bytes, its L1 gas and the gas per transaction.
+//! Each posted batch is logged with its bytes, its L1 gas and the gas per transaction, and the
+//! position after each of its blocks (its Inbox index, from the receipt's `BatchAppended`) is
+//! recorded in the store, so the node knows the claim on every block it batched
+//! (`rollup_claim`), as a replica knows it for the blocks it derives.
 //!
 //! **Exactly once across crashes.** The batcher keeps no state of its own: on start (and after
 //! any failed post) it first waits until its account has no pending L1 transaction (pending
@@ -234,7 +237,11 @@ impl Batcher {
             Ok(ours)
         })
         .await?;
-        let end = ours.map_or(0, |b| b.last_block());
+        if let Some((index, batch)) = &ours {
+            // Recorded when posted, unless the node stopped in between: again, idempotently.
+            self.store.record_batch_positions(*index, batch)?;
+        }
+        let end = ours.map_or(0, |(_, b)| b.last_block());
         for (batch, l1_block) in foreign {
             if self.foreign_derives(&batch, end, l1_block).await? {
                 return Err(BatcherError::Diverged {
@@ -409,6 +416,14 @@ impl Batcher {
         if !receipt.status() {
             return Err(BatcherError::Reverted(receipt.transaction_hash));
         }
+        let index = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| BatchAppended::decode_log(&log.inner).ok())
+            .map(|event| u64::try_from(event.batchIndex).unwrap_or(u64::MAX))
+            .ok_or_else(|| BatcherError::Rpc("the batch's receipt has no BatchAppended".into()))?;
+        self.store.record_batch_positions(index, &batch)?;
         let last = batch.last_block();
         info!(
             first_block = next,
@@ -429,12 +444,12 @@ impl Batcher {
 }
 
 /// The newest sequencer (non-forced) batch in `deployment`'s Inbox, decoded from its calldata,
-/// for which `accept(batch, l1Block)` holds.
+/// for which `accept(batch, l1Block)` holds, with its Inbox index.
 async fn newest_batch_where(
     l1: &DynProvider,
     deployment: &Deployment,
     mut accept: impl FnMut(&Batch, u64) -> Result<bool, BatcherError>,
-) -> Result<Option<Batch>, BatcherError> {
+) -> Result<Option<(u64, Batch)>, BatcherError> {
     let head = l1
         .get_block_number()
         .await
@@ -479,7 +494,8 @@ async fn newest_batch_where(
                 });
             match decoded {
                 Ok(batch) if accept(&batch, log.block_number.unwrap_or_default())? => {
-                    return Ok(Some(batch))
+                    let index = u64::try_from(event.batchIndex).unwrap_or(u64::MAX);
+                    return Ok(Some((index, batch)));
                 }
                 Ok(_) => {}
                 Err(e) => warn!(l1_tx = %hash, error = %e, "skipping an undecodable batch"),

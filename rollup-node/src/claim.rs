@@ -1,9 +1,9 @@
 //! The claim on a block as this node knows it (`fraud_vm::vm::Claim`: what the block's
 //! step-machine trace ends in, and what a dispute over the chain bisects over): its hash and
 //! state root, the block-hash window with its own hash, and its derivation cursor. The cursor is
-//! known for blocks this node derived from a batch (a replica) and for genesis
-//! (`Cursor::GENESIS`: the claim on block 0 is every node's anchor); a sequencer's own blocks
-//! have none until derived.
+//! known for genesis (`Cursor::GENESIS`: the claim on block 0 is every node's anchor), for
+//! blocks this node derived from a batch (a replica) and for blocks its batcher posted (a
+//! sequencer, once the batch is in the Inbox); other blocks have none yet.
 
 use alloy_primitives::{B256, U64};
 use fraud_vm::{

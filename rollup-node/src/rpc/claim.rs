@@ -16,8 +16,8 @@ use crate::{
 #[rpc(server)]
 pub trait ClaimApi {
     /// The claim on block `number`: its hash, state root, block-hash window root, derivation
-    /// cursor and their hash. Null when the block is not stored or this node did not derive it
-    /// from a batch (a sequencer's own blocks; a replica knows every block it derived).
+    /// cursor and their hash. Null when the block is not stored or not yet in a batch this node
+    /// derived (a replica) or posted (a sequencer's batcher); genesis's is every node's anchor.
     #[method(name = "rollup_claim")]
     async fn claim(&self, number: U64) -> RpcResult<Option<BlockClaim>>;
 }

@@ -188,7 +188,7 @@ impl Store {
 
     /// The derivation cursor after block `number` (`fraud_vm::inbox::Cursor`: where the next
     /// block's derivation continues), known for genesis ([`Cursor::GENESIS`]) and for blocks
-    /// this node derived from a batch (None otherwise).
+    /// this node derived from a batch or posted in one (None otherwise).
     pub fn derivation_cursor(&self, number: u64) -> Result<Option<Cursor>, StoreError> {
         if number == 0 {
             return Ok(Some(Cursor::GENESIS));

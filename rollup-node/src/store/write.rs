@@ -108,6 +108,26 @@ impl Store {
         self.commit(block, cursor, has_origin, Some(position))
     }
 
+    /// Records where derivation continues after each block of `batch`, which this node posted
+    /// and the Inbox holds at index `batch_index` (the batcher's blocks are committed before
+    /// they are batched), so the claims on them ([`Store::derivation_cursor`]) are known as
+    /// on a replica that derived them. Durable when it returns.
+    pub fn record_batch_positions(
+        &self,
+        batch_index: u64,
+        batch: &fraud_vm::batch::Batch,
+    ) -> Result<(), StoreError> {
+        let mut records = sled::Batch::default();
+        for i in 0..batch.blocks.len() {
+            let number = batch.first_block.saturating_add(i as u64);
+            let position = BatchPosition::after(batch_index, batch, i);
+            records.insert(num_key(BATCH_POSITION, number), &position.encode()[..]);
+        }
+        self.db.apply_batch(records)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     #[instrument(level = "debug", skip_all, fields(number = block.header.number))]
     fn commit(
         &self,
