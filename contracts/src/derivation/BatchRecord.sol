@@ -128,7 +128,7 @@ library BatchRecord {
     ///         The record must pass `BatchBlock::check` ({GAS_LIMIT}, {TIMESTAMP_LEAD},
     ///         {ORIGIN_WITHOUT_ROOM}, {ORIGIN_BACK}, {ORIGIN_NOT_PAST}, in that order); a record
     ///         that fails derives nothing, nor do the records after it.
-    function derive(bytes calldata batch, Context calldata ctx) internal pure returns (Record memory r) {
+    function derive(bytes calldata batch, Context memory ctx) internal pure returns (Record memory r) {
         uint256 pos = ctx.position;
         if (pos == 0) {
             if (!decodes(batch)) return nothing(UNDECODABLE);
@@ -221,7 +221,7 @@ library BatchRecord {
     ///         `ctx`; stamps `r.timestamp` (`execute::block_timestamp`) on the way. 0 when it
     ///         passes, else the reason. `u64` sums saturate as the Rust's `saturating_add` does;
     ///         a record after block `2^64 - 1` is an overlap (no block follows it).
-    function check(Record memory r, Context calldata ctx) private pure returns (uint8) {
+    function check(Record memory r, Context memory ctx) private pure returns (uint8) {
         if (ctx.parentNumber == U64_MAX) return OVERLAP;
         uint256 gasLimit = r.gasLimit;
         if (gasLimit > MAX_BLOCK_GAS_LIMIT) return GAS_LIMIT;

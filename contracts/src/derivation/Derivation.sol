@@ -46,7 +46,7 @@ contract Derivation {
     ///         it whole and checks that it continues the head, then every record is checked by
     ///         `BatchBlock::check`'s rules. A status-0 record's `nextPosition` (unless 0: the
     ///         batch is done) is the next call's position, on the derived block as parent.
-    function deriveRecord(bytes calldata batch, BatchRecord.Context calldata ctx)
+    function deriveRecord(bytes calldata batch, BatchRecord.Context memory ctx)
         external
         pure
         returns (BatchRecord.Record memory)
@@ -58,6 +58,12 @@ contract Derivation {
     ///         (`Header.decode`); reverts with {Header.InvalidHeader} when alloy refuses it.
     function decodeHeader(bytes calldata header) external pure returns (Header.Fields memory) {
         return Header.decode(header);
+    }
+
+    /// @notice {decodeHeader} of the header copied to memory first (`Header.decodeMemory`, the
+    ///         path the program takes for an oracle answer): the same fields, the same refusals.
+    function decodeHeaderInMemory(bytes memory header) external pure returns (Header.Fields memory) {
+        return Header.decodeMemory(header);
     }
 
     /// @notice The base fee after a block that used `gasUsed` of `gasLimit` at `baseFee`

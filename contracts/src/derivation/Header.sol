@@ -4,11 +4,12 @@ pragma solidity 0.8.37;
 import {Rlp} from "./Rlp.sol";
 
 /// @title Header
-/// @notice An RLP block header to its fields, exactly as `alloy_consensus::Header` (alloy 2.5)
-///         decodes it with `alloy_rlp::decode_exact`: the bytes are accepted exactly when alloy
-///         accepts them, and then every field below is alloy's. Used for the parent L2 header
-///         (our blocks set the London to Cancun fields: `fraud_vm::block::l2_header`) and for L1
-///         headers (anvil's Cancun and Prague blocks).
+/// @notice An RLP block header, in calldata or in memory, to its fields, exactly as
+///         `alloy_consensus::Header` (alloy 2.5) decodes it with `alloy_rlp::decode_exact`: the
+///         bytes are accepted exactly when alloy accepts them, and then every field below is
+///         alloy's. Used for the parent L2 header (our blocks set the London to Cancun fields:
+///         `fraud_vm::block::l2_header`; the derivation program reads it from an oracle answer
+///         in memory) and for L1 headers (anvil's Cancun and Prague blocks).
 /// @dev The header is one RLP list, ending exactly at the end of the bytes, of the 15 fields
 ///      every header has (`parentHash` to `nonce`) followed by 0 to 8 optional fields, which
 ///      alloy reads in order while the list has bytes left: `baseFeePerGas` (London),
@@ -70,7 +71,23 @@ library Header {
         assembly ("memory-safe") {
             start := raw.offset
         }
-        Rlp.Reader memory outer = Rlp.reader(start, start + raw.length);
+        read(Rlp.reader(start, start + raw.length), h);
+        h.hash = keccak256(raw);
+    }
+
+    /// @notice {decode} of a header in memory (an oracle answer).
+    function decodeMemory(bytes memory raw) internal pure returns (Fields memory h) {
+        uint256 start;
+        assembly ("memory-safe") {
+            start := add(raw, 0x20)
+        }
+        read(Rlp.memoryReader(start, start + raw.length), h);
+        h.hash = keccak256(raw);
+    }
+
+    /// @notice Reads the fields of the header `outer` spans exactly (all but `hash`) into `h`:
+    ///         the one decoder behind {decode} and {decodeMemory}.
+    function read(Rlp.Reader memory outer, Fields memory h) private pure {
         Rlp.Reader memory f = outer.readList();
         h.parentHash = f.readFixed(32);
         h.ommersHash = f.readFixed(32);
@@ -91,7 +108,6 @@ library Header {
         h.nonce = bytes8(f.readFixed(8));
         readOptional(f, h.optional);
         if (!outer.done() || !f.done()) revert InvalidHeader();
-        h.hash = keccak256(raw);
     }
 
     /// @notice Reads the optional fields present, in order, counting them.
@@ -133,10 +149,14 @@ library Header {
     function readHashed(Rlp.Reader memory f) private pure returns (bytes32 h, uint256 len) {
         uint256 start;
         (start, len) = f.readBytes();
+        bool inMemory = f.inMemory;
         assembly ("memory-safe") {
-            let p := mload(0x40)
-            calldatacopy(p, start, len)
-            h := keccak256(p, len)
+            if iszero(inMemory) {
+                let p := mload(0x40)
+                calldatacopy(p, start, len)
+                start := p
+            }
+            h := keccak256(start, len)
         }
     }
 }

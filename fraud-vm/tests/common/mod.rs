@@ -48,6 +48,19 @@ pub fn deployed_code() -> Bytes {
     hex::decode(code).expect("deployedBytecode is hex").into()
 }
 
+/// The protocol's derivation program (`contracts/src/derivation/DerivationProgram.sol`): the
+/// code the step machine runs from a claim's open state.
+pub const ENTRY_ARTIFACT: &str = include_str!("../../../contracts/out/DerivationProgram.json");
+
+/// The deployed code of the artifact `artifact` (a Foundry-style JSON).
+pub fn artifact_code(artifact: &str) -> Bytes {
+    let artifact: serde_json::Value = serde_json::from_str(artifact).expect("artifact JSON");
+    let code = artifact["deployedBytecode"]
+        .as_str()
+        .expect("artifact has deployedBytecode");
+    hex::decode(code).expect("deployedBytecode is hex").into()
+}
+
 /// How a call ended.
 #[derive(Debug)]
 pub enum Ended {
