@@ -760,3 +760,87 @@ fn the_header_decodes_the_same_in_memory_as_in_calldata() {
     assert!(accepted >= headers.len(), "{accepted} accepted");
     assert!(refused >= cut_or_extended, "{refused} refused");
 }
+
+/// A transaction with a good signature that the state makes invalid (its nonce is ahead of its
+/// sender's) is in the derived input list, and the node's block does not contain it: tx-init
+/// skips it. The program lists it; the block's trace, given that list
+/// (`BlockRef::inputs`), starts where the hand-off ends and verifies step by step to the
+/// claim on the node's block, skip step included.
+#[test]
+fn a_transaction_invalid_on_the_state_is_listed_and_skipped() {
+    let chain = Chain::build();
+    let n = NEXT;
+    let mut entry = chain.entries[n - 1].clone();
+    let mut ahead = [1_000u64; 3];
+    let gap = transfer(&chain.spec, 0, 2, &mut ahead);
+    // After the three invalid transactions and the first valid one.
+    entry
+        .transactions
+        .insert(4, Bytes::from(gap.tx.encoded_2718()));
+    let (hash, skipped) = chain.replica(n - 1, &entry);
+    assert_eq!(
+        hash, chain.blocks[n].hash,
+        "the replica skips it: the same block"
+    );
+    assert_eq!(
+        skipped, 7,
+        "six undecodable or badly signed, one invalid on the state"
+    );
+    let first = chain.batch(1, LAST as u64);
+    let batch = Batch {
+        first_block: n as u64,
+        parent_hash: chain.blocks[n - 1].hash,
+        blocks: vec![entry.clone()],
+    };
+    let data = vec![first.encode(), batch.encode()];
+    let from = cursor_after(0, &first, LAST - 1);
+    let to = cursor_after(1, &batch, 0);
+    let run = chain.derive(n - 1, &from, &data, false);
+    assert_eq!(run.out_len, 320);
+
+    let listed: Vec<(OpTxEnvelope, Address)> = entry
+        .transactions
+        .iter()
+        .filter_map(|raw| decode_user_tx(&chain.spec, raw).ok())
+        .map(|t| (t.tx, t.sender))
+        .collect();
+    let block = &chain.blocks[n];
+    assert_eq!(listed.len(), block.transactions.len() + 1);
+    let trace = Trace::for_parts(
+        &chain.states[n - 1],
+        &chain.spec,
+        &chain.blocks[n - 1].header,
+        vm::BlockRef {
+            header: &block.header,
+            hash: block.hash,
+            transactions: &block.transactions,
+            senders: &block.senders,
+            cursor: to.hash(),
+            inputs: Some(&listed),
+        },
+    )
+    .expect("the block's trace over its derived input list");
+    assert_eq!(run.post, trace.state_hash(0), "the hand-off starts it");
+    assert_ne!(
+        run.post,
+        chain.execution_start(n, &to).0,
+        "the block's own transactions are not its input list"
+    );
+    let mut skips = 0;
+    for i in 0..trace.len() {
+        let (proof, info) = trace.prove_step(i).expect("prove");
+        let post = vm::verify_step(trace.state_hash(i), &proof).map(|r| r.0);
+        assert_eq!(post, Ok(trace.state_hash(i + 1)), "step {i} ({info:?})");
+        let (before, after) = (trace.machine(i), trace.machine(i + 1));
+        // A tx-init step that moves on to the next input is a skip (a started transaction's
+        // index moves at its tx-end).
+        if info.kind == StepKind::TxInit && after.block.tx_index == before.block.tx_index + 1 {
+            assert_eq!(after.frame.status, Status::Boundary);
+            assert_eq!(after.block.cumulative_gas, before.block.cumulative_gas);
+            assert_eq!(after.block.state_root, before.block.state_root);
+            skips += 1;
+        }
+    }
+    assert_eq!(skips, 1, "one tx-init step skips the transaction");
+    assert_eq!(trace.claim(), Some(chain.claim(n, &to)));
+}

@@ -103,6 +103,7 @@ pub fn check_block<P: BlockReader + StateReader>(
             transactions: &block.transactions,
             senders: &block.senders,
             cursor,
+            inputs: None,
         },
     )
     .map_err(|source| NodeError::Trace { number, source })?;

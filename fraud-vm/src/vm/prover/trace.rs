@@ -65,6 +65,12 @@ pub struct BlockRef<'b> {
     /// The hash of the block's derivation cursor (`fraud_vm::inbox::Cursor::hash`), which its
     /// claim commits.
     pub cursor: B256,
+    /// The block's derived input list, in order, when it holds more than its transactions:
+    /// derivation puts every transaction that decodes with the chain's id and a valid
+    /// signature in the list, and tx-init skips those the state makes invalid (nonce, balance,
+    /// fees, gas), which the block then does not contain. `None`: the list is the block's
+    /// transactions (a block with none skipped).
+    pub inputs: Option<&'b [(OpTxEnvelope, Address)]>,
 }
 
 /// A transaction's execution, step by step.
@@ -130,6 +136,7 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 transactions: &block.transactions,
                 senders: &block.senders,
                 cursor,
+                inputs: None,
             },
         )
     }
@@ -151,18 +158,24 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         let leaf = number % BLOCK_HASH_WINDOW;
         let end_window =
             merkle::root_from_path(&block.hash, leaf, &merkle::path(&block_hashes, leaf));
-        let inputs: Vec<TxInput> = block
-            .transactions
-            .iter()
-            .zip(block.senders)
-            .map(|(tx, sender)| TxInput::from_tx(tx, *sender))
-            .collect();
         if block.transactions.len() != block.senders.len() {
             return Err(TraceError::SendersMismatch {
                 transactions: block.transactions.len(),
                 senders: block.senders.len(),
             });
         }
+        let listed: Vec<(&OpTxEnvelope, Address)> = match block.inputs {
+            Some(list) => list.iter().map(|(tx, sender)| (tx, *sender)).collect(),
+            None => block
+                .transactions
+                .iter()
+                .zip(block.senders.iter().copied())
+                .collect(),
+        };
+        let inputs: Vec<TxInput> = listed
+            .iter()
+            .map(|(tx, sender)| TxInput::from_tx(tx, *sender))
+            .collect();
         let block_part = BlockPart {
             number,
             timestamp: header.timestamp,
@@ -192,7 +205,9 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                 })
                 .build_mainnet_with_inspector(&mut tracer)
                 .with_precompiles(L2Precompiles::new(chain.spec));
-            for (index, (tx, input)) in block.transactions.iter().zip(&inputs).enumerate() {
+            let mut included = block.transactions.iter().peekable();
+            for (index, ((tx, _), input)) in listed.iter().zip(&inputs).enumerate() {
+                let tx: &OpTxEnvelope = tx;
                 let nonce = evm
                     .ctx
                     .journaled_state
@@ -207,6 +222,12 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                         evm.inspector.witnesses.leaf(&info)?;
                     }
                 }
+                if included.peek().map(|t| t.tx_hash()) != Some(tx.tx_hash()) {
+                    // Not in the block: invalid on the state, tx-init skips it.
+                    evm.inspector.skip_tx();
+                    continue;
+                }
+                included.next();
                 evm.inspector
                     .begin_tx(index, input, access_entries(tx), nonce, &block_part);
                 let env = match *tx {
@@ -269,6 +290,11 @@ impl<'a, P: StateProvider> Trace<'a, P> {
                     return Err(e);
                 }
             }
+            if included.next().is_some() {
+                return Err(TraceError::Inconsistent(
+                    "the block holds a transaction its input list does not".into(),
+                ));
+            }
         }
         tracer.push_boundary();
         if tracer.roots.world != header.state_root {
@@ -285,12 +311,11 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         end.sealed = Some(block.hash);
         tracer.states.push(end);
         let input_levels = input::tree(&inputs);
-        let tx_data = block
-            .transactions
+        let tx_data = listed
             .iter()
-            .map(|tx| DataRef::of(alloy_consensus::Transaction::input(tx)))
+            .map(|(tx, _)| DataRef::of(alloy_consensus::Transaction::input(*tx)))
             .collect();
-        let access = block.transactions.iter().map(access_entries).collect();
+        let access = listed.iter().map(|(tx, _)| access_entries(tx)).collect();
         Ok(Self {
             access,
             tx_data,

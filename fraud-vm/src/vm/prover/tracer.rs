@@ -405,6 +405,16 @@ impl<'a, P: StateProvider> Tracer<'a, P> {
         self.states.push(b);
     }
 
+    /// A listed transaction the block does not contain: the boundary before it, which the
+    /// tx-init step leaves with only the transaction index advanced (the state makes it
+    /// invalid).
+    pub(super) fn skip_tx(&mut self) {
+        self.push_boundary();
+        // No part: it never starts (kept so that parts stay indexed by input).
+        self.txs.push(TxPart::default());
+        self.progress.tx_index += 1;
+    }
+
     /// The boundary before transaction `index`, and the transaction's start.
     pub(super) fn begin_tx(
         &mut self,
