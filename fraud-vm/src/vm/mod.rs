@@ -15,7 +15,9 @@
 //! 0x01–0x0a (called, or as a transaction's own target), frame exit with rollback, code
 //! deposit, tx-init (signed transactions of every L2 type, deposits, contract creation, access
 //! lists), tx-end, the EIP-6780 deletion of accounts created and self-destructed in one
-//! transaction, and block-end; [`Trace::for_block`] replays any node-built block.
+//! transaction, and block-end; [`Trace::for_block`] replays any node-built block
+//! ([`Trace::for_parts`] over its derived input list when derivation kept transactions the
+//! state makes invalid, which tx-init skips: [`BlockRef::inputs`]).
 //! The open step ([`open`]) starts the derivation program, the derivation oracle
 //! ([`l1_oracle`]) answers its questions, and the hand-off ([`handoff`]) makes its output the
 //! block's execution start state; [`Trace::for_derivation`] runs a program from the open
