@@ -2122,7 +2122,7 @@ fn the_open_step_starts_the_program_on_the_batch_the_claim_points_at() {
 /// the tracer; every step verifies against L1 (the open step included), each oracle call is
 /// one step whose answer becomes the return data, and the liar's edits of every oracle step
 /// (its preimage witness, its query's memory words) never yield another post-state. The
-/// probe's output is no hand-off layout, so the hand-off opens the next batch.
+/// probe's output is no hand-off layout: a failed run, which has no hand-off step.
 #[test]
 fn the_derivation_oracle_answers_the_program_in_one_step() {
     use fraud_vm::{inbox::BatchCommitment, message::DepositMessage};
@@ -2265,22 +2265,11 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
         assert_sound_on(&inbox, trace.state_hash(k), &proof, trace.state_hash(k + 1));
     }
 
-    // The probe's output is not a hand-off layout: its batch derives nothing, and the
-    // hand-off reopens the claim at the next batch.
-    let (handoff, info) = trace.prove_step(trace.len()).expect("the hand-off");
-    assert_eq!(info.kind, StepKind::Handoff);
-    let next_batch = Cursor {
-        batchIndex: CURSOR.batchIndex + 1,
-        position: 0,
-        ..CURSOR
-    };
-    assert_eq!(
-        vm::verify_step_on(trace.state_hash(trace.len()), &handoff, &protocol, &inbox).map(|r| r.0),
-        Ok(open_hash(&Claim {
-            cursor: next_batch.hash(),
-            ..claim.clone()
-        }))
-    );
+    // The probe's output is not a hand-off layout: a failed run, which has no hand-off step.
+    assert!(matches!(
+        trace.prove_step(trace.len()),
+        Err(StepError::Unsupported(_))
+    ));
 
     // Attacks on every oracle step, with L1 as it is.
     for (i, proof) in &oracle_steps {
@@ -2357,8 +2346,9 @@ fn the_derivation_oracle_answers_the_program_in_one_step() {
 /// is a hand-off layout: block 2's execution start, "no block here", and failing outputs. For
 /// the block, the open step, the program's steps, the hand-off and every execution step of
 /// block 2 (as the node built it) verify in one chain from `open_hash(claim(1))` to `claim(2)`;
-/// the other outputs reopen the claim at the program's cursor or at the next batch. The liar's
-/// edits of every hand-off proof never yield another post-state.
+/// "no block here" reopens the claim at the program's cursor, and a failing output has no
+/// hand-off step. The liar's edits of every hand-off proof never yield another post-state.
+/// Programs that read the accounts revm models otherwise are not traced.
 #[test]
 fn the_hand_off_joins_the_claim_to_the_next_blocks_execution() {
     use alloy_sol_types::SolValue;
@@ -2456,13 +2446,13 @@ fn the_hand_off_joins_the_claim_to_the_next_blocks_execution() {
             assert_eq!(post, Ok(trace.state_hash(i + 1)), "step {i}");
         }
         let at = trace.len();
-        let (proof, info) = trace.prove_step(at).expect("the hand-off");
+        let (proof, info) = trace.prove_step(at)?;
         assert_eq!(info.kind, StepKind::Handoff);
         let pre = trace.state_hash(at);
         let (post, _) =
             vm::verify_step_on(pre, &proof, &protocol, &inbox).expect("the hand-off verifies");
         assert_sound_on(&inbox, pre, &proof, post);
-        (trace.len() + 1, post, proof)
+        Ok::<_, StepError>((trace.len() + 1, post, proof))
     };
     let reopened = |cursor: B256| {
         open_hash(&Claim {
@@ -2473,7 +2463,7 @@ fn the_hand_off_joins_the_claim_to_the_next_blocks_execution() {
 
     // A block: the hand-off's post-state is block 2's execution start, and the chain from the
     // open state of claim(1) ends in claim(2).
-    let (derivation_steps, post, proof) = run(&block_output.abi_encode());
+    let (derivation_steps, post, proof) = run(&block_output.abi_encode()).expect("a block");
     assert_eq!(post, execution.state_hash(0), "the hand-off starts block 2");
     assert!(proof
         .witnesses()
@@ -2512,15 +2502,12 @@ fn the_hand_off_joins_the_claim_to_the_next_blocks_execution() {
         cursor: elsewhere.hash(),
         ..Default::default()
     };
-    assert_eq!(run(&no_block.abi_encode()).1, reopened(elsewhere.hash()));
+    assert_eq!(
+        run(&no_block.abi_encode()).expect("no block here").1,
+        reopened(elsewhere.hash())
+    );
 
     // A failed program: reopen at the next batch, from the claim's cursor's preimage.
-    let next_batch = Cursor {
-        batchIndex: CURSOR.batchIndex + 1,
-        position: 0,
-        ..CURSOR
-    }
-    .hash();
     let too_big = U256::from(u64::MAX) + U256::from(1);
     let failures: Vec<(&str, Vec<u8>)> = vec![
         (
@@ -2579,14 +2566,50 @@ fn the_hand_off_joins_the_claim_to_the_next_blocks_execution() {
         ("nothing", Vec::new()),
     ];
     for (what, data) in failures {
-        let (_, post, proof) = run(&data);
-        assert_eq!(post, reopened(next_batch), "{what}");
         assert!(
-            proof
-                .witnesses()
-                .iter()
-                .any(|w| matches!(w, Witness::Preimage(_))),
-            "{what}: the cursor's preimage is read"
+            matches!(run(&data), Err(StepError::Unsupported(_))),
+            "{what}: a failed run has no hand-off"
+        );
+    }
+
+    // Programs reading the accounts revm sees otherwise than the machine (the program's own
+    // account, address 0, whose nonce revm bumps) are not traced.
+    let commitment = BatchCommitment::new(B256::ZERO, &[], 0, B256::ZERO, &l1_block, false);
+    let inbox = InboxAccs {
+        batch: vec![B256::ZERO, commitment.accumulate()],
+        delayed: vec![B256::ZERO],
+    };
+    for (what, code) in [
+        ("SELFBALANCE", Asm::new().op(0x47).op(0x00).0),
+        ("BALANCE(0)", Asm::new().op(0x5f).op(0x31).op(0x00).0),
+        (
+            "EXTCODESIZE(PROGRAM)",
+            Asm::new().pushn(0xde71).op(0x3b).op(0x00).0,
+        ),
+        ("STATICCALL(PROGRAM)", {
+            let mut call = Asm::new();
+            for _ in 0..4 {
+                call = call.op(0x5f);
+            }
+            call.pushn(0xde71).op(0x5a).op(0xfa).op(0x00).0
+        }),
+    ] {
+        let run = DerivationRun {
+            open: OpenProof {
+                claim: claim.clone(),
+                cursor: CURSOR,
+                commitment: commitment.clone(),
+            },
+            data: &[],
+            program: &code,
+            preimages: Vec::new(),
+            inbox: inbox.clone(),
+        };
+        let traced = Trace::for_derivation(&state, &built.chain.spec, &protocol_for(&code), run);
+        assert!(
+            matches!(traced, Err(TraceError::Unsupported(_))),
+            "{what}: {:?}",
+            traced.err()
         );
     }
 }

@@ -6,8 +6,9 @@ pragma solidity 0.8.37;
 ///         while the program runs, a `STATICCALL` to {ORACLE} is answered by the step machine
 ///         in the call step, with raw bytes (not ABI-encoded) as the return data.
 /// @dev The program asks only for what an honest prover can answer (preimages of hashes read
-///      from committed data, accumulator indices the Inbox holds), so a failed query means a
-///      prover without the answer: the run reverts. Every preimage is checked against its hash
+///      from committed data, accumulator indices the Inbox holds); a query with no answer has
+///      no step at all, and a call that fails (a malformed query, too little gas for the
+///      answer) reverts the run. Every preimage is checked against its hash
 ///      here too, although the oracle step already checks it: a malformed answer reverts, it is
 ///      never misread.
 library DerivationOracle {

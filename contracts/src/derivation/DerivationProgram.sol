@@ -19,8 +19,8 @@ import {Header} from "./Header.sol";
 ///         when the record derives nothing.
 /// @dev Only a fallback: no batch bytes can select another entry by their first four bytes.
 ///      Not yet derived: a record with an L1 origin (its L1-info deposit, the deposits it
-///      consumes, the origin walk); such a record reverts with {NotSupported}, which the
-///      hand-off treats as a failed run (the next batch is opened).
+///      consumes, the origin walk); such a record reverts with {NotSupported}: a failed run,
+///      which has no hand-off step.
 contract DerivationProgram {
     /// @notice The record at the cursor derives a block this program does not build yet (one
     ///         with an L1 origin).

@@ -91,8 +91,8 @@
 //! claim's cursor points at; while the program runs, a `STATICCALL` to the derivation oracle
 //! is answered in one step ([`l1_oracle`]). When the program's frame ends, the **hand-off**
 //! ([`handoff`]) reads its output: the block's execution start state (header attributes, the
-//! input count and root, the cursor the block's claim will commit), or "no block here" /
-//! a failed run, which reopen the claim at another cursor. So a block's whole trace runs from
+//! input count and root, the cursor the block's claim will commit), or "no block here", which
+//! reopens the claim at another cursor (a failed run has no hand-off step). So a block's whole trace runs from
 //! the open state of the claim on its parent, through the program and the hand-off, to its own
 //! claim; the derivation program itself (`contracts/src/derivation`) does not yet compute the
 //! whole output (`docs/design.md`, *Derivation as an EVM program*).

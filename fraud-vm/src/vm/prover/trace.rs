@@ -13,7 +13,6 @@ use std::{
 
 use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
-use alloy_sol_types::SolValue;
 use op_alloy_consensus::OpTxEnvelope;
 use revm::{
     context::{
@@ -379,12 +378,9 @@ impl<'a, P: StateProvider> Trace<'a, P> {
         }
         let window = merkle::levels(&[B256::ZERO], BLOCK_HASH_DEPTH);
         let mut tracer = Tracer::new(provider, window, start.block.state_root);
-        // The hand-off of a failed run reads the claim's cursor.
-        let cursor = Bytes::from(proof.cursor.abi_encode());
         tracer.witnesses.preimages = run
             .preimages
             .into_iter()
-            .chain([cursor])
             .map(|bytes| (keccak256(&bytes), bytes))
             .collect();
         tracer.witnesses.inbox = run.inbox;

@@ -22,15 +22,13 @@
 //!   place of its cursor ([`super::Machine::reopen`]), from which the next batch is opened.
 //! * **the program failed**: it reverted or halted, or its output is not 320 bytes, its
 //!   `kind` is neither, or `number`, `timestamp`, `gasLimit`, `baseFee` or `inputCount` is
-//!   `2^64` or more.
-//!   The batch derives nothing: the state is the open state of the claim with the cursor moved
-//!   to the next batch (`batchIndex + 1`, `position = 0`, the rest kept), for which the step
-//!   reads the cursor's preimage ([`Oracle::preimage`], checked against the block part's
-//!   `cursor`). The program is sized so that this does not happen on any batch the Inbox
-//!   accepts (its gas budget covers the largest); the rule makes the machine total.
+//!   `2^64` or more. There is no step ([`StepError::Unsupported`]): the program does not yet
+//!   derive every record (it reverts on a record with an L1 origin), and a rule that skipped
+//!   the batch instead would let a later batch at the same block number be proven where the
+//!   node derives this one (`docs/design.md`, *Derivation as an EVM program*, step 4).
 //!
 //! Witnesses after the parent: the output's words when the frame returned 320 bytes (one word
-//! range of its memory), then the cursor's preimage when the program failed.
+//! range of its memory).
 
 use alloy_primitives::{B256, U256};
 use alloy_sol_types::{sol, SolValue};
@@ -41,7 +39,6 @@ use super::{
     oracle::{Oracle, WordTree},
     StepError, BLOB_BASE_FEE,
 };
-use crate::inbox::Cursor;
 
 sol! {
     /// The derivation program's output (module docs).
@@ -89,8 +86,10 @@ pub(super) fn run<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, child: &Frame) -> Re
         }
         Some(Err(cursor)) => reopen(ctx, cursor),
         None => {
-            let cursor = next_batch(ctx)?;
-            reopen(ctx, cursor);
+            return Err(StepError::Unsupported(
+                "a failed derivation run (the program derives no hand-off from this batch)".into(),
+            )
+            .into())
         }
     }
     Ok(())
@@ -124,19 +123,4 @@ fn start_of(out: &Handoff, block: &BlockPart) -> Option<BlockPart> {
 fn reopen<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>, cursor: B256) {
     ctx.m.block.cursor = cursor;
     ctx.m.reopen = true;
-}
-
-/// The hash of the cursor at the start of the batch after the block part's cursor's.
-fn next_batch<O: Oracle + ?Sized>(ctx: &mut Ctx<'_, O>) -> Result<B256, StepError> {
-    let bytes = ctx.o.preimage(&ctx.m.block.cursor)?;
-    let cursor = Cursor::abi_decode(&bytes)
-        .ok()
-        .filter(|c| c.abi_encode() == bytes[..])
-        .ok_or(StepError::BadWitness("cursor preimage"))?;
-    Ok(Cursor {
-        batchIndex: cursor.batchIndex.saturating_add(1),
-        position: 0,
-        ..cursor
-    }
-    .hash())
 }
