@@ -726,6 +726,12 @@ impl<'a, P: StateProvider> Tracer<'a, P> {
         self.enter_frame(data, 0, None);
     }
 
+    /// Whether a call of `kind` to `target` is answered by the derivation oracle (a
+    /// `STATICCALL` to it in a derivation run; the machine's rule, `l1_oracle::is_oracle_call`).
+    fn is_oracle_call(&self, kind: FrameKind, target: &Address) -> bool {
+        self.derivation.is_some() && kind == FrameKind::StaticCall && *target == ORACLE
+    }
+
     /// The derivation oracle's answer to `input` ([`l1_oracle`]): `None` when the query is
     /// malformed (the call fails), an error when the trace cannot answer it.
     fn oracle_answer(&self, input: &[u8]) -> Result<Option<Bytes>, TraceError> {
@@ -1253,9 +1259,8 @@ where
         context: &mut CTX,
         inputs: &mut revm::interpreter::CallInputs,
     ) -> Option<revm::interpreter::CallOutcome> {
-        let oracle_call = self.derivation.is_some()
-            && inputs.target_address == ORACLE
-            && matches!(&self.pending_call, Some(c) if c.kind == FrameKind::StaticCall);
+        let oracle_call = matches!(&self.pending_call,
+            Some(c) if self.is_oracle_call(c.kind, &inputs.target_address));
         // A caller at depth 1024 cannot call: revm's own depth check (after this hook) fails it.
         let too_deep = self
             .active
@@ -1309,9 +1314,7 @@ where
             // before entering (depth, balance) only empties the return data; a call to an
             // account without code is a callee whose first step is STOP.
             let answered = crate::precompile::is_precompile(&inputs.bytecode_address)
-                || (self.derivation.is_some()
-                    && inputs.target_address == ORACLE
-                    && call.kind == FrameKind::StaticCall);
+                || self.is_oracle_call(call.kind, &inputs.target_address);
             if answered
                 && outcome.result.result != InstructionResult::CallTooDeep
                 && outcome.result.result != InstructionResult::OutOfFunds
