@@ -91,6 +91,12 @@ struct Cli {
     /// served over the same JSON-RPC. Block hashes and state roots equal the sequencer's.
     #[arg(long, requires = "l1_rpc")]
     replica: bool,
+    /// FOR TESTS AND DEBUGGING: a replica derives L2 blocks up to and including block N, then
+    /// derives nothing more, even in the middle of a batch; it keeps following L1 and serving
+    /// the JSON-RPC. Restart without the flag to derive on from there (e.g. to test that a
+    /// replica stopped mid-batch resumes it). Needs --replica.
+    #[arg(long = "debug.max-block", value_name = "N", requires = "replica")]
+    debug_max_block: Option<u64>,
     /// Post the sequencer's blocks to the L1 Inbox as batches, signing with this key (hex; the
     /// deployment's batcher, devnet: dev account #1). Can also be set with ROLLUP_BATCHER_KEY.
     #[arg(long = "batcher.key", value_name = "HEX", env = "ROLLUP_BATCHER_KEY", hide_env_values = true, requires = "l1_rpc", value_parser = parse_key)]
@@ -401,6 +407,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         },
         l1,
         replica: cli.replica,
+        debug_max_block: cli.debug_max_block,
         batcher: cli.batcher_key.map(|key| BatcherSettings {
             key,
             max_bytes: cli.batcher_max_bytes,

@@ -44,6 +44,9 @@ pub struct NodeConfig {
     pub l1: Option<L1Config>,
     /// Replica mode: no sequencer; rebuild the chain from the L1 batches (needs `l1`).
     pub replica: bool,
+    /// **Tests and debugging** (`--debug.max-block`): a replica derives no block past this
+    /// number (it keeps following L1 and serving the JSON-RPC). Replica mode only.
+    pub debug_max_block: Option<u64>,
     /// Post blocks to the Inbox (sequencer with `l1` only).
     pub batcher: Option<BatcherSettings>,
     /// Propose output roots (needs `l1`; on a sequencer also the batcher).
@@ -170,6 +173,11 @@ impl Node {
                 "--replica, --batcher.key and --proposer.key need --l1.rpc and --deployment".into(),
             ));
         }
+        if config.debug_max_block.is_some() && !config.replica {
+            return Err(NodeError::Config(
+                "--debug.max-block stops a replica's derivation: add --replica".into(),
+            ));
+        }
         if config.replica && config.batcher.is_some() {
             return Err(NodeError::Config(
                 "a replica posts no batches: drop --batcher.key".into(),
@@ -228,6 +236,7 @@ impl Node {
                     &l1.rpc,
                     l1.poll_interval,
                     batched,
+                    config.debug_max_block,
                 )?);
                 Some(L1Follower::new(l1, feed, cursor)?.reading_batches())
             }

@@ -18,15 +18,26 @@
 //! and record position of its `fraud_vm::batch::Cursor`), so it knows the claim on every block
 //! it derived (`rollup_claim`, [`crate::claim`]).
 //!
+//! A batch can be partly derived: the L1 node failed while its origins were read (the batch is
+//! retried) or the node stopped between two of its blocks. Such a batch starts at or below
+//! the head, but the head's cursor points inside it: the replica resumes at that record
+//! (`resume_at`) instead of skipping the rest of the batch, which would leave every later
+//! batch a gap. A batch the head lies past is already derived and passed over.
+//!
 //! On start the follower scans L1 from the deployment's deploy block (batches are not stored
-//! locally), so a restart re-reads the Inbox's history once.
+//! locally), so a restart re-reads the Inbox's history once, and a batch the node stopped in
+//! the middle of is resumed as above.
+//!
+//! For tests and debugging, `--debug.max-block N` ([`Replica::new`]'s `max_block`) stops
+//! derivation after block N, even in the middle of a batch; the node keeps following L1 and
+//! serving the JSON-RPC.
 //!
 //! [`L1Follower`]: crate::follower::L1Follower
 
 use std::{sync::Arc, time::Duration};
 
 use fraud_vm::{
-    batch::{derive_block, AppendedIn, DerivedParent, InvalidBatch},
+    batch::{deposit_target, derive_block, AppendedIn, Batch, Cursor, DerivedParent, InvalidBatch},
     chain::ChainSpec,
     execute::BlockBuilder,
 };
@@ -61,10 +72,14 @@ pub struct Replica {
     l1: RpcL1Source,
     batched: BatchedThrough,
     poll_interval: Duration,
+    max_block: Option<u64>,
 }
 
 impl Replica {
     /// A replica of the chain in `store`, fed by `feed` (a follower in batch-reading mode).
+    /// With `max_block` (`--debug.max-block`, for tests and debugging) it derives no block
+    /// past that number.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         chain: ChainSpec,
         store: Store,
@@ -73,6 +88,7 @@ impl Replica {
         l1_rpc: &str,
         poll_interval: Duration,
         batched: BatchedThrough,
+        max_block: Option<u64>,
     ) -> Result<Self, NodeError> {
         let l1 = RpcL1Source::connect(l1_rpc)?;
         Ok(Self {
@@ -83,6 +99,7 @@ impl Replica {
             l1,
             batched,
             poll_interval,
+            max_block,
         })
     }
 
@@ -114,6 +131,11 @@ impl Replica {
         }
     }
 
+    /// Whether `--debug.max-block` forbids deriving block `number`.
+    fn past_max_block(&self, number: u64) -> bool {
+        self.max_block.is_some_and(|max| number > max)
+    }
+
     /// Logs why `posted` (from its block `from` on) derives nothing.
     fn skip(posted: &PostedBatch, from: Option<u64>, why: &InvalidBatch) {
         warn!(
@@ -133,8 +155,15 @@ impl Replica {
             timestamp: posted.l1_timestamp,
         };
         let head = self.store.head().ok_or(NodeError::NoGenesis)?;
-        match batch.continues(head.header.number, head.hash) {
-            Ok(true) => {}
+        if self.past_max_block(head.header.number.saturating_add(1)) {
+            debug!(
+                batch = posted.index,
+                "--debug.max-block reached: batch not derived"
+            );
+            return Ok(());
+        }
+        let start = match batch.continues(head.header.number, head.hash) {
+            Ok(true) => 0,
             Ok(false) => return Ok(()),
             // After a restart the follower reads every batch again: those already derived
             // are not news.
@@ -142,15 +171,45 @@ impl Replica {
                 debug!(batch = posted.index, "batch already derived");
                 return Ok(());
             }
+            // Retried after an L1 failure, or re-read after a restart, in the middle of it.
+            Err(why @ InvalidBatch::Overlap { .. }) => {
+                let cursor = self
+                    .store
+                    .derivation_cursor(head.header.number)
+                    .map_err(NodeError::from)?;
+                match resume_at(batch, posted.index, head.header.number, cursor.as_ref()) {
+                    Some(i) => {
+                        info!(
+                            batch = posted.index,
+                            from_block = head.header.number.saturating_add(1),
+                            record = i,
+                            "resuming a partly derived batch"
+                        );
+                        i
+                    }
+                    None => {
+                        Self::skip(posted, None, &why);
+                        return Ok(());
+                    }
+                }
+            }
             Err(why) => {
                 Self::skip(posted, None, &why);
                 return Ok(());
             }
-        }
-        for (i, entry) in batch.blocks.iter().enumerate() {
+        };
+        for (i, entry) in batch.blocks.iter().enumerate().skip(start) {
             let head = self.store.head().ok_or(NodeError::NoGenesis)?;
             // `check` refuses a record after block u64::MAX (an overlap).
             let number = head.header.number.saturating_add(1);
+            if self.past_max_block(number) {
+                info!(
+                    batch = posted.index,
+                    head = head.header.number,
+                    "--debug.max-block reached: deriving nothing more"
+                );
+                return Ok(());
+            }
             let l1 = self
                 .store
                 .l1_at(head.header.number)
@@ -183,7 +242,7 @@ impl Replica {
             };
             let parent_read = l1.map_or(0, |c| c.next_deposit);
             let forced = origin.map_or(0, |o| self.feed.forced_read(o.number));
-            let target = entry.delayed_read.max(forced);
+            let target = deposit_target(entry.delayed_read, forced, posted.after_delayed_read);
             let deposits = self.feed.deposits_from(parent_read);
             let built = tokio::task::block_in_place(|| {
                 let latest = self.store.latest();
@@ -236,5 +295,104 @@ impl Replica {
             );
         }
         Ok(())
+    }
+}
+
+/// Where to resume `batch` (Inbox batch `batch_index`), which starts at or below the derived
+/// head `head`: the index of its first record not derived yet, when the head is one of its
+/// blocks other than the last and was derived from it, so `head_cursor` (the derivation
+/// cursor stored with the head, [`Store::derivation_cursor`]) points at that record of this
+/// batch. None when the batch is not partly derived this way: the head is the batch's last
+/// block or past it (already derived), or it came from another batch (this one overlaps the
+/// chain: invalid).
+fn resume_at(
+    batch: &Batch,
+    batch_index: u64,
+    head: u64,
+    head_cursor: Option<&Cursor>,
+) -> Option<usize> {
+    let cursor = head_cursor?;
+    if cursor.batchIndex != batch_index || cursor.position == 0 {
+        return None;
+    }
+    let derived = head.checked_sub(batch.first_block)?;
+    let next = usize::try_from(derived).ok()?.checked_add(1)?;
+    (next < batch.blocks.len() && batch.next_position(next - 1) == cursor.position).then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use fraud_vm::batch::BatchBlock;
+
+    use super::*;
+
+    /// Batch 3 of blocks 5..=8, records of different lengths.
+    fn batch() -> Batch {
+        Batch {
+            first_block: 5,
+            parent_hash: Default::default(),
+            blocks: (0..4)
+                .map(|i| BatchBlock {
+                    transactions: vec![vec![0xab; i + 1].into()],
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    /// The cursor stored with block `first_block + i` when it was derived from record `i`.
+    fn after(batch: &Batch, index: u64, i: usize) -> Cursor {
+        Cursor::after(index, batch.next_position(i), 0, None)
+    }
+
+    #[test]
+    fn a_partly_derived_batch_resumes_at_the_next_record() {
+        let b = batch();
+        assert_eq!(resume_at(&b, 3, 5, Some(&after(&b, 3, 0))), Some(1));
+        assert_eq!(resume_at(&b, 3, 6, Some(&after(&b, 3, 1))), Some(2));
+        assert_eq!(resume_at(&b, 3, 7, Some(&after(&b, 3, 2))), Some(3));
+    }
+
+    #[test]
+    fn a_head_at_the_last_block_has_derived_the_batch() {
+        let b = batch();
+        let last = after(&b, 3, 3);
+        assert_eq!((last.batchIndex, last.position), (4, 0), "the next batch");
+        assert_eq!(resume_at(&b, 3, b.last_block(), Some(&last)), None);
+        // Even a cursor claiming this batch cannot resume past its last record.
+        let inside = after(&b, 3, 2);
+        assert_eq!(resume_at(&b, 3, b.last_block(), Some(&inside)), None);
+        assert_eq!(resume_at(&b, 3, b.last_block() + 1, Some(&inside)), None);
+    }
+
+    #[test]
+    fn a_head_from_another_batch_or_at_a_batch_start_does_not_resume() {
+        let b = batch();
+        let mut other = after(&b, 3, 0);
+        other.batchIndex = 2;
+        assert_eq!(resume_at(&b, 3, 5, Some(&other)), None);
+        // The head closed the previous batch: the next one is opened at position 0.
+        assert_eq!(
+            resume_at(&b, 3, 5, Some(&Cursor::after(2, 0, 0, None))),
+            None
+        );
+        let mut opened = after(&b, 3, 0);
+        opened.position = 0;
+        assert_eq!(resume_at(&b, 3, 5, Some(&opened)), None);
+        assert_eq!(resume_at(&b, 3, 5, None), None, "a head not derived here");
+        assert_eq!(resume_at(&b, 0, 0, Some(&Cursor::GENESIS)), None);
+        // A head below the batch.
+        assert_eq!(resume_at(&b, 3, 4, Some(&after(&b, 3, 0))), None);
+    }
+
+    #[test]
+    fn a_cursor_at_another_record_does_not_resume() {
+        let b = batch();
+        // Block 6 with the cursor of block 5 (or 7): the head is not the record it says.
+        assert_eq!(resume_at(&b, 3, 6, Some(&after(&b, 3, 0))), None);
+        assert_eq!(resume_at(&b, 3, 6, Some(&after(&b, 3, 2))), None);
+        let mut off = after(&b, 3, 1);
+        off.position += 1;
+        assert_eq!(resume_at(&b, 3, 6, Some(&off)), None);
     }
 }

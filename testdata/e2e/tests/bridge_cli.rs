@@ -88,6 +88,7 @@ async fn cli_deploys_deposits_reports_status_and_explains_errors() {
             poll_interval: Duration::from_millis(50),
         }),
         replica: false,
+        debug_max_block: None,
         batcher: None,
         proposer: None,
         ignore_deposits: false,
@@ -268,6 +269,7 @@ async fn l2_node(
             poll_interval: Duration::from_millis(50),
         }),
         replica: false,
+        debug_max_block: None,
         batcher: Some(BatcherSettings {
             key: key(1),
             max_bytes: 100_000,

@@ -1,6 +1,7 @@
 //! Batches on a real anvil L1: the sequencer's batcher posts every L2 block to the Inbox
 //! exactly once (also across a kill -9 of the sequencer), and a `--replica` node rebuilds the
-//! same chain (block hashes and state roots) from L1 alone; forced inclusion of a deposit the
+//! same chain (block hashes and state roots) from L1 alone, also when it was killed in the middle
+//! of a batch (`--debug.max-block`) and restarted; forced inclusion of a deposit the
 //! sequencer ignores; invalid batches on L1 are skipped by the replica and passed over by the
 //! batcher. The replica knows the claim on every block it derived (`rollup_claim`), and each
 //! block's step-machine trace ends in it.
@@ -461,6 +462,88 @@ async fn batcher_posts_every_block_once_across_kill9_and_the_replica_rebuilds_th
             .await
             .expect("balance"),
         U256::from(ONE_ETH)
+    );
+}
+
+/// A replica stopped by `--debug.max-block` on a block inside a batch of several blocks and
+/// killed there resumes that batch at its next record once restarted on its database without
+/// the flag (instead of skipping the batch's rest, after which every later batch is a gap),
+/// and rebuilds the sequencer's chain and claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_inside_a_batch_resumes_it_after_a_restart() {
+    let l1 = L1::start().await;
+    let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+    // 100 ms blocks, a batch once the oldest unposted block waited 300 ms: batches of several
+    // blocks.
+    let seq = TestChain::start_target(Target::Node, sequencer_opts(&flags, &[])).await;
+    let bridge = Bridge::connect(
+        deployment.clone(),
+        &l1.url,
+        &seq.http_url(),
+        Some(wallet(3)),
+    )
+    .await
+    .expect("bridge");
+    let deposit = bridge
+        .deposit_eth(Address::repeat_byte(0xd1), U256::from(ONE_ETH), 100_000)
+        .await
+        .expect("deposit");
+    bridge
+        .wait_for_l2(&deposit, Duration::from_secs(20), |_| {})
+        .await
+        .expect("deposit on L2");
+    let last = transfers(&seq, 0, 5).await;
+    // A few batches past the transfers.
+    let batches = wait_batched(&l1, &deployment, last + 8, &seq).await;
+    // The last batch of several blocks, stopped before its last block.
+    let Some(inside) = batches
+        .iter()
+        .rev()
+        .filter_map(|b| b.batch.as_ref())
+        .find(|b| b.blocks.len() >= 2)
+        .map(|b| b.last_block() - 1)
+    else {
+        seq.fail("no batch holds several blocks")
+    };
+
+    let mut stopped_opts = replica_opts(&flags);
+    stopped_opts
+        .extra_args
+        .extend(["--debug.max-block".into(), inside.to_string()]);
+    let mut stopped = TestChain::start_target(Target::Node, stopped_opts).await;
+    wait_head(&stopped, inside, Duration::from_secs(30)).await;
+    // L1 holds the rest of the batch and later ones: the replica derives none of them.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        stopped.provider().get_block_number().await.expect("head"),
+        inside,
+        "--debug.max-block {inside} stops the replica at block {inside}"
+    );
+    stopped.kill9();
+
+    // The same database without the flag. The harness fixes a chain's arguments when it
+    // starts it: start a replica, kill it, give it the stopped replica's database.
+    let mut opts = replica_opts(&flags);
+    opts.extra_args.push("--rpc.check-block".into());
+    let mut replica = TestChain::start_target(Target::Node, opts).await;
+    replica.kill9();
+    let db = replica.datadir().join("chain");
+    std::fs::remove_dir_all(&db).expect("remove the fresh replica's database");
+    std::fs::rename(stopped.datadir().join("chain"), &db).expect("move the database");
+    replica.respawn().await;
+
+    let head = seq.provider().get_block_number().await.expect("head");
+    let batches = wait_batched(&l1, &deployment, head, &seq).await;
+    let covered = assert_contiguous(&batches);
+    assert_same_chain(&seq, &replica, covered).await;
+    assert_claims(&seq, &replica, &batches, &[inside, inside + 1]).await;
+    assert!(
+        !replica
+            .log_tail(1_000)
+            .contains("skipping an invalid batch"),
+        "the replica skipped a batch of the sequencer's"
     );
 }
 
