@@ -127,7 +127,13 @@ impl DepositMessage {
     /// uint64 l1Timestamp))` (ten 32-byte words). It is also the L2 deposit transaction's
     /// `sourceHash`.
     pub fn hash(&self) -> B256 {
-        let abi = DepositMessageAbi {
+        keccak256(self.hash_preimage())
+    }
+
+    /// The bytes [`DepositMessage::hash`] hashes (the ten words): what a proof reads back from
+    /// the message hash, which the delayed accumulator commits.
+    pub fn hash_preimage(&self) -> Vec<u8> {
+        DepositMessageAbi {
             index: U256::from(self.index),
             from: self.from,
             to: self.to,
@@ -138,8 +144,8 @@ impl DepositMessage {
             dataHash: keccak256(&self.data),
             l1BlockNumber: self.l1_block_number,
             l1Timestamp: self.l1_timestamp,
-        };
-        keccak256(abi.abi_encode())
+        }
+        .abi_encode()
     }
 
     /// Extends a delayed-message accumulator: `keccak256(prev ‖ message_hash)`. The empty

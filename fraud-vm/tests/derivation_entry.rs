@@ -11,6 +11,11 @@
 //! that `fraud_vm::batch`'s validity rule refuses (wrong parent, gap, overlap, undecodable, a
 //! timestamp leading L1, a bad tail) reopen the claim at the next batch.
 //!
+//! A second chain ([`OriginChain`]) has blocks with L1 origins and deposits over an L1 header
+//! chain built here: the program proves each origin by walking L1 headers, reads the L1-info
+//! deposit's origin and the deposits through the oracle, and again hands off exactly the
+//! node's blocks; a record naming an origin L1 does not hold ends its batch.
+//!
 //! `cargo nextest run -p fraud-vm --all-features -E 'binary(derivation_entry)' --no-capture`
 //! prints the steps and the program's gas per derived block.
 
@@ -21,13 +26,15 @@ use alloy_sol_types::SolValue;
 use common::{artifact_code, key, Unsigned, CHAIN_ID, ENTRY_ARTIFACT};
 use fraud_vm::{
     batch::{
-        decode_user_tx, derive_block, AppendedIn, Batch, BatchBlock, BatchCommitment, BatchOrigin,
-        Cursor, DerivedParent, InvalidBatch, MAX_TIMESTAMP_LEAD_SECS,
+        decode_user_tx, deposit_target, derive_block, AppendedIn, Batch, BatchBlock,
+        BatchCommitment, BatchOrigin, Cursor, DerivedParent, InvalidBatch, MAX_TIMESTAMP_LEAD_SECS,
     },
     chain::{ChainGenesis, ChainSpec},
     code::ChunkedCode,
+    deposit::L1BlockInfo,
     execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx},
     memory::MemoryState,
+    message::DepositMessage,
     vm::{
         self,
         machine::window_root,
@@ -277,8 +284,9 @@ impl Chain {
     }
 
     /// Runs the program from the open state of the claim on block `parent` (with `cursor`) on
-    /// the Inbox holding `batches`, and proves and verifies the hand-off; with `every_step`,
-    /// also verifies every step of the run.
+    /// the Inbox holding `batches` (each appended in L1 block [`L1_NUMBER`], no delayed
+    /// message), and proves and verifies the hand-off; with `every_step`, also verifies every
+    /// step of the run.
     fn derive(
         &self,
         parent: usize,
@@ -286,85 +294,37 @@ impl Chain {
         batches: &[Vec<u8>],
         every_step: bool,
     ) -> Derivation {
-        let l1 = Header {
+        let appended = Header {
             number: L1_NUMBER,
             timestamp: L1_TIMESTAMP,
             parent_hash: B256::repeat_byte(0x1f),
             ..Default::default()
         };
-        let mut accs = vec![B256::ZERO];
-        let mut commitments = Vec::new();
+        let mut l1 = L1View::default();
         for data in batches {
-            let c = BatchCommitment::new(accs[accs.len() - 1], data, 0, B256::ZERO, &l1, false);
-            accs.push(c.accumulate());
-            commitments.push(c);
+            l1.append(data.clone(), 0, &appended);
         }
-        let inbox = InboxAccs {
-            batch: accs,
-            delayed: vec![B256::ZERO],
-        };
-        let index = cursor.batchIndex as usize;
-        let commitment = commitments[index].clone();
-        let run = DerivationRun {
-            open: OpenProof {
-                claim: self.claim(parent, cursor),
-                cursor: cursor.clone(),
-                commitment: commitment.clone(),
-            },
-            data: &batches[index],
-            program: &self.program,
-            preimages: vec![
-                Bytes::from(cursor.abi_encode()),
-                Bytes::from(commitment.abi_encode()),
-                Bytes::from(alloy_rlp::encode(&self.blocks[parent].header)),
-            ],
-            inbox: inbox.clone(),
-        };
-        let trace = Trace::for_derivation(&self.states[parent], &self.spec, &self.protocol, run)
-            .expect("derivation trace");
-        if every_step {
-            // Two threads, each every other step.
-            std::thread::scope(|scope| {
-                for first in 0..2 {
-                    let (trace, inbox) = (&trace, &inbox);
-                    scope.spawn(move || {
-                        for i in (first..trace.len()).step_by(2) {
-                            let (proof, info) = trace.prove_step(i).expect("prove");
-                            let post = vm::verify_step_on(
-                                trace.state_hash(i),
-                                &proof,
-                                &self.protocol,
-                                inbox,
-                            )
-                            .unwrap_or_else(|e| panic!("step {i} ({info:?}): {e}"));
-                            assert_eq!(post.0, trace.state_hash(i + 1), "step {i} ({info:?})");
-                        }
-                    });
-                }
-            });
-        }
-        let at = trace.len();
-        let ended = trace.machine(at).frame;
-        assert_eq!(ended.depth, 0, "the program's own frame ended");
-        let post = match trace.prove_step(at) {
-            Ok((proof, info)) => {
-                assert_eq!(info.kind, StepKind::Handoff);
-                assert_eq!(Proof::decode(&proof.encode()), Ok(proof.clone()));
-                let (post, _) =
-                    vm::verify_step_on(trace.state_hash(at), &proof, &self.protocol, &inbox)
-                        .expect("the hand-off verifies");
-                Some(post)
-            }
-            Err(vm::StepError::Unsupported(_)) => None,
-            Err(e) => panic!("the hand-off: {e}"),
-        };
-        Derivation {
-            steps: at + 1,
-            post,
-            gas: DERIVATION_GAS - ended.gas,
-            status: ended.status,
-            out_len: ended.out_len,
-        }
+        self.derive_on(parent, cursor, &l1, every_step)
+    }
+
+    /// [`Chain::derive`] on the L1 `l1`.
+    fn derive_on(
+        &self,
+        parent: usize,
+        cursor: &Cursor,
+        l1: &L1View,
+        every_step: bool,
+    ) -> Derivation {
+        run_derivation(
+            &self.states[parent],
+            &self.spec,
+            &self.protocol,
+            &self.program,
+            (&self.claim(parent, cursor), &self.blocks[parent].header),
+            cursor,
+            l1,
+            every_step,
+        )
     }
 
     /// Block `n`'s execution start as the node built it, its claim committing `cursor`, and
@@ -408,6 +368,135 @@ impl Chain {
         );
         let block = builder.finish().expect("finish");
         (block.hash, derived.skipped.len())
+    }
+}
+
+/// What L1 holds for a derivation run: the Inbox's batches (their data and commitments), its
+/// delayed-message accumulators, and the preimages an honest prover answers with besides the
+/// run's own (L1 headers, delayed messages and their data).
+#[derive(Clone, Default)]
+struct L1View {
+    data: Vec<Vec<u8>>,
+    commitments: Vec<BatchCommitment>,
+    delayed: Vec<B256>,
+    preimages: Vec<Bytes>,
+}
+
+impl L1View {
+    /// Appends a batch with `data` and `afterDelayedMessagesRead = after`, in the L1 block
+    /// `l1` (its number, timestamp and parent hash).
+    fn append(&mut self, data: Vec<u8>, after: u64, l1: &Header) {
+        if self.delayed.is_empty() {
+            self.delayed.push(B256::ZERO);
+        }
+        let prev = self
+            .commitments
+            .last()
+            .map_or(B256::ZERO, |c| c.accumulate());
+        let delayed_acc = self.delayed[after as usize];
+        let c = BatchCommitment::new(prev, &data, after, delayed_acc, l1, false);
+        self.preimages.push(Bytes::from(c.abi_encode()));
+        self.commitments.push(c);
+        self.data.push(data);
+    }
+
+    /// Queues `message` (the next index) with its preimages.
+    fn enqueue(&mut self, message: &DepositMessage) {
+        if self.delayed.is_empty() {
+            self.delayed.push(B256::ZERO);
+        }
+        let prev = self.delayed[self.delayed.len() - 1];
+        assert_eq!(message.index as usize, self.delayed.len() - 1);
+        let hash = message.hash();
+        self.delayed.push(DepositMessage::accumulate(prev, hash));
+        self.preimages.extend([
+            Bytes::from([prev.as_slice(), hash.as_slice()].concat()),
+            Bytes::from(message.hash_preimage()),
+            message.data.clone(),
+        ]);
+    }
+
+    fn inbox(&self) -> InboxAccs {
+        let mut batch = vec![B256::ZERO];
+        batch.extend(self.commitments.iter().map(BatchCommitment::accumulate));
+        let delayed = if self.delayed.is_empty() {
+            vec![B256::ZERO]
+        } else {
+            self.delayed.clone()
+        };
+        InboxAccs { batch, delayed }
+    }
+}
+
+/// Runs the program from the open state of `claim` (on the block with header `parent`,
+/// whose post-state is `state`) with `cursor` on the L1 `l1`, and proves and verifies the
+/// hand-off; with `every_step`, also verifies every step of the run.
+#[allow(clippy::too_many_arguments)]
+fn run_derivation(
+    state: &MemoryState,
+    spec: &ChainSpec,
+    protocol: &Protocol,
+    program: &Bytes,
+    (claim, parent): (&Claim, &Header),
+    cursor: &Cursor,
+    l1: &L1View,
+    every_step: bool,
+) -> Derivation {
+    let inbox = l1.inbox();
+    let index = cursor.batchIndex as usize;
+    let mut preimages = vec![
+        Bytes::from(cursor.abi_encode()),
+        Bytes::from(alloy_rlp::encode(parent)),
+    ];
+    preimages.extend(l1.preimages.iter().cloned());
+    let run = DerivationRun {
+        open: OpenProof {
+            claim: claim.clone(),
+            cursor: cursor.clone(),
+            commitment: l1.commitments[index].clone(),
+        },
+        data: &l1.data[index],
+        program,
+        preimages,
+        inbox: inbox.clone(),
+    };
+    let trace = Trace::for_derivation(state, spec, protocol, run).expect("derivation trace");
+    if every_step {
+        // Two threads, each every other step.
+        std::thread::scope(|scope| {
+            for first in 0..2 {
+                let (trace, inbox) = (&trace, &inbox);
+                scope.spawn(move || {
+                    for i in (first..trace.len()).step_by(2) {
+                        let (proof, info) = trace.prove_step(i).expect("prove");
+                        let post = vm::verify_step_on(trace.state_hash(i), &proof, protocol, inbox)
+                            .unwrap_or_else(|e| panic!("step {i} ({info:?}): {e}"));
+                        assert_eq!(post.0, trace.state_hash(i + 1), "step {i} ({info:?})");
+                    }
+                });
+            }
+        });
+    }
+    let at = trace.len();
+    let ended = trace.machine(at).frame;
+    assert_eq!(ended.depth, 0, "the program's own frame ended");
+    let post = match trace.prove_step(at) {
+        Ok((proof, info)) => {
+            assert_eq!(info.kind, StepKind::Handoff);
+            assert_eq!(Proof::decode(&proof.encode()), Ok(proof.clone()));
+            let (post, _) = vm::verify_step_on(trace.state_hash(at), &proof, protocol, &inbox)
+                .expect("the hand-off verifies");
+            Some(post)
+        }
+        Err(vm::StepError::Unsupported(_)) => None,
+        Err(e) => panic!("the hand-off: {e}"),
+    };
+    Derivation {
+        steps: at + 1,
+        post,
+        gas: protocol.derivation_gas - ended.gas,
+        status: ended.status,
+        out_len: ended.out_len,
     }
 }
 
@@ -613,13 +702,11 @@ fn a_bad_tail_ends_the_batch_after_its_good_blocks() {
     eprintln!("a bad tail: {} derivation steps (each verified)", run.steps);
 }
 
-/// What a record's L1 fields do in this slice. Without an origin a record reads no delayed
-/// message, whatever its `delayedRead` says (`derive_block` with no origin keeps the parent's
-/// count): the program derives the node's block and keeps the cursor's count. A record with
-/// an origin is not derived yet: the program reverts with `NotSupported()`, a failed run, which
-/// has no hand-off step (the node derives the block with its L1-info deposit: the open gap).
+/// Without an origin a record reads no delayed message, whatever its `delayedRead` says
+/// (`derive_block` with no origin keeps the parent's count): the program derives the node's
+/// block and keeps the cursor's count.
 #[test]
-fn a_record_without_an_origin_reads_no_delayed_message_and_one_with_an_origin_is_not_supported() {
+fn a_record_without_an_origin_reads_no_delayed_message() {
     let chain = Chain::build();
     let batch0 = chain.batch(1, LAST as u64).encode();
     let at_batch1 = cursor_after(0, &chain.batch(1, LAST as u64), LAST - 1);
@@ -631,37 +718,10 @@ fn a_record_without_an_origin_reads_no_delayed_message_and_one_with_an_origin_is
         chain.blocks[NEXT].hash,
         "the node ignores the count without an origin"
     );
-    let run = chain.derive(
-        LAST,
-        &at_batch1,
-        &[batch0.clone(), claims_more.encode()],
-        false,
-    );
+    let run = chain.derive(LAST, &at_batch1, &[batch0, claims_more.encode()], false);
     let c5 = cursor_after(1, &claims_more, 0);
     assert_eq!(c5.delayedRead, 0);
     assert_eq!(run.post, Some(chain.execution_start(NEXT, &c5).0));
-
-    let mut with_origin = chain.batch(NEXT as u64, NEXT as u64);
-    with_origin.blocks[0].origin = Some(BatchOrigin {
-        number: L1_NUMBER - 1,
-        hash: B256::repeat_byte(0x0e),
-    });
-    let parent = DerivedParent::of(&chain.blocks[LAST].header, None);
-    let appended = AppendedIn {
-        number: L1_NUMBER,
-        timestamp: L1_TIMESTAMP,
-    };
-    assert_eq!(
-        with_origin.blocks[0].check(&parent, &appended),
-        Ok(()),
-        "the rule derives it (if L1 holds the origin)"
-    );
-    let run = chain.derive(LAST, &at_batch1, &[batch0, with_origin.encode()], false);
-    assert_eq!(run.status, Status::Reverted);
-    assert_eq!(run.out_len, 4, "NotSupported()");
-    // Until the program derives such records, a failed run has no hand-off step: skipping the
-    // batch would let a later batch at block 5 be proven where the node derives this one.
-    assert_eq!(run.post, None, "a failed run has no hand-off");
 }
 
 mod harness {
@@ -847,4 +907,425 @@ fn a_transaction_invalid_on_the_state_is_listed_and_skipped() {
     }
     assert_eq!(skips, 1, "one tx-init step skips the transaction");
     assert_eq!(trace.claim(), Some(chain.claim(n, &to)));
+}
+
+/// An L1 chain for origins: `headers[i]` is L1 block `i`, each the parent of the next.
+fn l1_headers(count: u64) -> Vec<Header> {
+    let mut headers: Vec<Header> = Vec::new();
+    for number in 0..count {
+        headers.push(Header {
+            number,
+            parent_hash: headers.last().map_or(B256::ZERO, Header::hash_slow),
+            timestamp: T0 - 100 + 12 * number,
+            base_fee_per_gas: Some(1_000_000_000 + 7 * number),
+            gas_limit: 30_000_000,
+            ..Default::default()
+        });
+    }
+    headers
+}
+
+/// The deposits of [`OriginChain`]: (queued in L1 block, gas limit, creation, data length).
+const DEPOSITS: [(u64, u64, bool, usize); 6] = [
+    (2, 100_000, false, 0),
+    (3, 300_000, true, 0),
+    (5, 100_000, false, 200),
+    (5, 20_000_000, false, 36),
+    (5, 9_000_000, false, 0),
+    (9, 100_000, false, 0),
+];
+
+/// A chain whose blocks have L1 origins and deposits, built as the sequencer builds them
+/// (`apply_l1_inputs` with every queued deposit offered), batched in two batches:
+///
+/// | block | origin | deposits | why the deposits stop |
+/// |---|---|---|---|
+/// | 1 | L1 3 | 0, 1 (a creation) | message 2 is queued at L1 5 |
+/// | 2 | none | – | no origin: no L1 input |
+/// | 3 | L1 5 | 2, 3 | message 4's gas limit: 1M + 0.1M + 20M + 9M > 30M (gas *used* would fit) |
+/// | 4 | L1 7 | 4 | message 5 is queued at L1 9 |
+/// | 5 | L1 9 | 5 | none left |
+///
+/// Batch 0 (blocks 1–4) is appended in L1 block 8, batch 1 (block 5) in L1 block 11.
+struct OriginChain {
+    chain: Chain,
+    headers: Vec<Header>,
+    messages: Vec<DepositMessage>,
+    /// `origins[n]`: block n's origin (None for block 2 and genesis).
+    origins: Vec<Option<L1BlockInfo>>,
+    /// `read[n]`: delayed messages consumed up to block n.
+    read: Vec<u64>,
+    l1: L1View,
+    batches: [Batch; 2],
+}
+
+/// L1 blocks appending batches 0 and 1.
+const APPENDED: [u64; 2] = [8, 11];
+
+impl OriginChain {
+    fn build() -> Self {
+        let headers = l1_headers(12);
+        let messages: Vec<DepositMessage> = DEPOSITS
+            .iter()
+            .enumerate()
+            .map(|(i, &(l1, gas, creation, len))| DepositMessage {
+                index: i as u64,
+                from: Address::with_last_byte(0xa0 + i as u8),
+                to: if creation {
+                    Address::ZERO
+                } else {
+                    Address::with_last_byte(0x30 + i as u8)
+                },
+                mint: U256::from(10u64.pow(18)) * U256::from(i + 1),
+                value: U256::from(i * 1000),
+                gas_limit: gas,
+                is_creation: creation,
+                data: if creation {
+                    // Initcode returning a one-byte runtime (0x00).
+                    Bytes::from_static(&[
+                        0x60, 0x01, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 0x01, 0x60, 0x00, 0xf3,
+                        0x00,
+                    ])
+                } else {
+                    Bytes::from((0..len).map(|b| b as u8 ^ 0x5a).collect::<Vec<u8>>())
+                },
+                l1_block_number: l1,
+                l1_timestamp: headers[l1 as usize].timestamp,
+            })
+            .collect();
+        let origin_of = |n: u64| L1BlockInfo::from_header(&headers[n as usize]);
+        let origins = vec![
+            None,
+            Some(origin_of(3)),
+            None,
+            Some(origin_of(5)),
+            Some(origin_of(7)),
+            Some(origin_of(9)),
+        ];
+
+        let genesis = genesis();
+        let spec = genesis.spec.clone();
+        let block0 = genesis.build().expect("block 0");
+        let mut state = MemoryState::new();
+        state.apply(&block0);
+        let mut blocks = vec![block0];
+        let mut states = vec![state.clone()];
+        let mut entries = Vec::new();
+        let mut read = vec![0u64];
+        let mut nonces = [0u64; 3];
+        for n in 1..origins.len() {
+            let parent = &blocks[n - 1];
+            let mut builder = BlockBuilder::new(
+                &spec,
+                &state,
+                &parent.header,
+                parent.hash,
+                attributes(n as u64),
+            );
+            let parent_read = read[n - 1];
+            let consumed = match &origins[n] {
+                Some(origin) => fraud_vm::batch::apply_l1_inputs(
+                    &mut builder,
+                    origin,
+                    parent_read,
+                    u64::MAX,
+                    &messages[parent_read as usize..],
+                )
+                .expect("l1 inputs")
+                .expect("the L1-info deposit fits"),
+                None => parent_read,
+            };
+            builder
+                .execute(transfer(&spec, n, 2, &mut nonces))
+                .expect("transfer included");
+            let block = builder.finish().expect("finish");
+            let entry = BatchBlock::from_block(
+                &block.header,
+                &block.transactions,
+                origins[n].as_ref().map(BatchOrigin::from),
+                consumed,
+            );
+            state.apply(&block);
+            blocks.push(block);
+            states.push(state.clone());
+            entries.push(entry);
+            read.push(consumed);
+        }
+        assert_eq!(read, [0, 2, 2, 4, 5, 6], "the deposits each block consumed");
+
+        let program = artifact_code(ENTRY_ARTIFACT);
+        let protocol = Protocol {
+            chain_id: CHAIN_ID,
+            coinbase: spec.fee_recipient,
+            program_len: program.len() as u64,
+            program_chunk_root: ChunkedCode::new(&program).chunk_root(),
+            derivation_gas: DERIVATION_GAS,
+        };
+        let chain = Chain {
+            spec,
+            blocks,
+            states,
+            entries,
+            program,
+            protocol,
+        };
+        let batches = [chain.batch(1, 4), chain.batch(5, 5)];
+        let mut l1 = L1View::default();
+        l1.preimages
+            .extend(headers.iter().map(|h| Bytes::from(alloy_rlp::encode(h))));
+        for m in &messages {
+            l1.enqueue(m);
+        }
+        let appended = |i: usize| Header {
+            number: APPENDED[i],
+            timestamp: T0 + 12,
+            parent_hash: headers[APPENDED[i] as usize - 1].hash_slow(),
+            ..Default::default()
+        };
+        // `afterDelayedMessagesRead` as the batcher posts it: its last block's count.
+        l1.append(batches[0].encode(), read[4], &appended(0));
+        l1.append(batches[1].encode(), read[5], &appended(1));
+        Self {
+            chain,
+            headers,
+            messages,
+            origins,
+            read,
+            l1,
+            batches,
+        }
+    }
+
+    /// The batch index and the batch holding block `n`.
+    fn batch_of(&self, n: usize) -> (u64, &Batch) {
+        if n <= 4 {
+            (0, &self.batches[0])
+        } else {
+            (1, &self.batches[1])
+        }
+    }
+
+    /// The cursor after block `n` (genesis' for 0).
+    fn cursor(&self, n: usize) -> Cursor {
+        if n == 0 {
+            return Cursor::GENESIS;
+        }
+        let (index, batch) = self.batch_of(n);
+        let i = n - batch.first_block as usize;
+        let origin = (1..=n).rev().find_map(|k| self.origins[k]);
+        Cursor::after(
+            index,
+            batch.next_position(i),
+            self.read[n],
+            origin.as_ref().map(BatchOrigin::from),
+        )
+    }
+
+    /// What the node's replica derives for block `n` from `entry` (read from batch `index`):
+    /// the block's hash and the delayed messages consumed.
+    fn replica(&self, n: usize, index: usize, entry: &BatchBlock) -> (B256, u64) {
+        let chain = &self.chain;
+        let head = &chain.blocks[n - 1];
+        let mut builder = BlockBuilder::new(
+            &chain.spec,
+            &chain.states[n - 1],
+            &head.header,
+            head.hash,
+            entry.attributes(),
+        );
+        let origin = entry
+            .check_origin(
+                n as u64,
+                entry
+                    .origin
+                    .map(|o| L1BlockInfo::from_header(&self.headers[o.number as usize]))
+                    .as_ref(),
+            )
+            .expect("the origin is on L1");
+        let parent_read = self.read[n - 1];
+        let after = self.l1.commitments[index]
+            .afterDelayedMessagesRead
+            .to::<u64>();
+        let derived = derive_block(
+            &chain.spec,
+            &mut builder,
+            entry,
+            origin.as_ref(),
+            parent_read,
+            deposit_target(entry.delayed_read, 0, after),
+            &self.messages[parent_read as usize..],
+        )
+        .expect("derive");
+        (builder.finish().expect("finish").hash, derived.delayed_read)
+    }
+}
+
+/// Blocks with L1 origins and deposits: the node's replica rebuilds the sequencer's blocks,
+/// and the program, run by the step machine from the claim on each block's parent, proves each
+/// origin by walking L1 headers back from the batch's committed parent hash, reads the
+/// L1-info deposit's origin and every deposit (the delayed accumulator's link, the message and
+/// its data) through the oracle, and hands off exactly the node's block. Every step of block
+/// 3's run (a long deposit data, the gas-limit rule) verifies. A block built without one of
+/// the deposits the rule includes starts elsewhere: it cannot be proven.
+#[test]
+fn blocks_with_origins_and_deposits_derive_as_the_node_built_them() {
+    let oc = OriginChain::build();
+    let chain = &oc.chain;
+    for n in 1..=5 {
+        let (index, batch) = oc.batch_of(n);
+        let entry = &batch.blocks[n - batch.first_block as usize];
+        let (hash, read) = oc.replica(n, index as usize, entry);
+        assert_eq!(hash, chain.blocks[n].hash, "the replica's block {n}");
+        assert_eq!(read, oc.read[n], "block {n}'s delayed count");
+    }
+    eprintln!("blocks with L1 origins (derivation steps = open + program + hand-off):");
+    for n in 1..=5 {
+        let from = oc.cursor(n - 1);
+        let to = oc.cursor(n);
+        let every_step = n == 3;
+        let run = chain.derive_on(n - 1, &from, &oc.l1, every_step);
+        assert_eq!(run.status, Status::Returned, "block {n}");
+        let (start, _) = chain.execution_start(n, &to);
+        assert_eq!(
+            run.post,
+            Some(start),
+            "block {n}: the hand-off starts the node's block"
+        );
+        eprintln!(
+            "  block {n}: origin {:?}, {} deposits, {:>7} derivation steps{}, program gas {:>9}",
+            oc.origins[n].map(|o| o.number),
+            oc.read[n] - oc.read[n - 1],
+            run.steps,
+            if every_step { " (each verified)" } else { "" },
+            run.gas,
+        );
+    }
+
+    // Block 3 without message 3 (the sequencer offering only three deposits): another block,
+    // whose start is not the hand-off's.
+    let parent = &chain.blocks[2];
+    let mut builder = BlockBuilder::new(
+        &chain.spec,
+        &chain.states[2],
+        &parent.header,
+        parent.hash,
+        attributes(3),
+    );
+    let read = fraud_vm::batch::apply_l1_inputs(
+        &mut builder,
+        oc.origins[3].as_ref().expect("origin"),
+        2,
+        3,
+        &oc.messages[2..],
+    )
+    .expect("inputs");
+    assert_eq!(read, Some(3));
+    // Blocks 1 and 2 sent from senders 1 and 2; block 3 sends from sender 0.
+    let mut nonces = [0u64, 1, 1];
+    builder
+        .execute(transfer(&chain.spec, 3, 2, &mut nonces))
+        .expect("transfer");
+    let short = builder.finish().expect("finish");
+    let short_start = Trace::for_block(
+        &chain.states[2],
+        &chain.spec,
+        &parent.header,
+        &short,
+        oc.cursor(3).hash(),
+    )
+    .expect("trace")
+    .state_hash(0);
+    let run = chain.derive_on(2, &oc.cursor(2), &oc.l1, false);
+    assert_ne!(
+        run.post,
+        Some(short_start),
+        "a skipped deposit is not provable"
+    );
+}
+
+/// The L1 fields of a record the program checks: an origin whose hash is not L1's block of
+/// that number ends the batch (the claim reopens at the next batch, as the node skips it); a
+/// `delayedRead` beyond the batch's `afterDelayedMessagesRead` is capped by it (the same
+/// block as the honest record's); one below the previous batch's count could depend on a
+/// forced batch, which the program does not scan yet: a failed run, with no hand-off.
+#[test]
+fn a_records_origin_and_delayed_count_are_checked_against_l1() {
+    let oc = OriginChain::build();
+    let chain = &oc.chain;
+    let from = oc.cursor(4);
+    let with_entry = |entry: BatchBlock| {
+        let mut l1 = oc.l1.clone();
+        let batch = Batch {
+            blocks: vec![entry],
+            ..oc.batches[1].clone()
+        };
+        l1.data[1] = batch.encode();
+        let prev = l1.commitments[0].accumulate();
+        let appended = Header {
+            number: APPENDED[1],
+            timestamp: T0 + 12,
+            parent_hash: oc.headers[APPENDED[1] as usize - 1].hash_slow(),
+            ..Default::default()
+        };
+        let delayed = l1.delayed[oc.read[5] as usize];
+        l1.commitments[1] =
+            BatchCommitment::new(prev, &l1.data[1], oc.read[5], delayed, &appended, false);
+        l1.preimages
+            .push(Bytes::from(l1.commitments[1].abi_encode()));
+        chain.derive_on(4, &from, &l1, false)
+    };
+    let honest = oc.batches[1].blocks[0].clone();
+
+    let mut elsewhere = honest.clone();
+    elsewhere.origin = Some(BatchOrigin {
+        number: 9,
+        hash: oc.headers[8].hash_slow(),
+    });
+    assert!(matches!(
+        elsewhere.check_origin(5, Some(&L1BlockInfo::from_header(&oc.headers[9]))),
+        Err(InvalidBatch::OriginNotOnL1 { .. })
+    ));
+    let reopened = open_hash(&Claim {
+        cursor: Cursor {
+            batchIndex: 2,
+            position: 0,
+            ..from.clone()
+        }
+        .hash(),
+        ..chain.claim(4, &from)
+    });
+    assert_eq!(
+        with_entry(elsewhere).post,
+        Some(reopened),
+        "origin not on L1"
+    );
+
+    let mut claims_more = honest.clone();
+    claims_more.delayed_read = 1_000;
+    let (hash, read) = oc.replica(5, 1, &claims_more);
+    assert_eq!(
+        (hash, read),
+        (chain.blocks[5].hash, oc.read[5]),
+        "the node caps it"
+    );
+    let cursor5 = Cursor::after(
+        1,
+        0,
+        oc.read[5],
+        oc.origins[5].as_ref().map(BatchOrigin::from),
+    );
+    assert_eq!(
+        with_entry(claims_more).post,
+        Some(chain.execution_start(5, &cursor5).0),
+        "capped by the batch's count"
+    );
+
+    let mut below = honest;
+    below.delayed_read = oc.read[4] - 1;
+    let run = with_entry(below);
+    assert_eq!(
+        (run.status, run.post),
+        (Status::Reverted, None),
+        "NotSupported()"
+    );
 }

@@ -131,7 +131,7 @@ impl Sequencer {
     }
 
     /// Opens the block with its L1 inputs: the L1-info deposit of its origin, then the pending
-    /// deposits in Inbox order while they fit ([`fraud_vm::batch::apply_l1_inputs`], the rule
+    /// deposits in Inbox order while their gas limits fit ([`fraud_vm::batch::apply_l1_inputs`], the rule
     /// derivation replays). With `ignore_deposits` (tests only) only the deposits a forced batch
     /// requires are included. Returns the cursor after the block and whether the block has an
     /// L1 origin.

@@ -129,20 +129,44 @@ library BatchRecord {
     ///         {ORIGIN_WITHOUT_ROOM}, {ORIGIN_BACK}, {ORIGIN_NOT_PAST}, in that order); a record
     ///         that fails derives nothing, nor do the records after it.
     function derive(bytes calldata batch, Context memory ctx) internal pure returns (Record memory r) {
+        uint256 txsAt;
+        (r, txsAt) = read(batch, ctx);
+        if (r.status != DERIVED) return r;
+        (uint256 count, bytes32 inputsRoot) = addInputs(batch, r, txsAt, new bytes32[](0), 0, ctx.chainId);
+        (r.txCount, r.inputsRoot) = (uint64(count), inputsRoot);
+    }
+
+    /// @notice {derive} up to the record's transaction section: the checks, and the record's
+    ///         fields but `txCount`, `inputsRoot` and `nextPosition` ({addInputs} completes
+    ///         those). With {DERIVED}, `txsAt` is where the record's transaction section starts.
+    function read(bytes calldata batch, Context memory ctx) internal pure returns (Record memory r, uint256 txsAt) {
         uint256 pos = ctx.position;
         if (pos == 0) {
-            if (!decodes(batch)) return nothing(UNDECODABLE);
+            if (!decodes(batch)) return (nothing(UNDECODABLE), 0);
             uint8 why = continues(batch, ctx.parentNumber, ctx.parentHash);
-            if (why != 0) return nothing(why);
+            if (why != 0) return (nothing(why), 0);
             pos = HEADER_LEN;
         } else if (pos < HEADER_LEN || pos >= batch.length) {
             revert Malformed(pos);
         }
-        uint256 txsAt = readRecord(batch, pos, r);
+        txsAt = readRecord(batch, pos, r);
         uint8 broken = check(r, ctx);
-        if (broken != 0) return nothing(broken);
-        (uint256 count, bytes32 inputsRoot, uint256 end) = txInputs(batch, txsAt, ctx.chainId);
-        (r.txCount, r.inputsRoot) = (uint64(count), inputsRoot);
+        if (broken != 0) return (nothing(broken), 0);
+    }
+
+    /// @notice The block's input list: the first `l1Count` of `l1Leaves` (the leaves of its L1
+    ///         inputs) followed by the record's valid transactions at `txsAt` ({txInputs}); its
+    ///         length and `vm::input::root`. Sets `r.nextPosition`.
+    function addInputs(
+        bytes calldata batch,
+        Record memory r,
+        uint256 txsAt,
+        bytes32[] memory l1Leaves,
+        uint256 l1Count,
+        uint256 chainId
+    ) internal pure returns (uint256 count, bytes32 inputsRoot) {
+        uint256 end;
+        (count, inputsRoot, end) = txInputs(batch, txsAt, chainId, l1Leaves, l1Count);
         // The batch decoded when opened, so a record ends at the batch's end only if it is the
         // last.
         r.nextPosition = end == batch.length ? 0 : uint64(end);
@@ -251,23 +275,50 @@ library BatchRecord {
         pure
         returns (uint256 count, bytes32 inputsRoot, uint256 end)
     {
+        return txInputs(data, pos, chainId, new bytes32[](0), 0);
+    }
+
+    /// @notice {txInputs} after the first `prefixCount` leaves of `prefix`: the root is over
+    ///         those leaves, then the valid transactions', and `count` includes them.
+    function txInputs(bytes calldata data, uint256 pos, uint256 chainId, bytes32[] memory prefix, uint256 prefixCount)
+        internal
+        pure
+        returns (uint256 count, bytes32 inputsRoot, uint256 end)
+    {
         if (data.length < pos + 4) revert Malformed(pos);
         uint256 total = uint32(bytes4(data[pos:pos + 4]));
         // Each transaction takes at least 5 bytes: refuse a count the data cannot hold before
         // allocating for it.
         if (total > (data.length - pos - 4) / 5) revert Malformed(pos);
         pos += 4;
-        bytes32[] memory leaves = new bytes32[](total);
+        bytes32[] memory leaves = new bytes32[](prefixCount + total);
+        for (; count < prefixCount; count++) {
+            leaves[count] = prefix[count];
+        }
         for (uint256 i; i < total; i++) {
-            if (data.length < pos + 4) revert Malformed(pos);
-            uint256 len = uint32(bytes4(data[pos:pos + 4]));
-            pos += 4;
-            if (len == 0 || data.length < pos + len) revert Malformed(pos);
-            (bool valid, UserTx.TxInput memory input) = UserTx.decode(data[pos:pos + len], chainId);
-            if (valid) leaves[count++] = UserTx.hash(input);
-            pos += len;
+            (bool valid, bytes32 leaf, uint256 next) = txLeaf(data, pos, chainId);
+            if (valid) leaves[count++] = leaf;
+            pos = next;
         }
         (inputsRoot, end) = (root(leaves, count), pos);
+    }
+
+    /// @notice The length-prefixed transaction at `pos` of `data`: whether it is valid, its
+    ///         input leaf if so, and the byte after it; reverts with {Malformed} when its length
+    ///         is zero or it lies past the end of `data`.
+    function txLeaf(bytes calldata data, uint256 pos, uint256 chainId)
+        private
+        pure
+        returns (bool valid, bytes32 leaf, uint256 next)
+    {
+        if (data.length < pos + 4) revert Malformed(pos);
+        uint256 len = uint32(bytes4(data[pos:pos + 4]));
+        pos += 4;
+        if (len == 0 || data.length < pos + len) revert Malformed(pos);
+        UserTx.TxInput memory input;
+        (valid, input) = UserTx.decode(data[pos:pos + len], chainId);
+        if (valid) leaf = UserTx.hash(input);
+        next = pos + len;
     }
 
     /// @notice `fraud_vm::vm::input::root`: the binary keccak tree of depth

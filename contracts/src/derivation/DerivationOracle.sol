@@ -43,6 +43,14 @@ library DerivationOracle {
         return bytes32(answer);
     }
 
+    /// @notice `delayedAcc(index)`: `Inbox.delayedAcc(index)`, the delayed-message accumulator
+    ///         after `index` messages.
+    function delayedAcc(uint256 index) internal view returns (bytes32) {
+        bytes memory answer = ask(abi.encodeWithSignature("delayedAcc(uint256)", index));
+        if (answer.length != 32) revert WrongAnswer(bytes4(keccak256("delayedAcc(uint256)")));
+        return bytes32(answer);
+    }
+
     /// @notice The oracle's answer to `query`; reverts with {NoAnswer} when the call fails.
     function ask(bytes memory query) private view returns (bytes memory answer) {
         bool ok;

@@ -36,28 +36,28 @@ library Handoff {
     /// @notice {Fields.kind} of "no block from here" (`handoff::NO_BLOCK`).
     uint256 internal constant NO_BLOCK = 1;
 
-    /// @notice The execution start of the block `record` derives on `parent`, read at `cursor`:
+    /// @notice The execution start of the block `record` derives on `parent`, with `next` the
+    ///         cursor after it and its input list of `inputCount` items with root `inputsRoot`:
     ///         number `parent + 1`, the record's stamped timestamp, gas limit, prevrandao and
-    ///         extra data, the base fee after the parent (`BaseFee.afterParent`), the record's
-    ///         inputs; the cursor after it, which keeps `cursor`'s delayed count and newest
-    ///         origin (a block without an L1 origin reads no delayed message and moves no origin:
-    ///         `batch::derive_block` with no origin).
+    ///         extra data, the base fee after the parent (`BaseFee.afterParent`).
     /// @dev `record` passed `BatchBlock::check`, so `parent.number < 2^64 − 1`.
-    function blockStart(Header.Fields memory parent, Cursor.Fields memory cursor, BatchRecord.Record memory record)
-        internal
-        pure
-        returns (Fields memory out)
-    {
+    function blockStart(
+        Header.Fields memory parent,
+        Cursor.Fields memory next,
+        BatchRecord.Record memory record,
+        uint256 inputCount,
+        bytes32 inputsRoot
+    ) internal pure returns (Fields memory out) {
         out.kind = BLOCK;
-        out.cursor = Cursor.hash(Cursor.afterBlock(cursor, record.nextPosition, cursor.delayedRead));
+        out.cursor = Cursor.hash(next);
         out.number = parent.number + 1;
         out.timestamp = record.timestamp;
         out.gasLimit = record.gasLimit;
         out.baseFee = BaseFee.afterParent(parent);
         out.prevrandao = record.prevrandao;
         out.extraDataHash = record.extraDataHash;
-        out.inputCount = record.txCount;
-        out.inputsRoot = record.inputsRoot;
+        out.inputCount = inputCount;
+        out.inputsRoot = inputsRoot;
     }
 
     /// @notice No block from `cursor`: the rest of its batch derives nothing, derivation goes

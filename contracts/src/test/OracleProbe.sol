@@ -79,9 +79,9 @@ contract OracleProbe {
         if (!ok) revert NoAnswer(query);
     }
 
-    function slice(bytes memory data, uint256 at) private pure returns (bytes32 word) {
+    function slice(bytes memory data, uint256 offset) private pure returns (bytes32 word) {
         assembly {
-            word := mload(add(add(data, 32), at))
+            word := mload(add(add(data, 32), offset))
         }
     }
 }

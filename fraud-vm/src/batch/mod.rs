@@ -75,11 +75,15 @@
 //!    deriver, which checks the hash).
 //! 2. The deposits (delayed messages) from the parent's consumed count up to the block's
 //!    target count, in Inbox index order, each only if it was queued at or before the origin's
-//!    L1 block and fits in the block's gas; derivation stops at the first one that does not.
-//!    The target count is `max(delayedRead, forcedRead)` where `forcedRead` is the largest
-//!    `afterDelayedMessagesRead` of a forced batch appended in an L1 block at or before the
-//!    block's origin (see below). The count actually consumed is what the next block starts
-//!    from.
+//!    L1 block and its gas limit fits: the gas limits of the L1-info deposit and of the
+//!    deposits so far, with its own, are at most the block's gas limit (a rule on limits, not on
+//!    gas used, so the count is known before anything runs). Derivation stops at the first one
+//!    that is not. The target count ([`deposit_target`]) is
+//!    `min(max(delayedRead, forcedRead), afterDelayedMessagesRead)`, where `forcedRead` is the
+//!    largest `afterDelayedMessagesRead` of a forced batch appended in an L1 block at or before
+//!    the block's origin (see below) and the last term is the batch's own (every message below
+//!    it is on L1; an honest sequencer's counts never exceed it). The count actually consumed is
+//!    what the next block starts from.
 //! 3. The batch's transactions in order. A transaction that does not decode, is not a user
 //!    type (legacy, EIP-2930, EIP-1559), has no or another chain id, has a high-`s`
 //!    signature (EIP-2) or does not recover a sender ([`validate_user_tx`], the rule the
@@ -180,7 +184,7 @@ pub use validity::{
 use crate::{
     chain::ChainSpec,
     codec::{DecodeError, Reader},
-    deposit::{l1_info_deposit, L1BlockInfo},
+    deposit::{l1_info_deposit, L1BlockInfo, L1_INFO_GAS_LIMIT},
     execute::{
         is_user_tx_type, BlockAttributes, BlockBuilder, ExecutableTx, StateProvider, TxRejection,
     },
@@ -435,10 +439,17 @@ pub struct Derived {
     pub skipped: Vec<(usize, String)>,
 }
 
+/// The target count of derivation rule 2 for a block whose record says `delayed_read`, with
+/// `forced_read` forced in at or before its origin, read from a batch committed with
+/// `after_delayed_read`: `min(max(delayed_read, forced_read), after_delayed_read)`.
+pub fn deposit_target(delayed_read: u64, forced_read: u64, after_delayed_read: u64) -> u64 {
+    delayed_read.max(forced_read).min(after_delayed_read)
+}
+
 /// Steps 1 and 2 of the derivation rule, shared by the sequencer and derivation: the L1-info
 /// deposit of `origin`, then the deposits from index `parent_read` below `target_read` queued at
-/// or before `origin`, while they fit. `deposits` are the queued deposits from `parent_read`
-/// on, in index order (more may be given than used).
+/// or before `origin`, while their gas limits fit. `deposits` are the queued deposits from
+/// `parent_read` on, in index order (more may be given than used).
 ///
 /// Returns the delayed messages consumed up to and including the block, or `None` when the
 /// L1-info deposit itself does not fit (a gas limit below [`crate::deposit::L1_INFO_GAS_LIMIT`]):
@@ -456,25 +467,42 @@ pub fn apply_l1_inputs<P: StateProvider>(
         Err(TxRejection::Fatal(e)) => return Err(e),
         Err(_) => return Ok(None),
     }
+    let block_gas = builder.header().gas_limit;
+    let mut limits = L1_INFO_GAS_LIMIT;
     let mut read = parent_read;
     for message in deposits {
         if message.index != read || read >= target_read || message.l1_block_number > origin.number {
             break;
         }
-        match builder.execute_deposit(message.tx_deposit()) {
-            Ok(outcome) => {
-                debug!(
-                    index = message.index,
-                    l2_block = number,
-                    l2_tx = %message.l2_tx_hash(),
-                    gas_used = outcome.gas_used,
-                    "deposit included"
-                );
-                read += 1;
-            }
+        let Some(with) = limits
+            .checked_add(message.gas_limit)
+            .filter(|&g| g <= block_gas)
+        else {
+            break;
+        };
+        limits = with;
+        // The gas limits so far fit in the block, so the gas used does too: no deposit is
+        // refused for room, and a deposit that fails is included as failed.
+        let index = builder.len();
+        let gas_used = match builder.execute_deposit(message.tx_deposit()) {
+            Ok(outcome) => outcome.gas_used,
             Err(TxRejection::Fatal(e)) => return Err(e),
-            Err(_) => break,
-        }
+            Err(other) => {
+                return Err(Error::InvalidBlockTransaction {
+                    index,
+                    hash: message.l2_tx_hash(),
+                    reason: other.to_string(),
+                })
+            }
+        };
+        debug!(
+            index = message.index,
+            l2_block = number,
+            l2_tx = %message.l2_tx_hash(),
+            gas_used,
+            "deposit included"
+        );
+        read += 1;
     }
     Ok(Some(read))
 }
@@ -484,7 +512,7 @@ pub fn apply_l1_inputs<P: StateProvider>(
 ///
 /// - `origin`: the block's L1 origin as read from L1 (None iff the block has none);
 /// - `parent_read`: delayed messages consumed up to the parent;
-/// - `target_read`: `max(block.delayed_read, forcedRead)`;
+/// - `target_read`: [`deposit_target`];
 /// - `deposits`: the queued deposits from index `parent_read` on, in index order.
 pub fn derive_block<P: StateProvider>(
     chain: &ChainSpec,
