@@ -32,44 +32,7 @@ use fraud_vm::{
 
 mod common;
 
-mod abi {
-    alloy_sol_types::sol! {
-        #[derive(Debug, Default, PartialEq, Eq)]
-        struct Context {
-            uint64 parentNumber;
-            bytes32 parentHash;
-            uint64 parentTimestamp;
-            uint64 chainId;
-            uint64 position;
-            bool hasOrigin;
-            uint64 originNumber;
-            bytes32 originHash;
-            uint64 l1BlockNumber;
-            uint64 l1Timestamp;
-        }
-
-        #[derive(Debug, Default, PartialEq, Eq)]
-        struct Record {
-            uint8 status;
-            uint8 reason;
-            uint64 timestamp;
-            uint64 gasLimit;
-            bytes32 prevrandao;
-            bytes32 extraDataHash;
-            bool hasOrigin;
-            uint64 originNumber;
-            bytes32 originHash;
-            uint64 delayedRead;
-            uint64 txCount;
-            bytes32 inputsRoot;
-            uint64 nextPosition;
-        }
-
-        function deriveRecord(bytes calldata batch, Context calldata ctx) external pure returns (Record memory);
-    }
-}
-
-use abi::{Context, Record};
+use common::record_abi::{self as abi, Context, Record};
 
 // `Record.reason` codes (`BatchRecord.sol`).
 const UNDECODABLE: u8 = 1;

@@ -29,6 +29,8 @@ use fraud_vm::{
 use op_alloy_consensus::OpTxEnvelope;
 use proptest::prelude::*;
 
+mod common;
+
 const CHAIN_ID: u64 = 42069;
 /// The derivation cursor the traced blocks' claims commit (as if block 1 were the first of a
 /// two-block batch 0 with L1 origin 5).
@@ -63,12 +65,9 @@ fn token_code() -> String {
     deployed_code(include_str!("../../contracts/out/TestToken.json"))
 }
 
+/// The deployed code of a contract artifact, as `0x`-prefixed hex.
 fn deployed_code(artifact: &str) -> String {
-    let artifact: serde_json::Value = serde_json::from_str(artifact).expect("artifact");
-    artifact["deployedBytecode"]
-        .as_str()
-        .expect("deployed bytecode")
-        .to_string()
+    common::artifact_code(artifact).to_string()
 }
 
 /// The L1-info deposit of an origin with L1 base fee 7 wei, as a block's first transaction: the
@@ -3015,39 +3014,9 @@ fn the_derivation_program_verifies_step_by_step() {
 #[test]
 fn the_program_deriving_a_batch_record_verifies_step_by_step() {
     use alloy::eips::eip2718::Encodable2718;
-    use alloy::sol_types::{sol, SolCall};
+    use alloy::sol_types::SolCall;
+    use common::record_abi::{deriveRecordCall, Context};
     use fraud_vm::batch::{Batch, BatchBlock, BatchOrigin};
-    sol! {
-        struct Context {
-            uint64 parentNumber;
-            bytes32 parentHash;
-            uint64 parentTimestamp;
-            uint64 chainId;
-            uint64 position;
-            bool hasOrigin;
-            uint64 originNumber;
-            bytes32 originHash;
-            uint64 l1BlockNumber;
-            uint64 l1Timestamp;
-        }
-        #[derive(Debug)]
-        struct Record {
-            uint8 status;
-            uint8 reason;
-            uint64 timestamp;
-            uint64 gasLimit;
-            bytes32 prevrandao;
-            bytes32 extraDataHash;
-            bool hasOrigin;
-            uint64 originNumber;
-            bytes32 originHash;
-            uint64 delayedRead;
-            uint64 txCount;
-            bytes32 inputsRoot;
-            uint64 nextPosition;
-        }
-        function deriveRecord(bytes batch, Context ctx) external view returns (Record);
-    }
     let code = alloy_primitives::hex::decode(deployed_code(include_str!(
         "../../contracts/out/Derivation.json"
     )))

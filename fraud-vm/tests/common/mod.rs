@@ -1,6 +1,7 @@
-//! What the derivation program's differential tests share (`derivation_program.rs`,
-//! `derivation_batch.rs`): the program's deployed code in revm with an opcode counter, a
-//! deterministic PRNG and signed user transactions of the three types.
+//! What the derivation program's tests share (`derivation_program.rs`, `derivation_batch.rs`,
+//! `derivation_entry.rs`, `step_machine.rs`): the program's deployed code in revm with an
+//! opcode counter, the ABI of `deriveRecord`, a deterministic PRNG and signed user
+//! transactions of the three types.
 
 // Each test binary uses its part of this module.
 #![allow(dead_code)]
@@ -40,12 +41,9 @@ pub const PROGRAM: Address = Address::repeat_byte(0xd0);
 pub const CALLER: Address = Address::repeat_byte(0xca);
 pub const CALL_GAS: u64 = 1_000_000_000;
 
+/// The test harness's deployed code ([`ARTIFACT`]).
 pub fn deployed_code() -> Bytes {
-    let artifact: serde_json::Value = serde_json::from_str(ARTIFACT).expect("artifact JSON");
-    let code = artifact["deployedBytecode"]
-        .as_str()
-        .expect("artifact has deployedBytecode");
-    hex::decode(code).expect("deployedBytecode is hex").into()
+    artifact_code(ARTIFACT)
 }
 
 /// The protocol's derivation program (`contracts/src/derivation/DerivationProgram.sol`): the
@@ -415,5 +413,43 @@ impl Unsigned {
             Self::Eip1559(t) => t.chain_id = chain_id.unwrap_or_default(),
         }
         tx
+    }
+}
+
+/// The ABI of `Derivation.deriveRecord` (`BatchRecord.Context` and `BatchRecord.Record`).
+pub mod record_abi {
+    alloy_sol_types::sol! {
+        #[derive(Debug, Default, PartialEq, Eq)]
+        struct Context {
+            uint64 parentNumber;
+            bytes32 parentHash;
+            uint64 parentTimestamp;
+            uint64 chainId;
+            uint64 position;
+            bool hasOrigin;
+            uint64 originNumber;
+            bytes32 originHash;
+            uint64 l1BlockNumber;
+            uint64 l1Timestamp;
+        }
+
+        #[derive(Debug, Default, PartialEq, Eq)]
+        struct Record {
+            uint8 status;
+            uint8 reason;
+            uint64 timestamp;
+            uint64 gasLimit;
+            bytes32 prevrandao;
+            bytes32 extraDataHash;
+            bool hasOrigin;
+            uint64 originNumber;
+            bytes32 originHash;
+            uint64 delayedRead;
+            uint64 txCount;
+            bytes32 inputsRoot;
+            uint64 nextPosition;
+        }
+
+        function deriveRecord(bytes calldata batch, Context calldata ctx) external pure returns (Record memory);
     }
 }
