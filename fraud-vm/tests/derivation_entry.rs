@@ -1243,17 +1243,19 @@ fn blocks_with_origins_and_deposits_derive_as_the_node_built_them() {
     );
 }
 
-/// The L1 fields of a record the program checks: an origin whose hash is not L1's block of
-/// that number ends the batch (the claim reopens at the next batch, as the node skips it); a
-/// `delayedRead` beyond the batch's `afterDelayedMessagesRead` is capped by it (the same
-/// block as the honest record's); one below the previous batch's count could depend on a
-/// forced batch, which the program does not scan yet: a failed run, with no hand-off.
+/// The L1 fields of a record the program checks: the origin is found however far back the
+/// batch's L1 block is (each L1 block between costs one header walked); an origin whose hash
+/// is not L1's block of that number ends the batch (the claim reopens at the next batch, as
+/// the node skips it); a `delayedRead` beyond the batch's `afterDelayedMessagesRead` is capped
+/// by it (the same block as the honest record's); one below the previous batch's count could
+/// depend on a forced batch, which the program does not scan yet: a failed run, with no
+/// hand-off.
 #[test]
 fn a_records_origin_and_delayed_count_are_checked_against_l1() {
     let oc = OriginChain::build();
     let chain = &oc.chain;
     let from = oc.cursor(4);
-    let with_entry = |entry: BatchBlock| {
+    let with_entry_in = |entry: BatchBlock, appended_in: u64| {
         let mut l1 = oc.l1.clone();
         let batch = Batch {
             blocks: vec![entry],
@@ -1262,9 +1264,9 @@ fn a_records_origin_and_delayed_count_are_checked_against_l1() {
         l1.data[1] = batch.encode();
         let prev = l1.commitments[0].accumulate();
         let appended = Header {
-            number: APPENDED[1],
+            number: appended_in,
             timestamp: T0 + 12,
-            parent_hash: oc.headers[APPENDED[1] as usize - 1].hash_slow(),
+            parent_hash: oc.headers[appended_in as usize - 1].hash_slow(),
             ..Default::default()
         };
         let delayed = l1.delayed[oc.read[5] as usize];
@@ -1274,7 +1276,25 @@ fn a_records_origin_and_delayed_count_are_checked_against_l1() {
             .push(Bytes::from(l1.commitments[1].abi_encode()));
         chain.derive_on(4, &from, &l1, false)
     };
+    let with_entry = |entry: BatchBlock| with_entry_in(entry, APPENDED[1]);
     let honest = oc.batches[1].blocks[0].clone();
+
+    // The origin walk: the same record appended one L1 block later walks one more header.
+    let cursor5 = Cursor::after(
+        1,
+        0,
+        oc.read[5],
+        oc.origins[5].as_ref().map(BatchOrigin::from),
+    );
+    let start5 = chain.execution_start(5, &cursor5).0;
+    let near = with_entry_in(honest.clone(), APPENDED[1]);
+    let far = with_entry_in(honest.clone(), APPENDED[1] + 1);
+    assert_eq!((near.post, far.post), (Some(start5), Some(start5)));
+    eprintln!(
+        "one more L1 header walked: {} steps, {} program gas",
+        far.steps - near.steps,
+        far.gas - near.gas
+    );
 
     let mut elsewhere = honest.clone();
     elsewhere.origin = Some(BatchOrigin {
@@ -1308,15 +1328,9 @@ fn a_records_origin_and_delayed_count_are_checked_against_l1() {
         (chain.blocks[5].hash, oc.read[5]),
         "the node caps it"
     );
-    let cursor5 = Cursor::after(
-        1,
-        0,
-        oc.read[5],
-        oc.origins[5].as_ref().map(BatchOrigin::from),
-    );
     assert_eq!(
         with_entry(claims_more).post,
-        Some(chain.execution_start(5, &cursor5).0),
+        Some(start5),
         "capped by the batch's count"
     );
 
