@@ -209,26 +209,73 @@ fn attributes(n: u64) -> BlockAttributes {
 }
 
 impl Chain {
-    fn build() -> Self {
+    /// Genesis alone, with the protocol's derivation program.
+    fn at_genesis() -> Self {
         let genesis = genesis();
         let spec = genesis.spec.clone();
         let block0 = genesis.build().expect("block 0");
         let mut state = MemoryState::new();
         state.apply(&block0);
-        let mut blocks = vec![block0];
-        let mut states = vec![state.clone()];
-        let mut entries = Vec::new();
+        let program = artifact_code(ENTRY_ARTIFACT);
+        let protocol = Protocol {
+            chain_id: CHAIN_ID,
+            coinbase: spec.fee_recipient,
+            program_len: program.len() as u64,
+            program_chunk_root: ChunkedCode::new(&program).chunk_root(),
+            derivation_gas: DERIVATION_GAS,
+        };
+        Self {
+            spec,
+            blocks: vec![block0],
+            states: vec![state],
+            entries: Vec::new(),
+            program,
+            protocol,
+        }
+    }
+
+    /// A builder of a block with `attributes` on block `parent`.
+    fn builder_on(
+        &self,
+        parent: usize,
+        attributes: BlockAttributes,
+    ) -> BlockBuilder<'_, MemoryState> {
+        let head = &self.blocks[parent];
+        BlockBuilder::new(
+            &self.spec,
+            &self.states[parent],
+            &head.header,
+            head.hash,
+            attributes,
+        )
+    }
+
+    /// A builder of the next block `n` with [`attributes`]`(n)`.
+    fn builder(&self) -> BlockBuilder<'_, MemoryState> {
+        let parent = self.blocks.len() - 1;
+        self.builder_on(parent, attributes(parent as u64 + 1))
+    }
+
+    /// Appends `block`, batched as `entry`.
+    fn push(&mut self, block: BuiltBlock, entry: BatchBlock) {
+        let mut state = self.states.last().expect("genesis state").clone();
+        state.apply(&block);
+        self.blocks.push(block);
+        self.states.push(state);
+        self.entries.push(entry);
+    }
+
+    fn build() -> Self {
+        let mut chain = Self::at_genesis();
         let mut nonces = [0u64; 3];
         let mut k = 0;
         for (i, count) in TRANSFERS.into_iter().enumerate() {
             let n = i as u64 + 1;
-            let parent = &blocks[i];
-            let mut builder =
-                BlockBuilder::new(&spec, &state, &parent.header, parent.hash, attributes(n));
+            let mut builder = chain.builder();
             for j in 0..count {
                 let ty = if n == NEXT as u64 { j as u8 } else { 2 };
                 builder
-                    .execute(transfer(&spec, k, ty, &mut nonces))
+                    .execute(transfer(&chain.spec, k, ty, &mut nonces))
                     .expect("transfer included");
                 k += 1;
             }
@@ -241,27 +288,9 @@ impl Chain {
                 let valid = entry.transactions.clone();
                 entry.transactions = [&invalid[..3], &valid[..], &invalid[3..]].concat();
             }
-            state.apply(&block);
-            blocks.push(block);
-            states.push(state.clone());
-            entries.push(entry);
+            chain.push(block, entry);
         }
-        let program = artifact_code(ENTRY_ARTIFACT);
-        let protocol = Protocol {
-            chain_id: CHAIN_ID,
-            coinbase: spec.fee_recipient,
-            program_len: program.len() as u64,
-            program_chunk_root: ChunkedCode::new(&program).chunk_root(),
-            derivation_gas: DERIVATION_GAS,
-        };
-        Self {
-            spec,
-            blocks,
-            states,
-            entries,
-            program,
-            protocol,
-        }
+        chain
     }
 
     /// The batch of blocks `first..=last` as the batcher posts it.
@@ -344,14 +373,7 @@ impl Chain {
     /// What the node's replica derives from `entry` on block `parent` (no L1 origin): the
     /// block's hash and the skipped transactions.
     fn replica(&self, parent: usize, entry: &BatchBlock) -> (B256, usize) {
-        let head = &self.blocks[parent];
-        let mut builder = BlockBuilder::new(
-            &self.spec,
-            &self.states[parent],
-            &head.header,
-            head.hash,
-            entry.attributes(),
-        );
+        let mut builder = self.builder_on(parent, entry.attributes());
         let derived = derive_block(
             &self.spec,
             &mut builder,
@@ -1003,25 +1025,11 @@ impl OriginChain {
             Some(origin_of(9)),
         ];
 
-        let genesis = genesis();
-        let spec = genesis.spec.clone();
-        let block0 = genesis.build().expect("block 0");
-        let mut state = MemoryState::new();
-        state.apply(&block0);
-        let mut blocks = vec![block0];
-        let mut states = vec![state.clone()];
-        let mut entries = Vec::new();
+        let mut chain = Chain::at_genesis();
         let mut read = vec![0u64];
         let mut nonces = [0u64; 3];
         for n in 1..origins.len() {
-            let parent = &blocks[n - 1];
-            let mut builder = BlockBuilder::new(
-                &spec,
-                &state,
-                &parent.header,
-                parent.hash,
-                attributes(n as u64),
-            );
+            let mut builder = chain.builder();
             let parent_read = read[n - 1];
             let consumed = match &origins[n] {
                 Some(origin) => fraud_vm::batch::apply_l1_inputs(
@@ -1036,7 +1044,7 @@ impl OriginChain {
                 None => parent_read,
             };
             builder
-                .execute(transfer(&spec, n, 2, &mut nonces))
+                .execute(transfer(&chain.spec, n, 2, &mut nonces))
                 .expect("transfer included");
             let block = builder.finish().expect("finish");
             let entry = BatchBlock::from_block(
@@ -1045,30 +1053,11 @@ impl OriginChain {
                 origins[n].as_ref().map(BatchOrigin::from),
                 consumed,
             );
-            state.apply(&block);
-            blocks.push(block);
-            states.push(state.clone());
-            entries.push(entry);
+            chain.push(block, entry);
             read.push(consumed);
         }
         assert_eq!(read, [0, 2, 2, 4, 5, 6], "the deposits each block consumed");
 
-        let program = artifact_code(ENTRY_ARTIFACT);
-        let protocol = Protocol {
-            chain_id: CHAIN_ID,
-            coinbase: spec.fee_recipient,
-            program_len: program.len() as u64,
-            program_chunk_root: ChunkedCode::new(&program).chunk_root(),
-            derivation_gas: DERIVATION_GAS,
-        };
-        let chain = Chain {
-            spec,
-            blocks,
-            states,
-            entries,
-            program,
-            protocol,
-        };
         let batches = [chain.batch(1, 4), chain.batch(5, 5)];
         let mut l1 = L1View::default();
         l1.preimages
@@ -1125,14 +1114,7 @@ impl OriginChain {
     /// the block's hash and the delayed messages consumed.
     fn replica(&self, n: usize, index: usize, entry: &BatchBlock) -> (B256, u64) {
         let chain = &self.chain;
-        let head = &chain.blocks[n - 1];
-        let mut builder = BlockBuilder::new(
-            &chain.spec,
-            &chain.states[n - 1],
-            &head.header,
-            head.hash,
-            entry.attributes(),
-        );
+        let mut builder = chain.builder_on(n - 1, entry.attributes());
         let origin = entry
             .check_origin(
                 n as u64,
@@ -1204,13 +1186,7 @@ fn blocks_with_origins_and_deposits_derive_as_the_node_built_them() {
     // Block 3 without message 3 (the sequencer offering only three deposits): another block,
     // whose start is not the hand-off's.
     let parent = &chain.blocks[2];
-    let mut builder = BlockBuilder::new(
-        &chain.spec,
-        &chain.states[2],
-        &parent.header,
-        parent.hash,
-        attributes(3),
-    );
+    let mut builder = chain.builder_on(2, attributes(3));
     let read = fraud_vm::batch::apply_l1_inputs(
         &mut builder,
         oc.origins[3].as_ref().expect("origin"),

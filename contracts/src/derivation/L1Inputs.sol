@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {DepositInput} from "./DepositInput.sol";
 import {DerivationOracle} from "./DerivationOracle.sol";
 import {Header} from "./Header.sol";
+import {Inbox} from "../L1/Inbox.sol";
 import {UserTx} from "./UserTx.sol";
 
 /// @title L1Inputs
@@ -31,20 +32,6 @@ library L1Inputs {
         bytes32[] leaves;
         uint256 count;
         uint64 delayedRead;
-    }
-
-    /// @notice A delayed message as the Inbox hashes it (`DepositMessage::hash`, ten words).
-    struct Queued {
-        uint256 index;
-        address from;
-        address to;
-        uint256 mint;
-        uint256 value;
-        uint64 gasLimit;
-        bool isCreation;
-        bytes32 dataHash;
-        uint64 l1BlockNumber;
-        uint64 l1Timestamp;
     }
 
     /// @notice Whether L1's block `number` has hash `hash`, walking parent hashes back from
@@ -131,8 +118,9 @@ library L1Inputs {
         }
         bytes memory raw = DerivationOracle.preimage(messageHash);
         if (raw.length != 320) revert NotL1(index);
-        // `abi.decode` reverts on a word out of its type's range.
-        Queued memory q = abi.decode(raw, (Queued));
+        // The tuple the Inbox hashes (`DepositMessage::hash`); `abi.decode` reverts on a word
+        // out of its type's range.
+        Inbox.DepositMessage memory q = abi.decode(raw, (Inbox.DepositMessage));
         if (q.index != index) revert NotL1(index);
         if (q.l1BlockNumber > originNumber) return (false, limits, 0);
         withIt = limits + q.gasLimit;

@@ -323,6 +323,30 @@ async fn transfers(l2: &TestChain, from: u32, count: usize) -> u64 {
     receipt.block_number.expect("mined")
 }
 
+/// A bridge client between `l1` and `seq` (wallet 3 signs on L1).
+async fn bridge_on(l1: &L1, deployment: &Deployment, seq: &TestChain) -> Bridge {
+    Bridge::connect(
+        deployment.clone(),
+        &l1.url,
+        &seq.http_url(),
+        Some(wallet(3)),
+    )
+    .await
+    .expect("bridge")
+}
+
+/// Deposits one ETH to `0xd1…d1` and waits until L2 includes it.
+async fn deposit_one_eth(bridge: &Bridge) -> bridge::client::L2Inclusion {
+    let deposit = bridge
+        .deposit_eth(Address::repeat_byte(0xd1), U256::from(ONE_ETH), 100_000)
+        .await
+        .expect("deposit");
+    bridge
+        .wait_for_l2(&deposit, Duration::from_secs(20), |_| {})
+        .await
+        .expect("deposit on L2")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batcher_posts_every_block_once_across_kill9_and_the_replica_rebuilds_the_chain() {
     let l1 = L1::start().await;
@@ -333,22 +357,8 @@ async fn batcher_posts_every_block_once_across_kill9_and_the_replica_rebuilds_th
         TestChain::start_target(Target::Node, sequencer_opts(&flags, &["--rpc.check-block"])).await;
 
     // A deposit, transfers and a contract deployment.
-    let bridge = Bridge::connect(
-        deployment.clone(),
-        &l1.url,
-        &seq.http_url(),
-        Some(wallet(3)),
-    )
-    .await
-    .expect("bridge");
-    let deposit = bridge
-        .deposit_eth(Address::repeat_byte(0xd1), U256::from(ONE_ETH), 100_000)
-        .await
-        .expect("deposit");
-    let inclusion = bridge
-        .wait_for_l2(&deposit, Duration::from_secs(20), |_| {})
-        .await
-        .expect("deposit on L2");
+    let bridge = bridge_on(&l1, &deployment, &seq).await;
+    let inclusion = deposit_one_eth(&bridge).await;
     let transfers_block = transfers(&seq, 0, 20).await;
     assert_l1_fees_paid(&seq, transfers_block).await;
     let (_, code) = artifact("contracts/out/TestToken.json");
@@ -478,22 +488,8 @@ async fn a_replica_killed_inside_a_batch_resumes_it_after_a_restart() {
     // 100 ms blocks, a batch once the oldest unposted block waited 300 ms: batches of several
     // blocks.
     let seq = TestChain::start_target(Target::Node, sequencer_opts(&flags, &[])).await;
-    let bridge = Bridge::connect(
-        deployment.clone(),
-        &l1.url,
-        &seq.http_url(),
-        Some(wallet(3)),
-    )
-    .await
-    .expect("bridge");
-    let deposit = bridge
-        .deposit_eth(Address::repeat_byte(0xd1), U256::from(ONE_ETH), 100_000)
-        .await
-        .expect("deposit");
-    bridge
-        .wait_for_l2(&deposit, Duration::from_secs(20), |_| {})
-        .await
-        .expect("deposit on L2");
+    let bridge = bridge_on(&l1, &deployment, &seq).await;
+    deposit_one_eth(&bridge).await;
     let last = transfers(&seq, 0, 5).await;
     // A few batches past the transfers.
     let batches = wait_batched(&l1, &deployment, last + 8, &seq).await;
@@ -562,14 +558,7 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
         sequencer_opts(&flags, &["--sequencer.ignore-deposits"]),
     )
     .await;
-    let bridge = Bridge::connect(
-        deployment.clone(),
-        &l1.url,
-        &seq.http_url(),
-        Some(wallet(3)),
-    )
-    .await
-    .expect("bridge");
+    let bridge = bridge_on(&l1, &deployment, &seq).await;
     let recipient = Address::repeat_byte(0xf0);
     let deposit = bridge
         .deposit_eth(recipient, U256::from(ONE_ETH), 100_000)
