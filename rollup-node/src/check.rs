@@ -87,8 +87,7 @@ pub fn check_block<P: BlockReader + StateReader>(
     let (_, parent) = provider
         .header_by_number(number - 1)?
         .ok_or(NodeError::MissingBlock(number - 1))?;
-    provider.state_available(number - 1)?;
-    let state = provider.state_at(parent.state_root);
+    let state = provider.state_at(number - 1, parent.state_root)?;
     let cursor = provider
         .derivation_cursor(number)?
         .map_or(B256::ZERO, |c| c.hash());

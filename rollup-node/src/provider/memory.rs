@@ -98,7 +98,15 @@ impl MemoryProvider {
             .blocks
             .last()
             .map_or(B256::ZERO, |(b, _)| b.header.state_root);
-        self.state_at(root)
+        self.state_at_root(root)
+    }
+
+    /// The state whose tree has root `root`.
+    fn state_at_root(&self, root: B256) -> MemoryState<'_> {
+        MemoryState {
+            provider: self,
+            root,
+        }
     }
 
     fn block(&self, number: u64) -> Option<&(StoredBlock, Vec<OpReceiptEnvelope>)> {
@@ -179,11 +187,9 @@ impl StateReader for MemoryProvider {
         Ok(())
     }
 
-    fn state_at(&self, root: B256) -> MemoryState<'_> {
-        MemoryState {
-            provider: self,
-            root,
-        }
+    fn state_at(&self, number: u64, root: B256) -> Result<MemoryState<'_>, StoreError> {
+        self.state_available(number)?;
+        Ok(self.state_at_root(root))
     }
 
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {

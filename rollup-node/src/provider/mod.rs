@@ -79,8 +79,9 @@ pub trait StateReader {
     /// Checks that the state of block `number` is still kept ([`StoreError::Pruned`] if not).
     fn state_available(&self, number: u64) -> Result<(), StoreError>;
 
-    /// The state whose tree has root `root` (a block header's `state_root`).
-    fn state_at(&self, root: B256) -> Self::State<'_>;
+    /// The state of block `number`, whose header's `state_root` is `root`
+    /// ([`StoreError::Pruned`] if it is no longer kept).
+    fn state_at(&self, number: u64, root: B256) -> Result<Self::State<'_>, StoreError>;
 
     /// Code by its hash (the empty code for the empty code hash).
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, StoreError>;

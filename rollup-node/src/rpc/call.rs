@@ -137,8 +137,7 @@ fn run<P: ChainProvider>(
     overrides: Option<StateOverride>,
     gas: Option<u64>,
 ) -> Result<(ExecutionResult, u64), ErrorObjectOwned> {
-    let (hash, header) = ctx.state_block(env.block)?;
-    let state = ctx.provider.state_at(header.state_root);
+    let (hash, header, state) = ctx.state(env.block)?;
     let mut cfg = CfgEnv::new_with_spec(ctx.chain.spec);
     cfg.chain_id = ctx.chain.chain_id;
     cfg.disable_nonce_check = true;

@@ -491,11 +491,8 @@ impl<P: ChainProvider> EthApiServer for EthRpc<P> {
         slot: JsonStorageKey,
         block: Option<BlockId>,
     ) -> RpcResult<B256> {
-        let header = self.ctx.state_header(block)?;
-        let value = self
-            .ctx
-            .provider
-            .state_at(header.state_root)
+        let (_, _, state) = self.ctx.state(block)?;
+        let value = state
             .storage(&address, &slot.as_b256().into())
             .map_err(error::internal)?;
         Ok(B256::from(value))
@@ -551,9 +548,8 @@ impl<P: ChainProvider> EthApiServer for EthRpc<P> {
                 "at most 1024 storage keys per request",
             ));
         }
-        let header = self.ctx.state_header(block)?;
+        let (_, header, state) = self.ctx.state(block)?;
         let root = header.state_root;
-        let state = self.ctx.provider.state_at(root);
         let account = state
             .account(&address)
             .map_err(error::internal)?
@@ -696,12 +692,8 @@ impl<P: ChainProvider> EthRpc<P> {
         address: Address,
         block: Option<BlockId>,
     ) -> RpcResult<Option<fraud_vm::state::AccountLeaf>> {
-        let header = self.ctx.state_header(block)?;
-        self.ctx
-            .provider
-            .state_at(header.state_root)
-            .account(&address)
-            .map_err(error::internal)
+        let (_, _, state) = self.ctx.state(block)?;
+        state.account(&address).map_err(error::internal)
     }
 
     fn block_rewards(

@@ -80,7 +80,7 @@ use crate::{
     events::ChainEvents,
     mempool::Mempool,
     provider::ChainProvider,
-    store::{Store, StoredBlock},
+    store::{Store, StoreError, StoredBlock},
     NodeError,
 };
 
@@ -203,24 +203,25 @@ impl<P: ChainProvider> RpcContext<P> {
             .map_err(error::internal)
     }
 
-    /// The header a state query names, or "header not found", or the pruned-state error when
-    /// the node no longer keeps that block's state.
-    fn state_header(&self, id: Option<BlockId>) -> Result<Header, ErrorObjectOwned> {
-        self.state_block(id).map(|(_, h)| h)
-    }
-
-    /// [`RpcContext::state_header`] with the block's hash.
-    fn state_block(&self, id: Option<BlockId>) -> Result<(B256, Header), ErrorObjectOwned> {
+    /// The state a query names, with its block's hash and header; or "header not found", or
+    /// the pruned-state error when the node no longer keeps that block's state.
+    fn state(&self, id: Option<BlockId>) -> Result<(B256, Header, P::State<'_>), ErrorObjectOwned> {
         let number = self
             .resolve_id(id.unwrap_or_default())?
             .ok_or_else(error::unknown_block)?;
-        self.provider
-            .state_available(number)
-            .map_err(|e| error::server(e.to_string()))?;
-        self.provider
+        let (hash, header) = self
+            .provider
             .header_by_number(number)
             .map_err(error::internal)?
-            .ok_or_else(error::unknown_block)
+            .ok_or_else(error::unknown_block)?;
+        let state = self
+            .provider
+            .state_at(number, header.state_root)
+            .map_err(|e| match e {
+                StoreError::Pruned { .. } => error::server(e.to_string()),
+                e => error::internal(e),
+            })?;
+        Ok((hash, header, state))
     }
 }
 

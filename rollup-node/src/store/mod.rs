@@ -52,6 +52,7 @@
 //! - `provider`: the [`crate::provider`] read traits over the store.
 
 mod blocks;
+mod checkpoint;
 pub mod cursor;
 mod open;
 mod provider;
@@ -112,9 +113,9 @@ pub enum StoreError {
     Chain(#[from] fraud_vm::Error),
     /// The data directory keeps its state tree another way than asked for.
     #[error("{}", if *archive {
-        "the data directory is an archive (every state on disk): run without --state-history, or start from a fresh --datadir"
+        "the data directory is an archive (every state on disk): run with --archive, or start from a fresh --datadir"
     } else {
-        "the data directory keeps a state history (its tree in memory): run with --state-history, or start from a fresh --datadir"
+        "the data directory keeps a state history: run without --archive, or start from a fresh --datadir"
     })]
     WrongTreeMode {
         /// The data directory is an archive.
@@ -188,6 +189,11 @@ pub struct Store {
     kept: Option<Arc<KeptStates>>,
     /// The oldest block whose state is complete (0 until pruning starts).
     first_state: Arc<std::sync::atomic::AtomicU64>,
+    /// With a state history: the oldest block whose state's tree is in memory.
+    first_memory: Arc<std::sync::atomic::AtomicU64>,
+    /// With a state history longer than the states held in memory: the checkpoints on disk
+    /// and the older states rebuilt from them ([`checkpoint`]).
+    checkpoints: Option<Arc<checkpoint::Checkpoints>>,
 }
 
 /// A built block waiting for the writer, with its new tree nodes indexed by hash.
@@ -206,6 +212,16 @@ pub struct StoreOptions {
     /// archive keeping every state on disk); see the module docs. A data directory keeps the
     /// mode it was created with.
     pub state_history: Option<u64>,
+    /// With a state history: how many states before the head's keep their tree in memory
+    /// (at most the history). A longer history serves the older states from checkpoints on
+    /// disk and the changesets ([`checkpoint`]).
+    pub memory_states: u64,
+    /// With a state history longer than [`StoreOptions::memory_states`]: every this many
+    /// blocks a checkpoint writes the tree nodes changed since the previous one. Rebuilding
+    /// an older state undoes at most this many blocks' changesets. At most
+    /// `memory_states` (a longer interval is cut to it), so every state older than the ones in
+    /// memory has a checkpoint after it.
+    pub checkpoint_interval: u64,
     /// sled's page cache, in bytes. sled counts a page by its size on disk; held in memory a
     /// page takes about twice that (measured: ~0.6 GB of heap for the default 256 MiB under
     /// sustained load), so the node's resident memory grows with this figure, not with the
@@ -218,12 +234,18 @@ pub struct StoreOptions {
 impl StoreOptions {
     /// sled's page cache unless configured (`--db.cache-mb`): 256 MiB.
     pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+    /// States held in memory unless configured.
+    pub const DEFAULT_MEMORY_STATES: u64 = 32;
+    /// Blocks between checkpoints unless configured.
+    pub const DEFAULT_CHECKPOINT_INTERVAL: u64 = 32;
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             state_history: None,
+            memory_states: Self::DEFAULT_MEMORY_STATES,
+            checkpoint_interval: Self::DEFAULT_CHECKPOINT_INTERVAL,
             cache_bytes: Self::DEFAULT_CACHE_BYTES,
         }
     }

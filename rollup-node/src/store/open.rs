@@ -11,6 +11,7 @@ use fraud_vm::{
 use parking_lot::RwLock;
 use tracing::{info, instrument};
 
+use super::checkpoint::Checkpoints;
 use super::{
     schema::{
         corrupt, key, num_key, read_u64, ACCOUNT, ARCHIVE, CHANGESET, FIRST_STATE, FORMAT,
@@ -59,6 +60,8 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let StoreOptions {
             state_history,
+            memory_states,
+            checkpoint_interval,
             cache_bytes,
         } = options.into();
         let db = open_db(path, cache_bytes)?;
@@ -96,8 +99,11 @@ impl Store {
             head: Arc::new(RwLock::new(None)),
             caches: Arc::new(Caches::default()),
             staged: Arc::new(RwLock::new(VecDeque::new())),
-            kept: state_history.map(|history| Arc::new(KeptStates::new(history))),
+            kept: state_history
+                .map(|history| Arc::new(KeptStates::new(history.min(memory_states)))),
             first_state: Arc::new(first_state.into()),
+            first_memory: Arc::new(first_state.into()),
+            checkpoints: None,
         };
         if let Some(number) = store.read_head_number()? {
             let (hash, header) = store
@@ -105,20 +111,44 @@ impl Store {
                 .ok_or_else(|| corrupt(format!("head block {number} missing")))?;
             *store.head.write() = Some(Head { header, hash });
         }
-        if let Some(kept) = &store.kept {
-            store.rebuild_kept_states(kept)?;
+        let mut store = store;
+        if let Some(kept) = store.kept.clone() {
+            let accounts = store.rebuild_kept_states(&kept)?;
+            if let Some(states) = state_history.filter(|h| *h > kept.history()) {
+                let pending = match store.head() {
+                    Some(head) => store.pending_since_checkpoint(
+                        head.header.state_root,
+                        head.header.number,
+                        &accounts,
+                    )?,
+                    None => Default::default(),
+                };
+                store.checkpoints = Some(Arc::new(Checkpoints::new(
+                    states,
+                    checkpoint_interval.min(kept.history()),
+                    pending,
+                )));
+            } else {
+                // Every state served is in memory.
+                store
+                    .first_state
+                    .store(store.first_memory(), std::sync::atomic::Ordering::Release);
+            }
         }
         Ok(store)
     }
 
     /// Rebuilds the kept states' tree (see [`crate::history`]): the head's from the flat
-    /// records, then each older kept state from the next block's changeset, checking every
-    /// root against its header.
+    /// records, then each older state held in memory from the next block's changeset, checking
+    /// every root against its header. Returns the latest accounts it read.
     #[instrument(level = "info", skip_all)]
-    fn rebuild_kept_states(&self, kept: &KeptStates) -> Result<(), StoreError> {
+    fn rebuild_kept_states(
+        &self,
+        kept: &KeptStates,
+    ) -> Result<Vec<(Address, AccountLeaf)>, StoreError> {
         use rayon::prelude::*;
         let Some(head) = self.head() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let started = std::time::Instant::now();
         let mut accounts = Vec::new();
@@ -161,7 +191,8 @@ impl Store {
         // its parent's; the nodes that creates are the ones block N made stale.
         let mut root = live.root;
         let mut first = head.header.number;
-        while first > self.first_state() {
+        let oldest = self.first_state().max(first.saturating_sub(kept.history()));
+        while first > oldest {
             let Some(bytes) = self.db.get(num_key(CHANGESET, first))? else {
                 break;
             };
@@ -183,7 +214,7 @@ impl Store {
             root = parent.root;
             first -= 1;
         }
-        self.first_state
+        self.first_memory
             .store(first, std::sync::atomic::Ordering::Release);
         info!(
             leaves,
@@ -192,7 +223,7 @@ impl Store {
             ms = started.elapsed().as_millis() as u64,
             "rebuilt the kept states' tree"
         );
-        Ok(())
+        Ok(accounts)
     }
 
     fn read_head_number(&self) -> Result<Option<u64>, StoreError> {

@@ -65,8 +65,8 @@ impl StateReader for Store {
         Store::state_available(self, number)
     }
 
-    fn state_at(&self, root: B256) -> HistoricalState<'_> {
-        self.at_root(root)
+    fn state_at(&self, number: u64, root: B256) -> Result<HistoricalState<'_>, StoreError> {
+        self.at_block(number, root)
     }
 
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {

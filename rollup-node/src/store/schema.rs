@@ -17,8 +17,9 @@
 //! | `s` | address ‖ slot | latest non-zero storage value |
 //! | `c` | code hash | code |
 //! | `R` | code hash | code root |
-//! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree (archive only) |
+//! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree (archive: every state's nodes; state history: the checkpoints' nodes) |
 //! | `x` | number | the block's changeset: the accounts and slots it changed, with their values before it ([`crate::history::encode_changeset`]; state history only, for the kept blocks) |
+//! | `k` | number | (empty): a checkpoint, a block whose whole state tree is on disk as `n` records (state history longer than the states held in memory; see `checkpoint`) |
 //! | `m` | `firststate` | the oldest block whose state is still complete (state history only) |
 //! | `m` | `tree` | `archive` (every state's tree on disk) or `memory` (a state history, tree in memory); fixed at creation |
 //! | `m` | `format` | the record format version ([`FORMAT`], u32 BE); a store of another version is refused |
@@ -61,6 +62,8 @@ pub(super) const CODE_ROOT: u8 = b'R';
 pub(super) const NODE: u8 = b'n';
 /// `x`: a block's changeset (state history only).
 pub(super) const CHANGESET: u8 = b'x';
+/// `k`: a checkpoint's marker (its tree is on disk).
+pub(super) const CHECKPOINT: u8 = b'k';
 /// `l`: the blocks where an address logged.
 pub(super) const LOG_INDEX: u8 = b'l';
 

@@ -13,8 +13,11 @@ use revm::{
     state::{AccountInfo, Bytecode},
 };
 
+use std::sync::Arc;
+
 use super::{
-    schema::{corrupt, key, ACCOUNT, CODE, CODE_ROOT, NODE, STORAGE},
+    checkpoint::Past,
+    schema::{corrupt, key, ACCOUNT, CODE, CODE_ROOT, STORAGE},
     Store, StoreError,
 };
 
@@ -76,15 +79,14 @@ impl Store {
         let found = match &self.kept {
             Some(kept) => match self.account(address)? {
                 Some(latest) if latest.value_hash() == *value => Some(latest),
-                _ => kept.old_account(address, value),
+                _ => match kept.old_account(address, value) {
+                    Some(old) => Some(old),
+                    // An older state's leaf, written with a checkpoint.
+                    None if self.checkpoints.is_some() => self.disk_leaf_account(&hash)?,
+                    None => None,
+                },
             },
-            None => match self.db.get(key(NODE, &[hash.as_slice()]))? {
-                None => None,
-                Some(v) => {
-                    let (_, account) = Node::decode_prefix(&v).map_err(fraud_vm::Error::from)?;
-                    AccountLeaf::decode(account)
-                }
-            },
+            None => self.disk_leaf_account(&hash)?,
         };
         found
             .filter(|a| a.value_hash() == *value)
@@ -96,9 +98,30 @@ impl Store {
         LatestState { store: self }
     }
 
-    /// The state at a block's state root, read through the state tree.
+    /// The state at a block's state root, read through the state tree: any block's in an
+    /// archive; with a state history, one whose tree is in memory (see [`Store::at_block`]).
     pub fn at_root(&self, root: B256) -> HistoricalState<'_> {
-        HistoricalState { store: self, root }
+        HistoricalState {
+            store: self,
+            root,
+            past: None,
+        }
+    }
+
+    /// The state of block `number`, whose state root is `root`: [`StoreError::Pruned`] if the
+    /// store no longer keeps it; older than the states held in memory, rebuilt from a
+    /// checkpoint (see `checkpoint`).
+    pub fn at_block(&self, number: u64, root: B256) -> Result<HistoricalState<'_>, StoreError> {
+        self.state_available(number)?;
+        let past = match &self.checkpoints {
+            Some(_) if number < self.first_memory() => Some(self.past(number)?),
+            _ => None,
+        };
+        Ok(HistoricalState {
+            store: self,
+            root,
+            past,
+        })
     }
 
     pub(super) fn code_root(&self, hash: &B256) -> Result<B256, ProviderError> {
@@ -125,12 +148,7 @@ impl NodeReader for Store {
         if let Some(kept) = &self.kept {
             return Ok(kept.node(hash));
         }
-        self.caches
-            .node(hash, || match self.db.get(key(NODE, &[hash.as_slice()])) {
-                Ok(None) => Ok(None),
-                Ok(Some(v)) => Node::decode_prefix(&v).map(|(node, _)| Some(node)),
-                Err(e) => Err(SmtError::Store(e.to_string())),
-            })
+        self.caches.node(hash, || self.disk_node(hash))
     }
 }
 
@@ -179,13 +197,18 @@ impl StateProvider for LatestState<'_> {
 pub struct HistoricalState<'a> {
     store: &'a Store,
     root: B256,
+    /// An older state rebuilt from a checkpoint: its own nodes and changed accounts.
+    past: Option<Arc<Past>>,
 }
 
 impl HistoricalState<'_> {
     /// The account leaf of `address` at this state.
     pub fn account(&self, address: &Address) -> Result<Option<AccountLeaf>, StoreError> {
+        if let Some(account) = self.past.as_ref().and_then(|p| p.account(address)) {
+            return Ok(account.filter(|a| !a.is_empty()));
+        }
         let key = account_key(address);
-        match smt::get(self.store, self.root, &key).map_err(fraud_vm::Error::from)? {
+        match smt::get(self, self.root, &key).map_err(fraud_vm::Error::from)? {
             None => Ok(None),
             Some(value) => self.store.account_with_value(address, &value).map(Some),
         }
@@ -193,7 +216,7 @@ impl HistoricalState<'_> {
 
     /// A storage slot at this state.
     pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
-        Ok(smt::get(self.store, self.root, &storage_key(address, slot))
+        Ok(smt::get(self, self.root, &storage_key(address, slot))
             .map_err(fraud_vm::Error::from)?
             .map_or(U256::ZERO, |v| U256::from_be_bytes(v.0)))
     }
@@ -224,7 +247,16 @@ impl DatabaseRef for HistoricalState<'_> {
 
 impl NodeReader for HistoricalState<'_> {
     fn node(&self, hash: &B256) -> Result<Option<Node>, SmtError> {
-        self.store.node(hash)
+        let Some(past) = &self.past else {
+            return self.store.node(hash);
+        };
+        if let Some(node) = past.node(hash) {
+            return Ok(Some(node));
+        }
+        match self.store.node(hash)? {
+            Some(node) => Ok(Some(node)),
+            None => self.store.disk_node(hash),
+        }
     }
 }
 

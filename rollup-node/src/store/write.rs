@@ -16,22 +16,22 @@
 use std::sync::Arc;
 
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{map::B256Map, Address, Bytes, B256, U256};
+use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_rlp::Encodable;
 use fraud_vm::{
     execute::BuiltBlock,
-    smt::{self, Node},
-    state::{account_key, AccountLeaf, StateDiff},
+    state::{AccountLeaf, StateDiff},
 };
 use op_alloy_consensus::{OpReceipt, OpReceiptEnvelope};
 use tracing::{debug, instrument};
 
 use super::{
+    checkpoint::{account_of, leaf_accounts, node_record},
     cursor::BatchPosition,
     schema::{
-        key, num_key, ACCOUNT, BATCH_POSITION, BODY, CHANGESET, CODE, CODE_ROOT, FIRST_STATE,
-        HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LOG_INDEX, META, NODE, RECEIPTS, SENDERS,
-        STORAGE, TX_INDEX,
+        key, num_key, ACCOUNT, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, CODE, CODE_ROOT,
+        FIRST_STATE, HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LOG_INDEX, META, NODE,
+        RECEIPTS, SENDERS, STORAGE, TX_INDEX,
     },
     Head, L1Cursor, Staged, Store, StoreError,
 };
@@ -206,6 +206,13 @@ impl Store {
                 batch.insert(k, &value.to_be_bytes::<32>()[..]);
             }
         }
+        if self
+            .checkpoints
+            .as_ref()
+            .is_some_and(|c| c.is_checkpoint(number))
+        {
+            batch.insert(num_key(CHECKPOINT, number), &[]);
+        }
         batch.insert(key(META, &[HEAD]), &nb);
 
         self.db.apply_batch(batch)?;
@@ -242,9 +249,25 @@ impl Store {
         }
         debug!(hash = %block.hash, txs = block.transactions.len(), "block committed");
         if let Some(kept) = &self.kept {
-            self.prune(number.saturating_sub(kept.history()))?;
+            self.drop_from_memory(number.saturating_sub(kept.history()));
+            let history = self
+                .checkpoints
+                .as_ref()
+                .map_or(kept.history(), |c| c.states);
+            self.prune(number.saturating_sub(history))?;
         }
         Ok(())
+    }
+
+    /// Drops the states before block `upto` from memory (see [`crate::history`]).
+    fn drop_from_memory(&self, upto: u64) {
+        let Some(kept) = self.kept.as_ref().filter(|_| upto > self.first_memory()) else {
+            return;
+        };
+        let deleted = kept.drop_through(upto);
+        self.first_memory
+            .store(upto, std::sync::atomic::Ordering::Release);
+        debug!(upto, deleted, "dropped old states from memory");
     }
 
     /// The values `block`'s changes replace (its changeset): the head's, read before the
@@ -270,15 +293,14 @@ impl Store {
         })
     }
 
-    /// Drops the kept states before block `upto` (see [`crate::history`]): the state of
-    /// `upto` and later ones stay whole.
+    /// Drops the states before block `upto` from the history: the state of `upto` and later
+    /// ones stay whole.
     #[instrument(level = "debug", skip(self))]
     fn prune(&self, upto: u64) -> Result<(), StoreError> {
         let first = self.first_state();
-        let Some(kept) = self.kept.as_ref().filter(|_| upto > first) else {
+        if upto <= first {
             return Ok(());
-        };
-        let deleted = kept.drop_through(upto);
+        }
         // The changesets go with the first state, atomically: a restart rebuilds exactly the
         // states from `firststate` on.
         let mut batch = sled::Batch::default();
@@ -289,7 +311,7 @@ impl Store {
         self.db.apply_batch(batch)?;
         self.first_state
             .store(upto, std::sync::atomic::Ordering::Release);
-        debug!(upto, deleted, "dropped old states");
+        debug!(upto, "pruned old states");
         Ok(())
     }
 
@@ -305,26 +327,16 @@ impl Store {
                 + block.code_roots.len()
                 + block.transactions.len(),
         );
-        // Only an archive keeps its tree on disk.
+        // An archive keeps every tree on disk; a state history, the checkpoints' trees.
         if self.kept.is_none() {
             // An account's leaf node carries the account (the leaf only holds its hash).
-            let accounts: B256Map<&AccountLeaf> = block
-                .diff
-                .accounts
-                .iter()
-                .filter_map(|(address, leaf)| Some((account_key(address), leaf.as_ref()?)))
-                .collect();
+            let accounts = leaf_accounts(&block.diff);
             for (hash, node) in &block.new_nodes {
-                let mut record =
-                    Vec::with_capacity(smt::NODE_ENCODED_LEN + AccountLeaf::ENCODED_LEN);
-                node.encode_into(&mut record);
-                if let Node::Leaf { key: k, value } = node {
-                    if let Some(account) = accounts.get(k).filter(|a| a.value_hash() == *value) {
-                        record.extend_from_slice(&account.encode());
-                    }
-                }
+                let record = node_record(node, account_of(node, &accounts).as_ref());
                 records.push((key(NODE, &[hash.as_slice()]), record));
             }
+        } else if let Some(checkpoints) = &self.checkpoints {
+            records.extend(checkpoints.note_block(block));
         }
         for (hash, code) in &block.diff.codes {
             records.push((key(CODE, &[hash.as_slice()]), code.to_vec()));

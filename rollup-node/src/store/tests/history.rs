@@ -175,7 +175,7 @@ fn a_state_history_store_checks_what_it_rebuilds() {
             store.commit_block(&block).expect("commit");
         }
     }
-    assert_refused(dir.path(), None, "run with --state-history");
+    assert_refused(dir.path(), None, "run without --archive");
     let (store, _) = open_chain(dir.path(), DEV_GENESIS, Some(9)).expect("a longer history");
     assert_eq!(
         store.first_state(),
@@ -236,5 +236,154 @@ fn a_state_history_store_checks_what_it_rebuilds() {
         dir.path(),
         Some(4),
         "block 2's changeset does not lead back to block 1",
+    );
+}
+
+/// Hashes of the nodes of the tree at `root`, read from the `n` records on disk.
+fn disk_tree_nodes(store: &Store, root: B256, into: &mut std::collections::BTreeSet<B256>) {
+    let mut todo = vec![root];
+    while let Some(hash) = todo.pop() {
+        if hash.is_zero() || !into.insert(hash) {
+            continue;
+        }
+        match store.disk_node(&hash).expect("read") {
+            Some(Node::Internal { left, right }) => todo.extend([left, right]),
+            Some(Node::Leaf { .. }) => {}
+            None => panic!("node {hash} of a checkpoint is not on disk"),
+        }
+    }
+}
+
+/// A state history longer than the states held in memory serves every older state (accounts,
+/// slots, proofs) from the checkpoints and changesets, exactly as it was; the disk holds
+/// exactly the checkpoints' trees; restarts (mid-interval, and at a checkpoint) recompute
+/// what the next checkpoint writes; a changeset that does not undo its block is refused
+/// when the state behind it is asked for, not served.
+#[test]
+fn a_long_state_history_serves_old_states_from_checkpoints() {
+    use fraud_vm::{smt, state::account_key};
+    const HISTORY: u64 = 30;
+    const INTERVAL: u64 = 4;
+    let options = crate::store::StoreOptions {
+        state_history: Some(HISTORY),
+        memory_states: INTERVAL,
+        checkpoint_interval: INTERVAL,
+        ..Default::default()
+    };
+    let accounts: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut store, _) = open_chain(dir.path(), DEV_GENESIS, options).expect("chain");
+    let mut roots = vec![store.head().expect("genesis").header.state_root];
+    let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |m: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % m
+    };
+    for number in 1..=45u64 {
+        if number == 23 || number == 37 {
+            // Mid-interval (22 % 4 != 0) and right after a checkpoint (36).
+            drop(store);
+            store = open_chain(dir.path(), DEV_GENESIS, options)
+                .expect("reopen")
+                .0;
+        }
+        let (mut balances, mut slots) = expected.last().cloned().expect("a state");
+        let set: Vec<(Address, u64)> = (0..3)
+            .map(|_| {
+                let i = next(6) as usize;
+                balances[i] = next(4);
+                (accounts[i], balances[i])
+            })
+            .collect();
+        let writes: Vec<(u64, u64)> = (0..3)
+            .map(|_| {
+                let slot = next(8);
+                slots[slot as usize] = next(3);
+                (slot, slots[slot as usize])
+            })
+            .collect();
+        let block = state_block(&store, &set, &writes);
+        store.commit_block(&block).expect("commit");
+        roots.push(block.header.state_root);
+        expected.push((balances, slots));
+
+        let first = number.saturating_sub(HISTORY);
+        assert_eq!(store.first_state(), first);
+        assert_eq!(store.first_memory(), number.saturating_sub(INTERVAL));
+        // Every kept state, twice (the second read comes from the cache of rebuilt states).
+        for n in (first..=number).chain(first..=number.min(first + 3)) {
+            let root = roots[n as usize];
+            let state = store.at_block(n, root).expect("a kept state");
+            let (balances, slots) = &expected[n as usize];
+            for (address, balance) in accounts.iter().zip(balances) {
+                let read = state
+                    .account(address)
+                    .unwrap_or_else(|e| panic!("block {number}: state {n} {address}: {e}"));
+                assert_eq!(
+                    read.map(|a| a.balance).unwrap_or_default(),
+                    U256::from(*balance),
+                    "block {n} account {address}"
+                );
+                let key = account_key(address);
+                let proven = smt::prove(&state, root, &key)
+                    .expect("prove")
+                    .verify(root, &key)
+                    .expect("verifies");
+                assert_eq!(proven, read.map(|a| a.value_hash()), "block {n} proof");
+            }
+            for (slot, value) in slots.iter().enumerate() {
+                let read = state
+                    .storage(&HOLDER, &U256::from(slot))
+                    .unwrap_or_else(|e| panic!("block {number}: state {n} slot {slot}: {e}"));
+                assert_eq!(read, U256::from(*value), "block {n} slot {slot}");
+            }
+        }
+        for n in 0..first {
+            assert!(matches!(
+                store.at_block(n, roots[n as usize]),
+                Err(StoreError::Pruned { .. })
+            ));
+        }
+        // On disk: exactly the checkpoints' trees.
+        let mut checkpoint_nodes = std::collections::BTreeSet::new();
+        for c in (0..=number).step_by(INTERVAL as usize) {
+            disk_tree_nodes(&store, roots[c as usize], &mut checkpoint_nodes);
+        }
+        let on_disk: std::collections::BTreeSet<B256> = store
+            .db
+            .scan_prefix([NODE])
+            .map(|item| B256::from_slice(&item.expect("scan").0[1..]))
+            .collect();
+        assert_eq!(on_disk, checkpoint_nodes, "block {number}: disk nodes");
+    }
+
+    // A changeset that does not undo its block: the state behind it is refused.
+    let n = 21; // rebuilt from checkpoint 24 through the changesets of 24, 23 and 22
+    let mut changeset = decode_changeset(
+        &store
+            .db
+            .get(num_key(CHANGESET, n + 1))
+            .expect("read")
+            .expect("x"),
+    )
+    .expect("decodes");
+    changeset
+        .storage
+        .insert((HOLDER, U256::from(1)), U256::from(1234));
+    store
+        .db
+        .insert(num_key(CHANGESET, n + 1), encode_changeset(&changeset))
+        .expect("write");
+    drop(store);
+    let (store, _) = open_chain(dir.path(), DEV_GENESIS, options).expect("reopen");
+    let Err(err) = store.at_block(n, roots[n as usize]) else {
+        panic!("a state behind a forged changeset was served");
+    };
+    assert!(
+        err.to_string().contains("do not lead to its state root"),
+        "{err}"
     );
 }

@@ -195,6 +195,7 @@ fn a_tiny_page_cache_still_opens_and_serves() {
     let tiny = |state_history| StoreOptions {
         state_history,
         cache_bytes: 0,
+        ..StoreOptions::default()
     };
     {
         let (store, _) = open_chain(dir.path(), DEV_GENESIS, tiny(Some(4))).expect("chain");

@@ -1,0 +1,373 @@
+//! States older than the tree held in memory: checkpoints on disk and changesets.
+//!
+//! A state history of `H` blocks holds the tree of at most
+//! [`StoreOptions::memory_states`](super::StoreOptions::memory_states) recent states in memory
+//! ([`crate::history`]). When `H` is longer, the older states are served from disk:
+//!
+//! * **Changesets** (`x`) stay for every block of the history, not only the ones in memory:
+//!   block `N`'s changeset turns its state back into its parent's.
+//! * **Checkpoints** (`k`): every [`StoreOptions::checkpoint_interval`](super::StoreOptions)-th
+//!   block (and block 0) writes the nodes its tree has that the previous checkpoint's tree did
+//!   not (`n` records; an account's leaf carries the account, as in an archive). So every
+//!   checkpoint's whole tree is on disk, and the disk holds one tree node per node *changed
+//!   between checkpoints*, not per node changed by every block.
+//!
+//! The state of an older block `B` is rebuilt on demand ([`Past`]): from the nearest state
+//! after it whose tree is readable (the next checkpoint, or the oldest state in memory), undo
+//! the changesets back to `B` in one batched tree update, and check the root against `B`'s
+//! header. The cost is bounded by the checkpoint interval; the last few rebuilt states are
+//! cached.
+//!
+//! Which nodes a checkpoint writes is tracked as blocks commit ([`Checkpoints::note_block`]):
+//! a block's new nodes join the pending set, the nodes it made stale leave it. After a restart
+//! the set is recomputed by walking the head's tree against the last checkpoint's
+//! ([`changed_nodes`]), which visits only the subtrees that differ.
+
+use std::{collections::VecDeque, sync::Arc};
+
+use alloy_primitives::{
+    map::{B256Map, HashMap},
+    Address, B256,
+};
+use fraud_vm::{
+    execute::BuiltBlock,
+    smt::{self, key_bit, Node, NodeReader, SmtError},
+    state::{account_key, AccountLeaf, StateDiff},
+};
+use parking_lot::Mutex;
+use tracing::debug;
+
+use super::{
+    schema::{corrupt, key, num_key, CHANGESET, CHECKPOINT, NODE},
+    Store, StoreError,
+};
+use crate::history::decode_changeset;
+
+/// How many rebuilt older states are cached.
+const CACHED_PASTS: usize = 4;
+
+/// A tree node to write at the next checkpoint, with the account when it is an account's leaf.
+type PendingNode = (Node, Option<AccountLeaf>);
+
+/// The disk side of a state history longer than its in-memory window (see the module docs).
+pub(super) struct Checkpoints {
+    /// States kept before the head's (the state history).
+    pub(super) states: u64,
+    /// Blocks between checkpoints.
+    interval: u64,
+    /// Nodes of the newest committed tree that no checkpoint holds yet.
+    pending: Mutex<B256Map<PendingNode>>,
+    /// Recently rebuilt older states, least recently used first.
+    pasts: Mutex<VecDeque<Arc<Past>>>,
+}
+
+impl Checkpoints {
+    /// A checkpoint every `interval` blocks; `pending`: the nodes the head's tree has that the
+    /// last checkpoint's has not.
+    pub(super) fn new(states: u64, interval: u64, pending: B256Map<PendingNode>) -> Self {
+        Self {
+            states,
+            interval: interval.max(1),
+            pending: Mutex::new(pending),
+            pasts: Mutex::default(),
+        }
+    }
+
+    /// Whether block `number` is a checkpoint.
+    pub(super) fn is_checkpoint(&self, number: u64) -> bool {
+        number.is_multiple_of(self.interval)
+    }
+
+    /// Records block `number`'s tree changes; at a checkpoint, returns the records of every
+    /// pending node (and empties the set), to be written before the block's final batch.
+    pub(super) fn note_block(&self, block: &BuiltBlock) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let accounts = leaf_accounts(&block.diff);
+        let mut pending = self.pending.lock();
+        for hash in &block.stale_nodes {
+            pending.remove(hash);
+        }
+        for (hash, node) in &block.new_nodes {
+            pending.insert(*hash, (*node, account_of(node, &accounts)));
+        }
+        if !self.is_checkpoint(block.header.number) {
+            return Vec::new();
+        }
+        debug!(
+            number = block.header.number,
+            nodes = pending.len(),
+            "checkpoint"
+        );
+        pending
+            .drain()
+            .map(|(hash, (node, account))| {
+                (
+                    key(NODE, &[hash.as_slice()]),
+                    node_record(&node, account.as_ref()),
+                )
+            })
+            .collect()
+    }
+}
+
+/// An account's latest leaf by its tree key, for the accounts a diff sets.
+pub(super) fn leaf_accounts(diff: &StateDiff) -> B256Map<&AccountLeaf> {
+    diff.accounts
+        .iter()
+        .filter_map(|(address, leaf)| Some((account_key(address), leaf.as_ref()?)))
+        .collect()
+}
+
+/// The account a leaf node holds the hash of, if `accounts` has it.
+pub(super) fn account_of(node: &Node, accounts: &B256Map<&AccountLeaf>) -> Option<AccountLeaf> {
+    match node {
+        Node::Leaf { key, value } => accounts
+            .get(key)
+            .filter(|a| a.value_hash() == *value)
+            .map(|a| **a),
+        Node::Internal { .. } => None,
+    }
+}
+
+/// An `n` record: the node's encoding, followed by the account for an account's leaf.
+pub(super) fn node_record(node: &Node, account: Option<&AccountLeaf>) -> Vec<u8> {
+    let mut record = Vec::with_capacity(smt::NODE_ENCODED_LEN + AccountLeaf::ENCODED_LEN);
+    node.encode_into(&mut record);
+    if let Some(account) = account {
+        record.extend_from_slice(&account.encode());
+    }
+    record
+}
+
+/// The nodes of the tree at `new` that the tree at `old` does not hold at the same place:
+/// walks both trees from the roots and skips every subtree the two share.
+pub(super) fn changed_nodes<R: NodeReader>(
+    reader: &R,
+    new: B256,
+    old: B256,
+) -> Result<Vec<(B256, Node)>, SmtError> {
+    let missing = |hash: B256| SmtError::MissingNode(hash);
+    let mut out = Vec::new();
+    let mut todo = vec![(new, old, 0usize)];
+    while let Some((new, old, depth)) = todo.pop() {
+        if new == old || new.is_zero() {
+            continue;
+        }
+        let node = reader.node(&new)?.ok_or_else(|| missing(new))?;
+        out.push((new, node));
+        let Node::Internal { left, right } = node else {
+            continue;
+        };
+        if depth >= smt::MAX_DEPTH {
+            return Err(SmtError::Corrupt(format!(
+                "internal node {new} below the last level"
+            )));
+        }
+        // What the old tree holds under each child's place.
+        let (old_left, old_right) = if old.is_zero() {
+            (B256::ZERO, B256::ZERO)
+        } else {
+            match reader.node(&old)?.ok_or_else(|| missing(old))? {
+                Node::Internal { left, right } => (left, right),
+                // A collapsed leaf sits on its key's side, deeper in the new tree.
+                Node::Leaf { key, .. } if key_bit(&key, depth) => (B256::ZERO, old),
+                Node::Leaf { .. } => (old, B256::ZERO),
+            }
+        };
+        todo.push((left, old_left, depth + 1));
+        todo.push((right, old_right, depth + 1));
+    }
+    Ok(out)
+}
+
+/// An older state rebuilt from a readable tree and the changesets (see the module docs).
+pub struct Past {
+    number: u64,
+    /// The nodes undoing the changesets created (the rest is the base state's tree).
+    nodes: B256Map<Node>,
+    /// The accounts the undone blocks changed, as they were at this state.
+    accounts: HashMap<Address, Option<AccountLeaf>>,
+}
+
+impl Past {
+    /// A node of this state's tree that its base state's tree does not have.
+    pub(super) fn node(&self, hash: &B256) -> Option<Node> {
+        self.nodes.get(hash).copied()
+    }
+
+    /// The account `address` held at this state if an undone block changed it.
+    pub(super) fn account(&self, address: &Address) -> Option<Option<AccountLeaf>> {
+        self.accounts.get(address).copied()
+    }
+}
+
+/// Reads a tree node from memory, else from the checkpoints on disk.
+struct DiskNodes<'a>(&'a Store);
+
+impl NodeReader for DiskNodes<'_> {
+    fn node(&self, hash: &B256) -> Result<Option<Node>, SmtError> {
+        if let Some(node) = self.0.kept.as_ref().and_then(|k| k.node(hash)) {
+            return Ok(Some(node));
+        }
+        self.0.disk_node(hash)
+    }
+}
+
+impl Store {
+    /// A node record from disk (`n`).
+    pub(super) fn disk_node(&self, hash: &B256) -> Result<Option<Node>, SmtError> {
+        match self.db.get(key(NODE, &[hash.as_slice()])) {
+            Ok(None) => Ok(None),
+            Ok(Some(v)) => Node::decode_prefix(&v).map(|(node, _)| Some(node)),
+            Err(e) => Err(SmtError::Store(e.to_string())),
+        }
+    }
+
+    /// The account an `n` leaf record carries, if any.
+    pub(super) fn disk_leaf_account(&self, hash: &B256) -> Result<Option<AccountLeaf>, StoreError> {
+        Ok(match self.db.get(key(NODE, &[hash.as_slice()]))? {
+            None => None,
+            Some(v) => {
+                let (_, account) = Node::decode_prefix(&v).map_err(fraud_vm::Error::from)?;
+                AccountLeaf::decode(account)
+            }
+        })
+    }
+
+    /// The newest checkpoint at or below `number`.
+    pub(super) fn checkpoint_at_or_below(&self, number: u64) -> Result<Option<u64>, StoreError> {
+        let found = self
+            .db
+            .range(num_key(CHECKPOINT, 0)..=num_key(CHECKPOINT, number))
+            .next_back()
+            .transpose()?;
+        found
+            .map(|(k, _)| {
+                k.get(1..9)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| corrupt("checkpoint key"))
+            })
+            .transpose()
+    }
+
+    /// The state of block `number`, older than the states held in memory, rebuilt from the
+    /// next readable tree and the changesets (cached; see the module docs).
+    pub(super) fn past(&self, number: u64) -> Result<Arc<Past>, StoreError> {
+        let Some(checkpoints) = &self.checkpoints else {
+            return Err(corrupt("no state history on disk"));
+        };
+        {
+            let mut pasts = checkpoints.pasts.lock();
+            if let Some(i) = pasts.iter().position(|p| p.number == number) {
+                let past = pasts.remove(i).expect("found");
+                pasts.push_back(past.clone());
+                return Ok(past);
+            }
+        }
+        // The next checkpoint: its tree is on disk for good, so the rebuilt state stays
+        // readable while the states in memory move on. A data directory that ran without
+        // checkpoints may have none yet: then the oldest state in memory.
+        let checkpoint = self
+            .db
+            .range(num_key(CHECKPOINT, number)..)
+            .next()
+            .transpose()?
+            .map(|(k, _)| {
+                k.get(1..9)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| corrupt("checkpoint key"))
+            })
+            .transpose()?;
+        let base = checkpoint.unwrap_or_else(|| self.first_memory());
+        // Newest block first: the oldest block's changeset has the value at `number`.
+        let mut undo = StateDiff::default();
+        for n in (number + 1..=base).rev() {
+            let bytes = self
+                .db
+                .get(num_key(CHANGESET, n))?
+                .ok_or_else(|| corrupt(format!("changeset of block {n} missing")))?;
+            let changeset = decode_changeset(&bytes)
+                .ok_or_else(|| corrupt(format!("changeset of block {n}")))?;
+            undo.accounts.extend(changeset.accounts);
+            undo.storage.extend(changeset.storage);
+        }
+        let root_of = |n: u64| -> Result<B256, StoreError> {
+            Ok(self
+                .header_by_number(n)?
+                .ok_or_else(|| corrupt(format!("header {n} missing")))?
+                .1
+                .state_root)
+        };
+        let updated = smt::update(&DiskNodes(self), root_of(base)?, undo.tree_changes())
+            .map_err(fraud_vm::Error::from)?;
+        if updated.root != root_of(number)? {
+            return Err(corrupt(format!(
+                "the changesets from block {base} back to block {number} do not lead to its state root"
+            )));
+        }
+        debug!(
+            number,
+            base,
+            nodes = updated.new_nodes.len(),
+            "rebuilt an older state"
+        );
+        let past = Arc::new(Past {
+            number,
+            nodes: updated.new_nodes.into_iter().collect(),
+            accounts: undo.accounts.into_iter().collect(),
+        });
+        if checkpoint.is_none() {
+            return Ok(past);
+        }
+        let mut pasts = checkpoints.pasts.lock();
+        if pasts.len() >= CACHED_PASTS {
+            pasts.pop_front();
+        }
+        pasts.push_back(past.clone());
+        Ok(past)
+    }
+
+    /// The nodes the head's tree (in memory) has that the last checkpoint's has not, with the
+    /// accounts of the account leaves among them (`accounts`: every latest account).
+    pub(super) fn pending_since_checkpoint(
+        &self,
+        head_root: B256,
+        head: u64,
+        accounts: &[(Address, AccountLeaf)],
+    ) -> Result<B256Map<PendingNode>, StoreError> {
+        use rayon::prelude::*;
+        let old_root = match self.checkpoint_at_or_below(head)? {
+            Some(n) => {
+                self.header_by_number(n)?
+                    .ok_or_else(|| corrupt(format!("header {n} missing")))?
+                    .1
+                    .state_root
+            }
+            None => B256::ZERO,
+        };
+        let changed =
+            changed_nodes(&DiskNodes(self), head_root, old_root).map_err(fraud_vm::Error::from)?;
+        let leaves: B256Map<AccountLeaf> = accounts
+            .par_iter()
+            .filter(|(_, leaf)| !leaf.is_empty())
+            .map(|(address, leaf)| {
+                (
+                    smt::leaf_hash(&account_key(address), &leaf.value_hash()),
+                    *leaf,
+                )
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
+        Ok(changed
+            .into_iter()
+            .map(|(hash, node)| (hash, (node, leaves.get(&hash).copied())))
+            .collect())
+    }
+
+    /// The oldest state whose tree is held in memory (with a state history).
+    pub(super) fn first_memory(&self) -> u64 {
+        self.first_memory.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
