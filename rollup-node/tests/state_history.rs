@@ -1,6 +1,7 @@
 //! `--state-history`: a node that keeps only its recent states answers every state query at a
 //! kept block (balances, proofs, calls, block checks) exactly as an archive node would, answers
-//! a clear "pruned" error at older blocks, and keeps both across a kill -9.
+//! a clear "pruned" error at older blocks, and keeps both across a kill -9; with the default
+//! history, states older than the ones held in memory come back from disk.
 
 mod support;
 
@@ -142,4 +143,95 @@ async fn kept_states_answer_and_pruned_ones_say_so_across_a_kill() {
     mined.extend(transfers(&chain, &p, 6).await);
     let after = check_states(&chain, &p, &mined).await;
     assert!(after > head);
+}
+
+/// Init code that returns `BALANCE(RECIPIENT)`: an `eth_call` without `to` runs it on the
+/// state of the block asked for.
+fn balance_probe() -> alloy::primitives::Bytes {
+    let mut code = vec![0x73]; // PUSH20 RECIPIENT
+    code.extend_from_slice(RECIPIENT.as_slice());
+    // BALANCE, PUSH1 0, MSTORE, PUSH1 32, PUSH1 0, RETURN
+    code.extend_from_slice(&[0x31, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]);
+    code.into()
+}
+
+/// Every block's state, from block 1 to `head`: the balance, a call reading it, and an
+/// account proof that verifies against the block's state root to that balance.
+async fn check_every_state(chain: &TestChain, p: &DynProvider, mined: &[(u64, u64)], head: u64) {
+    use fraud_vm::{
+        smt::Proof,
+        state::{account_key, AccountLeaf},
+    };
+    for number in 1..=head {
+        let at = BlockId::number(number);
+        let want = balance_after(mined, number);
+        let balance = p
+            .get_balance(RECIPIENT)
+            .block_id(at)
+            .await
+            .unwrap_or_else(|e| chain.fail(&format!("balance at block {number}: {e}")));
+        assert_eq!(balance, want, "balance at block {number}");
+        let call = p
+            .call(TransactionRequest::default().with_input(balance_probe()))
+            .block(at)
+            .await
+            .unwrap_or_else(|e| chain.fail(&format!("call at block {number}: {e}")));
+        assert_eq!(U256::from_be_slice(&call), want, "call at block {number}");
+        let proof = p
+            .get_proof(RECIPIENT, vec![])
+            .block_id(at)
+            .await
+            .unwrap_or_else(|e| chain.fail(&format!("proof at block {number}: {e}")));
+        let root = p
+            .get_block_by_number(number.into())
+            .await
+            .expect("block")
+            .expect("block exists")
+            .header
+            .state_root;
+        let proven = Proof::from_nodes(&proof.account_proof)
+            .expect("a proof")
+            .verify(root, &account_key(&RECIPIENT))
+            .expect("the proof verifies against the block's state root");
+        let leaf = (!want.is_zero()).then(|| {
+            AccountLeaf {
+                balance: want,
+                ..AccountLeaf::empty()
+            }
+            .value_hash()
+        });
+        assert_eq!(proven, leaf, "proof at block {number}");
+    }
+}
+
+/// With the default state history (far longer than the 32 states held in memory), every
+/// older block's state is served from the checkpoints and changesets on disk: balances,
+/// calls and proofs at every block agree with what the transfers did, before and after a
+/// kill -9 and restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn older_states_come_back_from_disk_across_a_kill() {
+    let mut chain = TestChain::start_target(
+        Target::Node,
+        ChainOpts {
+            block_time: Some("50ms".into()),
+            extra_args: Vec::new(),
+            anvil_automine: false,
+        },
+    )
+    .await;
+    let p = chain.provider_for(0);
+    // More blocks than the states in memory plus a checkpoint interval.
+    let mut mined = transfers(&chain, &p, 40).await;
+    while p.get_block_number().await.expect("head") < 80 {
+        mined.extend(transfers(&chain, &p, 5).await);
+    }
+    let head = p.get_block_number().await.expect("head");
+    check_every_state(&chain, &p, &mined, head).await;
+
+    chain.kill9();
+    chain.respawn().await;
+    let p = chain.provider_for(0);
+    mined.extend(transfers(&chain, &p, 3).await);
+    let head = p.get_block_number().await.expect("head");
+    check_every_state(&chain, &p, &mined, head).await;
 }
