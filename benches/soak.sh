@@ -2,13 +2,18 @@
 # Sustained load on one release node: `loadgen --target url --fund` in a loop for SOAK_SECS,
 # then after each run the node's resident memory (VmRSS, peak VmHWM) and its datadir size.
 #
-#   benches/soak.sh                       # 600 s, archive node (every state kept)
+#   benches/soak.sh                       # 600 s, the node's defaults
+#   SOAK_SECS=1800 benches/soak.sh        # 30 minutes
+#   ARCHIVE=1 benches/soak.sh             # the node runs with --archive
 #   STATE_HISTORY=128 benches/soak.sh     # the node runs with --state-history 128
 #   DB_CACHE_MB=64 benches/soak.sh        # the node runs with --db.cache-mb 64
 #
 # Environment: SOAK_SECS (600), TXS per run (100000), ACCOUNTS (10000), PORT (9645),
-# STATE_HISTORY (unset: archive), DB_CACHE_MB (unset: the node's default). The genesis is the dev genesis with dev account 0 holding
-# 10^12 ETH, so funding the senders never runs dry. Output: one Markdown row per run.
+# ARCHIVE (unset), STATE_HISTORY (unset: the node's default), DB_CACHE_MB (unset: the node's
+# default). The genesis is the dev genesis with dev account 0 holding 10^12 ETH, so funding
+# the senders never runs dry. Output: one Markdown row per run, then one per minute
+# (transfers included by the runs that ended in that minute / 60 s), then the datadir's
+# bytes per included transfer.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,6 +40,7 @@ grep -q c9f2c9cd04674edea40000000 "$work/genesis.json" || { echo "soak: dev acco
 
 node_args=(--datadir "$work/data" --genesis "$work/genesis.json" --http.port "$port"
     --ws.port "$((port + 1))" --block-time 1s --gas-limit 1000000000 --log.level warn)
+if [[ -n "${ARCHIVE:-}" ]]; then node_args+=(--archive); fi
 if [[ -n "${STATE_HISTORY:-}" ]]; then node_args+=(--state-history "$STATE_HISTORY"); fi
 if [[ -n "${DB_CACHE_MB:-}" ]]; then node_args+=(--db.cache-mb "$DB_CACHE_MB"); fi
 "$node_bin" "${node_args[@]}" >"$work/node.log" 2>&1 &
@@ -52,6 +58,8 @@ echo "| run | at s | included TPS | inclusion s | VmRSS | VmHWM | datadir |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 start=$SECONDS
 run=0
+total=0
+declare -A per_minute=()
 while ((SECONDS - start < secs)); do
     run=$((run + 1))
     out="$("$loadgen_bin" --target url --url "http://127.0.0.1:$port" --fund --txs "$txs" \
@@ -62,5 +70,23 @@ while ((SECONDS - start < secs)); do
     tps="$(awk -F'|' '{ gsub(/ /, "", $9); print $9 }' <<<"$row")"
     incl="$(awk -F'|' '{ gsub(/ /, "", $8); print $8 }' <<<"$row")"
     size="$(du -sb "$work/data" | awk '{ printf "%.2f GB", $1 / 1e9 }')"
+    included="$(awk -F'|' '{ gsub(/ /, "", $5); print $5 }' <<<"$row")"
+    minute=$(((SECONDS - start) / 60))
+    per_minute[$minute]=$((${per_minute[$minute]:-0} + included))
+    total=$((total + included))
     echo "| $run | $((SECONDS - start)) | ${tps//\*/} | $incl | $(status VmRSS) | $(status VmHWM) | $size |"
 done
+echo
+echo "| minute | transfers included | tx/s |"
+echo "|---:|---:|---:|"
+elapsed=$((SECONDS - start))
+for ((m = 0; m <= elapsed / 60; m++)); do
+    n=${per_minute[$m]:-0}
+    span=$((elapsed - 60 * m < 60 ? elapsed - 60 * m : 60)) # the last minute may be partial
+    ((span > 0)) || continue
+    echo "| $((m + 1)) | $n | $((n / span)) |"
+done
+bytes="$(du -sb "$work/data" | awk '{ print $1 }')"
+echo
+echo "transfers included: $total; datadir: $bytes bytes, $((bytes / (total > 0 ? total : 1))) bytes per transfer"
+
