@@ -15,8 +15,9 @@
 //! The state of an older block `B` is rebuilt on demand ([`Past`]): from the nearest state
 //! after it whose tree is readable (the next checkpoint, or the oldest state in memory), undo
 //! the changesets back to `B` in one batched tree update, and check the root against `B`'s
-//! header. The cost is bounded by the checkpoint interval; the last few rebuilt states are
-//! cached.
+//! header. The cost is bounded by the checkpoint interval; one state is rebuilt at a time,
+//! and the last few rebuilt on a checkpoint are cached. A state rebuilt on the oldest state in
+//! memory pins the states in memory while it is in use ([`Checkpoints::drop_unpinned`]).
 //!
 //! Which nodes a checkpoint writes is tracked as blocks commit ([`Checkpoints::note_block`]):
 //! a block's new nodes join the pending set, the nodes it made stale leave it. After a restart
@@ -46,6 +47,11 @@ use crate::history::decode_changeset;
 /// How many rebuilt older states are cached.
 const CACHED_PASTS: usize = 4;
 
+/// Blocks in a row the writer keeps old states in memory for a pinned rebuilt state before it
+/// drops them anyway (the pinned state's reads then fail with a missing node, never answer
+/// wrong): queries at old blocks, open to any client, cannot grow memory without bound.
+const MAX_DEFERRED_DROPS: u64 = 8;
+
 /// A tree node to write at the next checkpoint, with the account when it is an account's leaf.
 type PendingNode = (Node, Option<AccountLeaf>);
 
@@ -59,6 +65,29 @@ pub(super) struct Checkpoints {
     pending: Mutex<B256Map<PendingNode>>,
     /// Recently rebuilt older states, least recently used first.
     pasts: Mutex<VecDeque<Arc<Past>>>,
+    /// Held while a state is rebuilt: one rebuild at a time, so queries at old blocks (open
+    /// to any RPC client) use at most one core however many arrive.
+    rebuilding: Mutex<()>,
+    /// Rebuilt states whose base is the oldest state in memory ([`MemoryPin`]).
+    pins: Arc<Mutex<Pins>>,
+}
+
+/// Rebuilt states in use that read the oldest state held in memory, and how many blocks the
+/// writer has kept that state for them.
+#[derive(Default)]
+struct Pins {
+    held: usize,
+    deferred: u64,
+}
+
+/// Keeps the states in memory from being dropped while a state rebuilt on top of the oldest
+/// of them is in use (up to [`MAX_DEFERRED_DROPS`] blocks).
+struct MemoryPin(Arc<Mutex<Pins>>);
+
+impl Drop for MemoryPin {
+    fn drop(&mut self) {
+        self.0.lock().held -= 1;
+    }
 }
 
 impl Checkpoints {
@@ -70,7 +99,21 @@ impl Checkpoints {
             interval: interval.max(1),
             pending: Mutex::new(pending),
             pasts: Mutex::default(),
+            rebuilding: Mutex::default(),
+            pins: Arc::default(),
         }
+    }
+
+    /// Runs `drop` (which drops states from memory) unless a rebuilt state in use reads
+    /// them and the writer has not yet waited [`MAX_DEFERRED_DROPS`] blocks for it.
+    pub(super) fn drop_unpinned(&self, drop: impl FnOnce()) {
+        let mut pins = self.pins.lock();
+        if pins.held > 0 && pins.deferred < MAX_DEFERRED_DROPS {
+            pins.deferred += 1;
+            return;
+        }
+        pins.deferred = 0;
+        drop();
     }
 
     /// Whether block `number` is a checkpoint.
@@ -182,6 +225,8 @@ pub(super) fn changed_nodes<R: NodeReader>(
 /// An older state rebuilt from a readable tree and the changesets (see the module docs).
 pub struct Past {
     number: u64,
+    /// Set when the base is the oldest state in memory (then the state is not cached).
+    _pin: Option<MemoryPin>,
     /// The nodes undoing the changesets created (the rest is the base state's tree).
     nodes: B256Map<Node>,
     /// The accounts the undone blocks changed, as they were at this state.
@@ -256,20 +301,27 @@ impl Store {
         let Some(checkpoints) = &self.checkpoints else {
             return Err(corrupt("no state history on disk"));
         };
-        {
+        let cached = || {
             let mut pasts = checkpoints.pasts.lock();
-            if let Some(i) = pasts.iter().position(|p| p.number == number) {
-                let past = pasts.remove(i).expect("found");
-                pasts.push_back(past.clone());
-                return Ok(past);
-            }
+            let i = pasts.iter().position(|p| p.number == number)?;
+            let past = pasts.remove(i)?;
+            pasts.push_back(past.clone());
+            Some(past)
+        };
+        if let Some(past) = cached() {
+            return Ok(past);
+        }
+        let _rebuilding = checkpoints.rebuilding.lock();
+        // Another query may have rebuilt it meanwhile.
+        if let Some(past) = cached() {
+            return Ok(past);
         }
         // The next checkpoint: its tree is on disk for good, so the rebuilt state stays
-        // readable while the states in memory move on. A data directory that ran without
-        // checkpoints may have none yet: then the oldest state in memory.
+        // readable while the states in memory move on. Past the newest checkpoint, the oldest
+        // state in memory, pinned while the rebuilt state is in use.
         let checkpoint = self
             .db
-            .range(num_key(CHECKPOINT, number)..)
+            .range(num_key(CHECKPOINT, number)..=num_key(CHECKPOINT, u64::MAX))
             .next()
             .transpose()?
             .map(|(k, _)| {
@@ -279,7 +331,15 @@ impl Store {
                     .ok_or_else(|| corrupt("checkpoint key"))
             })
             .transpose()?;
-        let base = checkpoint.unwrap_or_else(|| self.first_memory());
+        let (base, pin) = match checkpoint {
+            Some(base) => (base, None),
+            None => {
+                let mut pins = checkpoints.pins.lock();
+                pins.held += 1;
+                let pin = MemoryPin(checkpoints.pins.clone());
+                (self.first_memory(), Some(pin))
+            }
+        };
         // Newest block first: the oldest block's changeset has the value at `number`.
         let mut undo = StateDiff::default();
         for n in (number + 1..=base).rev() {
@@ -312,12 +372,14 @@ impl Store {
             nodes = updated.new_nodes.len(),
             "rebuilt an older state"
         );
+        let cache = pin.is_none();
         let past = Arc::new(Past {
+            _pin: pin,
             number,
             nodes: updated.new_nodes.into_iter().collect(),
             accounts: undo.accounts.into_iter().collect(),
         });
-        if checkpoint.is_none() {
+        if !cache {
             return Ok(past);
         }
         let mut pasts = checkpoints.pasts.lock();

@@ -7,24 +7,31 @@
 //! The records and their keys are listed in [`schema`].
 //!
 //! Latest-state reads use the flat `a`/`s` records; reads at an older block walk the state tree
-//! from that block's root. Hot accounts, slots and tree nodes are served from bounded in-memory
-//! caches ([`crate::cache`]).
+//! from that block's root ([`Store::at_block`]). Hot accounts, slots and tree nodes are served
+//! from bounded in-memory caches ([`crate::cache`]).
 //!
 //! ## Archive or state history
 //!
-//! An archive store (`Store::open(path, None)`) keeps every state: tree nodes are
-//! content-addressed `n` records, never deleted, so any block's state reads through its root.
+//! An archive store (`Store::open(path, None)`, the node's `--archive`) keeps every state:
+//! tree nodes are content-addressed `n` records, never deleted, so any block's state reads
+//! through its root. Every block writes every tree node it created (~5 per ETH transfer).
 //!
-//! With a state history of `H` blocks (`Store::open(path, Some(H))`) the store serves only
-//! the states of the newest `H + 1` blocks, and writes no tree nodes at all: the kept states'
-//! tree lives in memory ([`crate::history`]) and each block writes its changeset (`x`)
-//! instead. At start the store rebuilds the head's tree from the flat `a`/`s` records and
-//! each older kept state from the next block's changeset, and refuses to open if any rebuilt
-//! root differs from its header's. When block `M` commits, the blocks up to `M - H` leave the
-//! history: their stale nodes leave memory, and their changesets and the new `firststate`
-//! are written in one batch. Reads of a state older than `firststate` fail with
-//! [`StoreError::Pruned`]. A data directory keeps the mode it was created with
-//! ([`StoreError::WrongTreeMode`]).
+//! With a state history of `H` blocks (`Store::open(path, Some(H))`, the node's default) the
+//! store serves the states of the newest `H + 1` blocks. Each block writes its changeset (`x`,
+//! the values it replaced) instead of tree nodes. The newest
+//! [`StoreOptions::memory_states`] states keep their tree in memory ([`crate::history`]); at
+//! start the store rebuilds the head's tree from the flat `a`/`s` records and each older one
+//! in memory from the next block's changeset, and refuses to open if any rebuilt root differs
+//! from its header's. When `H` is longer than that, older states come from disk
+//! ([`checkpoint`]): every [`StoreOptions::checkpoint_interval`] blocks a checkpoint writes
+//! the tree nodes that changed since the previous one, and an older state is rebuilt from
+//! the next checkpoint by undoing changesets (checked against its header's root). When block
+//! `M` commits, the states before `M - memory_states` leave memory, and the changesets up to
+//! `M - H` leave the disk with the new `firststate`, in one batch. Reads of a state older than
+//! `firststate` fail with [`StoreError::Pruned`]. A data directory keeps the mode it was
+//! created with ([`StoreError::WrongTreeMode`]). Checkpoint nodes are not deleted when their
+//! states leave the history (the disk grows by the nodes changed per checkpoint interval,
+//! measured in `benches/README.md`).
 //!
 //! ## Write-behind: the tip and the head
 //!
@@ -218,9 +225,7 @@ pub struct StoreOptions {
     pub memory_states: u64,
     /// With a state history longer than [`StoreOptions::memory_states`]: every this many
     /// blocks a checkpoint writes the tree nodes changed since the previous one. Rebuilding
-    /// an older state undoes at most this many blocks' changesets. At most
-    /// `memory_states` (a longer interval is cut to it), so every state older than the ones in
-    /// memory has a checkpoint after it.
+    /// an older state undoes at most this many blocks' changesets.
     pub checkpoint_interval: u64,
     /// sled's page cache, in bytes. sled counts a page by its size on disk; held in memory a
     /// page takes about twice that (measured: ~0.6 GB of heap for the default 256 MiB under
@@ -237,7 +242,7 @@ impl StoreOptions {
     /// States held in memory unless configured.
     pub const DEFAULT_MEMORY_STATES: u64 = 32;
     /// Blocks between checkpoints unless configured.
-    pub const DEFAULT_CHECKPOINT_INTERVAL: u64 = 32;
+    pub const DEFAULT_CHECKPOINT_INTERVAL: u64 = 256;
 }
 
 impl Default for StoreOptions {

@@ -125,7 +125,7 @@ impl Store {
                 };
                 store.checkpoints = Some(Arc::new(Checkpoints::new(
                     states,
-                    checkpoint_interval.min(kept.history()),
+                    checkpoint_interval,
                     pending,
                 )));
             } else {

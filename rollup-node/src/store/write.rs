@@ -2,8 +2,8 @@
 //!
 //! ## Write order (crash safety)
 //!
-//! A block is written in two steps: first its content-addressed records (`n` tree nodes in an
-//! archive, `c` code, `R` code roots) and its transaction locations (`t`) as plain inserts from all cores,
+//! A block is written in two steps: first its content-addressed records (`n` tree nodes: an
+//! archive's every block, a state history's checkpoints; `c` code, `R` code roots) and its transaction locations (`t`) as plain inserts from all cores,
 //! and a flush; then one atomic batch with everything else (header, body, senders, receipts,
 //! log index, flat state, changeset, cursor, head), and a flush. sled holds its global write lock for the
 //! duration of an `apply_batch`, blocking every reader, while plain inserts of different keys
@@ -264,10 +264,16 @@ impl Store {
         let Some(kept) = self.kept.as_ref().filter(|_| upto > self.first_memory()) else {
             return;
         };
-        let deleted = kept.drop_through(upto);
-        self.first_memory
-            .store(upto, std::sync::atomic::Ordering::Release);
-        debug!(upto, deleted, "dropped old states from memory");
+        let drop = || {
+            let deleted = kept.drop_through(upto);
+            self.first_memory
+                .store(upto, std::sync::atomic::Ordering::Release);
+            debug!(upto, deleted, "dropped old states from memory");
+        };
+        match &self.checkpoints {
+            Some(checkpoints) => checkpoints.drop_unpinned(drop),
+            None => drop(),
+        }
     }
 
     /// The values `block`'s changes replace (its changeset): the head's, read before the
