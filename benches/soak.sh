@@ -11,9 +11,10 @@
 # Environment: SOAK_SECS (600), TXS per run (100000), ACCOUNTS (10000), PORT (9645),
 # ARCHIVE (unset), STATE_HISTORY (unset: the node's default), DB_CACHE_MB (unset: the node's
 # default). The genesis is the dev genesis with dev account 0 holding 10^12 ETH, so funding
-# the senders never runs dry. Output: one Markdown row per run, then one per minute
-# (transfers included by the runs that ended in that minute / 60 s), then the datadir's
-# bytes per included transfer.
+# the senders never runs dry. Output: one Markdown row per run, then one per minute (the mean
+# included TPS of the runs that ended in that minute: each run's TPS counts from its first
+# send to its last inclusion, not the untimed signing between runs), then the first and last
+# five minutes' means and the datadir's bytes per included transfer.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -59,7 +60,7 @@ echo "|---:|---:|---:|---:|---:|---:|---:|"
 start=$SECONDS
 run=0
 total=0
-declare -A per_minute=()
+declare -A tps_sum=() runs_in=()
 while ((SECONDS - start < secs)); do
     run=$((run + 1))
     out="$("$loadgen_bin" --target url --url "http://127.0.0.1:$port" --fund --txs "$txs" \
@@ -72,21 +73,30 @@ while ((SECONDS - start < secs)); do
     size="$(du -sb "$work/data" | awk '{ printf "%.2f GB", $1 / 1e9 }')"
     included="$(awk -F'|' '{ gsub(/ /, "", $5); print $5 }' <<<"$row")"
     minute=$(((SECONDS - start) / 60))
-    per_minute[$minute]=$((${per_minute[$minute]:-0} + included))
+    tps_sum[$minute]=$((${tps_sum[$minute]:-0} + ${tps//\*/}))
+    runs_in[$minute]=$((${runs_in[$minute]:-0} + 1))
     total=$((total + included))
     echo "| $run | $((SECONDS - start)) | ${tps//\*/} | $incl | $(status VmRSS) | $(status VmHWM) | $size |"
 done
 echo
-echo "| minute | transfers included | tx/s |"
+echo "| minute | runs | mean included TPS |"
 echo "|---:|---:|---:|"
 elapsed=$((SECONDS - start))
-for ((m = 0; m <= elapsed / 60; m++)); do
-    n=${per_minute[$m]:-0}
-    span=$((elapsed - 60 * m < 60 ? elapsed - 60 * m : 60)) # the last minute may be partial
-    ((span > 0)) || continue
-    echo "| $((m + 1)) | $n | $((n / span)) |"
+minutes=$(((elapsed + 59) / 60))
+mean() { # mean TPS of the runs that ended in minutes [$1, $2)
+    local sum=0 n=0 m
+    for ((m = $1; m < $2; m++)); do
+        sum=$((sum + ${tps_sum[$m]:-0}))
+        n=$((n + ${runs_in[$m]:-0}))
+    done
+    echo $((n > 0 ? sum / n : 0))
+}
+for ((m = 0; m < minutes; m++)); do
+    echo "| $((m + 1)) | ${runs_in[$m]:-0} | $(mean "$m" $((m + 1))) |"
 done
 bytes="$(du -sb "$work/data" | awk '{ print $1 }')"
 echo
+first="$(mean 0 5)"
+last="$(mean $((minutes > 5 ? minutes - 5 : 0)) "$minutes")"
+echo "first five minutes: $first tx/s; last five: $last tx/s ($((first > 0 ? 100 * last / first : 0)) %)"
 echo "transfers included: $total; datadir: $bytes bytes, $((bytes / (total > 0 ? total : 1))) bytes per transfer"
-

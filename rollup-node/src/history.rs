@@ -253,9 +253,13 @@ impl NodeReader for KeptStates {
     }
 }
 
-/// Encodes a changeset: the accounts (address ‖ 0, or address ‖ 1 ‖ account), a u32 BE count
-/// before them, then the slots (address ‖ slot ‖ value).
+/// Encodes a changeset: a u32 BE count, then the accounts, each `address ‖ 0` (no account),
+/// `address ‖ 2 ‖ nonce (u64 BE) ‖ n ‖ balance (its n low bytes, big-endian)` (an account
+/// without code: code hash and code root those of [`AccountLeaf::empty`]), or
+/// `address ‖ 1 ‖ account` ([`AccountLeaf::encode`]); then the slots (address ‖ slot ‖ value).
+/// An ETH transfer's two accounts take ~80 bytes instead of ~300.
 pub fn encode_changeset(changeset: &StateDiff) -> Vec<u8> {
+    let no_code = AccountLeaf::empty();
     let mut out = Vec::with_capacity(
         4 + changeset.accounts.len() * (21 + AccountLeaf::ENCODED_LEN)
             + changeset.storage.len() * 84,
@@ -265,6 +269,17 @@ pub fn encode_changeset(changeset: &StateDiff) -> Vec<u8> {
         out.extend_from_slice(address.as_slice());
         match account {
             None => out.push(0),
+            Some(account)
+                if account.code_hash == no_code.code_hash
+                    && account.code_root == no_code.code_root =>
+            {
+                out.push(2);
+                out.extend_from_slice(&account.nonce.to_be_bytes());
+                let balance = account.balance.to_be_bytes::<32>();
+                let len = 32 - account.balance.leading_zeros() / 8;
+                out.push(len as u8);
+                out.extend_from_slice(&balance[32 - len..]);
+            }
             Some(account) => {
                 out.push(1);
                 out.extend_from_slice(&account.encode());
@@ -296,6 +311,18 @@ pub fn decode_changeset(mut bytes: &[u8]) -> Option<StateDiff> {
                 &mut bytes,
                 AccountLeaf::ENCODED_LEN,
             )?)?),
+            2 => {
+                let nonce = u64::from_be_bytes(take(&mut bytes, 8)?.try_into().ok()?);
+                let len = usize::from(take(&mut bytes, 1)?[0]);
+                if len > 32 {
+                    return None;
+                }
+                Some(AccountLeaf {
+                    nonce,
+                    balance: U256::from_be_slice(take(&mut bytes, len)?),
+                    ..AccountLeaf::empty()
+                })
+            }
             _ => return None,
         };
         diff.accounts.insert(address, account);
@@ -331,6 +358,30 @@ mod tests {
                 ..AccountLeaf::empty()
             }),
         );
+        // Without code: the short form, balances of every length.
+        for (i, balance) in [U256::ZERO, U256::from(1), U256::MAX]
+            .into_iter()
+            .enumerate()
+        {
+            diff.accounts.insert(
+                Address::repeat_byte(0x40 + i as u8),
+                Some(AccountLeaf {
+                    nonce: u64::MAX - i as u64,
+                    balance,
+                    ..AccountLeaf::empty()
+                }),
+            );
+        }
+        // With code: the full form.
+        diff.accounts.insert(
+            Address::repeat_byte(0x50),
+            Some(AccountLeaf {
+                nonce: 1,
+                balance: U256::from(5),
+                code_hash: B256::repeat_byte(0xc0),
+                code_root: B256::repeat_byte(0xc1),
+            }),
+        );
         diff.storage
             .insert((Address::repeat_byte(3), U256::from(4)), U256::from(5));
         diff.storage
@@ -341,7 +392,7 @@ mod tests {
             assert_eq!(decode_changeset(&bytes[..cut]), None, "cut at {cut}");
         }
         let mut bad_flag = bytes.clone();
-        bad_flag[24] = 2;
+        bad_flag[24] = 3;
         assert_eq!(decode_changeset(&bad_flag), None);
     }
 }
