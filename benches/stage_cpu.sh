@@ -83,10 +83,10 @@ awk -v u="$us_per_tx" '
         else if (sym ~ /serde_json|jsonrpsee|hyper|http|tower|RawValue|requests::/) c = "JSON-RPC (HTTP, JSON)"
         else if (sym ~ /alloy_rlp|Decodable|Encodable|decode_2718|encode_2718|alloy_consensus|op_alloy/) c = "RLP / EIP-2718 encode and decode"
         else if (sym ~ /mempool|Mempool/) c = "pool"
-        else if (sym ~ /_rjem|je_|malloc|free|realloc|memcpy|memmove|memset/) c = "allocator and memory copies"
-        else if (sym ~ /hashbrown|HashMap|BTree|B256Map/) c = "hash maps and trees (node caches, overlays)"
+        else if (sym ~ /_rjem|je_|malloc|free|rallocx|memcpy|memmove|memset|memcmp|as core::clone::Clone/) c = "allocator, memory copies and compares"
+        else if (sym ~ /hashbrown|HashMap|BTree|B256Map|Hasher|hash_one|cache::Generations|TipState/) c = "hash maps, node caches, tip overlay"
         else if (sym ~ /tokio|parking_lot|futex|std::sync/) c = "tokio, locks"
-        else c = "other"
+        else { c = "other"; s = sym; sub(/^ *[0-9.]+% +\[.\] +/, "", s); if (pct + 0 >= 0.3) others = others sprintf("%s %.1f %%; ", s, pct) }
         share[c] += pct
     }
     END {
@@ -94,4 +94,5 @@ awk -v u="$us_per_tx" '
         for (c in share) order[++n] = c
         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (share[order[j]] > share[order[i]]) { t = order[i]; order[i] = order[j]; order[j] = t }
         for (i = 1; i <= n; i++) printf "| %s | %.1f %% | %.1f |\n", order[i], share[order[i]], share[order[i]] / 100 * u
+        printf "\nother, functions of at least 0.3 %%: %s\n", others
     }' "$work/report.txt"

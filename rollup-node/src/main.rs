@@ -125,9 +125,9 @@ struct Cli {
     /// plus the longest dispute game: the bridge proves withdrawals and a challenger
     /// re-executes blocks at states that old. The newest 32 states keep their tree in memory
     /// (memory grows with the live state, ~260 bytes per account or slot, not with the
-    /// history); older ones are rebuilt on demand from a checkpoint written every 32 blocks
-    /// (the tree nodes changed since the previous one) and the blocks' changesets. Fixed
-    /// mode when the data directory is created: give the same mode on every start.
+    /// history); older ones are rebuilt on demand from a checkpoint written every 256 blocks
+    /// (the tree nodes changed since the previous one) and the blocks' changesets. The mode
+    /// (a state history or --archive) is fixed when the data directory is created.
     #[arg(
         long = "state-history",
         value_name = "BLOCKS",
