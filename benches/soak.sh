@@ -23,34 +23,12 @@ txs="${TXS:-100000}"
 accounts="${ACCOUNTS:-10000}"
 port="${PORT:-9645}"
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p rollup-node -p benches --bins
-node_bin="$root/target/release/rollup-node"
-loadgen_bin="$root/target/release/loadgen"
-
-work="$(mktemp -d)"
-node_pid=""
-cleanup() {
-    if [[ -n "$node_pid" ]]; then kill "$node_pid" 2>/dev/null || true; wait "$node_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Dev account 0: 10^12 ETH instead of 10^4.
-sed 's/"0x21e19e0c9bab2400000"/"0xc9f2c9cd04674edea40000000"/' "$root/testdata/genesis.json" >"$work/genesis.json"
-grep -q c9f2c9cd04674edea40000000 "$work/genesis.json" || { echo "soak: dev account 0 not found in the genesis" >&2; exit 1; }
-
-node_args=(--datadir "$work/data" --genesis "$work/genesis.json" --http.port "$port"
-    --ws.port "$((port + 1))" --block-time 1s --gas-limit 1000000000 --log.level warn)
-if [[ -n "${ARCHIVE:-}" ]]; then node_args+=(--archive); fi
-if [[ -n "${STATE_HISTORY:-}" ]]; then node_args+=(--state-history "$STATE_HISTORY"); fi
-if [[ -n "${DB_CACHE_MB:-}" ]]; then node_args+=(--db.cache-mb "$DB_CACHE_MB"); fi
-"$node_bin" "${node_args[@]}" >"$work/node.log" 2>&1 &
-node_pid=$!
-for _ in $(seq 100); do
-    curl -sf -o /dev/null -H 'content-type: application/json' \
-        -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "http://127.0.0.1:$port" && break
-    sleep 0.1
-done
+node_extra=()
+if [[ -n "${ARCHIVE:-}" ]]; then node_extra+=(--archive); fi
+if [[ -n "${STATE_HISTORY:-}" ]]; then node_extra+=(--state-history "$STATE_HISTORY"); fi
+if [[ -n "${DB_CACHE_MB:-}" ]]; then node_extra+=(--db.cache-mb "$DB_CACHE_MB"); fi
+# shellcheck source=benches/loaded_node.sh
+source "$root/benches/loaded_node.sh"
 
 status() { awk -v k="$1:" '$1 == k { printf "%.2f GB", $2 / 1048576 }' "/proc/$node_pid/status"; }
 

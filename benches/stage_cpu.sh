@@ -20,31 +20,11 @@ accounts="${ACCOUNTS:-10000}"
 port="${PORT:-9945}"
 freq="${FREQ:-999}"
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p rollup-node -p benches --bins
-node_bin="$root/target/release/rollup-node"
-loadgen_bin="$root/target/release/loadgen"
-
-work="$(mktemp -d)"
-node_pid=""
-cleanup() {
-    if [[ -n "$node_pid" ]]; then kill "$node_pid" 2>/dev/null || true; wait "$node_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-sed 's/"0x21e19e0c9bab2400000"/"0xc9f2c9cd04674edea40000000"/' "$root/testdata/genesis.json" >"$work/genesis.json"
+read -r -a node_extra <<<"${NODE_ARGS:-}"
 pin=()
 if [[ -n "${CPUS:-}" ]]; then pin=(taskset -c "$CPUS"); fi
-# shellcheck disable=SC2086
-"${pin[@]}" "$node_bin" --datadir "$work/data" --genesis "$work/genesis.json" --http.port "$port" \
-    --ws.port "$((port + 1))" --block-time 1s --gas-limit 1000000000 --log.level warn ${NODE_ARGS:-} \
-    >"$work/node.log" 2>&1 &
-node_pid=$!
-for _ in $(seq 100); do
-    curl -sf -o /dev/null -H 'content-type: application/json' \
-        -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "http://127.0.0.1:$port" && break
-    sleep 0.1
-done
+# shellcheck source=benches/loaded_node.sh
+source "$root/benches/loaded_node.sh"
 
 load() {
     "$loadgen_bin" --target url --url "http://127.0.0.1:$port" --txs "$txs" --accounts "$accounts" \

@@ -31,14 +31,24 @@ fn stored_nodes(store: &Store) -> std::collections::BTreeSet<B256> {
     }
 }
 
-/// Hashes of the nodes of the tree at `root`, read from the store.
+/// Hashes of the nodes of the tree at `root`, read from the store (in memory with a state
+/// history).
 fn tree_nodes(store: &Store, root: B256, into: &mut std::collections::BTreeSet<B256>) {
+    walk_tree(|h| store.node(h), root, into);
+}
+
+/// Hashes of the nodes of the tree at `root`, every one read by `read`.
+fn walk_tree<E: std::fmt::Debug>(
+    read: impl Fn(&B256) -> Result<Option<Node>, E>,
+    root: B256,
+    into: &mut std::collections::BTreeSet<B256>,
+) {
     let mut todo = vec![root];
     while let Some(hash) = todo.pop() {
         if hash.is_zero() || !into.insert(hash) {
             continue;
         }
-        match store.node(&hash).expect("read") {
+        match read(&hash).expect("read") {
             Some(Node::Internal { left, right }) => todo.extend([left, right]),
             Some(Node::Leaf { .. }) => {}
             None => panic!("node {hash} of a kept state is missing"),
@@ -239,21 +249,6 @@ fn a_state_history_store_checks_what_it_rebuilds() {
     );
 }
 
-/// Hashes of the nodes of the tree at `root`, read from the `n` records on disk.
-fn disk_tree_nodes(store: &Store, root: B256, into: &mut std::collections::BTreeSet<B256>) {
-    let mut todo = vec![root];
-    while let Some(hash) = todo.pop() {
-        if hash.is_zero() || !into.insert(hash) {
-            continue;
-        }
-        match store.disk_node(&hash).expect("read") {
-            Some(Node::Internal { left, right }) => todo.extend([left, right]),
-            Some(Node::Leaf { .. }) => {}
-            None => panic!("node {hash} of a checkpoint is not on disk"),
-        }
-    }
-}
-
 /// A state history longer than the states held in memory serves every older state (accounts,
 /// slots, proofs) from the checkpoints and changesets, exactly as it was, whether rebuilt on
 /// the next checkpoint or (past the newest checkpoint) on the oldest state in memory, which it
@@ -367,7 +362,11 @@ fn a_long_state_history_serves_old_states_from_checkpoints() {
         // On disk: exactly the checkpoints' trees.
         let mut checkpoint_nodes = std::collections::BTreeSet::new();
         for c in (0..=number).step_by(INTERVAL as usize) {
-            disk_tree_nodes(&store, roots[c as usize], &mut checkpoint_nodes);
+            walk_tree(
+                |h| store.disk_node(h),
+                roots[c as usize],
+                &mut checkpoint_nodes,
+            );
         }
         let on_disk: std::collections::BTreeSet<B256> = store
             .db
