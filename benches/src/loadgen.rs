@@ -152,8 +152,8 @@ pub struct Config {
         default_value_t = 1_000_000_000
     )]
     pub gas_limit: u64,
-    /// `--state-history` of the started node: keep this many past states, with the state tree
-    /// in memory (default: an archive node, every state's tree on disk).
+    /// `--state-history` of the started node: keep this many past states (default: the
+    /// node's own default, a state history of 1,209,600 blocks).
     #[arg(long = "state-history", value_name = "BLOCKS")]
     pub state_history: Option<u64>,
     /// Number of senders; sender i's key is keccak256(uint256(i)).
