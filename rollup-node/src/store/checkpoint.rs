@@ -171,6 +171,14 @@ pub(super) fn account_of(node: &Node, accounts: &B256Map<&AccountLeaf>) -> Optio
     }
 }
 
+/// The block number in a `k` record's key.
+fn checkpoint_number(key: &[u8]) -> Result<u64, StoreError> {
+    key.get(1..9)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| corrupt("checkpoint key"))
+}
+
 /// An `n` record: the node's encoding, followed by the account for an account's leaf.
 pub(super) fn node_record(node: &Node, account: Option<&AccountLeaf>) -> Vec<u8> {
     let mut record = Vec::with_capacity(smt::NODE_ENCODED_LEN + AccountLeaf::ENCODED_LEN);
@@ -285,14 +293,27 @@ impl Store {
             .range(num_key(CHECKPOINT, 0)..=num_key(CHECKPOINT, number))
             .next_back()
             .transpose()?;
-        found
-            .map(|(k, _)| {
-                k.get(1..9)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| corrupt("checkpoint key"))
+        found.map(|(k, _)| checkpoint_number(&k)).transpose()
+    }
+
+    /// Block `number`'s changeset, if the store still has it.
+    pub(super) fn changeset_of(&self, number: u64) -> Result<Option<StateDiff>, StoreError> {
+        self.db
+            .get(num_key(CHANGESET, number))?
+            .map(|bytes| {
+                decode_changeset(&bytes)
+                    .ok_or_else(|| corrupt(format!("changeset of block {number}")))
             })
             .transpose()
+    }
+
+    /// The state root in block `number`'s header.
+    pub(super) fn state_root_of(&self, number: u64) -> Result<B256, StoreError> {
+        Ok(self
+            .header_by_number(number)?
+            .ok_or_else(|| corrupt(format!("header {number} missing")))?
+            .1
+            .state_root)
     }
 
     /// The state of block `number`, older than the states held in memory, rebuilt from the
@@ -324,12 +345,7 @@ impl Store {
             .range(num_key(CHECKPOINT, number)..=num_key(CHECKPOINT, u64::MAX))
             .next()
             .transpose()?
-            .map(|(k, _)| {
-                k.get(1..9)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| corrupt("checkpoint key"))
-            })
+            .map(|(k, _)| checkpoint_number(&k))
             .transpose()?;
         let (base, pin) = match checkpoint {
             Some(base) => (base, None),
@@ -343,25 +359,19 @@ impl Store {
         // Newest block first: the oldest block's changeset has the value at `number`.
         let mut undo = StateDiff::default();
         for n in (number + 1..=base).rev() {
-            let bytes = self
-                .db
-                .get(num_key(CHANGESET, n))?
+            let changeset = self
+                .changeset_of(n)?
                 .ok_or_else(|| corrupt(format!("changeset of block {n} missing")))?;
-            let changeset = decode_changeset(&bytes)
-                .ok_or_else(|| corrupt(format!("changeset of block {n}")))?;
             undo.accounts.extend(changeset.accounts);
             undo.storage.extend(changeset.storage);
         }
-        let root_of = |n: u64| -> Result<B256, StoreError> {
-            Ok(self
-                .header_by_number(n)?
-                .ok_or_else(|| corrupt(format!("header {n} missing")))?
-                .1
-                .state_root)
-        };
-        let updated = smt::update(&DiskNodes(self), root_of(base)?, undo.tree_changes())
-            .map_err(fraud_vm::Error::from)?;
-        if updated.root != root_of(number)? {
+        let updated = smt::update(
+            &DiskNodes(self),
+            self.state_root_of(base)?,
+            undo.tree_changes(),
+        )
+        .map_err(fraud_vm::Error::from)?;
+        if updated.root != self.state_root_of(number)? {
             return Err(corrupt(format!(
                 "the changesets from block {base} back to block {number} do not lead to its state root"
             )));
@@ -400,12 +410,7 @@ impl Store {
     ) -> Result<B256Map<PendingNode>, StoreError> {
         use rayon::prelude::*;
         let old_root = match self.checkpoint_at_or_below(head)? {
-            Some(n) => {
-                self.header_by_number(n)?
-                    .ok_or_else(|| corrupt(format!("header {n} missing")))?
-                    .1
-                    .state_root
-            }
+            Some(n) => self.state_root_of(n)?,
             None => B256::ZERO,
         };
         let changed =

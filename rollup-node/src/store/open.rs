@@ -14,14 +14,14 @@ use tracing::{info, instrument};
 use super::checkpoint::Checkpoints;
 use super::{
     schema::{
-        corrupt, key, num_key, read_u64, ACCOUNT, ARCHIVE, CHANGESET, FIRST_STATE, FORMAT,
-        FORMAT_KEY, HEAD, IN_MEMORY, META, STORAGE, TREE,
+        corrupt, key, read_u64, ACCOUNT, ARCHIVE, FIRST_STATE, FORMAT, FORMAT_KEY, HEAD, IN_MEMORY,
+        META, STORAGE, TREE,
     },
     Head, Store, StoreError, StoreOptions,
 };
 use crate::{
     cache::Caches,
-    history::{decode_changeset, KeptStates, Order},
+    history::{KeptStates, Order},
 };
 
 /// sled refuses a page cache under 256 bytes; below a few pages it only thrashes.
@@ -193,17 +193,12 @@ impl Store {
         let mut first = head.header.number;
         let oldest = self.first_state().max(first.saturating_sub(kept.history()));
         while first > oldest {
-            let Some(bytes) = self.db.get(num_key(CHANGESET, first))? else {
+            let Some(changeset) = self.changeset_of(first)? else {
                 break;
             };
-            let changeset = decode_changeset(&bytes)
-                .ok_or_else(|| corrupt(format!("changeset of block {first}")))?;
             let parent =
                 smt::update(kept, root, changeset.tree_changes()).map_err(fraud_vm::Error::from)?;
-            let (_, header) = self
-                .header_by_number(first - 1)?
-                .ok_or_else(|| corrupt(format!("header {} missing", first - 1)))?;
-            if parent.root != header.state_root {
+            if parent.root != self.state_root_of(first - 1)? {
                 return Err(corrupt(format!(
                     "block {first}'s changeset does not lead back to block {}'s state root",
                     first - 1

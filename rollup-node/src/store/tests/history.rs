@@ -56,6 +56,36 @@ fn walk_tree<E: std::fmt::Debug>(
     }
 }
 
+/// A xorshift generator: `next(m)` is the next value below `m`.
+fn xorshift(mut state: u64) -> impl FnMut(u64) -> u64 {
+    move |m| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % m
+    }
+}
+
+/// Rewrites block `number`'s changeset so that it no longer undoes the block: slot 1 of
+/// [`HOLDER`] is said to have held 1234 before it.
+fn forge_changeset(store: &Store, number: u64) {
+    let mut changeset = decode_changeset(
+        &store
+            .db
+            .get(num_key(CHANGESET, number))
+            .expect("read")
+            .expect("x"),
+    )
+    .expect("decodes");
+    changeset
+        .storage
+        .insert((HOLDER, U256::from(1)), U256::from(1234));
+    store
+        .db
+        .insert(num_key(CHANGESET, number), encode_changeset(&changeset))
+        .expect("write");
+}
+
 /// With a state history of 3 blocks the store keeps exactly the tree nodes of the last 4
 /// states, however often values go back and forth (which recreates old nodes), answers
 /// every kept state in full and refuses older ones; an archive store keeps them all.
@@ -72,13 +102,7 @@ fn a_state_history_keeps_exactly_the_recent_states() {
         let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
         // changes[n]: the accounts block n set (indices into `accounts`).
         let mut changes: Vec<Vec<usize>> = vec![Vec::new()];
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |m: u64| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng % m
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for number in 1..=40u64 {
             if number == 21 {
                 drop(store);
@@ -226,21 +250,7 @@ fn a_state_history_store_checks_what_it_rebuilds() {
     }
     let store = Store::open(&dir.path().join("chain"), Some(4)).expect("repaired");
     // A changeset that does not undo its block.
-    let mut changeset = decode_changeset(
-        &store
-            .db
-            .get(num_key(CHANGESET, 2))
-            .expect("read")
-            .expect("x"),
-    )
-    .expect("decodes");
-    changeset
-        .storage
-        .insert((HOLDER, U256::from(1)), U256::from(1234));
-    store
-        .db
-        .insert(num_key(CHANGESET, 2), encode_changeset(&changeset))
-        .expect("write");
+    forge_changeset(&store, 2);
     drop(store);
     assert_refused(
         dir.path(),
@@ -271,13 +281,7 @@ fn a_long_state_history_serves_old_states_from_checkpoints() {
     let (mut store, _) = open_chain(dir.path(), DEV_GENESIS, options).expect("chain");
     let mut roots = vec![store.head().expect("genesis").header.state_root];
     let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move |m: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % m
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
     for number in 1..=45u64 {
         if number == 23 || number == 37 {
             // Mid-interval (22 % 4 != 0) and right after a checkpoint (36).
@@ -378,21 +382,7 @@ fn a_long_state_history_serves_old_states_from_checkpoints() {
 
     // A changeset that does not undo its block: the state behind it is refused.
     let n = 21; // rebuilt from checkpoint 24 through the changesets of 24, 23 and 22
-    let mut changeset = decode_changeset(
-        &store
-            .db
-            .get(num_key(CHANGESET, n + 1))
-            .expect("read")
-            .expect("x"),
-    )
-    .expect("decodes");
-    changeset
-        .storage
-        .insert((HOLDER, U256::from(1)), U256::from(1234));
-    store
-        .db
-        .insert(num_key(CHANGESET, n + 1), encode_changeset(&changeset))
-        .expect("write");
+    forge_changeset(&store, n + 1);
     drop(store);
     let (store, _) = open_chain(dir.path(), DEV_GENESIS, options).expect("reopen");
     let Err(err) = store.at_block(n, roots[n as usize]) else {
