@@ -8,9 +8,9 @@
 //!    `MessagePassed` event gives the [`Withdrawal`].
 //! 2. **Prove** ([`Bridge::prove`]): find the first output in the `OutputRegistry` at or after
 //!    the withdrawal's L2 block that is not invalidated (or, if the L2 node no longer serves
-//!    that block's state, the newest one); read that L2 block (hash, state root)
-//!    from the L2 node and check it hashes to the output root
-//!    ([`fraud_vm::output::output_root`]); fetch the state-tree proof of the passer's
+//!    that block's state, the newest one); read the claim on that L2 block (`rollup_claim`:
+//!    hash, state root, block-hash window, derivation cursor) from the L2 node and check it
+//!    hashes to the output root ([`fraud_vm::output::output_root`]); fetch the state-tree proof of the passer's
 //!    `sentMessages[hash]` slot with `eth_getProof` at that block, convert it
 //!    ([`fraud_vm::smt::Proof::from_nodes`]) to the bytes the Portal verifies
 //!    ([`fraud_vm::smt::Proof::encode`]), check it locally, then `Portal.proveWithdrawal`.
@@ -36,6 +36,7 @@ use fraud_vm::{
     message::{Withdrawal, L2_STANDARD_BRIDGE, L2_TO_L1_MESSAGE_PASSER, WITHDRAWAL_SENT_VALUE},
     output::output_root,
     smt::Proof,
+    vm::Claim,
 };
 use op_alloy_consensus::OpReceiptEnvelope;
 
@@ -78,6 +79,8 @@ sol! {
             uint256 l2BlockNumber;
             bytes32 l2BlockHash;
             bytes32 stateRoot;
+            bytes32 blockHashesRoot;
+            bytes32 cursor;
         }
         error OutputRootMismatch();
         error OutputInvalidated();
@@ -436,14 +439,25 @@ impl Bridge {
             .into_iter()
             .find(|o| o.index == output_index)
             .ok_or_else(|| BridgeError::Input(format!("no output {output_index}")))?;
-        let block = self
+        // The claim on the block (`rollup_claim`): its hash, state root, block-hash window and
+        // derivation cursor, which the output root commits.
+        let claim: Option<L2Claim> = self
             .l2()
-            .get_block_by_number(BlockNumberOrTag::Number(output.l2_block))
+            .raw_request(
+                "rollup_claim".into(),
+                (alloy::primitives::U64::from(output.l2_block),),
+            )
             .await
-            .map_err(|e| rpc("L2 eth_getBlockByNumber", e))?
-            .ok_or(BridgeError::L2Behind(output.l2_block))?;
-        let (hash, state_root) = (block.header.hash, block.header.state_root);
-        if output_root(output.l2_block, hash, state_root) != output.root {
+            .map_err(|e| rpc("L2 rollup_claim", e))?;
+        let claim = claim.ok_or(BridgeError::L2Behind(output.l2_block))?;
+        let claim = Claim {
+            block_hash: claim.block_hash,
+            state_root: claim.state_root,
+            block_hashes_root: claim.block_hashes_root,
+            cursor: claim.cursor_hash,
+        };
+        let state_root = claim.state_root;
+        if output_root(output.l2_block, &claim) != output.root {
             return Err(BridgeError::OutputMismatch {
                 index: output_index,
                 l2_block: output.l2_block,
@@ -477,8 +491,10 @@ impl Bridge {
         Ok((
             IPortalWithdrawals::OutputRootProof {
                 l2BlockNumber: U256::from(output.l2_block),
-                l2BlockHash: hash,
-                stateRoot: state_root,
+                l2BlockHash: claim.block_hash,
+                stateRoot: claim.state_root,
+                blockHashesRoot: claim.block_hashes_root,
+                cursor: claim.cursor,
             },
             Bytes::from(proof.encode()),
         ))
@@ -686,4 +702,14 @@ fn withdrawals_in(logs: &[Log], l2_tx: B256, l2_block: u64) -> Vec<SentWithdrawa
             },
         })
         .collect()
+}
+
+/// The parts of an L2 node's `rollup_claim` answer the output root commits.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct L2Claim {
+    block_hash: B256,
+    state_root: B256,
+    block_hashes_root: B256,
+    cursor_hash: B256,
 }

@@ -11,10 +11,15 @@ use alloy_sol_types::{sol, SolCall, SolValue};
 use common::{Chain, Outcome};
 use fraud_vm::{
     batch::{BatchAppended, BatchCommitment},
+    deposit::{
+        min_deposit_gas_limit, DEPOSIT_GAS_PER_DATA_BYTE, MAX_DEPOSIT_DATA, MAX_DEPOSIT_GAS_LIMIT,
+        MIN_DEPOSIT_GAS_LIMIT,
+    },
     merkle::data_root,
     message::{apply_alias, DepositMessage, Withdrawal, L2_STANDARD_BRIDGE, WITHDRAWAL_SENT_VALUE},
     output::output_root,
     smt::{self, MemoryNodes},
+    vm::Claim,
 };
 
 sol! {
@@ -26,17 +31,22 @@ sol! {
         function delayedAcc(uint256 n) external view returns (bytes32);
         function batchCount() external view returns (uint256);
         function batchAcc(uint256 n) external view returns (bytes32);
-        function delayedMessagesRead() external view returns (uint256);
+        function lastForcedBlock() external view returns (uint256);
+        function forcedRead() external view returns (uint256);
+        function MAX_FORCED_DEPOSITS() external view returns (uint256);
         event DepositQueued(uint256 indexed index, address indexed from, address indexed to, uint256 mint, uint256 value, uint64 gasLimit, bool isCreation, bytes data, uint64 l1BlockNumber, uint64 l1Timestamp, bytes32 messageHash);
         error NotPortal();
         error NotBatcher();
-        error InvalidDelayedMessagesRead(uint256 afterDelayedMessagesRead, uint256 read, uint256 count);
+        error InvalidDelayedMessagesRead(uint256 afterDelayedMessagesRead, uint256 count);
+        error AlreadyForcedInThisBlock();
         error ForceInclusionWindowNotElapsed(uint256 queuedAt, uint256 includableAt);
+        error InvalidForcedCount(uint256 afterDelayedMessagesRead, uint256 forcedRead, uint256 count);
+        error ZeroForceInclusionWindow();
     }
 
     interface Portal {
         struct Withdrawal { uint256 nonce; address sender; address target; uint256 value; uint256 gasLimit; bytes data; }
-        struct OutputRootProof { uint256 l2BlockNumber; bytes32 l2BlockHash; bytes32 stateRoot; }
+        struct OutputRootProof { uint256 l2BlockNumber; bytes32 l2BlockHash; bytes32 stateRoot; bytes32 blockHashesRoot; bytes32 cursor; }
         function depositTransaction(address to, uint256 value, uint64 gasLimit, bool isCreation, bytes data) external payable;
         function proveWithdrawal(Withdrawal w, uint256 outputIndex, OutputRootProof o, bytes smtProof) external;
         function finalizeWithdrawal(Withdrawal w) external;
@@ -45,6 +55,11 @@ sol! {
         function finalizedWithdrawals(bytes32 hash) external view returns (bool);
         function withdrawalStateKey(bytes32 withdrawalHash) external pure returns (bytes32);
         function outputRoot(OutputRootProof o) external pure returns (bytes32);
+        function minimumGasLimit(uint256 dataLength) external pure returns (uint256);
+        function MIN_GAS_LIMIT() external view returns (uint64);
+        function GAS_PER_DATA_BYTE() external view returns (uint64);
+        function MAX_GAS_LIMIT() external view returns (uint64);
+        function MAX_DATA_SIZE() external view returns (uint256);
         event WithdrawalProven(bytes32 indexed withdrawalHash, address indexed sender, address indexed target, uint256 outputIndex);
         event WithdrawalFinalized(bytes32 indexed hash, bool success);
         error CreationWithTarget();
@@ -215,6 +230,20 @@ impl L1 {
         )
     }
 
+    /// `Inbox.appendSequencerBatch(data, after)` sent by `from`.
+    fn append(&mut self, from: Address, data: Bytes, after: u64) -> Outcome {
+        let inbox = self.inbox;
+        self.send(
+            from,
+            inbox,
+            U256::ZERO,
+            Inbox::appendSequencerBatchCall {
+                data,
+                afterDelayedMessagesRead: U256::from(after),
+            },
+        )
+    }
+
     fn delayed_acc(&mut self, n: u64) -> B256 {
         let inbox = self.inbox;
         self.view(inbox, Inbox::delayedAccCall { n: U256::from(n) })
@@ -355,15 +384,41 @@ fn deposit_validation() {
         vec![0u8; 120_001].into(),
     )
     .expect_revert::<Portal::DataTooLarge>();
-    l1.deposit(
-        alice,
-        bob,
-        U256::ZERO,
-        U256::ZERO,
-        21_000,
-        vec![0u8; 120_000].into(),
-    )
-    .ok();
+    // The Portal's limits are `fraud_vm::deposit`'s.
+    let portal = l1.portal;
+    assert_eq!(
+        (
+            l1.view(portal, Portal::MIN_GAS_LIMITCall {}),
+            l1.view(portal, Portal::GAS_PER_DATA_BYTECall {}),
+            l1.view(portal, Portal::MAX_GAS_LIMITCall {}),
+            l1.view(portal, Portal::MAX_DATA_SIZECall {}),
+        ),
+        (
+            MIN_DEPOSIT_GAS_LIMIT,
+            DEPOSIT_GAS_PER_DATA_BYTE,
+            MAX_DEPOSIT_GAS_LIMIT,
+            U256::from(MAX_DEPOSIT_DATA)
+        )
+    );
+    // The gas limit pays for the data: 21 000 + 16 per byte (`min_deposit_gas_limit`).
+    let most = MAX_DEPOSIT_DATA as usize;
+    assert_eq!(
+        l1.view(
+            portal,
+            Portal::minimumGasLimitCall {
+                dataLength: U256::from(most)
+            }
+        ),
+        U256::from(min_deposit_gas_limit(most as u64))
+    );
+    for len in [1usize, 100, most] {
+        let data: Bytes = vec![0u8; len].into();
+        let least = min_deposit_gas_limit(len as u64);
+        l1.deposit(alice, bob, U256::ZERO, U256::ZERO, least - 1, data.clone())
+            .expect_revert::<Portal::InvalidGasLimit>();
+        l1.deposit(alice, bob, U256::ZERO, U256::ZERO, least, data)
+            .ok();
+    }
     // Only the Portal queues deposits.
     l1.send(
         alice,
@@ -515,7 +570,8 @@ fn erc20_and_eth_deposits_through_the_bridge() {
     assert_eq!(l1.chain.balance(bridge), U256::ZERO);
 }
 
-/// The batch accumulator `fraud_vm::batch` defines, for a batch appended in `l1`'s current block.
+/// The batch accumulator `fraud_vm::batch` defines, for a batch appended in `l1`'s current
+/// block.
 fn batch_acc(
     l1: &L1,
     prev: B256,
@@ -524,7 +580,8 @@ fn batch_acc(
     delayed_acc: B256,
     forced: bool,
 ) -> B256 {
-    BatchCommitment::new(prev, data, after, delayed_acc, &l1.chain.header(), forced).accumulate()
+    let l1_block = l1.chain.header();
+    BatchCommitment::new(prev, data, after, delayed_acc, &l1_block, forced).accumulate()
 }
 
 /// The Inbox's `dataRoot` is `fraud_vm::merkle::data_root` of the batch, at every length that
@@ -532,23 +589,13 @@ fn batch_acc(
 #[test]
 fn batch_data_roots_match_the_word_tree() {
     let mut l1 = setup();
-    let (batcher, inbox) = (l1.batcher, l1.inbox);
+    let batcher = l1.batcher;
     let mut prev = B256::ZERO;
     for len in [
         0usize, 1, 31, 32, 33, 63, 64, 65, 96, 127, 128, 129, 1000, 4095, 4097, 100_000,
     ] {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
-        let out = l1
-            .send(
-                batcher,
-                inbox,
-                U256::ZERO,
-                Inbox::appendSequencerBatchCall {
-                    data: data.clone().into(),
-                    afterDelayedMessagesRead: U256::ZERO,
-                },
-            )
-            .ok();
+        let out = l1.append(batcher, data.clone().into(), 0).ok();
         if len == 100_000 {
             println!(
                 "gas: appendSequencerBatch (100 000 bytes) = {}",
@@ -569,17 +616,12 @@ fn batch_data_roots_match_the_word_tree() {
 fn sequencer_batches_accumulate() {
     let mut l1 = setup();
     let (alice, bob, batcher, inbox) = (l1.alice, l1.bob, l1.batcher, l1.inbox);
-    let append = |data: &'static [u8], after: u64| Inbox::appendSequencerBatchCall {
-        data: Bytes::from_static(data),
-        afterDelayedMessagesRead: U256::from(after),
+    let append = |l1: &mut L1, from, data: &'static [u8], after| {
+        l1.append(from, Bytes::from_static(data), after)
     };
-    l1.send(alice, inbox, U256::ZERO, append(b"x", 0))
-        .expect_revert::<Inbox::NotBatcher>();
-    l1.send(batcher, inbox, U256::ZERO, append(b"x", 1))
-        .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
-    let out = l1
-        .send(batcher, inbox, U256::ZERO, append(b"batch0", 0))
-        .ok();
+    append(&mut l1, alice, b"x", 0).expect_revert::<Inbox::NotBatcher>();
+    append(&mut l1, batcher, b"x", 1).expect_revert::<Inbox::InvalidDelayedMessagesRead>();
+    let out = append(&mut l1, batcher, b"batch0", 0).ok();
     println!("gas: appendSequencerBatch (6 bytes) = {}", out.gas_used);
     let e = out.event::<BatchAppended>();
     let acc0 = batch_acc(&l1, B256::ZERO, b"batch0", 0, B256::ZERO, false);
@@ -594,9 +636,7 @@ fn sequencer_batches_accumulate() {
             .ok();
     }
     let d2 = l1.delayed_acc(2);
-    let out = l1
-        .send(batcher, inbox, U256::ZERO, append(b"batch1", 2))
-        .ok();
+    let out = append(&mut l1, batcher, b"batch1", 2).ok();
     let acc1 = batch_acc(&l1, acc0, b"batch1", 2, d2, false);
     assert_eq!(out.event::<BatchAppended>().batchAcc, acc1);
     assert_eq!(
@@ -604,20 +644,15 @@ fn sequencer_batches_accumulate() {
         acc1
     );
     assert_eq!(l1.view(inbox, Inbox::batchCountCall {}), U256::from(2));
-    assert_eq!(
-        l1.view(inbox, Inbox::delayedMessagesReadCall {}),
-        U256::from(2)
-    );
-    // Never backwards, never past the queue.
-    l1.send(batcher, inbox, U256::ZERO, append(b"b", 1))
-        .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
-    l1.send(batcher, inbox, U256::ZERO, append(b"b", 4))
-        .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
-    // Same count again is fine (a batch with no new deposits).
-    let out = l1.send(batcher, inbox, U256::ZERO, append(b"", 2)).ok();
+    // Never past the queue.
+    append(&mut l1, batcher, b"b", 4).expect_revert::<Inbox::InvalidDelayedMessagesRead>();
+    // Any count up to it (a bound derivation caps the batch's blocks with), even a smaller
+    // one than before.
+    let d1 = l1.delayed_acc(1);
+    let out = append(&mut l1, batcher, b"", 1).ok();
     assert_eq!(
         out.event::<BatchAppended>().batchAcc,
-        batch_acc(&l1, acc1, b"", 2, d2, false)
+        batch_acc(&l1, acc1, b"", 1, d1, false)
     );
 }
 
@@ -650,28 +685,80 @@ fn forced_inclusion_after_the_window() {
     assert!(e.forced);
     assert_eq!((e.dataRoot, e.dataLength), (data_root(b""), U256::ZERO));
     assert_eq!(e.afterDelayedMessagesRead, U256::from(1));
-    assert_eq!(e.batchAcc, batch_acc(&l1, B256::ZERO, b"", 1, d1, true));
-    // Already read.
-    l1.send(bob, inbox, U256::ZERO, force(1))
-        .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
-    l1.send(bob, inbox, U256::ZERO, force(0))
-        .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
-    l1.send(bob, inbox, U256::ZERO, force(3))
-        .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
-    // The batcher can no longer go below 1.
-    l1.send(
-        batcher,
-        inbox,
-        U256::ZERO,
-        Inbox::appendSequencerBatchCall {
-            data: Bytes::new(),
-            afterDelayedMessagesRead: U256::ZERO,
-        },
-    )
-    .expect_revert::<Inbox::InvalidDelayedMessagesRead>();
+    let forced0 = batch_acc(&l1, B256::ZERO, b"", 1, d1, true);
+    assert_eq!(e.batchAcc, forced0);
+    // A forced batch must force more than the previous one, and no more than is queued.
+    for after in [0, 1, 3] {
+        l1.send(bob, inbox, U256::ZERO, force(after))
+            .expect_revert::<Inbox::InvalidForcedCount>();
+    }
     l1.chain.set_timestamp(t0 + 10 + FORCE_WINDOW);
+    // One forced batch per L1 block: forced blocks advance L2 time no faster than L1's.
+    l1.send(bob, inbox, U256::ZERO, force(2))
+        .expect_revert::<Inbox::AlreadyForcedInThisBlock>();
+    l1.chain.advance(1);
+    // A sequencer batch that says it read message 1 (consuming nothing, say) does not make
+    // message 1 unforceable: what can be forced depends only on the forced batches.
+    let d2 = l1.delayed_acc(2);
+    let junk = l1.append(batcher, Bytes::from_static(b"junk"), 2).ok();
+    let junk_acc = batch_acc(&l1, forced0, b"junk", 2, d2, false);
+    assert_eq!(junk.event::<BatchAppended>().batchAcc, junk_acc);
     let out = l1.send(bob, inbox, U256::ZERO, force(2)).ok();
-    assert_eq!(out.event::<BatchAppended>().batchIndex, U256::from(1));
+    let e = out.event::<BatchAppended>();
+    assert_eq!(e.batchIndex, U256::from(2));
+    let forced2 = batch_acc(&l1, junk_acc, b"", 2, d2, true);
+    assert_eq!(e.batchAcc, forced2);
+    let out = l1.append(batcher, Bytes::from_static(b"after"), 2).ok();
+    assert_eq!(
+        out.event::<BatchAppended>().batchAcc,
+        batch_acc(&l1, forced2, b"after", 2, d2, false)
+    );
+    assert_eq!(
+        (
+            l1.view(inbox, Inbox::forcedReadCall {}),
+            l1.view(inbox, Inbox::lastForcedBlockCall {}),
+        ),
+        (U256::from(2), U256::from(l1.chain.block_number()))
+    );
+}
+
+/// A forced batch forces at most `MAX_FORCED_DEPOSITS` messages past the previous forced
+/// batch's count (so its forced block holds them all), and the Inbox forces at least one
+/// second of waiting (so a forced message is from an earlier L1 block than the forced batch).
+#[test]
+fn forced_inclusion_is_bounded_per_forced_batch() {
+    let mut l1 = setup();
+    let (alice, bob, inbox) = (l1.alice, l1.bob, l1.inbox);
+    let max = l1.view(inbox, Inbox::MAX_FORCED_DEPOSITSCall {});
+    assert_eq!(max, U256::from(fraud_vm::batch::MAX_FORCED_DEPOSITS));
+    let max = fraud_vm::batch::MAX_FORCED_DEPOSITS;
+    for _ in 0..max + 1 {
+        l1.deposit(alice, bob, eth(1), U256::ZERO, 21_000, Bytes::new())
+            .ok();
+    }
+    l1.chain.advance(FORCE_WINDOW);
+    let force = |after: u64| Inbox::forceInclusionCall {
+        afterDelayedMessagesRead: U256::from(after),
+    };
+    l1.send(bob, inbox, U256::ZERO, force(max + 1))
+        .expect_revert::<Inbox::InvalidForcedCount>();
+    l1.send(bob, inbox, U256::ZERO, force(max)).ok();
+    l1.chain.advance(1);
+    l1.send(bob, inbox, U256::ZERO, force(max + 1)).ok();
+    assert_eq!(
+        l1.view(inbox, Inbox::forcedReadCall {}),
+        U256::from(max + 1)
+    );
+
+    let deployer = Address::with_last_byte(0xde);
+    l1.chain.fund(deployer, eth(1));
+    let zero = l1.chain.try_deploy(
+        deployer,
+        "Inbox",
+        &(l1.portal, l1.batcher, U256::ZERO).abi_encode_params(),
+    );
+    assert!(!zero.success, "an Inbox with no force-inclusion window");
+    zero.expect_revert::<Inbox::ZeroForceInclusionWindow>();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,15 +797,28 @@ impl L2State {
         }
     }
 
+    /// The claim on the block (its window and cursor stand-ins derived from its number).
+    fn claim(&self) -> Claim {
+        Claim {
+            block_hash: self.block_hash,
+            state_root: self.root,
+            block_hashes_root: keccak256((self.block_number ^ 0xa1).to_be_bytes()),
+            cursor: keccak256((self.block_number ^ 0xc0).to_be_bytes()),
+        }
+    }
+
     fn output_root(&self) -> B256 {
-        output_root(self.block_number, self.block_hash, self.root)
+        output_root(self.block_number, &self.claim())
     }
 
     fn output_proof(&self) -> Portal::OutputRootProof {
+        let claim = self.claim();
         Portal::OutputRootProof {
             l2BlockNumber: U256::from(self.block_number),
-            l2BlockHash: self.block_hash,
-            stateRoot: self.root,
+            l2BlockHash: claim.block_hash,
+            stateRoot: claim.state_root,
+            blockHashesRoot: claim.block_hashes_root,
+            cursor: claim.cursor,
         }
     }
 
@@ -998,6 +1098,17 @@ fn forged_withdrawal_proofs_are_rejected() {
     bad_number.l2BlockNumber = U256::from(78);
     l1.send(alice, portal, U256::ZERO, call(bad_number, 0))
         .expect_revert::<Portal::OutputRootMismatch>();
+    // Every word of the claim is bound by the output root.
+    for edit in [
+        |o: &mut Portal::OutputRootProof| o.stateRoot = B256::with_last_byte(2),
+        |o: &mut Portal::OutputRootProof| o.blockHashesRoot = B256::with_last_byte(3),
+        |o: &mut Portal::OutputRootProof| o.cursor = B256::with_last_byte(4),
+    ] {
+        let mut bad = state.output_proof();
+        edit(&mut bad);
+        l1.send(alice, portal, U256::ZERO, call(bad, 0))
+            .expect_revert::<Portal::OutputRootMismatch>();
+    }
     // A different state root (a state where the withdrawal is present but not proposed).
     let fake = L2State::new(&[&w, &not_sent], &[], 77);
     l1.prove(&not_sent, 0, &fake, fake.withdrawal_proof(&not_sent))

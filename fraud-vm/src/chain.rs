@@ -7,7 +7,8 @@
 //! An `alloc` account with storage but neither code nor a nonce is refused: creating a contract
 //! at its address must fail on Ethereum (EIP-7610), which neither revm nor the step machine
 //! models, and no transaction can leave such an account behind (an account's storage outlives
-//! its code only through a genesis).
+//! its code only through a genesis). So is code starting with `0xEF`: no contract can have it
+//! (EIP-3541), and revm reads `0xEF01…` as an EIP-7702 delegation, which this chain has not.
 
 use alloy_consensus::{Header, EMPTY_OMMER_ROOT_HASH};
 use alloy_eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
@@ -115,6 +116,12 @@ impl ChainGenesis {
                     "account {address} has storage but neither code nor a nonce: a contract \
                      created at its address would collide with that storage (EIP-7610), which \
                      the chain does not model (no transaction can leave such an account)"
+                )));
+            }
+            if code.first() == Some(&0xef) {
+                return Err(Error::Genesis(format!(
+                    "account {address}'s code starts with 0xEF, which no contract can have \
+                     (EIP-3541; 0xEF01 would read as an EIP-7702 delegation)"
                 )));
             }
             let (code_hash, root) = if code.is_empty() {
@@ -272,6 +279,21 @@ mod tests {
             r#"{"balance":"0x1","storage":{"0x01":"0x00"}}"#.to_string(),
         ] {
             ChainGenesis::from_json(&alloc(&kept)).expect(&kept);
+        }
+    }
+
+    #[test]
+    fn code_starting_with_0xef_is_refused() {
+        for code in [
+            "0xef",
+            "0xef01",
+            "0xef0100aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
+            let json = format!(
+                r#"{{"config":{{"chainId":1}},"alloc":{{"0x00000000000000000000000000000000000000aa":{{"balance":"0x1","code":"{code}"}}}}}}"#
+            );
+            let refused = ChainGenesis::from_json(&json).expect_err(code);
+            assert!(refused.to_string().contains("EIP-3541"), "{refused}");
         }
     }
 

@@ -47,6 +47,15 @@
 //! from user deposits, whose source hash is the 320-byte [`DepositMessage::hash`], and the L2
 //! block number makes every L1-info transaction hash unique even when blocks share an origin.
 //! The user deposits of the block follow it, in Inbox index order.
+//!
+//! ## Deposit limits (the Portal's)
+//!
+//! A deposit's gas limit is at least [`min_deposit_gas_limit`] of its data (`21000 + 16 · len`,
+//! so its data is paid for as calldata would be on L2, and bounded by its gas) and at most
+//! [`MAX_DEPOSIT_GAS_LIMIT`]; its data is at most [`MAX_DEPOSIT_DATA`] bytes. The Portal refuses
+//! any other deposit, so every delayed message derivation reads keeps these bounds: the data a
+//! block's deposits copy and hash is bounded by the block's gas limit / 16, which bounds a
+//! derivation run.
 
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
 use alloy_sol_types::{sol, SolCall, SolValue};
@@ -57,6 +66,28 @@ use crate::message::{DepositMessage, L1_INFO, SYSTEM_DEPOSITOR};
 
 /// Gas limit of the per-block L1-info deposit.
 pub const L1_INFO_GAS_LIMIT: u64 = 1_000_000;
+
+/// Smallest gas limit of a deposit without data (an L2 transfer's intrinsic gas;
+/// `Portal.MIN_GAS_LIMIT`).
+pub const MIN_DEPOSIT_GAS_LIMIT: u64 = 21_000;
+
+/// Gas a deposit's gas limit must hold per byte of its data (`Portal.GAS_PER_DATA_BYTE`: L2's
+/// non-zero calldata price).
+pub const DEPOSIT_GAS_PER_DATA_BYTE: u64 = 16;
+
+/// Largest gas limit of a deposit (`Portal.MAX_GAS_LIMIT`). A block with an L1 origin has a
+/// gas limit of at least `L1_INFO_GAS_LIMIT + MAX_DEPOSIT_GAS_LIMIT`
+/// ([`crate::batch::MIN_ORIGIN_GAS_LIMIT`]), so every deposit fits in some block.
+pub const MAX_DEPOSIT_GAS_LIMIT: u64 = 20_000_000;
+
+/// Largest deposit data, in bytes (`Portal.MAX_DATA_SIZE`).
+pub const MAX_DEPOSIT_DATA: u64 = 120_000;
+
+/// The smallest gas limit the Portal accepts for a deposit with `data_len` bytes of data:
+/// `MIN_DEPOSIT_GAS_LIMIT + DEPOSIT_GAS_PER_DATA_BYTE · data_len` (`Portal.minimumGasLimit`).
+pub const fn min_deposit_gas_limit(data_len: u64) -> u64 {
+    MIN_DEPOSIT_GAS_LIMIT.saturating_add(DEPOSIT_GAS_PER_DATA_BYTE.saturating_mul(data_len))
+}
 
 /// Version of the deposit receipts this chain writes (`depositReceiptVersion`).
 pub const DEPOSIT_RECEIPT_VERSION: u64 = 1;

@@ -22,10 +22,10 @@ use common::{intrinsic_gas, key, Ended, Program, Rng, Run, Unsigned, ARTIFACT, C
 use fraud_vm::{
     batch::{
         decode_user_tx, AppendedIn, Batch, BatchBlock, BatchOrigin, DerivedParent, InvalidBatch,
-        BATCH_HEADER_LEN, MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
+        BATCH_HEADER_LEN, MAX_BLOCK_GAS_LIMIT, MAX_ORIGIN_AGE, MAX_TIMESTAMP_LEAD_SECS,
+        MIN_ORIGIN_GAS_LIMIT,
     },
     chain::ChainSpec,
-    deposit::L1_INFO_GAS_LIMIT,
     execute::block_timestamp,
     vm::verifier::input::{self, TxInput},
 };
@@ -45,6 +45,7 @@ const GAS_LIMIT: u8 = 7;
 const TIMESTAMP_LEAD: u8 = 8;
 const ORIGIN_BACK: u8 = 9;
 const ORIGIN_NOT_PAST: u8 = 10;
+const ORIGIN_TOO_OLD: u8 = 11;
 
 fn reason_name(reason: u8) -> &'static str {
     match reason {
@@ -59,12 +60,13 @@ fn reason_name(reason: u8) -> &'static str {
         TIMESTAMP_LEAD => "TimestampLead",
         ORIGIN_BACK => "OriginBack",
         ORIGIN_NOT_PAST => "OriginNotPast",
+        ORIGIN_TOO_OLD => "OriginTooOld",
         _ => "?",
     }
 }
 
-/// The program's reason code of a Rust rule (`OriginNotOnL1` needs L1 headers: the program
-/// does not check it, and `check` never returns it).
+/// The program's reason code of a Rust rule (`OriginNotOnL1` and `OriginAfterBlock` need L1
+/// headers: `BatchRecord` does not check them, and `check` never returns them).
 fn reason_of(why: &InvalidBatch) -> u8 {
     match why {
         InvalidBatch::Gap { .. } => GAP,
@@ -75,7 +77,10 @@ fn reason_of(why: &InvalidBatch) -> u8 {
         InvalidBatch::TimestampLead { .. } => TIMESTAMP_LEAD,
         InvalidBatch::OriginBack { .. } => ORIGIN_BACK,
         InvalidBatch::OriginNotPast { .. } => ORIGIN_NOT_PAST,
-        InvalidBatch::OriginNotOnL1 { .. } => panic!("check never reads L1: {why}"),
+        InvalidBatch::OriginTooOld { .. } => ORIGIN_TOO_OLD,
+        InvalidBatch::OriginNotOnL1 { .. } | InvalidBatch::OriginAfterBlock { .. } => {
+            panic!("check never reads L1: {why}")
+        }
     }
 }
 
@@ -461,7 +466,7 @@ fn random_batch(rng: &mut Rng, pool: &TxPool) -> Batch {
             BatchBlock {
                 timestamp: if rng.chance(15) { 0 } else { time },
                 gas_limit: if has_origin {
-                    L1_INFO_GAS_LIMIT + rng.below(1 << 31) as u64
+                    MIN_ORIGIN_GAS_LIMIT + rng.below(1 << 31) as u64
                 } else {
                     21_000 + rng.below(1 << 31) as u64
                 },
@@ -747,19 +752,19 @@ fn each_rule_breaks_alone_at_its_bound() {
         ),
         ("no origin after one", Box::new(|b, _| b.origin = None), 0),
         (
-            "origin, gas limit exactly the L1-info deposit's",
-            Box::new(|b, _| b.gas_limit = L1_INFO_GAS_LIMIT),
+            "origin, gas limit exactly the L1-info deposit's and the largest deposit's",
+            Box::new(|b, _| b.gas_limit = MIN_ORIGIN_GAS_LIMIT),
             0,
         ),
         (
-            "origin, gas limit one below the L1-info deposit's",
-            Box::new(|b, _| b.gas_limit = L1_INFO_GAS_LIMIT - 1),
+            "origin, gas limit one below the L1-info deposit's and the largest deposit's",
+            Box::new(|b, _| b.gas_limit = MIN_ORIGIN_GAS_LIMIT - 1),
             ORIGIN_WITHOUT_ROOM,
         ),
         (
-            "no origin, gas limit one below the L1-info deposit's",
+            "no origin, gas limit one below the L1-info deposit's and the largest deposit's",
             Box::new(|b, _| {
-                b.gas_limit = L1_INFO_GAS_LIMIT - 1;
+                b.gas_limit = MIN_ORIGIN_GAS_LIMIT - 1;
                 b.origin = None
             }),
             0,
@@ -778,6 +783,33 @@ fn each_rule_breaks_alone_at_its_bound() {
             "origin u64::MAX",
             Box::new(|b, _| b.origin = Some(origin(u64::MAX))),
             ORIGIN_NOT_PAST,
+        ),
+        (
+            "origin exactly the sequencing window behind",
+            Box::new(|b, c| {
+                c.hasOrigin = false;
+                c.l1BlockNumber = 400 + MAX_ORIGIN_AGE;
+                b.origin = Some(origin(400))
+            }),
+            0,
+        ),
+        (
+            "origin one block past the sequencing window",
+            Box::new(|b, c| {
+                c.hasOrigin = false;
+                c.l1BlockNumber = 401 + MAX_ORIGIN_AGE;
+                b.origin = Some(origin(400))
+            }),
+            ORIGIN_TOO_OLD,
+        ),
+        (
+            "origin 0 on an L1 block far past the window",
+            Box::new(|b, c| {
+                c.hasOrigin = false;
+                b.origin = Some(origin(0));
+                c.l1BlockNumber = u64::MAX
+            }),
+            ORIGIN_TOO_OLD,
         ),
         (
             "origin on L1 block 0",
@@ -812,6 +844,14 @@ fn each_rule_breaks_alone_at_its_bound() {
                 b.origin = Some(origin(c.originNumber - 1))
             }),
             ORIGIN_WITHOUT_ROOM,
+        ),
+        (
+            "back and too old both broken",
+            Box::new(|b, c| {
+                b.origin = Some(origin(c.originNumber - 1));
+                c.l1BlockNumber = u64::MAX
+            }),
+            ORIGIN_BACK,
         ),
         (
             "back and not past both broken",

@@ -16,38 +16,46 @@
 //! deposit's origin and the deposits through the oracle, and again hands off exactly the
 //! node's blocks; a record naming an origin L1 does not hold ends its batch.
 //!
+//! On that chain, forced batches (`fraud_vm::batch`, *Forced inclusion*): one opened on a
+//! cursor that has read fewer delayed messages than it forces hands off exactly the forced
+//! block the node's replica derives (`forced_block`, then `derive_block`), also on a forced
+//! block (forced batches in consecutive L1 blocks) and with `MAX_FORCED_DEPOSITS` deposits of
+//! the largest gas limit (the forced gas limit's boundary); one whose deposits are in reopens
+//! the claim at the next batch, and neither the forced block's deposits nor its timestamp can
+//! be proven otherwise (altered oracle answers, outputs and commitments do not verify).
+//!
 //! `cargo nextest run -p fraud-vm --all-features -E 'binary(derivation_entry)' --no-capture`
 //! prints the steps and the program's gas per derived block.
 
 use alloy_consensus::{crypto::SECP256K1N_HALF, Header};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, Bytes, Signature, B256, U256};
+use alloy_primitives::{keccak256, Address, Bytes, Signature, B256, U256};
 use alloy_sol_types::SolValue;
 use common::{artifact_code, key, Unsigned, CHAIN_ID, ENTRY_ARTIFACT};
 use fraud_vm::{
     batch::{
-        decode_user_tx, deposit_target, derive_block, AppendedIn, Batch, BatchBlock,
-        BatchCommitment, BatchOrigin, Cursor, DerivedParent, InvalidBatch, MAX_TIMESTAMP_LEAD_SECS,
+        decode_user_tx, deposit_target, derive_block, forced_block, AppendedIn, Batch, BatchBlock,
+        BatchCommitment, BatchOrigin, Cursor, DerivedParent, InvalidBatch, FORCED_BLOCK_GAS_LIMIT,
+        MAX_FORCED_DEPOSITS, MAX_TIMESTAMP_LEAD_SECS,
     },
     chain::{ChainGenesis, ChainSpec},
     code::ChunkedCode,
-    deposit::L1BlockInfo,
+    deposit::{L1BlockInfo, L1_INFO_GAS_LIMIT, MAX_DEPOSIT_GAS_LIMIT},
     execute::{BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx},
     memory::MemoryState,
     message::DepositMessage,
     vm::{
         self,
+        handoff::{Handoff, BLOCK, NO_BLOCK},
         machine::window_root,
-        open::{open_hash, InboxAccs, OpenProof, Protocol},
-        Claim, DerivationRun, Proof, Status, StepKind, Trace,
+        open::{open_hash, InboxAccs, OpenProof, Protocol, DERIVATION_GAS},
+        Claim, DerivationRun, Machine, Proof, Status, StepKind, Trace, Witness,
     },
 };
 use op_alloy_consensus::OpTxEnvelope;
 
 mod common;
 
-/// Gas the program runs with (the protocol's derivation budget).
-const DERIVATION_GAS: u64 = 1 << 32;
 /// Transfers per block: batch 0 is blocks 1–4 (EIP-1559 transfers), batch 1 is block 5 (a
 /// legacy and an EIP-2930 transfer, with the invalid transactions mixed in).
 const TRANSFERS: [usize; 5] = [1, 1, 10, 50, 2];
@@ -87,6 +95,16 @@ struct Derivation {
     /// How the program's frame ended.
     status: Status,
     out_len: u64,
+    /// The hand-off step (None for a failed run).
+    handoff: Option<HandoffStep>,
+}
+
+/// A run's hand-off step: its pre-state, its proof and the program's output it reads.
+struct HandoffStep {
+    pre: B256,
+    proof: Proof,
+    /// `abi.decode(output, (Handoff))`: the ten words the step reads from the program's memory.
+    output: Handoff,
 }
 
 fn sender(i: usize) -> alloy::signers::local::PrivateKeySigner {
@@ -250,6 +268,18 @@ impl Chain {
         )
     }
 
+    /// This chain through block `n` (the blocks after it dropped).
+    fn through(&self, n: usize) -> Self {
+        Self {
+            spec: self.spec.clone(),
+            blocks: self.blocks[..=n].to_vec(),
+            states: self.states[..=n].to_vec(),
+            entries: self.entries[..n].to_vec(),
+            program: self.program.clone(),
+            protocol: self.protocol,
+        }
+    }
+
     /// A builder of the next block `n` with [`attributes`]`(n)`.
     fn builder(&self) -> BlockBuilder<'_, MemoryState> {
         let parent = self.blocks.len() - 1;
@@ -344,7 +374,17 @@ impl Chain {
         l1: &L1View,
         every_step: bool,
     ) -> Derivation {
-        run_derivation(
+        conclude(
+            &self.trace_on(parent, cursor, l1),
+            &self.protocol,
+            &l1.inbox(),
+            every_step,
+        )
+    }
+
+    /// The trace of [`Chain::derive_on`]'s run (not yet concluded).
+    fn trace_on(&self, parent: usize, cursor: &Cursor, l1: &L1View) -> Trace<'_, MemoryState> {
+        derivation_trace(
             &self.states[parent],
             &self.spec,
             &self.protocol,
@@ -352,7 +392,6 @@ impl Chain {
             (&self.claim(parent, cursor), &self.blocks[parent].header),
             cursor,
             l1,
-            every_step,
         )
     }
 
@@ -405,9 +444,19 @@ struct L1View {
 }
 
 impl L1View {
-    /// Appends a batch with `data` and `afterDelayedMessagesRead = after`, in the L1 block
-    /// `l1` (its number, timestamp and parent hash).
+    /// Appends a sequencer batch with `data` and `afterDelayedMessagesRead = after`, in the L1
+    /// block `l1` (its number, timestamp and parent hash).
     fn append(&mut self, data: Vec<u8>, after: u64, l1: &Header) {
+        self.append_batch(data, after, l1, false);
+    }
+
+    /// Appends a forced batch (no data) with `afterDelayedMessagesRead = after` in `l1`.
+    fn force(&mut self, after: u64, l1: &Header) {
+        self.append_batch(Vec::new(), after, l1, true);
+    }
+
+    /// Appends a batch as the Inbox does.
+    fn append_batch(&mut self, data: Vec<u8>, after: u64, l1: &Header, forced: bool) {
         if self.delayed.is_empty() {
             self.delayed.push(B256::ZERO);
         }
@@ -416,7 +465,7 @@ impl L1View {
             .last()
             .map_or(B256::ZERO, |c| c.accumulate());
         let delayed_acc = self.delayed[after as usize];
-        let c = BatchCommitment::new(prev, &data, after, delayed_acc, l1, false);
+        let c = BatchCommitment::new(prev, &data, after, delayed_acc, l1, forced);
         self.preimages.push(Bytes::from(c.abi_encode()));
         self.commitments.push(c);
         self.data.push(data);
@@ -450,21 +499,17 @@ impl L1View {
     }
 }
 
-/// Runs the program from the open state of `claim` (on the block with header `parent`,
-/// whose post-state is `state`) with `cursor` on the L1 `l1`, and proves and verifies the
-/// hand-off; with `every_step`, also verifies every step of the run.
-#[allow(clippy::too_many_arguments)]
-fn run_derivation(
-    state: &MemoryState,
+/// The step machine's trace of the program run from the open state of `claim` (on the block
+/// with header `parent`, whose post-state is `state`) with `cursor` on the L1 `l1`.
+fn derivation_trace<'s>(
+    state: &'s MemoryState,
     spec: &ChainSpec,
     protocol: &Protocol,
     program: &Bytes,
     (claim, parent): (&Claim, &Header),
     cursor: &Cursor,
     l1: &L1View,
-    every_step: bool,
-) -> Derivation {
-    let inbox = l1.inbox();
+) -> Trace<'s, MemoryState> {
     let index = cursor.batchIndex as usize;
     let mut preimages = vec![
         Bytes::from(cursor.abi_encode()),
@@ -480,14 +525,23 @@ fn run_derivation(
         data: &l1.data[index],
         program,
         preimages,
-        inbox: inbox.clone(),
+        inbox: l1.inbox(),
     };
-    let trace = Trace::for_derivation(state, spec, protocol, run).expect("derivation trace");
+    Trace::for_derivation(state, spec, protocol, run).expect("derivation trace")
+}
+
+/// Proves and verifies the hand-off of the derivation run `trace` (on the Inbox `inbox`); with
+/// `every_step`, also verifies every step of the run.
+fn conclude(
+    trace: &Trace<'_, MemoryState>,
+    protocol: &Protocol,
+    inbox: &InboxAccs,
+    every_step: bool,
+) -> Derivation {
     if every_step {
         // Two threads, each every other step.
         std::thread::scope(|scope| {
             for first in 0..2 {
-                let (trace, inbox) = (&trace, &inbox);
                 scope.spawn(move || {
                     for i in (first..trace.len()).step_by(2) {
                         let (proof, info) = trace.prove_step(i).expect("prove");
@@ -502,15 +556,17 @@ fn run_derivation(
     let at = trace.len();
     let ended = trace.machine(at).frame;
     assert_eq!(ended.depth, 0, "the program's own frame ended");
-    let post = match trace.prove_step(at) {
+    let (post, handoff) = match trace.prove_step(at) {
         Ok((proof, info)) => {
             assert_eq!(info.kind, StepKind::Handoff);
             assert_eq!(Proof::decode(&proof.encode()), Ok(proof.clone()));
-            let (post, _) = vm::verify_step_on(trace.state_hash(at), &proof, protocol, &inbox)
-                .expect("the hand-off verifies");
-            Some(post)
+            let pre = trace.state_hash(at);
+            let (post, _) =
+                vm::verify_step_on(pre, &proof, protocol, inbox).expect("the hand-off verifies");
+            let output = handoff_output(&proof);
+            (Some(post), Some(HandoffStep { pre, proof, output }))
         }
-        Err(vm::StepError::Unsupported(_)) => None,
+        Err(vm::StepError::Unsupported(_)) => (None, None),
         Err(e) => panic!("the hand-off: {e}"),
     };
     Derivation {
@@ -519,7 +575,145 @@ fn run_derivation(
         gas: protocol.derivation_gas - ended.gas,
         status: ended.status,
         out_len: ended.out_len,
+        handoff,
     }
+}
+
+/// The program's output a hand-off step reads: the 320 bytes at the ended frame's output
+/// offset in its word-range witness (after the parent witness).
+fn handoff_output(proof: &Proof) -> Handoff {
+    let (words, from) = output_words(proof);
+    let bytes: Vec<u8> = words
+        .iter()
+        .flat_map(|w| w.0)
+        .skip(from)
+        .take(320)
+        .collect();
+    Handoff::abi_decode(&bytes).expect("abi.encode(Handoff)")
+}
+
+/// The hand-off step's word-range witness and the output's offset in its first word.
+fn output_words(proof: &Proof) -> (&Vec<B256>, usize) {
+    let Proof::Step(step) = proof else {
+        panic!("the hand-off is a step proof");
+    };
+    let words = step
+        .witnesses
+        .iter()
+        .find_map(|w| match w {
+            Witness::Words { words, .. } => Some(words),
+            _ => None,
+        })
+        .expect("the hand-off reads the program's output");
+    (words, (step.frame.out_offset % 32) as usize)
+}
+
+/// The hand-off proof `proof` with the program's output replaced by `output` in its
+/// word-range witness (the memory path unchanged).
+fn with_output(proof: &Proof, output: &Handoff) -> Proof {
+    let (words, from) = output_words(proof);
+    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.0).collect();
+    bytes[from..from + 320].copy_from_slice(&output.abi_encode());
+    let forged: Vec<B256> = bytes.chunks(32).map(B256::from_slice).collect();
+    let Proof::Step(step) = proof else {
+        unreachable!()
+    };
+    let mut step = step.clone();
+    for w in &mut step.witnesses {
+        if let Witness::Words { words, .. } = w {
+            *words = forged;
+            break;
+        }
+    }
+    Proof::Step(step)
+}
+
+/// The hand-off that starts the block of the execution start state `start` (kind
+/// [`BLOCK`]): the fields of its block part the program's output sets.
+fn handoff_of(start: &Machine) -> Handoff {
+    let b = &start.block;
+    Handoff {
+        kind: U256::from(BLOCK),
+        cursor: b.cursor,
+        number: U256::from(b.number),
+        timestamp: U256::from(b.timestamp),
+        gasLimit: U256::from(b.gas_limit),
+        baseFee: U256::from(b.base_fee),
+        prevrandao: b.prevrandao,
+        extraDataHash: b.extra_data_hash,
+        inputCount: U256::from(b.tx_count),
+        inputsRoot: b.inputs_root,
+    }
+}
+
+/// The fields in which two hand-offs differ.
+fn differing(a: &Handoff, b: &Handoff) -> Vec<&'static str> {
+    const FIELDS: [&str; 10] = [
+        "kind",
+        "cursor",
+        "number",
+        "timestamp",
+        "gasLimit",
+        "baseFee",
+        "prevrandao",
+        "extraDataHash",
+        "inputCount",
+        "inputsRoot",
+    ];
+    let (a, b) = (a.abi_encode(), b.abi_encode());
+    FIELDS
+        .iter()
+        .zip(a.chunks(32).zip(b.chunks(32)))
+        .filter(|(_, (x, y))| x != y)
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// Runs the program from the claim on `chain`'s block `parent` with cursor `from` on `l1` and
+/// asserts it hands off no block: the claim reopens at `next` (the next batch's start).
+#[track_caller]
+fn assert_no_block(
+    chain: &Chain,
+    parent: usize,
+    (from, next): (&Cursor, &Cursor),
+    l1: &L1View,
+    what: &str,
+) {
+    let run = chain.derive_on(parent, from, l1, false);
+    assert_eq!(run.status, Status::Returned, "{what}");
+    assert_eq!(
+        run.handoff.as_ref().expect("a hand-off").output,
+        Handoff {
+            kind: U256::from(NO_BLOCK),
+            cursor: next.hash(),
+            ..Default::default()
+        },
+        "{what}: no block, the next batch"
+    );
+    let reopened = open_hash(&Claim {
+        cursor: next.hash(),
+        ..chain.claim(parent, from)
+    });
+    assert_eq!(run.post, Some(reopened), "{what}: the claim reopens");
+    eprintln!("{what}: no block after {} derivation steps", run.steps);
+}
+
+/// Asserts `run` returned a hand-off equal field by field to the node's `node`, whose
+/// post-state is the node's block start `start`.
+#[track_caller]
+fn assert_hands_off(run: &Derivation, node: &Handoff, start: B256, what: &str) {
+    assert_eq!(run.status, Status::Returned, "{what}");
+    let program = &run.handoff.as_ref().expect("a hand-off").output;
+    assert_eq!(
+        differing(program, node),
+        Vec::<&str>::new(),
+        "{what}: the program's hand-off {program:?}, the node's {node:?}"
+    );
+    assert_eq!(
+        run.post,
+        Some(start),
+        "{what}: the hand-off starts the node's block"
+    );
 }
 
 /// The cursor after block `i` (0-based) of `batch`, read from Inbox batch `index`, no origin.
@@ -938,7 +1132,7 @@ fn l1_headers(count: u64) -> Vec<Header> {
         headers.push(Header {
             number,
             parent_hash: headers.last().map_or(B256::ZERO, Header::hash_slow),
-            timestamp: T0 - 100 + 12 * number,
+            timestamp: T0 - 110 + 12 * number,
             base_fee_per_gas: Some(1_000_000_000 + 7 * number),
             gas_limit: 30_000_000,
             ..Default::default()
@@ -1059,30 +1253,203 @@ impl OriginChain {
         assert_eq!(read, [0, 2, 2, 4, 5, 6], "the deposits each block consumed");
 
         let batches = [chain.batch(1, 4), chain.batch(5, 5)];
-        let mut l1 = L1View::default();
-        l1.preimages
-            .extend(headers.iter().map(|h| Bytes::from(alloy_rlp::encode(h))));
-        for m in &messages {
-            l1.enqueue(m);
-        }
-        let appended = |i: usize| Header {
-            number: APPENDED[i],
-            timestamp: T0 + 12,
-            parent_hash: headers[APPENDED[i] as usize - 1].hash_slow(),
-            ..Default::default()
-        };
-        // `afterDelayedMessagesRead` as the batcher posts it: its last block's count.
-        l1.append(batches[0].encode(), read[4], &appended(0));
-        l1.append(batches[1].encode(), read[5], &appended(1));
-        Self {
+        let mut oc = Self {
             chain,
             headers,
             messages,
             origins,
             read,
-            l1,
+            l1: L1View::default(),
             batches,
+        };
+        let mut l1 = oc.l1_through_batch0(&oc.messages);
+        l1.append(
+            oc.batches[1].encode(),
+            oc.read[5],
+            &oc.appended_in(APPENDED[1]),
+        );
+        oc.l1 = l1;
+        oc
+    }
+
+    /// The L1 block `number` as a batch commitment sees the block appending it.
+    fn appended_in(&self, number: u64) -> Header {
+        Header {
+            number,
+            timestamp: T0 + 12,
+            parent_hash: self.headers[number as usize - 1].hash_slow(),
+            ..Default::default()
         }
+    }
+
+    /// L1 with the headers, the delayed messages `messages` queued, and batch 0 appended with
+    /// `afterDelayedMessagesRead` as the batcher posts it (its last block's count).
+    fn l1_through_batch0(&self, messages: &[DepositMessage]) -> L1View {
+        let mut l1 = L1View::default();
+        l1.preimages.extend(
+            self.headers
+                .iter()
+                .map(|h| Bytes::from(alloy_rlp::encode(h))),
+        );
+        for m in messages {
+            l1.enqueue(m);
+        }
+        l1.append(
+            self.batches[0].encode(),
+            self.read[4],
+            &self.appended_in(APPENDED[0]),
+        );
+        l1
+    }
+
+    /// Block `block`'s execution start when derived as block `n` on the chain's block `n − 1`,
+    /// its claim committing `cursor`.
+    fn start_of(&self, n: usize, block: &BuiltBlock, cursor: &Cursor) -> B256 {
+        self.start_handoff(n, block, cursor).0
+    }
+
+    /// [`OriginChain::start_of`], and the hand-off that starts it ([`handoff_of`]).
+    fn start_handoff(&self, n: usize, block: &BuiltBlock, cursor: &Cursor) -> (B256, Handoff) {
+        let chain = &self.chain;
+        let start = Trace::for_block(
+            &chain.states[n - 1],
+            &chain.spec,
+            &chain.blocks[n - 1].header,
+            block,
+            cursor.hash(),
+        )
+        .expect("block trace")
+        .machine(0);
+        (start.hash(), handoff_of(&start))
+    }
+
+    /// The forced block the node's replica derives on the chain's block `parent`, taken to have
+    /// consumed `parent_read` delayed messages, for a forced batch forcing `n` appended in L1
+    /// block `forced_in` (`forced_block` on its origin, L1 block `forced_in − 1`, then
+    /// `derive_block` with target `n`), from the delayed messages `messages`: the block, the
+    /// delayed messages consumed up to it and its origin. None when `parent_read >= n` (no
+    /// forced block).
+    fn forced_replica(
+        &self,
+        parent: usize,
+        parent_read: u64,
+        n: u64,
+        forced_in: u64,
+        messages: &[DepositMessage],
+    ) -> Option<(BuiltBlock, u64, L1BlockInfo)> {
+        let origin = L1BlockInfo::from_header(&self.headers[forced_in as usize - 1]);
+        let entry = forced_block(n, parent_read, &origin)?;
+        let (block, read) = self.forced_replica_of(parent, parent_read, &entry, n, messages);
+        Some((block, read, origin))
+    }
+
+    /// [`OriginChain::forced_replica`] of the record `entry` (a forced block's, or an altered
+    /// one), deriving up to `target`.
+    fn forced_replica_of(
+        &self,
+        parent: usize,
+        parent_read: u64,
+        entry: &BatchBlock,
+        target: u64,
+        messages: &[DepositMessage],
+    ) -> (BuiltBlock, u64) {
+        let origin = entry.origin.map(|o| {
+            let info = L1BlockInfo::from_header(&self.headers[o.number as usize]);
+            assert_eq!(info.hash, o.hash, "the forced block's origin is on L1");
+            info
+        });
+        let chain = &self.chain;
+        let mut builder = chain.builder_on(parent, entry.attributes());
+        let derived = derive_block(
+            &chain.spec,
+            &mut builder,
+            entry,
+            origin.as_ref(),
+            parent_read,
+            target,
+            &messages[parent_read as usize..],
+        )
+        .expect("derive");
+        assert!(derived.has_origin, "the L1-info deposit fits");
+        (builder.finish().expect("finish"), derived.delayed_read)
+    }
+
+    /// This chain through block `parent`, then `block` (derived from the record `entry`,
+    /// consuming up to `read` delayed messages, origin `origin`): a chain whose head is a forced
+    /// block the node derived, for a forced batch opened on its claim. [`OriginChain::cursor`]
+    /// and [`OriginChain::batch_of`] hold only up to block `parent`.
+    fn on(
+        &self,
+        parent: usize,
+        (block, entry): (BuiltBlock, BatchBlock),
+        read: u64,
+        origin: L1BlockInfo,
+    ) -> Self {
+        assert_eq!(block.header.number, parent as u64 + 1);
+        assert_eq!(block.header.parent_hash, self.chain.blocks[parent].hash);
+        let mut chain = self.chain.through(parent);
+        chain.push(block, entry);
+        let mut origins = self.origins[..=parent].to_vec();
+        origins.push(Some(origin));
+        let mut reads = self.read[..=parent].to_vec();
+        reads.push(read);
+        Self {
+            chain,
+            headers: self.headers.clone(),
+            messages: self.messages.clone(),
+            origins,
+            read: reads,
+            l1: self.l1.clone(),
+            batches: self.batches.clone(),
+        }
+    }
+
+    /// The delayed messages block `parent` consumed, then one more per `(L1 block queued in,
+    /// gas limit, data length)` of `queued`.
+    fn messages_after(&self, parent: usize, queued: &[(u64, u64, usize)]) -> Vec<DepositMessage> {
+        let mut messages = self.messages[..self.read[parent] as usize].to_vec();
+        for &(l1, gas_limit, len) in queued {
+            let i = messages.len();
+            messages.push(DepositMessage {
+                index: i as u64,
+                from: Address::with_last_byte(0xb0 + i as u8),
+                to: Address::with_last_byte(0x40 + i as u8),
+                mint: U256::from(10u64.pow(17)) * U256::from(i),
+                value: U256::from(i * 10),
+                gas_limit,
+                is_creation: false,
+                data: Bytes::from((0..len).map(|b| b as u8 ^ 0xa5).collect::<Vec<u8>>()),
+                l1_block_number: l1,
+                l1_timestamp: self.headers[l1 as usize].timestamp,
+            });
+        }
+        messages
+    }
+
+    /// L1 for a forced batch opened on the claim on block `parent` (4 or 5, whose cursors are
+    /// at a batch's start): the headers, `messages` queued, the batches up to block `parent`
+    /// as [`OriginChain::build`] appends them, then a forced batch forcing `n` appended in L1
+    /// block `forced_in`; and that forced batch's index.
+    fn l1_with_forced(
+        &self,
+        parent: usize,
+        messages: &[DepositMessage],
+        n: u64,
+        forced_in: u64,
+    ) -> (L1View, u64) {
+        assert!(parent == 4 || parent == 5, "a cursor at a batch's start");
+        let mut l1 = self.l1_through_batch0(messages);
+        if parent == 5 {
+            l1.append(
+                self.batches[1].encode(),
+                self.read[5],
+                &self.appended_in(APPENDED[1]),
+            );
+        }
+        let index = l1.commitments.len() as u64;
+        assert_eq!(self.cursor(parent).batchIndex, index);
+        l1.force(n, &self.appended_in(forced_in));
+        (l1, index)
     }
 
     /// The batch index and the batch holding block `n`.
@@ -1113,11 +1480,28 @@ impl OriginChain {
     /// What the node's replica derives for block `n` from `entry` (read from batch `index`):
     /// the block's hash and the delayed messages consumed.
     fn replica(&self, n: usize, index: usize, entry: &BatchBlock) -> (B256, u64) {
+        let after = self.l1.commitments[index]
+            .afterDelayedMessagesRead
+            .to::<u64>();
+        let (block, read) = self.replica_block(n, entry, after, &self.messages);
+        (block.hash, read)
+    }
+
+    /// The block the node's replica derives for block `n` from `entry`, with the batch's
+    /// `afterDelayedMessagesRead` = `after`, from the delayed messages `messages`; and the
+    /// delayed messages consumed up to it.
+    fn replica_block(
+        &self,
+        n: usize,
+        entry: &BatchBlock,
+        after: u64,
+        messages: &[DepositMessage],
+    ) -> (BuiltBlock, u64) {
         let chain = &self.chain;
         let mut builder = chain.builder_on(n - 1, entry.attributes());
         let origin = entry
             .check_origin(
-                n as u64,
+                &DerivedParent::of(&chain.blocks[n - 1].header, None),
                 entry
                     .origin
                     .map(|o| L1BlockInfo::from_header(&self.headers[o.number as usize]))
@@ -1125,20 +1509,17 @@ impl OriginChain {
             )
             .expect("the origin is on L1");
         let parent_read = self.read[n - 1];
-        let after = self.l1.commitments[index]
-            .afterDelayedMessagesRead
-            .to::<u64>();
         let derived = derive_block(
             &chain.spec,
             &mut builder,
             entry,
             origin.as_ref(),
             parent_read,
-            deposit_target(entry.delayed_read, 0, after),
-            &self.messages[parent_read as usize..],
+            deposit_target(entry.delayed_read, after),
+            &messages[parent_read as usize..],
         )
         .expect("derive");
-        (builder.finish().expect("finish").hash, derived.delayed_read)
+        (builder.finish().expect("finish"), derived.delayed_read)
     }
 }
 
@@ -1223,9 +1604,8 @@ fn blocks_with_origins_and_deposits_derive_as_the_node_built_them() {
 /// batch's L1 block is (each L1 block between costs one header walked); an origin whose hash
 /// is not L1's block of that number ends the batch (the claim reopens at the next batch, as
 /// the node skips it); a `delayedRead` beyond the batch's `afterDelayedMessagesRead` is capped
-/// by it (the same block as the honest record's); one below the previous batch's count could
-/// depend on a forced batch, which the program does not scan yet: a failed run, with no
-/// hand-off.
+/// by it (the same block as the honest record's); one below the count already read consumes
+/// nothing more, as the replica derives it.
 #[test]
 fn a_records_origin_and_delayed_count_are_checked_against_l1() {
     let oc = OriginChain::build();
@@ -1278,7 +1658,10 @@ fn a_records_origin_and_delayed_count_are_checked_against_l1() {
         hash: oc.headers[8].hash_slow(),
     });
     assert!(matches!(
-        elsewhere.check_origin(5, Some(&L1BlockInfo::from_header(&oc.headers[9]))),
+        elsewhere.check_origin(
+            &DerivedParent::of(&oc.chain.blocks[4].header, None),
+            Some(&L1BlockInfo::from_header(&oc.headers[9]))
+        ),
         Err(InvalidBatch::OriginNotOnL1 { .. })
     ));
     let reopened = open_hash(&Claim {
@@ -1294,6 +1677,46 @@ fn a_records_origin_and_delayed_count_are_checked_against_l1() {
         with_entry(elsewhere).post,
         Some(reopened),
         "origin not on L1"
+    );
+
+    // An origin (L1 10, on L1) newer than the block's stamped timestamp: the record and the
+    // rest of its batch derive nothing, as `check_origin` says; the same origin on a record
+    // stamped at the origin's second derives its block.
+    let newer = L1BlockInfo::from_header(&oc.headers[10]);
+    let mut ahead = honest.clone();
+    ahead.origin = Some(BatchOrigin::from(&newer));
+    let parent = DerivedParent::of(&oc.chain.blocks[4].header, None);
+    assert!(ahead.timestamp < newer.timestamp, "the case's timestamps");
+    assert_eq!(
+        ahead.check_origin(&parent, Some(&newer)),
+        Err(InvalidBatch::OriginAfterBlock {
+            block: 5,
+            timestamp: ahead.timestamp,
+            origin_timestamp: newer.timestamp,
+        })
+    );
+    assert_eq!(
+        with_entry(ahead.clone()).post,
+        Some(reopened),
+        "origin after the block"
+    );
+    let mut at_origin = ahead;
+    at_origin.timestamp = newer.timestamp;
+    assert_eq!(
+        at_origin.check_origin(&parent, Some(&newer)),
+        Ok(Some(newer))
+    );
+    let run = with_entry(at_origin);
+    assert_eq!(run.status, Status::Returned);
+    assert_ne!(
+        run.post,
+        Some(reopened),
+        "a block stamped at its origin's second derives"
+    );
+    assert_eq!(
+        run.handoff.as_ref().map(|h| h.output.kind),
+        Some(U256::from(BLOCK)),
+        "a block hand-off"
     );
 
     let mut claims_more = honest.clone();
@@ -1312,10 +1735,559 @@ fn a_records_origin_and_delayed_count_are_checked_against_l1() {
 
     let mut below = honest;
     below.delayed_read = oc.read[4] - 1;
-    let run = with_entry(below);
+    let after = oc.l1.commitments[1].afterDelayedMessagesRead.to::<u64>();
+    let (block, read) = oc.replica_block(5, &below, after, &oc.messages);
+    assert_eq!(read, oc.read[4], "the replica reads no deposit");
+    let cursor = Cursor::after(1, 0, read, oc.origins[5].as_ref().map(BatchOrigin::from));
     assert_eq!(
-        (run.status, run.post),
-        (Status::Reverted, None),
-        "NotSupported()"
+        with_entry(below).post,
+        Some(oc.start_of(5, &block, &cursor)),
+        "below the count already read"
     );
+}
+
+/// A forced-block case of [`a_forced_batch_derives_the_forced_block_the_node_derives`].
+struct ForcedCase {
+    what: &'static str,
+    /// The block the claim is on (4 or 5: its cursor is at a batch's start).
+    parent: usize,
+    /// Delayed messages queued after those the parent consumed: (L1 block, gas limit, data
+    /// length).
+    queued: &'static [(u64, u64, usize)],
+    /// The forced batch's `afterDelayedMessagesRead`, and its L1 block.
+    forcing: u64,
+    forced_in: u64,
+    /// Whether the origin's timestamp is before the parent's (the block is stamped
+    /// `parent + 1`).
+    older_origin: bool,
+    every_step: bool,
+}
+
+/// Three forced deposits of [`a_forced_batch_derives_the_forced_block_the_node_derives`]'s
+/// first case (on block 4, which read 5): messages 5–7 queued at L1 9 and 10 with gas limits
+/// 0.1M, 20M and 20M (with the L1-info deposit's 1M, more than the chain's 30M blocks hold:
+/// the forced block's gas limit holds them all), forced by a batch appended at L1 11 (origin:
+/// L1 10).
+const THREE_FORCED: &[(u64, u64, usize)] =
+    &[(9, 100_000, 0), (10, 20_000_000, 0), (10, 20_000_000, 64)];
+
+/// Rule 4 (*Forced inclusion*): a forced batch opened on a claim whose cursor has read fewer
+/// delayed messages than it forces derives the forced block, and the program's hand-off is
+/// field for field the start of the block the node's replica derives (`forced_block` on L1's
+/// block before the forced batch's, then `derive_block` with target `n`): several deposits at
+/// once (5 read, 8 forced), a single one (on block 5: 6 read, 7 forced), and an origin older
+/// than the parent (its timestamp is stamped `parent + 1`). The hand-off also has what the
+/// rule says independently of both: gas limit `FORCED_BLOCK_GAS_LIMIT`, the origin's hash as
+/// prevrandao, no extra data, the L1-info deposit and every forced deposit as inputs, and the
+/// cursor at the next batch's start with `n` read and the new origin. Every step of the first
+/// run verifies.
+#[test]
+fn a_forced_batch_derives_the_forced_block_the_node_derives() {
+    let oc = OriginChain::build();
+    let chain = &oc.chain;
+    let cases = [
+        ForcedCase {
+            what: "three deposits forced at once (5 read, 8 forced)",
+            parent: 4,
+            queued: THREE_FORCED,
+            forcing: 8,
+            forced_in: 11,
+            older_origin: false,
+            every_step: true,
+        },
+        ForcedCase {
+            what: "one deposit forced (6 read, 7 forced)",
+            parent: 5,
+            queued: &[(11, 100_000, 0)],
+            forcing: 7,
+            forced_in: 12,
+            older_origin: false,
+            every_step: false,
+        },
+        ForcedCase {
+            what: "an origin older than the parent (5 read, 7 forced)",
+            parent: 4,
+            queued: &[(6, 100_000, 0), (8, 3_000_000, 10)],
+            forcing: 7,
+            forced_in: 9,
+            older_origin: true,
+            every_step: false,
+        },
+    ];
+    for case in cases {
+        let what = case.what;
+        let (parent, n) = (case.parent, case.forcing);
+        let messages = oc.messages_after(parent, case.queued);
+        let (l1, index) = oc.l1_with_forced(parent, &messages, n, case.forced_in);
+        let read = oc.read[parent];
+        let (block, consumed, origin) = oc
+            .forced_replica(parent, read, n, case.forced_in, &messages)
+            .expect("fewer read than forced: a forced block");
+        assert_eq!(
+            consumed, n,
+            "{what}: the replica consumes every forced deposit"
+        );
+        let to = Cursor::after(index, 0, n, Some((&origin).into()));
+        let (start, node) = oc.start_handoff(parent + 1, &block, &to);
+
+        let parent_time = chain.blocks[parent].header.timestamp;
+        let stamped = origin.timestamp.max(parent_time + 1);
+        assert_eq!(
+            stamped == parent_time + 1,
+            case.older_origin,
+            "{what}: the case's timestamps"
+        );
+        let spec = forced_rule(&chain.blocks[parent].header, &origin, (read, n), &to, &node);
+        assert_eq!(node, spec, "{what}: the node's block is the rule's");
+        assert_eq!(
+            U256::from(block.header.base_fee_per_gas.expect("base fee")),
+            node.baseFee
+        );
+
+        let run = chain.derive_on(parent, &oc.cursor(parent), &l1, case.every_step);
+        assert_hands_off(&run, &node, start, what);
+        eprintln!(
+            "{what}: {} deposits, timestamp {} (origin {}, parent {}), {} derivation steps{}, program gas {}",
+            n - read,
+            stamped,
+            origin.timestamp,
+            parent_time,
+            run.steps,
+            if case.every_step { " (each verified)" } else { "" },
+            run.gas
+        );
+    }
+}
+
+/// The hand-off of the forced block on the block with header `parent`, which has consumed
+/// `read` delayed messages, for a forced batch forcing `n` whose origin is `origin`, with
+/// cursor `to` after it: the rule (*Forced inclusion*) read off the spec rather than either
+/// implementation. The base fee and the inputs root are `node`'s.
+fn forced_rule(
+    parent: &Header,
+    origin: &L1BlockInfo,
+    (read, n): (u64, u64),
+    to: &Cursor,
+    node: &Handoff,
+) -> Handoff {
+    Handoff {
+        kind: U256::from(BLOCK),
+        cursor: to.hash(),
+        number: U256::from(parent.number + 1),
+        timestamp: U256::from(origin.timestamp.max(parent.timestamp + 1)),
+        gasLimit: U256::from(FORCED_BLOCK_GAS_LIMIT),
+        baseFee: node.baseFee,
+        prevrandao: origin.hash,
+        extraDataHash: keccak256([]),
+        // The L1-info deposit and the forced deposits.
+        inputCount: U256::from(1 + n - read),
+        inputsRoot: node.inputsRoot,
+    }
+}
+
+/// Rule 4's other half: a forced batch opened on a cursor that has read as many delayed
+/// messages as it forces (5 read, 5 forced) or more (5 read, 3 forced) derives nothing
+/// (`forced_block` is None): the hand-off is kind NO_BLOCK, reopening the claim at the next
+/// batch's start with the cursor's count and origin unchanged. From there the next batch
+/// (block 5's, appended in the same L1 block) derives block 5 as the node built it.
+#[test]
+fn a_forced_batch_whose_deposits_are_in_derives_nothing() {
+    let oc = OriginChain::build();
+    let chain = &oc.chain;
+    let from = oc.cursor(4);
+    assert_eq!(from.delayedRead, 5);
+    let origin = L1BlockInfo::from_header(&oc.headers[10]);
+    for n in [5, 3] {
+        let what = format!("5 read, {n} forced");
+        assert!(
+            forced_block(n, from.delayedRead, &origin).is_none(),
+            "{what}"
+        );
+        let (mut l1, index) = oc.l1_with_forced(4, &oc.messages, n, 11);
+        let next = Cursor {
+            batchIndex: index + 1,
+            position: 0,
+            ..from.clone()
+        };
+        assert_no_block(chain, 4, (&from, &next), &l1, &what);
+
+        if n == 5 {
+            l1.append(
+                oc.batches[1].encode(),
+                oc.read[5],
+                &oc.appended_in(APPENDED[1]),
+            );
+            let run = chain.derive_on(4, &next, &l1, false);
+            let to = Cursor::after(
+                index + 1,
+                0,
+                oc.read[5],
+                oc.origins[5].as_ref().map(BatchOrigin::from),
+            );
+            assert_eq!(
+                run.post,
+                Some(chain.execution_start(5, &to).0),
+                "{what}: the next batch derives block 5"
+            );
+        }
+    }
+}
+
+/// An attacker's view of a forced block (the first case of
+/// [`a_forced_batch_derives_the_forced_block_the_node_derives`]: 5 read, 8 forced). The blocks
+/// a dishonest claimant would rather have, the node's block without the last deposit (one
+/// input fewer, another inputs root and count in the cursor) and the node's block a second
+/// later, start elsewhere than the hand-off, and cannot be proven from this run:
+///
+/// - the hand-off step with the program's output replaced by theirs does not verify (the
+///   output is in the program's committed memory);
+/// - every oracle answer of the run altered does not verify (the cursor, the forced batch's
+///   commitment, the parent's and the origin's headers, each deposit's accumulator link,
+///   message and data);
+/// - the open step with a forged commitment (forcing 7, another origin, not forced) does not
+///   verify against the Inbox's batch accumulator.
+///
+/// The hand-off is a function of the commitment: the L1 whose forced batch commits 7 (another
+/// batch accumulator) is the one on which the program hands off the block without the last
+/// deposit.
+#[test]
+fn a_forced_blocks_deposits_and_timestamp_cannot_be_forged() {
+    let oc = OriginChain::build();
+    let chain = &oc.chain;
+    let (parent, read, n, forced_in) = (4, 5, 8, 11);
+    let messages = oc.messages_after(parent, THREE_FORCED);
+    let (l1, index) = oc.l1_with_forced(parent, &messages, n, forced_in);
+    let inbox = l1.inbox();
+    let from = oc.cursor(parent);
+
+    // The honest run, and its oracle answers altered one by one.
+    let trace = chain.trace_on(parent, &from, &l1);
+    let mut answers: Vec<Bytes> = Vec::new();
+    for i in 0..trace.len() {
+        // STATICCALL: the oracle answers in the call step.
+        if trace.opcode(i) != Some(0xfa) {
+            continue;
+        }
+        let (proof, info) = trace.prove_step(i).expect("prove");
+        let Proof::Step(step) = &proof else {
+            panic!("a call step");
+        };
+        let Some(at) = step
+            .witnesses
+            .iter()
+            .position(|w| matches!(w, Witness::Preimage(_)))
+        else {
+            continue;
+        };
+        let mut forged = step.clone();
+        let Witness::Preimage(answer) = &mut forged.witnesses[at] else {
+            unreachable!()
+        };
+        answers.push(answer.clone());
+        let mut altered = answer.to_vec();
+        *altered.last_mut().expect("a non-empty answer") ^= 1;
+        *answer = altered.into();
+        assert!(
+            vm::verify_step_on(
+                trace.state_hash(i),
+                &Proof::Step(forged),
+                &chain.protocol,
+                &inbox
+            )
+            .is_err(),
+            "step {i} ({info:?}): an altered oracle answer verifies"
+        );
+    }
+    let committed = l1.commitments[index as usize].clone();
+    let header = Bytes::from(alloy_rlp::encode(&oc.headers[forced_in as usize - 1]));
+    assert!(answers.contains(&header), "the origin's header is read");
+    assert!(
+        answers.contains(&Bytes::from(committed.abi_encode())),
+        "the forced batch's commitment is read"
+    );
+    for m in &messages[read as usize..] {
+        assert!(
+            answers.contains(&Bytes::from(m.hash_preimage())),
+            "message {} is read",
+            m.index
+        );
+    }
+    let run = conclude(&trace, &chain.protocol, &inbox, false);
+    let handoff = run.handoff.as_ref().expect("a hand-off");
+    let program = &handoff.output;
+
+    // The node's forced block, and the blocks a dishonest claimant would rather have.
+    let origin = L1BlockInfo::from_header(&oc.headers[forced_in as usize - 1]);
+    let entry = forced_block(n, read, &origin).expect("a forced block");
+    let start = |block: &BuiltBlock, read: u64| {
+        let to = Cursor::after(index, 0, read, Some((&origin).into()));
+        oc.start_handoff(parent + 1, block, &to)
+    };
+    let (block, consumed) = oc.forced_replica_of(parent, read, &entry, n, &messages);
+    let honest = start(&block, consumed);
+    assert_eq!((run.post, program), (Some(honest.0), &honest.1));
+    let (short_block, short_read) = oc.forced_replica_of(parent, read, &entry, n - 1, &messages);
+    assert_eq!(short_read, n - 1);
+    let short = start(&short_block, short_read);
+    let later_entry = BatchBlock {
+        timestamp: entry.timestamp + 1,
+        ..entry.clone()
+    };
+    let (later_block, later_read) = oc.forced_replica_of(parent, read, &later_entry, n, &messages);
+    let later = start(&later_block, later_read);
+    for (what, (forged_start, forged), fields) in [
+        (
+            "the last deposit dropped",
+            &short,
+            vec!["cursor", "inputCount", "inputsRoot"],
+        ),
+        ("a second later", &later, vec!["timestamp"]),
+    ] {
+        assert_eq!(differing(forged, program), fields, "{what}");
+        assert_ne!(run.post, Some(*forged_start), "{what}: another start");
+        let tampered = with_output(&handoff.proof, forged);
+        assert!(
+            vm::verify_step_on(handoff.pre, &tampered, &chain.protocol, &inbox).is_err(),
+            "{what}: the hand-off with that output verifies"
+        );
+    }
+
+    // The open step pins the forced batch's commitment to the Inbox's batch accumulator.
+    let open = |commitment: BatchCommitment| {
+        let claim = chain.claim(parent, &from);
+        let proof = Proof::Open(Box::new(OpenProof {
+            claim: claim.clone(),
+            cursor: from.clone(),
+            commitment,
+        }));
+        vm::verify_step_on(open_hash(&claim), &proof, &chain.protocol, &inbox)
+    };
+    assert!(open(committed.clone()).is_ok(), "the honest open step");
+    for (what, forged) in [
+        (
+            "forcing 7",
+            BatchCommitment {
+                afterDelayedMessagesRead: U256::from(n - 1),
+                delayedAcc: l1.delayed[n as usize - 1],
+                ..committed.clone()
+            },
+        ),
+        (
+            "another origin",
+            BatchCommitment {
+                l1ParentHash: oc.headers[forced_in as usize - 2].hash_slow(),
+                ..committed.clone()
+            },
+        ),
+        (
+            "not forced",
+            BatchCommitment {
+                forced: false,
+                ..committed.clone()
+            },
+        ),
+    ] {
+        assert!(open(forged).is_err(), "{what}: the open step verifies");
+    }
+
+    // Where the forced batch commits 7, the program hands off the short block.
+    let (l1_seven, _) = oc.l1_with_forced(parent, &messages, n - 1, forced_in);
+    assert_ne!(
+        l1_seven.inbox().batch[index as usize + 1],
+        inbox.batch[index as usize + 1]
+    );
+    let run_seven = chain.derive_on(parent, &from, &l1_seven, false);
+    assert_eq!(
+        (
+            run_seven.post,
+            &run_seven.handoff.as_ref().expect("a hand-off").output
+        ),
+        (Some(short.0), &short.1),
+        "forcing 7: the block without the last deposit"
+    );
+    eprintln!(
+        "forced block: {} oracle answers altered, 2 forged hand-offs, 3 forged commitments: none verifies",
+        answers.len()
+    );
+}
+
+/// Derives the forced block of the forced batch the cursor `from` opens (its commitment in
+/// `l1` says what it forces and its L1 block) on the claim on `oc`'s block `parent` both ways,
+/// from the delayed messages `messages`: the node's replica (`forced_block`, then
+/// `derive_block`, on block `parent`) and the program run by the step machine (hand-off only).
+/// Asserts that the node's block is the rule's ([`forced_rule`]) and consumes all it forces,
+/// and that the program's hand-off is field for field the node's and starts its block. Returns
+/// the node's block with its record, its origin and the cursor after it.
+fn forced_both_ways(
+    oc: &OriginChain,
+    parent: usize,
+    from: &Cursor,
+    messages: &[DepositMessage],
+    l1: &L1View,
+) -> ((BuiltBlock, BatchBlock), L1BlockInfo, Cursor) {
+    let chain = &oc.chain;
+    let index = from.batchIndex;
+    let committed = &l1.commitments[index as usize];
+    assert!(committed.forced, "the cursor opens a forced batch");
+    let n = committed.afterDelayedMessagesRead.to::<u64>();
+    let forced_in = committed.l1BlockNumber.to::<u64>();
+    let read = from.delayedRead;
+    let what = format!("on block {parent} ({read} read, {n} forced in L1 {forced_in})");
+    assert_eq!(read, oc.read[parent], "{what}: the claim's count");
+
+    let (block, consumed, origin) = oc
+        .forced_replica(parent, read, n, forced_in, messages)
+        .expect("fewer read than forced: a forced block");
+    assert_eq!(
+        consumed, n,
+        "{what}: the replica consumes every forced deposit"
+    );
+    let parent_header = &chain.blocks[parent].header;
+    assert_eq!(
+        block.header.parent_hash, chain.blocks[parent].hash,
+        "{what}: built on block {parent}"
+    );
+    let to = Cursor::after(index, 0, n, Some((&origin).into()));
+    let (start, node) = oc.start_handoff(parent + 1, &block, &to);
+    assert_eq!(
+        node,
+        forced_rule(parent_header, &origin, (read, n), &to, &node),
+        "{what}: the node's block is the rule's"
+    );
+    assert_eq!(
+        U256::from(block.header.base_fee_per_gas.expect("base fee")),
+        node.baseFee
+    );
+
+    let run = chain.derive_on(parent, from, l1, false);
+    assert_hands_off(&run, &node, start, &what);
+    eprintln!(
+        "{what}: {} deposits, timestamp {}, parent gas limit {}, base fee {}, {} derivation steps, program gas {}",
+        n - read,
+        block.header.timestamp,
+        parent_header.gas_limit,
+        node.baseFee,
+        run.steps,
+        run.gas
+    );
+    let entry = forced_block(n, read, &origin).expect("a forced block");
+    ((block, entry), origin, to)
+}
+
+/// Forced after forced (*Forced inclusion*): after batch 0 (blocks 1–4, 5 read), forced
+/// batches in consecutive L1 blocks 11 and 12. The first (7 forced) derives its forced block
+/// on block 4; the claim on that block, whose cursor is at the second forced batch with 7 read
+/// and the first's origin (L1 10), opens the second (9 forced), which derives the second
+/// forced block on the first. Each hand-off is field for field the block the node's replica
+/// derives on the right parent (the second's is the node's first forced block, whose gas
+/// limit, `FORCED_BLOCK_GAS_LIMIT`, sets the second's base fee) and the rule's. Message 7 is
+/// queued in L1 10, the first forced block's origin, yet only the second consumes it: the
+/// first's target is 7. A third forced batch (L1 13) forcing 9 or 8 on the second forced
+/// block's claim (9 read) derives nothing and reopens the claim at the batch after it; the
+/// Inbox refuses such a batch (it forces no more than the previous one), derivation does not
+/// rely on that.
+#[test]
+fn a_forced_block_derives_on_a_forced_block() {
+    let mut oc = OriginChain::build();
+    // L1 blocks 12 and 13 too (the same chain, longer), for the later forced batches.
+    oc.headers = l1_headers(14);
+    let parent = 4;
+    // Messages 5 and 6 for the first forced batch, 7 and 8 for the second.
+    let messages = oc.messages_after(
+        parent,
+        &[
+            (9, 100_000, 0),
+            (10, 20_000_000, 32),
+            (10, 300_000, 0),
+            (11, 20_000_000, 0),
+        ],
+    );
+    let (mut l1, first) = oc.l1_with_forced(parent, &messages, 7, 11);
+    l1.force(9, &oc.appended_in(12));
+
+    let from = oc.cursor(parent);
+    assert_eq!(from.delayedRead, 5);
+    let (block5, origin5, to5) = forced_both_ways(&oc, parent, &from, &messages, &l1);
+    assert_eq!(
+        to5,
+        Cursor {
+            batchIndex: first + 1,
+            position: 0,
+            delayedRead: 7,
+            hasOrigin: true,
+            originNumber: 10,
+            originHash: oc.headers[10].hash_slow(),
+        },
+        "the claim on the first forced block: the second forced batch, 7 read, origin L1 10"
+    );
+
+    let on_first = oc.on(parent, block5, 7, origin5);
+    let (block6, origin6, to6) = forced_both_ways(&on_first, parent + 1, &to5, &messages, &l1);
+    assert_eq!(
+        (to6.batchIndex, to6.delayedRead, to6.originNumber),
+        (first + 2, 9, 11)
+    );
+
+    let on_second = on_first.on(parent + 1, block6, 9, origin6);
+    let chain = &on_second.chain;
+    let third_origin = L1BlockInfo::from_header(&on_second.headers[12]);
+    for n in [9, 8] {
+        let what = format!("9 read, a third forced batch forcing {n}");
+        assert!(forced_block(n, 9, &third_origin).is_none(), "{what}");
+        let mut l1 = l1.clone();
+        l1.force(n, &on_second.appended_in(13));
+        let next = Cursor {
+            batchIndex: to6.batchIndex + 1,
+            position: 0,
+            ..to6.clone()
+        };
+        assert_no_block(chain, parent + 2, (&to6, &next), &l1, &what);
+    }
+}
+
+/// The forced block's gas limit at its boundary: `MAX_FORCED_DEPOSITS` deposits of the
+/// largest gas limit (the Portal's `MAX_DEPOSIT_GAS_LIMIT`) forced at once (on block 4: 5
+/// read, 21 forced) fill `FORCED_BLOCK_GAS_LIMIT` exactly with the L1-info deposit's: all 16
+/// are consumed (17 inputs), and the program's hand-off is the node's block field for field.
+/// The limit is tight: a forced batch forcing a 17th such deposit (22, which the Inbox refuses)
+/// derives the same block on both sides, the node's replica (`derive_block`, target 22) and the
+/// program stopping at 21 by the gas-limit rule.
+#[test]
+fn a_forced_block_holds_max_forced_deposits_of_the_largest_gas_limit() {
+    let oc = OriginChain::build();
+    let (parent, read) = (4, 5);
+    let n = read + MAX_FORCED_DEPOSITS;
+    assert_eq!(
+        L1_INFO_GAS_LIMIT + MAX_FORCED_DEPOSITS * MAX_DEPOSIT_GAS_LIMIT,
+        FORCED_BLOCK_GAS_LIMIT
+    );
+    // 17 deposits of the largest gas limit queued in L1 9 and 10; 16 forced.
+    let queued: Vec<(u64, u64, usize)> = (0..=MAX_FORCED_DEPOSITS)
+        .map(|i| (9 + i % 2, MAX_DEPOSIT_GAS_LIMIT, (i % 3) as usize * 20))
+        .collect();
+    let messages = oc.messages_after(parent, &queued);
+    let (l1, _) = oc.l1_with_forced(parent, &messages, n, 11);
+    let ((block, entry), _, _) = forced_both_ways(&oc, parent, &oc.cursor(parent), &messages, &l1);
+    assert_eq!(
+        block.transactions.len() as u64,
+        1 + MAX_FORCED_DEPOSITS,
+        "the L1-info deposit and every forced deposit"
+    );
+
+    let one_more = BatchBlock {
+        delayed_read: n + 1,
+        ..entry
+    };
+    let (more_block, consumed) = oc.forced_replica_of(parent, read, &one_more, n + 1, &messages);
+    assert_eq!(
+        consumed, n,
+        "a 17th deposit of the largest gas limit does not fit"
+    );
+    assert_eq!(more_block.hash, block.hash, "the same block");
+    let (l1, index) = oc.l1_with_forced(parent, &messages, n + 1, 11);
+    let origin = one_more.origin.expect("an origin");
+    let to = Cursor::after(index, 0, n, Some(origin));
+    let (start, node) = oc.start_handoff(parent + 1, &more_block, &to);
+    let run = oc.chain.derive_on(parent, &oc.cursor(parent), &l1, false);
+    assert_hands_off(&run, &node, start, "22 forced (21 read)");
 }

@@ -1465,6 +1465,28 @@ fn step_of(proof: &Proof) -> StepProof {
     proof.as_step().expect("a step of a running block").clone()
 }
 
+/// A block whose input list holds an input of the derivation run's type (0x7d) has no tx-init
+/// step, even on a pre-state that commits to it: derivation builds inputs of types 0, 1, 2
+/// and 0x7E only, and such an input would give a transaction the derivation oracle and the
+/// hand-off.
+#[test]
+fn tx_init_refuses_an_input_of_the_derivation_run_s_type() {
+    let (_, proof, _) = sample(&one_call(&[0x00]), StepKind::TxInit, 0);
+    let mut forged = step_of(&proof);
+    let Witness::TxInput { input, path } = &mut forged.witnesses[0] else {
+        panic!("tx input witness")
+    };
+    input.tx_type = vm::open::DERIVATION_TX_TYPE;
+    forged.block.inputs_root =
+        fraud_vm::merkle::root_from_path(&input.hash(), forged.block.tx_index, path);
+    let pre = forged.machine().hash();
+    let verified = vm::verify_step(pre, &Proof::Step(Box::new(forged)));
+    assert!(
+        matches!(&verified, Err(StepError::Unsupported(why)) if why.contains("derivation run's type")),
+        "{verified:?}"
+    );
+}
+
 /// A consistent forgery: `forged` changes a value and recomputes every commitment the liar
 /// controls, so every witness checks against the forged pre-state and the step runs to a post
 /// state other than `post`. The verifier must refuse it at the pre-state hash.
@@ -2692,7 +2714,11 @@ proptest! {
         calldata in proptest::collection::vec(any::<u8>(), 0..80),
         gas in 22_400u64..200_000,
     ) {
-        let code: Vec<u8> = ops.concat();
+        let mut code: Vec<u8> = ops.concat();
+        // No contract's code starts with 0xEF (EIP-3541; the genesis refuses it).
+        if code.first() == Some(&0xef) {
+            code.insert(0, 0x5b);
+        }
         check_program(&code, &calldata, gas, &mut Seen::default());
     }
 }

@@ -18,13 +18,21 @@
 //! **Exactly once across crashes.** The batcher keeps no state of its own: on start (and after
 //! any failed post) it first waits until its account has no pending L1 transaction (pending
 //! nonce = mined nonce), then reads the Inbox's `BatchAppended` logs newest first, decodes each
-//! sequencer batch's calldata and continues after the newest batch that is exactly this chain's
-//! blocks. Other batches, which only a misused batcher key can post, are checked against the
-//! validity rules ([`fraud_vm::batch::validity`]): one that derivation skips is logged and
-//! passed over; one that derivation would derive means L1 derives another chain than this
-//! node's, and the batcher stops with [`BatcherError::Diverged`] rather than post blocks no
+//! sequencer batch's calldata and continues after the newest batch whose blocks are this
+//! chain's (after an L1 reorg, an own batch that landed again may end in blocks this node
+//! rolled back: it continues after the ones it kept, if derivation skips the rest). Other
+//! batches, which only a misused batcher key can post, are checked against the validity rules
+//! ([`fraud_vm::batch::validity`]): one that derivation skips is logged and passed over; one
+//! that derivation would derive means L1 derives another chain than this node's, and the batcher stops with [`BatcherError::Diverged`] rather than post blocks no
 //! replica would derive. So after a `kill -9` a batch that reached L1 is not posted again and
 //! one that did not is posted, and no block is skipped.
+//!
+//! **The sequencing window.** A block whose L1 origin is more than
+//! [`fraud_vm::batch::MAX_ORIGIN_AGE`] L1 blocks behind the block appending its batch derives
+//! nothing. Before posting, the batcher checks its oldest origin against the L1 head (the batch
+//! lands in a later block); a block already past the window stops it with
+//! [`BatcherError::OriginTooOld`] (the node's chain can no longer be derived from L1 as it is)
+//! instead of posting a batch every replica skips.
 
 use std::{
     sync::{
@@ -36,17 +44,16 @@ use std::{
 
 use alloy::{
     network::TransactionBuilder,
-    primitives::{Bytes, U256},
+    primitives::{Bytes, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::{Filter, TransactionRequest},
     signers::local::PrivateKeySigner,
-    sol,
 };
 use alloy_sol_types::{SolCall, SolEvent};
 use fraud_vm::{
     batch::{
         appendSequencerBatchCall, AppendedIn, Batch, BatchAppended, BatchBlock, BatchOrigin,
-        DerivedParent, InvalidBatch,
+        DerivedParent, InvalidBatch, MAX_ORIGIN_AGE,
     },
     deposit::{Deployment, L1BlockInfo},
 };
@@ -55,20 +62,13 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     follower::{L1Source, RpcL1Source},
+    forced::ForcedDue,
     store::Store,
     NodeError,
 };
 
 /// Longest block range of one `eth_getLogs` call.
 const LOGS_RANGE: u64 = 5_000;
-
-sol! {
-    /// The Inbox views the batcher reads.
-    #[sol(rpc)]
-    interface IInboxViews {
-        function delayedMessagesRead() external view returns (uint256);
-    }
-}
 
 /// Batcher settings.
 #[derive(Clone, Debug)]
@@ -130,6 +130,21 @@ pub enum BatcherError {
         /// The L1 block holding it.
         l1_block: u64,
     },
+    /// A block to post has an L1 origin past the sequencing window: derivation would skip it
+    /// and every block after it in its batch. The batcher stops.
+    #[error(
+        "block {block}'s L1 origin {origin} is more than {MAX_ORIGIN_AGE} L1 blocks behind the \
+         next L1 block {l1_block}: derivation would skip it (the batcher was down past the \
+         sequencing window); the batcher stops"
+    )]
+    OriginTooOld {
+        /// The L2 block.
+        block: u64,
+        /// Its L1 origin's number.
+        origin: u64,
+        /// The L1 block the batch would land in at the earliest.
+        l1_block: u64,
+    },
 }
 
 fn rpc(what: &str, e: impl std::fmt::Display) -> BatcherError {
@@ -142,6 +157,9 @@ pub struct Batcher {
     store: Store,
     l1: DynProvider,
     batched: BatchedThrough,
+    /// Set after a roll-back for a forced batch: the batcher starts once the sequencer sealed
+    /// its forced block (`crate::forced`).
+    forced_due: Option<ForcedDue>,
 }
 
 impl Batcher {
@@ -164,7 +182,14 @@ impl Batcher {
             store,
             l1,
             batched,
+            forced_due: None,
         })
+    }
+
+    /// Starts posting only once the forced block in `due` is sealed (`due` empty).
+    pub fn after_forced(mut self, due: ForcedDue) -> Self {
+        self.forced_due = Some(due);
+        self
     }
 
     /// Posts batches until `shutdown` turns true.
@@ -172,7 +197,11 @@ impl Batcher {
         let mut next: Option<u64> = None;
         let mut pending_since: Option<Instant> = None;
         loop {
+            let due = self.forced_due.as_ref().is_some_and(|d| d.lock().is_some());
             let step = async {
+                if due {
+                    return Ok(None);
+                }
                 let from = match next {
                     Some(n) => n,
                     None => {
@@ -184,11 +213,12 @@ impl Batcher {
                         n
                     }
                 };
-                self.step(from, &mut pending_since).await
+                self.step(from, &mut pending_since).await.map(Some)
             };
             match step.await {
-                Ok(n) => next = Some(n),
-                Err(e @ BatcherError::Diverged { .. }) => {
+                Ok(None) => debug!("batcher: waiting for the sequencer to seal a forced block"),
+                Ok(Some(n)) => next = Some(n),
+                Err(e @ (BatcherError::Diverged { .. } | BatcherError::OriginTooOld { .. })) => {
                     error!("{e}");
                     return;
                 }
@@ -205,7 +235,7 @@ impl Batcher {
     }
 
     /// The first L2 block not yet in the Inbox (see the module docs).
-    async fn resume(&self) -> Result<u64, BatcherError> {
+    pub(crate) async fn resume(&self) -> Result<u64, BatcherError> {
         let me = self.config.key.address();
         loop {
             let mined = self
@@ -229,19 +259,57 @@ impl Batcher {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let mut foreign = Vec::new();
+        // How many leading blocks of the batch found are this chain's.
+        let mut count = 0;
         let ours = newest_batch_where(&self.l1, &self.config.deployment, |batch, l1_block| {
-            let ours = self.is_ours(batch)?;
-            if !ours {
+            count = self.ours_prefix(batch)?;
+            if count == 0 {
                 foreign.push((batch.clone(), l1_block));
             }
-            Ok(ours)
+            Ok(count > 0)
         })
         .await?;
-        if let Some((index, batch)) = &ours {
+        let mut end = 0;
+        if let Some(newest) = &ours {
+            let batch = &newest.batch;
+            end = batch.first_block + count as u64 - 1;
+            if count < batch.blocks.len() {
+                // Its tail is blocks this node no longer has (rolled back after an L1 reorg):
+                // derivation must skip it, as it skips a block whose origin left L1.
+                let tail = Batch {
+                    first_block: end + 1,
+                    parent_hash: self
+                        .store
+                        .header_by_number(end)?
+                        .map(|(hash, _)| hash)
+                        .unwrap_or_default(),
+                    blocks: batch.blocks[count..].to_vec(),
+                };
+                if self.foreign_derives(&tail, end, newest.l1_block).await? {
+                    return Err(BatcherError::Diverged {
+                        first_block: tail.first_block,
+                        l1_block: newest.l1_block,
+                    });
+                }
+                warn!(
+                    through = end,
+                    skipped_from = end + 1,
+                    "the Inbox's newest batch of this chain ends in blocks this node rolled back; derivation skips them"
+                );
+            }
             // Recorded when posted, unless the node stopped in between: again, idempotently.
-            self.store.record_batch_positions(*index, batch)?;
+            self.store
+                .record_batch_positions(newest.index, newest.acc, batch, count)?;
         }
-        let end = ours.map_or(0, |(_, b)| b.last_block());
+        // Forced blocks (`crate::forced`) after the newest own batch are on L1 already: their
+        // positions are recorded.
+        let own = ours.as_ref().map(|newest| newest.index);
+        while let Some(p) = self.store.batch_position(end + 1)? {
+            if own.is_some_and(|index| p.source_index() <= index) {
+                break;
+            }
+            end += 1;
+        }
         for (batch, l1_block) in foreign {
             if self.foreign_derives(&batch, end, l1_block).await? {
                 return Err(BatcherError::Diverged {
@@ -255,7 +323,7 @@ impl Batcher {
     }
 
     /// Whether derivation would derive the first block of `batch` (not this chain's, appended
-    /// in L1 block `l1_block`) on this chain's block `end`, the end of its newest own batch. A
+    /// in L1 block `l1_block`) on this chain's block `end`, the last block of its own batches. A
     /// batch that a validity rule ([`fraud_vm::batch::validity`]) skips is logged with the rule.
     async fn foreign_derives(
         &self,
@@ -295,7 +363,7 @@ impl Batcher {
             Some(o) => Some(self.l1_block(o.number).await?),
             None => None,
         };
-        match first.check_origin(end + 1, on_l1.as_ref()) {
+        match first.check_origin(&parent, on_l1.as_ref()) {
             Ok(_) => Ok(true),
             Err(why) => skipped(why),
         }
@@ -328,24 +396,25 @@ impl Batcher {
         )))
     }
 
-    /// Whether `batch` is exactly what this batcher posts for its blocks: the stored parent's
-    /// hash and every block's entry.
-    fn is_ours(&self, batch: &Batch) -> Result<bool, BatcherError> {
+    /// How many leading blocks of `batch` are exactly what this batcher posts for its blocks
+    /// (the stored parent's hash, then each block's entry): all of them for a batch of this
+    /// chain, fewer when the chain was rolled back inside it, 0 for another chain's.
+    fn ours_prefix(&self, batch: &Batch) -> Result<usize, BatcherError> {
         let Some(parent) = batch.first_block.checked_sub(1) else {
-            return Ok(false);
+            return Ok(0);
         };
-        if batch.blocks.is_empty()
-            || self.store.header_by_number(parent)?.map(|(hash, _)| hash) != Some(batch.parent_hash)
-        {
-            return Ok(false);
+        if self.store.header_by_number(parent)?.map(|(hash, _)| hash) != Some(batch.parent_hash) {
+            return Ok(0);
         }
         let mut read = self.store.delayed_read_at(parent)?;
+        let mut count = 0;
         for (number, entry) in (batch.first_block..).zip(&batch.blocks) {
             if self.batch_block(number, &mut read)?.as_ref() != Some(entry) {
-                return Ok(false);
+                break;
             }
+            count += 1;
         }
-        Ok(true)
+        Ok(count)
     }
 
     /// One check: posts a batch if one is due. Returns the next block to post.
@@ -354,6 +423,12 @@ impl Batcher {
         next: u64,
         pending_since: &mut Option<Instant>,
     ) -> Result<u64, BatcherError> {
+        let mut next = next;
+        // A block with a recorded position before it is posted is a forced block, on L1 already.
+        while self.store.batch_position(next)?.is_some() {
+            self.batched.set(next);
+            next += 1;
+        }
         let head = self.store.head_number();
         if head < next {
             *pending_since = None;
@@ -389,13 +464,9 @@ impl Batcher {
         if !full && since.elapsed() < self.config.max_age {
             return Ok(next);
         }
-        let last_read = batch.blocks.last().map_or(read, |b| b.delayed_read);
-        let inbox_read = IInboxViews::new(self.config.deployment.inbox, &self.l1)
-            .delayedMessagesRead()
-            .call()
-            .await
-            .map_err(|e| rpc("Inbox.delayedMessagesRead", e))?;
-        let after = U256::from(last_read).max(inbox_read);
+        self.check_window(&batch).await?;
+        // What the batch's blocks consumed: the bound derivation caps their counts with.
+        let after = U256::from(batch.blocks.last().map_or(read, |b| b.delayed_read));
         let data = batch.encode();
         let bytes = data.len();
         let call = appendSequencerBatchCall {
@@ -416,14 +487,20 @@ impl Batcher {
         if !receipt.status() {
             return Err(BatcherError::Reverted(receipt.transaction_hash));
         }
-        let index = receipt
+        let (index, acc) = receipt
             .inner
             .logs()
             .iter()
             .find_map(|log| BatchAppended::decode_log(&log.inner).ok())
-            .map(|event| u64::try_from(event.batchIndex).unwrap_or(u64::MAX))
+            .map(|event| {
+                (
+                    u64::try_from(event.batchIndex).unwrap_or(u64::MAX),
+                    event.batchAcc,
+                )
+            })
             .ok_or_else(|| BatcherError::Rpc("the batch's receipt has no BatchAppended".into()))?;
-        self.store.record_batch_positions(index, &batch)?;
+        self.store
+            .record_batch_positions(index, acc, &batch, batch.blocks.len())?;
         let last = batch.last_block();
         info!(
             first_block = next,
@@ -441,15 +518,48 @@ impl Batcher {
         *pending_since = None;
         Ok(last + 1)
     }
+
+    /// [`BatcherError::OriginTooOld`] if `batch`'s oldest L1 origin (its first: origins only
+    /// move forward) is past the sequencing window of the next L1 block.
+    async fn check_window(&self, batch: &Batch) -> Result<(), BatcherError> {
+        let Some((block, origin)) = (batch.first_block..)
+            .zip(&batch.blocks)
+            .find_map(|(n, b)| b.origin.map(|o| (n, o.number)))
+        else {
+            return Ok(());
+        };
+        let l1_block = self
+            .l1
+            .get_block_number()
+            .await
+            .map_err(|e| rpc("eth_blockNumber", e))?
+            .saturating_add(1);
+        if l1_block.saturating_sub(origin) > MAX_ORIGIN_AGE {
+            return Err(BatcherError::OriginTooOld {
+                block,
+                origin,
+                l1_block,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A sequencer batch found in the Inbox.
+struct InboxBatch {
+    index: u64,
+    acc: B256,
+    l1_block: u64,
+    batch: Batch,
 }
 
 /// The newest sequencer (non-forced) batch in `deployment`'s Inbox, decoded from its calldata,
-/// for which `accept(batch, l1Block)` holds, with its Inbox index.
+/// for which `accept(batch, l1Block)` holds.
 async fn newest_batch_where(
     l1: &DynProvider,
     deployment: &Deployment,
     mut accept: impl FnMut(&Batch, u64) -> Result<bool, BatcherError>,
-) -> Result<Option<(u64, Batch)>, BatcherError> {
+) -> Result<Option<InboxBatch>, BatcherError> {
     let head = l1
         .get_block_number()
         .await
@@ -492,10 +602,15 @@ async fn newest_batch_where(
                     }
                     Batch::decode(&c.data).map_err(|e| e.to_string())
                 });
+            let l1_block = log.block_number.unwrap_or_default();
             match decoded {
-                Ok(batch) if accept(&batch, log.block_number.unwrap_or_default())? => {
-                    let index = u64::try_from(event.batchIndex).unwrap_or(u64::MAX);
-                    return Ok(Some((index, batch)));
+                Ok(batch) if accept(&batch, l1_block)? => {
+                    return Ok(Some(InboxBatch {
+                        index: u64::try_from(event.batchIndex).unwrap_or(u64::MAX),
+                        acc: event.batchAcc,
+                        l1_block,
+                        batch,
+                    }));
                 }
                 Ok(_) => {}
                 Err(e) => warn!(l1_tx = %hash, error = %e, "skipping an undecodable batch"),

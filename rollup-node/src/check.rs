@@ -92,6 +92,9 @@ pub fn check_block<P: BlockReader + StateReader>(
         .derivation_cursor(number)?
         .map_or(B256::ZERO, |c| c.hash());
     let start = Instant::now();
+    // A derived block whose list held transactions tx-init skipped is traced over that list,
+    // so its trace starts where the derivation program's hand-off does.
+    let inputs = provider.block_inputs(number)?;
     let trace = Trace::for_parts(
         &state,
         chain,
@@ -102,7 +105,7 @@ pub fn check_block<P: BlockReader + StateReader>(
             transactions: &block.transactions,
             senders: &block.senders,
             cursor,
-            inputs: None,
+            inputs: inputs.as_deref(),
         },
     )
     .map_err(|source| NodeError::Trace { number, source })?;

@@ -87,6 +87,16 @@ fn shard_of(hash: &B256) -> usize {
 }
 
 impl KeptStates {
+    /// Empties it as [`KeptStates::new`] made it: no node, no block, no old account (a store
+    /// rewind rebuilds the kept states from scratch).
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            shard.write().clear();
+        }
+        self.blocks.lock().clear();
+        self.old_accounts.write().clear();
+    }
+
     /// How many states before the head's are kept.
     pub fn history(&self) -> u64 {
         self.history

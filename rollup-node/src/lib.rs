@@ -8,11 +8,13 @@ pub mod check;
 pub mod claim;
 pub mod events;
 pub mod follower;
+pub mod forced;
 pub mod history;
 pub mod mempool;
 pub mod node;
 pub mod proposer;
 pub mod provider;
+pub mod reorg;
 pub mod replica;
 pub mod rpc;
 pub mod sequencer;
@@ -29,6 +31,15 @@ pub enum NodeError {
     /// The chain rules failed (a bug or corrupt state).
     #[error(transparent)]
     Chain(#[from] fraud_vm::Error),
+    /// A forced batch on L1 replaces blocks this sequencer sealed after block `to` (the last
+    /// block batched before it): the node rolls them back ([`forced`]).
+    #[error("forced batch {} replaces the blocks after block {to}", forced.index)]
+    ForcedRollBack {
+        /// The forced batch.
+        forced: Box<follower::ForcedBatch>,
+        /// The block its forced block goes on.
+        to: u64,
+    },
     /// The store has no genesis block.
     #[error("the store holds no chain")]
     NoGenesis,

@@ -391,6 +391,22 @@ impl Mempool {
         }
     }
 
+    /// After the store was rewound to an older block (an L1 reorg): nothing is in flight, and
+    /// each pooled sender's state nonce is `nonce_of` it in the rewound state, so the
+    /// transactions of the removed blocks can be added again.
+    pub fn on_rewind(&self, nonce_of: impl Fn(&Address) -> Result<u64, PoolError>) {
+        let mut inner = self.inner.lock();
+        inner.in_flight.clear();
+        let senders: Vec<Address> = inner.by_sender.keys().copied().collect();
+        for sender in senders {
+            // A sender whose nonce cannot be read keeps the one known (its transactions wait
+            // until a block moves it).
+            if let Ok(nonce) = nonce_of(&sender) {
+                inner.state_nonce.insert(sender, nonce);
+            }
+        }
+    }
+
     /// Forgets a block that is now in the store: its transactions leave the pool, and the
     /// nonces it implied are the store's own.
     pub fn on_committed(&self, included: &[(Address, u64)]) {

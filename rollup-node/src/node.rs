@@ -3,18 +3,24 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, U256};
-use fraud_vm::{batch::MAX_BLOCK_GAS_LIMIT, chain::ChainGenesis, message::L2_STANDARD_BRIDGE};
+use fraud_vm::{
+    batch::{MAX_BLOCK_GAS_LIMIT, MIN_ORIGIN_GAS_LIMIT},
+    chain::{ChainGenesis, ChainSpec},
+    message::L2_STANDARD_BRIDGE,
+};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 use alloy::signers::local::PrivateKeySigner;
 
 use crate::{
-    batcher::{BatchedThrough, Batcher, BatcherConfig},
+    batcher::{BatchedThrough, Batcher, BatcherConfig, BatcherError},
     events::ChainEvents,
-    follower::{DepositFeed, L1Config, L1Follower},
+    follower::{DepositFeed, FollowError, ForcedBatch, L1Config, L1Follower, RpcL1Source},
+    forced::{ForcedDue, ForcedStatus},
     mempool::{Mempool, PoolConfig},
     proposer::{Proposer, ProposerConfig},
+    reorg::ReorgError,
     replica::Replica,
     rpc::{self, RpcConfig, RpcContext},
     sequencer::{Sequencer, SequencerConfig},
@@ -87,10 +93,10 @@ pub struct Node {
     pub rpc: Arc<RpcContext>,
     /// Seals blocks (unused in replica mode).
     pub sequencer: Sequencer,
-    follower: Option<L1Follower>,
-    replica: Option<Replica>,
-    batcher: Option<Batcher>,
-    proposer: Option<Proposer>,
+    /// What the node runs against L1 (None: no L1).
+    l1: Option<L1Setup>,
+    /// The L1 tasks of the first run, built at start.
+    first_tasks: Option<L1Tasks>,
     handles: Vec<jsonrpsee::server::ServerHandle>,
 }
 
@@ -138,6 +144,13 @@ impl Node {
                  {MAX_BLOCK_GAS_LIMIT}: derivation would skip such blocks"
             )));
         }
+        if config.l1.is_some() && !config.replica && gas_limit < MIN_ORIGIN_GAS_LIMIT {
+            return Err(NodeError::Config(format!(
+                "--gas-limit {gas_limit} is below {MIN_ORIGIN_GAS_LIMIT}, the least a block with \
+                 an L1 origin needs (the L1-info deposit and the largest deposit): derivation \
+                 would skip such blocks"
+            )));
+        }
         let pool = Arc::new(Mempool::new(config.pool.clone()));
         let events = ChainEvents::default();
         let ctx = Arc::new(RpcContext::new(
@@ -151,7 +164,7 @@ impl Node {
         let handles = rpc::start(ctx.clone()).await?;
         let chain_id = genesis.spec.chain_id;
         let chain = genesis.spec.clone();
-        let mut sequencer = Sequencer::new(
+        let sequencer = Sequencer::new(
             genesis.spec,
             store.clone(),
             pool.clone(),
@@ -183,113 +196,173 @@ impl Node {
                 "a replica posts no batches: drop --batcher.key".into(),
             ));
         }
-        let batched = BatchedThrough::default();
-        let mut replica = None;
-        let mut batcher = None;
-        let mut proposer = None;
+        if let (Some(l1), Some(batcher)) = (&config.l1, &config.batcher) {
+            warn_if_forceable(l1, batcher);
+        }
         if let Some(l1) = &config.l1 {
-            if let Some(b) = &config.batcher {
-                batcher = Some(Batcher::new(
-                    BatcherConfig {
-                        l1_rpc: l1.rpc.clone(),
-                        deployment: l1.deployment.clone(),
-                        key: b.key.clone(),
-                        max_bytes: b.max_bytes,
-                        max_age: b.max_age,
-                        poll_interval: l1.poll_interval,
-                    },
-                    store.clone(),
-                    batched.clone(),
-                )?);
-            }
-            if let Some(p) = &config.proposer {
-                if !config.replica && config.batcher.is_none() {
-                    return Err(NodeError::Config(
-                        "the proposer proposes batched blocks only: add --batcher.key (or run it on a --replica)".into(),
-                    ));
-                }
-                proposer = Some(Proposer::new(
-                    ProposerConfig {
-                        l1_rpc: l1.rpc.clone(),
-                        deployment: l1.deployment.clone(),
-                        key: p.key.clone(),
-                        interval: p.interval,
-                        poll_interval: l1.poll_interval,
-                    },
-                    store.clone(),
-                    batched.clone(),
-                )?);
+            check_deployment(l1, &store, chain_id)?;
+            if config.proposer.is_some() && !config.replica && config.batcher.is_none() {
+                return Err(NodeError::Config(
+                    "the proposer proposes batched blocks only: add --batcher.key (or run it on a --replica)".into(),
+                ));
             }
         }
-        let follower = match config.l1 {
-            None => None,
-            Some(l1) if config.replica => {
-                check_deployment(&l1, &store, chain_id)?;
-                let cursor = store.l1_cursor()?;
-                info!(l1 = %l1.rpc, inbox = %l1.deployment.inbox, head = store.head_number(), "replica: deriving the chain from L1 batches");
-                let feed = Arc::new(DepositFeed::new(cursor.map_or(0, |c| c.next_deposit)));
-                replica = Some(Replica::new(
-                    chain,
-                    store.clone(),
-                    events,
-                    feed.clone(),
-                    &l1.rpc,
-                    l1.poll_interval,
-                    batched,
-                    config.debug_max_block,
-                )?);
-                Some(L1Follower::new(l1, feed, cursor)?.reading_batches())
-            }
-            Some(l1) => {
-                check_deployment(&l1, &store, chain_id)?;
-                let cursor = store.l1_cursor()?;
-                info!(
-                    l1 = %l1.rpc,
-                    inbox = %l1.deployment.inbox,
-                    confirmations = l1.confirmations,
-                    origin = ?cursor.map(|c| c.origin.number),
-                    next_deposit = cursor.map_or(0, |c| c.next_deposit),
-                    "deriving deposits from L1"
-                );
-                let feed = Arc::new(DepositFeed::new(cursor.map_or(0, |c| c.next_deposit)));
-                sequencer = sequencer.with_deposits(feed.clone(), cursor);
-                Some(L1Follower::new(l1, feed, cursor)?)
-            }
-        };
-        Ok(Self {
+        let l1 = config.l1.map(|l1| L1Setup {
+            config: l1,
+            replica: config.replica,
+            debug_max_block: config.debug_max_block,
+            batcher: config.batcher,
+            proposer: config.proposer,
+            chain,
+            events,
+        });
+        let mut node = Self {
             store,
             pool,
             rpc: ctx,
             sequencer,
+            l1,
+            first_tasks: None,
+            handles,
+        };
+        // Built here so that a bad key or URL fails the start, not the first run.
+        node.first_tasks = node.l1.as_ref().map(|l1| node.l1_tasks(l1)).transpose()?;
+        Ok(node)
+    }
+
+    /// Rolls the sequencer's chain back to the block the forced block of `forced` goes on
+    /// ([`crate::forced`]), after the batcher recorded the positions of a batch that landed
+    /// while it was stopped (retried until it has: positions it did not record would roll
+    /// back blocks L1 holds); the sequencer seals the forced block when it starts again.
+    /// Returns false on a shutdown meanwhile.
+    async fn roll_back_for(
+        &self,
+        l1: &L1Setup,
+        forced: &ForcedBatch,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<bool, NodeError> {
+        if let Some(batcher) = self.batcher(l1, BatchedThrough::default())? {
+            loop {
+                match batcher.resume().await {
+                    // `Diverged` comes after the newest own batch's positions are recorded.
+                    Ok(_) | Err(BatcherError::Diverged { .. }) => break,
+                    Err(e) => {
+                        warn!(error = %e, "batcher: cannot record the Inbox's newest batch before a forced batch's roll-back; retrying")
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(l1.config.poll_interval) => {}
+                    _ = shutdown.changed() => return Ok(false),
+                }
+            }
+        }
+        let head = self.store.head_number();
+        if let ForcedStatus::RollBackTo(to) = crate::forced::status(&self.store, forced, head)? {
+            let requeued = crate::reorg::roll_back(&self.store, Some(&self.pool), to)?;
+            warn!(
+                batch = forced.index,
+                from = head,
+                to,
+                requeued_transactions = requeued,
+                "a forced batch replaces the blocks sealed after the last batch before it: rolled back; its forced block comes next"
+            );
+        }
+        Ok(true)
+    }
+
+    /// The batcher, if the node runs one.
+    fn batcher(&self, l1: &L1Setup, batched: BatchedThrough) -> Result<Option<Batcher>, NodeError> {
+        let config = &l1.config;
+        l1.batcher
+            .as_ref()
+            .map(|b| {
+                Batcher::new(
+                    BatcherConfig {
+                        l1_rpc: config.rpc.clone(),
+                        deployment: config.deployment.clone(),
+                        key: b.key.clone(),
+                        max_bytes: b.max_bytes,
+                        max_age: b.max_age,
+                        poll_interval: config.poll_interval,
+                    },
+                    self.store.clone(),
+                    batched,
+                )
+            })
+            .transpose()
+    }
+
+    /// The L1 tasks of one run ([`Node::run`]), each starting from the store as it is now.
+    fn l1_tasks(&self, l1: &L1Setup) -> Result<L1Tasks, NodeError> {
+        let store = &self.store;
+        let config = &l1.config;
+        let batched = BatchedThrough::default();
+        let cursor = store.l1_cursor()?;
+        let feed = Arc::new(DepositFeed::new(cursor.map_or(0, |c| c.next_deposit)));
+        let batcher = self.batcher(l1, batched.clone())?;
+        let proposer = l1
+            .proposer
+            .as_ref()
+            .map(|p| {
+                Proposer::new(
+                    ProposerConfig {
+                        l1_rpc: config.rpc.clone(),
+                        deployment: config.deployment.clone(),
+                        key: p.key.clone(),
+                        interval: p.interval,
+                        poll_interval: config.poll_interval,
+                        confirmations: config.confirmations,
+                    },
+                    store.clone(),
+                    batched.clone(),
+                )
+            })
+            .transpose()?;
+        let proposer = proposer.map(|p| p.with_feed(feed.clone()));
+        let follower = L1Follower::new(config.clone(), feed.clone(), cursor)?;
+        let (main, follower) = if l1.replica {
+            info!(l1 = %config.rpc, inbox = %config.deployment.inbox, head = store.head_number(), "replica: deriving the chain from L1 batches");
+            let replica = Replica::new(
+                l1.chain.clone(),
+                store.clone(),
+                l1.events.clone(),
+                feed,
+                &config.rpc,
+                config.poll_interval,
+                batched,
+                l1.debug_max_block,
+            )?;
+            (Main::Replica(replica), follower.reading_batches())
+        } else {
+            info!(
+                l1 = %config.rpc,
+                inbox = %config.deployment.inbox,
+                confirmations = config.confirmations,
+                origin = ?cursor.map(|c| c.origin.number),
+                next_deposit = cursor.map_or(0, |c| c.next_deposit),
+                "deriving deposits from L1"
+            );
+            let sequencer = self.sequencer.clone().with_deposits(feed, cursor);
+            (Main::Sequencer(sequencer), follower)
+        };
+        Ok(L1Tasks {
+            main,
             follower,
-            replica,
             batcher,
             proposer,
-            handles,
         })
     }
 
-    /// Seals blocks until `shutdown` turns true, then stops the servers.
-    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
-        let follower = self.follower.map(|f| tokio::spawn(f.run(shutdown.clone())));
-        let batcher = self.batcher.map(|b| tokio::spawn(b.run(shutdown.clone())));
-        let proposer = self.proposer.map(|p| tokio::spawn(p.run(shutdown.clone())));
-        let result = match self.replica {
-            Some(replica) => replica.run(shutdown).await,
+    /// Seals (or, as a replica, derives) blocks until `shutdown` turns true, then stops the
+    /// servers. Following L1, an L1 reorg deeper than the confirmation depth stops every L1
+    /// task, rolls the chain back to the newest block whose L1 inputs L1 still holds
+    /// ([`crate::reorg`]) and starts them again from there.
+    pub async fn run(mut self, shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
+        let first = self.first_tasks.take();
+        let result = match &self.l1 {
             None => self.sequencer.clone().run(shutdown).await,
+            Some(l1) => self.run_on_l1(l1, first, shutdown).await,
         };
-        // Abort the helpers and wait until they are gone: they hold the store, and a node
-        // restarted on the same data directory needs its lock.
-        let tasks: Vec<_> = [follower, batcher, proposer]
-            .into_iter()
-            .flatten()
-            .collect();
-        for task in &tasks {
-            task.abort();
-        }
-        for task in tasks {
-            let _ = task.await;
-        }
         for handle in &self.handles {
             let _ = handle.stop();
         }
@@ -297,6 +370,201 @@ impl Node {
             handle.stopped().await;
         }
         result
+    }
+
+    /// [`Node::run`] with L1 tasks: one run of them per stretch between deep reorgs.
+    async fn run_on_l1(
+        &self,
+        l1: &L1Setup,
+        mut first: Option<L1Tasks>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), NodeError> {
+        let mut due = None;
+        loop {
+            let mut tasks = match first.take() {
+                Some(tasks) => tasks,
+                None => self.l1_tasks(l1)?,
+            };
+            if let Some(forced) = due.take() {
+                let due: ForcedDue = Arc::new(parking_lot::Mutex::new(Some(forced)));
+                tasks.batcher = tasks.batcher.map(|b| b.after_forced(due.clone()));
+                tasks.main = match tasks.main {
+                    Main::Sequencer(sequencer) => Main::Sequencer(sequencer.with_forced(due)),
+                    replica => replica,
+                };
+            }
+            let (stop, stopped) = watch::channel(false);
+            let mut follower = tokio::spawn(tasks.follower.drive(stopped.clone()));
+            let helpers: Vec<_> = [
+                tasks.batcher.map(|b| tokio::spawn(b.run(stopped.clone()))),
+                tasks.proposer.map(|p| tokio::spawn(p.run(stopped.clone()))),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let main = match tasks.main {
+                Main::Sequencer(sequencer) => tokio::spawn(sequencer.run(stopped.clone())),
+                Main::Replica(replica) => tokio::spawn(replica.run(stopped.clone())),
+            };
+            tokio::pin!(main);
+            let mut following = true;
+            let restart = loop {
+                tokio::select! {
+                    done = &mut main => {
+                        // The main task stopped on its own: for a forced batch's roll-back, or
+                        // on an error (the node stops).
+                        match joined(done) {
+                            Err(NodeError::ForcedRollBack { forced, .. }) => {
+                                break Restart::Forced(*forced)
+                            }
+                            other => {
+                                stop_all(&stop, helpers, following.then_some(follower)).await;
+                                return other;
+                            }
+                        }
+                    }
+                    _ = shutdown.changed() => break Restart::No,
+                    ended = &mut follower, if following => {
+                        following = false;
+                        if let Ok(Err(FollowError::Reset(reorg))) = ended {
+                            break Restart::Reorg(reorg);
+                        }
+                        // Any other end (a wrong L1) was logged: blocks go on without L1.
+                    }
+                }
+            };
+            // The batcher and the proposer go first, so they post nothing of blocks about to
+            // be rolled back; then the sequencer commits what it built and returns.
+            stop_all(&stop, helpers, following.then_some(follower)).await;
+            let reorg = match restart {
+                Restart::Forced(forced) => {
+                    if !self.roll_back_for(l1, &forced, &mut shutdown).await? {
+                        return Ok(());
+                    }
+                    due = Some(forced);
+                    continue;
+                }
+                Restart::No => return joined(main.await),
+                Restart::Reorg(reorg) => reorg,
+            };
+            joined(main.await)?;
+            warn!(
+                number = reorg.number,
+                "rolling back after an L1 reorg deeper than --l1.confirmations"
+            );
+            let pool = (!l1.replica).then_some(&self.pool);
+            let inbox = l1.config.deployment.inbox;
+            let source = RpcL1Source::connect(&l1.config.rpc)?;
+            let confirmations = l1.config.confirmations;
+            loop {
+                match crate::reorg::recover(&self.store, pool, &source, inbox, confirmations).await
+                {
+                    Ok(_) => break,
+                    Err(ReorgError::L1(e)) => {
+                        warn!(error = %e, "cannot read L1 to roll back; retrying");
+                    }
+                    Err(ReorgError::Store(e)) => {
+                        return Err(NodeError::Internal(format!(
+                            "cannot roll the chain back after an L1 reorg ({e}): start again \
+                             on a fresh data directory"
+                        )))
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(l1.config.poll_interval) => {}
+                    _ = shutdown.changed() => return Ok(()),
+                }
+            }
+            // A pause before following again: an L1 endpoint that flips between forks does
+            // not make the node restart its tasks in a tight loop.
+            tokio::select! {
+                _ = tokio::time::sleep(l1.config.poll_interval) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Warns when the deployment's force-inclusion window is not clearly longer than the time this
+/// node's batcher may take to post a deposit's block (its `--batcher.max-age`, plus the
+/// confirmation depth at 12 s per L1 block and a minute of margin): a deposit it included could
+/// be forced first, and the forced block would replace the blocks it sealed since its last batch
+/// (`crate::forced`). Devnets with short windows do that on purpose.
+fn warn_if_forceable(l1: &L1Config, batcher: &BatcherSettings) {
+    let window = Duration::from_secs(l1.deployment.force_inclusion_window);
+    let posting = batcher.max_age + Duration::from_secs(12 * l1.confirmations + 60);
+    if window < posting {
+        warn!(
+            force_inclusion_window = ?window,
+            batcher_max_age = ?batcher.max_age,
+            confirmations = l1.confirmations,
+            "the force-inclusion window is short next to the batcher's posting delay: anyone may force a deposit this node included before its batch lands, and the forced block replaces the blocks sealed since the last batch"
+        );
+    }
+}
+
+/// Why the L1 tasks of a run stopped.
+enum Restart {
+    /// Shutdown: they do not start again.
+    No,
+    /// An L1 reorg deeper than the confirmation depth ([`crate::reorg`]).
+    Reorg(crate::follower::DeepReorg),
+    /// A forced batch replaces blocks the sequencer sealed ([`crate::forced`]).
+    Forced(ForcedBatch),
+}
+
+/// What a node following L1 runs besides the RPC, kept to start it again after a rewind.
+struct L1Setup {
+    config: L1Config,
+    replica: bool,
+    debug_max_block: Option<u64>,
+    batcher: Option<BatcherSettings>,
+    proposer: Option<ProposerSettings>,
+    chain: ChainSpec,
+    events: ChainEvents,
+}
+
+/// One run of the L1 tasks ([`Node::l1_tasks`]).
+struct L1Tasks {
+    main: Main,
+    follower: L1Follower,
+    batcher: Option<Batcher>,
+    proposer: Option<Proposer>,
+}
+
+/// The task that makes blocks.
+enum Main {
+    Sequencer(Sequencer),
+    Replica(Replica),
+}
+
+/// The result of a joined main task.
+fn joined(done: Result<Result<(), NodeError>, tokio::task::JoinError>) -> Result<(), NodeError> {
+    done.map_err(|e| NodeError::Internal(format!("the block task failed: {e}")))?
+}
+
+/// Stops the helpers and the follower and waits until they are gone: they hold the store,
+/// and a node restarted on the same data directory needs its lock. They are aborted (a
+/// batcher may be waiting for an L1 receipt): each keeps its progress on L1 or in the store,
+/// and a new run resumes from there (a batch or proposal already sent may still land on L1:
+/// the new batcher finds it in the Inbox).
+async fn stop_all(
+    stop: &watch::Sender<bool>,
+    helpers: Vec<tokio::task::JoinHandle<()>>,
+    follower: Option<tokio::task::JoinHandle<Result<(), FollowError>>>,
+) {
+    let _ = stop.send(true);
+    if let Some(follower) = &follower {
+        follower.abort();
+    }
+    for task in &helpers {
+        task.abort();
+    }
+    for task in helpers {
+        let _ = task.await;
+    }
+    if let Some(follower) = follower {
+        let _ = follower.await;
     }
 }
 

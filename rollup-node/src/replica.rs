@@ -10,9 +10,11 @@
 //! Derivation is total: a batch, or the tail of one, that breaks a validity rule of
 //! `fraud_vm::batch` (it does not start right after the derived head or names another parent;
 //! a gas limit or timestamp out of bounds; an L1 origin that goes back, lacks room for its
-//! L1-info deposit, is not before the batch's L1 block or is not on L1) is logged and skipped,
-//! and the replica reads the next batch against the same chain. An L1 block the replica cannot
-//! read yet is retried, never taken for an unknown origin.
+//! L1-info deposit, is not before the batch's L1 block, is not on L1 or is newer than the
+//! block) is logged and skipped, and the replica reads the next batch against the same chain.
+//! An L1 block the replica cannot read yet is retried, never taken for an unknown origin. A
+//! forced batch derives its forced block when the head has not consumed what it forces
+//! (`fraud_vm::batch::forced_block`).
 //!
 //! With each block the replica records where derivation continues after it (the batch index
 //! and record position of its `fraud_vm::batch::Cursor`), so it knows the claim on every block
@@ -37,9 +39,15 @@
 use std::{sync::Arc, time::Duration};
 
 use fraud_vm::{
-    batch::{deposit_target, derive_block, AppendedIn, Batch, Cursor, DerivedParent, InvalidBatch},
+    batch::{
+        deposit_target, derive_block, forced_block, AppendedIn, Batch, BatchBlock, Cursor, Derived,
+        DerivedParent, InvalidBatch,
+    },
     chain::ChainSpec,
+    deposit::L1BlockInfo,
     execute::BlockBuilder,
+    execute::BuiltBlock,
+    message::DepositMessage,
 };
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
@@ -48,7 +56,7 @@ use crate::{
     batcher::BatchedThrough,
     events::ChainEvents,
     follower::{DepositFeed, L1Source, PostedBatch, RpcL1Source},
-    store::{cursor::BatchPosition, L1Cursor, Store},
+    store::{cursor::BatchPosition, Head, L1Cursor, Store},
     NodeError,
 };
 
@@ -109,6 +117,11 @@ impl Replica {
         let mut next_batch = 0u64;
         loop {
             while let Some(posted) = self.feed.batch(next_batch) {
+                // A backlog of batches stops at a shutdown too (a deep L1 reorg stops the
+                // replica before rolling it back).
+                if *shutdown.borrow() {
+                    return Ok(());
+                }
                 match self.apply(&posted).await {
                     Ok(()) => {
                         next_batch += 1;
@@ -149,6 +162,9 @@ impl Replica {
 
     /// Derives the blocks of `posted` that are new and valid (see the module docs).
     async fn apply(&self, posted: &PostedBatch) -> Result<(), ReplicaError> {
+        if let Some(origin) = &posted.forced_origin {
+            return self.apply_forced(posted, origin);
+        }
         let batch = &posted.batch;
         let appended = AppendedIn {
             number: posted.l1_block,
@@ -233,7 +249,7 @@ impl Replica {
                 ),
                 None => None,
             };
-            let origin = match entry.check_origin(number, on_l1.as_ref()) {
+            let origin = match entry.check_origin(&parent, on_l1.as_ref()) {
                 Ok(origin) => origin,
                 Err(why) => {
                     Self::skip(posted, Some(number), &why);
@@ -241,61 +257,159 @@ impl Replica {
                 }
             };
             let parent_read = l1.map_or(0, |c| c.next_deposit);
-            let forced = origin.map_or(0, |o| self.feed.forced_read(o.number));
-            let target = deposit_target(entry.delayed_read, forced, posted.after_delayed_read);
-            let deposits = self.feed.deposits_from(parent_read);
-            let built = tokio::task::block_in_place(|| {
-                let latest = self.store.latest();
-                let mut builder = BlockBuilder::new(
-                    &self.chain,
-                    &latest,
-                    &head.header,
-                    head.hash,
-                    entry.attributes(),
-                );
-                let derived = derive_block(
-                    &self.chain,
-                    &mut builder,
-                    entry,
-                    origin.as_ref(),
-                    parent_read,
-                    target,
-                    &deposits,
-                )?;
-                let block = builder.finish()?;
-                let cursor = origin
-                    .filter(|_| derived.has_origin)
-                    .map(|origin| L1Cursor {
-                        origin,
-                        next_deposit: derived.delayed_read,
-                    });
-                let position = BatchPosition::after(posted.index, batch, i);
-                self.store.commit_derived_block(
-                    &block,
-                    cursor.as_ref(),
-                    derived.has_origin,
-                    position,
-                )?;
-                Ok::<_, NodeError>((block, derived))
-            })?;
-            let (block, derived) = built;
-            self.feed.included_below(derived.delayed_read);
-            for (index, reason) in &derived.skipped {
-                warn!(block = number, index, %reason, "batch transaction skipped");
-            }
-            self.events.publish_block(&block);
-            self.batched.set(number);
-            info!(
-                number,
-                hash = %block.hash,
-                txs = block.transactions.len(),
-                batch = posted.index,
-                delayed_read = derived.delayed_read,
-                "derived"
-            );
+            let position = BatchPosition::after(posted.index, posted.acc, batch, i);
+            let derivation = BlockDerivation {
+                entry,
+                origin,
+                parent_read,
+                target: deposit_target(entry.delayed_read, posted.after_delayed_read),
+                deposits: &self.feed.deposits_from(parent_read),
+                forced: false,
+            };
+            self.derive(posted, &head, &derivation, position)?;
         }
         Ok(())
     }
+
+    /// Derives the forced block of the forced batch `posted` when the head has consumed fewer
+    /// delayed messages than it forces (`fraud_vm::batch`, *Forced inclusion*); else nothing.
+    fn apply_forced(&self, posted: &PostedBatch, origin: &L1BlockInfo) -> Result<(), ReplicaError> {
+        let head = self.store.head().ok_or(NodeError::NoGenesis)?;
+        let parent_read = self
+            .store
+            .l1_at(head.header.number)
+            .map_err(NodeError::from)?
+            .map_or(0, |c| c.next_deposit);
+        if parent_read >= posted.after_delayed_read || head.header.number == u64::MAX {
+            debug!(batch = posted.index, "forced batch: its deposits are in");
+            return Ok(());
+        }
+        let number = head.header.number + 1;
+        if self.past_max_block(number) {
+            debug!(
+                batch = posted.index,
+                "--debug.max-block reached: forced batch not derived"
+            );
+            return Ok(());
+        }
+        let Some(entry) = forced_block(posted.after_delayed_read, parent_read, origin) else {
+            return Ok(());
+        };
+        info!(
+            batch = posted.index,
+            number,
+            from = parent_read,
+            to = posted.after_delayed_read,
+            "forced batch: deriving its forced block"
+        );
+        let position = BatchPosition::after_forced(posted.index, posted.acc);
+        let derivation = BlockDerivation {
+            entry: &entry,
+            origin: Some(*origin),
+            parent_read,
+            target: posted.after_delayed_read,
+            deposits: &self.feed.deposits_from(parent_read),
+            forced: true,
+        };
+        self.derive(posted, &head, &derivation, position)
+    }
+
+    /// Builds, stores and announces the block `derivation` derives on `head`, from `posted`;
+    /// `position` is where derivation continues.
+    fn derive(
+        &self,
+        posted: &PostedBatch,
+        head: &Head,
+        derivation: &BlockDerivation<'_>,
+        position: BatchPosition,
+    ) -> Result<(), ReplicaError> {
+        let number = head.header.number + 1;
+        let built = tokio::task::block_in_place(|| {
+            derive_and_commit(&self.chain, &self.store, head, derivation, position)
+        })?;
+        let (block, derived) = built;
+        self.feed.included_below(derived.delayed_read);
+        for (index, reason) in &derived.skipped {
+            warn!(block = number, index, %reason, "batch transaction skipped");
+        }
+        self.events.publish_block(&block);
+        self.batched.set(number);
+        info!(
+            number,
+            hash = %block.hash,
+            txs = block.transactions.len(),
+            batch = posted.index,
+            delayed_read = derived.delayed_read,
+            "derived"
+        );
+        Ok(())
+    }
+}
+
+/// What derivation builds one block from: the batch block `entry`, its L1 origin as read from
+/// L1, the delayed messages its parent consumed, the deposit target of derivation rule 2 and
+/// the queued deposits from `parent_read` on; `forced`: a forced block, which consumes every
+/// deposit up to the target.
+pub(crate) struct BlockDerivation<'a> {
+    pub entry: &'a BatchBlock,
+    pub origin: Option<L1BlockInfo>,
+    pub parent_read: u64,
+    pub target: u64,
+    pub deposits: &'a [DepositMessage],
+    pub forced: bool,
+}
+
+/// Builds the block `derivation` derives on `head` ([`derive_block`]) and commits it with its
+/// batch position `position` (where derivation continues after it). Blocking.
+pub(crate) fn derive_and_commit(
+    chain: &ChainSpec,
+    store: &Store,
+    head: &Head,
+    derivation: &BlockDerivation<'_>,
+    position: BatchPosition,
+) -> Result<(BuiltBlock, Derived), NodeError> {
+    let latest = store.latest();
+    let mut builder = BlockBuilder::new(
+        chain,
+        &latest,
+        &head.header,
+        head.hash,
+        derivation.entry.attributes(),
+    );
+    let derived = derive_block(
+        chain,
+        &mut builder,
+        derivation.entry,
+        derivation.origin.as_ref(),
+        derivation.parent_read,
+        derivation.target,
+        derivation.deposits,
+    )?;
+    if derivation.forced && derived.delayed_read != derivation.target {
+        // The Inbox guarantees every forced deposit fits and is queued before the origin: the
+        // node lacks some of them (it never commits a block that L1 derives otherwise).
+        return Err(NodeError::Internal(format!(
+            "the forced block consumes delayed messages up to {} of {}: the deposits up to it \
+             are not all known",
+            derived.delayed_read, derivation.target
+        )));
+    }
+    let block = builder.finish()?;
+    let cursor = derivation
+        .origin
+        .filter(|_| derived.has_origin)
+        .map(|origin| L1Cursor {
+            origin,
+            next_deposit: derived.delayed_read,
+        });
+    store.commit_derived_block(
+        &block,
+        cursor.as_ref(),
+        derived.has_origin,
+        position,
+        &derived.listed_skipped,
+    )?;
+    Ok((block, derived))
 }
 
 /// Where to resume `batch` (Inbox batch `batch_index`), which starts at or below the derived

@@ -8,22 +8,26 @@
 //! L1-info deposit and the pending L1 deposits, before the pool's transactions.
 //!
 //! Timestamps: a block is stamped `max(now, parent + 1)` (the consensus rule
-//! [`fraud_vm::execute::block_timestamp`] applied to the sequencer's clock), so faster than one
-//! block per second the chain's clock leads the wall clock; empty blocks are held back once
-//! that lead passes [`MAX_EMPTY_BLOCK_LEAD_SECS`], every block once it passes
-//! [`MAX_BLOCK_LEAD_SECS`] (so its batches keep derivation's timestamp bound,
-//! [`fraud_vm::batch::MAX_TIMESTAMP_LEAD_SECS`]).
+//! [`fraud_vm::execute::block_timestamp`] applied to the sequencer's clock), and never before
+//! its L1 origin's timestamp (a derivation rule), so faster than one block per second, or when
+//! L1's clock runs ahead, the chain's clock leads the wall clock; empty blocks are held back
+//! once that lead over the later of the wall clock and the confirmed L1 head passes
+//! [`MAX_EMPTY_BLOCK_LEAD_SECS`], every block once it passes [`MAX_BLOCK_LEAD_SECS`] (so its
+//! batches keep derivation's timestamp bound, [`fraud_vm::batch::MAX_TIMESTAMP_LEAD_SECS`]).
 
 use std::{
     collections::HashSet,
-    sync::{mpsc, Arc},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc, Arc,
+    },
     time::{Duration, Instant},
 };
 
 use alloy_consensus::Header;
 use alloy_primitives::{keccak256, Address, Bytes, B256};
 use fraud_vm::{
-    batch::{apply_l1_inputs, MAX_TIMESTAMP_LEAD_SECS},
+    batch::{apply_l1_inputs, forced_block, MAX_TIMESTAMP_LEAD_SECS},
     chain::ChainSpec,
     execute::{
         block_timestamp, BlockAttributes, BlockBuilder, BuiltBlock, ExecutableTx, StateProvider,
@@ -36,9 +40,11 @@ use tracing::{error, info, info_span, warn};
 
 use crate::{
     events::ChainEvents,
-    follower::DepositFeed,
+    follower::{BlockInputs, DepositFeed, ForcedBatch},
+    forced::{ForcedDue, ForcedStatus},
     mempool::Mempool,
-    store::{L1Cursor, Store},
+    replica::{derive_and_commit, BlockDerivation},
+    store::{cursor::BatchPosition, Head, L1Cursor, Store},
     NodeError,
 };
 
@@ -70,11 +76,15 @@ pub struct Sequencer {
     derivation: Option<Derivation>,
 }
 
-/// The sequencer's L1 inputs: the follower's feed and the cursor after the last built block.
+/// The sequencer's L1 inputs: the follower's feed, the cursor after the last built block and
+/// the index from which forced batches are still to be checked ([`crate::forced`]).
 #[derive(Clone)]
 struct Derivation {
     feed: Arc<DepositFeed>,
     cursor: Arc<Mutex<Option<L1Cursor>>>,
+    forced_from: Arc<AtomicU64>,
+    /// A forced batch whose forced block is sealed before any other block.
+    due: ForcedDue,
 }
 
 impl Sequencer {
@@ -102,7 +112,19 @@ impl Sequencer {
         self.derivation = Some(Derivation {
             feed,
             cursor: Arc::new(Mutex::new(cursor)),
+            forced_from: Arc::default(),
+            due: Arc::default(),
         });
+        self
+    }
+
+    /// Seals the forced block of the forced batch in `due` before any other block (the node
+    /// rolled back to the block it goes on), then empties `due`; a sequencer without L1 inputs
+    /// ignores it.
+    pub fn with_forced(mut self, due: ForcedDue) -> Self {
+        if let Some(d) = &mut self.derivation {
+            d.due = due;
+        }
         self
     }
 
@@ -130,24 +152,32 @@ impl Sequencer {
         Ok(sealed)
     }
 
-    /// Opens the block with its L1 inputs: the L1-info deposit of its origin, then the pending
-    /// deposits in Inbox order while their gas limits fit ([`fraud_vm::batch::apply_l1_inputs`], the rule
-    /// derivation replays). With `ignore_deposits` (tests only) only the deposits a forced batch
-    /// requires are included. Returns the cursor after the block and whether the block has an
-    /// L1 origin.
+    /// The L1 cursor after the last built block, and the next block's L1 inputs (None: no L1
+    /// block is known yet, or the node does not follow L1).
+    fn l1_inputs(&self) -> (Option<L1Cursor>, Option<BlockInputs>) {
+        let Some(d) = &self.derivation else {
+            return (None, None);
+        };
+        let before = *d.cursor.lock();
+        (before, d.feed.inputs(before.as_ref()))
+    }
+
+    /// Opens the block with its L1 inputs (from [`Sequencer::l1_inputs`]): the L1-info deposit
+    /// of its origin, then the pending deposits in Inbox order while their gas limits fit
+    /// ([`fraud_vm::batch::apply_l1_inputs`], the rule derivation replays). With
+    /// `ignore_deposits` (tests only) none are: only the forced blocks of forced batches
+    /// include them ([`Sequencer::apply_forced`]). Returns the cursor after the block and
+    /// whether the block has an L1 origin.
     fn include_l1<P: StateProvider>(
         &self,
         builder: &mut BlockBuilder<'_, P>,
+        (before, inputs): (Option<L1Cursor>, Option<BlockInputs>),
     ) -> Result<(Option<L1Cursor>, bool), NodeError> {
-        let Some(d) = &self.derivation else {
-            return Ok((None, false));
-        };
-        let before = *d.cursor.lock();
-        let Some(inputs) = d.feed.inputs(before.as_ref()) else {
+        let Some(inputs) = inputs else {
             return Ok((before, false));
         };
         let target = if self.config.ignore_deposits {
-            inputs.forced_read
+            inputs.first_deposit
         } else {
             u64::MAX
         };
@@ -167,15 +197,7 @@ impl Sequencer {
                 from = inputs.first_deposit,
                 to = read - 1,
                 origin = inputs.origin.number,
-                forced_read = inputs.forced_read,
                 "deposits included"
-            );
-        }
-        if read < inputs.forced_read {
-            warn!(
-                read,
-                forced_read = inputs.forced_read,
-                "forced deposits did not all fit in this block; the rest follow in the next ones"
             );
         }
         Ok((
@@ -196,9 +218,14 @@ impl Sequencer {
         let span = info_span!("build", number = parent.number + 1);
         let _guard = span.enter();
         let build_started = Instant::now();
-        let attributes = next_attributes(parent, parent_hash, self.config.gas_limit);
+        let l1 = self.l1_inputs();
+        let mut attributes = next_attributes(parent, parent_hash, self.config.gas_limit);
+        // Never stamped before its origin (derivation skips such a block).
+        if let Some(inputs) = &l1.1 {
+            attributes.timestamp = attributes.timestamp.max(inputs.origin.timestamp);
+        }
         let mut builder = BlockBuilder::new(&self.chain, state, parent, parent_hash, attributes);
-        let (cursor, has_origin) = self.include_l1(&mut builder)?;
+        let (cursor, has_origin) = self.include_l1(&mut builder, l1)?;
         let base_fee = builder.header().base_fee_per_gas.unwrap_or_default();
         let candidates = self.pool.best(base_fee, self.config.max_block_txs);
         let mut skip: HashSet<Address> = HashSet::new();
@@ -300,7 +327,9 @@ impl Sequencer {
         let queue = Arc::new(queue);
         loop {
             let started = tokio::time::Instant::now();
-            if self.holds_block() {
+            let this = self.clone();
+            let hold = join(tokio::task::spawn_blocking(move || this.apply_forced())).await??;
+            if hold || self.holds_block() {
                 tokio::select! {
                     _ = tokio::time::sleep_until(started + self.config.block_time) => continue,
                     _ = shutdown.changed() => return Ok(()),
@@ -365,14 +394,101 @@ pub const MAX_EMPTY_BLOCK_LEAD_SECS: u64 = 60;
 pub const MAX_BLOCK_LEAD_SECS: u64 = MAX_TIMESTAMP_LEAD_SECS / 2;
 
 impl Sequencer {
+    /// Applies the forced batches the follower found since the last call ([`crate::forced`]):
+    /// seals the forced block of one due on the tip, or stops with
+    /// [`NodeError::ForcedRollBack`] when blocks must be rolled back for it. A forced batch is
+    /// looked at once the follower has published the deposits up to its L1 block. Returns
+    /// whether to hold the next block: the node rolled back for a forced batch
+    /// ([`Sequencer::with_forced`]) whose forced block cannot be sealed yet.
+    fn apply_forced(&self) -> Result<bool, NodeError> {
+        let Some(d) = &self.derivation else {
+            return Ok(false);
+        };
+        let confirmed = d.feed.confirmed().map_or(0, |c| c.number);
+        // The due forced batch is in the feed with the head that reaches its L1 block: the loop
+        // below seals its forced block, then the batcher may start.
+        let due = *d.due.lock();
+        if due.is_some_and(|f| f.l1_block > confirmed) {
+            return Ok(true);
+        }
+        for forced in d.feed.forced_batches(d.forced_from.load(Ordering::Relaxed)) {
+            if forced.l1_block > confirmed {
+                break;
+            }
+            let tip = self.store.tip().ok_or(NodeError::NoGenesis)?;
+            match crate::forced::status(&self.store, &forced, tip.header.number)? {
+                ForcedStatus::Done => {}
+                ForcedStatus::SealOn(_) => self.seal_forced(&forced, &tip)?,
+                ForcedStatus::RollBackTo(to) => {
+                    return Err(NodeError::ForcedRollBack {
+                        forced: Box::new(forced),
+                        to,
+                    });
+                }
+            }
+            d.forced_from.store(forced.index + 1, Ordering::Relaxed);
+        }
+        if due.is_some() {
+            *d.due.lock() = None;
+        }
+        Ok(false)
+    }
+
+    /// Seals the forced block of `forced` on the tip `tip` (nothing staged above the head)
+    /// with derivation's code, and announces it.
+    fn seal_forced(&self, forced: &ForcedBatch, tip: &Head) -> Result<(), NodeError> {
+        let Some(d) = &self.derivation else {
+            return Ok(());
+        };
+        let read = d.cursor.lock().map_or(0, |c| c.next_deposit);
+        let Some(entry) = forced_block(forced.after_delayed_read, read, &forced.origin) else {
+            return Ok(());
+        };
+        let deposits = d.feed.deposits_from(read);
+        let derivation = BlockDerivation {
+            entry: &entry,
+            origin: Some(forced.origin),
+            parent_read: read,
+            target: forced.after_delayed_read,
+            deposits: &deposits,
+            forced: true,
+        };
+        let position = BatchPosition::after_forced(forced.index, forced.acc);
+        let (block, derived) =
+            derive_and_commit(&self.chain, &self.store, tip, &derivation, position)?;
+        *d.cursor.lock() = Some(L1Cursor {
+            origin: forced.origin,
+            next_deposit: derived.delayed_read,
+        });
+        d.feed.included_below(derived.delayed_read);
+        self.events.publish_block(&block);
+        warn!(
+            number = block.header.number,
+            hash = %block.hash,
+            batch = forced.index,
+            from = read,
+            to = derived.delayed_read,
+            "sealed the forced block of a forced batch (deposits held back past the force-inclusion window)"
+        );
+        Ok(())
+    }
+
     /// Whether to skip this block-time tick: the next block's timestamp would lead the clock
     /// by more than [`MAX_BLOCK_LEAD_SECS`], or by more than [`MAX_EMPTY_BLOCK_LEAD_SECS`]
-    /// with nothing in the pool to include.
+    /// with nothing in the pool to include. The clock is the later of the node's and the
+    /// confirmed L1 head's timestamp: blocks stamped at an origin ahead of the node's clock
+    /// (L1's clock runs ahead) do not lead L1, whose batches bound the lead.
     fn holds_block(&self) -> bool {
         let Some(tip) = self.store.tip() else {
             return false;
         };
-        let lead = block_timestamp(tip.header.timestamp, 0).saturating_sub(unix_now());
+        let l1_time = self
+            .derivation
+            .as_ref()
+            .and_then(|d| d.feed.confirmed())
+            .map_or(0, |c| c.timestamp);
+        let now = unix_now().max(l1_time);
+        let lead = block_timestamp(tip.header.timestamp, 0).saturating_sub(now);
         lead > MAX_BLOCK_LEAD_SECS
             || (lead > MAX_EMPTY_BLOCK_LEAD_SECS && self.pool.status().0 == 0)
     }

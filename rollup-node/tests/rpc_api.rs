@@ -17,7 +17,7 @@ use alloy::{
     },
 };
 use fraud_vm::{
-    smt::{Node, Proof},
+    smt::Proof,
     state::{account_key, storage_key, AccountLeaf},
 };
 use futures::StreamExt;
@@ -33,20 +33,6 @@ async fn raw(chain: &TestChain, method: &str, params: Value) -> Value {
         .raw_request::<_, Value>(method.to_string().into(), params)
         .await
         .unwrap_or_else(|e| chain.fail(&format!("{method} failed: {e}")))
-}
-
-/// Decodes the `eth_getProof` node list (see `rollup_node::rpc` docs) back into a [`Proof`].
-fn decode_proof(nodes: &[Bytes]) -> Proof {
-    let mut proof = Proof::default();
-    for n in nodes {
-        match n.len() {
-            32 => proof.siblings.push(B256::from_slice(n)),
-            64 => proof.leaf = Some((B256::from_slice(&n[..32]), B256::from_slice(&n[32..]))),
-            65 => proof.sibling_node = Some(Node::decode(n).expect("node encoding")),
-            other => panic!("unexpected proof element of {other} bytes"),
-        }
-    }
-    proof
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -291,7 +277,7 @@ async fn rpc_surface() {
         .await
         .expect("proof");
     assert_eq!(proof.storage_hash, block.header.state_root);
-    let account_proof = decode_proof(&proof.account_proof);
+    let account_proof = Proof::from_nodes(&proof.account_proof).expect("an SMT proof");
     let leaf_value = account_proof
         .verify(block.header.state_root, &account_key(&contract))
         .expect("account proof verifies")
@@ -307,7 +293,8 @@ async fn rpc_surface() {
     let expected_slots = [U256::from(7), U256::from(42), U256::ZERO];
     for (sp, want) in proof.storage_proof.iter().zip(expected_slots) {
         assert_eq!(sp.value, want);
-        let got = decode_proof(&sp.proof)
+        let got = Proof::from_nodes(&sp.proof)
+            .expect("an SMT proof")
             .verify(
                 block.header.state_root,
                 &storage_key(&contract, &sp.key.as_b256().into()),

@@ -214,28 +214,76 @@ async fn no_block_is_sealed_past_the_lead_derivation_allows() {
         .is_none());
 }
 
-/// A `--gas-limit` above the protocol's bound is refused at start: derivation would skip every
-/// block the sequencer made.
+/// A `--gas-limit` outside the protocol's bounds is refused at start: derivation would skip
+/// every block the sequencer made. Above `MAX_BLOCK_GAS_LIMIT` always; below
+/// `MIN_ORIGIN_GAS_LIMIT` when following L1 (its blocks have L1 origins). Both are refused
+/// before the node reaches L1 (nothing listens at the URL).
 #[test]
-fn a_gas_limit_above_the_protocol_bound_is_refused() {
+fn a_gas_limit_outside_the_protocol_bounds_is_refused() {
+    use fraud_vm::batch::{MAX_BLOCK_GAS_LIMIT, MIN_ORIGIN_GAS_LIMIT};
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollup-node"))
-        .args([
-            "--datadir",
-            &dir.path().display().to_string(),
-            "--http.port",
-            "0",
-            "--ws.port",
-            "0",
-            "--gas-limit",
-            &(fraud_vm::batch::MAX_BLOCK_GAS_LIMIT + 1).to_string(),
-        ])
-        .output()
-        .expect("run rollup-node");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("above the protocol's largest block gas limit"),
-        "{stderr}"
-    );
+    let deployment = dir.path().join("deployment.json");
+    let genesis = fraud_vm::chain::ChainGenesis::from_json(
+        &std::fs::read_to_string(workspace_path("testdata/genesis.json")).expect("genesis"),
+    )
+    .expect("genesis json");
+    std::fs::write(
+        &deployment,
+        fraud_vm::deposit::Deployment {
+            l1_chain_id: 31337,
+            l2_chain_id: genesis.spec.chain_id,
+            deploy_block: 0,
+            deployer: Default::default(),
+            inbox: Default::default(),
+            portal: Default::default(),
+            output_registry: Default::default(),
+            l1_standard_bridge: Default::default(),
+            batcher: Default::default(),
+            proposer: Default::default(),
+            resolver: Default::default(),
+            force_inclusion_window: 30,
+            challenge_window: 60,
+            proposal_bond: Default::default(),
+        }
+        .to_json(),
+    )
+    .expect("write deployment");
+    let l1_args = [
+        "--l1.rpc".to_string(),
+        "http://127.0.0.1:9".into(),
+        "--deployment".into(),
+        deployment.display().to_string(),
+    ];
+    let cases = [
+        (
+            MAX_BLOCK_GAS_LIMIT + 1,
+            &[][..],
+            "above the protocol's largest block gas limit",
+        ),
+        (
+            MIN_ORIGIN_GAS_LIMIT - 1,
+            &l1_args[..],
+            "the least a block with an L1 origin needs",
+        ),
+    ];
+    for (gas_limit, extra, says) in cases {
+        let datadir = dir.path().join(gas_limit.to_string());
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollup-node"))
+            .args([
+                "--datadir",
+                &datadir.display().to_string(),
+                "--http.port",
+                "0",
+                "--ws.port",
+                "0",
+                "--gas-limit",
+                &gas_limit.to_string(),
+            ])
+            .args(extra)
+            .output()
+            .expect("run rollup-node");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
 }

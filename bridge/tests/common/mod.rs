@@ -314,13 +314,28 @@ impl Chain {
         args: &[u8],
         value: U256,
     ) -> Address {
+        let outcome = self.try_deploy_with_value(from, name, args, value);
+        assert!(outcome.success, "deploying {name} failed: {outcome:?}");
+        outcome.created.unwrap()
+    }
+
+    /// Deploys contract `name` (as [`Chain::deploy`]), returning the outcome, failed or not.
+    pub fn try_deploy(&mut self, from: Address, name: &str, args: &[u8]) -> Outcome {
+        self.try_deploy_with_value(from, name, args, U256::ZERO)
+    }
+
+    fn try_deploy_with_value(
+        &mut self,
+        from: Address,
+        name: &str,
+        args: &[u8],
+        value: U256,
+    ) -> Outcome {
         let mut code = bytecode(name).to_vec();
         code.extend_from_slice(args);
         let tx = self.tx(from, TxKind::Create, value, code.into());
         let result = self.evm.transact_commit(tx).expect("valid transaction");
-        let outcome = Self::outcome(result);
-        assert!(outcome.success, "deploying {name} failed: {outcome:?}");
-        outcome.created.unwrap()
+        Self::outcome(result)
     }
 
     /// The address the next CREATE from `from` produces.

@@ -20,9 +20,14 @@ import {WordTree} from "../lib/WordTree.sol";
 ///           and parent hash are those of the block that appended the batch, so the L1 origins
 ///           of the batch's L2 blocks can be proven from the parent hash by walking back L1
 ///           headers, long after `blockhash` forgot them.
-///         A batch also says how many delayed messages the chain has consumed after it. If the
-///         sequencer ignores a delayed message for `forceInclusionWindow` seconds, anyone can
-///         append an empty, `forced` batch that consumes it.
+///         A sequencer batch also says how many delayed messages the chain has consumed after
+///         it (a bound for derivation, not a fact: derivation consumes what the blocks say). If
+///         the sequencer ignores a delayed message for `forceInclusionWindow` seconds, anyone can
+///         append an empty, `forced` batch forcing the messages up to it in, at most
+///         {MAX_FORCED_DEPOSITS} past the previous forced batch's count and one per L1 block;
+///         derivation turns it into a forced block that consumes them (`fraud_vm::batch`,
+///         *Forced inclusion*). What can be forced depends on no count a sequencer batch
+///         declares, so a sequencer cannot make a message unforceable.
 contract Inbox {
     /// @notice Only the Portal may queue deposits.
     error NotPortal();
@@ -31,10 +36,18 @@ contract Inbox {
     /// @notice Batches must be posted by a code-less EOA directly (their data is read from the
     ///         transaction's calldata).
     error BatcherNotEOA();
-    /// @notice `afterDelayedMessagesRead` is below the messages already read or above the queue.
-    error InvalidDelayedMessagesRead(uint256 afterDelayedMessagesRead, uint256 read, uint256 count);
+    /// @notice `afterDelayedMessagesRead` is above the queue.
+    error InvalidDelayedMessagesRead(uint256 afterDelayedMessagesRead, uint256 count);
     /// @notice The delayed message to force was queued less than `forceInclusionWindow` ago.
     error ForceInclusionWindowNotElapsed(uint256 queuedAt, uint256 includableAt);
+    /// @notice A forced batch must force more delayed messages than the previous forced batch
+    ///         (`forcedRead`), at most {MAX_FORCED_DEPOSITS} more, and no more than are queued.
+    error InvalidForcedCount(uint256 afterDelayedMessagesRead, uint256 forcedRead, uint256 count);
+    /// @notice A forced batch was already appended in this L1 block.
+    error AlreadyForcedInThisBlock();
+    /// @notice The force-inclusion window must be at least one second (a forced message was
+    ///         then queued in an earlier L1 block than the forced batch).
+    error ZeroForceInclusionWindow();
     /// @notice An accumulator index beyond the current count.
     error IndexOutOfRange(uint256 index, uint256 count);
 
@@ -97,6 +110,9 @@ contract Inbox {
     address public immutable batcher;
     /// @notice Seconds after which an unread delayed message can be forced in.
     uint256 public immutable forceInclusionWindow;
+    /// @notice Most delayed messages a forced batch may force past the previous forced batch's
+    ///         count (`fraud_vm::batch::MAX_FORCED_DEPOSITS`): its forced block holds them all.
+    uint256 public constant MAX_FORCED_DEPOSITS = 16;
 
     /// @dev `_delayedAccs[i]` = accumulator after i + 1 messages.
     bytes32[] private _delayedAccs;
@@ -104,13 +120,16 @@ contract Inbox {
     uint64[] private _delayedTimestamps;
     /// @dev `_batchAccs[i]` = accumulator after i + 1 batches.
     bytes32[] private _batchAccs;
-    /// @notice Number of delayed messages consumed by the batches so far.
-    uint256 public delayedMessagesRead;
+    /// @notice The `afterDelayedMessagesRead` of the newest forced batch (0: none).
+    uint256 public forcedRead;
+    /// @notice The L1 block of the newest forced batch (0: none).
+    uint256 public lastForcedBlock;
 
     /// @param portal_ The Portal (deploy scripts predict its address).
     /// @param batcher_ The batch poster EOA.
     /// @param forceInclusionWindow_ Seconds (devnet: e.g. 30; production: 24 h).
     constructor(address portal_, address batcher_, uint256 forceInclusionWindow_) {
+        if (forceInclusionWindow_ == 0) revert ZeroForceInclusionWindow();
         portal = portal_;
         batcher = batcher_;
         forceInclusionWindow = forceInclusionWindow_;
@@ -169,30 +188,40 @@ contract Inbox {
     /// @notice Appends a sequencer batch (only the batcher, called directly from its EOA).
     /// @param data The batch (uncompressed, read by derivation from this call's calldata).
     /// @param afterDelayedMessagesRead Delayed messages consumed once this batch is applied:
-    ///        `delayedMessagesRead <= afterDelayedMessagesRead <= delayedMessageCount()`.
+    ///        at most `delayedMessageCount()` (a bound derivation caps the batch's blocks with).
     function appendSequencerBatch(bytes calldata data, uint256 afterDelayedMessagesRead) external {
         if (msg.sender != batcher) revert NotBatcher();
         // The data must be this transaction's own calldata: no contract in between, and no
         // EIP-7702 delegation (a delegated EOA has code), which would let the top-level call
         // differ from the one committed here.
         if (msg.sender != tx.origin || msg.sender.code.length != 0) revert BatcherNotEOA();
-        if (afterDelayedMessagesRead < delayedMessagesRead || afterDelayedMessagesRead > _delayedAccs.length) {
-            revert InvalidDelayedMessagesRead(afterDelayedMessagesRead, delayedMessagesRead, _delayedAccs.length);
+        if (afterDelayedMessagesRead > _delayedAccs.length) {
+            revert InvalidDelayedMessagesRead(afterDelayedMessagesRead, _delayedAccs.length);
         }
         _appendBatch(WordTree.root(data), data.length, afterDelayedMessagesRead, false);
     }
 
     /// @notice Forces delayed messages up to `afterDelayedMessagesRead` into the chain with an
-    ///         empty batch (anyone), once the last of them (index `afterDelayedMessagesRead - 1`,
-    ///         not yet read) has waited `forceInclusionWindow` seconds.
+    ///         empty batch (anyone), once the last of them (index `afterDelayedMessagesRead - 1`)
+    ///         has waited `forceInclusionWindow` seconds: `forcedRead < afterDelayedMessagesRead
+    ///         <= forcedRead + MAX_FORCED_DEPOSITS`; at most one per L1 block (so forced blocks, each
+    ///         stamped at least one second after its parent, cannot push the chain's clock
+    ///         ahead of L1's). Messages the chain
+    ///         has consumed already may be forced again: the batch then derives nothing.
     function forceInclusion(uint256 afterDelayedMessagesRead) external {
-        if (afterDelayedMessagesRead <= delayedMessagesRead || afterDelayedMessagesRead > _delayedAccs.length) {
-            revert InvalidDelayedMessagesRead(afterDelayedMessagesRead, delayedMessagesRead, _delayedAccs.length);
+        uint256 read = forcedRead;
+        if (
+            afterDelayedMessagesRead <= read || afterDelayedMessagesRead - read > MAX_FORCED_DEPOSITS
+                || afterDelayedMessagesRead > _delayedAccs.length
+        ) {
+            revert InvalidForcedCount(afterDelayedMessagesRead, read, _delayedAccs.length);
         }
         uint256 queuedAt = _delayedTimestamps[afterDelayedMessagesRead - 1];
         if (block.timestamp < queuedAt + forceInclusionWindow) {
             revert ForceInclusionWindowNotElapsed(queuedAt, queuedAt + forceInclusionWindow);
         }
+        if (lastForcedBlock == block.number) revert AlreadyForcedInThisBlock();
+        (forcedRead, lastForcedBlock) = (afterDelayedMessagesRead, block.number);
         _appendBatch(WordTree.root(msg.data[0:0]), 0, afterDelayedMessagesRead, true);
     }
 
@@ -212,7 +241,6 @@ contract Inbox {
         c.forced = forced;
         bytes32 acc = keccak256(abi.encode(c));
         _batchAccs.push(acc);
-        delayedMessagesRead = afterDelayedMessagesRead;
         emit BatchAppended(batchIndex, dataRoot, dataLength, afterDelayedMessagesRead, acc, forced);
     }
 

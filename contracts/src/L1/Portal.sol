@@ -27,11 +27,14 @@ contract Portal is ReentrancyGuard {
         bytes data;
     }
 
-    /// @notice The preimage of a version-0 output root (`fraud_vm::output::output_root`).
+    /// @notice The preimage of a version-1 output root (`fraud_vm::output::output_root`): the
+    ///         block number and the four words of the claim on the block (`fraud_vm::vm::Claim`).
     struct OutputRootProof {
         uint256 l2BlockNumber;
         bytes32 l2BlockHash;
         bytes32 stateRoot;
+        bytes32 blockHashesRoot;
+        bytes32 cursor;
     }
 
     /// @notice Where and when a withdrawal was proven.
@@ -42,7 +45,8 @@ contract Portal is ReentrancyGuard {
 
     /// @notice A contract creation must not name a target.
     error CreationWithTarget();
-    /// @notice The deposit's gas limit is below {MIN_GAS_LIMIT} or above {MAX_GAS_LIMIT}.
+    /// @notice The deposit's gas limit is below {minimumGasLimit} of its data or above
+    ///         {MAX_GAS_LIMIT}.
     error InvalidGasLimit(uint64 gasLimit);
     /// @notice The deposit's data exceeds {MAX_DATA_SIZE} bytes.
     error DataTooLarge(uint256 size);
@@ -72,15 +76,24 @@ contract Portal is ReentrancyGuard {
     /// @notice A withdrawal was finalized; `success` is the outcome of its L1 call.
     event WithdrawalFinalized(bytes32 indexed hash, bool success);
 
+    /// @notice `END` of a claim's hash (`fraud_vm::vm::machine::end_hash`).
+    bytes32 public constant CLAIM_END_DOMAIN = keccak256("fraud-vm block end");
     /// @notice The L2 message passer predeploy.
     address public constant L2_TO_L1_MESSAGE_PASSER = 0x4200000000000000000000000000000000000016;
     /// @notice {l2Sender} outside a withdrawal call.
     address public constant DEFAULT_L2_SENDER = 0x000000000000000000000000000000000000dEaD;
     /// @notice Offset of L1 contract addresses aliased on L2.
     uint160 public constant ALIAS_OFFSET = uint160(0x1111000000000000000000000000000000001111);
-    /// @notice Smallest deposit gas limit (an L2 transfer's intrinsic gas).
+    /// @notice Smallest deposit gas limit (an L2 transfer's intrinsic gas), without data
+    ///         (`fraud_vm::deposit::MIN_DEPOSIT_GAS_LIMIT`).
     uint64 public constant MIN_GAS_LIMIT = 21_000;
-    /// @notice Largest deposit gas limit (a third of the L2 block gas limit of 60M).
+    /// @notice Gas a deposit's gas limit must hold per byte of data
+    ///         (`fraud_vm::deposit::DEPOSIT_GAS_PER_DATA_BYTE`): the data a block's deposits
+    ///         carry is bounded by its gas limit, which bounds what deriving the block copies
+    ///         and hashes.
+    uint64 public constant GAS_PER_DATA_BYTE = 16;
+    /// @notice Largest deposit gas limit (`fraud_vm::deposit::MAX_DEPOSIT_GAS_LIMIT`): a block
+    ///         with an L1 origin has room for the L1-info deposit and one this large.
     uint64 public constant MAX_GAS_LIMIT = 20_000_000;
     /// @notice Gas limit of deposits made by sending ETH to the Portal.
     uint64 public constant RECEIVE_DEFAULT_GAS_LIMIT = 100_000;
@@ -116,7 +129,7 @@ contract Portal is ReentrancyGuard {
     /// @notice Queues an L2 deposit transaction minting `msg.value` to the (aliased) sender.
     /// @param to L2 call target (must be zero for a creation).
     /// @param value Wei sent with the L2 call (may differ from `msg.value`).
-    /// @param gasLimit L2 gas limit, in [{MIN_GAS_LIMIT}, {MAX_GAS_LIMIT}].
+    /// @param gasLimit L2 gas limit, in [{minimumGasLimit}`(data.length)`, {MAX_GAS_LIMIT}].
     /// @param isCreation Whether `data` is initcode of a contract to create.
     /// @param data L2 calldata or initcode, at most {MAX_DATA_SIZE} bytes.
     function depositTransaction(address to, uint256 value, uint64 gasLimit, bool isCreation, bytes calldata data)
@@ -126,10 +139,17 @@ contract Portal is ReentrancyGuard {
         _deposit(to, value, gasLimit, isCreation, data);
     }
 
+    /// @notice The smallest gas limit of a deposit with `dataLength` bytes of data:
+    ///         `MIN_GAS_LIMIT + GAS_PER_DATA_BYTE · dataLength`
+    ///         (`fraud_vm::deposit::min_deposit_gas_limit`).
+    function minimumGasLimit(uint256 dataLength) public pure returns (uint256) {
+        return MIN_GAS_LIMIT + GAS_PER_DATA_BYTE * dataLength;
+    }
+
     function _deposit(address to, uint256 value, uint64 gasLimit, bool isCreation, bytes memory data) private {
         if (isCreation && to != address(0)) revert CreationWithTarget();
-        if (gasLimit < MIN_GAS_LIMIT || gasLimit > MAX_GAS_LIMIT) revert InvalidGasLimit(gasLimit);
         if (data.length > MAX_DATA_SIZE) revert DataTooLarge(data.length);
+        if (gasLimit < minimumGasLimit(data.length) || gasLimit > MAX_GAS_LIMIT) revert InvalidGasLimit(gasLimit);
         address from = msg.sender;
         if (msg.sender != tx.origin) {
             unchecked {
@@ -207,8 +227,12 @@ contract Portal is ReentrancyGuard {
         return keccak256(abi.encodePacked(L2_TO_L1_MESSAGE_PASSER, slot));
     }
 
-    /// @notice `fraud_vm::output::output_root` (version 0).
+    /// @notice `fraud_vm::output::output_root` (version 1): `keccak256(abi.encode(1,
+    ///         l2BlockNumber, claimHash))` with `claimHash = keccak256(END ‖ l2BlockHash ‖ stateRoot
+    ///         ‖ blockHashesRoot ‖ cursor)` (`fraud_vm::vm::machine::end_hash`).
     function outputRoot(OutputRootProof calldata o) public pure returns (bytes32) {
-        return keccak256(abi.encode(uint256(0), o.l2BlockNumber, o.l2BlockHash, o.stateRoot));
+        bytes32 claimHash =
+            keccak256(abi.encode(CLAIM_END_DOMAIN, o.l2BlockHash, o.stateRoot, o.blockHashesRoot, o.cursor));
+        return keccak256(abi.encode(uint256(1), o.l2BlockNumber, claimHash));
     }
 }

@@ -44,7 +44,7 @@ library BatchRecord {
         /// {DERIVED}: a block is derived; {NOTHING}: the batch, or its tail from this record
         /// on, derives nothing.
         uint8 status;
-        /// With {NOTHING}: the rule broken ({UNDECODABLE} .. {ORIGIN_NOT_PAST}); else 0.
+        /// With {NOTHING}: the rule broken ({UNDECODABLE} .. {ORIGIN_TOO_OLD}); else 0.
         uint8 reason;
         /// The stamped timestamp, `block_timestamp(parentTimestamp, record.timestamp)`.
         uint64 timestamp;
@@ -92,6 +92,8 @@ library BatchRecord {
     uint8 internal constant ORIGIN_BACK = 9;
     /// @notice {Record.reason}: `InvalidBatch::OriginNotPast`.
     uint8 internal constant ORIGIN_NOT_PAST = 10;
+    /// @notice {Record.reason}: `InvalidBatch::OriginTooOld`.
+    uint8 internal constant ORIGIN_TOO_OLD = 11;
 
     /// @notice `fraud_vm::batch::BATCH_HEADER_LEN`: version, firstBlock, parentHash, blockCount.
     uint256 internal constant HEADER_LEN = 45;
@@ -106,8 +108,14 @@ library BatchRecord {
     uint256 internal constant MAX_BLOCK_GAS_LIMIT = 1 << 32;
     /// @notice `fraud_vm::batch::MAX_TIMESTAMP_LEAD_SECS`.
     uint256 internal constant MAX_TIMESTAMP_LEAD_SECS = 3600;
-    /// @notice `fraud_vm::deposit::L1_INFO_GAS_LIMIT`.
-    uint256 internal constant L1_INFO_GAS_LIMIT = 1_000_000;
+    /// @notice `fraud_vm::batch::MIN_ORIGIN_GAS_LIMIT`: the L1-info deposit's gas limit plus
+    ///         the largest deposit's (`Portal.MAX_GAS_LIMIT`).
+    uint256 internal constant MIN_ORIGIN_GAS_LIMIT = 21_000_000;
+    /// @notice `fraud_vm::batch::FORCED_BLOCK_GAS_LIMIT`: the L1-info deposit's gas limit plus
+    ///         `MAX_FORCED_DEPOSITS` (16) of the largest deposit's.
+    uint256 internal constant FORCED_BLOCK_GAS_LIMIT = 321_000_000;
+    /// @notice `fraud_vm::batch::MAX_ORIGIN_AGE`, in L1 blocks.
+    uint256 internal constant MAX_ORIGIN_AGE = 3600;
     /// @notice `fraud_vm::execute::MIN_BLOCK_INTERVAL_SECS`.
     uint256 internal constant MIN_BLOCK_INTERVAL_SECS = 1;
     uint256 private constant U64_MAX = type(uint64).max;
@@ -126,7 +134,8 @@ library BatchRecord {
     ///         not frame, reverts with {Malformed}.
     ///
     ///         The record must pass `BatchBlock::check` ({GAS_LIMIT}, {TIMESTAMP_LEAD},
-    ///         {ORIGIN_WITHOUT_ROOM}, {ORIGIN_BACK}, {ORIGIN_NOT_PAST}, in that order); a record
+    ///         {ORIGIN_WITHOUT_ROOM}, {ORIGIN_BACK}, {ORIGIN_NOT_PAST}, {ORIGIN_TOO_OLD}, in that
+    ///         order); a record
     ///         that fails derives nothing, nor do the records after it.
     function derive(bytes calldata batch, Context memory ctx) internal pure returns (Record memory r) {
         uint256 txsAt;
@@ -254,10 +263,31 @@ library BatchRecord {
         r.timestamp = uint64(stamped);
         if (stamped > min(ctx.l1Timestamp + MAX_TIMESTAMP_LEAD_SECS, U64_MAX)) return TIMESTAMP_LEAD;
         if (!r.hasOrigin) return 0;
-        if (gasLimit < L1_INFO_GAS_LIMIT) return ORIGIN_WITHOUT_ROOM;
+        if (gasLimit < MIN_ORIGIN_GAS_LIMIT) return ORIGIN_WITHOUT_ROOM;
         if (ctx.hasOrigin && r.originNumber < ctx.originNumber) return ORIGIN_BACK;
         if (r.originNumber >= ctx.l1BlockNumber) return ORIGIN_NOT_PAST;
+        if (ctx.l1BlockNumber - r.originNumber > MAX_ORIGIN_AGE) return ORIGIN_TOO_OLD;
         return 0;
+    }
+
+    /// @notice The record of the forced block (`batch::forced_block`) on a parent stamped at
+    ///         `parentTimestamp`, with L1 origin `origin` (L1's block before the forced batch's),
+    ///         forcing delayed messages up to `delayedRead`: the origin's timestamp (stamped),
+    ///         `FORCED_BLOCK_GAS_LIMIT`, the origin's hash as prevrandao, no extra data, no
+    ///         transactions, the batch done after it.
+    function forced(uint64 parentTimestamp, uint64 originNumber, bytes32 originHash, uint64 originTimestamp, uint64 delayedRead)
+        internal
+        pure
+        returns (Record memory r)
+    {
+        uint256 stamped = min(uint256(parentTimestamp) + MIN_BLOCK_INTERVAL_SECS, U64_MAX);
+        if (originTimestamp > stamped) stamped = originTimestamp;
+        r.timestamp = uint64(stamped);
+        r.gasLimit = uint64(FORCED_BLOCK_GAS_LIMIT);
+        r.prevrandao = originHash;
+        r.extraDataHash = keccak256("");
+        (r.hasOrigin, r.originNumber, r.originHash) = (true, originNumber, originHash);
+        r.delayedRead = delayedRead;
     }
 
     function min(uint256 a, uint256 b) private pure returns (uint256) {

@@ -21,19 +21,10 @@ import {L1Inputs} from "./L1Inputs.sol";
 ///         returns `abi.encode` of the hand-off ({Handoff.Fields}): the block's execution
 ///         start, or the next batch's start when the record derives nothing.
 /// @dev Only a fallback: no batch bytes can select another entry by their first four bytes.
-///      Not yet derived: forced inclusion's `forcedRead` (`fraud_vm::batch`, *Forced
-///      inclusion*). It never exceeds the previous batch's `afterDelayedMessagesRead` (the
-///      Inbox's count only grows), so a record whose `delayedRead` reaches that count derives
-///      exactly; one below it (only around a forced batch) reverts with {NotSupported}: a
-///      failed run, which has no hand-off step.
 contract DerivationProgram {
-    /// @notice The record's deposit target could depend on a forced batch, which this program
-    ///         does not scan yet (contract docs).
-    error NotSupported();
-
-    /// @notice The opened batch's data is not as long as its commitment says, or the commitment
-    ///         names an L1 block number or timestamp of `2^64` or more (the open step and the
-    ///         Inbox make neither happen).
+    /// @notice The opened batch's data is not as long as its commitment says, or a commitment
+    ///         names an L1 block number, timestamp or count of `2^64` or more (the open step and
+    ///         the Inbox make neither happen).
     error WrongBatch();
 
     /// @notice Derives one block from the batch in the call data (contract docs); returns
@@ -44,6 +35,7 @@ contract DerivationProgram {
         BatchCommitment.Fields memory commitment = commitmentAfter(uint256(cursor.batchIndex) + 1);
         if (commitment.dataLength != batch.length) revert WrongBatch();
         Header.Fields memory parent = Header.decodeMemory(DerivationOracle.preimage(parentHash));
+        if (commitment.forced) return abi.encode(forcedBlock(parent, cursor, commitment));
 
         BatchRecord.Context memory ctx = context(parent, cursor, commitment);
         (BatchRecord.Record memory record, uint256 txsAt) = BatchRecord.read(batch, ctx);
@@ -54,8 +46,8 @@ contract DerivationProgram {
         if (record.hasOrigin) {
             bool onL1;
             (onL1, l1) = l1Inputs(parent, cursor, commitment, record);
-            // `InvalidBatch::OriginNotOnL1`: the record and the rest of its batch derive
-            // nothing.
+            // `InvalidBatch::OriginNotOnL1` or `OriginAfterBlock`: the record and the rest of
+            // its batch derive nothing.
             if (!onL1) return abi.encode(Handoff.noBlock(cursor));
         }
         (uint256 inputCount, bytes32 inputsRoot) =
@@ -67,8 +59,37 @@ contract DerivationProgram {
         return abi.encode(Handoff.blockStart(parent, next, record, inputCount, inputsRoot));
     }
 
+    /// @notice What the forced batch `commitment` derives on `parent` (`batch::forced_block`,
+    ///         *Forced inclusion*): nothing when the cursor has consumed the messages it forces,
+    ///         else the forced block, whose origin is L1's block before the forced batch's (the
+    ///         commitment's `l1ParentHash`: no header walk) and which consumes every forced
+    ///         message (all were queued before the forced batch's L1 block and fit in its gas
+    ///         limit: `Inbox.forceInclusion`).
+    function forcedBlock(
+        Header.Fields memory parent,
+        Cursor.Fields memory cursor,
+        BatchCommitment.Fields memory commitment
+    ) private view returns (Handoff.Fields memory) {
+        uint64 forcing = toU64(commitment.afterDelayedMessagesRead);
+        // No block follows block `2^64 − 1` (`InvalidBatch::Overlap`, as for any batch).
+        if (cursor.delayedRead >= forcing || parent.number >= type(uint64).max) return Handoff.noBlock(cursor);
+        // The Inbox appends no batch in L1 block 0.
+        uint64 originNumber = toU64(commitment.l1BlockNumber) - 1;
+        (, DepositInput.L1BlockInfo memory origin) =
+            L1Inputs.origin(commitment.l1ParentHash, commitment.l1BlockNumber, originNumber, commitment.l1ParentHash);
+        BatchRecord.Record memory record = BatchRecord.forced(
+            uint64(parent.timestamp), originNumber, commitment.l1ParentHash, origin.timestamp, forcing
+        );
+        L1Inputs.Inputs memory l1 =
+            L1Inputs.deposits(origin, parent.number + 1, cursor.delayedRead, forcing, record.gasLimit);
+        Cursor.Fields memory next = Cursor.afterBlock(cursor, 0, l1.delayedRead);
+        (next.hasOrigin, next.originNumber, next.originHash) = (true, originNumber, commitment.l1ParentHash);
+        return Handoff.blockStart(parent, next, record, l1.count, BatchRecord.root(l1.leaves, l1.count));
+    }
+
     /// @notice The L1 inputs of the block `record` (which has an origin) derives on `parent`:
-    ///         whether its origin is on L1, and if so its L1-info deposit and deposits
+    ///         whether its origin is on L1 and not after the block (its stamped timestamp is not
+    ///         before the origin's), and if so its L1-info deposit and deposits
     ///         ({L1Inputs.deposits}, up to {target}).
     function l1Inputs(
         Header.Fields memory parent,
@@ -79,9 +100,9 @@ contract DerivationProgram {
         DepositInput.L1BlockInfo memory origin;
         (onL1, origin) =
             L1Inputs.origin(commitment.l1ParentHash, commitment.l1BlockNumber, record.originNumber, record.originHash);
-        if (!onL1) return (false, l1);
+        if (!onL1 || record.timestamp < origin.timestamp) return (false, l1);
         l1 = L1Inputs.deposits(
-            origin, parent.number + 1, cursor.delayedRead, target(cursor, record, commitment), record.gasLimit
+            origin, parent.number + 1, cursor.delayedRead, target(record, commitment), record.gasLimit
         );
     }
 
@@ -91,21 +112,15 @@ contract DerivationProgram {
         return BatchCommitment.decode(DerivationOracle.preimage(DerivationOracle.batchAcc(n)));
     }
 
-    /// @notice `batch::deposit_target(record.delayedRead, forcedRead, afterDelayedMessagesRead)`
-    ///         where `forcedRead` is known to be at most `record.delayedRead`: it is at most the
-    ///         previous batch's `afterDelayedMessagesRead`, and a record below that reverts with
-    ///         {NotSupported} (contract docs).
-    function target(
-        Cursor.Fields memory cursor,
-        BatchRecord.Record memory record,
-        BatchCommitment.Fields memory commitment
-    ) private view returns (uint64) {
-        if (cursor.batchIndex != 0) {
-            uint256 previous = commitmentAfter(cursor.batchIndex).afterDelayedMessagesRead;
-            if (record.delayedRead < previous) revert NotSupported();
-        }
+    /// @notice `batch::deposit_target(record.delayedRead, afterDelayedMessagesRead)` of the
+    ///         opened batch's `commitment`: the smaller.
+    function target(BatchRecord.Record memory record, BatchCommitment.Fields memory commitment)
+        private
+        pure
+        returns (uint64)
+    {
         uint256 after_ = commitment.afterDelayedMessagesRead;
-        return record.delayedRead < after_ ? record.delayedRead : uint64(after_);
+        return record.delayedRead < after_ ? record.delayedRead : toU64(after_);
     }
 
     /// @notice What `BatchRecord.derive` needs: the parent (the claim's block), the chain, the

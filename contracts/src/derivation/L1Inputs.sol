@@ -14,9 +14,6 @@ import {UserTx} from "./UserTx.sol";
 ///         deposits from the parent's count below the target, each queued at or before the
 ///         origin and while the gas limits fit.
 library L1Inputs {
-    /// @notice `fraud_vm::deposit::L1_INFO_GAS_LIMIT`.
-    uint256 internal constant L1_INFO_GAS_LIMIT = 1_000_000;
-
     /// @notice `keccak256("")`: a deposit without data needs no preimage query.
     bytes32 private constant EMPTY_HASH = keccak256("");
 
@@ -39,7 +36,8 @@ library L1Inputs {
     ///         `l1ParentHash`); and if so, the origin it describes (`L1BlockInfo::from_header`:
     ///         number, hash, timestamp, base fee, 0 before London).
     /// @dev `number < appendedNumber` (`BatchBlock::check`, `ORIGIN_NOT_PAST`). The walk reads
-    ///      `appendedNumber − 1 − number` headers before the origin's own.
+    ///      `appendedNumber − 1 − number` headers before the origin's own, fewer than
+    ///      `MAX_ORIGIN_AGE` (`ORIGIN_TOO_OLD`), in constant memory.
     function origin(bytes32 l1ParentHash, uint256 appendedNumber, uint256 number, bytes32 hash)
         internal
         view
@@ -47,9 +45,17 @@ library L1Inputs {
     {
         bytes32 walk = l1ParentHash;
         for (uint256 n = appendedNumber - 1; n > number; n--) {
+            uint256 free;
+            assembly ("memory-safe") {
+                free := mload(0x40)
+            }
             Header.Fields memory h = Header.decodeMemory(DerivationOracle.preimage(walk));
             if (h.number != n) revert NotL1(n);
             walk = h.parentHash;
+            // Only `walk` (on the stack) outlives the header: its memory is released.
+            assembly ("memory-safe") {
+                mstore(0x40, free)
+            }
         }
         if (walk != hash) return (false, info);
         Header.Fields memory o = Header.decodeMemory(DerivationOracle.preimage(walk));
@@ -83,7 +89,7 @@ library L1Inputs {
         bytes32[] memory leaves = new bytes32[](8);
         uint256 count;
         leaves[count++] = UserTx.hash(DepositInput.l1Info(o, l2Number));
-        uint256 limits = L1_INFO_GAS_LIMIT;
+        uint256 limits = DepositInput.L1_INFO_GAS_LIMIT;
         while (read < target) {
             uint256 free;
             assembly ("memory-safe") {

@@ -30,9 +30,10 @@
 //! its parent hash, the L1 origins of its L2 blocks) stays provable for as long as a dispute
 //! lasts, where `blockhash` forgets after 256 blocks.
 //!
-//! `afterDelayedMessagesRead` is `max(delayed messages consumed by the batch's last block,
-//! Inbox.delayedMessagesRead())`: the Inbox only lets that count grow, and a forced batch may
-//! have raised it past blocks sealed before the sequencer saw it (see *Forced inclusion*).
+//! A sequencer batch's `afterDelayedMessagesRead` is the count of delayed messages its last
+//! block has consumed (the Inbox only checks that so many are queued). It bounds what the
+//! batch's blocks consume (every message below it is on L1); what they consume is what their
+//! records say. No count a batch declares limits what can be forced.
 //!
 //! ## Format (version 0)
 //!
@@ -79,11 +80,9 @@
 //!    deposits so far, with its own, are at most the block's gas limit (a rule on limits, not on
 //!    gas used, so the count is known before anything runs). Derivation stops at the first one
 //!    that is not. The target count ([`deposit_target`]) is
-//!    `min(max(delayedRead, forcedRead), afterDelayedMessagesRead)`, where `forcedRead` is the
-//!    largest `afterDelayedMessagesRead` of a forced batch appended in an L1 block at or before
-//!    the block's origin (see below) and the last term is the batch's own (every message below
-//!    it is on L1; an honest sequencer's counts never exceed it). The count actually consumed is
-//!    what the next block starts from.
+//!    `min(delayedRead, afterDelayedMessagesRead)`: the record's count, within the batch's own
+//!    bound (an honest sequencer's counts never exceed it). The count actually consumed is what
+//!    the next block starts from.
 //! 3. The batch's transactions in order. A transaction that does not decode, is not a user
 //!    type (legacy, EIP-2930, EIP-1559), has no or another chain id, has a high-`s`
 //!    signature (EIP-2) or does not recover a sender ([`validate_user_tx`], the rule the
@@ -106,7 +105,9 @@
 //!    or below `head` (late, repeated or competing: blocks are never replaced) derives
 //!    nothing.
 //! 3. **Parent**: its `parentHash` must be the hash of `head`; else it derives nothing.
-//! 4. A batch with no block (a forced batch) derives nothing.
+//! 4. A forced batch derives its forced block ([`forced_block`], *Forced inclusion*) when the
+//!    head has consumed fewer delayed messages than it forces, else nothing; no other rule
+//!    applies to it.
 //! 5. Each block of the batch, in order, is derived only if it passes
 //!    [`BatchBlock::check`] and [`BatchBlock::check_origin`]; the first that fails ends the
 //!    batch (it and the blocks after it derive nothing, the blocks before it stay):
@@ -119,21 +120,26 @@
 //!    - **origin monotonicity**: a block's L1 origin, if it has one, is not older than the
 //!      newest origin of an earlier block (a block may have none: it carries no L1 inputs);
 //!    - **room for the origin**: a block with an origin has a gas limit of at least
-//!      [`crate::deposit::L1_INFO_GAS_LIMIT`], so its L1-info deposit always runs;
+//!      [`MIN_ORIGIN_GAS_LIMIT`] (its L1-info deposit's and the largest deposit's), so its
+//!      L1-info deposit always runs and no deposit is too big for every block;
 //!    - **origin in the past**: the origin's number is below the number of the L1 block that
 //!      appended the batch (so it is provable by walking L1 headers back from that block's
 //!      committed parent hash);
-//!    - **origin on L1**: the origin's hash is the hash of L1's block of that number.
+//!    - **sequencing window**: the origin is at most [`MAX_ORIGIN_AGE`] L1 blocks behind the
+//!      L1 block that appended the batch (which bounds that walk);
+//!    - **origin on L1**: the origin's hash is the hash of L1's block of that number;
+//!    - **origin not after the block**: the stamped timestamp is not before the origin's
+//!      (L2 time never runs behind the L1 block a block takes inputs from; a forced block is
+//!      stamped at its origin's second or later by construction).
 //!
 //! The sequencer keeps every rule by construction: its origins are confirmed L1 blocks that
 //! only move forward, its batches are posted after their blocks are sealed, it refuses a
-//! `--gas-limit` above [`MAX_BLOCK_GAS_LIMIT`] and holds every block whose timestamp would
-//! lead its clock by more than half of [`MAX_TIMESTAMP_LEAD_SECS`].
-//!
-//! Not yet rules (and so not yet enforced on the sequencer): a lower bound of L2 time by the
-//! origin's timestamp, and a *sequencing window* after which blocks without a batch are derived
-//! as deposit-only blocks (so a sequencer that stops posting, or never moves its origin, cannot
-//! hold forced deposits back).
+//! `--gas-limit` above [`MAX_BLOCK_GAS_LIMIT`] (and, following L1, below
+//! [`MIN_ORIGIN_GAS_LIMIT`]), stamps a block with an origin no earlier than the origin, and
+//! holds every block whose timestamp would lead its clock (the later of its own and the
+//! confirmed L1 head's) by more than half of [`MAX_TIMESTAMP_LEAD_SECS`]. The sequencing window is kept only if its batcher
+//! posts a block within [`MAX_ORIGIN_AGE`] L1 blocks of its origin (a batcher down that long
+//! leaves blocks derivation skips; the batcher refuses to post them and says so).
 //!
 //! ## The block claim and the derivation cursor
 //!
@@ -158,12 +164,38 @@
 //!
 //! ## Forced inclusion
 //!
-//! `Inbox.forceInclusion(n)` appends an empty batch with `forced = true` once delayed message
-//! `n - 1` has waited the force-inclusion window. Rule: **every L2 block whose L1 origin is at
-//! or after the L1 block of that forced batch consumes at least `n` delayed messages** (step 2
-//! above). The sequencer follows L1 at the same confirmation depth as its origins, so it sees a
-//! forced batch exactly when its origin reaches the forced batch's L1 block, and the block it
-//! builds then includes the forced deposits; blocks it sealed before keep their count.
+//! `Inbox.forceInclusion(n)` (anyone) appends a batch with no data and `forced = true` once
+//! delayed message `n - 1` has waited the force-inclusion window (at least one second, so it
+//! was queued in an earlier L1 block), where `n` exceeds the count the previous forced batch
+//! forced by at most [`MAX_FORCED_DEPOSITS`], at most one per L1 block (forced blocks, each
+//! stamped at least a second after its parent, then advance L2 time no faster than L1's).
+//! Derivation reads it in batch order like any batch (rule 4): on a head that has consumed
+//! `r < n` delayed messages it derives one **forced block** ([`forced_block`]), which needs
+//! nothing from the sequencer:
+//!
+//! - L1 origin: L1's block before the forced batch's (`l1BlockNumber − 1`, whose hash the
+//!   commitment holds as `l1ParentHash`; every origin before it is older, so monotonicity
+//!   holds), with its L1-info deposit;
+//! - timestamp: the origin's (stamped `max(origin timestamp, parent + 1)`), gas limit
+//!   [`FORCED_BLOCK_GAS_LIMIT`], prevrandao: the origin's hash, no extra data;
+//! - the deposits from `r` up to `n` by rule 2 with target `n`: all of them were queued before
+//!   the forced batch's L1 block, and they are at most [`MAX_FORCED_DEPOSITS`] (the head has
+//!   consumed at least the previous forced batch's count), so all fit in its gas limit;
+//! - no transactions; the cursor after it is the next batch's start.
+//!
+//! On a head that has consumed `n` or more it derives nothing. So a sequencer cannot hold a
+//! deposit back past the window: not by posting nothing, nor by posting blocks without an
+//! origin, nor by raising the Inbox's `delayedMessagesRead` with batches that consume nothing
+//! (that count bounds only a sequencer batch's `afterDelayedMessagesRead`, never what can be
+//! forced). Blocks an honest sequencer sealed after its last batch before the forced one and
+//! before it saw the forced batch are replaced (OP Stack's deposit-only blocks and Arbitrum's
+//! force-included messages reorder an unsafe head the same way); the window is long enough
+//! that a working batcher always posts a deposit before it can be forced.
+//!
+//! So every block whose L1 origin is at or after a forced batch's L1 block has consumed at
+//! least what it forces: such a block comes after the forced batch in batch order (an origin
+//! is before its batch's L1 block), by when the count is `n`. No proof needs to look back at
+//! earlier forced batches.
 
 use alloy_consensus::{
     crypto::SECP256K1N_HALF, transaction::SignerRecoverable, Header, Transaction as _,
@@ -178,7 +210,8 @@ mod validity;
 
 pub use crate::inbox::{BatchCommitment, BatchOrigin, Cursor};
 pub use validity::{
-    AppendedIn, DerivedParent, InvalidBatch, MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
+    AppendedIn, DerivedParent, InvalidBatch, FORCED_BLOCK_GAS_LIMIT, MAX_BLOCK_GAS_LIMIT,
+    MAX_FORCED_DEPOSITS, MAX_ORIGIN_AGE, MAX_TIMESTAMP_LEAD_SECS, MIN_ORIGIN_GAS_LIMIT,
 };
 
 use crate::{
@@ -427,6 +460,10 @@ impl Batch {
     }
 }
 
+/// A transaction a block's input list holds and tx-init skipped: its position in the list,
+/// the transaction, its sender.
+pub type ListedSkipped = (usize, OpTxEnvelope, Address);
+
 /// What [`derive_block`] did besides building.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Derived {
@@ -437,13 +474,37 @@ pub struct Derived {
     pub has_origin: bool,
     /// Batch transactions skipped by rule 3 (index in the batch block, reason).
     pub skipped: Vec<(usize, String)>,
+    /// Those of them the block's input list holds (they decode for this chain with a valid
+    /// signature) and tx-init skipped (invalid on the state, or not fitting in the gas left):
+    /// each at its position in the input list, with its sender. A trace of the block over its
+    /// input list ([`crate::vm::BlockRef::inputs`]) needs them.
+    pub listed_skipped: Vec<ListedSkipped>,
 }
 
-/// The target count of derivation rule 2 for a block whose record says `delayed_read`, with
-/// `forced_read` forced in at or before its origin, read from a batch committed with
-/// `after_delayed_read`: `min(max(delayed_read, forced_read), after_delayed_read)`.
-pub fn deposit_target(delayed_read: u64, forced_read: u64, after_delayed_read: u64) -> u64 {
-    delayed_read.max(forced_read).min(after_delayed_read)
+/// The block forced batch `F` derives (*Forced inclusion*) on a head that has consumed
+/// `parent_read` delayed messages, where `F` forces `after_delayed_read` of them and `origin`
+/// is L1's block before `F`'s (`l1BlockNumber − 1`, hash `l1ParentHash`): None when the head
+/// has consumed them all. Derive it with [`derive_block`], target `after_delayed_read`.
+pub fn forced_block(
+    after_delayed_read: u64,
+    parent_read: u64,
+    origin: &L1BlockInfo,
+) -> Option<BatchBlock> {
+    (parent_read < after_delayed_read).then(|| BatchBlock {
+        timestamp: origin.timestamp,
+        gas_limit: FORCED_BLOCK_GAS_LIMIT,
+        prevrandao: origin.hash,
+        extra_data: Bytes::new(),
+        origin: Some(BatchOrigin::from(origin)),
+        delayed_read: after_delayed_read,
+        transactions: Vec::new(),
+    })
+}
+
+/// The target count of derivation rule 2 for a block whose record says `delayed_read`, read
+/// from a batch committed with `after_delayed_read`: the smaller.
+pub fn deposit_target(delayed_read: u64, after_delayed_read: u64) -> u64 {
+    delayed_read.min(after_delayed_read)
 }
 
 /// Steps 1 and 2 of the derivation rule, shared by the sequencer and derivation: the L1-info
@@ -531,6 +592,7 @@ pub fn derive_block<P: StateProvider>(
         delayed_read: applied.unwrap_or(parent_read),
         has_origin: applied.is_some(),
         skipped: Vec::new(),
+        listed_skipped: Vec::new(),
     };
     finish_txs(chain, builder, block, derived)
 }
@@ -549,10 +611,19 @@ fn finish_txs<P: StateProvider>(
                 continue;
             }
         };
+        let position = builder.len() + derived.listed_skipped.len();
         match builder.execute(tx) {
             Ok(_) => {}
             Err(TxRejection::Fatal(e)) => return Err(e),
-            Err(e) => derived.skipped.push((i, e.to_string())),
+            Err(e) => {
+                derived.skipped.push((i, e.to_string()));
+                // Decoded again (it just decoded): only a skipped transaction pays for it.
+                if let Ok(listed) = decode_user_tx(chain, raw) {
+                    derived
+                        .listed_skipped
+                        .push((position, listed.tx, listed.sender));
+                }
+            }
         }
     }
     Ok(derived)

@@ -7,7 +7,7 @@ use alloy_primitives::B256;
 
 use super::{Batch, BatchBlock, BatchOrigin};
 use crate::{
-    deposit::{L1BlockInfo, L1_INFO_GAS_LIMIT},
+    deposit::{L1BlockInfo, L1_INFO_GAS_LIMIT, MAX_DEPOSIT_GAS_LIMIT},
     execute::block_timestamp,
 };
 
@@ -18,6 +18,27 @@ pub const MAX_BLOCK_GAS_LIMIT: u64 = 1 << 32;
 /// Longest a derived block's timestamp may lead the timestamp of the L1 block that appended
 /// its batch, in seconds.
 pub const MAX_TIMESTAMP_LEAD_SECS: u64 = 3600;
+
+/// Smallest gas limit of a block with an L1 origin: its L1-info deposit's gas limit plus the
+/// largest a deposit may have, so the next deposit in the queue always fits in a block (a
+/// deposit that fits in none would hold every later one back for ever).
+pub const MIN_ORIGIN_GAS_LIMIT: u64 = L1_INFO_GAS_LIMIT + MAX_DEPOSIT_GAS_LIMIT;
+
+/// Most delayed messages one forced batch may force past the previous forced batch's count
+/// (the Inbox's `MAX_FORCED_DEPOSITS`), so its forced block holds all it forces.
+pub const MAX_FORCED_DEPOSITS: u64 = 16;
+
+/// Gas limit of a forced block (module docs of [`crate::batch`], *Forced inclusion*): its
+/// L1-info deposit and [`MAX_FORCED_DEPOSITS`] deposits of the largest gas limit, so every
+/// deposit it forces fits.
+pub const FORCED_BLOCK_GAS_LIMIT: u64 =
+    L1_INFO_GAS_LIMIT + MAX_FORCED_DEPOSITS * MAX_DEPOSIT_GAS_LIMIT;
+const _: () = assert!(FORCED_BLOCK_GAS_LIMIT <= MAX_BLOCK_GAS_LIMIT);
+
+/// Most L1 blocks a block's L1 origin may lie behind the L1 block that appended its batch
+/// (the sequencing window: OP Stack's 3,600 L1 blocks). It bounds a derivation run: proving the
+/// origin walks back at most this many L1 headers.
+pub const MAX_ORIGIN_AGE: u64 = 3600;
 
 /// What the validity rules need of the derived block a batch block would be built on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,11 +102,11 @@ pub enum InvalidBatch {
         /// The derived head's hash.
         actual: B256,
     },
-    /// A block names an L1 origin with a gas limit below the L1-info deposit's, which could
-    /// not run.
+    /// A block names an L1 origin with a gas limit below [`MIN_ORIGIN_GAS_LIMIT`]: room for
+    /// its L1-info deposit and the largest deposit.
     #[error(
         "block {block}: gas limit {gas_limit} leaves no room for its L1 origin's L1-info deposit \
-         ({L1_INFO_GAS_LIMIT} gas)"
+         and the largest deposit ({MIN_ORIGIN_GAS_LIMIT} gas)"
     )]
     OriginWithoutRoom {
         /// L2 block number.
@@ -134,6 +155,31 @@ pub enum InvalidBatch {
         origin: u64,
         /// The L1 block that appended the batch.
         l1_block: u64,
+    },
+    /// A block's L1 origin lies more than [`MAX_ORIGIN_AGE`] L1 blocks behind the L1 block
+    /// that appended its batch.
+    #[error(
+        "block {block}: L1 origin {origin} is more than {MAX_ORIGIN_AGE} L1 blocks behind the \
+         batch's L1 block {l1_block}"
+    )]
+    OriginTooOld {
+        /// L2 block number.
+        block: u64,
+        /// Its origin's number.
+        origin: u64,
+        /// The L1 block that appended the batch.
+        l1_block: u64,
+    },
+    /// A block's stamped timestamp is before its L1 origin's (L2 time never runs behind the L1
+    /// block it takes inputs from).
+    #[error("block {block}: timestamp {timestamp} is before its L1 origin's {origin_timestamp}")]
+    OriginAfterBlock {
+        /// L2 block number.
+        block: u64,
+        /// Its stamped timestamp.
+        timestamp: u64,
+        /// Its origin's timestamp.
+        origin_timestamp: u64,
     },
     /// A block's L1 origin is not L1's block of that number.
     #[error("block {block}: L1 origin {number} ({hash}) is not on L1")]
@@ -210,7 +256,7 @@ impl BatchBlock {
         let Some(origin) = self.origin else {
             return Ok(());
         };
-        if self.gas_limit < L1_INFO_GAS_LIMIT {
+        if self.gas_limit < MIN_ORIGIN_GAS_LIMIT {
             return Err(InvalidBatch::OriginWithoutRoom {
                 block,
                 gas_limit: self.gas_limit,
@@ -230,28 +276,48 @@ impl BatchBlock {
                 l1_block: appended.number,
             });
         }
+        if appended.number - origin.number > MAX_ORIGIN_AGE {
+            return Err(InvalidBatch::OriginTooOld {
+                block,
+                origin: origin.number,
+                l1_block: appended.number,
+            });
+        }
         Ok(())
     }
 
-    /// Rule 5's origin on L1, for L2 block `block`: `on_l1` is L1's block at the origin's
-    /// number as the deriver read it (None: L1 has no such block). Returns that block (for the
-    /// L1-info deposit), or None when this block has no origin.
+    /// Rule 5's origin on L1, for the block after `parent`: `on_l1` is L1's block at the
+    /// origin's number as the deriver read it (None: L1 has no such block), and the block's
+    /// stamped timestamp is not before that block's. Returns that block (for the L1-info
+    /// deposit), or None when this block has no origin.
     pub fn check_origin(
         &self,
-        block: u64,
+        parent: &DerivedParent,
         on_l1: Option<&L1BlockInfo>,
     ) -> Result<Option<L1BlockInfo>, InvalidBatch> {
         let Some(origin) = self.origin else {
             return Ok(None);
         };
-        match on_l1 {
-            Some(l1) if l1.number == origin.number && l1.hash == origin.hash => Ok(Some(*l1)),
-            _ => Err(InvalidBatch::OriginNotOnL1 {
+        let block = parent.number.saturating_add(1);
+        let l1 = match on_l1 {
+            Some(l1) if l1.number == origin.number && l1.hash == origin.hash => l1,
+            _ => {
+                return Err(InvalidBatch::OriginNotOnL1 {
+                    block,
+                    number: origin.number,
+                    hash: origin.hash,
+                })
+            }
+        };
+        let timestamp = block_timestamp(parent.timestamp, self.timestamp);
+        if timestamp < l1.timestamp {
+            return Err(InvalidBatch::OriginAfterBlock {
                 block,
-                number: origin.number,
-                hash: origin.hash,
-            }),
+                timestamp,
+                origin_timestamp: l1.timestamp,
+            });
         }
+        Ok(Some(*l1))
     }
 }
 
@@ -419,7 +485,7 @@ mod tests {
             })
         );
         assert_eq!(from(29), Ok(()), "the L1 block before the batch's");
-        // An origin needs room for its L1-info deposit.
+        // An origin needs room for its L1-info deposit and the largest deposit.
         let room = |gas_limit| {
             BatchBlock {
                 gas_limit,
@@ -427,12 +493,12 @@ mod tests {
             }
             .check(&PARENT, &APPENDED)
         };
-        assert_eq!(room(L1_INFO_GAS_LIMIT), Ok(()));
+        assert_eq!(room(MIN_ORIGIN_GAS_LIMIT), Ok(()));
         assert_eq!(
-            room(L1_INFO_GAS_LIMIT - 1),
+            room(MIN_ORIGIN_GAS_LIMIT - 1),
             Err(InvalidBatch::OriginWithoutRoom {
                 block: 10,
-                gas_limit: L1_INFO_GAS_LIMIT - 1
+                gas_limit: MIN_ORIGIN_GAS_LIMIT - 1
             })
         );
         assert_eq!(
@@ -451,6 +517,35 @@ mod tests {
                 block: 10,
                 origin: 30,
                 l1_block: 30
+            })
+        );
+        // The sequencing window: at most MAX_ORIGIN_AGE L1 blocks behind the batch's.
+        let late = AppendedIn {
+            number: 20 + MAX_ORIGIN_AGE,
+            ..APPENDED
+        };
+        let aged = |n| {
+            BatchBlock {
+                origin: Some(origin(n)),
+                ..block()
+            }
+            .check(&PARENT, &late)
+        };
+        assert_eq!(aged(20), Ok(()), "exactly the window behind");
+        let later = AppendedIn {
+            number: 21 + MAX_ORIGIN_AGE,
+            ..APPENDED
+        };
+        assert_eq!(
+            BatchBlock {
+                origin: Some(origin(20)),
+                ..block()
+            }
+            .check(&PARENT, &later),
+            Err(InvalidBatch::OriginTooOld {
+                block: 10,
+                origin: 20,
+                l1_block: 21 + MAX_ORIGIN_AGE
             })
         );
         // No origin is allowed after one; any origin after none.
@@ -483,27 +578,70 @@ mod tests {
             timestamp: 1_400,
             basefee: 7,
         };
-        assert_eq!(b.check_origin(10, Some(&on_l1)), Ok(Some(on_l1)));
+        let parent = DerivedParent {
+            number: 9,
+            ..Default::default()
+        };
+        assert_eq!(b.check_origin(&parent, Some(&on_l1)), Ok(Some(on_l1)));
         let refused = Err(InvalidBatch::OriginNotOnL1 {
             block: 10,
             number: 25,
             hash: o.hash,
         });
-        assert_eq!(b.check_origin(10, None), refused);
+        assert_eq!(b.check_origin(&parent, None), refused);
         let other = L1BlockInfo {
             hash: B256::repeat_byte(0xee),
             ..on_l1
         };
-        assert_eq!(b.check_origin(10, Some(&other)), refused);
+        assert_eq!(b.check_origin(&parent, Some(&other)), refused);
         let elsewhere = L1BlockInfo {
             number: 26,
             ..on_l1
         };
-        assert_eq!(b.check_origin(10, Some(&elsewhere)), refused);
+        assert_eq!(b.check_origin(&parent, Some(&elsewhere)), refused);
         let none = BatchBlock {
             origin: None,
             ..block()
         };
-        assert_eq!(none.check_origin(10, None), Ok(None));
+        assert_eq!(none.check_origin(&parent, None), Ok(None));
+    }
+
+    #[test]
+    fn a_block_is_not_stamped_before_its_origin() {
+        let b = block();
+        let o = origin(25);
+        let parent = DerivedParent {
+            number: 9,
+            timestamp: b.timestamp - 1,
+            ..Default::default()
+        };
+        let at = |timestamp| L1BlockInfo {
+            number: 25,
+            hash: o.hash,
+            timestamp,
+            basefee: 7,
+        };
+        // The origin's own second, and before it: fine.
+        for t in [b.timestamp, b.timestamp - 1] {
+            assert_eq!(b.check_origin(&parent, Some(&at(t))), Ok(Some(at(t))));
+        }
+        assert_eq!(
+            b.check_origin(&parent, Some(&at(b.timestamp + 1))),
+            Err(InvalidBatch::OriginAfterBlock {
+                block: 10,
+                timestamp: b.timestamp,
+                origin_timestamp: b.timestamp + 1,
+            })
+        );
+        // The stamped timestamp counts: a parent one second before the origin stamps the
+        // block at the origin's second.
+        let later = DerivedParent {
+            timestamp: b.timestamp + 1,
+            ..parent
+        };
+        assert_eq!(
+            b.check_origin(&later, Some(&at(b.timestamp + 2))),
+            Ok(Some(at(b.timestamp + 2)))
+        );
     }
 }

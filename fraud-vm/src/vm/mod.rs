@@ -157,7 +157,7 @@
 //!
 //! A block's trace also holds its derivation run: the open step, the program's steps and the
 //! hand-off. The program's steps follow the same argument with its gas budget (the protocol's
-//! `derivation_gas`), the copy steps of a derivation-oracle answer included (the oracle
+//! [`open::DERIVATION_GAS`], sized from the derivation rules' bounds), the copy steps of a derivation-oracle answer included (the oracle
 //! charges 3 gas per word of its answer), so a run has at most `2·derivation_gas + 4` steps.
 //! A block whose derivation first passes over batches that derive nothing holds one run per
 //! such batch; their number per block is not bounded yet (an open design item for the game's

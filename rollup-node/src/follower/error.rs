@@ -14,9 +14,8 @@ pub enum FollowError {
     #[error("L1 {0}")]
     Temporary(#[from] SourceError),
     /// L1 reorganised below the confirmation depth: a block the follower already published
-    /// changed. The follower would have to restart from the last block both chains agree on,
-    /// but the L2 has already executed deposits from the replaced blocks and this node does
-    /// not roll the L2 back, so the driver stops following (no new deposits from then on).
+    /// changed. The L2 has already executed deposits from the replaced blocks: the driver
+    /// stops, and the node rolls the L2 back and follows again ([`crate::reorg`]).
     #[error(transparent)]
     Reset(#[from] DeepReorg),
     /// Following cannot go on with this configuration: the driver stops.
@@ -28,7 +27,7 @@ pub enum FollowError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "L1 reorg deeper than --l1.confirmations: block {number} was {expected} and is now {actual}; \
-     deposits already derived from the old chain stay on L2 and derivation stops (not handled)"
+     the L2 blocks derived from the old chain are rolled back"
 )]
 pub struct DeepReorg {
     /// The L1 block number.

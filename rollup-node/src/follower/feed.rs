@@ -13,8 +13,8 @@ use crate::store::L1Cursor;
 struct FeedState {
     /// The newest L1 block at the confirmation depth seen so far.
     confirmed: Option<L1BlockInfo>,
-    /// Forced batches: L1 block number -> largest `afterDelayedMessagesRead` forced in it.
-    forced: BTreeMap<u64, u64>,
+    /// Forced batches by batch index.
+    forced_batches: BTreeMap<u64, ForcedBatch>,
     /// Sequencer batches found on L1 (replica mode), by batch index.
     batches: BTreeMap<u64, PostedBatch>,
     /// Queued deposits not yet included, by Inbox index.
@@ -42,8 +42,28 @@ pub struct PostedBatch {
     pub l1_tx: B256,
     /// `afterDelayedMessagesRead` of the call.
     pub after_delayed_read: u64,
-    /// The decoded batch.
+    /// The Inbox's batch accumulator after it (`batchAcc(index + 1)`).
+    pub acc: B256,
+    /// The decoded batch (none for a forced batch).
     pub batch: Batch,
+    /// For a forced batch (`Inbox.forceInclusion`): L1's block before its own, its forced
+    /// block's origin.
+    pub forced_origin: Option<L1BlockInfo>,
+}
+
+/// A forced batch (`Inbox.forceInclusion`) as appended to the Inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForcedBatch {
+    /// The Inbox's batch index.
+    pub index: u64,
+    /// L1 block holding it.
+    pub l1_block: u64,
+    /// The delayed messages it forces (`afterDelayedMessagesRead`).
+    pub after_delayed_read: u64,
+    /// The Inbox's batch accumulator after it (`batchAcc(index + 1)`).
+    pub acc: B256,
+    /// L1's block before `l1_block`: its forced block's origin.
+    pub origin: L1BlockInfo,
 }
 
 /// The L1 inputs of one L2 block.
@@ -56,8 +76,6 @@ pub struct BlockInputs {
     /// The deposits to include after the L1-info deposit, in index order (contiguous from
     /// the cursor's next index).
     pub deposits: Vec<DepositMessage>,
-    /// Delayed messages forced in at or before the origin ([`DepositFeed::forced_read`]).
-    pub forced_read: u64,
 }
 
 impl DepositFeed {
@@ -88,12 +106,10 @@ impl DepositFeed {
             })
             .map(|(_, (_, message))| message.clone())
             .collect();
-        let forced_read = forced_read(&state.forced, origin.number);
         Some(BlockInputs {
             origin,
             first_deposit,
             deposits,
-            forced_read,
         })
     }
 
@@ -105,13 +121,6 @@ impl DepositFeed {
             .take_while(|(next, (index, _))| *index == next)
             .map(|(_, (_, message))| message.clone())
             .collect()
-    }
-
-    /// The largest `afterDelayedMessagesRead` of the forced batches appended in L1 blocks at or
-    /// before `l1_block` (0 if none): every L2 block with an origin at or after such a batch
-    /// consumes at least that many delayed messages (`fraud_vm::batch`, *Forced inclusion*).
-    pub fn forced_read(&self, l1_block: u64) -> u64 {
-        forced_read(&self.state.lock().forced, l1_block)
     }
 
     /// The sequencer batch with index `index`, once found on L1 (replica mode).
@@ -126,16 +135,14 @@ impl DepositFeed {
         state.batches = keep;
     }
 
-    /// Records forced batches (L1 block, `afterDelayedMessagesRead`) and sequencer batches.
-    pub fn publish_batches(&self, forced: Vec<(u64, u64)>, batches: Vec<PostedBatch>) {
-        let mut state = self.state.lock();
-        for (block, after) in forced {
-            let entry = state.forced.entry(block).or_default();
-            *entry = (*entry).max(after);
-        }
-        for batch in batches {
-            state.batches.insert(batch.index, batch);
-        }
+    /// The forced batches found with index `from` or above, in index order.
+    pub fn forced_batches(&self, from: u64) -> Vec<ForcedBatch> {
+        self.state
+            .lock()
+            .forced_batches
+            .range(from..)
+            .map(|(_, f)| *f)
+            .collect()
     }
 
     /// Forgets deposits below `next_deposit` (included in a built block).
@@ -146,9 +153,22 @@ impl DepositFeed {
         state.deposits = keep;
     }
 
-    /// Records the confirmed L1 head and the deposits found up to it.
-    pub fn publish(&self, confirmed: L1BlockInfo, deposits: Vec<DepositMessage>) {
+    /// Records the confirmed L1 head with the deposits, forced batches and sequencer batches
+    /// found up to it, at once: whoever sees a batch sees the deposits queued before it.
+    pub fn publish(
+        &self,
+        confirmed: L1BlockInfo,
+        deposits: Vec<DepositMessage>,
+        forced: Vec<ForcedBatch>,
+        batches: Vec<PostedBatch>,
+    ) {
         let mut state = self.state.lock();
+        for f in forced {
+            state.forced_batches.insert(f.index, f);
+        }
+        for batch in batches {
+            state.batches.insert(batch.index, batch);
+        }
         for message in deposits {
             if message.index >= state.included_below {
                 state.deposits.insert(message.index, message);
@@ -163,14 +183,6 @@ impl DepositFeed {
     pub fn confirmed(&self) -> Option<L1BlockInfo> {
         self.state.lock().confirmed
     }
-}
-
-fn forced_read(forced: &BTreeMap<u64, u64>, l1_block: u64) -> u64 {
-    forced
-        .range(..=l1_block)
-        .map(|(_, after)| *after)
-        .max()
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -198,7 +210,12 @@ mod tests {
     fn inputs_are_contiguous_from_the_cursor_and_origins_never_go_back() {
         let feed = DepositFeed::new(0);
         assert_eq!(feed.inputs(None), None, "no L1 block known yet");
-        feed.publish(block(5), vec![message(0, 3), message(1, 5), message(3, 5)]);
+        feed.publish(
+            block(5),
+            vec![message(0, 3), message(1, 5), message(3, 5)],
+            Vec::new(),
+            Vec::new(),
+        );
         let inputs = feed.inputs(None).expect("origin");
         assert_eq!(inputs.origin, block(5));
         // Index 2 is missing: stop before 3.
@@ -214,7 +231,7 @@ mod tests {
         feed.included_below(2);
         assert!(feed.inputs(Some(&cursor)).unwrap().deposits.is_empty());
         // An older confirmed block (a slower L1 view) never moves the origin back.
-        feed.publish(block(4), vec![message(2, 4)]);
+        feed.publish(block(4), vec![message(2, 4)], Vec::new(), Vec::new());
         let inputs = feed.inputs(Some(&cursor)).unwrap();
         assert_eq!(inputs.origin, block(5));
         assert_eq!(
@@ -222,17 +239,17 @@ mod tests {
             vec![2, 3]
         );
         // A deposit queued after the origin waits for a newer origin.
-        feed.publish(block(6), vec![message(4, 7)]);
+        feed.publish(block(6), vec![message(4, 7)], Vec::new(), Vec::new());
         let cursor = L1Cursor {
             origin: block(6),
             next_deposit: 4,
         };
         feed.included_below(4);
         assert!(feed.inputs(Some(&cursor)).unwrap().deposits.is_empty());
-        feed.publish(block(7), vec![]);
+        feed.publish(block(7), vec![], Vec::new(), Vec::new());
         assert_eq!(feed.inputs(Some(&cursor)).unwrap().deposits.len(), 1);
         // Already-included deposits are not taken back in.
-        feed.publish(block(7), vec![message(1, 5)]);
+        feed.publish(block(7), vec![message(1, 5)], Vec::new(), Vec::new());
         assert_eq!(feed.inputs(Some(&cursor)).unwrap().deposits[0].index, 4);
     }
 }

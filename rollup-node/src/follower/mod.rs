@@ -8,9 +8,9 @@
 //!   itself has depth 0);
 //! - every `DepositQueued` event of the deployment's `Inbox` in L1 blocks up to it, by Inbox
 //!   index;
-//! - every forced batch (`BatchAppended` with `forced = true`) up to it, by L1 block, published
-//!   before the head that reaches it, so the sequencer applies the forced-inclusion rule
-//!   (`fraud_vm::batch`) in the first block whose origin is at or after the forced batch;
+//! - every forced batch (`BatchAppended` with `forced = true`) up to it, by batch index, with
+//!   the L1 block before its own (its forced block's origin), for the sequencer's
+//!   [`crate::forced`] and the replica;
 //! - in replica mode ([`L1Follower::reading_batches`]), every sequencer batch, decoded from its
 //!   transaction's calldata (checked against the event's `dataRoot` and `dataLength`), for [`crate::replica`].
 //!
@@ -37,7 +37,7 @@
 //!   last known origin and no new deposits; the follower logs a warning and retries with a
 //!   backoff of up to 10 s;
 //! - **reorg below the confirmation depth** ([`FollowError::Reset`]): see below; the follower
-//!   stops;
+//!   stops and the node recovers ([`crate::reorg`]);
 //! - **wrong L1** ([`FollowError::Critical`]: the L1's chain id is not the deployment's, or a
 //!   batch transaction's calldata is not the data the Inbox committed): the follower logs an
 //!   error and stops. Committed data that does not decode as a batch derives no blocks.
@@ -45,11 +45,11 @@
 //! **L1 reorgs**: only blocks at depth `>= confirmations` are ever read, so a reorg of
 //! unconfirmed blocks never reaches the L2 (a deposit in a reorged-out block is simply never
 //! seen; if it is mined again it is a new deposit). A reorg **deeper than the confirmation
-//! depth** (the block recorded as the latest confirmed one, or the stored origin on restart,
-//! no longer has its hash) is not handled: the follower logs an error and stops deriving
-//! (blocks keep coming, without new deposits), because the L2 has already executed deposits
-//! from the replaced L1 blocks and undoing that means rolling the L2 back, which this node
-//! does not do. Pick `--l1.confirmations` above the deepest reorg the L1 can have.
+//! depth** is found when the block recorded as the latest confirmed one (or, when L1's head
+//! drops below it, the newest confirmed block seen at or below the head; or the stored origin
+//! on restart) no longer has its hash. The follower stops with [`FollowError::Reset`], and the
+//! node rolls the L2 back to the newest block whose L1 inputs are still on L1 and starts its L1
+//! tasks again ([`crate::reorg`]).
 
 mod error;
 mod feed;
@@ -71,13 +71,15 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 pub use error::{CriticalError, DeepReorg, FollowError};
-pub use feed::{BlockInputs, DepositFeed, PostedBatch};
+pub use feed::{BlockInputs, DepositFeed, ForcedBatch, PostedBatch};
 pub use source::{l1_provider, L1Source, RpcL1Source, SourceError};
 
 use crate::store::L1Cursor;
 
 /// Longest block range of one `eth_getLogs` call.
 const LOGS_RANGE: u64 = 5_000;
+/// Confirmed blocks the follower remembers to check a head that went back.
+const SEEN: usize = 256;
 /// Longest wait between retries while L1 is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -103,8 +105,10 @@ pub struct L1Follower<S = RpcL1Source> {
     start: Option<L1Cursor>,
     /// The next L1 block whose logs are to be read (None: not started yet).
     scan_from: Option<u64>,
-    /// The last confirmed block published (checked for deep reorgs).
-    last_confirmed: Option<L1BlockInfo>,
+    /// The confirmed blocks published, newest last (at most [`SEEN`]): the newest is checked
+    /// for deep reorgs each round, and when L1's head drops below it, the newest of these at or
+    /// below the head tells a reorg from a lagging node.
+    seen: std::collections::VecDeque<L1BlockInfo>,
     /// Replica mode: also read sequencer batches (from the deploy block on).
     read_batches: bool,
 }
@@ -136,7 +140,7 @@ impl<S: L1Source> L1Follower<S> {
             feed,
             start,
             scan_from: None,
-            last_confirmed: start.map(|c| c.origin),
+            seen: start.map(|c| c.origin).into_iter().collect(),
             read_batches: false,
         }
     }
@@ -148,16 +152,10 @@ impl<S: L1Source> L1Follower<S> {
         self
     }
 
-    /// Polls until `shutdown` turns true or an error stops the follower (logged; see
-    /// [`L1Follower::drive`]).
-    pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        let _ = self.drive(shutdown).await;
-    }
-
     /// The driver loop: polls every `poll_interval` until `shutdown` turns true (`Ok`) and
     /// acts on each failed round by its kind: [`FollowError::Temporary`] is logged and
     /// retried with a doubling backoff (up to 10 s); [`FollowError::Reset`] (a reorg deeper
-    /// than the confirmation depth, which this node does not undo) and
+    /// than the confirmation depth, which the node recovers from: [`crate::reorg`]) and
     /// [`FollowError::Critical`] are logged and returned: the follower stops.
     pub async fn drive(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), FollowError> {
         let mut delay = self.config.poll_interval;
@@ -209,29 +207,15 @@ impl<S: L1Source> L1Follower<S> {
         Ok(())
     }
 
-    /// The first L1 block to scan: the deploy block on a fresh chain; else the block of the
-    /// next expected deposit (found by its indexed topic), or past the stored origin if it
-    /// is not queued yet.
-    async fn first_scan_block(&self, head: u64) -> Result<u64, FollowError> {
-        let deploy_block = self.config.deployment.deploy_block;
-        let Some(cursor) = self.start.filter(|_| !self.read_batches) else {
-            return Ok(deploy_block);
-        };
-        self.check_unchanged(&cursor.origin).await?;
-        let inbox = self.config.deployment.inbox;
-        let mut from = deploy_block;
-        while from <= head {
-            let to = (from + LOGS_RANGE - 1).min(head);
-            let found = self
-                .source
-                .deposit_block(inbox, cursor.next_deposit, from, to)
-                .await?;
-            if let Some(number) = found {
-                return Ok(number);
-            }
-            from = to + 1;
+    /// The first L1 block to scan: the deploy block, after checking that the stored origin is
+    /// still L1's. Every forced batch is read again (a sequencer asks whether each one is in its
+    /// chain, `crate::forced`: one that landed while the node was down included), deposits the
+    /// chain has consumed are dropped by the feed, and a replica needs the batches anyway.
+    async fn first_scan_block(&self) -> Result<u64, FollowError> {
+        if let Some(cursor) = self.start {
+            self.check_unchanged(&cursor.origin).await?;
         }
-        Ok(cursor.origin.number + 1)
+        Ok(self.config.deployment.deploy_block)
     }
 
     /// One round: read the confirmed head and the deposits (and batches) up to it.
@@ -250,7 +234,7 @@ impl<S: L1Source> L1Follower<S> {
         let scan_from = match self.scan_from {
             Some(n) => n,
             None => {
-                let n = self.first_scan_block(head).await?;
+                let n = self.first_scan_block().await?;
                 info!(from_l1_block = n, next_deposit = ?self.start.map(|c| c.next_deposit), "following L1");
                 self.scan_from = Some(n);
                 n
@@ -259,11 +243,20 @@ impl<S: L1Source> L1Follower<S> {
         let Some(target) = head.checked_sub(self.config.confirmations) else {
             return Ok(());
         };
-        if let Some(last) = self.last_confirmed {
-            if target <= last.number && scan_from > target {
+        if let Some(&last) = self.seen.back() {
+            if target < last.number {
+                // The head went back: a reorg that shortened L1, or a lagging node. The newest
+                // block seen at or below the head tells which; a lagging node is waited for.
+                if let Some(seen) = self.seen.iter().rev().find(|b| b.number <= target) {
+                    self.check_unchanged(seen).await?;
+                }
                 return Ok(());
             }
+            // Also when nothing is new: a reorg may keep L1's height.
             self.check_unchanged(&last).await?;
+            if scan_from > target {
+                return Ok(());
+            }
         }
         let mut deposits = Vec::new();
         let mut forced = Vec::new();
@@ -289,14 +282,12 @@ impl<S: L1Source> L1Follower<S> {
             }
             from = to + 1;
         }
-        // Batches first: a sequencer never sees an origin without the forced batches up to it.
-        self.feed.publish_batches(forced, batches);
         let confirmed = self.block_info(target).await?;
-        if self
-            .last_confirmed
-            .is_none_or(|l| confirmed.number > l.number)
-        {
-            self.last_confirmed = Some(confirmed);
+        if self.seen.back().is_none_or(|l| confirmed.number > l.number) {
+            self.seen.push_back(confirmed);
+            if self.seen.len() > SEEN {
+                self.seen.pop_front();
+            }
         }
         if !deposits.is_empty() {
             debug!(
@@ -305,8 +296,8 @@ impl<S: L1Source> L1Follower<S> {
                 "deposits found"
             );
         }
-        self.feed
-            .publish(self.last_confirmed.unwrap_or(confirmed), deposits);
+        let newest = self.seen.back().copied().unwrap_or(confirmed);
+        self.feed.publish(newest, deposits, forced, batches);
         self.scan_from = Some(scan_from.max(target + 1));
         Ok(())
     }
@@ -317,7 +308,7 @@ impl<S: L1Source> L1Follower<S> {
     async fn read_batch(
         &self,
         log: &Log,
-        forced: &mut Vec<(u64, u64)>,
+        forced: &mut Vec<ForcedBatch>,
         batches: &mut Vec<PostedBatch>,
     ) -> Result<(), FollowError> {
         let event = match BatchAppended::decode_log_data(log.data()) {
@@ -333,16 +324,26 @@ impl<S: L1Source> L1Follower<S> {
         let l1_tx = log.transaction_hash.unwrap_or_default();
         if event.forced {
             info!(l1_block, after_delayed_read = after, "forced batch on L1");
-            forced.push((l1_block, after));
+            let origin = self.block_info(l1_block.saturating_sub(1)).await?;
+            forced.push(ForcedBatch {
+                index,
+                l1_block,
+                after_delayed_read: after,
+                acc: event.batchAcc,
+                origin,
+            });
             if self.read_batches {
-                // Forced batches take a batch index too; they carry no blocks.
+                // Forced batches take a batch index too; a replica derives their forced
+                // blocks.
                 batches.push(PostedBatch {
                     index,
                     l1_block,
                     l1_timestamp: 0,
                     l1_tx,
                     after_delayed_read: after,
+                    acc: event.batchAcc,
                     batch: Batch::default(),
+                    forced_origin: Some(origin),
                 });
             }
             return Ok(());
@@ -382,7 +383,9 @@ impl<S: L1Source> L1Follower<S> {
             l1_timestamp,
             l1_tx,
             after_delayed_read: after,
+            acc: event.batchAcc,
             batch,
+            forced_origin: None,
         });
         Ok(())
     }

@@ -80,6 +80,13 @@ impl ScriptedL1 {
         s.head = s.head.max(head);
     }
 
+    /// Drops the blocks above `head` (a reorg onto a shorter chain, or a lagging node).
+    pub fn truncate(&self, head: u64) {
+        let mut s = self.0.lock();
+        s.blocks.retain(|number, _| *number <= head);
+        s.head = head;
+    }
+
     /// Replaces block `number`'s hash (a reorg of that block).
     pub fn reorg(&self, number: u64, fork: u8) {
         if let Some(block) = self.0.lock().blocks.get_mut(&number) {
@@ -129,6 +136,21 @@ impl ScriptedL1 {
         }
         .abi_encode();
         self.0.lock().txs.insert(tx, input.into());
+        self.push_log(inbox, block, tx, event.encode_log_data());
+    }
+
+    /// A forced batch (`Inbox.forceInclusion(after)`) with Inbox batch index `index` in L1
+    /// block `block`.
+    pub fn forced(&self, inbox: Address, index: u64, block: u64, after: u64) {
+        let event = BatchAppended {
+            batchIndex: U256::from(index),
+            dataRoot: fraud_vm::merkle::data_root(&[]),
+            dataLength: U256::ZERO,
+            afterDelayedMessagesRead: U256::from(after),
+            batchAcc: B256::repeat_byte(0xfa),
+            forced: true,
+        };
+        let tx = B256::repeat_byte(0xf0 + index as u8);
         self.push_log(inbox, block, tx, event.encode_log_data());
     }
 
@@ -207,29 +229,30 @@ impl L1Source for ScriptedL1 {
             .collect())
     }
 
-    async fn deposit_block(
-        &self,
-        inbox: Address,
-        index: u64,
-        from: u64,
-        to: u64,
-    ) -> Result<Option<u64>, SourceError> {
-        let s = self.call("eth_getLogs")?;
-        let topic = B256::from(U256::from(index));
-        Ok(s.logs
-            .iter()
-            .filter(|l| l.address() == inbox)
-            .filter(|l| l.topic0() == Some(&DepositQueued::SIGNATURE_HASH))
-            .filter(|l| l.topics().get(1) == Some(&topic))
-            .filter_map(|l| l.block_number)
-            .find(|b| (from..=to).contains(b)))
-    }
-
     async fn transaction_input(&self, hash: B256) -> Result<Option<Bytes>, SourceError> {
         Ok(self
             .call("eth_getTransactionByHash")?
             .txs
             .get(&hash)
             .cloned())
+    }
+
+    async fn batch_acc(
+        &self,
+        inbox: Address,
+        n: u64,
+        at: u64,
+    ) -> Result<Option<B256>, SourceError> {
+        if n == 0 {
+            return Ok(Some(B256::ZERO));
+        }
+        let s = self.call("eth_call")?;
+        Ok(s.logs
+            .iter()
+            .filter(|l| l.address() == inbox)
+            .filter(|l| l.block_number.is_some_and(|b| b <= at))
+            .filter_map(|l| BatchAppended::decode_log(&l.inner).ok())
+            .find(|e| e.batchIndex == U256::from(n - 1))
+            .map(|e| e.batchAcc))
     }
 }

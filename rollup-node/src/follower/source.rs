@@ -67,22 +67,30 @@ pub trait L1Source: Send + Sync {
         to: u64,
     ) -> impl Future<Output = Result<Vec<Log>, SourceError>> + Send;
 
-    /// The L1 block of `inbox`'s `DepositQueued` event with Inbox index `index`, if it is in
-    /// blocks `from..=to` (`eth_getLogs` on the indexed topic).
-    fn deposit_block(
-        &self,
-        inbox: Address,
-        index: u64,
-        from: u64,
-        to: u64,
-    ) -> impl Future<Output = Result<Option<u64>, SourceError>> + Send;
-
     /// The calldata of L1 transaction `hash` (`eth_getTransactionByHash`); `None` if L1 does
     /// not have it.
     fn transaction_input(
         &self,
         hash: B256,
     ) -> impl Future<Output = Result<Option<Bytes>, SourceError>> + Send;
+
+    /// `inbox`'s batch accumulator after `n` batches (`Inbox.batchAcc(n)`) in the state of L1
+    /// block `at`; `None` if it held fewer than `n` batches then.
+    fn batch_acc(
+        &self,
+        inbox: Address,
+        n: u64,
+        at: u64,
+    ) -> impl Future<Output = Result<Option<B256>, SourceError>> + Send;
+}
+
+alloy::sol! {
+    /// The Inbox's batch accumulator views.
+    #[sol(rpc)]
+    interface IInboxBatches {
+        function batchCount() external view returns (uint256);
+        function batchAcc(uint256 n) external view returns (bytes32);
+    }
 }
 
 /// An HTTP provider for the L1 at `rpc` (the `--l1.rpc` flag), signing with `key` if given.
@@ -172,27 +180,6 @@ impl L1Source for RpcL1Source {
             .map_err(|e| SourceError::rpc("eth_getLogs", e))
     }
 
-    async fn deposit_block(
-        &self,
-        inbox: Address,
-        index: u64,
-        from: u64,
-        to: u64,
-    ) -> Result<Option<u64>, SourceError> {
-        let filter = Filter::new()
-            .address(inbox)
-            .event_signature(DepositQueued::SIGNATURE_HASH)
-            .topic1(B256::from(U256::from(index)))
-            .from_block(from)
-            .to_block(to);
-        let logs = self
-            .provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| SourceError::rpc("eth_getLogs", e))?;
-        Ok(logs.first().and_then(|l| l.block_number))
-    }
-
     async fn transaction_input(&self, hash: B256) -> Result<Option<Bytes>, SourceError> {
         let tx = self
             .provider
@@ -200,5 +187,31 @@ impl L1Source for RpcL1Source {
             .await
             .map_err(|e| SourceError::rpc("eth_getTransactionByHash", e))?;
         Ok(tx.map(|tx| alloy::consensus::Transaction::input(&tx).clone()))
+    }
+
+    async fn batch_acc(
+        &self,
+        inbox: Address,
+        n: u64,
+        at: u64,
+    ) -> Result<Option<B256>, SourceError> {
+        let views = IInboxBatches::new(inbox, &self.provider);
+        let at = alloy::eips::BlockId::number(at);
+        let count = views
+            .batchCount()
+            .call()
+            .block(at)
+            .await
+            .map_err(|e| SourceError::rpc("eth_call Inbox.batchCount", e))?;
+        if U256::from(n) > count {
+            return Ok(None);
+        }
+        views
+            .batchAcc(U256::from(n))
+            .call()
+            .block(at)
+            .await
+            .map(Some)
+            .map_err(|e| SourceError::rpc("eth_call Inbox.batchAcc", e))
     }
 }

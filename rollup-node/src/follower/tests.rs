@@ -184,6 +184,21 @@ async fn temporary_errors_are_retried_and_deliver_what_a_clean_run_does() {
     assert_eq!(batch.batch, sample_batch());
 }
 
+/// `round` failed with a reset at L1 block `number`, replaced by fork 1.
+fn assert_reset_at(round: Result<(), FollowError>, number: u64) {
+    match round {
+        Err(FollowError::Reset(reorg)) => assert_eq!(
+            reorg,
+            DeepReorg {
+                number,
+                expected: block_hash(number, 0),
+                actual: block_hash(number, 1),
+            }
+        ),
+        other => panic!("expected a reset, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_changed_hash_at_a_followed_height_is_a_reset() {
     let l1 = scenario();
@@ -192,22 +207,36 @@ async fn a_changed_hash_at_a_followed_height_is_a_reset() {
     // Block 8, published as the confirmed head, is replaced.
     l1.reorg(8, 1);
     l1.extend_to(12);
-    match follower.poll().await {
-        Err(FollowError::Reset(reorg)) => assert_eq!(
-            reorg,
-            DeepReorg {
-                number: 8,
-                expected: block_hash(8, 0),
-                actual: block_hash(8, 1),
-            }
-        ),
-        other => panic!("expected a reset, got {other:?}"),
-    }
+    assert_reset_at(follower.poll().await, 8);
     assert_eq!(
         feed.confirmed().map(|c| c.number),
         Some(8),
         "nothing from the new chain is published"
     );
+}
+
+/// L1's head drops below the last confirmed block: a lagging node (the blocks it has are the
+/// ones seen) is waited for; a shorter chain whose blocks were replaced is a reset, found at
+/// the newest confirmed block seen at or below the new head.
+#[tokio::test]
+async fn a_head_that_goes_back_is_a_reset_only_if_seen_blocks_changed() {
+    let l1 = scenario();
+    let (mut follower, feed) = follower(&l1, None);
+    follower.poll().await.expect("confirms 8");
+    l1.extend_to(14);
+    follower.poll().await.expect("confirms 12");
+    assert_eq!(feed.confirmed().map(|c| c.number), Some(12));
+
+    // A node that lags: blocks 0..=11 as seen. Nothing new, no error.
+    l1.truncate(11);
+    follower.poll().await.expect("a lagging node is no reorg");
+    assert_eq!(feed.confirmed().map(|c| c.number), Some(12));
+
+    // The chain up to 11 replaced from block 7 on: block 8, seen, changed.
+    for number in 7..=11 {
+        l1.reorg(number, 1);
+    }
+    assert_reset_at(follower.poll().await, 8);
 }
 
 #[tokio::test]
@@ -305,4 +334,80 @@ async fn a_batch_whose_calldata_is_not_the_committed_data_stops_the_replica_s_fo
         None,
         "nothing derived from the mismatching batch"
     );
+}
+
+/// A forced batch that landed before the next deposit's L1 block, while the node was down (a
+/// sequencer whose unbatched blocks consumed what it forces): a restarted follower still
+/// reports it, with the L1 block before its own as its forced block's origin.
+#[tokio::test]
+async fn a_restart_reports_a_forced_batch_behind_the_next_deposit() {
+    let l1 = ScriptedL1::new(L1_CHAIN_ID, 20);
+    l1.deposit(INBOX, 0, 2);
+    l1.deposit(INBOX, 1, 3);
+    l1.batch(INBOX, 0, 4, &sample_batch(), 0);
+    l1.forced(INBOX, 1, 10, 2);
+    l1.deposit(INBOX, 2, 12);
+    let start = L1Cursor {
+        origin: L1BlockInfo {
+            number: 9,
+            hash: block_hash(9, 0),
+            timestamp: 1_000 + 12 * 9,
+            basefee: 7,
+        },
+        next_deposit: 2,
+    };
+    let (follower, feed) = follower(&l1, Some(start));
+    drive_until_confirmed(follower, &feed, 18).await;
+    let forced = feed.forced_batches(0);
+    assert_eq!(
+        forced
+            .iter()
+            .map(|f| (f.index, f.l1_block, f.after_delayed_read))
+            .collect::<Vec<_>>(),
+        vec![(1, 10, 2)]
+    );
+    assert_eq!(forced[0].origin.number, 9);
+    assert_eq!(forced[0].origin.hash, block_hash(9, 0));
+    assert_eq!(
+        indexes(&feed),
+        Vec::<u64>::new(),
+        "consumed deposits stay out"
+    );
+    assert_eq!(
+        feed.deposits_from(2)
+            .iter()
+            .map(|m| m.index)
+            .collect::<Vec<_>>(),
+        vec![2]
+    );
+}
+
+/// A round that fails after reading the logs publishes nothing: a replica never holds a
+/// (forced) batch without the deposits queued before it.
+#[tokio::test]
+async fn a_round_publishes_batches_and_deposits_together_or_not_at_all() {
+    let scenario = || {
+        let l1 = ScriptedL1::new(L1_CHAIN_ID, 20);
+        l1.deposit(INBOX, 0, 2);
+        l1.forced(INBOX, 0, 10, 1);
+        l1
+    };
+    let clean = scenario();
+    let feed = Arc::new(DepositFeed::new(0));
+    let mut f =
+        L1Follower::with_source(config(2), clean.clone(), feed.clone(), None).reading_batches();
+    f.poll().await.expect("a clean round");
+    assert!(feed.batch(0).is_some() && feed.deposits_from(0).len() == 1);
+    // The same round with its last L1 call (the confirmed head's header) failing.
+    let flaky = scenario();
+    flaky.fail_calls([clean.calls().len() - 1]);
+    let feed = Arc::new(DepositFeed::new(0));
+    let mut f =
+        L1Follower::with_source(config(2), flaky.clone(), feed.clone(), None).reading_batches();
+    assert!(f.poll().await.is_err(), "the round fails");
+    assert!(feed.batch(0).is_none(), "no batch published");
+    assert!(feed.deposits_from(0).is_empty());
+    assert!(feed.forced_batches(0).is_empty());
+    f.poll().await.expect("the retry");
+    assert!(feed.batch(0).is_some() && feed.deposits_from(0).len() == 1);
 }

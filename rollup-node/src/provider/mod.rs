@@ -20,7 +20,7 @@ pub mod memory;
 use alloy_consensus::Header;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use fraud_vm::{batch::Cursor, execute::StateProvider, state::AccountLeaf};
-use op_alloy_consensus::OpReceiptEnvelope;
+use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope};
 
 use crate::store::{Head, StoreError, StoredBlock};
 
@@ -46,6 +46,15 @@ pub trait BlockReader {
     /// Where derivation continues after block `number` (None: this node did not derive it
     /// from a batch).
     fn derivation_cursor(&self, number: u64) -> Result<Option<Cursor>, StoreError>;
+
+    /// Block `number`'s derived input list with its senders when it holds transactions
+    /// tx-init skipped (None: the list is the block's transactions).
+    fn block_inputs(
+        &self,
+        _number: u64,
+    ) -> Result<Option<Vec<(OpTxEnvelope, Address)>>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Receipts and the indexes over them.

@@ -174,16 +174,25 @@ impl Store {
     /// origin (the newest origin so far) and the delayed messages consumed up to and including
     /// `number` (None: no block up to `number` had an origin).
     pub fn l1_at(&self, number: u64) -> Result<Option<L1Cursor>, StoreError> {
+        Ok(self.newest_l1_record(number)?.map(|(_, record)| record))
+    }
+
+    /// The newest block at or below `number` that had an L1 origin, with its L1 record (None:
+    /// no block up to `number` had an origin).
+    pub fn newest_l1_record(&self, number: u64) -> Result<Option<(u64, L1Cursor)>, StoreError> {
         let range = num_key(L1_RECORD, 0)..=num_key(L1_RECORD, number);
-        match self.db.range(range).next_back() {
-            None => Ok(None),
-            Some(item) => {
-                let (_, v) = item?;
-                L1Cursor::decode(&v)
-                    .map(Some)
-                    .ok_or_else(|| corrupt(format!("L1 record at or below {number}")))
-            }
-        }
+        let Some(item) = self.db.range(range).next_back() else {
+            return Ok(None);
+        };
+        let (k, v) = item?;
+        let bad = || corrupt(format!("L1 record at or below {number}"));
+        let block = k
+            .get(1..9)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(bad)?;
+        let record = L1Cursor::decode(&v).ok_or_else(bad)?;
+        Ok(Some((block, record)))
     }
 
     /// The derivation cursor after block `number` (`fraud_vm::inbox::Cursor`: where the next
@@ -193,12 +202,21 @@ impl Store {
         if number == 0 {
             return Ok(Some(Cursor::GENESIS));
         }
+        let Some(position) = self.batch_position(number)? else {
+            return Ok(None);
+        };
+        Ok(Some(position.cursor(self.l1_at(number)?.as_ref())))
+    }
+
+    /// Block `number`'s batch position, for blocks this node derived from a batch or posted
+    /// in one (None otherwise).
+    pub fn batch_position(&self, number: u64) -> Result<Option<BatchPosition>, StoreError> {
         let Some(v) = self.db.get(num_key(BATCH_POSITION, number))? else {
             return Ok(None);
         };
-        let position = BatchPosition::decode(&v)
-            .ok_or_else(|| corrupt(format!("batch position of block {number}")))?;
-        Ok(Some(position.cursor(self.l1_at(number)?.as_ref())))
+        BatchPosition::decode(&v)
+            .map(Some)
+            .ok_or_else(|| corrupt(format!("batch position of block {number}")))
     }
 
     /// Delayed messages consumed up to and including block `number` (0 if no block up to it

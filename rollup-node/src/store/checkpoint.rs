@@ -53,7 +53,11 @@ const CACHED_PASTS: usize = 4;
 const MAX_DEFERRED_DROPS: u64 = 8;
 
 /// A tree node to write at the next checkpoint, with the account when it is an account's leaf.
-type PendingNode = (Node, Option<AccountLeaf>);
+pub(super) type PendingNode = (Node, Option<AccountLeaf>);
+
+/// An account in the tree: its key, its value hash and its leaf (computed once at open, for
+/// the head's tree and for the pending checkpoint nodes).
+pub(super) type AccountEntry = (B256, B256, AccountLeaf);
 
 /// The disk side of a state history longer than its in-memory window (see the module docs).
 pub(super) struct Checkpoints {
@@ -114,6 +118,26 @@ impl Checkpoints {
         }
         pins.deferred = 0;
         drop();
+    }
+
+    /// Holds off rebuilds of older states while the guard lives (a rewind changes what they
+    /// are rebuilt from).
+    pub(super) fn hold_rebuilds(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.rebuilding.lock()
+    }
+
+    /// After a rewind (with rebuilds held, [`Checkpoints::hold_rebuilds`]): `pending` is what
+    /// the next checkpoint writes, and the cached rebuilt states go (they are cached by block
+    /// number, and the numbers above the rewind's block now name other blocks).
+    pub(super) fn reset(&self, pending: B256Map<PendingNode>) {
+        *self.pending.lock() = pending;
+        self.pasts.lock().clear();
+    }
+
+    /// Hashes of the nodes the next checkpoint writes.
+    #[cfg(test)]
+    pub(super) fn pending_hashes(&self) -> std::collections::BTreeSet<B256> {
+        self.pending.lock().keys().copied().collect()
     }
 
     /// Whether block `number` is a checkpoint.
@@ -307,6 +331,24 @@ impl Store {
             .transpose()
     }
 
+    /// The values at block `number` of every account and slot that blocks `number + 1..=newer`
+    /// changed, from their changesets (`missing`: the error for a block without one).
+    pub(super) fn undo_changesets(
+        &self,
+        number: u64,
+        newer: u64,
+        missing: impl Fn(u64) -> StoreError,
+    ) -> Result<StateDiff, StoreError> {
+        // Newest block first: the oldest block's changeset has the value at `number`.
+        let mut undo = StateDiff::default();
+        for n in (number + 1..=newer).rev() {
+            let changeset = self.changeset_of(n)?.ok_or_else(|| missing(n))?;
+            undo.accounts.extend(changeset.accounts);
+            undo.storage.extend(changeset.storage);
+        }
+        Ok(undo)
+    }
+
     /// The state root in block `number`'s header.
     pub(super) fn state_root_of(&self, number: u64) -> Result<B256, StoreError> {
         Ok(self
@@ -356,15 +398,9 @@ impl Store {
                 (self.first_memory(), Some(pin))
             }
         };
-        // Newest block first: the oldest block's changeset has the value at `number`.
-        let mut undo = StateDiff::default();
-        for n in (number + 1..=base).rev() {
-            let changeset = self
-                .changeset_of(n)?
-                .ok_or_else(|| corrupt(format!("changeset of block {n} missing")))?;
-            undo.accounts.extend(changeset.accounts);
-            undo.storage.extend(changeset.storage);
-        }
+        let undo = self.undo_changesets(number, base, |n| {
+            corrupt(format!("changeset of block {n} missing"))
+        })?;
         let updated = smt::update(
             &DiskNodes(self),
             self.state_root_of(base)?,
@@ -406,7 +442,7 @@ impl Store {
         &self,
         head_root: B256,
         head: u64,
-        accounts: &[(Address, AccountLeaf)],
+        accounts: &[AccountEntry],
     ) -> Result<B256Map<PendingNode>, StoreError> {
         use rayon::prelude::*;
         let old_root = match self.checkpoint_at_or_below(head)? {
@@ -417,13 +453,7 @@ impl Store {
             changed_nodes(&DiskNodes(self), head_root, old_root).map_err(fraud_vm::Error::from)?;
         let leaves: B256Map<AccountLeaf> = accounts
             .par_iter()
-            .filter(|(_, leaf)| !leaf.is_empty())
-            .map(|(address, leaf)| {
-                (
-                    smt::leaf_hash(&account_key(address), &leaf.value_hash()),
-                    *leaf,
-                )
-            })
+            .map(|(key, value, leaf)| (smt::leaf_hash(key, value), *leaf))
             .collect::<Vec<_>>()
             .into_iter()
             .collect();

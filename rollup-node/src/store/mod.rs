@@ -14,7 +14,9 @@
 //!
 //! An archive store (`Store::open(path, None)`, the node's `--archive`) keeps every state:
 //! tree nodes are content-addressed `n` records, never deleted, so any block's state reads
-//! through its root. Every block writes every tree node it created (~5 per ETH transfer).
+//! through its root. Every block writes every tree node it created (~5 per ETH transfer), and
+//! its changeset (`x`, the values it replaced; ~80 bytes per transfer), which only a rewind
+//! reads.
 //!
 //! With a state history of `H` blocks (`Store::open(path, Some(H))`, the node's default) the
 //! store serves the states of the newest `H + 1` blocks. Each block writes its changeset (`x`,
@@ -48,6 +50,22 @@
 //! state tree held in memory (the tip root's path through cached nodes: a fresh recipient or a
 //! never-written slot needs no sled read), and falls back to sled only when the path leaves
 //! memory.
+//!
+//! ## Rewind
+//!
+//! [`Store::rewind`] makes an older block `to` the head again, as if the blocks above it had
+//! never been committed (for an L1 reorg deeper than the confirmation depth). One atomic batch
+//! removes every record of the blocks above `to`, restores the flat state from their
+//! changesets (newest first; checked against `to`'s state root before anything is written),
+//! sets the head's L1 cursor to `to`'s and moves the head, so a crash leaves the old head or
+//! `to`. Then the caches take the restored values and a state history's memory (kept states,
+//! checkpoint bookkeeping, rebuilt older states) is rebuilt from disk as at start. Content-
+//! addressed records stay. It needs `to`'s state ([`StoreError::Pruned`] below the first
+//! state), the changesets of the blocks it removes (an archive written before archives stored
+//! them: [`StoreError::NotRewindable`]), and no staged block ([`StoreError::RewindWhileStaged`]):
+//! the sequencer or replica stops first. Commits, rewinds and recorded batch positions take
+//! one writer lock. Details in `rewind`.
+//!
 //! ## Modules
 //!
 //! - [`schema`]: the record layout (prefixes, keys, format version);
@@ -55,14 +73,17 @@
 //! - `write`: staging and committing blocks (the write order and crash safety);
 //! - `blocks`: headers, bodies, receipts, transaction locations, the log index, L1 records;
 //! - `state`: latest and historical state views; `tip`: the sequencer's view over staged blocks;
+//! - `rewind`: rolling the chain back to an older block;
 //! - [`cursor`]: the L1 derivation cursor's encoding;
 //! - `provider`: the [`crate::provider`] read traits over the store.
 
 mod blocks;
 mod checkpoint;
 pub mod cursor;
+mod inputs;
 mod open;
 mod provider;
+mod rewind;
 pub mod schema;
 mod state;
 #[cfg(test)]
@@ -143,6 +164,38 @@ pub enum StoreError {
         /// Number and hash of the block it had to extend (None: the store was empty).
         onto: Option<(u64, B256)>,
     },
+    /// [`Store::rewind`] to a block above the head (or on an empty store). Nothing was
+    /// written.
+    #[error("cannot rewind to block {to}: {}", match head {
+        Some(head) => format!("the head is block {head}"),
+        None => "the store holds no chain".to_string(),
+    })]
+    RewindAboveHead {
+        /// The block asked for.
+        to: u64,
+        /// The head's number (None: an empty store).
+        head: Option<u64>,
+    },
+    /// [`Store::rewind`] while built blocks are staged (they extend the head the rewind would
+    /// remove). Nothing was written.
+    #[error(
+        "cannot rewind while {staged} built block(s) are staged: stop the sequencer and let the writer commit them first"
+    )]
+    RewindWhileStaged {
+        /// Number of staged blocks.
+        staged: usize,
+    },
+    /// [`Store::rewind`] needs the changeset of every block it removes, and an archive written
+    /// before archives stored changesets lacks it for its older blocks. Nothing was written.
+    #[error(
+        "cannot rewind to block {to}: the data directory has no changeset for block {block} (written before archives kept changesets)"
+    )]
+    NotRewindable {
+        /// The block asked for.
+        to: u64,
+        /// The newest block without a changeset.
+        block: u64,
+    },
     /// The state of an old block was pruned (see the module docs).
     #[error(
         "the state of block {number} is pruned: this node keeps the state of blocks {first} and later (--state-history)"
@@ -201,6 +254,9 @@ pub struct Store {
     /// With a state history longer than the states held in memory: the checkpoints on disk
     /// and the older states rebuilt from them ([`checkpoint`]).
     checkpoints: Option<Arc<checkpoint::Checkpoints>>,
+    /// Held by whatever writes blocks or moves the head ([`Store::commit_block`],
+    /// [`Store::rewind`], [`Store::record_batch_positions`]): one at a time.
+    writer: Arc<parking_lot::Mutex<()>>,
 }
 
 /// A built block waiting for the writer, with its new tree nodes indexed by hash.

@@ -3,7 +3,7 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{map::B256Map, Address, B256, U256};
 use fraud_vm::{
     smt,
     state::{account_key, storage_key, AccountLeaf},
@@ -11,7 +11,7 @@ use fraud_vm::{
 use parking_lot::RwLock;
 use tracing::{info, instrument};
 
-use super::checkpoint::Checkpoints;
+use super::checkpoint::{AccountEntry, Checkpoints, PendingNode};
 use super::{
     schema::{
         corrupt, key, read_u64, ACCOUNT, ARCHIVE, FIRST_STATE, FORMAT, FORMAT_KEY, HEAD, IN_MEMORY,
@@ -104,6 +104,7 @@ impl Store {
             first_state: Arc::new(first_state.into()),
             first_memory: Arc::new(first_state.into()),
             checkpoints: None,
+            writer: Arc::default(),
         };
         if let Some(number) = store.read_head_number()? {
             let (hash, header) = store
@@ -113,39 +114,51 @@ impl Store {
         }
         let mut store = store;
         if let Some(kept) = store.kept.clone() {
-            let accounts = store.rebuild_kept_states(&kept)?;
-            if let Some(states) = state_history.filter(|h| *h > kept.history()) {
-                let pending = match store.head() {
-                    Some(head) => store.pending_since_checkpoint(
-                        head.header.state_root,
-                        head.header.number,
-                        &accounts,
-                    )?,
-                    None => Default::default(),
-                };
+            let on_disk = state_history.filter(|h| *h > kept.history());
+            let pending = store.rebuild_memory(&kept, on_disk.is_some())?;
+            if let (Some(states), Some(pending)) = (on_disk, pending) {
                 store.checkpoints = Some(Arc::new(Checkpoints::new(
                     states,
                     checkpoint_interval,
                     pending,
                 )));
-            } else {
-                // Every state served is in memory.
-                store
-                    .first_state
-                    .store(store.first_memory(), std::sync::atomic::Ordering::Release);
             }
         }
         Ok(store)
     }
 
-    /// Rebuilds the kept states' tree (see [`crate::history`]): the head's from the flat
-    /// records, then each older state held in memory from the next block's changeset, checking
-    /// every root against its header. Returns the latest accounts it read.
-    #[instrument(level = "info", skip_all)]
-    fn rebuild_kept_states(
+    /// Rebuilds what a state history holds in memory from the records on disk, at start and
+    /// after a rewind: the kept states' tree into `kept` (empty), checked against the headers
+    /// ([`Store::rebuild_kept_states`]). With states older than those in memory served from
+    /// checkpoints (`checkpoints`), returns the nodes the next checkpoint writes; without,
+    /// every state served is in memory and the first state is the oldest of them.
+    pub(super) fn rebuild_memory(
         &self,
         kept: &KeptStates,
-    ) -> Result<Vec<(Address, AccountLeaf)>, StoreError> {
+        checkpoints: bool,
+    ) -> Result<Option<B256Map<PendingNode>>, StoreError> {
+        let accounts = self.rebuild_kept_states(kept)?;
+        if !checkpoints {
+            self.first_state
+                .store(self.first_memory(), std::sync::atomic::Ordering::Release);
+            return Ok(None);
+        }
+        Ok(Some(match self.head() {
+            Some(head) => self.pending_since_checkpoint(
+                head.header.state_root,
+                head.header.number,
+                &accounts,
+            )?,
+            None => Default::default(),
+        }))
+    }
+
+    /// Rebuilds the kept states' tree (see [`crate::history`]): the head's from the flat
+    /// records, then each older state held in memory from the next block's changeset, checking
+    /// every root against its header. Returns the latest non-empty accounts it read, with the
+    /// tree key and value hash it computed for each.
+    #[instrument(level = "info", skip_all)]
+    fn rebuild_kept_states(&self, kept: &KeptStates) -> Result<Vec<AccountEntry>, StoreError> {
         use rayon::prelude::*;
         let Some(head) = self.head() else {
             return Ok(Vec::new());
@@ -169,10 +182,14 @@ impl Store {
                 v,
             ));
         }
-        let mut changes: Vec<smt::Change> = accounts
+        let accounts: Vec<AccountEntry> = accounts
             .par_iter()
             .filter(|(_, leaf)| !leaf.is_empty())
-            .map(|(address, leaf)| (account_key(address), Some(leaf.value_hash())))
+            .map(|(address, leaf)| (account_key(address), leaf.value_hash(), *leaf))
+            .collect();
+        let mut changes: Vec<smt::Change> = accounts
+            .iter()
+            .map(|(key, value, _)| (*key, Some(*value)))
             .collect();
         changes.par_extend(slots.par_iter().map(|(address, slot, value)| {
             (storage_key(address, slot), Some(B256::from_slice(value)))

@@ -4,7 +4,7 @@
 use alloy_consensus::Header;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use fraud_vm::{batch::Cursor, state::AccountLeaf};
-use op_alloy_consensus::OpReceiptEnvelope;
+use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope};
 
 use super::{Head, HistoricalState, Store, StoreError, StoredBlock};
 use crate::provider::{BlockReader, ReceiptReader, StateReader, StateView};
@@ -32,6 +32,13 @@ impl BlockReader for Store {
 
     fn derivation_cursor(&self, number: u64) -> Result<Option<Cursor>, StoreError> {
         Store::derivation_cursor(self, number)
+    }
+
+    fn block_inputs(
+        &self,
+        number: u64,
+    ) -> Result<Option<Vec<(OpTxEnvelope, Address)>>, StoreError> {
+        Store::block_inputs(self, number)
     }
 }
 

@@ -4,9 +4,9 @@
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `m` | `head` | head block number (u64 BE) |
-//! | `m` | `l1cursor` | derivation cursor of the head block ([`L1Cursor::encode`]: L1 origin and next Inbox index), written with the block that advanced it |
+//! | `m` | `l1cursor` | derivation cursor of the head block ([`L1Cursor::encode`]: L1 origin and next Inbox index), written with the block that advanced it; a rewind sets it to the new head's (the newest `d` at or below it; none: removed) |
 //! | `d` | number | the block's own L1 record ([`L1Cursor::encode`]: its L1 origin and the delayed messages consumed up to and including it), only for blocks with an L1 origin; the batcher and derivation read it |
-//! | `p` | number | where derivation continues after the block ([`BatchPosition::encode`]: the batch index and record position of its `fraud_vm::batch::Cursor`), only for blocks a replica derived from a batch |
+//! | `p` | number | where derivation continues after the block ([`BatchPosition::encode`]: the batch index and record position of its `fraud_vm::batch::Cursor`, and the accumulator of the batch the block was read from; 16-byte records of earlier versions have no accumulator), for blocks a replica derived from a batch or this node batched |
 //! | `h` | number | block hash ‖ header RLP |
 //! | `H` | block hash | number |
 //! | `b` | number | RLP list of EIP-2718 transactions |
@@ -18,7 +18,8 @@
 //! | `c` | code hash | code |
 //! | `R` | code hash | code root |
 //! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree (archive: every state's nodes; state history: the checkpoints' nodes) |
-//! | `x` | number | the block's changeset: the accounts and slots it changed, with their values before it ([`crate::history::encode_changeset`]; state history only, for the kept blocks) |
+//! | `i` | number | the transactions the block's derived input list holds that tx-init skipped (`super::inputs`: RLP list of `[position in the list, EIP-2718 bytes, sender]`), only for blocks a replica derived with such transactions |
+//! | `x` | number | the block's changeset: the accounts and slots it changed, with their values before it ([`crate::history::encode_changeset`]; blocks after 0; state history: the kept blocks', archive: every block's (those written before archives stored them have none); a rewind undoes blocks with them) |
 //! | `k` | number | (empty): a checkpoint, a block whose whole state tree is on disk as `n` records (state history longer than the states held in memory; see `checkpoint`) |
 //! | `m` | `firststate` | the oldest block whose state is still complete (state history only) |
 //! | `m` | `tree` | `archive` (every state's tree on disk) or `memory` (a state history, tree in memory); fixed at creation |
@@ -60,8 +61,10 @@ pub(super) const CODE: u8 = b'c';
 pub(super) const CODE_ROOT: u8 = b'R';
 /// `n`: state-tree node by hash (archive only).
 pub(super) const NODE: u8 = b'n';
-/// `x`: a block's changeset (state history only).
+/// `x`: a block's changeset.
 pub(super) const CHANGESET: u8 = b'x';
+/// `i`: the listed transactions tx-init skipped in a derived block.
+pub(super) const LISTED_SKIPPED: u8 = b'i';
 /// `k`: a checkpoint's marker (its tree is on disk).
 pub(super) const CHECKPOINT: u8 = b'k';
 /// `l`: the blocks where an address logged.

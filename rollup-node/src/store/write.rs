@@ -19,19 +19,20 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_rlp::Encodable;
 use fraud_vm::{
+    batch::ListedSkipped,
     execute::BuiltBlock,
     state::{AccountLeaf, StateDiff},
 };
 use op_alloy_consensus::{OpReceipt, OpReceiptEnvelope};
-use tracing::{debug, instrument};
+use tracing::{debug, instrument, warn};
 
 use super::{
     checkpoint::{account_of, leaf_accounts, node_record},
     cursor::BatchPosition,
     schema::{
         key, num_key, ACCOUNT, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, CODE, CODE_ROOT,
-        FIRST_STATE, HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LOG_INDEX, META, NODE,
-        RECEIPTS, SENDERS, STORAGE, TX_INDEX,
+        FIRST_STATE, HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED, LOG_INDEX,
+        META, NODE, RECEIPTS, SENDERS, STORAGE, TX_INDEX,
     },
     Head, L1Cursor, Staged, Store, StoreError,
 };
@@ -97,35 +98,70 @@ impl Store {
 
     /// [`Store::commit_block_with_cursor`] for a block derived from a batch: also records, in
     /// the same atomic batch, where derivation continues after it (`position`), so the claim on
-    /// the block ([`Store::derivation_cursor`]) is known.
+    /// the block ([`Store::derivation_cursor`]) is known, and the transactions its input list
+    /// holds that tx-init skipped (`listed_skipped`: position in the list, transaction, sender;
+    /// [`Store::block_inputs`]).
     pub fn commit_derived_block(
         &self,
         block: &BuiltBlock,
         cursor: Option<&L1Cursor>,
         has_origin: bool,
         position: BatchPosition,
+        listed_skipped: &[ListedSkipped],
     ) -> Result<(), StoreError> {
-        self.commit(block, cursor, has_origin, Some(position))
+        self.commit(block, cursor, has_origin, Some((position, listed_skipped)))
     }
 
-    /// Records where derivation continues after each block of `batch`, which this node posted
-    /// and the Inbox holds at index `batch_index` (the batcher's blocks are committed before
-    /// they are batched), so the claims on them ([`Store::derivation_cursor`]) are known as
-    /// on a replica that derived them. Durable when it returns.
+    /// Records where derivation continues after each of the first `count` blocks of `batch`,
+    /// which this node posted and the Inbox holds at index `batch_index` with accumulator
+    /// `batch_acc` (the batcher's blocks are committed before they are batched), so the
+    /// claims on them ([`Store::derivation_cursor`]) are known as on a replica that derived
+    /// them. Blocks above the head (removed by a [`Store::rewind`] meanwhile) get none.
+    /// Durable when it returns.
     pub fn record_batch_positions(
         &self,
         batch_index: u64,
+        batch_acc: B256,
         batch: &fraud_vm::batch::Batch,
+        count: usize,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer.lock();
+        let head = self.head_number();
         let mut records = sled::Batch::default();
-        for i in 0..batch.blocks.len() {
+        for i in 0..count.min(batch.blocks.len()) {
             let number = batch.first_block.saturating_add(i as u64);
-            let position = BatchPosition::after(batch_index, batch, i);
+            if number > head {
+                warn!(
+                    number,
+                    head, batch_index, "no batch position for a block above the head"
+                );
+                break;
+            }
+            let position = BatchPosition::after(batch_index, batch_acc, batch, i);
             records.insert(num_key(BATCH_POSITION, number), &position.encode()[..]);
         }
         self.db.apply_batch(records)?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Forgets the batch positions of blocks `from..=to` (their batch left L1 after a reorg:
+    /// the batcher records them again when it posts the blocks again). Returns how many there
+    /// were. Durable when it returns.
+    pub fn forget_batch_positions(&self, from: u64, to: u64) -> Result<u64, StoreError> {
+        let _writer = self.writer.lock();
+        let mut records = sled::Batch::default();
+        let mut count = 0;
+        for item in self
+            .db
+            .range(num_key(BATCH_POSITION, from)..=num_key(BATCH_POSITION, to))
+        {
+            records.remove(item?.0);
+            count += 1;
+        }
+        self.db.apply_batch(records)?;
+        self.db.flush()?;
+        Ok(count)
     }
 
     #[instrument(level = "debug", skip_all, fields(number = block.header.number))]
@@ -134,13 +170,20 @@ impl Store {
         block: &BuiltBlock,
         cursor: Option<&L1Cursor>,
         has_origin: bool,
-        position: Option<BatchPosition>,
+        derived: Option<(BatchPosition, &[ListedSkipped])>,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer.lock();
         extends(block, self.head().map(|h| (h.header.number, h.hash)))?;
         let mut batch = sled::Batch::default();
         let number = block.header.number;
-        if let Some(position) = position {
+        if let Some((position, listed_skipped)) = derived {
             batch.insert(num_key(BATCH_POSITION, number), &position.encode()[..]);
+            if !listed_skipped.is_empty() {
+                batch.insert(
+                    num_key(LISTED_SKIPPED, number),
+                    super::inputs::encode(listed_skipped),
+                );
+            }
         }
         if let Some(cursor) = cursor {
             batch.insert(key(META, &[L1_CURSOR]), cursor.encode());
@@ -182,30 +225,16 @@ impl Store {
         }
 
         self.write_content(block)?;
-        let changeset = match &self.kept {
-            Some(_) if number > 0 => {
-                let changeset = self.changeset(block)?;
-                batch.insert(num_key(CHANGESET, number), encode_changeset(&changeset));
-                Some(changeset)
-            }
-            _ => None,
+        // Both modes: a state history serves older states with it, and a rewind
+        // (`Store::rewind`) restores the flat state with it.
+        let changeset = if number > 0 {
+            let changeset = self.changeset(block)?;
+            batch.insert(num_key(CHANGESET, number), encode_changeset(&changeset));
+            Some(changeset)
+        } else {
+            None
         };
-
-        for (address, account) in &block.diff.accounts {
-            let k = key(ACCOUNT, &[address.as_slice()]);
-            match account {
-                Some(leaf) => batch.insert(k, &leaf.encode()[..]),
-                None => batch.remove(k),
-            }
-        }
-        for ((address, slot), value) in &block.diff.storage {
-            let k = key(STORAGE, &[address.as_slice(), &slot.to_be_bytes::<32>()]);
-            if value.is_zero() {
-                batch.remove(k);
-            } else {
-                batch.insert(k, &value.to_be_bytes::<32>()[..]);
-            }
-        }
+        flat_state_records(&mut batch, &block.diff);
         if self
             .checkpoints
             .as_ref()
@@ -375,6 +404,26 @@ impl Store {
         // On disk before the batch that makes the head reference them.
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// Sets the flat latest-state records (`a`, `s`) to the values in `diff` (an account's
+/// `None` or a zero slot removes the record).
+pub(super) fn flat_state_records(batch: &mut sled::Batch, diff: &StateDiff) {
+    for (address, account) in &diff.accounts {
+        let k = key(ACCOUNT, &[address.as_slice()]);
+        match account {
+            Some(leaf) => batch.insert(k, &leaf.encode()[..]),
+            None => batch.remove(k),
+        }
+    }
+    for ((address, slot), value) in &diff.storage {
+        let k = key(STORAGE, &[address.as_slice(), &slot.to_be_bytes::<32>()]);
+        if value.is_zero() {
+            batch.remove(k);
+        } else {
+            batch.insert(k, &value.to_be_bytes::<32>()[..]);
+        }
     }
 }
 

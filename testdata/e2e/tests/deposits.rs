@@ -624,8 +624,12 @@ async fn node_keeps_sealing_while_l1_is_down_and_derives_once_it_is_up() {
     );
 }
 
+/// An L1 reorg deeper than the confirmation depth replaces the L1 block holding a deposit the
+/// L2 already executed: the node rolls its blocks back to the newest one whose L1 inputs are
+/// still on L1, derives again (the new branch's deposit is included, the replaced one is gone)
+/// and includes again the user transaction of a rolled-back block.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reorg_deeper_than_confirmations_stops_derivation_with_an_error() {
+async fn reorg_deeper_than_confirmations_rolls_the_l2_back_and_derives_again() {
     let rollup = Rollup::start(1).await;
     let bridge = rollup.bridge(9).await;
     let snapshot: U256 = rollup
@@ -634,12 +638,37 @@ async fn reorg_deeper_than_confirmations_stops_derivation_with_an_error() {
         .raw_request("evm_snapshot".into(), ())
         .await
         .expect("evm_snapshot");
+    let (gone, kept) = (Address::repeat_byte(0xe8), Address::repeat_byte(0xe9));
     let first = bridge
-        .deposit_eth(Address::repeat_byte(0xe8), U256::from(1u64), 100_000)
+        .deposit_eth(gone, U256::from(1u64), 100_000)
         .await
         .expect("deposit");
     rollup.l1.mine(1).await;
-    rollup.wait_l2(&first, Duration::from_secs(10)).await;
+    let first_block =
+        hex_u64(&rollup.wait_l2(&first, Duration::from_secs(10)).await["blockNumber"]);
+    // A user transfer in a later block: its block has the replaced origin too.
+    let recipient = Address::repeat_byte(0xea);
+    let l2 = ProviderBuilder::new()
+        .wallet(wallet(6))
+        .connect_http(rollup.l2.http_url().parse().expect("url"));
+    let transfer = l2
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(recipient)
+                .with_value(U256::from(7u64)),
+        )
+        .await
+        .expect("send the transfer")
+        .get_receipt()
+        .await
+        .expect("transfer receipt");
+    assert!(transfer.block_number.expect("mined") > first_block);
+    let balance = |who: Address| {
+        let l2 = rollup.l2.provider();
+        async move { l2.get_balance(who).await.expect("balance") }
+    };
+    assert_eq!(balance(gone).await, U256::from(1u64));
+
     // Replace the confirmed block holding the (already derived) deposit.
     let _: bool = rollup
         .l1
@@ -649,26 +678,52 @@ async fn reorg_deeper_than_confirmations_stops_derivation_with_an_error() {
         .expect("evm_revert");
     let bridge = rollup.bridge(9).await;
     let other = bridge
-        .deposit_eth(Address::repeat_byte(0xe9), U256::from(2u64), 100_000)
+        .deposit_eth(kept, U256::from(2u64), 100_000)
         .await
         .expect("deposit on the new branch");
     rollup.l1.mine(3).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !rollup
-        .l2
-        .log_tail(400)
-        .contains("L1 reorg deeper than --l1.confirmations")
-    {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bridge.l2_inclusion(&other).await.expect("status").is_none() {
         assert!(
             Instant::now() < deadline,
-            "deep reorg not reported:\n{}",
+            "the new branch's deposit is not derived:\n{}",
             rollup.l2.log_tail(40)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Derivation stopped: the new branch's deposit is not taken, blocks continue.
+    let log = rollup.l2.log_tail(400);
+    assert!(
+        log.contains("L1 reorg deeper than --l1.confirmations"),
+        "{log}"
+    );
+    assert!(log.contains("rolled the L2 back"), "{log}");
+    for line in log.lines().filter(|l| l.contains("rolled the L2 back")) {
+        eprintln!("{line}");
+    }
+    // The replaced deposit is gone, the new one is in, and the transfer is included again.
+    assert!(bridge.l2_inclusion(&first).await.expect("status").is_none());
+    assert_eq!(balance(gone).await, U256::ZERO);
+    assert_eq!(balance(kept).await, U256::from(2u64));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let receipt = rollup
+            .l2
+            .provider()
+            .get_transaction_receipt(transfer.transaction_hash)
+            .await
+            .expect("receipt query");
+        if receipt.is_some() && balance(recipient).await == U256::from(7u64) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rolled-back transfer is not included again:\n{}",
+            rollup.l2.log_tail(40)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Blocks go on, with every block's origin on the new branch.
     let head = rollup.l2.provider().get_block_number().await.expect("head");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(rollup.l2.provider().get_block_number().await.expect("head") > head);
-    assert!(bridge.l2_inclusion(&other).await.expect("status").is_none());
 }

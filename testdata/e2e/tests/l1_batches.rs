@@ -23,7 +23,7 @@ use bridge::{client::Bridge, deploy::DeployConfig, Deployment};
 use fraud_vm::{
     batch::{
         appendSequencerBatchCall, forceInclusionCall, Batch, BatchAppended, BatchBlock,
-        BatchOrigin, Cursor, MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
+        BatchOrigin, Cursor, FORCED_BLOCK_GAS_LIMIT, MAX_BLOCK_GAS_LIMIT, MAX_TIMESTAMP_LEAD_SECS,
     },
     vm::{
         machine::{end_hash, window_root},
@@ -88,16 +88,47 @@ async fn inbox_batches(l1: &L1, deployment: &Deployment) -> Vec<OnL1> {
     out
 }
 
-/// Asserts the Inbox holds blocks `1..=n` exactly once, in order, for some n; returns n.
+/// Asserts the Inbox holds blocks `1..=n` exactly once, in order, for some n; returns n. A
+/// forced batch may hold the next block, its forced block: then a later sequencer batch starts
+/// one block later, and those between (which the sequencer posted before it rolled back for
+/// the forced block) start at or below the forced block: derivation skips them.
 fn assert_contiguous(batches: &[OnL1]) -> u64 {
     let mut next = 1;
-    for b in batches.iter().filter_map(|b| b.batch.as_ref()) {
+    let mut i = 0;
+    while i < batches.len() {
+        let b = &batches[i];
+        i += 1;
+        let Some(batch) = &b.batch else {
+            if !b.forced {
+                continue;
+            }
+            let resumes = batches[i..]
+                .iter()
+                .take_while(|later| !later.forced)
+                .filter_map(|later| later.batch.as_ref())
+                .position(|later| later.first_block == next + 1);
+            if let Some(skipped) = resumes {
+                let stale = batches[i..].iter().filter_map(|later| later.batch.as_ref());
+                assert!(
+                    stale.take(skipped).all(|later| later.first_block <= next),
+                    "only stale batches between a forced batch and the one after its block"
+                );
+                i += batches[i..]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, later)| later.batch.is_some())
+                    .nth(skipped)
+                    .map_or(0, |(k, _)| k);
+                next += 1;
+            }
+            continue;
+        };
         assert_eq!(
-            b.first_block, next,
+            batch.first_block, next,
             "a batch starts at {} but {next} was expected (block skipped or posted twice)",
-            b.first_block
+            batch.first_block
         );
-        next = b.last_block() + 1;
+        next = batch.last_block() + 1;
     }
     next - 1
 }
@@ -160,6 +191,8 @@ async fn assert_claims(seq: &TestChain, replica: &TestChain, batches: &[OnL1], c
         }
     }
     let n = *expected.keys().last().expect("batched blocks");
+    // The newest batch may hold blocks past the head the caller waited for.
+    wait_head(replica, n, Duration::from_secs(30)).await;
     let anchor = |chain: &TestChain| {
         let p = chain.provider();
         async move {
@@ -256,11 +289,20 @@ async fn assert_claims(seq: &TestChain, replica: &TestChain, batches: &[OnL1], c
                 "block {k}'s trace ends in its claim"
             );
         }
-        let batched: Value = seq
-            .provider()
-            .raw_request("rollup_claim".into(), json!([format!("{k:#x}")]))
-            .await
-            .expect("rollup_claim");
+        // The batcher records a batch's positions once it has the receipt, a moment after the
+        // batch is on L1.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let batched = loop {
+            let batched: Value = seq
+                .provider()
+                .raw_request("rollup_claim".into(), json!([format!("{k:#x}")]))
+                .await
+                .expect("rollup_claim");
+            if !batched.is_null() || Instant::now() > deadline {
+                break batched;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert_eq!(
             batched, claim,
             "block {k}: the sequencer's claim (from the batches it posted) is the replica's"
@@ -545,14 +587,13 @@ async fn a_replica_killed_inside_a_batch_resumes_it_after_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
-    let l1 = L1::start().await;
-    let config = DeployConfig {
-        force_inclusion_window: 20,
-        ..DeployConfig::devnet().expect("devnet")
-    };
-    let deployment = deploy_with(&l1, &config).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+    let Forcing {
+        l1,
+        config,
+        deployment,
+        flags,
+        _dir,
+    } = Forcing::start().await;
     let seq = TestChain::start_target(
         Target::Node,
         sequencer_opts(&flags, &["--sequencer.ignore-deposits"]),
@@ -580,38 +621,17 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
     );
 
     // Too early to force.
-    let forcer = alloy::providers::ProviderBuilder::new()
-        .wallet(wallet(6))
-        .connect_http(l1.url.parse().expect("url"))
-        .erased();
-    let force = TransactionRequest::default()
-        .with_to(deployment.inbox)
-        .with_input(
-            forceInclusionCall {
-                afterDelayedMessagesRead: U256::from(1),
-            }
-            .abi_encode(),
-        );
-    let early = forcer
-        .send_transaction(force.clone().with_gas_limit(200_000))
-        .await
-        .expect("sent")
-        .get_receipt()
-        .await
-        .expect("receipt");
     assert!(
-        !early.status(),
+        !force_inclusion(&l1, &deployment, 1).await,
         "forceInclusion must revert inside the window"
     );
     l1.increase_time(config.force_inclusion_window).await;
-    let receipt = forcer
-        .send_transaction(force)
-        .await
-        .expect("forceInclusion")
-        .get_receipt()
-        .await
-        .expect("receipt");
-    assert!(receipt.status(), "forceInclusion after the window");
+    // Every block sealed by now that no batch before the forced one carries must be rolled back.
+    let sealed_before = l2.get_block_number().await.expect("head");
+    assert!(
+        force_inclusion(&l1, &deployment, 1).await,
+        "forceInclusion after the window"
+    );
     let forced_at = Instant::now();
 
     let inclusion = bridge
@@ -627,6 +647,19 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
         l2.get_balance(recipient).await.expect("balance"),
         U256::from(ONE_ETH)
     );
+    // In the forced block the forced batch derives, which the sequencer sealed too (after
+    // rolling back the blocks it had sealed after its last batch before the forced one).
+    let forced_block = block(&l2, inclusion.block_number).await;
+    assert_eq!(
+        forced_block["gasLimit"],
+        json!(format!("{FORCED_BLOCK_GAS_LIMIT:#x}")),
+        "the deposit is in a forced block: {forced_block}"
+    );
+    assert_eq!(
+        forced_block["transactions"].as_array().map(Vec::len),
+        Some(2),
+        "the L1-info deposit and the forced deposit, nothing else"
+    );
 
     // The batches after the forced one carry afterDelayedMessagesRead >= 1, and the replica
     // derives the same chain, deposit included.
@@ -634,6 +667,13 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
     let batches = wait_batched(&l1, &deployment, head, &seq).await;
     let forced = batches.iter().position(|b| b.forced).expect("forced batch");
     assert!(batches[forced..].iter().all(|b| b.after >= 1));
+    // The forced block follows the last block batched before the forced batch.
+    let batched_before = batches[..forced]
+        .iter()
+        .rev()
+        .find_map(|b| b.batch.as_ref())
+        .map_or(0, Batch::last_block);
+    assert_eq!(inclusion.block_number, batched_before + 1);
     let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
     assert_same_chain(&seq, &replica, head).await;
     let r: Value = replica
@@ -648,6 +688,190 @@ async fn forced_deposit_is_included_by_the_sequencer_and_the_replica() {
         r["blockNumber"],
         json!(format!("{:#x}", inclusion.block_number))
     );
+    // Whether the sequencer had sealed past that block when the forced batch landed is a race
+    // with its batcher; when it had, it rolled those blocks back.
+    if sealed_before > batched_before {
+        assert!(
+            seq.log_tail(1_000)
+                .contains("rolled back; its forced block comes next"),
+            "the sequencer sealed up to {sealed_before} past its last batch before the forced \
+             one ({batched_before}) and must have rolled those blocks back"
+        );
+    }
+}
+
+/// L1 with a deployment whose force-inclusion window is 20 s, and the node flags to follow
+/// it (confirmation depth 0).
+struct Forcing {
+    l1: L1,
+    config: DeployConfig,
+    deployment: Deployment,
+    flags: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Forcing {
+    async fn start() -> Self {
+        let l1 = L1::start().await;
+        let config = DeployConfig {
+            force_inclusion_window: 20,
+            ..DeployConfig::devnet().expect("devnet")
+        };
+        let deployment = deploy_with(&l1, &config).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+        Self {
+            l1,
+            config,
+            deployment,
+            flags,
+            _dir: dir,
+        }
+    }
+}
+
+/// Sends `Inbox.forceInclusion(after)` from a user's account; whether it succeeded.
+async fn force_inclusion(l1: &L1, deployment: &Deployment, after: u64) -> bool {
+    let forcer = alloy::providers::ProviderBuilder::new()
+        .wallet(wallet(6))
+        .connect_http(l1.url.parse().expect("url"))
+        .erased();
+    let force = TransactionRequest::default()
+        .with_to(deployment.inbox)
+        .with_gas_limit(200_000)
+        .with_input(
+            forceInclusionCall {
+                afterDelayedMessagesRead: U256::from(after),
+            }
+            .abi_encode(),
+        );
+    forcer
+        .send_transaction(force)
+        .await
+        .expect("sent")
+        .get_receipt()
+        .await
+        .expect("receipt")
+        .status()
+}
+
+/// An honest sequencer whose batcher lags past the force-inclusion window: it included the
+/// deposit in a block it has not batched when the deposit is forced. L1 derives the forced
+/// block on its last batched block, so the sequencer (killed and restarted in between, as a
+/// crash would) rolls back the blocks it sealed after that one, seals the forced block, and
+/// posts the rest after it: a replica derives the same chain, the deposit in the forced block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_batcher_s_blocks_make_way_for_the_forced_block_across_a_restart() {
+    let Forcing {
+        l1,
+        config,
+        deployment,
+        flags,
+        _dir,
+    } = Forcing::start().await;
+    let mut opts = sequencer_opts(&flags, &[]);
+    // A batcher that waits 4 s for a batch: the deposit's block is not batched when forced.
+    let age = opts
+        .extra_args
+        .iter()
+        .position(|a| a == "--batcher.max-age")
+        .expect("a max age");
+    opts.extra_args[age + 1] = "4s".into();
+    let mut seq = TestChain::start_target(Target::Node, opts).await;
+    let bridge = bridge_on(&l1, &deployment, &seq).await;
+    let included = deposit_one_eth(&bridge).await;
+    let l2 = seq.provider();
+    let sealed_with_deposit = block(&l2, included.block_number).await;
+    seq.kill9();
+    l1.increase_time(config.force_inclusion_window).await;
+    assert!(force_inclusion(&l1, &deployment, 1).await, "forceInclusion");
+    // A deposit after the forced batch: the restarted follower must still look behind it.
+    let later = bridge
+        .deposit_eth(Address::repeat_byte(0xd2), U256::from(ONE_ETH), 100_000)
+        .await
+        .expect("a later deposit");
+    seq.respawn().await;
+
+    // The deposit ends in a forced block, not in the block the sequencer first sealed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let forced_in = loop {
+        let r: Value = seq
+            .provider()
+            .raw_request("eth_getTransactionReceipt".into(), json!([included.l2_tx]))
+            .await
+            .expect("receipt");
+        if let Some(n) = r["blockNumber"].as_str() {
+            let n = u64::from_str_radix(n.trim_start_matches("0x"), 16).expect("number");
+            let b = block(&seq.provider(), n).await;
+            if b["gasLimit"] == json!(format!("{FORCED_BLOCK_GAS_LIMIT:#x}")) {
+                break b;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deposit never moved to a forced block"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(forced_in["hash"], sealed_with_deposit["hash"]);
+    assert!(
+        seq.log_tail(1_000)
+            .contains("rolled back; its forced block comes next"),
+        "the sequencer rolled back for the forced block"
+    );
+    bridge
+        .wait_for_l2(&later, Duration::from_secs(20), |_| {})
+        .await
+        .expect("the later deposit on L2");
+    let head = seq.provider().get_block_number().await.expect("head") + 2;
+    wait_batched(&l1, &deployment, head, &seq).await;
+    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+    assert_same_chain(&seq, &replica, head).await;
+}
+
+/// An honest sequencer includes a deposit and batches it long before it can be forced:
+/// forcing it then (the Inbox allows it, whatever count the batches declared) derives
+/// nothing, and neither the sequencer nor a replica changes a block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forcing_an_included_deposit_changes_nothing() {
+    let Forcing {
+        l1,
+        config,
+        deployment,
+        flags,
+        _dir,
+    } = Forcing::start().await;
+    let seq = TestChain::start_target(Target::Node, sequencer_opts(&flags, &[])).await;
+    let bridge = bridge_on(&l1, &deployment, &seq).await;
+    let included = deposit_one_eth(&bridge).await;
+    let l2 = seq.provider();
+    let head = l2.get_block_number().await.expect("head");
+    wait_batched(&l1, &deployment, head, &seq).await;
+    let before = block(&l2, head).await;
+
+    l1.increase_time(config.force_inclusion_window).await;
+    assert!(force_inclusion(&l1, &deployment, 1).await, "forceInclusion");
+    let after_force = l2.get_block_number().await.expect("head") + 3;
+    let batches = wait_batched(&l1, &deployment, after_force, &seq).await;
+    assert!(
+        batches.iter().any(|b| b.forced),
+        "the forced batch is on L1"
+    );
+    assert_eq!(
+        block(&l2, head).await["hash"],
+        before["hash"],
+        "the sequencer kept its blocks"
+    );
+    // The replica derives the same chain, the deposit in the block the sequencer put it in.
+    assert!(included.block_number <= head);
+    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+    assert_same_chain(&seq, &replica, after_force).await;
+    let log = seq.log_tail(1_000);
+    assert!(
+        !log.contains("rolled back; its forced block comes next"),
+        "no roll-back"
+    );
+    assert!(!log.contains("sealed the forced block"), "no forced block");
 }
 
 /// Batches that break each validity rule of `fraud_vm::batch`, posted with the batcher's key
@@ -994,5 +1218,255 @@ async fn a_valid_foreign_batch_stops_the_batcher_instead_of_forking_replicas() {
     assert_eq!(
         replica.provider().get_block_number().await.expect("head"),
         1
+    );
+}
+
+/// An L1 reorg that removes a batch (and the L1 blocks that were the origins of the blocks in
+/// it), deeper than the confirmation depth (0 here): the sequencer rolls back the blocks whose
+/// origins left L1 and includes their transactions again, its batcher posts the new blocks,
+/// and the replica rolls back the blocks of the removed batch and derives the new chain,
+/// block for block the sequencer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_l1_reorg_rolls_back_the_sequencer_and_the_replica_to_the_same_new_chain() {
+    let l1 = L1::start().await;
+    let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+    let seq = TestChain::start_target(Target::Node, sequencer_opts(&flags, &[])).await;
+    let replica = TestChain::start_target(Target::Node, replica_opts(&flags)).await;
+    let bridge = bridge_on(&l1, &deployment, &seq).await;
+    deposit_one_eth(&bridge).await;
+    let before = transfers(&seq, 0, 3).await;
+    wait_batched(&l1, &deployment, before, &seq).await;
+    assert_same_chain(&seq, &replica, before).await;
+
+    let snapshot: U256 = l1
+        .provider
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .expect("evm_snapshot");
+    let snapshot_block = l1.head().await;
+    let batches_at_snapshot = inbox_batches(&l1, &deployment).await.len();
+    // New L1 blocks, which the sequencer's next blocks take as origins (no confirmations).
+    l1.mine(2).await;
+    let l1_head = l1.head().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seq_origin(&seq).await < l1_head {
+        if Instant::now() > deadline {
+            seq.fail("the sequencer's origin did not reach the new L1 blocks");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = transfers(&seq, 2, 3).await;
+    wait_batched(&l1, &deployment, last, &seq).await;
+    let removed = inbox_batches(&l1, &deployment).await.len();
+    wait_head(&replica, last, Duration::from_secs(30)).await;
+    // The last transfer (a block's user transactions come after its deposits).
+    let transfer: B256 = block(&seq.provider(), last).await["transactions"]
+        .as_array()
+        .and_then(|txs| txs.last())
+        .and_then(|tx| tx.as_str())
+        .expect("a transaction")
+        .parse()
+        .expect("hash");
+    let first_inclusion = block(&seq.provider(), last).await["hash"].clone();
+
+    // The batch transactions posted since the snapshot, signed, to post them again.
+    let filter = Filter::new()
+        .address(deployment.inbox)
+        .event_signature(BatchAppended::SIGNATURE_HASH)
+        .from_block(snapshot_block + 1);
+    let mut raw_batches = Vec::new();
+    for log in l1.provider.get_logs(&filter).await.expect("logs") {
+        let raw: alloy::primitives::Bytes = l1
+            .provider
+            .raw_request(
+                "eth_getRawTransactionByHash".into(),
+                (log.transaction_hash.expect("tx hash"),),
+            )
+            .await
+            .expect("raw batch transaction");
+        raw_batches.push(raw);
+    }
+    assert!(
+        !raw_batches.is_empty(),
+        "batches were posted after the snapshot"
+    );
+
+    // Those batches and their origins leave L1; then the old batch transactions land again
+    // (as a real L1 puts a replaced block's transactions back in its pool): the newest holds
+    // blocks the sequencer keeps and blocks it rolls back, which derivation skips.
+    let _: bool = l1
+        .provider
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .expect("evm_revert");
+    l1.mine(3).await;
+    // (The node's batcher may post first, taking a nonce: such an old batch is refused.)
+    let mut landed = 0;
+    for raw in &raw_batches {
+        let sent: Result<B256, _> = l1
+            .provider
+            .raw_request("eth_sendRawTransaction".into(), (raw,))
+            .await;
+        landed += usize::from(sent.is_ok());
+    }
+    eprintln!(
+        "{landed} of {} old batches posted again ({} batches before the reorg, {batches_at_snapshot} at the snapshot)",
+        raw_batches.len(),
+        removed
+    );
+
+    // Both nodes roll back, the sequencer includes the transfers again, its batcher posts
+    // them, and the replica derives exactly the sequencer's new chain.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let again = loop {
+        if let Ok(Some(r)) = seq.provider().get_transaction_receipt(transfer).await {
+            if seq.log_tail(2_000).contains("rolled the L2 back") {
+                break r;
+            }
+        }
+        if Instant::now() > deadline {
+            seq.fail("the sequencer did not roll back and include the transfer again");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Batches posted after the reorg cover the sequencer's head (an old batch that landed
+    // again may cover its number with blocks derivation skips: later batches are the ones
+    // that count).
+    let head = seq.provider().get_block_number().await.expect("head");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let batches = loop {
+        let batches = inbox_batches(&l1, &deployment).await;
+        let newest = batches.last().and_then(|b| b.batch.as_ref());
+        if batches.len() > batches_at_snapshot + landed
+            && newest.is_some_and(|b| b.last_block() >= head)
+        {
+            break batches;
+        }
+        if Instant::now() > deadline {
+            seq.fail(&format!("block {head} not batched after the reorg"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_same_chain(&seq, &replica, head).await;
+    // Every block's claim names the batch L1 derives it from now, on both nodes (the
+    // sequencer forgot the positions of batches that left L1 and recorded the new ones).
+    assert_claims(&seq, &replica, &batches, &[]).await;
+    for (who, chain) in [("sequencer", &seq), ("replica", &replica)] {
+        let log = chain.log_tail(4_000);
+        let line = log
+            .lines()
+            .find(|l| l.contains("rolled the L2 back"))
+            .unwrap_or_else(|| chain.fail(&format!("the {who} did not roll back")));
+        eprintln!("{who}: {line}");
+    }
+    let on_replica = replica
+        .provider()
+        .get_transaction_receipt(transfer)
+        .await
+        .expect("receipt")
+        .expect("the transfer on the replica");
+    assert_eq!(on_replica.block_hash, again.block_hash);
+    assert_ne!(
+        serde_json::to_value(again.block_hash).expect("hash"),
+        first_inclusion,
+        "the transfer's first block was rolled back; it is in another block now"
+    );
+    let log = seq.log_tail(4_000);
+    assert!(
+        !log.contains("diverged"),
+        "the old batches stopped the batcher"
+    );
+    for line in log.lines().filter(|l| l.contains("derivation skips")) {
+        eprintln!("sequencer: {line}");
+    }
+}
+
+/// The L1 origin number of the sequencer's head block (`L1Info.number()` in its state).
+async fn seq_origin(seq: &TestChain) -> u64 {
+    let call = TransactionRequest::default()
+        .with_to(fraud_vm::message::L1_INFO)
+        .with_input(alloy::primitives::hex!("8381f58a").to_vec());
+    let out = seq.provider().call(call).await.expect("L1Info.number()");
+    U256::from_be_slice(&out).to::<u64>()
+}
+
+/// A batch whose block lists a transaction the state makes invalid (a nonce gap): the replica
+/// derives the block without it (tx-init skips it), keeps the block's input list, and traces
+/// the block over that list — the trace the derivation program's hand-off starts — so
+/// `rollup_checkBlock` counts a tx-init step for each of the three listed transactions, every
+/// step verifies, and the trace ends in the claim on the stored block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_traces_a_derived_block_over_its_listed_transactions() {
+    use alloy::{
+        consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+        eips::eip2718::Encodable2718,
+        primitives::TxKind,
+        signers::SignerSync,
+    };
+    let l1 = L1::start().await;
+    let deployment = deploy_with(&l1, &DeployConfig::devnet().expect("devnet")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = l1_flags(dir.path(), &l1, &deployment, 0);
+    let mut opts = replica_opts(&flags);
+    opts.extra_args.push("--rpc.check-block".into());
+    let replica = TestChain::start_target(Target::Node, opts).await;
+    let l2 = replica.provider();
+    let genesis: B256 =
+        serde_json::from_value(block(&l2, 0).await["hash"].clone()).expect("genesis hash");
+    let chain_id = l2.get_chain_id().await.expect("chain id");
+    let l1_time = l1
+        .provider
+        .get_block(alloy::eips::BlockNumberOrTag::Latest.into())
+        .await
+        .expect("L1 head")
+        .expect("exists")
+        .header
+        .timestamp;
+    let signer = wallet(0);
+    let mut txs = Vec::new();
+    for nonce in [0u64, 5, 1] {
+        let tx = TxEip1559 {
+            chain_id,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 0,
+            to: TxKind::Call(Address::repeat_byte(0x77)),
+            value: U256::from(1_000 + nonce),
+            ..Default::default()
+        };
+        let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+        let signed = TxEnvelope::from(tx.into_signed(signature));
+        txs.push(alloy::primitives::Bytes::from(signed.encoded_2718()));
+    }
+    let batch = Batch {
+        first_block: 1,
+        parent_hash: genesis,
+        blocks: vec![BatchBlock {
+            timestamp: l1_time,
+            gas_limit: 30_000_000,
+            transactions: txs,
+            ..Default::default()
+        }],
+    };
+    post_with_batcher_key(&l1, &deployment, [batch.encode()]).await;
+    wait_head(&replica, 1, Duration::from_secs(20)).await;
+    let derived = block(&l2, 1).await;
+    assert_eq!(
+        derived["transactions"].as_array().map(Vec::len),
+        Some(2),
+        "the nonce-gap transaction is skipped"
+    );
+    let report: Value = l2
+        .raw_request("rollup_checkBlock".into(), json!(["0x1"]))
+        .await
+        .expect("rollup_checkBlock");
+    assert_eq!(report["ok"], json!(true), "{report}");
+    assert_eq!(
+        report["kinds"]["TxInit"],
+        json!(3),
+        "a tx-init step for each listed transaction, the skipped one too: {report}"
     );
 }

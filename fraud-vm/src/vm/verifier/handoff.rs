@@ -22,10 +22,10 @@
 //!   place of its cursor ([`super::Machine::reopen`]), from which the next batch is opened.
 //! * **the program failed**: it reverted or halted, or its output is not 320 bytes, its
 //!   `kind` is neither, or `number`, `timestamp`, `gasLimit`, `baseFee` or `inputCount` is
-//!   `2^64` or more. There is no step ([`StepError::Unsupported`]): the program does not yet
-//!   derive every record (it reverts on a record with an L1 origin), and a rule that skipped
-//!   the batch instead would let a later batch at the same block number be proven where the
-//!   node derives this one (`docs/design.md`, *Derivation as an EVM program*, step 4).
+//!   `2^64` or more. There is no step ([`StepError::Unsupported`]): the program derives every
+//!   record of data the Inbox accepts within its gas budget, and a rule that skipped the batch
+//!   on a failed run instead would let a later batch at the same block number be proven where
+//!   the node derives this one (`docs/design.md`, *Derivation as an EVM program*, step 4).
 //!
 //! Witnesses after the parent: the output's words when the frame returned 320 bytes (one word
 //! range of its memory).

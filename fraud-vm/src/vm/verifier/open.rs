@@ -69,9 +69,25 @@ pub struct Protocol {
     pub program_len: u64,
     /// Its chunk-tree root ([`crate::code`]).
     pub program_chunk_root: B256,
-    /// Gas the program runs with for one block.
+    /// Gas the program runs with for one block: the protocol's is [`DERIVATION_GAS`].
     pub derivation_gas: u64,
 }
+
+/// The derivation program's gas budget for one run: `2^38`.
+///
+/// A run that could need more would make an honest block unprovable, so the budget is sized
+/// from the rules' bounds with the program's measured costs (`fraud-vm/tests/derivation_entry.rs`
+/// prints them): an L1 header walked ~21.6k gas, fewer than `MAX_ORIGIN_AGE` (3 600) of them
+/// (~78M); a deposit ~22k plus its data
+/// copied and hashed, the deposits' gas limits (each at least 21 000 + 16 per data byte)
+/// summing to at most the block's gas limit (`2^32`): at most ~205k deposits and ~268 MB of
+/// data, under `2^34` gas together; a batch's bytes, walked once when it is opened and checked
+/// per transaction at a few hundred gas per byte, bounded by the calldata one L1 block can hold
+/// (~9 MB at 4 gas per zero byte, ~`2^32` gas). The sum is below `2^35`; `2^38` leaves a
+/// margin of 8 and keeps a run's memory below the `2^DATA_DEPTH` words whose expansion alone
+/// would cost over `5·10^11` gas (module docs of [`crate::vm`]). A run has at most
+/// `2·DERIVATION_GAS + 4` steps: 2^39 leaves at most.
+pub const DERIVATION_GAS: u64 = 1 << 38;
 
 /// What L1 holds that a step reads: the Inbox's accumulators (`Inbox.batchAcc(i)`,
 /// `Inbox.delayedAcc(i)`), `None` for an index the Inbox has not reached.

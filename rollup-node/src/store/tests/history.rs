@@ -33,12 +33,12 @@ fn stored_nodes(store: &Store) -> std::collections::BTreeSet<B256> {
 
 /// Hashes of the nodes of the tree at `root`, read from the store (in memory with a state
 /// history).
-fn tree_nodes(store: &Store, root: B256, into: &mut std::collections::BTreeSet<B256>) {
+pub(super) fn tree_nodes(store: &Store, root: B256, into: &mut std::collections::BTreeSet<B256>) {
     walk_tree(|h| store.node(h), root, into);
 }
 
 /// Hashes of the nodes of the tree at `root`, every one read by `read`.
-fn walk_tree<E: std::fmt::Debug>(
+pub(super) fn walk_tree<E: std::fmt::Debug>(
     read: impl Fn(&B256) -> Result<Option<Node>, E>,
     root: B256,
     into: &mut std::collections::BTreeSet<B256>,
@@ -57,7 +57,7 @@ fn walk_tree<E: std::fmt::Debug>(
 }
 
 /// A xorshift generator: `next(m)` is the next value below `m`.
-fn xorshift(mut state: u64) -> impl FnMut(u64) -> u64 {
+pub(super) fn xorshift(mut state: u64) -> impl FnMut(u64) -> u64 {
     move |m| {
         state ^= state << 13;
         state ^= state >> 7;
@@ -68,7 +68,7 @@ fn xorshift(mut state: u64) -> impl FnMut(u64) -> u64 {
 
 /// Rewrites block `number`'s changeset so that it no longer undoes the block: slot 1 of
 /// [`HOLDER`] is said to have held 1234 before it.
-fn forge_changeset(store: &Store, number: u64) {
+pub(super) fn forge_changeset(store: &Store, number: u64) {
     let mut changeset = decode_changeset(
         &store
             .db

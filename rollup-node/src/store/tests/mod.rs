@@ -15,8 +15,31 @@ use crate::node::{open_chain, DEV_GENESIS};
 use fraud_vm::{smt, state::AccountLeaf};
 
 mod history;
+mod rewind;
 
 const ETH: u128 = 1_000_000_000_000_000_000;
+
+/// A deposit with `source`, from `from`, minting 1 ETH, calling or creating with `input`.
+fn minting_deposit(source: B256, from: Address, to: TxKind, input: Bytes) -> TxDeposit {
+    TxDeposit {
+        source_hash: source,
+        from,
+        to,
+        mint: ETH,
+        value: U256::ZERO,
+        gas_limit: 100_000,
+        is_system_transaction: false,
+        input,
+    }
+}
+
+/// Initcode that logs once: `LOG1(memory[0..1], topic 0x77…77)`, then stops.
+fn logging_initcode() -> Bytes {
+    let mut initcode = vec![0x7f];
+    initcode.extend([0x77; 32]);
+    initcode.extend([0x60, 0x01, 0x60, 0x00, 0xa1, 0x00]);
+    Bytes::from(initcode)
+}
 
 /// A block on the store's tip holding one deposit minting 1 ETH to `to`.
 fn deposit_block(store: &Store, spec: &ChainSpec, to: Address, salt: u8) -> BuiltBlock {
@@ -30,16 +53,12 @@ fn deposit_block(store: &Store, spec: &ChainSpec, to: Address, salt: u8) -> Buil
     };
     let mut builder = BlockBuilder::new(spec, &state, &tip.header, tip.hash, attributes);
     builder
-        .execute_deposit(TxDeposit {
-            source_hash: B256::repeat_byte(salt),
-            from: to,
-            to: TxKind::Call(to),
-            mint: ETH,
-            value: U256::ZERO,
-            gas_limit: 100_000,
-            is_system_transaction: false,
-            input: Bytes::new(),
-        })
+        .execute_deposit(minting_deposit(
+            B256::repeat_byte(salt),
+            to,
+            TxKind::Call(to),
+            Bytes::new(),
+        ))
         .expect("the deposit applies");
     builder.finish().expect("the block seals")
 }
@@ -147,25 +166,17 @@ fn receipts_come_back_whole() {
         extra_data: Bytes::new(),
     };
     let mut builder = BlockBuilder::new(&genesis.spec, &state, &tip.header, tip.hash, attributes);
-    // Initcode: LOG1(memory[0..1], topic 0x77…77), then stop.
-    let mut initcode = vec![0x7f];
-    initcode.extend([0x77; 32]);
-    initcode.extend([0x60, 0x01, 0x60, 0x00, 0xa1, 0x00]);
     for (salt, to, input) in [
         (1u8, TxKind::Call(Address::repeat_byte(0xa1)), Bytes::new()),
-        (2u8, TxKind::Create, Bytes::from(initcode)),
+        (2u8, TxKind::Create, logging_initcode()),
     ] {
         builder
-            .execute_deposit(TxDeposit {
-                source_hash: B256::repeat_byte(salt),
-                from: Address::repeat_byte(0xa1),
+            .execute_deposit(minting_deposit(
+                B256::repeat_byte(salt),
+                Address::repeat_byte(0xa1),
                 to,
-                mint: ETH,
-                value: U256::ZERO,
-                gas_limit: 100_000,
-                is_system_transaction: false,
                 input,
-            })
+            ))
             .expect("the deposit applies");
     }
     let block = builder.finish().expect("the block seals");
@@ -384,12 +395,13 @@ fn a_derived_block_keeps_where_derivation_continues() {
     let position = cursor::BatchPosition {
         batch_index: 3,
         position: 180,
+        source_acc: B256::repeat_byte(0xac),
     };
     {
         let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, None).expect("chain");
         let one = deposit_block(&store, &genesis.spec, Address::repeat_byte(1), 1);
         store
-            .commit_derived_block(&one, Some(&l1), true, position)
+            .commit_derived_block(&one, Some(&l1), true, position, &[])
             .expect("commit 1");
         let two = deposit_block(&store, &genesis.spec, Address::repeat_byte(2), 2);
         store.commit_block(&two).expect("commit 2");
