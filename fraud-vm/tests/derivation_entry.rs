@@ -353,17 +353,7 @@ impl Chain {
         batches: &[Vec<u8>],
         every_step: bool,
     ) -> Derivation {
-        let appended = Header {
-            number: L1_NUMBER,
-            timestamp: L1_TIMESTAMP,
-            parent_hash: B256::repeat_byte(0x1f),
-            ..Default::default()
-        };
-        let mut l1 = L1View::default();
-        for data in batches {
-            l1.append(data.clone(), 0, &appended);
-        }
-        self.derive_on(parent, cursor, &l1, every_step)
+        self.derive_on(parent, cursor, &L1View::appending(batches), every_step)
     }
 
     /// [`Chain::derive`] on the L1 `l1`.
@@ -444,6 +434,22 @@ struct L1View {
 }
 
 impl L1View {
+    /// The Inbox holding `batches`, each appended in L1 block [`L1_NUMBER`], no delayed
+    /// message.
+    fn appending(batches: &[Vec<u8>]) -> Self {
+        let appended = Header {
+            number: L1_NUMBER,
+            timestamp: L1_TIMESTAMP,
+            parent_hash: B256::repeat_byte(0x1f),
+            ..Default::default()
+        };
+        let mut l1 = Self::default();
+        for data in batches {
+            l1.append(data.clone(), 0, &appended);
+        }
+        l1
+    }
+
     /// Appends a sequencer batch with `data` and `afterDelayedMessagesRead = after`, in the L1
     /// block `l1` (its number, timestamp and parent hash).
     fn append(&mut self, data: Vec<u8>, after: u64, l1: &Header) {
@@ -781,6 +787,113 @@ fn the_program_derives_each_block_as_the_node_built_it() {
             if every_step { " (each verified)" } else { "" },
             run.gas,
             execution_steps,
+        );
+    }
+}
+
+/// A block whose inputs differ from what the batch holds cannot be proven from the L1
+/// commitments: for block 3 (ten transfers) a liar's block with one transaction added, one
+/// removed, two reordered, one altered (same sender and nonce, another value) or another
+/// timestamp has another execution start than the run's hand-off, and the hand-off step with
+/// the liar's output in place of the program's (every other witness as the honest proof's) does
+/// not verify. The run itself is deterministic from the open state and each step is sound, so
+/// the honest start is the only one a verified trace reaches.
+#[test]
+fn a_block_whose_inputs_differ_from_the_batch_cannot_be_proven() {
+    const N: usize = 3;
+    let chain = Chain::build();
+    let batches = [
+        chain.batch(1, LAST as u64),
+        chain.batch(NEXT as u64, NEXT as u64),
+    ];
+    let data: Vec<Vec<u8>> = batches.iter().map(Batch::encode).collect();
+    let from = cursor_after(0, &batches[0], N - 2);
+    let to = cursor_after(0, &batches[0], N - 1);
+    let l1 = L1View::appending(&data);
+    let run = chain.derive_on(N - 1, &from, &l1, false);
+    let (honest, _) = chain.execution_start(N, &to);
+    assert_eq!(run.post, Some(honest), "the honest hand-off");
+    let handoff = run.handoff.as_ref().expect("a hand-off");
+
+    let block = &chain.blocks[N];
+    let txs: Vec<ExecutableTx> = block
+        .transactions
+        .iter()
+        .zip(&block.senders)
+        .map(|(tx, sender)| ExecutableTx {
+            tx: tx.clone(),
+            sender: *sender,
+        })
+        .collect();
+    assert_eq!(txs.len(), TRANSFERS[N - 1]);
+    // Transfers 0..12 went out in blocks 1-3, four from each sender. The extra one is the
+    // 13th; the altered one is the last (transfer 11, sender 2's fourth: nonce 3), re-signed
+    // with another value to the same recipient.
+    let added = transfer(&chain.spec, 12, 2, &mut [4, 4, 4]);
+    let altered = transfer(&chain.spec, 11 + 21, 2, &mut [0, 0, 3]);
+    assert_eq!(altered.sender, txs[txs.len() - 1].sender);
+    let mut reordered = txs.clone();
+    reordered.swap(0, 1);
+    assert_ne!(reordered[0].sender, reordered[1].sender);
+    let later = BlockAttributes {
+        timestamp: attributes(N as u64).timestamp + 1,
+        ..attributes(N as u64)
+    };
+    let variants: [(&str, BlockAttributes, Vec<ExecutableTx>, Vec<&str>); 5] = [
+        (
+            "a transaction added",
+            attributes(N as u64),
+            [&txs[..], &[added]].concat(),
+            vec!["inputCount", "inputsRoot"],
+        ),
+        (
+            "a transaction removed",
+            attributes(N as u64),
+            txs[..txs.len() - 1].to_vec(),
+            vec!["inputCount", "inputsRoot"],
+        ),
+        (
+            "two transactions reordered",
+            attributes(N as u64),
+            reordered,
+            vec!["inputsRoot"],
+        ),
+        (
+            "a transaction altered",
+            attributes(N as u64),
+            [&txs[..txs.len() - 1], &[altered]].concat(),
+            vec!["inputsRoot"],
+        ),
+        ("another timestamp", later, txs.clone(), vec!["timestamp"]),
+    ];
+    for (what, attributes, list, fields) in variants {
+        let mut builder = chain.builder_on(N - 1, attributes);
+        let count = list.len();
+        for tx in list {
+            builder.execute(tx).expect("the liar's block executes");
+        }
+        let liar = builder.finish().expect("finish");
+        assert_eq!(
+            liar.transactions.len(),
+            count,
+            "{what}: every transaction in"
+        );
+        let trace = Trace::for_block(
+            &chain.states[N - 1],
+            &chain.spec,
+            &chain.blocks[N - 1].header,
+            &liar,
+            to.hash(),
+        )
+        .expect("trace");
+        let start = trace.state_hash(0);
+        assert_ne!(start, honest, "{what}: another block");
+        let forged = handoff_of(&trace.machine(0));
+        assert_eq!(differing(&forged, &handoff.output), fields, "{what}");
+        let tampered = with_output(&handoff.proof, &forged);
+        assert!(
+            vm::verify_step_on(handoff.pre, &tampered, &chain.protocol, &l1.inbox()).is_err(),
+            "{what}: the hand-off with the liar's output verifies"
         );
     }
 }
