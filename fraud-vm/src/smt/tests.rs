@@ -543,7 +543,8 @@ fn reachable(store: &MemoryNodes, root: B256) -> std::collections::BTreeSet<B256
 }
 
 /// The stale list of an update is exactly the old tree's nodes that the new tree lost, with
-/// no duplicates (what a pruning store may delete).
+/// no duplicates (what a pruning store may delete), and its new nodes exactly the ones it
+/// gained.
 fn assert_stale_exact(store: &MemoryNodes, old: B256, res: &UpdateResult) {
     let mut after = store.clone();
     after.insert_all(res.new_nodes.iter().copied());
@@ -557,6 +558,17 @@ fn assert_stale_exact(store: &MemoryNodes, old: B256, res: &UpdateResult) {
     stale.dedup();
     assert_eq!(listed, stale.len(), "a stale node is listed twice");
     assert_eq!(stale, lost);
+    // And the new nodes are exactly the nodes the old tree lacks.
+    let gained: Vec<B256> = reachable(&after, res.root)
+        .difference(&reachable(&after, old))
+        .copied()
+        .collect();
+    let mut created: Vec<B256> = res.new_nodes.iter().map(|(hash, _)| *hash).collect();
+    created.sort();
+    let listed = created.len();
+    created.dedup();
+    assert_eq!(listed, created.len(), "a new node is listed twice");
+    assert_eq!(created, gained);
 }
 
 #[test]

@@ -15,9 +15,9 @@ pub type Change = (B256, Option<B256>);
 pub struct UpdateResult {
     /// The new root.
     pub root: B256,
-    /// Every node created by the update, children before parents (to be
-    /// persisted; existing nodes are never deleted). May contain nodes that are
-    /// already stored (e.g. when a value is rewritten unchanged).
+    /// Every node of the new tree that the old tree does not hold, children
+    /// before parents (to be persisted; existing nodes are never deleted). A key
+    /// set to the value it holds creates nothing.
     pub new_nodes: Vec<(B256, Node)>,
     /// Hashes of the nodes of the old tree that the new tree no longer holds
     /// (replaced internal nodes, overwritten or deleted leaves), none of them in
@@ -498,13 +498,17 @@ impl<R: NodeReader> Ctx<'_, R> {
         let visit = level.visits[i];
         match level.plans[i] {
             Plan::Build(existing) => {
+                let overwritten = existing
+                    .filter(|leaf| leaf.overwritten_by.is_some())
+                    .map(|_| visit.hash);
                 let existing = existing
                     .filter(|leaf| leaf.overwritten_by.is_none())
                     .map(|leaf| ExistingLeaf {
                         key: leaf.key,
                         hash: visit.hash,
                     });
-                self.build(&changes[visit.lo..visit.hi], existing, depth, sink)
+                let changes = &changes[visit.lo..visit.hi];
+                self.build(changes, existing, overwritten, depth, sink)
             }
             Plan::Branch { left, right, kept } => {
                 // (new state, whether it equals the old child)
@@ -527,11 +531,14 @@ impl<R: NodeReader> Ctx<'_, R> {
     }
 
     /// Builds the subtree at `depth` that holds the live (`Some`) entries of
-    /// `changes` plus `existing` (whose key is not in `changes`).
+    /// `changes` plus `existing` (whose key is not in `changes`). `overwritten`
+    /// is the old leaf whose key `changes` set: built again with its old value,
+    /// it is not new.
     fn build(
         &self,
         changes: &[Change],
         existing: Option<ExistingLeaf>,
+        overwritten: Option<B256>,
         depth: usize,
         sink: &mut Sink,
     ) -> Result<Sub, SmtError> {
@@ -542,7 +549,9 @@ impl<R: NodeReader> Ctx<'_, R> {
             (Some(e), None) => return Ok(Sub::Leaf(e.hash)),
             (None, Some((key, value))) if live.next().is_none() => {
                 let hash = leaf_hash(&key, &value);
-                sink.push(hash, Node::Leaf { key, value });
+                if overwritten != Some(hash) {
+                    sink.push(hash, Node::Leaf { key, value });
+                }
                 return Ok(Sub::Leaf(hash));
             }
             _ => {}
@@ -559,8 +568,8 @@ impl<R: NodeReader> Ctx<'_, R> {
         };
         let (ls, rs) = if lc.is_empty() || rc.is_empty() {
             (
-                self.build(lc, le, depth + 1, sink)?,
-                self.build(rc, re, depth + 1, sink)?,
+                self.build(lc, le, overwritten, depth + 1, sink)?,
+                self.build(rc, re, overwritten, depth + 1, sink)?,
             )
         } else {
             self.both(
@@ -568,8 +577,8 @@ impl<R: NodeReader> Ctx<'_, R> {
                 depth,
                 sink,
                 rc.len(),
-                |s| self.build(lc, le, depth + 1, s),
-                |s| self.build(rc, re, depth + 1, s),
+                |s| self.build(lc, le, overwritten, depth + 1, s),
+                |s| self.build(rc, re, overwritten, depth + 1, s),
             )?
         };
         self.combine(ls, rs, sink)

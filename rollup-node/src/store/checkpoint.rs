@@ -23,11 +23,23 @@
 //! a block's new nodes join the pending set, the nodes it made stale leave it. After a restart
 //! the set is recomputed by walking the head's tree against the last checkpoint's
 //! ([`changed_nodes`]), which visits only the subtrees that differ.
+//!
+//! **Collection.** The disk holds the trees of the checkpoints a kept state may be rebuilt
+//! from, and no other node. A checkpoint `c` also writes its *dropped list* (`g`): the nodes of
+//! the previous checkpoint `p`'s tree that `c`'s tree no longer holds, tracked as blocks commit
+//! beside the pending set (a stale node the pending set does not hold was in `p`'s tree and
+//! joins the list; a new node on the list leaves it, and is not written again). Once `p` is older than the first kept state, no kept state is rebuilt
+//! from `p` (a state is rebuilt from the next checkpoint at or after it), and the nodes on the
+//! list are deleted ([`Store::collect_dropped`]) — except those a later checkpoint wrote again
+//! (a value that came back recreates its node): each checkpoint's `n` record ends with the
+//! number of the checkpoint that wrote it, and a node written at or after `c` stays. So the
+//! disk holds the trees of the checkpoints from the first at or after the first kept state
+//! (and the newest), as the tests check node for node.
 
 use std::{collections::VecDeque, sync::Arc};
 
 use alloy_primitives::{
-    map::{B256Map, HashMap},
+    map::{B256Map, B256Set, HashMap},
     Address, B256,
 };
 use fraud_vm::{
@@ -39,7 +51,7 @@ use parking_lot::Mutex;
 use tracing::debug;
 
 use super::{
-    schema::{corrupt, key, num_key, CHANGESET, CHECKPOINT, NODE},
+    schema::{corrupt, key, num_key, Record, CHANGESET, CHECKPOINT, DROPPED, NODE},
     Store, StoreError,
 };
 use crate::history::decode_changeset;
@@ -65,8 +77,9 @@ pub(super) struct Checkpoints {
     pub(super) states: u64,
     /// Blocks between checkpoints.
     interval: u64,
-    /// Nodes of the newest committed tree that no checkpoint holds yet.
-    pending: Mutex<B256Map<PendingNode>>,
+    /// Nodes of the newest committed tree that no checkpoint holds yet, and the nodes of the
+    /// last checkpoint's tree that it no longer holds (see the module docs).
+    pending: Mutex<Pending>,
     /// Recently rebuilt older states, least recently used first.
     pasts: Mutex<VecDeque<Arc<Past>>>,
     /// Held while a state is rebuilt: one rebuild at a time, so queries at old blocks (open
@@ -74,6 +87,25 @@ pub(super) struct Checkpoints {
     rebuilding: Mutex<()>,
     /// Rebuilt states whose base is the oldest state in memory ([`MemoryPin`]).
     pins: Arc<Mutex<Pins>>,
+}
+
+/// How the newest committed tree differs from the last checkpoint's.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// Nodes the newest tree has and the checkpoint's has not (the next checkpoint writes them).
+    pub(super) written: B256Map<PendingNode>,
+    /// Nodes the checkpoint's tree has and the newest has not (the next checkpoint's dropped
+    /// list).
+    pub(super) dropped: B256Set,
+}
+
+/// What a checkpoint block writes besides its marker.
+pub(super) struct CheckpointWrite {
+    /// The `n` records of the nodes its tree has and the previous checkpoint's has not.
+    pub(super) nodes: Vec<Record>,
+    /// Its `g` record: the previous checkpoint's number and the nodes of its tree this
+    /// checkpoint's has not (none for the first checkpoint).
+    pub(super) dropped: Option<Record>,
 }
 
 /// Rebuilt states in use that read the oldest state held in memory, and how many blocks the
@@ -95,9 +127,9 @@ impl Drop for MemoryPin {
 }
 
 impl Checkpoints {
-    /// A checkpoint every `interval` blocks; `pending`: the nodes the head's tree has that the
-    /// last checkpoint's has not.
-    pub(super) fn new(states: u64, interval: u64, pending: B256Map<PendingNode>) -> Self {
+    /// A checkpoint every `interval` blocks; `pending`: how the head's tree differs from the
+    /// last checkpoint's.
+    pub(super) fn new(states: u64, interval: u64, pending: Pending) -> Self {
         Self {
             states,
             interval: interval.max(1),
@@ -129,7 +161,7 @@ impl Checkpoints {
     /// After a rewind (with rebuilds held, [`Checkpoints::hold_rebuilds`]): `pending` is what
     /// the next checkpoint writes, and the cached rebuilt states go (they are cached by block
     /// number, and the numbers above the rewind's block now name other blocks).
-    pub(super) fn reset(&self, pending: B256Map<PendingNode>) {
+    pub(super) fn reset(&self, pending: Pending) {
         *self.pending.lock() = pending;
         self.pasts.lock().clear();
     }
@@ -137,7 +169,7 @@ impl Checkpoints {
     /// Hashes of the nodes the next checkpoint writes.
     #[cfg(test)]
     pub(super) fn pending_hashes(&self) -> std::collections::BTreeSet<B256> {
-        self.pending.lock().keys().copied().collect()
+        self.pending.lock().written.keys().copied().collect()
     }
 
     /// Whether block `number` is a checkpoint.
@@ -145,34 +177,65 @@ impl Checkpoints {
         number.is_multiple_of(self.interval)
     }
 
-    /// Records block `number`'s tree changes; at a checkpoint, returns the records of every
-    /// pending node (and empties the set), to be written before the block's final batch.
-    pub(super) fn note_block(&self, block: &BuiltBlock) -> Vec<(Vec<u8>, Vec<u8>)> {
+    /// Records block `number`'s tree changes; at a checkpoint `c` (whose previous checkpoint
+    /// is `previous`), returns what it writes and empties both sets: the records of every
+    /// pending node, to be written before the block's final batch, and its dropped list, to be
+    /// written with it.
+    pub(super) fn note_block(
+        &self,
+        block: &BuiltBlock,
+        previous: Option<u64>,
+    ) -> Option<CheckpointWrite> {
         let accounts = leaf_accounts(&block.diff);
         let mut pending = self.pending.lock();
+        let Pending { written, dropped } = &mut *pending;
         for hash in &block.stale_nodes {
-            pending.remove(hash);
+            // A stale node no checkpoint holds was the pending set's; else the checkpoint's.
+            if written.remove(hash).is_none() {
+                dropped.insert(*hash);
+            }
         }
         for (hash, node) in &block.new_nodes {
-            pending.insert(*hash, (*node, account_of(node, &accounts)));
+            // A node of the checkpoint's tree that came back is on disk already.
+            if !dropped.remove(hash) {
+                written.insert(*hash, (*node, account_of(node, &accounts)));
+            }
         }
-        if !self.is_checkpoint(block.header.number) {
-            return Vec::new();
+        let number = block.header.number;
+        if !self.is_checkpoint(number) {
+            return None;
         }
         debug!(
-            number = block.header.number,
-            nodes = pending.len(),
+            number,
+            nodes = written.len(),
+            dropped = dropped.len(),
             "checkpoint"
         );
-        pending
+        let nodes = written
             .drain()
             .map(|(hash, (node, account))| {
                 (
                     key(NODE, &[hash.as_slice()]),
-                    node_record(&node, account.as_ref()),
+                    node_record(&node, account.as_ref(), Some(number)),
                 )
             })
-            .collect()
+            .collect();
+        let list = previous.map(|previous| {
+            // In hash order: the list is the same however the set was built.
+            let mut hashes: Vec<&B256> = dropped.iter().collect();
+            hashes.sort_unstable();
+            let mut list = Vec::with_capacity(8 + 32 * hashes.len());
+            list.extend_from_slice(&previous.to_be_bytes());
+            for hash in hashes {
+                list.extend_from_slice(hash.as_slice());
+            }
+            (num_key(DROPPED, number), list)
+        });
+        dropped.clear();
+        Some(CheckpointWrite {
+            nodes,
+            dropped: list,
+        })
     }
 }
 
@@ -203,18 +266,48 @@ fn checkpoint_number(key: &[u8]) -> Result<u64, StoreError> {
         .ok_or_else(|| corrupt("checkpoint key"))
 }
 
-/// An `n` record: the node's encoding, followed by the account for an account's leaf.
-pub(super) fn node_record(node: &Node, account: Option<&AccountLeaf>) -> Vec<u8> {
-    let mut record = Vec::with_capacity(smt::NODE_ENCODED_LEN + AccountLeaf::ENCODED_LEN);
+/// An `n` record: the node's encoding, followed by the account for an account's leaf, then
+/// (a checkpoint's) the number of the checkpoint that wrote it.
+pub(super) fn node_record(
+    node: &Node,
+    account: Option<&AccountLeaf>,
+    checkpoint: Option<u64>,
+) -> Vec<u8> {
+    let mut record = Vec::with_capacity(smt::NODE_ENCODED_LEN + AccountLeaf::ENCODED_LEN + 8);
     node.encode_into(&mut record);
     if let Some(account) = account {
         record.extend_from_slice(&account.encode());
     }
+    if let Some(number) = checkpoint {
+        record.extend_from_slice(&number.to_be_bytes());
+    }
     record
 }
 
-/// The nodes of the tree at `new` that the tree at `old` does not hold at the same place:
-/// walks both trees from the roots and skips every subtree the two share.
+/// What follows the node in an `n` record: the account (an account's leaf) and the number of
+/// the checkpoint that wrote it (0 for an archive's records, written by no checkpoint). The
+/// four lengths (0, 8, 128, 136) tell the parts apart.
+fn record_tail(tail: &[u8]) -> Result<(Option<AccountLeaf>, u64), StoreError> {
+    const ACCOUNT: usize = AccountLeaf::ENCODED_LEN;
+    let (account, number) = match tail.len() {
+        0 | ACCOUNT => (tail, None),
+        8 => (&tail[..0], Some(tail)),
+        n if n == ACCOUNT + 8 => (&tail[..ACCOUNT], Some(&tail[ACCOUNT..])),
+        _ => return Err(corrupt("node record")),
+    };
+    let account = match account.len() {
+        0 => None,
+        _ => Some(AccountLeaf::decode(account).ok_or_else(|| corrupt("node record's account"))?),
+    };
+    let number = number.map_or(0, |b| {
+        u64::from_be_bytes(b.try_into().expect("eight bytes"))
+    });
+    Ok((account, number))
+}
+
+/// The nodes of the tree at `new` that the tree at `old` does not hold: walks both trees
+/// from the roots and skips every subtree the two share (a collapsed leaf may sit higher or
+/// deeper in one tree than in the other; internal nodes never move).
 pub(super) fn changed_nodes<R: NodeReader>(
     reader: &R,
     new: B256,
@@ -228,10 +321,17 @@ pub(super) fn changed_nodes<R: NodeReader>(
             continue;
         }
         let node = reader.node(&new)?.ok_or_else(|| missing(new))?;
-        out.push((new, node));
-        let Node::Internal { left, right } = node else {
-            continue;
+        let (left, right) = match node {
+            Node::Internal { left, right } => (left, right),
+            // The old tree may hold the same leaf deeper, on its key's path.
+            Node::Leaf { key, .. } => {
+                if !holds_leaf(reader, old, &key, new, depth)? {
+                    out.push((new, node));
+                }
+                continue;
+            }
         };
+        out.push((new, node));
         if depth >= smt::MAX_DEPTH {
             return Err(SmtError::Corrupt(format!(
                 "internal node {new} below the last level"
@@ -252,6 +352,32 @@ pub(super) fn changed_nodes<R: NodeReader>(
         todo.push((right, old_right, depth + 1));
     }
     Ok(out)
+}
+
+/// Whether the subtree at `root` (at `depth`) holds the leaf `leaf` of key `key`: follows
+/// the key's path down to a leaf or an empty subtree.
+fn holds_leaf<R: NodeReader>(
+    reader: &R,
+    mut root: B256,
+    key: &B256,
+    leaf: B256,
+    mut depth: usize,
+) -> Result<bool, SmtError> {
+    loop {
+        if root == leaf {
+            return Ok(true);
+        }
+        if root.is_zero() || depth > smt::MAX_DEPTH {
+            return Ok(false);
+        }
+        match reader.node(&root)?.ok_or(SmtError::MissingNode(root))? {
+            Node::Leaf { .. } => return Ok(false),
+            Node::Internal { left, right } => {
+                root = if key_bit(key, depth) { right } else { left };
+                depth += 1;
+            }
+        }
+    }
 }
 
 /// An older state rebuilt from a readable tree and the changesets (see the module docs).
@@ -304,10 +430,52 @@ impl Store {
         Ok(match self.db.get(key(NODE, &[hash.as_slice()]))? {
             None => None,
             Some(v) => {
-                let (_, account) = Node::decode_prefix(&v).map_err(fraud_vm::Error::from)?;
-                AccountLeaf::decode(account)
+                let (_, tail) = Node::decode_prefix(&v).map_err(fraud_vm::Error::from)?;
+                record_tail(tail)?.0
             }
         })
+    }
+
+    /// Deletes the nodes of the checkpoints no kept state is rebuilt from (see the module
+    /// docs): for each checkpoint whose previous checkpoint is older than `first_state`, the
+    /// nodes on its dropped list that no checkpoint since wrote again, the list, and the
+    /// previous checkpoint's marker. Returns the number of nodes deleted.
+    pub(super) fn collect_dropped(&self, first_state: u64) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut deleted = 0;
+        for item in self.db.scan_prefix([DROPPED]) {
+            let (k, v) = item?;
+            let checkpoint = checkpoint_number(&k)?;
+            let previous = v
+                .get(..8)
+                .map(|b| u64::from_be_bytes(b.try_into().expect("eight bytes")))
+                .ok_or_else(|| corrupt("dropped list"))?;
+            if previous >= first_state {
+                break;
+            }
+            if v.len() % 32 != 8 {
+                return Err(corrupt("dropped list"));
+            }
+            for hash in v[8..].chunks(32) {
+                let node = key(NODE, &[hash]);
+                let Some(record) = self.db.get(&node)? else {
+                    continue;
+                };
+                let (_, tail) = Node::decode_prefix(&record).map_err(fraud_vm::Error::from)?;
+                if record_tail(tail)?.1 < checkpoint {
+                    batch.remove(node);
+                    deleted += 1;
+                }
+            }
+            batch.remove(k);
+            // The previous checkpoint's tree is no longer whole on disk.
+            batch.remove(num_key(CHECKPOINT, previous));
+        }
+        self.db.apply_batch(batch)?;
+        if deleted > 0 {
+            debug!(first_state, deleted, "deleted the nodes of old checkpoints");
+        }
+        Ok(deleted)
     }
 
     /// The newest checkpoint at or below `number`.
@@ -436,31 +604,40 @@ impl Store {
         Ok(past)
     }
 
-    /// The nodes the head's tree (in memory) has that the last checkpoint's has not, with the
-    /// accounts of the account leaves among them (`accounts`: every latest account).
+    /// How the head's tree (in memory) differs from the last checkpoint's: the nodes it has
+    /// that the checkpoint's has not, with the accounts of the account leaves among them
+    /// (`accounts`: every latest account), and the nodes it no longer has.
     pub(super) fn pending_since_checkpoint(
         &self,
         head_root: B256,
         head: u64,
         accounts: &[AccountEntry],
-    ) -> Result<B256Map<PendingNode>, StoreError> {
+    ) -> Result<Pending, StoreError> {
         use rayon::prelude::*;
         let old_root = match self.checkpoint_at_or_below(head)? {
             Some(n) => self.state_root_of(n)?,
             None => B256::ZERO,
         };
-        let changed =
-            changed_nodes(&DiskNodes(self), head_root, old_root).map_err(fraud_vm::Error::from)?;
+        let reader = DiskNodes(self);
+        let changed = changed_nodes(&reader, head_root, old_root).map_err(fraud_vm::Error::from)?;
+        let dropped = changed_nodes(&reader, old_root, head_root)
+            .map_err(fraud_vm::Error::from)?
+            .into_iter()
+            .map(|(hash, _)| hash)
+            .collect();
         let leaves: B256Map<AccountLeaf> = accounts
             .par_iter()
             .map(|(key, value, leaf)| (smt::leaf_hash(key, value), *leaf))
             .collect::<Vec<_>>()
             .into_iter()
             .collect();
-        Ok(changed
-            .into_iter()
-            .map(|(hash, node)| (hash, (node, leaves.get(&hash).copied())))
-            .collect())
+        Ok(Pending {
+            written: changed
+                .into_iter()
+                .map(|(hash, node)| (hash, (node, leaves.get(&hash).copied())))
+                .collect(),
+            dropped,
+        })
     }
 
     /// The oldest state whose tree is held in memory (with a state history).

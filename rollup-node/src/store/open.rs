@@ -3,7 +3,7 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
-use alloy_primitives::{map::B256Map, Address, B256, U256};
+use alloy_primitives::{Address, B256, U256};
 use fraud_vm::{
     smt,
     state::{account_key, storage_key, AccountLeaf},
@@ -11,7 +11,7 @@ use fraud_vm::{
 use parking_lot::RwLock;
 use tracing::{info, instrument};
 
-use super::checkpoint::{AccountEntry, Checkpoints, PendingNode};
+use super::checkpoint::{AccountEntry, Checkpoints, Pending};
 use super::{
     schema::{
         corrupt, key, read_u64, ACCOUNT, ARCHIVE, FIRST_STATE, FORMAT, FORMAT_KEY, HEAD, IN_MEMORY,
@@ -130,13 +130,14 @@ impl Store {
     /// Rebuilds what a state history holds in memory from the records on disk, at start and
     /// after a rewind: the kept states' tree into `kept` (empty), checked against the headers
     /// ([`Store::rebuild_kept_states`]). With states older than those in memory served from
-    /// checkpoints (`checkpoints`), returns the nodes the next checkpoint writes; without,
+    /// checkpoints (`checkpoints`), returns how the head's tree differs from the last
+    /// checkpoint's (what the next checkpoint writes and drops); without,
     /// every state served is in memory and the first state is the oldest of them.
     pub(super) fn rebuild_memory(
         &self,
         kept: &KeptStates,
         checkpoints: bool,
-    ) -> Result<Option<B256Map<PendingNode>>, StoreError> {
+    ) -> Result<Option<Pending>, StoreError> {
         let accounts = self.rebuild_kept_states(kept)?;
         if !checkpoints {
             self.first_state

@@ -26,8 +26,9 @@ use tracing::{info, instrument};
 
 use super::{
     schema::{
-        corrupt, key, num_key, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, HASH_INDEX, HEAD,
-        HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED, LOG_INDEX, META, RECEIPTS, SENDERS, TX_INDEX,
+        corrupt, key, num_key, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, DROPPED, HASH_INDEX,
+        HEAD, HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED, LOG_INDEX, META, RECEIPTS, SENDERS,
+        TX_INDEX,
     },
     write::flat_state_records,
     Head, Store, StoreError,
@@ -151,6 +152,7 @@ impl Store {
             LISTED_SKIPPED,
             CHANGESET,
             CHECKPOINT,
+            DROPPED,
         ] {
             for item in self
                 .db

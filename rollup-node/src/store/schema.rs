@@ -17,7 +17,8 @@
 //! | `s` | address ‖ slot | latest non-zero storage value |
 //! | `c` | code hash | code |
 //! | `R` | code hash | code root |
-//! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree (archive: every state's nodes; state history: the checkpoints' nodes) |
+//! | `n` | node hash | state-tree node; an account's leaf node is followed by the account ([`AccountLeaf::encode`]), to read old states from the tree (archive: every state's nodes; state history: the nodes of the checkpoints kept states are rebuilt from, each record ending with the number of the checkpoint that wrote it, u64 BE) |
+//! | `g` | number | a checkpoint's dropped list: the previous checkpoint's number (u64 BE), then the hashes of the nodes of its tree this checkpoint's tree has not; deleted with those nodes once no kept state is rebuilt from the previous checkpoint (see `checkpoint`) |
 //! | `i` | number | the transactions the block's derived input list holds that tx-init skipped (`super::inputs`: RLP list of `[position in the list, EIP-2718 bytes, sender]`), only for blocks a replica derived with such transactions |
 //! | `x` | number | the block's changeset: the accounts and slots it changed, with their values before it ([`crate::history::encode_changeset`]; blocks after 0; state history: the kept blocks', archive: every block's (those written before archives stored them have none); a rewind undoes blocks with them) |
 //! | `k` | number | (empty): a checkpoint, a block whose whole state tree is on disk as `n` records (state history longer than the states held in memory; see `checkpoint`) |
@@ -59,7 +60,7 @@ pub(super) const STORAGE: u8 = b's';
 pub(super) const CODE: u8 = b'c';
 /// `R`: code root by code hash.
 pub(super) const CODE_ROOT: u8 = b'R';
-/// `n`: state-tree node by hash (archive only).
+/// `n`: state-tree node by hash (an archive's, or a state history's checkpoints').
 pub(super) const NODE: u8 = b'n';
 /// `x`: a block's changeset.
 pub(super) const CHANGESET: u8 = b'x';
@@ -67,6 +68,8 @@ pub(super) const CHANGESET: u8 = b'x';
 pub(super) const LISTED_SKIPPED: u8 = b'i';
 /// `k`: a checkpoint's marker (its tree is on disk).
 pub(super) const CHECKPOINT: u8 = b'k';
+/// `g`: a checkpoint's dropped list.
+pub(super) const DROPPED: u8 = b'g';
 /// `l`: the blocks where an address logged.
 pub(super) const LOG_INDEX: u8 = b'l';
 
@@ -87,6 +90,9 @@ pub(super) const IN_MEMORY: &[u8] = b"memory";
 
 /// Version of the record layout in the module docs; bumped whenever a record changes.
 pub const FORMAT: u32 = 5;
+
+/// A record to write: its key and value.
+pub(super) type Record = (Vec<u8>, Vec<u8>);
 
 /// The key `prefix ‖ parts...`.
 pub(super) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {

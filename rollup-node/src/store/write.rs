@@ -30,9 +30,9 @@ use super::{
     checkpoint::{account_of, leaf_accounts, node_record},
     cursor::BatchPosition,
     schema::{
-        key, num_key, ACCOUNT, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, CODE, CODE_ROOT,
-        FIRST_STATE, HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED, LOG_INDEX,
-        META, NODE, RECEIPTS, SENDERS, STORAGE, TX_INDEX,
+        key, num_key, Record, ACCOUNT, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, CODE,
+        CODE_ROOT, FIRST_STATE, HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED,
+        LOG_INDEX, META, NODE, RECEIPTS, SENDERS, STORAGE, TX_INDEX,
     },
     Head, L1Cursor, Staged, Store, StoreError,
 };
@@ -224,7 +224,7 @@ impl Store {
             batch.insert(key(LOG_INDEX, &[address.as_slice(), &nb]), &[]);
         }
 
-        self.write_content(block)?;
+        let dropped = self.write_content(block)?;
         // Both modes: a state history serves older states with it, and a rewind
         // (`Store::rewind`) restores the flat state with it.
         let changeset = if number > 0 {
@@ -241,6 +241,9 @@ impl Store {
             .is_some_and(|c| c.is_checkpoint(number))
         {
             batch.insert(num_key(CHECKPOINT, number), &[]);
+        }
+        if let Some((k, list)) = dropped {
+            batch.insert(k, list);
         }
         batch.insert(key(META, &[HEAD]), &nb);
 
@@ -347,15 +350,20 @@ impl Store {
         self.first_state
             .store(upto, std::sync::atomic::Ordering::Release);
         debug!(upto, "pruned old states");
+        if self.checkpoints.is_some() {
+            self.collect_dropped(upto)?;
+        }
         Ok(())
     }
 
     /// Writes a block's content-addressed records (tree nodes, an account's leaf with the
     /// account, code, code roots) and its transaction locations, and flushes them: the first
     /// step of [`Store::commit_block`] (see the module docs). Harmless on its own: nothing
-    /// reads the records until the block's final batch makes it the head.
-    pub(super) fn write_content(&self, block: &BuiltBlock) -> Result<(), StoreError> {
+    /// reads the records until the block's final batch makes it the head. At a checkpoint,
+    /// returns its dropped list's record, which the final batch writes.
+    pub(super) fn write_content(&self, block: &BuiltBlock) -> Result<Option<Record>, StoreError> {
         use rayon::prelude::*;
+        let mut dropped = None;
         let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(
             block.new_nodes.len()
                 + block.diff.codes.len()
@@ -367,11 +375,21 @@ impl Store {
             // An account's leaf node carries the account (the leaf only holds its hash).
             let accounts = leaf_accounts(&block.diff);
             for (hash, node) in &block.new_nodes {
-                let record = node_record(node, account_of(node, &accounts).as_ref());
+                let record = node_record(node, account_of(node, &accounts).as_ref(), None);
                 records.push((key(NODE, &[hash.as_slice()]), record));
             }
         } else if let Some(checkpoints) = &self.checkpoints {
-            records.extend(checkpoints.note_block(block));
+            let number = block.header.number;
+            let previous = match number.checked_sub(1) {
+                Some(below) if checkpoints.is_checkpoint(number) => {
+                    self.checkpoint_at_or_below(below)?
+                }
+                _ => None,
+            };
+            if let Some(write) = checkpoints.note_block(block, previous) {
+                records.extend(write.nodes);
+                dropped = write.dropped;
+            }
         }
         for (hash, code) in &block.diff.codes {
             records.push((key(CODE, &[hash.as_slice()]), code.to_vec()));
@@ -403,7 +421,7 @@ impl Store {
             })?;
         // On disk before the batch that makes the head reference them.
         self.db.flush()?;
-        Ok(())
+        Ok(dropped)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{
     history::{decode_changeset, encode_changeset},
     node::{open_chain, DEV_GENESIS},
     store::{
-        schema::{key, num_key, CHANGESET, NODE, STORAGE},
+        schema::{key, num_key, CHANGESET, DROPPED, NODE, STORAGE},
         Store, StoreError,
     },
 };
@@ -54,6 +54,23 @@ pub(super) fn walk_tree<E: std::fmt::Debug>(
             None => panic!("node {hash} of a kept state is missing"),
         }
     }
+}
+
+/// Nodes on a checkpoint's dropped list that a later checkpoint wrote again (collecting the
+/// list keeps them): their records end with a checkpoint number at or after the list's.
+fn written_again(store: &Store) -> usize {
+    let number = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("eight bytes"));
+    let mut count = 0;
+    for item in store.db.scan_prefix([DROPPED]) {
+        let (k, list) = item.expect("scan");
+        let checkpoint = number(&k[1..9]);
+        for hash in list[8..].chunks(32) {
+            if let Some(record) = store.db.get(key(NODE, &[hash])).expect("read") {
+                count += usize::from(number(&record[record.len() - 8..]) >= checkpoint);
+            }
+        }
+    }
+    count
 }
 
 /// A xorshift generator: `next(m)` is the next value below `m`.
@@ -262,9 +279,11 @@ fn a_state_history_store_checks_what_it_rebuilds() {
 /// A state history longer than the states held in memory serves every older state (accounts,
 /// slots, proofs) from the checkpoints and changesets, exactly as it was, whether rebuilt on
 /// the next checkpoint or (past the newest checkpoint) on the oldest state in memory, which it
-/// keeps in memory while in use; the disk holds exactly the checkpoints' trees; restarts
-/// (mid-interval, and at a checkpoint) recompute what the next checkpoint writes; a changeset
-/// that does not undo its block is refused when the state behind it is asked for, not served.
+/// keeps in memory while in use; the disk holds exactly the trees of the checkpoints kept
+/// states are rebuilt from (the older checkpoints' nodes are deleted, except the nodes a later
+/// checkpoint wrote again: values here go back and forth); restarts (mid-interval, and at a
+/// checkpoint) recompute what the next checkpoint writes and drops; a changeset that does not
+/// undo its block is refused when the state behind it is asked for, not served.
 #[test]
 fn a_long_state_history_serves_old_states_from_checkpoints() {
     use fraud_vm::{smt, state::account_key};
@@ -282,8 +301,9 @@ fn a_long_state_history_serves_old_states_from_checkpoints() {
     let mut roots = vec![store.head().expect("genesis").header.state_root];
     let mut expected = vec![(vec![0u64; 6], vec![0u64; 8])];
     let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
-    for number in 1..=45u64 {
-        if number == 23 || number == 37 {
+    let mut rewritten = 0;
+    for number in 1..=70u64 {
+        if number == 23 || number == 37 || number == 53 {
             // Mid-interval (22 % 4 != 0) and right after a checkpoint (36).
             drop(store);
             store = open_chain(dir.path(), DEV_GENESIS, options)
@@ -363,9 +383,12 @@ fn a_long_state_history_serves_old_states_from_checkpoints() {
                 Err(StoreError::Pruned { .. })
             ));
         }
-        // On disk: exactly the checkpoints' trees.
+        // On disk: exactly the trees of the checkpoints from the first at or after the first
+        // kept state (and the newest).
+        let newest = number - number % INTERVAL;
+        let oldest = first.div_ceil(INTERVAL) * INTERVAL;
         let mut checkpoint_nodes = std::collections::BTreeSet::new();
-        for c in (0..=number).step_by(INTERVAL as usize) {
+        for c in (oldest.min(newest)..=number).step_by(INTERVAL as usize) {
             walk_tree(
                 |h| store.disk_node(h),
                 roots[c as usize],
@@ -377,11 +400,18 @@ fn a_long_state_history_serves_old_states_from_checkpoints() {
             .scan_prefix([NODE])
             .map(|item| B256::from_slice(&item.expect("scan").0[1..]))
             .collect();
-        assert_eq!(on_disk, checkpoint_nodes, "block {number}: disk nodes");
+        assert!(
+            on_disk == checkpoint_nodes,
+            "block {number}: nodes on disk in no tree kept {:?}, missing {:?}",
+            on_disk.difference(&checkpoint_nodes).collect::<Vec<_>>(),
+            checkpoint_nodes.difference(&on_disk).collect::<Vec<_>>(),
+        );
+        rewritten = rewritten.max(written_again(&store));
     }
+    assert!(rewritten > 0, "no dropped node was written again");
 
     // A changeset that does not undo its block: the state behind it is refused.
-    let n = 21; // rebuilt from checkpoint 24 through the changesets of 24, 23 and 22
+    let n = 61; // rebuilt from checkpoint 64 through the changesets of 64, 63 and 62
     forge_changeset(&store, n + 1);
     drop(store);
     let (store, _) = open_chain(dir.path(), DEV_GENESIS, options).expect("reopen");
@@ -392,4 +422,60 @@ fn a_long_state_history_serves_old_states_from_checkpoints() {
         err.to_string().contains("do not lead to its state root"),
         "{err}"
     );
+}
+
+/// What a checkpoint writes and drops after a restart (`changed_nodes` both ways) is exactly
+/// the difference of the two trees' node sets, also where a collapsed leaf sits higher in one
+/// tree than in the other (a sibling inserted or deleted between them).
+#[test]
+fn changed_nodes_are_the_difference_of_two_trees() {
+    use fraud_vm::smt::{self, MemoryNodes};
+    // Twelve keys differing in their first four bits: leaves collapse and move as their
+    // neighbours come and go.
+    let keys: Vec<B256> = (0..12u8)
+        .map(|i| {
+            let mut key = B256::ZERO;
+            key.0[0] = i << 4;
+            key
+        })
+        .collect();
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    let mut store = MemoryNodes::new();
+    let mut roots = vec![B256::ZERO];
+    for _ in 0..40 {
+        let changes = (0..=next(4))
+            .map(|_| {
+                let key = keys[next(12) as usize];
+                let value = next(3);
+                (key, (value > 0).then(|| B256::with_last_byte(value as u8)))
+            })
+            .collect();
+        let root = *roots.last().expect("a root");
+        let updated = smt::update(&store, root, changes).expect("update");
+        store.insert_all(updated.new_nodes);
+        roots.push(updated.root);
+    }
+    let nodes = |root: B256| {
+        let mut into = std::collections::BTreeSet::new();
+        walk_tree(|h| store.node(h), root, &mut into);
+        into
+    };
+    for (i, &a) in roots.iter().enumerate() {
+        for &b in &roots[i..] {
+            for (new, old) in [(a, b), (b, a)] {
+                let changed: std::collections::BTreeSet<B256> =
+                    crate::store::checkpoint::changed_nodes(&store, new, old)
+                        .expect("walk")
+                        .into_iter()
+                        .map(|(hash, _)| hash)
+                        .collect();
+                let (new_nodes, old_nodes) = (nodes(new), nodes(old));
+                assert_eq!(
+                    changed,
+                    new_nodes.difference(&old_nodes).copied().collect(),
+                    "{new} against {old}"
+                );
+            }
+        }
+    }
 }

@@ -23,8 +23,8 @@ use crate::{
     store::{
         cursor::BatchPosition,
         schema::{
-            key, num_key, ACCOUNT, CHANGESET, CHECKPOINT, CODE, CODE_ROOT, FIRST_STATE, META, NODE,
-            STORAGE,
+            key, num_key, ACCOUNT, CHANGESET, CHECKPOINT, CODE, CODE_ROOT, DROPPED, FIRST_STATE,
+            META, NODE, STORAGE,
         },
         L1Cursor, Store, StoreError, StoreOptions,
     },
@@ -182,17 +182,20 @@ fn flat_root(store: &Store) -> B256 {
 }
 
 /// Every record but the content-addressed ones (`n`, `c`, `R`: a rewind leaves them), the
-/// changesets at or below `first` and the first state (a rewind does not bring pruned history
-/// back).
+/// changesets at or below `first`, the checkpoints below it with the dropped lists of their
+/// successors, and the first state (a rewind does not bring pruned history back).
 fn records(store: &Store, first: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let first_state = key(META, &[FIRST_STATE]);
+    let number = |b: &[u8]| u64::from_be_bytes(b[..8].try_into().expect("eight bytes"));
     store
         .db
         .iter()
         .map(|item| item.expect("scan"))
-        .filter(|(k, _)| match k[0] {
+        .filter(|(k, v)| match k[0] {
             NODE | CODE | CODE_ROOT => false,
             CHANGESET => k[..] > num_key(CHANGESET, first)[..],
+            CHECKPOINT => number(&k[1..]) >= first,
+            DROPPED => number(v) >= first,
             _ => k[..] != first_state[..],
         })
         .map(|(k, v)| (k.to_vec(), v.to_vec()))
