@@ -545,19 +545,44 @@ fn conclude(
     every_step: bool,
 ) -> Derivation {
     if every_step {
-        // Two threads, each every other step.
-        std::thread::scope(|scope| {
-            for first in 0..2 {
-                scope.spawn(move || {
-                    for i in (first..trace.len()).step_by(2) {
-                        let (proof, info) = trace.prove_step(i).expect("prove");
-                        let post = vm::verify_step_on(trace.state_hash(i), &proof, protocol, inbox)
-                            .unwrap_or_else(|e| panic!("step {i} ({info:?}): {e}"));
-                        assert_eq!(post.0, trace.state_hash(i + 1), "step {i} ({info:?})");
-                    }
-                });
+        // Two threads, each every other step; the largest proof of each kind.
+        let sizes = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..2)
+                .map(|first| {
+                    scope.spawn(move || {
+                        let mut sizes = std::collections::BTreeMap::<&str, (usize, usize)>::new();
+                        for i in (first..trace.len()).step_by(2) {
+                            let (proof, info) = trace.prove_step(i).expect("prove");
+                            let post =
+                                vm::verify_step_on(trace.state_hash(i), &proof, protocol, inbox)
+                                    .unwrap_or_else(|e| panic!("step {i} ({info:?}): {e}"));
+                            assert_eq!(post.0, trace.state_hash(i + 1), "step {i} ({info:?})");
+                            let kind = match info.kind {
+                                StepKind::Open => "open",
+                                StepKind::Opcode(0xfa) => "STATICCALL (oracle, ecrecover)",
+                                _ => "other steps",
+                            };
+                            let e = sizes.entry(kind).or_default();
+                            e.0 += 1;
+                            e.1 = e.1.max(proof.encode().len());
+                        }
+                        sizes
+                    })
+                })
+                .collect();
+            let mut sizes = std::collections::BTreeMap::<&str, (usize, usize)>::new();
+            for thread in threads {
+                for (kind, (count, max)) in thread.join().expect("a verifier thread") {
+                    let e = sizes.entry(kind).or_default();
+                    e.0 += count;
+                    e.1 = e.1.max(max);
+                }
             }
+            sizes
         });
+        for (kind, (count, max)) in sizes {
+            eprintln!("    {kind}: {count} steps, largest proof {max} bytes");
+        }
     }
     let at = trace.len();
     let ended = trace.machine(at).frame;
@@ -570,6 +595,9 @@ fn conclude(
             let (post, _) =
                 vm::verify_step_on(pre, &proof, protocol, inbox).expect("the hand-off verifies");
             let output = handoff_output(&proof);
+            if every_step {
+                eprintln!("    hand-off: proof {} bytes", proof.encode().len());
+            }
             (Some(post), Some(HandoffStep { pre, proof, output }))
         }
         Err(vm::StepError::Unsupported(_)) => (None, None),
