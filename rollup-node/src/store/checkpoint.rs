@@ -80,6 +80,9 @@ pub(super) struct Checkpoints {
     /// Nodes of the newest committed tree that no checkpoint holds yet, and the nodes of the
     /// last checkpoint's tree that it no longer holds (see the module docs).
     pending: Mutex<Pending>,
+    /// The previous checkpoint of the oldest dropped list on disk (`None`: no list), so that
+    /// a block's prune reads a list only when it is to be collected.
+    oldest_list: Mutex<Option<u64>>,
     /// Recently rebuilt older states, least recently used first.
     pasts: Mutex<VecDeque<Arc<Past>>>,
     /// Held while a state is rebuilt: one rebuild at a time, so queries at old blocks (open
@@ -128,12 +131,18 @@ impl Drop for MemoryPin {
 
 impl Checkpoints {
     /// A checkpoint every `interval` blocks; `pending`: how the head's tree differs from the
-    /// last checkpoint's.
-    pub(super) fn new(states: u64, interval: u64, pending: Pending) -> Self {
+    /// last checkpoint's; `oldest_list`: [`Store::oldest_dropped_list`].
+    pub(super) fn new(
+        states: u64,
+        interval: u64,
+        pending: Pending,
+        oldest_list: Option<u64>,
+    ) -> Self {
         Self {
             states,
             interval: interval.max(1),
             pending: Mutex::new(pending),
+            oldest_list: Mutex::new(oldest_list),
             pasts: Mutex::default(),
             rebuilding: Mutex::default(),
             pins: Arc::default(),
@@ -159,10 +168,12 @@ impl Checkpoints {
     }
 
     /// After a rewind (with rebuilds held, [`Checkpoints::hold_rebuilds`]): `pending` is what
-    /// the next checkpoint writes, and the cached rebuilt states go (they are cached by block
-    /// number, and the numbers above the rewind's block now name other blocks).
-    pub(super) fn reset(&self, pending: Pending) {
+    /// the next checkpoint writes, `oldest_list` the oldest dropped list left, and the cached
+    /// rebuilt states go (they are cached by block number, and the numbers above the rewind's
+    /// block now name other blocks).
+    pub(super) fn reset(&self, pending: Pending, oldest_list: Option<u64>) {
         *self.pending.lock() = pending;
+        *self.oldest_list.lock() = oldest_list;
         self.pasts.lock().clear();
     }
 
@@ -220,6 +231,9 @@ impl Checkpoints {
                 )
             })
             .collect();
+        if let Some(previous) = previous {
+            self.oldest_list.lock().get_or_insert(previous);
+        }
         let list = previous.map(|previous| {
             // In hash order: the list is the same however the set was built.
             let mut hashes: Vec<&B256> = dropped.iter().collect();
@@ -256,6 +270,13 @@ pub(super) fn account_of(node: &Node, accounts: &B256Map<&AccountLeaf>) -> Optio
             .map(|a| **a),
         Node::Internal { .. } => None,
     }
+}
+
+/// The previous checkpoint a `g` record's list starts with.
+fn list_previous(list: &[u8]) -> Result<u64, StoreError> {
+    list.get(..8)
+        .map(|b| u64::from_be_bytes(b.try_into().expect("eight bytes")))
+        .ok_or_else(|| corrupt("dropped list"))
 }
 
 /// The block number in a `k` record's key.
@@ -441,16 +462,22 @@ impl Store {
     /// nodes on its dropped list that no checkpoint since wrote again, the list, and the
     /// previous checkpoint's marker. Returns the number of nodes deleted.
     pub(super) fn collect_dropped(&self, first_state: u64) -> Result<usize, StoreError> {
+        let Some(checkpoints) = &self.checkpoints else {
+            return Ok(0);
+        };
+        let mut oldest = checkpoints.oldest_list.lock();
+        if !oldest.is_some_and(|previous| previous < first_state) {
+            return Ok(0);
+        }
         let mut batch = sled::Batch::default();
         let mut deleted = 0;
+        let mut next = None;
         for item in self.db.scan_prefix([DROPPED]) {
             let (k, v) = item?;
             let checkpoint = checkpoint_number(&k)?;
-            let previous = v
-                .get(..8)
-                .map(|b| u64::from_be_bytes(b.try_into().expect("eight bytes")))
-                .ok_or_else(|| corrupt("dropped list"))?;
+            let previous = list_previous(&v)?;
             if previous >= first_state {
+                next = Some(previous);
                 break;
             }
             if v.len() % 32 != 8 {
@@ -472,10 +499,21 @@ impl Store {
             batch.remove(num_key(CHECKPOINT, previous));
         }
         self.db.apply_batch(batch)?;
+        *oldest = next;
         if deleted > 0 {
             debug!(first_state, deleted, "deleted the nodes of old checkpoints");
         }
         Ok(deleted)
+    }
+
+    /// The previous checkpoint of the oldest dropped list on disk, if any.
+    pub(super) fn oldest_dropped_list(&self) -> Result<Option<u64>, StoreError> {
+        self.db
+            .scan_prefix([DROPPED])
+            .next()
+            .transpose()?
+            .map(|(_, v)| list_previous(&v))
+            .transpose()
     }
 
     /// The newest checkpoint at or below `number`.

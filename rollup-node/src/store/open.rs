@@ -121,6 +121,7 @@ impl Store {
                     states,
                     checkpoint_interval,
                     pending,
+                    store.oldest_dropped_list()?,
                 )));
             }
         }

@@ -221,7 +221,7 @@ impl Store {
         kept.clear();
         let pending = self.rebuild_memory(kept, self.checkpoints.is_some())?;
         if let (Some(checkpoints), Some(pending)) = (&self.checkpoints, pending) {
-            checkpoints.reset(pending);
+            checkpoints.reset(pending, self.oldest_dropped_list()?);
         }
         Ok(())
     }

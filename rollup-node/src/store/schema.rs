@@ -89,7 +89,7 @@ pub(super) const ARCHIVE: &[u8] = b"archive";
 pub(super) const IN_MEMORY: &[u8] = b"memory";
 
 /// Version of the record layout in the module docs; bumped whenever a record changes.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
 
 /// A record to write: its key and value.
 pub(super) type Record = (Vec<u8>, Vec<u8>);

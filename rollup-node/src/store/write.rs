@@ -350,9 +350,7 @@ impl Store {
         self.first_state
             .store(upto, std::sync::atomic::Ordering::Release);
         debug!(upto, "pruned old states");
-        if self.checkpoints.is_some() {
-            self.collect_dropped(upto)?;
-        }
+        self.collect_dropped(upto)?;
         Ok(())
     }
 
