@@ -30,11 +30,13 @@
 //! beside the pending set (a stale node the pending set does not hold was in `p`'s tree and
 //! joins the list; a new node on the list leaves it, and is not written again). Once `p` is older than the first kept state, no kept state is rebuilt
 //! from `p` (a state is rebuilt from the next checkpoint at or after it), and the nodes on the
-//! list are deleted ([`Store::collect_dropped`]) — except those a later checkpoint wrote again
+//! list are deleted ([`Store::collect_dropped`], a part in each block's commit over half an
+//! interval, so no commit deletes a whole tree) — except those a later checkpoint wrote again
 //! (a value that came back recreates its node): each checkpoint's `n` record ends with the
 //! number of the checkpoint that wrote it, and a node written at or after `c` stays. So the
 //! disk holds the trees of the checkpoints from the first at or after the first kept state
-//! (and the newest), as the tests check node for node.
+//! (and the newest), and during a pass what is left of the tree before them, as the tests
+//! check node for node.
 
 use std::{collections::VecDeque, sync::Arc};
 
@@ -80,9 +82,10 @@ pub(super) struct Checkpoints {
     /// Nodes of the newest committed tree that no checkpoint holds yet, and the nodes of the
     /// last checkpoint's tree that it no longer holds (see the module docs).
     pending: Mutex<Pending>,
-    /// The previous checkpoint of the oldest dropped list on disk (`None`: no list), so that
-    /// a block's prune reads a list only when it is to be collected.
-    oldest_list: Mutex<Option<u64>>,
+    /// The fewest listed nodes a block's prune deletes during a pass.
+    collect_per_block: usize,
+    /// Where the collection of the oldest dropped list stands.
+    collection: Mutex<Collection>,
     /// Recently rebuilt older states, least recently used first.
     pasts: Mutex<VecDeque<Arc<Past>>>,
     /// Held while a state is rebuilt: one rebuild at a time, so queries at old blocks (open
@@ -111,6 +114,29 @@ pub(super) struct CheckpointWrite {
     pub(super) dropped: Option<Record>,
 }
 
+/// Where the collection of old checkpoints stands (see the module docs). A pass over one
+/// dropped list spreads over several blocks; its progress lives in memory only, since deleting
+/// a listed node twice is harmless (after a restart the pass starts again from the list's first
+/// node, and nodes already deleted are skipped).
+#[derive(Default)]
+struct Collection {
+    /// The previous checkpoint of the oldest dropped list on disk (`None`: no list), so that
+    /// a block's prune reads a list only when it is to be collected.
+    oldest: Option<u64>,
+    /// The list being collected, once its pass has started.
+    pass: Option<Pass>,
+}
+
+/// One dropped list being collected.
+struct Pass {
+    /// The checkpoint that wrote the list.
+    checkpoint: u64,
+    /// The list's record (the previous checkpoint's number, then the hashes).
+    list: sled::IVec,
+    /// How many of its hashes have been handled.
+    done: usize,
+}
+
 /// Rebuilt states in use that read the oldest state held in memory, and how many blocks the
 /// writer has kept that state for them.
 #[derive(Default)]
@@ -130,19 +156,25 @@ impl Drop for MemoryPin {
 }
 
 impl Checkpoints {
-    /// A checkpoint every `interval` blocks; `pending`: how the head's tree differs from the
-    /// last checkpoint's; `oldest_list`: [`Store::oldest_dropped_list`].
+    /// A checkpoint every `interval` blocks; `collect_per_block`: the fewest old nodes a block
+    /// deletes during a collection pass; `pending`: how the head's tree differs from the last
+    /// checkpoint's; `oldest_list`: [`Store::oldest_dropped_list`].
     pub(super) fn new(
         states: u64,
         interval: u64,
+        collect_per_block: usize,
         pending: Pending,
         oldest_list: Option<u64>,
     ) -> Self {
         Self {
             states,
             interval: interval.max(1),
+            collect_per_block: collect_per_block.max(1),
             pending: Mutex::new(pending),
-            oldest_list: Mutex::new(oldest_list),
+            collection: Mutex::new(Collection {
+                oldest: oldest_list,
+                pass: None,
+            }),
             pasts: Mutex::default(),
             rebuilding: Mutex::default(),
             pins: Arc::default(),
@@ -168,12 +200,16 @@ impl Checkpoints {
     }
 
     /// After a rewind (with rebuilds held, [`Checkpoints::hold_rebuilds`]): `pending` is what
-    /// the next checkpoint writes, `oldest_list` the oldest dropped list left, and the cached
-    /// rebuilt states go (they are cached by block number, and the numbers above the rewind's
-    /// block now name other blocks).
+    /// the next checkpoint writes, `oldest_list` the oldest dropped list left (a pass under
+    /// way starts again: the rewind may have removed its list), and the cached rebuilt states
+    /// go (they are cached by block number, and the numbers above the rewind's block now name
+    /// other blocks).
     pub(super) fn reset(&self, pending: Pending, oldest_list: Option<u64>) {
         *self.pending.lock() = pending;
-        *self.oldest_list.lock() = oldest_list;
+        *self.collection.lock() = Collection {
+            oldest: oldest_list,
+            pass: None,
+        };
         self.pasts.lock().clear();
     }
 
@@ -232,7 +268,7 @@ impl Checkpoints {
             })
             .collect();
         if let Some(previous) = previous {
-            self.oldest_list.lock().get_or_insert(previous);
+            self.collection.lock().oldest.get_or_insert(previous);
         }
         let list = previous.map(|previous| {
             // In hash order: the list is the same however the set was built.
@@ -458,50 +494,78 @@ impl Store {
     }
 
     /// Deletes the nodes of the checkpoints no kept state is rebuilt from (see the module
-    /// docs): for each checkpoint whose previous checkpoint is older than `first_state`, the
-    /// nodes on its dropped list that no checkpoint since wrote again, the list, and the
-    /// previous checkpoint's marker. Returns the number of nodes deleted.
+    /// docs), a part per block: while the oldest dropped list's previous checkpoint is older
+    /// than `first_state`, the next nodes on the list that no checkpoint since wrote again
+    /// (at least [`StoreOptions::collect_per_block`](super::StoreOptions), and enough to
+    /// finish the list within half a checkpoint interval). A pass removes the previous
+    /// checkpoint's marker when it starts (its tree is no longer whole on disk) and the list
+    /// when it ends. Returns the number of nodes deleted.
     pub(super) fn collect_dropped(&self, first_state: u64) -> Result<usize, StoreError> {
         let Some(checkpoints) = &self.checkpoints else {
             return Ok(0);
         };
-        let mut oldest = checkpoints.oldest_list.lock();
-        if !oldest.is_some_and(|previous| previous < first_state) {
-            return Ok(0);
-        }
+        let mut collection = checkpoints.collection.lock();
         let mut batch = sled::Batch::default();
         let mut deleted = 0;
-        let mut next = None;
-        for item in self.db.scan_prefix([DROPPED]) {
-            let (k, v) = item?;
-            let checkpoint = checkpoint_number(&k)?;
-            let previous = list_previous(&v)?;
-            if previous >= first_state {
-                next = Some(previous);
-                break;
-            }
-            if v.len() % 32 != 8 {
-                return Err(corrupt("dropped list"));
-            }
-            for hash in v[8..].chunks(32) {
+        let mut budget = None;
+        while budget != Some(0) && collection.oldest.is_some_and(|p| p < first_state) {
+            let pass = match &mut collection.pass {
+                Some(pass) => pass,
+                None => {
+                    let Some((k, list)) = self.db.scan_prefix([DROPPED]).next().transpose()? else {
+                        collection.oldest = None;
+                        break;
+                    };
+                    if list.len() % 32 != 8 {
+                        return Err(corrupt("dropped list"));
+                    }
+                    batch.remove(num_key(CHECKPOINT, list_previous(&list)?));
+                    collection.pass.insert(Pass {
+                        checkpoint: checkpoint_number(&k)?,
+                        list,
+                        done: 0,
+                    })
+                }
+            };
+            let hashes = pass.list[8..].chunks(32);
+            let listed = hashes.len();
+            let budget = budget.get_or_insert(
+                checkpoints
+                    .collect_per_block
+                    .max(listed.div_ceil((checkpoints.interval / 2).max(1) as usize)),
+            );
+            let end = listed.min(pass.done + *budget);
+            for hash in hashes.take(end).skip(pass.done) {
                 let node = key(NODE, &[hash]);
                 let Some(record) = self.db.get(&node)? else {
                     continue;
                 };
                 let (_, tail) = Node::decode_prefix(&record).map_err(fraud_vm::Error::from)?;
-                if record_tail(tail)?.1 < checkpoint {
+                if record_tail(tail)?.1 < pass.checkpoint {
                     batch.remove(node);
                     deleted += 1;
                 }
             }
-            batch.remove(k);
-            // The previous checkpoint's tree is no longer whole on disk.
-            batch.remove(num_key(CHECKPOINT, previous));
+            *budget -= end - pass.done;
+            pass.done = end;
+            if end < listed {
+                break;
+            }
+            // The list is done; the next one (if any) waits for its own previous checkpoint.
+            let checkpoint = pass.checkpoint;
+            batch.remove(num_key(DROPPED, checkpoint));
+            collection.pass = None;
+            collection.oldest = self
+                .db
+                .range(num_key(DROPPED, checkpoint + 1)..=num_key(DROPPED, u64::MAX))
+                .next()
+                .transpose()?
+                .map(|(_, list)| list_previous(&list))
+                .transpose()?;
         }
         self.db.apply_batch(batch)?;
-        *oldest = next;
         if deleted > 0 {
-            debug!(first_state, deleted, "deleted the nodes of old checkpoints");
+            debug!(first_state, deleted, "deleted nodes of old checkpoints");
         }
         Ok(deleted)
     }

@@ -283,6 +283,11 @@ pub struct StoreOptions {
     /// blocks a checkpoint writes the tree nodes changed since the previous one. Rebuilding
     /// an older state undoes at most this many blocks' changesets.
     pub checkpoint_interval: u64,
+    /// With checkpoints: the fewest old checkpoint nodes a block's commit deletes while a
+    /// dropped list is being collected. A list's pass is spread over the blocks of half an
+    /// interval (more nodes per block when the list is long), so no one commit deletes a
+    /// whole tree.
+    pub collect_per_block: usize,
     /// sled's page cache, in bytes. sled counts a page by its size on disk; held in memory a
     /// page takes about twice that (measured: ~0.6 GB of heap for the default 256 MiB under
     /// sustained load), so the node's resident memory grows with this figure, not with the
@@ -299,6 +304,8 @@ impl StoreOptions {
     pub const DEFAULT_MEMORY_STATES: u64 = 32;
     /// Blocks between checkpoints unless configured.
     pub const DEFAULT_CHECKPOINT_INTERVAL: u64 = 256;
+    /// Old checkpoint nodes a block deletes at least unless configured.
+    pub const DEFAULT_COLLECT_PER_BLOCK: usize = 1024;
 }
 
 impl Default for StoreOptions {
@@ -307,6 +314,7 @@ impl Default for StoreOptions {
             state_history: None,
             memory_states: Self::DEFAULT_MEMORY_STATES,
             checkpoint_interval: Self::DEFAULT_CHECKPOINT_INTERVAL,
+            collect_per_block: Self::DEFAULT_COLLECT_PER_BLOCK,
             cache_bytes: Self::DEFAULT_CACHE_BYTES,
         }
     }

@@ -62,6 +62,7 @@ impl Store {
             state_history,
             memory_states,
             checkpoint_interval,
+            collect_per_block,
             cache_bytes,
         } = options.into();
         let db = open_db(path, cache_bytes)?;
@@ -120,6 +121,7 @@ impl Store {
                 store.checkpoints = Some(Arc::new(Checkpoints::new(
                     states,
                     checkpoint_interval,
+                    collect_per_block,
                     pending,
                     store.oldest_dropped_list()?,
                 )));
