@@ -3,7 +3,8 @@
 # copy of the dev genesis whose dev account 0 holds 10^12 ETH (funding senders never runs dry),
 # and waits until it answers. Before sourcing, set `root`, `port` and `node_extra` (an array of
 # extra node flags); `pin` (an array, e.g. `taskset -c 0`) may prefix the node's command line.
-# Afterwards: `node_pid`, `node_args`, `loadgen_bin`, `work`.
+# Afterwards: `node_pid`, `node_args`, `loadgen_bin`, `work`, and `cpu_ticks` (the node's user +
+# system time so far, in clock ticks) with `hz` (ticks per second).
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p rollup-node -p benches --bins
 node_bin="$root/target/release/rollup-node"
@@ -31,3 +32,6 @@ for _ in $(seq 100); do
         -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "http://127.0.0.1:$port" && break
     sleep 0.1
 done
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$node_pid/stat"; }
+hz="$(getconf CLK_TCK)"

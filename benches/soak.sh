@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sustained load on one release node: `loadgen --target url --fund` in a loop for SOAK_SECS,
-# then after each run the node's resident memory (VmRSS, peak VmHWM) and its datadir size.
+# then after each run the node's CPU time per transfer, its resident memory (VmRSS, peak VmHWM)
+# and its datadir size.
 #
 #   benches/soak.sh                       # 600 s, the node's defaults
 #   SOAK_SECS=1800 benches/soak.sh        # 30 minutes
@@ -33,14 +34,17 @@ source "$root/benches/loaded_node.sh"
 status() { awk -v k="$1:" '$1 == k { printf "%.2f GB", $2 / 1048576 }' "/proc/$node_pid/status"; }
 
 echo "node: ${node_args[*]}"
-echo "| run | at s | included TPS | inclusion s | VmRSS | VmHWM | datadir |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| run | at s | included TPS | inclusion s | node CPU µs/transfer | VmRSS | VmHWM | datadir |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 start=$SECONDS
 run=0
 total=0
 declare -A tps_sum=() runs_in=()
 while ((SECONDS - start < secs)); do
     run=$((run + 1))
+    # The node's CPU over the whole run (its funding and signing too, when the node seals
+    # near-empty blocks) per transfer included.
+    ticks="$(cpu_ticks)"
     out="$("$loadgen_bin" --target url --url "http://127.0.0.1:$port" --fund --txs "$txs" \
         --accounts "$accounts" --ceilings false --quiet 2>"$work/loadgen.err")" ||
         { cat "$work/loadgen.err" >&2; exit 1; }
@@ -50,11 +54,12 @@ while ((SECONDS - start < secs)); do
     incl="$(awk -F'|' '{ gsub(/ /, "", $8); print $8 }' <<<"$row")"
     size="$(du -sb "$work/data" | awk '{ printf "%.2f GB", $1 / 1e9 }')"
     included="$(awk -F'|' '{ gsub(/ /, "", $5); print $5 }' <<<"$row")"
+    cpu="$(awk -v t=$(($(cpu_ticks) - ticks)) -v hz="$hz" -v n="$included" 'BEGIN { printf "%.0f", n > 0 ? t / hz * 1e6 / n : 0 }')"
     minute=$(((SECONDS - start) / 60))
     tps_sum[$minute]=$((${tps_sum[$minute]:-0} + ${tps//\*/}))
     runs_in[$minute]=$((${runs_in[$minute]:-0} + 1))
     total=$((total + included))
-    echo "| $run | $((SECONDS - start)) | ${tps//\*/} | $incl | $(status VmRSS) | $(status VmHWM) | $size |"
+    echo "| $run | $((SECONDS - start)) | ${tps//\*/} | $incl | $cpu | $(status VmRSS) | $(status VmHWM) | $size |"
 done
 echo
 echo "| minute | runs | mean included TPS |"

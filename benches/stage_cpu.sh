@@ -31,7 +31,6 @@ load() {
         --ceilings false --quiet "$@"
 }
 load --fund >/dev/null
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$node_pid/stat"; }
 before="$(cpu_ticks)"
 perf record -q -F "$freq" -p "$node_pid" -o "$work/perf.data" 2>/dev/null &
 perf_pid=$!
@@ -43,7 +42,6 @@ wait "$perf_pid" || true
 row="$(grep -E '^\| [0-9]' <<<"$out" | head -1)"
 tps="$(awk -F'|' '{ gsub(/ /, "", $9); print $9 }' <<<"$row")"
 included="$(awk -F'|' '{ gsub(/ /, "", $5); print $5 }' <<<"$row")"
-hz="$(getconf CLK_TCK)"
 us_per_tx="$(awk -v t=$((after - before)) -v hz="$hz" -v n="$included" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
 
 perf report -i "$work/perf.data" --no-children --sort sym --stdio 2>/dev/null >"$work/report.txt"
