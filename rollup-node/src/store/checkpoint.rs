@@ -25,7 +25,7 @@
 //! ([`changed_nodes`]), which visits only the subtrees that differ.
 //!
 //! **Collection.** The disk holds the trees of the checkpoints a kept state may be rebuilt
-//! from, and no other node. A checkpoint `c` also writes its *dropped list* (`g`): the nodes of
+//! from, and (once each pass below has ended) no other node. A checkpoint `c` also writes its *dropped list* (`g`): the nodes of
 //! the previous checkpoint `p`'s tree that `c`'s tree no longer holds, tracked as blocks commit
 //! beside the pending set (a stale node the pending set does not hold was in `p`'s tree and
 //! joins the list; a new node on the list leaves it, and is not written again). Once `p` is older than the first kept state, no kept state is rebuilt
@@ -53,7 +53,9 @@ use parking_lot::Mutex;
 use tracing::debug;
 
 use super::{
-    schema::{corrupt, key, num_key, Record, CHANGESET, CHECKPOINT, DROPPED, NODE},
+    schema::{
+        corrupt, key, num_key, Record, CHANGESET, CHECKPOINT, COLLECTING, DROPPED, META, NODE,
+    },
     Store, StoreError,
 };
 use crate::history::decode_changeset;
@@ -115,19 +117,23 @@ pub(super) struct CheckpointWrite {
 }
 
 /// Where the collection of old checkpoints stands (see the module docs). A pass over one
-/// dropped list spreads over several blocks; its progress lives in memory only, since deleting
-/// a listed node twice is harmless (after a restart the pass starts again from the list's first
-/// node, and nodes already deleted are skipped).
+/// dropped list spreads over several blocks; its progress is written with each part's
+/// deletions (`m` `collecting`), so a restart resumes it (deleting a listed node twice would
+/// be harmless, but a pass that started over at every restart might never end).
 #[derive(Default)]
-struct Collection {
+pub(super) struct Collection {
     /// The previous checkpoint of the oldest dropped list on disk (`None`: no list), so that
     /// a block's prune reads a list only when it is to be collected.
     oldest: Option<u64>,
     /// The list being collected, once its pass has started.
     pass: Option<Pass>,
+    /// The progress on disk of a pass begun before the store was opened: the list's
+    /// checkpoint and how many of its hashes were handled.
+    resume: Option<(u64, usize)>,
 }
 
 /// One dropped list being collected.
+#[derive(Clone)]
 struct Pass {
     /// The checkpoint that wrote the list.
     checkpoint: u64,
@@ -158,23 +164,20 @@ impl Drop for MemoryPin {
 impl Checkpoints {
     /// A checkpoint every `interval` blocks; `collect_per_block`: the fewest old nodes a block
     /// deletes during a collection pass; `pending`: how the head's tree differs from the last
-    /// checkpoint's; `oldest_list`: [`Store::oldest_dropped_list`].
+    /// checkpoint's; `collection`: [`Store::collection_on_disk`].
     pub(super) fn new(
         states: u64,
         interval: u64,
         collect_per_block: usize,
         pending: Pending,
-        oldest_list: Option<u64>,
+        collection: Collection,
     ) -> Self {
         Self {
             states,
             interval: interval.max(1),
             collect_per_block: collect_per_block.max(1),
             pending: Mutex::new(pending),
-            collection: Mutex::new(Collection {
-                oldest: oldest_list,
-                pass: None,
-            }),
+            collection: Mutex::new(collection),
             pasts: Mutex::default(),
             rebuilding: Mutex::default(),
             pins: Arc::default(),
@@ -200,16 +203,13 @@ impl Checkpoints {
     }
 
     /// After a rewind (with rebuilds held, [`Checkpoints::hold_rebuilds`]): `pending` is what
-    /// the next checkpoint writes, `oldest_list` the oldest dropped list left (a pass under
-    /// way starts again: the rewind may have removed its list), and the cached rebuilt states
-    /// go (they are cached by block number, and the numbers above the rewind's block now name
-    /// other blocks).
-    pub(super) fn reset(&self, pending: Pending, oldest_list: Option<u64>) {
+    /// the next checkpoint writes, `collection` where collection stands on disk (a rewind
+    /// removes a pass's progress: it may have removed the list), and the cached rebuilt
+    /// states go (they are cached by block number, and the numbers above the rewind's block
+    /// now name other blocks).
+    pub(super) fn reset(&self, pending: Pending, collection: Collection) {
         *self.pending.lock() = pending;
-        *self.collection.lock() = Collection {
-            oldest: oldest_list,
-            pass: None,
-        };
+        *self.collection.lock() = collection;
         self.pasts.lock().clear();
     }
 
@@ -315,7 +315,7 @@ fn list_previous(list: &[u8]) -> Result<u64, StoreError> {
         .ok_or_else(|| corrupt("dropped list"))
 }
 
-/// The block number in a `k` record's key.
+/// The block number in a `k` or `g` record's key.
 fn checkpoint_number(key: &[u8]) -> Result<u64, StoreError> {
     key.get(1..9)
         .and_then(|b| b.try_into().ok())
@@ -495,89 +495,137 @@ impl Store {
 
     /// Deletes the nodes of the checkpoints no kept state is rebuilt from (see the module
     /// docs), a part per block: while the oldest dropped list's previous checkpoint is older
-    /// than `first_state`, the next nodes on the list that no checkpoint since wrote again
-    /// (at least [`StoreOptions::collect_per_block`](super::StoreOptions), and enough to
-    /// finish the list within half a checkpoint interval). A pass removes the previous
-    /// checkpoint's marker when it starts (its tree is no longer whole on disk) and the list
-    /// when it ends. Returns the number of nodes deleted.
+    /// than `first_state`, the next hashes on the list (at least
+    /// [`StoreOptions::collect_per_block`](super::StoreOptions), and enough to finish the list
+    /// within half a checkpoint interval), deleting each node no checkpoint since wrote again.
+    /// A pass removes the previous checkpoint's marker when it starts (its tree is no longer
+    /// whole on disk) and the list when it ends, and records its progress in between. Memory
+    /// follows the disk: nothing changes in memory unless the part's batch was written.
+    /// Returns the number of nodes deleted.
     pub(super) fn collect_dropped(&self, first_state: u64) -> Result<usize, StoreError> {
         let Some(checkpoints) = &self.checkpoints else {
             return Ok(0);
         };
         let mut collection = checkpoints.collection.lock();
+        let due = |oldest: Option<u64>| oldest.is_some_and(|previous| previous < first_state);
+        if !due(collection.oldest) {
+            return Ok(0);
+        }
+        let (mut oldest, mut pass) = (collection.oldest, collection.pass.clone());
+        let progress = key(META, &[COLLECTING]);
         let mut batch = sled::Batch::default();
         let mut deleted = 0;
         let mut budget = None;
-        while budget != Some(0) && collection.oldest.is_some_and(|p| p < first_state) {
-            let pass = match &mut collection.pass {
-                Some(pass) => pass,
+        // Lists below this number were finished by this call (their removal is in `batch`).
+        let mut after = 0;
+        while budget != Some(0) && due(oldest) {
+            let current = match &mut pass {
+                Some(current) => current,
                 None => {
-                    let Some((k, list)) = self.db.scan_prefix([DROPPED]).next().transpose()? else {
-                        collection.oldest = None;
+                    let Some((k, list)) = self.lists_from(after).next().transpose()? else {
+                        oldest = None;
                         break;
                     };
                     if list.len() % 32 != 8 {
                         return Err(corrupt("dropped list"));
                     }
+                    let checkpoint = checkpoint_number(&k)?;
                     batch.remove(num_key(CHECKPOINT, list_previous(&list)?));
-                    collection.pass.insert(Pass {
-                        checkpoint: checkpoint_number(&k)?,
+                    let done = match collection.resume {
+                        Some((at, done)) if at == checkpoint => done,
+                        _ => 0,
+                    };
+                    pass.insert(Pass {
+                        checkpoint,
                         list,
-                        done: 0,
+                        done,
                     })
                 }
             };
-            let hashes = pass.list[8..].chunks(32);
+            let hashes = current.list[8..].chunks(32);
             let listed = hashes.len();
             let budget = budget.get_or_insert(
                 checkpoints
                     .collect_per_block
                     .max(listed.div_ceil((checkpoints.interval / 2).max(1) as usize)),
             );
-            let end = listed.min(pass.done + *budget);
-            for hash in hashes.take(end).skip(pass.done) {
+            let end = listed.min(current.done + *budget);
+            for hash in hashes.take(end).skip(current.done) {
                 let node = key(NODE, &[hash]);
                 let Some(record) = self.db.get(&node)? else {
                     continue;
                 };
                 let (_, tail) = Node::decode_prefix(&record).map_err(fraud_vm::Error::from)?;
-                if record_tail(tail)?.1 < pass.checkpoint {
+                if record_tail(tail)?.1 < current.checkpoint {
                     batch.remove(node);
                     deleted += 1;
                 }
             }
-            *budget -= end - pass.done;
-            pass.done = end;
+            *budget -= end.saturating_sub(current.done);
+            current.done = end;
+            let checkpoint = current.checkpoint;
             if end < listed {
+                let mut at = checkpoint.to_be_bytes().to_vec();
+                at.extend_from_slice(&(end as u64).to_be_bytes());
+                batch.insert(progress.clone(), at);
                 break;
             }
             // The list is done; the next one (if any) waits for its own previous checkpoint.
-            let checkpoint = pass.checkpoint;
             batch.remove(num_key(DROPPED, checkpoint));
-            collection.pass = None;
-            collection.oldest = self
-                .db
-                .range(num_key(DROPPED, checkpoint + 1)..=num_key(DROPPED, u64::MAX))
+            batch.remove(progress.clone());
+            after = checkpoint + 1;
+            pass = None;
+            oldest = self
+                .lists_from(after)
                 .next()
                 .transpose()?
                 .map(|(_, list)| list_previous(&list))
                 .transpose()?;
         }
         self.db.apply_batch(batch)?;
+        *collection = Collection {
+            oldest,
+            pass,
+            resume: None,
+        };
         if deleted > 0 {
             debug!(first_state, deleted, "deleted nodes of old checkpoints");
         }
         Ok(deleted)
     }
 
-    /// The previous checkpoint of the oldest dropped list on disk, if any.
-    pub(super) fn oldest_dropped_list(&self) -> Result<Option<u64>, StoreError> {
+    /// The dropped lists (`g`) of checkpoint `from` and later, oldest first.
+    fn lists_from(&self, from: u64) -> sled::Iter {
         self.db
-            .scan_prefix([DROPPED])
+            .range(num_key(DROPPED, from)..=num_key(DROPPED, u64::MAX))
+    }
+
+    /// Where the collection of old checkpoints stands on disk: the oldest dropped list's
+    /// previous checkpoint and the recorded progress of a pass under way.
+    pub(super) fn collection_on_disk(&self) -> Result<Collection, StoreError> {
+        let oldest = self
+            .lists_from(0)
             .next()
             .transpose()?
-            .map(|(_, v)| list_previous(&v))
-            .transpose()
+            .map(|(_, list)| list_previous(&list))
+            .transpose()?;
+        let resume = match self.db.get(key(META, &[COLLECTING]))? {
+            None => None,
+            Some(at) => {
+                let word = |i: usize| {
+                    at.get(i..i + 8)
+                        .and_then(|b| b.try_into().ok())
+                        .map(u64::from_be_bytes)
+                        .ok_or_else(|| corrupt("collection progress"))
+                };
+                Some((word(0)?, usize::try_from(word(8)?).unwrap_or(usize::MAX)))
+            }
+        };
+        Ok(Collection {
+            oldest,
+            pass: None,
+            resume,
+        })
     }
 
     /// The newest checkpoint at or below `number`.

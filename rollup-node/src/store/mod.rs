@@ -283,10 +283,10 @@ pub struct StoreOptions {
     /// blocks a checkpoint writes the tree nodes changed since the previous one. Rebuilding
     /// an older state undoes at most this many blocks' changesets.
     pub checkpoint_interval: u64,
-    /// With checkpoints: the fewest old checkpoint nodes a block's commit deletes while a
-    /// dropped list is being collected. A list's pass is spread over the blocks of half an
-    /// interval (more nodes per block when the list is long), so no one commit deletes a
-    /// whole tree.
+    /// With checkpoints: the fewest hashes of a dropped list a block's commit handles while
+    /// the list is being collected (each names an old checkpoint node to delete unless a later
+    /// checkpoint wrote it again). A list's pass is spread over the blocks of half an interval
+    /// (more hashes per block when the list is long), so no one commit deletes a whole tree.
     pub collect_per_block: usize,
     /// sled's page cache, in bytes. sled counts a page by its size on disk; held in memory a
     /// page takes about twice that (measured: ~0.6 GB of heap for the default 256 MiB under

@@ -123,7 +123,7 @@ impl Store {
                     checkpoint_interval,
                     collect_per_block,
                     pending,
-                    store.oldest_dropped_list()?,
+                    store.collection_on_disk()?,
                 )));
             }
         }

@@ -26,9 +26,9 @@ use tracing::{info, instrument};
 
 use super::{
     schema::{
-        corrupt, key, num_key, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, DROPPED, HASH_INDEX,
-        HEAD, HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED, LOG_INDEX, META, RECEIPTS, SENDERS,
-        TX_INDEX,
+        corrupt, key, num_key, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, COLLECTING, DROPPED,
+        HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED, LOG_INDEX, META, RECEIPTS,
+        SENDERS, TX_INDEX,
     },
     write::flat_state_records,
     Head, Store, StoreError,
@@ -194,6 +194,8 @@ impl Store {
             None => batch.remove(cursor),
         }
         batch.insert(key(META, &[HEAD]), &to.to_be_bytes());
+        // A collection pass starts again: its list may be one the rewind removes.
+        batch.remove(key(META, &[COLLECTING]));
         Ok(Rewind {
             from,
             head: Head { header, hash },
@@ -221,7 +223,7 @@ impl Store {
         kept.clear();
         let pending = self.rebuild_memory(kept, self.checkpoints.is_some())?;
         if let (Some(checkpoints), Some(pending)) = (&self.checkpoints, pending) {
-            checkpoints.reset(pending, self.oldest_dropped_list()?);
+            checkpoints.reset(pending, self.collection_on_disk()?);
         }
         Ok(())
     }

@@ -21,6 +21,7 @@
 //! | `g` | number | a checkpoint's dropped list: the previous checkpoint's number (u64 BE), then the hashes of the nodes of its tree this checkpoint's tree has not; deleted with those nodes once no kept state is rebuilt from the previous checkpoint (see `checkpoint`) |
 //! | `i` | number | the transactions the block's derived input list holds that tx-init skipped (`super::inputs`: RLP list of `[position in the list, EIP-2718 bytes, sender]`), only for blocks a replica derived with such transactions |
 //! | `x` | number | the block's changeset: the accounts and slots it changed, with their values before it ([`crate::history::encode_changeset`]; blocks after 0; state history: the kept blocks', archive: every block's (those written before archives stored them have none); a rewind undoes blocks with them) |
+//! | `m` | `collecting` | the progress of a pass collecting a dropped list, written with each of its parts: the list's checkpoint (u64 BE) and how many of its hashes were handled (u64 BE); removed when the pass ends and by a rewind |
 //! | `k` | number | (empty): a checkpoint, a block whose whole state tree is on disk as `n` records (state history longer than the states held in memory; see `checkpoint`) |
 //! | `m` | `firststate` | the oldest block whose state is still complete (state history only) |
 //! | `m` | `tree` | `archive` (every state's tree on disk) or `memory` (a state history, tree in memory); fixed at creation |
@@ -34,7 +35,7 @@
 use super::StoreError;
 
 /// `m`: single values under a name ([`HEAD`], [`L1_CURSOR`], [`FIRST_STATE`], [`TREE`],
-/// [`FORMAT_KEY`]).
+/// [`FORMAT_KEY`], [`COLLECTING`]).
 pub(super) const META: u8 = b'm';
 /// `d`: a block's own L1 record.
 pub(super) const L1_RECORD: u8 = b'd';
@@ -83,6 +84,8 @@ pub(super) const FORMAT_KEY: &[u8] = b"format";
 pub(super) const FIRST_STATE: &[u8] = b"firststate";
 /// `m` key of where the state tree lives: [`ARCHIVE`] or [`IN_MEMORY`].
 pub(super) const TREE: &[u8] = b"tree";
+/// `m` key of the progress of a collection pass under way.
+pub(super) const COLLECTING: &[u8] = b"collecting";
 /// Every state's tree nodes on disk (`n`).
 pub(super) const ARCHIVE: &[u8] = b"archive";
 /// The kept states' tree in memory, rebuilt at start from the flat state and changesets.
