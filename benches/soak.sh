@@ -8,6 +8,7 @@
 #   ARCHIVE=1 benches/soak.sh             # the node runs with --archive
 #   STATE_HISTORY=128 benches/soak.sh     # the node runs with --state-history 128
 #   DB_CACHE_MB=64 benches/soak.sh        # the node runs with --db.cache-mb 64
+#   PROFILE_AT="150 1650" benches/soak.sh # perf samples the node for 20 s from these seconds
 #
 # Environment: SOAK_SECS (600), TXS per run (100000), ACCOUNTS (10000), PORT (9645),
 # ARCHIVE (unset), STATE_HISTORY (unset: the node's default), DB_CACHE_MB (unset: the node's
@@ -15,7 +16,9 @@
 # the senders never runs dry. Output: one Markdown row per run, then one per minute (the mean
 # included TPS of the runs that ended in that minute: each run's TPS counts from its first
 # send to its last inclusion, not the untimed signing between runs), then the first and last
-# five minutes' means and the datadir's bytes per included transfer.
+# five minutes' means and the datadir's bytes per included transfer; with PROFILE_AT (needs
+# perf), the node's CPU by component in each sample (`perf_components.awk`, µs per transfer at
+# the CPU per transfer of the run the sample ended in).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,6 +40,13 @@ echo "node: ${node_args[*]}"
 echo "| run | at s | included TPS | inclusion s | node CPU µs/transfer | VmRSS | VmHWM | datadir |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 start=$SECONDS
+profilers=()
+for at in ${PROFILE_AT:-}; do
+    (sleep "$at" && perf record -q -F 499 -p "$node_pid" -o "$work/perf-$at.data" -- sleep 20 \
+        >/dev/null 2>&1) &
+    profilers+=($!)
+done
+declare -A run_end=() run_cpu=()
 run=0
 total=0
 declare -A tps_sum=() runs_in=()
@@ -54,11 +64,13 @@ while ((SECONDS - start < secs)); do
     incl="$(awk -F'|' '{ gsub(/ /, "", $8); print $8 }' <<<"$row")"
     size="$(du -sb "$work/data" | awk '{ printf "%.2f GB", $1 / 1e9 }')"
     included="$(awk -F'|' '{ gsub(/ /, "", $5); print $5 }' <<<"$row")"
-    cpu="$(awk -v t=$(($(cpu_ticks) - ticks)) -v hz="$hz" -v n="$included" 'BEGIN { printf "%.0f", n > 0 ? t / hz * 1e6 / n : 0 }')"
+    cpu="$(awk -v t=$(($(cpu_ticks) - ticks)) -v hz="$hz" -v n="$included" 'BEGIN { printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0) }')"
     minute=$(((SECONDS - start) / 60))
     tps_sum[$minute]=$((${tps_sum[$minute]:-0} + ${tps//\*/}))
     runs_in[$minute]=$((${runs_in[$minute]:-0} + 1))
     total=$((total + included))
+    run_end[$run]=$((SECONDS - start))
+    run_cpu[$run]=$cpu
     echo "| $run | $((SECONDS - start)) | ${tps//\*/} | $incl | $cpu | $(status VmRSS) | $(status VmHWM) | $size |"
 done
 echo
@@ -83,3 +95,18 @@ first="$(mean 0 5)"
 last="$(mean $((minutes > 5 ? minutes - 5 : 0)) "$minutes")"
 echo "first five minutes: $first tx/s; last five: $last tx/s ($((first > 0 ? 100 * last / first : 0)) %)"
 echo "transfers included: $total; datadir: $bytes bytes, $((bytes / (total > 0 ? total : 1))) bytes per transfer"
+for pid in ${profilers[@]+"${profilers[@]}"}; do wait "$pid" || true; done
+for at in ${PROFILE_AT:-}; do
+    [[ -s "$work/perf-$at.data" ]] || { echo "no perf sample at $at s" >&2; continue; }
+    us=0
+    for ((r = 1; r <= run; r++)); do
+        if ((run_end[$r] >= at + 20)); then us=${run_cpu[$r]}; break; fi
+    done
+    echo
+    echo "Node CPU by component, sampled for 20 s from second $at (run CPU $us µs per transfer):"
+    echo
+    echo "| component (functions sampled) | share of node CPU | µs per transfer |"
+    echo "|---|---:|---:|"
+    perf report -i "$work/perf-$at.data" --no-children --sort sym --stdio 2>/dev/null |
+        awk -v u="$us" -f "$root/benches/perf_components.awk"
+done
