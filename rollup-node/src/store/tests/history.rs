@@ -111,6 +111,21 @@ fn needed_nodes(
     nodes
 }
 
+/// Blocks between checkpoints in the tests of collection.
+const INTERVAL: u64 = 4;
+
+/// A state history of `history` blocks with one state in memory, a checkpoint every
+/// [`INTERVAL`] blocks, and passes over dropped lists that take half an interval (two blocks).
+fn collecting(history: u64) -> crate::store::StoreOptions {
+    crate::store::StoreOptions {
+        state_history: Some(history),
+        memory_states: 1,
+        checkpoint_interval: INTERVAL,
+        collect_per_block: 1,
+        ..Default::default()
+    }
+}
+
 pub(super) fn xorshift(mut state: u64) -> impl FnMut(u64) -> u64 {
     move |m| {
         state ^= state << 13;
@@ -325,15 +340,7 @@ fn a_state_history_store_checks_what_it_rebuilds() {
 fn a_long_state_history_serves_old_states_from_checkpoints() {
     use fraud_vm::{smt, state::account_key};
     const HISTORY: u64 = 30;
-    const INTERVAL: u64 = 4;
-    let options = crate::store::StoreOptions {
-        state_history: Some(HISTORY),
-        memory_states: 1,
-        checkpoint_interval: INTERVAL,
-        // A pass over a list then takes half an interval (two blocks).
-        collect_per_block: 1,
-        ..Default::default()
-    };
+    let options = collecting(HISTORY);
     let accounts: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut store, _) = open_chain(dir.path(), DEV_GENESIS, options).expect("chain");
@@ -498,17 +505,9 @@ fn a_long_state_history_serves_old_states_from_checkpoints() {
 /// disk.
 #[test]
 fn collection_catches_up_with_a_backlog_of_lists() {
-    const INTERVAL: u64 = 4;
-    let options = |history| crate::store::StoreOptions {
-        state_history: Some(history),
-        memory_states: 1,
-        checkpoint_interval: INTERVAL,
-        collect_per_block: 1,
-        ..Default::default()
-    };
     let accounts: Vec<Address> = (1..=6u8).map(Address::repeat_byte).collect();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut store, _) = open_chain(dir.path(), DEV_GENESIS, options(40)).expect("chain");
+    let (mut store, _) = open_chain(dir.path(), DEV_GENESIS, collecting(40)).expect("chain");
     let mut roots = vec![store.head().expect("genesis").header.state_root];
     let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let mut commit = |store: &Store, roots: &mut Vec<B256>, changes: bool| {
@@ -546,7 +545,7 @@ fn collection_catches_up_with_a_backlog_of_lists() {
 
     // A history of 6 blocks: the lists of checkpoints 4 to 20 are due at the next commit.
     drop(store);
-    store = open_chain(dir.path(), DEV_GENESIS, options(6))
+    store = open_chain(dir.path(), DEV_GENESIS, collecting(6))
         .expect("reopen")
         .0;
     for number in 25..=44u64 {
