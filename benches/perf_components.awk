@@ -1,7 +1,11 @@
 # Groups `perf report --no-children --sort sym --stdio` lines by component (the crate or
-# module of the sampled function) and prints a Markdown row per component: its share of the
-# samples and, with `-v u=<µs per transfer>`, its µs per transfer. Used by stage_cpu.sh and
-# soak.sh.
+# module of the sampled function) and prints a Markdown table with a row per component: its
+# share of the samples and, with `-v u=<µs per transfer>`, its µs per transfer. Used by
+# stage_cpu.sh and soak.sh.
+BEGIN {
+    print "| component (functions sampled) | share of node CPU | µs per transfer |"
+    print "|---|---:|---:|"
+}
 /^ *[0-9.]+%/ {
     pct = $1; sub(/%/, "", pct); sym = $0
     if (sym ~ /\[k\]/) c = "kernel (syscalls, network, page faults)"

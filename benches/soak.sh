@@ -105,8 +105,6 @@ for at in ${PROFILE_AT:-}; do
     echo
     echo "Node CPU by component, sampled for 20 s from second $at (run CPU $us µs per transfer):"
     echo
-    echo "| component (functions sampled) | share of node CPU | µs per transfer |"
-    echo "|---|---:|---:|"
     perf report -i "$work/perf-$at.data" --no-children --sort sym --stdio 2>/dev/null |
         awk -v u="$us" -f "$root/benches/perf_components.awk"
 done

@@ -47,6 +47,4 @@ us_per_tx="$(awk -v t=$((after - before)) -v hz="$hz" -v n="$included" 'BEGIN { 
 perf report -i "$work/perf.data" --no-children --sort sym --stdio 2>/dev/null >"$work/report.txt"
 echo "node: ${NODE_ARGS:-defaults}${CPUS:+, taskset -c $CPUS}; $included transfers included at ${tps//\*/} tx/s; node CPU $us_per_tx µs per transfer"
 echo
-echo "| component (functions sampled) | share of node CPU | µs per transfer |"
-echo "|---|---:|---:|"
 awk -v u="$us_per_tx" -f "$root/benches/perf_components.awk" "$work/report.txt"

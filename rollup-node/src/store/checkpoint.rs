@@ -25,10 +25,11 @@
 //! ([`changed_nodes`]), which visits only the subtrees that differ.
 //!
 //! **Collection.** The disk holds the trees of the checkpoints a kept state may be rebuilt
-//! from, and (once each pass below has ended) no other node. A checkpoint `c` also writes its *dropped list* (`g`): the nodes of
-//! the previous checkpoint `p`'s tree that `c`'s tree no longer holds, tracked as blocks commit
-//! beside the pending set (a stale node the pending set does not hold was in `p`'s tree and
-//! joins the list; a new node on the list leaves it, and is not written again). Once `p` is older than the first kept state, no kept state is rebuilt
+//! from, and (once each pass below has ended) no other node. A checkpoint `c` also writes its
+//! *dropped list* (`g`): the nodes of the previous checkpoint `p`'s tree that `c`'s tree no
+//! longer holds, tracked as blocks commit beside the pending set (a stale node the pending set
+//! does not hold was in `p`'s tree and joins the list; a new node on the list leaves it, and
+//! is not written again). Once `p` is older than the first kept state, no kept state is rebuilt
 //! from `p` (a state is rebuilt from the next checkpoint at or after it), and the nodes on the
 //! list are deleted ([`Store::collect_dropped`], a part in each block's commit over half an
 //! interval, so no commit deletes a whole tree) — except those a later checkpoint wrote again
@@ -84,7 +85,7 @@ pub(super) struct Checkpoints {
     /// Nodes of the newest committed tree that no checkpoint holds yet, and the nodes of the
     /// last checkpoint's tree that it no longer holds (see the module docs).
     pending: Mutex<Pending>,
-    /// The fewest listed nodes a block's prune deletes during a pass.
+    /// The fewest hashes of a dropped list a block's prune handles during a pass.
     collect_per_block: usize,
     /// Where the collection of the oldest dropped list stands.
     collection: Mutex<Collection>,
@@ -162,8 +163,8 @@ impl Drop for MemoryPin {
 }
 
 impl Checkpoints {
-    /// A checkpoint every `interval` blocks; `collect_per_block`: the fewest old nodes a block
-    /// deletes during a collection pass; `pending`: how the head's tree differs from the last
+    /// A checkpoint every `interval` blocks; `collect_per_block`: the fewest listed hashes a
+    /// block handles during a collection pass; `pending`: how the head's tree differs from the last
     /// checkpoint's; `collection`: [`Store::collection_on_disk`].
     pub(super) fn new(
         states: u64,
@@ -308,19 +309,23 @@ pub(super) fn account_of(node: &Node, accounts: &B256Map<&AccountLeaf>) -> Optio
     }
 }
 
+/// The big-endian u64 at byte `at` of `bytes` (too short: corrupt `what`).
+fn be_u64(bytes: &[u8], at: usize, what: &str) -> Result<u64, StoreError> {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| corrupt(what))
+}
+
 /// The previous checkpoint a `g` record's list starts with.
 fn list_previous(list: &[u8]) -> Result<u64, StoreError> {
-    list.get(..8)
-        .map(|b| u64::from_be_bytes(b.try_into().expect("eight bytes")))
-        .ok_or_else(|| corrupt("dropped list"))
+    be_u64(list, 0, "dropped list")
 }
 
 /// The block number in a `k` or `g` record's key.
 fn checkpoint_number(key: &[u8]) -> Result<u64, StoreError> {
-    key.get(1..9)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes)
-        .ok_or_else(|| corrupt("checkpoint key"))
+    be_u64(key, 1, "checkpoint key")
 }
 
 /// An `n` record: the node's encoding, followed by the account for an account's leaf, then
@@ -575,12 +580,7 @@ impl Store {
             batch.remove(progress.clone());
             after = checkpoint + 1;
             pass = None;
-            oldest = self
-                .lists_from(after)
-                .next()
-                .transpose()?
-                .map(|(_, list)| list_previous(&list))
-                .transpose()?;
+            oldest = self.oldest_list_from(after)?;
         }
         self.db.apply_batch(batch)?;
         *collection = Collection {
@@ -600,29 +600,28 @@ impl Store {
             .range(num_key(DROPPED, from)..=num_key(DROPPED, u64::MAX))
     }
 
-    /// Where the collection of old checkpoints stands on disk: the oldest dropped list's
-    /// previous checkpoint and the recorded progress of a pass under way.
-    pub(super) fn collection_on_disk(&self) -> Result<Collection, StoreError> {
-        let oldest = self
-            .lists_from(0)
+    /// The previous checkpoint of the oldest dropped list of checkpoint `from` or later.
+    fn oldest_list_from(&self, from: u64) -> Result<Option<u64>, StoreError> {
+        self.lists_from(from)
             .next()
             .transpose()?
             .map(|(_, list)| list_previous(&list))
-            .transpose()?;
+            .transpose()
+    }
+
+    /// Where the collection of old checkpoints stands on disk: the oldest dropped list's
+    /// previous checkpoint and the recorded progress of a pass under way.
+    pub(super) fn collection_on_disk(&self) -> Result<Collection, StoreError> {
+        const WHAT: &str = "collection progress";
         let resume = match self.db.get(key(META, &[COLLECTING]))? {
             None => None,
-            Some(at) => {
-                let word = |i: usize| {
-                    at.get(i..i + 8)
-                        .and_then(|b| b.try_into().ok())
-                        .map(u64::from_be_bytes)
-                        .ok_or_else(|| corrupt("collection progress"))
-                };
-                Some((word(0)?, usize::try_from(word(8)?).unwrap_or(usize::MAX)))
-            }
+            Some(at) => Some((
+                be_u64(&at, 0, WHAT)?,
+                usize::try_from(be_u64(&at, 8, WHAT)?).unwrap_or(usize::MAX),
+            )),
         };
         Ok(Collection {
-            oldest,
+            oldest: self.oldest_list_from(0)?,
             pass: None,
             resume,
         })

@@ -304,7 +304,7 @@ impl StoreOptions {
     pub const DEFAULT_MEMORY_STATES: u64 = 32;
     /// Blocks between checkpoints unless configured.
     pub const DEFAULT_CHECKPOINT_INTERVAL: u64 = 256;
-    /// Old checkpoint nodes a block deletes at least unless configured.
+    /// Listed hashes a block handles at least during a collection pass unless configured.
     pub const DEFAULT_COLLECT_PER_BLOCK: usize = 1024;
 }
 
