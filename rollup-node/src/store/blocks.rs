@@ -12,7 +12,7 @@ use super::{
     cursor::BatchPosition,
     schema::{
         corrupt, key, num_key, BATCH_POSITION, BODY, HASH_INDEX, HEADER, L1_CURSOR, L1_RECORD,
-        LOG_INDEX, META, RECEIPTS, SENDERS, TX_INDEX,
+        LOG_INDEX, META, RECEIPTS, SENDERS,
     },
     L1Cursor, Store, StoreError, StoredBlock,
 };
@@ -112,20 +112,10 @@ impl Store {
 
     /// Where a transaction was included: (block number, index), for blocks up to the head.
     pub fn tx_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, StoreError> {
-        let Some(v) = self.db.get(key(TX_INDEX, &[hash.as_slice()]))? else {
-            return Ok(None);
-        };
-        if v.len() != 44 {
-            return Err(corrupt("tx index"));
-        }
-        let number = u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt("tx index"))?);
-        let index = u32::from_be_bytes(v[8..12].try_into().map_err(|_| corrupt("tx index"))?);
-        let Some(number) = self.visible(number) else {
-            return Ok(None);
-        };
-        let stored = self.stored_hash(number)?;
-        Ok((stored.as_ref().map(|h| h.as_slice()) == Some(&v[12..]))
-            .then_some((number, index as usize)))
+        Ok(self
+            .tx_index
+            .lookup(&self.db, hash)?
+            .and_then(|(number, index)| Some((self.visible(number)?, index as usize))))
     }
 
     /// Block numbers in `[from, to]` where `address` emitted a log.

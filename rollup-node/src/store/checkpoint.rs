@@ -55,7 +55,8 @@ use tracing::debug;
 
 use super::{
     schema::{
-        corrupt, key, num_key, Record, CHANGESET, CHECKPOINT, COLLECTING, DROPPED, META, NODE,
+        be_u64, corrupt, key, num_key, Record, CHANGESET, CHECKPOINT, COLLECTING, DROPPED, META,
+        NODE,
     },
     Store, StoreError,
 };
@@ -307,15 +308,6 @@ pub(super) fn account_of(node: &Node, accounts: &B256Map<&AccountLeaf>) -> Optio
             .map(|a| **a),
         Node::Internal { .. } => None,
     }
-}
-
-/// The big-endian u64 at byte `at` of `bytes` (too short: corrupt `what`).
-fn be_u64(bytes: &[u8], at: usize, what: &str) -> Result<u64, StoreError> {
-    bytes
-        .get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes)
-        .ok_or_else(|| corrupt(what))
 }
 
 /// The previous checkpoint a `g` record's list starts with.

@@ -89,6 +89,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 mod tip;
+mod txindex;
 mod write;
 
 use std::{collections::VecDeque, sync::Arc};
@@ -254,6 +255,8 @@ pub struct Store {
     /// With a state history longer than the states held in memory: the checkpoints on disk
     /// and the older states rebuilt from them ([`checkpoint`]).
     checkpoints: Option<Arc<checkpoint::Checkpoints>>,
+    /// The transaction index ([`txindex`]).
+    tx_index: Arc<txindex::TxIndex>,
     /// Held by whatever writes blocks or moves the head ([`Store::commit_block`],
     /// [`Store::rewind`], [`Store::record_batch_positions`]): one at a time.
     writer: Arc<parking_lot::Mutex<()>>,
@@ -295,6 +298,10 @@ pub struct StoreOptions {
     /// inserts into pages sled has evicted read them back first. The node's own caches hold
     /// the hot state either way.
     pub cache_bytes: u64,
+    /// Entries the transaction index holds in memory before the block that reaches this many
+    /// writes them to disk as a sealed run ([`txindex`]): about 100 bytes of memory each, and
+    /// a lookup probes each sealed run.
+    pub tx_index_run: u64,
 }
 
 impl StoreOptions {
@@ -306,6 +313,8 @@ impl StoreOptions {
     pub const DEFAULT_CHECKPOINT_INTERVAL: u64 = 256;
     /// Listed hashes a block handles at least during a collection pass unless configured.
     pub const DEFAULT_COLLECT_PER_BLOCK: usize = 1024;
+    /// Entries of the transaction index's open run unless configured: 2^19 (about 50 MiB).
+    pub const DEFAULT_TX_INDEX_RUN: u64 = 1 << 19;
 }
 
 impl Default for StoreOptions {
@@ -316,6 +325,7 @@ impl Default for StoreOptions {
             checkpoint_interval: Self::DEFAULT_CHECKPOINT_INTERVAL,
             collect_per_block: Self::DEFAULT_COLLECT_PER_BLOCK,
             cache_bytes: Self::DEFAULT_CACHE_BYTES,
+            tx_index_run: Self::DEFAULT_TX_INDEX_RUN,
         }
     }
 }

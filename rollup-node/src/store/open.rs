@@ -12,6 +12,7 @@ use parking_lot::RwLock;
 use tracing::{info, instrument};
 
 use super::checkpoint::{AccountEntry, Checkpoints, Pending};
+use super::txindex::TxIndex;
 use super::{
     schema::{
         corrupt, key, read_u64, ACCOUNT, ARCHIVE, FIRST_STATE, FORMAT, FORMAT_KEY, HEAD, IN_MEMORY,
@@ -64,6 +65,7 @@ impl Store {
             checkpoint_interval,
             collect_per_block,
             cache_bytes,
+            tx_index_run,
         } = options.into();
         let db = open_db(path, cache_bytes)?;
         let format_key = key(META, &[FORMAT_KEY]);
@@ -95,6 +97,7 @@ impl Store {
             });
         }
         let first_state = read_u64(&db, FIRST_STATE)?.unwrap_or_default();
+        let tx_index = Arc::new(TxIndex::load(&db, tx_index_run)?);
         let store = Self {
             db,
             head: Arc::new(RwLock::new(None)),
@@ -105,6 +108,7 @@ impl Store {
             first_state: Arc::new(first_state.into()),
             first_memory: Arc::new(first_state.into()),
             checkpoints: None,
+            tx_index,
             writer: Arc::default(),
         };
         if let Some(number) = store.read_head_number()? {
@@ -113,6 +117,7 @@ impl Store {
                 .ok_or_else(|| corrupt(format!("head block {number} missing")))?;
             *store.head.write() = Some(Head { header, hash });
         }
+        store.rebuild_open_run()?;
         let mut store = store;
         if let Some(kept) = store.kept.clone() {
             let on_disk = state_history.filter(|h| *h > kept.history());

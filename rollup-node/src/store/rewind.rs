@@ -28,8 +28,9 @@ use super::{
     schema::{
         corrupt, key, num_key, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, COLLECTING, DROPPED,
         HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED, LOG_INDEX, META, RECEIPTS,
-        SENDERS, TX_INDEX,
+        SENDERS,
     },
+    txindex,
     write::flat_state_records,
     Head, Store, StoreError,
 };
@@ -42,6 +43,8 @@ pub(super) struct Rewind {
     head: Head,
     /// Every record it removes and restores, one atomic batch.
     batch: sled::Batch,
+    /// The transaction index at the new head (installed once the batch is on disk).
+    index: Option<txindex::IndexUpdate>,
     /// The new head's values of every account and slot the removed blocks changed.
     restored: StateDiff,
     /// Transactions of the removed blocks.
@@ -103,6 +106,9 @@ impl Store {
         let mut rewind = self.plan_rewind(to)?;
         self.db.apply_batch(std::mem::take(&mut rewind.batch))?;
         self.db.flush()?;
+        if let Some(index) = rewind.index.take() {
+            self.tx_index.install(index);
+        }
         Ok(rewind)
     }
 
@@ -168,16 +174,6 @@ impl Store {
                 .block_by_number(number)?
                 .ok_or_else(|| corrupt(format!("block {number} missing")))?;
             batch.remove(key(HASH_INDEX, &[block.hash.as_slice()]));
-            for tx in &block.transactions {
-                let k = key(TX_INDEX, &[tx.tx_hash().as_slice()]);
-                // The location the block wrote (the same transaction in an earlier block
-                // keeps its own).
-                match self.db.get(&k)? {
-                    Some(v) if v.len() != 44 => return Err(corrupt("tx index")),
-                    Some(v) if v[12..] == block.hash[..] => batch.remove(k),
-                    _ => {}
-                }
-            }
             transactions += block.transactions.len();
             let receipts = self
                 .receipts(number)?
@@ -187,6 +183,7 @@ impl Store {
                 batch.remove(key(LOG_INDEX, &[log.address.as_slice(), &nb]));
             }
         }
+        let index = self.rewind_tx_index(&mut batch, to)?;
         flat_state_records(&mut batch, &restored);
         let cursor = key(META, &[L1_CURSOR]);
         match self.l1_at(to)? {
@@ -200,6 +197,7 @@ impl Store {
             from,
             head: Head { header, hash },
             batch,
+            index: Some(index),
             restored,
             transactions,
         })

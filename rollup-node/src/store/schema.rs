@@ -12,7 +12,9 @@
 //! | `b` | number | RLP list of EIP-2718 transactions |
 //! | `S` | number | senders, 20 bytes each |
 //! | `r` | number | RLP list of the receipts without their logs bloom (`OpReceipt`'s RLP: type, status, cumulative gas, logs, deposit fields); the bloom is recomputed from the logs on read |
-//! | `t` | tx hash | number ‖ index (u32 BE) ‖ block hash (written with the content records: a location whose block hash is not the stored block's is ignored) |
+//! | `t` | run (u32 BE) ‖ tx hash | a chunk of a sealed run of the transaction index (`txindex`): up to 256 entries sorted by hash, the key's the first, each the tx hash, block number (u64 BE) and index in the block (u32 BE) |
+//! | `T` | run (u32 BE) | a sealed run of the transaction index: its first and last block (u64 BE each) |
+//! | `m` | `txopen` | the first block of the transaction index's open run (held in memory, rebuilt from the bodies at start); absent: 0 |
 //! | `a` | address | latest account leaf (`AccountLeaf::encode`) |
 //! | `s` | address ‖ slot | latest non-zero storage value |
 //! | `c` | code hash | code |
@@ -51,8 +53,10 @@ pub(super) const BODY: u8 = b'b';
 pub(super) const SENDERS: u8 = b'S';
 /// `r`: a block's receipts, without their blooms.
 pub(super) const RECEIPTS: u8 = b'r';
-/// `t`: where a transaction was included.
+/// `t`: a chunk of a sealed run of the transaction index.
 pub(super) const TX_INDEX: u8 = b't';
+/// `T`: a sealed run of the transaction index.
+pub(super) const TX_RUN: u8 = b'T';
 /// `a`: the latest account leaf.
 pub(super) const ACCOUNT: u8 = b'a';
 /// `s`: the latest non-zero storage value.
@@ -84,6 +88,8 @@ pub(super) const FORMAT_KEY: &[u8] = b"format";
 pub(super) const FIRST_STATE: &[u8] = b"firststate";
 /// `m` key of where the state tree lives: [`ARCHIVE`] or [`IN_MEMORY`].
 pub(super) const TREE: &[u8] = b"tree";
+/// `m` key of the first block of the transaction index's open run.
+pub(super) const TX_OPEN: &[u8] = b"txopen";
 /// `m` key of the progress of a collection pass under way.
 pub(super) const COLLECTING: &[u8] = b"collecting";
 /// Every state's tree nodes on disk (`n`).
@@ -92,7 +98,7 @@ pub(super) const ARCHIVE: &[u8] = b"archive";
 pub(super) const IN_MEMORY: &[u8] = b"memory";
 
 /// Version of the record layout in the module docs; bumped whenever a record changes.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
 
 /// A record to write: its key and value.
 pub(super) type Record = (Vec<u8>, Vec<u8>);
@@ -115,6 +121,15 @@ pub(super) fn num_key(prefix: u8, number: u64) -> Vec<u8> {
 /// A [`StoreError::Corrupt`] naming `what`.
 pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
+}
+
+/// The big-endian u64 at byte `at` of `bytes` (too short: corrupt `what`).
+pub(super) fn be_u64(bytes: &[u8], at: usize, what: &str) -> Result<u64, StoreError> {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| corrupt(what))
 }
 
 /// The u64 (big-endian) stored under the `m` key `name`.

@@ -3,15 +3,15 @@
 //! ## Write order (crash safety)
 //!
 //! A block is written in two steps: first its content-addressed records (`n` tree nodes: an
-//! archive's every block, a state history's checkpoints; `c` code, `R` code roots) and its transaction locations (`t`) as plain inserts from all cores,
-//! and a flush; then one atomic batch with everything else (header, body, senders, receipts,
-//! log index, flat state, changeset, cursor, head), and a flush. sled holds its global write lock for the
+//! archive's every block, a state history's checkpoints; `c` code, `R` code roots) as plain
+//! inserts from all cores, and a flush; then one atomic batch with everything else (header,
+//! body, senders, receipts, log index, flat state, changeset, a sealed run of the transaction
+//! index when the block fills one, cursor, head), and a flush. sled holds its global write lock for the
 //! duration of an `apply_batch`, blocking every reader, while plain inserts of different keys
 //! proceed side by side and let the next block's reads interleave. A crash between the steps
 //! leaves only records nothing reads: content-addressed ones are keyed by their own hash (so
-//! correct whenever a later block references them), and a transaction location names its
-//! block's hash, which is not the hash of whatever block is later stored at that number. The
-//! head and every other record readers use move together in the final batch.
+//! correct whenever a later block references them). The head and every other record readers
+//! use move together in the final batch.
 
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ use super::{
     schema::{
         key, num_key, Record, ACCOUNT, BATCH_POSITION, BODY, CHANGESET, CHECKPOINT, CODE,
         CODE_ROOT, FIRST_STATE, HASH_INDEX, HEAD, HEADER, L1_CURSOR, L1_RECORD, LISTED_SKIPPED,
-        LOG_INDEX, META, NODE, RECEIPTS, SENDERS, STORAGE, TX_INDEX,
+        LOG_INDEX, META, NODE, RECEIPTS, SENDERS, STORAGE,
     },
     Head, L1Cursor, Staged, Store, StoreError,
 };
@@ -245,10 +245,16 @@ impl Store {
         if let Some((k, list)) = dropped {
             batch.insert(k, list);
         }
+        let index = self.tx_index.note_block(
+            &mut batch,
+            number,
+            block.transactions.iter().map(|t| t.tx_hash()),
+        );
         batch.insert(key(META, &[HEAD]), &nb);
 
         self.db.apply_batch(batch)?;
         self.db.flush()?;
+        self.tx_index.install(index);
         let cached_nodes = match &self.kept {
             Some(kept) => {
                 kept.add_block(
@@ -355,7 +361,7 @@ impl Store {
     }
 
     /// Writes a block's content-addressed records (tree nodes, an account's leaf with the
-    /// account, code, code roots) and its transaction locations, and flushes them: the first
+    /// account, code, code roots), and flushes them: the first
     /// step of [`Store::commit_block`] (see the module docs). Harmless on its own: nothing
     /// reads the records until the block's final batch makes it the head. At a checkpoint,
     /// returns its dropped list's record, which the final batch writes.
@@ -397,14 +403,6 @@ impl Store {
         }
         // Transaction locations name the block's hash: one left by a block that never became
         // the head (a crash between the two steps) does not match the block stored there.
-        let number = block.header.number.to_be_bytes();
-        for (i, tx) in block.transactions.iter().enumerate() {
-            let mut v = Vec::with_capacity(44);
-            v.extend_from_slice(&number);
-            v.extend_from_slice(&(i as u32).to_be_bytes());
-            v.extend_from_slice(block.hash.as_slice());
-            records.push((key(TX_INDEX, &[tx.tx_hash().as_slice()]), v));
-        }
         // Plain inserts, not one batch: sled's batch holds a lock that stops every reader,
         // while inserts of different keys run side by side on all cores. In key order, so
         // consecutive inserts land in the same pages and each thread works on its own range.

@@ -16,6 +16,7 @@ use fraud_vm::{smt, state::AccountLeaf};
 
 mod history;
 mod rewind;
+mod txindex;
 
 const ETH: u128 = 1_000_000_000_000_000_000;
 

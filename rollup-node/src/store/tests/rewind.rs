@@ -184,7 +184,7 @@ fn flat_root(store: &Store) -> B256 {
 /// Every record but the content-addressed ones (`n`, `c`, `R`: a rewind leaves them), the
 /// changesets at or below `first`, the checkpoints below it with the dropped lists of their
 /// successors, and the first state (a rewind does not bring pruned history back).
-fn records(store: &Store, first: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
+pub(super) fn records(store: &Store, first: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let first_state = key(META, &[FIRST_STATE]);
     let number = |b: &[u8]| u64::from_be_bytes(b[..8].try_into().expect("eight bytes"));
     store
@@ -203,7 +203,11 @@ fn records(store: &Store, first: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
 }
 
 /// Panics naming the records `a` and `b` disagree on.
-fn assert_same_records(a: &BTreeMap<Vec<u8>, Vec<u8>>, b: &BTreeMap<Vec<u8>, Vec<u8>>, what: &str) {
+pub(super) fn assert_same_records(
+    a: &BTreeMap<Vec<u8>, Vec<u8>>,
+    b: &BTreeMap<Vec<u8>, Vec<u8>>,
+    what: &str,
+) {
     let show = |k: &Vec<u8>| {
         format!(
             "{}:{}",
