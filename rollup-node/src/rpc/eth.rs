@@ -320,6 +320,9 @@ impl<P: ChainProvider> EthApiServer for EthRpc<P> {
     }
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<RpcTransaction>> {
+        if let Some(p) = self.pending_only(&hash)? {
+            return Ok(Some(convert::pending_transaction(&p.tx, p.sender)));
+        }
         if let Some((number, index)) = self
             .ctx
             .provider
@@ -357,6 +360,9 @@ impl<P: ChainProvider> EthApiServer for EthRpc<P> {
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<RpcReceipt>> {
+        if self.pending_only(&hash)?.is_some() {
+            return Ok(None);
+        }
         let Some((number, index)) = self
             .ctx
             .provider
@@ -687,6 +693,18 @@ impl<P: ChainProvider> EthApiServer for EthRpc<P> {
 }
 
 impl<P: ChainProvider> EthRpc<P> {
+    /// The pooled transaction `hash` if no committed block can hold it: its nonce is at or
+    /// above its sender's at the head (the pool keeps included transactions until their block
+    /// is on disk). Clients poll pending transactions' receipts; this answers them without
+    /// probing the transaction index, whose misses read every sealed run.
+    fn pending_only(&self, hash: &B256) -> RpcResult<Option<crate::mempool::PooledTx>> {
+        let Some(pooled) = self.ctx.pool.get(hash) else {
+            return Ok(None);
+        };
+        let nonce = self.account_at(pooled.sender, None)?.map_or(0, |a| a.nonce);
+        Ok((pooled.nonce >= nonce).then_some(pooled))
+    }
+
     fn account_at(
         &self,
         address: Address,

@@ -11,7 +11,7 @@ use fraud_vm::{
     execute::{BlockAttributes, BlockBuilder, BuiltBlock},
 };
 use jsonrpsee::{core::server::MethodsError, types::ErrorObjectOwned, RpcModule};
-use op_alloy_consensus::TxDeposit;
+use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
 use serde_json::{json, Value};
 
 use super::{check::RollupRpc, error, module, RollupApiServer, RpcConfig, RpcContext};
@@ -242,6 +242,55 @@ async fn receipts_by_transaction_hash() {
     let all = chain.ok("eth_getBlockReceipts", json!(["0x2"])).await;
     assert_eq!(all.as_array().map(Vec::len), Some(2));
     assert_eq!(all[1]["contractAddress"], json!(C.create(1)));
+}
+
+/// A pooled transaction whose nonce is at or above its sender's has no receipt and is served
+/// from the pool; one the pool still holds after its block was committed (the pool drops it
+/// once the commit is reported) is served from the block.
+#[tokio::test]
+async fn pooled_transactions_by_hash_pending_or_already_included() {
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    let chain = chain(RpcConfig::default());
+    // A's deposit in block 1 made its nonce 1.
+    let pending = OpTxEnvelope::Eip1559(
+        TxEip1559 {
+            chain_id: chain.ctx.chain.chain_id,
+            nonce: 1,
+            gas_limit: 21_000,
+            max_fee_per_gas: 1_000_000_000,
+            to: TxKind::Call(B),
+            ..Default::default()
+        }
+        .into_signed(alloy_primitives::Signature::test_signature()),
+    );
+    let pending_hash = pending.tx_hash();
+    // Pooled before block 1 was committed.
+    let included = chain.blocks[1].transactions[0].clone();
+    let included_hash = included.tx_hash();
+    chain.ctx.pool.add(included, A, || Ok(0)).expect("pooled");
+    chain.ctx.pool.add(pending, A, || Ok(1)).expect("pooled");
+
+    assert_eq!(
+        chain
+            .ok("eth_getTransactionReceipt", json!([pending_hash]))
+            .await,
+        Value::Null
+    );
+    let tx = chain
+        .ok("eth_getTransactionByHash", json!([pending_hash]))
+        .await;
+    assert_eq!(tx["hash"], json!(pending_hash));
+    assert_eq!(tx["blockNumber"], Value::Null);
+
+    let receipt = chain
+        .ok("eth_getTransactionReceipt", json!([included_hash]))
+        .await;
+    assert_eq!(receipt["blockNumber"], hex(1));
+    let tx = chain
+        .ok("eth_getTransactionByHash", json!([included_hash]))
+        .await;
+    assert_eq!(tx["blockNumber"], hex(1));
+    assert_eq!(tx["transactionIndex"], hex(0));
 }
 
 #[tokio::test]

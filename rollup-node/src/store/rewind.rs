@@ -6,10 +6,10 @@
 //!
 //! Everything on disk changes in one atomic `apply_batch`, then a flush: after a crash the
 //! store is at the old head or at the new one, never in between. The batch removes every
-//! record of the removed blocks (`h`, `H`, `b`, `S`, `r`, their transactions' `t`, their `l`,
-//! `d`, `p`, `x`, and the checkpoint markers `k` above the new head), restores the flat
-//! latest state (`a`, `s`) and the head's derivation cursor (`m`/`l1cursor`), and moves
-//! `m`/`head`. Content-addressed records (`n`, `c`, `R`) stay: they are keyed by their own
+//! record of the removed blocks (`h`, `H`, `b`, `S`, `r`, their `l`, `d`, `p`, `x`, the
+//! checkpoint markers `k` above the new head, and the transaction index's sealed runs that end
+//! above it, `t` and `T`), restores the flat latest state (`a`, `s`), the head's derivation
+//! cursor (`m`/`l1cursor`) and the index's open run (`m`/`txopen`), and moves `m`/`head`. Content-addressed records (`n`, `c`, `R`) stay: they are keyed by their own
 //! hash, so they are right wherever a later block references them.
 //!
 //! The flat state's values at the new head come from the removed blocks' changesets (`x`, the
@@ -104,10 +104,15 @@ impl Store {
     /// The disk side of [`Store::rewind`]: plans it, writes the batch and flushes it.
     pub(super) fn rewind_on_disk(&self, to: u64) -> Result<Rewind, StoreError> {
         let mut rewind = self.plan_rewind(to)?;
-        self.db.apply_batch(std::mem::take(&mut rewind.batch))?;
-        self.db.flush()?;
-        if let Some(index) = rewind.index.take() {
-            self.tx_index.install(index);
+        let batch = std::mem::take(&mut rewind.batch);
+        let write = || -> Result<(), StoreError> {
+            self.db.apply_batch(batch)?;
+            self.db.flush()?;
+            Ok(())
+        };
+        match rewind.index.take() {
+            Some(index) => self.tx_index.install_with(write, index)?,
+            None => write()?,
         }
         Ok(rewind)
     }

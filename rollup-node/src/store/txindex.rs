@@ -177,14 +177,13 @@ impl TxIndex {
         db: &sled::Db,
         hash: &B256,
     ) -> Result<Option<Location>, StoreError> {
-        let runs: Vec<u32> = {
-            let state = self.state.read();
-            if let Some(location) = state.open.get(hash) {
-                return Ok(Some(*location));
-            }
-            state.sealed.iter().rev().map(|r| r.id).collect()
-        };
-        for run in runs {
+        // Held across the probes: a rewind deletes sealed runs and installs the open run that
+        // replaces them under the write lock, so a lookup sees the runs before or after it.
+        let state = self.state.read();
+        if let Some(location) = state.open.get(hash) {
+            return Ok(Some(*location));
+        }
+        for run in state.sealed.iter().rev().map(|r| r.id) {
             let range = chunk_key(run, &B256::ZERO)..=chunk_key(run, hash);
             if let Some(item) = db.range(range).next_back() {
                 if let Some(location) = find_in_chunk(&item?.1, hash)? {
@@ -239,9 +238,27 @@ impl TxIndex {
         IndexUpdate(Update::Seal(run))
     }
 
-    /// Installs what [`TxIndex::note_block`] or a rewind wrote, once its batch is on disk.
+    /// Installs what [`TxIndex::note_block`] wrote, once its batch is on disk (a sealed run
+    /// only adds records, so lookups racing the batch find each entry in the open run or in
+    /// the new run).
     pub(super) fn install(&self, update: IndexUpdate) {
+        Self::apply(&mut self.state.write(), update);
+    }
+
+    /// Runs `write` (the rewind's batch, which may delete sealed runs) and installs `update`
+    /// after it, with lookups held off meanwhile.
+    pub(super) fn install_with(
+        &self,
+        write: impl FnOnce() -> Result<(), StoreError>,
+        update: IndexUpdate,
+    ) -> Result<(), StoreError> {
         let mut state = self.state.write();
+        write()?;
+        Self::apply(&mut state, update);
+        Ok(())
+    }
+
+    fn apply(state: &mut Runs, update: IndexUpdate) {
         match update.0 {
             Update::Extend(entries) => state.open.extend(entries),
             Update::Seal(run) => {

@@ -401,8 +401,6 @@ impl Store {
         for (hash, root) in &block.code_roots {
             records.push((key(CODE_ROOT, &[hash.as_slice()]), root.to_vec()));
         }
-        // Transaction locations name the block's hash: one left by a block that never became
-        // the head (a crash between the two steps) does not match the block stored there.
         // Plain inserts, not one batch: sled's batch holds a lock that stops every reader,
         // while inserts of different keys run side by side on all cores. In key order, so
         // consecutive inserts land in the same pages and each thread works on its own range.

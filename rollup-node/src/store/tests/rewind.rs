@@ -37,15 +37,24 @@ const SLOTS: u64 = 8;
 
 /// The three ways to keep states: an archive, a state history longer than the states in
 /// memory (checkpoints every [`INTERVAL`] blocks), and one held wholly in memory.
+/// (The archive and the checkpoints seal a run of the transaction index every three
+/// transactions, so rewinds remove and reopen sealed runs.)
 fn modes() -> [(&'static str, StoreOptions); 3] {
     [
-        ("archive", None.into()),
+        (
+            "archive",
+            StoreOptions {
+                tx_index_run: 3,
+                ..None.into()
+            },
+        ),
         (
             "checkpoints",
             StoreOptions {
                 state_history: Some(30),
                 memory_states: 3,
                 checkpoint_interval: INTERVAL,
+                tx_index_run: 3,
                 ..StoreOptions::default()
             },
         ),

@@ -65,7 +65,18 @@ fn transactions_are_found_in_every_run_across_restarts_and_rewinds() {
     }
     let eight = deposit_block(&store, &genesis.spec, to, 8);
     store.commit_block(&eight).expect("commit");
-    assert_eq!(store.tx_index.runs().0.last(), Some(&(3, 7, 8)));
+    assert_eq!(
+        store.tx_index.runs(),
+        (vec![(0, 0, 2), (1, 3, 4), (2, 5, 6), (3, 7, 8)], 9)
+    );
+
+    // Reopened right after a seal: the open run is empty, every transaction in a sealed run.
+    drop(store);
+    let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, two_per_run()).expect("reopen");
+    assert_eq!(store.tx_index.runs().1, 9);
+    for (i, block) in blocks.iter().chain([&eight]).enumerate() {
+        assert_eq!(found(&store, block), Some((i as u64 + 1, 0)));
+    }
 
     // Back to block 4: runs 2 and 3 go, and the transactions of blocks 5-8 with them.
     store.rewind(4).expect("rewind");
@@ -98,4 +109,53 @@ fn transactions_are_found_in_every_run_across_restarts_and_rewinds() {
     store.rewind(6).expect("rewind");
     assert_eq!(found(&store, &seven), None);
     assert_as_fresh(&store, &kept);
+
+    // Into the middle of run 1 (blocks 3-4): block 3 comes back into the open run from its
+    // body; then to block 0, which leaves no run at all.
+    store.rewind(3).expect("rewind");
+    assert_eq!(store.tx_index.runs(), (vec![(0, 0, 2)], 3));
+    assert_eq!(found(&store, &blocks[2]), Some((3, 0)));
+    assert_eq!(found(&store, &blocks[3]), None);
+    assert_as_fresh(&store, &kept[..3]);
+    store.rewind(0).expect("rewind");
+    assert_eq!(store.tx_index.runs(), (vec![], 0));
+    assert_eq!(found(&store, &blocks[0]), None);
+    assert_as_fresh(&store, &[]);
+}
+
+/// A block whose transactions cross the run's size seals them all in one run, each at its own
+/// index.
+#[test]
+fn a_block_of_many_transactions_is_sealed_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, two_per_run()).expect("chain");
+    let tip = store.tip().expect("a chain");
+    let state = store.tip_state();
+    let attributes = BlockAttributes {
+        timestamp: tip.header.timestamp + 1,
+        gas_limit: 30_000_000,
+        prevrandao: B256::ZERO,
+        extra_data: Bytes::new(),
+    };
+    let mut builder = BlockBuilder::new(&genesis.spec, &state, &tip.header, tip.hash, attributes);
+    for salt in 1..=5u8 {
+        let to = Address::repeat_byte(salt);
+        builder
+            .execute_deposit(minting_deposit(
+                B256::repeat_byte(salt),
+                to,
+                TxKind::Call(to),
+                Bytes::new(),
+            ))
+            .expect("the deposit applies");
+    }
+    let block = builder.finish().expect("the block seals");
+    store.commit_block(&block).expect("commit");
+    assert_eq!(store.tx_index.runs(), (vec![(0, 0, 1)], 2));
+    for (i, tx) in block.transactions.iter().enumerate() {
+        assert_eq!(
+            store.tx_location(&tx.tx_hash()).expect("read"),
+            Some((1, i))
+        );
+    }
 }
