@@ -42,8 +42,13 @@ fn logging_initcode() -> Bytes {
     Bytes::from(initcode)
 }
 
-/// A block on the store's tip holding one deposit minting 1 ETH to `to`.
-fn deposit_block(store: &Store, spec: &ChainSpec, to: Address, salt: u8) -> BuiltBlock {
+/// A block on the store's tip, `salt` seconds after it, holding `deposits`.
+fn block_of(
+    store: &Store,
+    spec: &ChainSpec,
+    salt: u8,
+    deposits: impl IntoIterator<Item = TxDeposit>,
+) -> BuiltBlock {
     let tip = store.tip().expect("a chain");
     let state = store.tip_state();
     let attributes = BlockAttributes {
@@ -53,15 +58,18 @@ fn deposit_block(store: &Store, spec: &ChainSpec, to: Address, salt: u8) -> Buil
         extra_data: Bytes::new(),
     };
     let mut builder = BlockBuilder::new(spec, &state, &tip.header, tip.hash, attributes);
-    builder
-        .execute_deposit(minting_deposit(
-            B256::repeat_byte(salt),
-            to,
-            TxKind::Call(to),
-            Bytes::new(),
-        ))
-        .expect("the deposit applies");
+    for deposit in deposits {
+        builder
+            .execute_deposit(deposit)
+            .expect("the deposit applies");
+    }
     builder.finish().expect("the block seals")
+}
+
+/// A block on the store's tip holding one deposit minting 1 ETH to `to`.
+fn deposit_block(store: &Store, spec: &ChainSpec, to: Address, salt: u8) -> BuiltBlock {
+    let deposit = minting_deposit(B256::repeat_byte(salt), to, TxKind::Call(to), Bytes::new());
+    block_of(store, spec, salt, [deposit])
 }
 
 #[test]
@@ -158,29 +166,21 @@ pub(super) const HOLDER: Address = Address::repeat_byte(0x5e);
 fn receipts_come_back_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, None).expect("chain");
-    let tip = store.tip().expect("a chain");
-    let state = store.tip_state();
-    let attributes = BlockAttributes {
-        timestamp: tip.header.timestamp + 1,
-        gas_limit: 30_000_000,
-        prevrandao: B256::ZERO,
-        extra_data: Bytes::new(),
-    };
-    let mut builder = BlockBuilder::new(&genesis.spec, &state, &tip.header, tip.hash, attributes);
-    for (salt, to, input) in [
-        (1u8, TxKind::Call(Address::repeat_byte(0xa1)), Bytes::new()),
-        (2u8, TxKind::Create, logging_initcode()),
-    ] {
-        builder
-            .execute_deposit(minting_deposit(
-                B256::repeat_byte(salt),
-                Address::repeat_byte(0xa1),
-                to,
-                input,
-            ))
-            .expect("the deposit applies");
-    }
-    let block = builder.finish().expect("the block seals");
+    let from = Address::repeat_byte(0xa1);
+    let block = block_of(
+        &store,
+        &genesis.spec,
+        1,
+        [
+            minting_deposit(B256::repeat_byte(1), from, TxKind::Call(from), Bytes::new()),
+            minting_deposit(
+                B256::repeat_byte(2),
+                from,
+                TxKind::Create,
+                logging_initcode(),
+            ),
+        ],
+    );
     assert_eq!(block.receipts[1].logs().len(), 1);
     assert!(!block.receipts[1].logs_bloom().is_zero());
     store.commit_block(&block).expect("commit");

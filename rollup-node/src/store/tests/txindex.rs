@@ -129,27 +129,11 @@ fn transactions_are_found_in_every_run_across_restarts_and_rewinds() {
 fn a_block_of_many_transactions_is_sealed_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, genesis) = open_chain(dir.path(), DEV_GENESIS, two_per_run()).expect("chain");
-    let tip = store.tip().expect("a chain");
-    let state = store.tip_state();
-    let attributes = BlockAttributes {
-        timestamp: tip.header.timestamp + 1,
-        gas_limit: 30_000_000,
-        prevrandao: B256::ZERO,
-        extra_data: Bytes::new(),
-    };
-    let mut builder = BlockBuilder::new(&genesis.spec, &state, &tip.header, tip.hash, attributes);
-    for salt in 1..=5u8 {
+    let deposits = (1..=5u8).map(|salt| {
         let to = Address::repeat_byte(salt);
-        builder
-            .execute_deposit(minting_deposit(
-                B256::repeat_byte(salt),
-                to,
-                TxKind::Call(to),
-                Bytes::new(),
-            ))
-            .expect("the deposit applies");
-    }
-    let block = builder.finish().expect("the block seals");
+        minting_deposit(B256::repeat_byte(salt), to, TxKind::Call(to), Bytes::new())
+    });
+    let block = block_of(&store, &genesis.spec, 1, deposits);
     store.commit_block(&block).expect("commit");
     assert_eq!(store.tx_index.runs(), (vec![(0, 0, 1)], 2));
     for (i, tx) in block.transactions.iter().enumerate() {
