@@ -10,12 +10,13 @@
 //! whose first hash is the greatest at or below the hash (one sled range read) and a binary
 //! search in it.
 //!
-//! Why (measured, `benches/README.md`, "The transaction index"): one sled record per
-//! transaction under its random hash puts each of a block's ~20k inserts in another page of
-//! an index that outgrows sled's cache within minutes of load, and sled's cost per transfer
-//! grows with it (the node's CPU per transfer rose from ~110 to ~150 µs over 25 minutes;
-//! without the index it stays at ~100). Sealed runs are written once, in hash order, a chunk
-//! per 256 entries.
+//! Why (measured, `benches/README.md`, "The transaction index in sealed runs"): one sled
+//! record per transaction under its random hash puts each of a block's ~20k inserts in another
+//! page of an index that outgrows sled's cache within minutes of load, and sled's cost per
+//! transfer grows with it (the node's CPU per transfer rose from ~110 to ~150 µs over 25
+//! minutes; without the index it stays at ~100). sled costs 5–10 µs per record once the
+//! datadir holds a few GB, appends included, so sealed runs are written once, in hash order,
+//! one record per 256 entries.
 //!
 //! The index is derived from the bodies, so it needs no write of its own per block: every
 //! record it has is written in a block's batch (sealing) or a rewind's. A rewind to block `to`
