@@ -9,8 +9,9 @@
 //! record of the removed blocks (`h`, `H`, `b`, `S`, `r`, their `l`, `d`, `p`, `x`, the
 //! checkpoint markers `k` above the new head, and the transaction index's sealed runs that end
 //! above it, `t` and `T`), restores the flat latest state (`a`, `s`), the head's derivation
-//! cursor (`m`/`l1cursor`) and the index's open run (`m`/`txopen`), and moves `m`/`head`. Content-addressed records (`n`, `c`, `R`) stay: they are keyed by their own
-//! hash, so they are right wherever a later block references them.
+//! cursor (`m`/`l1cursor`) and the index's open run (`m`/`txopen`), and moves `m`/`head`.
+//! Content-addressed records (`n`, `c`, `R`) stay: they are keyed by their own hash, so they
+//! are right wherever a later block references them.
 //!
 //! The flat state's values at the new head come from the removed blocks' changesets (`x`, the
 //! values each block replaced), newest block first, in both store modes; before anything is
@@ -44,7 +45,7 @@ pub(super) struct Rewind {
     /// Every record it removes and restores, one atomic batch.
     batch: sled::Batch,
     /// The transaction index at the new head (installed once the batch is on disk).
-    index: Option<txindex::IndexUpdate>,
+    index: txindex::IndexUpdate,
     /// The new head's values of every account and slot the removed blocks changed.
     restored: StateDiff,
     /// Transactions of the removed blocks.
@@ -110,10 +111,8 @@ impl Store {
             self.db.flush()?;
             Ok(())
         };
-        match rewind.index.take() {
-            Some(index) => self.tx_index.install_with(write, index)?,
-            None => write()?,
-        }
+        self.tx_index
+            .install_with(write, std::mem::take(&mut rewind.index))?;
         Ok(rewind)
     }
 
@@ -202,7 +201,7 @@ impl Store {
             from,
             head: Head { header, hash },
             batch,
-            index: Some(index),
+            index,
             restored,
             transactions,
         })

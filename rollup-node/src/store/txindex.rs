@@ -75,6 +75,13 @@ struct Run {
 /// [`TxIndex::install`] once the batch is on disk.
 pub(super) struct IndexUpdate(Update);
 
+impl Default for IndexUpdate {
+    /// No change.
+    fn default() -> Self {
+        Self(Update::Extend(Vec::new()))
+    }
+}
+
 /// The change an [`IndexUpdate`] makes.
 enum Update {
     /// The block's entries join the open run.
@@ -185,7 +192,7 @@ impl TxIndex {
             return Ok(Some(*location));
         }
         for run in state.sealed.iter().rev().map(|r| r.id) {
-            let range = chunk_key(run, &B256::ZERO)..=chunk_key(run, hash);
+            let range = run_prefix(run)..=chunk_key(run, hash);
             if let Some(item) = db.range(range).next_back() {
                 if let Some(location) = find_in_chunk(&item?.1, hash)? {
                     return Ok(Some(location));

@@ -6,9 +6,9 @@
 //! archive's every block, a state history's checkpoints; `c` code, `R` code roots) as plain
 //! inserts from all cores, and a flush; then one atomic batch with everything else (header,
 //! body, senders, receipts, log index, flat state, changeset, a sealed run of the transaction
-//! index when the block fills one, cursor, head), and a flush. sled holds its global write lock for the
-//! duration of an `apply_batch`, blocking every reader, while plain inserts of different keys
-//! proceed side by side and let the next block's reads interleave. A crash between the steps
+//! index when the block fills one, cursor, head), and a flush. sled holds its global write
+//! lock for the duration of an `apply_batch`, blocking every reader, while plain inserts of
+//! different keys proceed side by side and let the next block's reads interleave. A crash between the steps
 //! leaves only records nothing reads: content-addressed ones are keyed by their own hash (so
 //! correct whenever a later block references them). The head and every other record readers
 //! use move together in the final batch.
@@ -361,8 +361,8 @@ impl Store {
     }
 
     /// Writes a block's content-addressed records (tree nodes, an account's leaf with the
-    /// account, code, code roots), and flushes them: the first
-    /// step of [`Store::commit_block`] (see the module docs). Harmless on its own: nothing
+    /// account, code, code roots), and flushes them: the first step of
+    /// [`Store::commit_block`] (see the module docs). Harmless on its own: nothing
     /// reads the records until the block's final batch makes it the head. At a checkpoint,
     /// returns its dropped list's record, which the final batch writes.
     pub(super) fn write_content(&self, block: &BuiltBlock) -> Result<Option<Record>, StoreError> {

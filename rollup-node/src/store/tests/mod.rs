@@ -42,19 +42,19 @@ fn logging_initcode() -> Bytes {
     Bytes::from(initcode)
 }
 
-/// A block on the store's tip, `salt` seconds after it, holding `deposits`.
+/// A block on the store's tip, `seconds` after it, holding `deposits`.
 fn block_of(
     store: &Store,
     spec: &ChainSpec,
-    salt: u8,
+    seconds: u64,
     deposits: impl IntoIterator<Item = TxDeposit>,
 ) -> BuiltBlock {
     let tip = store.tip().expect("a chain");
     let state = store.tip_state();
     let attributes = BlockAttributes {
-        timestamp: tip.header.timestamp + u64::from(salt),
+        timestamp: tip.header.timestamp + seconds,
         gas_limit: 30_000_000,
-        prevrandao: B256::repeat_byte(salt),
+        prevrandao: B256::ZERO,
         extra_data: Bytes::new(),
     };
     let mut builder = BlockBuilder::new(spec, &state, &tip.header, tip.hash, attributes);
@@ -69,7 +69,7 @@ fn block_of(
 /// A block on the store's tip holding one deposit minting 1 ETH to `to`.
 fn deposit_block(store: &Store, spec: &ChainSpec, to: Address, salt: u8) -> BuiltBlock {
     let deposit = minting_deposit(B256::repeat_byte(salt), to, TxKind::Call(to), Bytes::new());
-    block_of(store, spec, salt, [deposit])
+    block_of(store, spec, u64::from(salt), [deposit])
 }
 
 #[test]

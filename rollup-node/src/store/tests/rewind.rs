@@ -9,12 +9,13 @@ use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use fraud_vm::{
     chain::ChainSpec,
     deposit::L1BlockInfo,
-    execute::{BlockAttributes, BlockBuilder, BuiltBlock},
+    execute::BuiltBlock,
     smt,
     state::{account_key, storage_key, AccountLeaf},
 };
 
 use super::{
+    block_of,
     history::{forge_changeset, tree_nodes, walk_tree, xorshift},
     logging_initcode, minting_deposit, state_block, HOLDER,
 };
@@ -78,24 +79,13 @@ struct Deposit {
 
 /// A block on the tip holding `deposit`, `delay` seconds after the tip.
 fn deposit_block(store: &Store, spec: &ChainSpec, deposit: Deposit, delay: u64) -> BuiltBlock {
-    let tip = store.tip().expect("a chain");
-    let state = store.tip_state();
-    let attributes = BlockAttributes {
-        timestamp: tip.header.timestamp + 1 + delay,
-        gas_limit: 30_000_000,
-        prevrandao: B256::ZERO,
-        extra_data: Bytes::new(),
-    };
-    let mut builder = BlockBuilder::new(spec, &state, &tip.header, tip.hash, attributes);
     let (to, input) = if deposit.logs {
         (TxKind::Create, logging_initcode())
     } else {
         (TxKind::Call(deposit.from), Bytes::new())
     };
-    builder
-        .execute_deposit(minting_deposit(deposit.source, deposit.from, to, input))
-        .expect("the deposit applies");
-    builder.finish().expect("the block seals")
+    let deposit = minting_deposit(deposit.source, deposit.from, to, input);
+    block_of(store, spec, 1 + delay, [deposit])
 }
 
 /// Accounts (empty ones as absent) and [`HOLDER`]'s slots in one state.
